@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# Stage commands in dvc.yaml call `python`: make it the venv's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Nothing the project starts may reach the network for telemetry.
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true

@@ -1,0 +1,93 @@
+"""Reading the user's input table (built-in descriptor, CSV, TSV, Parquet, SDF, .smi).
+
+Text files are read with every column as text, so a target such as ``<10`` arrives as it
+was written and can be rejected with a reason instead of being coerced or dropped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from pathlib import Path
+
+import pandas as pd
+
+TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".smi": r"\s+", ".smiles": r"\s+"}
+SUPPORTED = (".yaml", ".yml", ".parquet", ".sdf", *TEXT_SEPARATORS)
+
+
+class InputFileError(ValueError):
+    """A problem with the input file as a whole; the validate stage stops on it."""
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InputFileError(
+            f"{path}: line {line} is not valid UTF-8 (byte 0x{data[err.start]:02x} at offset "
+            f"{err.start}). Save the file as UTF-8 (e.g. in Excel: 'CSV UTF-8'), or fix that line."
+        ) from err
+
+
+def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
+    text = _decode(path)
+    if not text.strip():
+        raise InputFileError(f"{path}: the file is empty (no header, no rows).")
+    try:
+        return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False,
+                           na_values=[""], skipinitialspace=False,
+                           engine="python" if separator == r"\s+" else "c")
+    except pd.errors.ParserError as err:
+        raise InputFileError(f"{path}: not a well-formed table: {err}") from err
+
+
+def read_source(source: str | Path) -> pd.DataFrame:
+    """The input table named by ``data.source``, all columns as read, in file order."""
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise InputFileError(f"{path}: unsupported file type '{suffix}'; use one of {SUPPORTED}.")
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found. Check data.source in params.yaml (paths "
+                             "are relative to the repository root).")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the file is empty (0 bytes).")
+    if suffix in (".yaml", ".yml"):
+        from molprop.data.builtin import load_builtin
+
+        table = load_builtin(path)
+    elif suffix == ".parquet":
+        try:
+            table = pd.read_parquet(path)
+        except Exception as err:  # pyarrow raises several types for corrupt files
+            raise InputFileError(f"{path}: not a readable Parquet file: {err}") from err
+    elif suffix == ".sdf":
+        from molprop.data.builtin import read_sdf
+
+        try:
+            table = read_sdf(path)
+        except (OSError, ValueError) as err:
+            raise InputFileError(str(err)) from err
+    else:
+        table = _read_text_table(path, TEXT_SEPARATORS[suffix])
+    if table.empty:
+        raise InputFileError(f"{path}: the table has no data rows.")
+    return table.reset_index(drop=True)
+
+
+def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | Path) -> None:
+    """Stop with a clear message when a configured column is absent, suggesting close names.
+
+    ``columns`` maps the params key (e.g. ``data.smiles_column``) to the expected column."""
+    present = [str(c) for c in table.columns]
+    for key, name in columns.items():
+        if name in present:
+            continue
+        lower = {c.lower(): c for c in present}
+        close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise InputFileError(f"{source}: no column '{name}' ({key} in params.yaml).{hint} "
+                             f"Columns in the file: {present}.")

@@ -1,0 +1,1 @@
+"""Test-set metrics and plot tables."""

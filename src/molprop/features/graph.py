@@ -1,0 +1,234 @@
+"""Molecular graphs for a directed message-passing network (D-MPNN, as in Chemprop).
+
+Atoms are nodes (implicit hydrogens are an atom feature, not nodes); each chemical bond is
+stored once, undirected, as ``(begin_atom, end_atom)`` in RDKit bond order. ``batch_graphs``
+turns bonds into directed edges for message passing: edge ``2k`` is bond ``k`` begin -> end,
+edge ``2k + 1`` is end -> begin, so the reverse of edge ``e`` is ``e ^ 1``.
+
+Atom features (``ATOM_FDIM``): one-hot element (common elements + other), degree, formal
+charge, chirality tag, total number of Hs, hybridization (each with an "other" slot), an
+aromatic flag, and mass / 100. Bond features (``BOND_FDIM``): one-hot bond type (+ other),
+conjugated, in ring, one-hot stereo (+ other). Everything but the mass is 0/1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from functools import cached_property
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem.rdchem import BondStereo, BondType, ChiralType, HybridizationType
+
+ELEMENTS = ("H", "B", "C", "N", "O", "F", "Na", "Mg", "Si", "P", "S", "Cl", "K", "Ca",
+            "Fe", "Cu", "Zn", "Se", "Br", "Sn", "I")  # fmt: skip
+DEGREES = (0, 1, 2, 3, 4, 5)
+FORMAL_CHARGES = (-2, -1, 0, 1, 2)
+CHIRAL_TAGS = (ChiralType.CHI_UNSPECIFIED, ChiralType.CHI_TETRAHEDRAL_CW,
+               ChiralType.CHI_TETRAHEDRAL_CCW)  # fmt: skip
+NUM_HS = (0, 1, 2, 3, 4)
+HYBRIDIZATIONS = (HybridizationType.S, HybridizationType.SP, HybridizationType.SP2,
+                  HybridizationType.SP3, HybridizationType.SP3D, HybridizationType.SP3D2)  # fmt: skip
+BOND_TYPES = (BondType.SINGLE, BondType.DOUBLE, BondType.TRIPLE, BondType.AROMATIC)
+BOND_STEREOS = (BondStereo.STEREONONE, BondStereo.STEREOANY, BondStereo.STEREOZ,
+                BondStereo.STEREOE, BondStereo.STEREOCIS, BondStereo.STEREOTRANS)  # fmt: skip
+
+_PT = Chem.GetPeriodicTable()
+_ATOM_CHOICES = (
+    ("element", tuple(_PT.GetAtomicNumber(s) for s in ELEMENTS), ELEMENTS),
+    ("degree", DEGREES, DEGREES),
+    ("formal_charge", FORMAL_CHARGES, FORMAL_CHARGES),
+    ("chirality", CHIRAL_TAGS, tuple(str(t) for t in CHIRAL_TAGS)),
+    ("num_hs", NUM_HS, NUM_HS),
+    ("hybridization", HYBRIDIZATIONS, tuple(str(h) for h in HYBRIDIZATIONS)),
+)
+_BOND_CHOICES = (
+    ("bond_type", BOND_TYPES, tuple(str(t) for t in BOND_TYPES)),
+    ("stereo", BOND_STEREOS, tuple(str(s) for s in BOND_STEREOS)),
+)
+
+
+def _lookups(choices: tuple) -> tuple[list[dict], np.ndarray]:
+    """Value -> one-hot slot maps (slot len(values) = other) and each block's column offset."""
+    maps = [{v: i for i, v in enumerate(values)} for _, values, _ in choices]
+    sizes = [len(values) + 1 for _, values, _ in choices]
+    return maps, np.cumsum([0] + sizes[:-1]).astype(np.intp)
+
+
+_ATOM_MAPS, _ATOM_OFFSETS = _lookups(_ATOM_CHOICES)
+_BOND_MAPS, _BOND_OFFSETS = _lookups(_BOND_CHOICES)
+_ATOM_OTHER = tuple(len(m) for m in _ATOM_MAPS)  # the "other" slot of each one-hot block
+_BOND_OTHER = tuple(len(m) for m in _BOND_MAPS)
+ATOM_ONEHOT_DIM = sum(len(v) + 1 for _, v, _ in _ATOM_CHOICES)
+ATOM_BINARY_DIM = ATOM_ONEHOT_DIM + 1  # + aromatic flag
+ATOM_FDIM = ATOM_BINARY_DIM + 1  # + mass / 100 (last column)
+BOND_ONEHOT_DIM = sum(len(v) + 1 for _, v, _ in _BOND_CHOICES)
+BOND_FDIM = BOND_ONEHOT_DIM + 2  # + conjugated, in ring
+OTHER_ELEMENT_COLUMN = len(ELEMENTS)  # atom feature column "element=other"
+
+
+def _names(choices: tuple) -> list[str]:
+    return [f"{key}={label}" for key, _, labels in choices for label in (*labels, "other")]
+
+
+def atom_feature_names() -> list[str]:
+    """Names of the ``ATOM_FDIM`` atom feature columns, in order."""
+    return _names(_ATOM_CHOICES) + ["aromatic", "mass/100"]
+
+
+def bond_feature_names() -> list[str]:
+    """Names of the ``BOND_FDIM`` bond feature columns, in order."""
+    return _names(_BOND_CHOICES) + ["conjugated", "in_ring"]
+
+
+@dataclass(frozen=True)
+class MolGraph:
+    """One molecule: atom features (n_atoms, ATOM_FDIM) float32, undirected bonds
+    (n_bonds, 2) int32 and bond features (n_bonds, BOND_FDIM) float32."""
+
+    atom_features: np.ndarray
+    bond_index: np.ndarray
+    bond_features: np.ndarray
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.atom_features.shape[0])
+
+    @property
+    def n_bonds(self) -> int:
+        return int(self.bond_index.shape[0])
+
+
+@dataclass(frozen=True)
+class GraphChunk:
+    """Compact graphs of several molecules, concatenated: per-molecule atom / bond counts,
+    atom 0/1 features (sum n_atoms, ATOM_BINARY_DIM) uint8, mass / 100 float32, bonds
+    (sum n_bonds, 2) int32 with atom indices local to each molecule, bond features uint8."""
+
+    n_atoms: np.ndarray  # (n_mols,) int32
+    n_bonds: np.ndarray  # (n_mols,) int32
+    atom_bits: np.ndarray
+    atom_mass: np.ndarray
+    bond_index: np.ndarray
+    bond_bits: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.n_atoms.shape[0])
+
+    @cached_property
+    def atom_offsets(self) -> np.ndarray:
+        """(n_mols + 1,) start of each molecule's atoms in the concatenated atom arrays."""
+        return np.concatenate([[0], np.cumsum(self.n_atoms, dtype=np.int64)])
+
+    @cached_property
+    def bond_offsets(self) -> np.ndarray:
+        """(n_mols + 1,) start of each molecule's bonds in the concatenated bond arrays."""
+        return np.concatenate([[0], np.cumsum(self.n_bonds, dtype=np.int64)])
+
+    def graph(self, i: int) -> MolGraph:
+        """The i-th molecule as a MolGraph (float32 features)."""
+        a0, a1 = self.atom_offsets[i], self.atom_offsets[i + 1]
+        b0, b1 = self.bond_offsets[i], self.bond_offsets[i + 1]
+        return assemble_graph(self.atom_bits[a0:a1], self.atom_mass[a0:a1],
+                              self.bond_index[b0:b1], self.bond_bits[b0:b1])  # fmt: skip
+
+    def graphs(self) -> list[MolGraph]:
+        """Every molecule as a MolGraph, in order."""
+        return [self.graph(i) for i in range(len(self))]
+
+
+def concat_chunks(chunks: Sequence[GraphChunk]) -> GraphChunk:
+    """One GraphChunk holding the molecules of several, in order."""
+    return GraphChunk(*(np.concatenate([getattr(c, f) for c in chunks]) for f in _CHUNK_FIELDS))
+
+
+_CHUNK_FIELDS = tuple(f.name for f in fields(GraphChunk))
+
+
+def graph_chunk(mols: Sequence[Chem.Mol]) -> GraphChunk:
+    """Featurize several molecules at once into one GraphChunk (numpy work done per chunk)."""
+    e_map, d_map, c_map, t_map, h_map, y_map = _ATOM_MAPS
+    e_o, d_o, c_o, t_o, h_o, y_o = _ATOM_OTHER
+    b_map, s_map = _BOND_MAPS
+    b_o, s_o = _BOND_OTHER
+    atom_rows: list[tuple] = []
+    bond_rows: list[tuple] = []
+    n_atoms = np.empty(len(mols), dtype=np.int32)
+    n_bonds = np.empty(len(mols), dtype=np.int32)
+    for i, mol in enumerate(mols):
+        atoms = mol.GetAtoms()
+        atom_rows.extend(
+            (e_map.get(a.GetAtomicNum(), e_o), d_map.get(a.GetTotalDegree(), d_o),
+             c_map.get(a.GetFormalCharge(), c_o), t_map.get(a.GetChiralTag(), t_o),
+             h_map.get(a.GetTotalNumHs(), h_o), y_map.get(a.GetHybridization(), y_o),
+             a.GetIsAromatic(), a.GetMass()) for a in atoms)  # fmt: skip
+        bonds = mol.GetBonds()
+        bond_rows.extend(
+            (b.GetBeginAtomIdx(), b.GetEndAtomIdx(), b_map.get(b.GetBondType(), b_o),
+             s_map.get(b.GetStereo(), s_o), b.GetIsConjugated(), b.IsInRing()) for b in bonds)  # fmt: skip
+        n_atoms[i], n_bonds[i] = len(atoms), len(bonds)
+    atoms_t = np.array(atom_rows, dtype=np.float64).reshape(len(atom_rows), len(_ATOM_MAPS) + 2)
+    cats = atoms_t[:, : len(_ATOM_MAPS)].astype(np.intp)
+    atom_bits = np.zeros((len(atom_rows), ATOM_BINARY_DIM), dtype=np.uint8)
+    atom_bits[np.arange(len(atom_rows))[:, None], cats + _ATOM_OFFSETS] = 1
+    atom_bits[:, ATOM_ONEHOT_DIM] = atoms_t[:, -2]
+    bonds_t = np.array(bond_rows, dtype=np.intp).reshape(len(bond_rows), 6)
+    bond_bits = np.zeros((len(bond_rows), BOND_FDIM), dtype=np.uint8)
+    bond_bits[np.arange(len(bond_rows))[:, None], bonds_t[:, 2:4] + _BOND_OFFSETS] = 1
+    bond_bits[:, BOND_ONEHOT_DIM:] = bonds_t[:, 4:]
+    return GraphChunk(n_atoms, n_bonds, atom_bits, (atoms_t[:, -1] * 0.01).astype(np.float32),
+                      bonds_t[:, :2].astype(np.int32), bond_bits)  # fmt: skip
+
+
+def assemble_graph(atom_bits: np.ndarray, mass: np.ndarray, bond_index: np.ndarray,
+                   bond_bits: np.ndarray) -> MolGraph:  # fmt: skip
+    """A MolGraph from compact arrays (0/1 uint8 parts and mass / 100)."""
+    atom_features = np.empty((atom_bits.shape[0], ATOM_FDIM), dtype=np.float32)
+    atom_features[:, :ATOM_BINARY_DIM] = atom_bits
+    atom_features[:, ATOM_BINARY_DIM] = mass
+    bond_index = np.asarray(bond_index, dtype=np.int32).reshape(-1, 2)
+    bond_features = np.asarray(bond_bits, dtype=np.float32).reshape(-1, BOND_FDIM)
+    return MolGraph(atom_features, bond_index, bond_features)
+
+
+def featurize_graph(mol: Chem.Mol) -> MolGraph:
+    """The D-MPNN graph of an RDKit molecule (hydrogens implicit)."""
+    return graph_chunk([mol]).graph(0)
+
+
+@dataclass(frozen=True)
+class GraphBatch:
+    """Several molecules as one disconnected graph with directed edges (numpy, no torch).
+
+    ``edge_index[:, e]`` = (source atom, target atom); ``rev_edge_index[e]`` is the edge in the
+    opposite direction; ``atom_to_mol[a]`` is the molecule (0..n_mols-1) atom ``a`` belongs to.
+    """
+
+    atom_features: np.ndarray  # (n_atoms_total, ATOM_FDIM) float32
+    edge_index: np.ndarray  # (2, n_edges) int64
+    edge_features: np.ndarray  # (n_edges, BOND_FDIM) float32
+    rev_edge_index: np.ndarray  # (n_edges,) int64
+    atom_to_mol: np.ndarray  # (n_atoms_total,) int64
+    n_atoms: np.ndarray  # (n_mols,) int64
+
+
+def batch_graphs(graphs: Sequence[MolGraph]) -> GraphBatch:
+    """Concatenate graphs into one batch, each bond becoming two directed edges."""
+    n_atoms = np.array([g.n_atoms for g in graphs], dtype=np.int64)
+    atom_offsets = np.concatenate([[0], np.cumsum(n_atoms)[:-1]]).astype(np.int64)
+    bonds = [g.bond_index.astype(np.int64) + off for g, off in zip(graphs, atom_offsets)]
+    bond_index = np.concatenate(bonds) if bonds else np.empty((0, 2), dtype=np.int64)
+    bond_index = bond_index.reshape(-1, 2)
+    edge_index = np.stack([bond_index, bond_index[:, ::-1]], axis=1).reshape(-1, 2).T
+    feats = [g.bond_features for g in graphs]
+    bond_feats = np.concatenate(feats) if feats else np.empty((0, BOND_FDIM), np.float32)
+    atom_feats = [g.atom_features for g in graphs]
+    return GraphBatch(
+        atom_features=np.concatenate(atom_feats) if atom_feats else np.empty((0, ATOM_FDIM), np.float32),
+        edge_index=np.ascontiguousarray(edge_index),
+        edge_features=np.repeat(bond_feats.reshape(-1, BOND_FDIM), 2, axis=0),
+        rev_edge_index=np.arange(2 * bond_index.shape[0], dtype=np.int64) ^ 1,
+        atom_to_mol=np.repeat(np.arange(len(graphs), dtype=np.int64), n_atoms),
+        n_atoms=n_atoms,
+    )

@@ -1,0 +1,123 @@
+"""Streaming Parquet writers of features.parquet and graphs.parquet (row groups in order)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from molprop.features.config import FeaturizeConfig
+from molprop.features.descriptors import DESC_PREFIX
+from molprop.features.fingerprints import fingerprint_columns
+from molprop.features.graph import GraphChunk, concat_chunks
+from molprop.features.graph_store import graph_schema, graph_table
+from molprop.schema import MOL_ID
+
+FEATURES_METADATA_KEY = b"molprop.features"
+COMPRESSION = "zstd"
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+class FeatureWriter:
+    """features.parquet: mol_id, fp_<i> uint8, desc_<Name> float32; written to a temporary
+    file and renamed on close (after dropping the descriptor columns asked for)."""
+
+    def __init__(self, path: str | Path, config: FeaturizeConfig, descriptor_names: Sequence[str]):
+        self.path, self.config = Path(path), config
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fields = [pa.field(MOL_ID, pa.string())]
+        if config.morgan:
+            fields += [pa.field(c, pa.uint8()) for c in fingerprint_columns(config.morgan)]
+        fields += [pa.field(DESC_PREFIX + n, pa.float32()) for n in descriptor_names]
+        self.schema = pa.schema(fields, metadata=self._metadata(dropped=[]))
+        self.writer = pq.ParquetWriter(_tmp(self.path), self.schema, compression=COMPRESSION)
+        self.ids: list[str] = []
+        self.blocks: list[tuple[np.ndarray | None, np.ndarray | None]] = []
+
+    def _metadata(self, dropped: list[str]) -> dict[bytes, str]:
+        morgan = self.config.morgan
+        meta = {
+            "fingerprint": None if morgan is None else {"type": "morgan", "radius": morgan.radius,
+                                                        "n_bits": morgan.n_bits, "counts": morgan.counts},
+            "descriptor_set": None if self.config.descriptors is None else self.config.descriptors.set,
+            "descriptors_dropped": dropped,
+        }  # fmt: skip
+        return {FEATURES_METADATA_KEY: json.dumps(meta, sort_keys=True)}
+
+    def add(self, mol_ids: list[str], fps: np.ndarray | None, desc: np.ndarray | None) -> None:
+        self.ids += mol_ids
+        self.blocks.append((fps, desc))
+        if len(self.ids) >= self.config.row_group_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.ids:
+            return
+        arrays = [pa.array(self.ids, pa.string())]
+        for part in (0, 1):
+            blocks = [b[part] for b in self.blocks if b[part] is not None]
+            if blocks:
+                columns = np.ascontiguousarray(np.concatenate(blocks).T)
+                arrays += [pa.array(col) for col in columns]
+        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        self.ids, self.blocks = [], []
+
+    def close(self, drop: Sequence[str] = ()) -> None:
+        """Finish the file; ``drop`` names descriptors (without prefix) to leave out."""
+        self._flush()
+        self.writer.close()
+        tmp = _tmp(self.path)
+        if drop:
+            source = pq.ParquetFile(tmp)
+            gone = {DESC_PREFIX + n for n in drop}
+            keep = [f.name for f in self.schema if f.name not in gone]
+            schema = pa.schema([self.schema.field(n) for n in keep], metadata=self._metadata(list(drop)))
+            tmp2 = _tmp(tmp)
+            with pq.ParquetWriter(tmp2, schema, compression=COMPRESSION) as writer:
+                for i in range(source.num_row_groups):
+                    writer.write_table(source.read_row_group(i, columns=keep).replace_schema_metadata(schema.metadata))
+            source.close()
+            os.replace(tmp2, tmp)
+        os.replace(tmp, self.path)
+
+
+class GraphWriter:
+    """graphs.parquet (see ``graph_store``); with graphs off, a mol_id-only table."""
+
+    def __init__(self, path: str | Path, enabled: bool, row_group_size: int):
+        self.path, self.enabled, self.row_group_size = Path(path), enabled, row_group_size
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.schema = graph_schema(enabled)
+        self.writer = pq.ParquetWriter(_tmp(self.path), self.schema, compression=COMPRESSION)
+        self.ids: list[str] = []
+        self.chunks: list[GraphChunk] = []
+
+    def add(self, mol_ids: list[str], chunk: GraphChunk | None) -> None:
+        self.ids += mol_ids
+        if chunk is not None:
+            self.chunks.append(chunk)
+        if len(self.ids) >= self.row_group_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.ids:
+            return
+        if self.enabled:
+            table = graph_table(self.ids, concat_chunks(self.chunks))
+        else:
+            table = pa.Table.from_arrays([pa.array(self.ids, pa.string())], schema=self.schema)
+        self.writer.write_table(table)
+        self.ids, self.chunks = [], []
+
+    def close(self) -> None:
+        self._flush()
+        self.writer.close()
+        os.replace(_tmp(self.path), self.path)

@@ -1,0 +1,1 @@
+"""Explanations of trained models and of their errors."""

@@ -1,0 +1,1 @@
+"""Models: feature matrices, the scikit-learn baseline, saved-model storage and prediction."""

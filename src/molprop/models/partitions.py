@@ -1,0 +1,39 @@
+"""Training partitions (members) described by data/split.parquet, including k-fold mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from molprop.schema import FOLD, SPLIT
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Row indices of one training member: fit on ``train``, early-stop on ``val``."""
+
+    name: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def partitions(split: pd.DataFrame) -> list[Partition]:
+    """One partition for a plain split; one per fold when the split table has folds."""
+    test = np.flatnonzero(split[SPLIT].to_numpy() == "test")
+    folds = split[FOLD].to_numpy()
+    fold_ids = sorted(set(folds[folds >= 0].tolist()))
+    if len(fold_ids) > 1:
+        parts = []
+        for fold in fold_ids:
+            val = np.flatnonzero(folds == fold)
+            train = np.flatnonzero((folds >= 0) & (folds != fold))
+            parts.append(Partition(f"fold_{fold}", train, val, test))
+        return parts
+    labels = split[SPLIT].to_numpy()
+    train, val = np.flatnonzero(labels == "train"), np.flatnonzero(labels == "val")
+    if len(train) == 0:
+        raise ValueError("data/split.parquet has no training molecules")
+    return [Partition("member_0", train, val, test)]

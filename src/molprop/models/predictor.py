@@ -1,0 +1,47 @@
+"""Predictions of a saved model directory (any kind), per member and as an ensemble."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molprop.models.store import load_card, predict_sklearn
+
+
+@dataclass
+class Predictions:
+    """Member predictions stacked on axis 0, and their mean (the ensemble prediction)."""
+
+    members: np.ndarray  # (n_members, n) or (n_members, n, K)
+    names: list[str]
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Ensemble prediction: mean over members."""
+        return self.members.mean(axis=0)
+
+    @property
+    def spread(self) -> np.ndarray:
+        """Standard deviation over members (0 for a single member)."""
+        return self.members.std(axis=0)
+
+
+def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "auto") -> Predictions:
+    """Predict ``features`` (a data/features.parquet-like table) with every member."""
+    directory = Path(directory)
+    card = load_card(directory)
+    outputs = []
+    for member in card.members:
+        if card.kind == "sklearn":
+            outputs.append(predict_sklearn(directory / member, features, card.task, len(card.classes)))
+        elif card.kind == "torch":
+            from molprop.nn.device import pick_device
+            from molprop.nn.store import predict_mlp
+
+            outputs.append(predict_mlp(directory / member, features, card.task, pick_device(device)))
+        else:
+            raise ValueError(f"{directory}/model.json: unknown model kind {card.kind!r}")
+    return Predictions(np.stack(outputs), list(card.members))

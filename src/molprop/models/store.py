@@ -1,0 +1,88 @@
+"""Saved models: a directory of members, each weights + JSON config, never a pickle.
+
+Layout: ``<dir>/model.json`` (kind, task, classes, feature columns, members) and one folder
+per member with ``preprocess.json`` plus ``estimator.skops`` (scikit-learn, loaded with an
+explicit list of trusted types) or ``weights.pt`` + ``network.json`` (PyTorch state dict,
+loaded with ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from molprop.models.matrix import Preprocessor
+from molprop.serialization import write_json
+
+# Types a saved random forest consists of; anything else in a .skops file is refused.
+SKOPS_TRUSTED = [
+    "sklearn.ensemble._forest.RandomForestRegressor",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.tree._classes.DecisionTreeRegressor",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._tree.Tree",
+    "numpy.dtype",
+]
+
+
+@dataclass
+class ModelCard:
+    """What a saved model is: kind, task, classes and the members it holds."""
+
+    kind: str  # "sklearn" | "torch"
+    task: str
+    feature_groups: list[str]
+    members: list[str]
+    classes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_card(directory: Path, card: ModelCard) -> None:
+    """Write ``model.json``."""
+    write_json(directory / "model.json", card.__dict__)
+
+
+def load_card(directory: Path) -> ModelCard:
+    """Read ``model.json``."""
+    return ModelCard(**json.loads((directory / "model.json").read_text()))
+
+
+def save_sklearn_member(directory: Path, estimator: Any, prep: Preprocessor) -> None:
+    """Save one scikit-learn member (skops format) with its preprocessing."""
+    import skops.io
+
+    directory.mkdir(parents=True, exist_ok=True)
+    skops.io.dump(estimator, directory / "estimator.skops")
+    write_json(directory / "preprocess.json", prep.to_dict())
+
+
+def load_sklearn_member(directory: Path) -> tuple[Any, Preprocessor]:
+    """Load one scikit-learn member, refusing any type not in :data:`SKOPS_TRUSTED`."""
+    import skops.io
+
+    path = directory / "estimator.skops"
+    untrusted = set(skops.io.get_untrusted_types(file=path)) - set(SKOPS_TRUSTED)
+    if untrusted:
+        raise ValueError(f"{path} contains untrusted types {sorted(untrusted)}; refusing to load")
+    estimator = skops.io.load(path, trusted=SKOPS_TRUSTED)
+    prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
+    return estimator, prep
+
+
+def predict_sklearn(directory: Path, features: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
+    """Member predictions: values (n,) for regression, class probabilities (n, K) otherwise.
+
+    Classes a member never saw in training get probability 0.
+    """
+    estimator, prep = load_sklearn_member(directory)
+    x = prep.transform(features)
+    if task != "classification":
+        return estimator.predict(x)
+    proba = np.zeros((len(x), n_classes))
+    proba[:, estimator.classes_.astype(int)] = estimator.predict_proba(x)
+    return proba

@@ -1,0 +1,1 @@
+"""PyTorch networks and their training loop (imports torch: load only where needed)."""

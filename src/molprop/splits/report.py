@@ -1,0 +1,119 @@
+"""The split report: part sizes, targets, scaffolds and test-to-train similarity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from rdkit.DataStructs import ExplicitBitVect
+
+from molprop.schema import SPLIT_NAMES
+from molprop.splits.chem import max_similarity
+
+QUANTILES = (0.05, 0.25, 0.75, 0.95)
+N_BINS = 10
+
+
+def _num(value: float) -> float | None:
+    """A JSON-friendly float rounded to 6 decimals; None for NaN."""
+    return None if value is None or np.isnan(value) else round(float(value), 6)
+
+
+def target_summary(y: np.ndarray, task: str, classes: Sequence[int] = ()) -> dict:
+    """Regression: n, mean, std (ddof=1), min, max. Classification: count of every class."""
+    y = np.asarray(y)
+    if task == "classification":
+        present = {int(c) for c in np.unique(y)} | {int(c) for c in classes}
+        return {"class_counts": {str(c): int(np.sum(y == c)) for c in sorted(present)}}
+    values = y.astype(np.float64)
+    if values.size == 0:
+        return {"mean": None, "std": None, "min": None, "max": None}
+    return {
+        "mean": _num(values.mean()),
+        "std": _num(values.std(ddof=1)) if values.size > 1 else None,
+        "min": _num(values.min()),
+        "max": _num(values.max()),
+    }
+
+
+def similarity_summary(similarities: np.ndarray) -> dict:
+    """n, mean, median, min, max and 5/25/75/95 % quantiles of max-similarity values."""
+    sims = np.asarray(similarities, dtype=np.float64)
+    keys = ["mean", "median", "min", "max"] + [f"q{round(q * 100):02d}" for q in QUANTILES]
+    if sims.size == 0:
+        return {"n": 0, **dict.fromkeys(keys)}
+    values = [sims.mean(), np.median(sims), sims.min(), sims.max(), *np.quantile(sims, QUANTILES)]
+    return {"n": int(sims.size), **{k: _num(v) for k, v in zip(keys, values, strict=True)}}
+
+
+def similarity_histogram(similarities: np.ndarray) -> pd.DataFrame:
+    """Counts of max-similarity values in 10 bins "0.0-0.1" ... "0.9-1.0" (1.0 in the last)."""
+    edges = np.linspace(0.0, 1.0, N_BINS + 1)
+    counts, _ = np.histogram(np.asarray(similarities, dtype=np.float64), bins=edges)
+    names = [f"{edges[i]:.1f}-{edges[i + 1]:.1f}" for i in range(N_BINS)]
+    return pd.DataFrame({"similarity_bin": names, "count": counts.astype(np.int64)})
+
+
+def part_summary(
+    mask: np.ndarray, y: np.ndarray, task: str, scaffolds: np.ndarray, classes: Sequence[int]
+) -> dict:
+    """Size, fraction of all molecules, unique scaffolds and target summary of one part."""
+    return {
+        "n": int(mask.sum()),
+        "fraction": _num(mask.mean()) if mask.size else None,
+        "n_scaffolds": int(len(set(scaffolds[mask].tolist()))),
+        "target": target_summary(y[mask], task, classes),
+    }
+
+
+def shared_scaffolds(labels: np.ndarray, scaffolds: np.ndarray, parts=SPLIT_NAMES) -> dict:
+    """Number of scaffolds present in both parts, for every pair of the given parts."""
+    sets = {p: set(scaffolds[labels == p].tolist()) for p in parts}
+    return {f"{a}_{b}": len(sets[a] & sets[b]) for a, b in combinations(parts, 2)}
+
+
+def split_report(
+    labels: np.ndarray,
+    folds: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    scaffolds: Sequence[str],
+    fps: Sequence[ExplicitBitVect],
+) -> tuple[dict, np.ndarray]:
+    """The report (per part, and per fold when folds >= 0) and the max Tanimoto similarity of
+    each test molecule to the training part (in row order of the test molecules)."""
+    labels, folds, y = np.asarray(labels), np.asarray(folds), np.asarray(y)
+    scaffolds = np.asarray(scaffolds, dtype=object)
+    classes = sorted({int(c) for c in np.unique(y)}) if task == "classification" else ()
+    train_idx, test_idx = np.flatnonzero(labels == "train"), np.flatnonzero(labels == "test")
+    test_sims = max_similarity([fps[i] for i in test_idx], [fps[i] for i in train_idx])
+    report = {
+        "n_molecules": int(labels.size),
+        "parts": {p: part_summary(labels == p, y, task, scaffolds, classes) for p in SPLIT_NAMES},
+        "shared_scaffolds": shared_scaffolds(labels, scaffolds),
+        "test_similarity_to_train": similarity_summary(test_sims),
+    }
+    n_folds = int(folds.max()) + 1 if folds.size else 0
+    if n_folds > 0:
+        report["folds"] = [
+            _fold_report(f, folds, y, task, scaffolds, fps, classes) for f in range(n_folds)
+        ]
+    return report, test_sims
+
+
+def _fold_report(fold, folds, y, task, scaffolds, fps, classes) -> dict:
+    fold_labels = np.where(folds == fold, "val", np.where(folds >= 0, "train", "test"))
+    train_idx = np.flatnonzero(fold_labels == "train")
+    val_idx = np.flatnonzero(fold_labels == "val")
+    sims = max_similarity([fps[i] for i in val_idx], [fps[i] for i in train_idx])
+    return {
+        "fold": int(fold),
+        "train": part_summary(fold_labels == "train", y, task, scaffolds, classes),
+        "val": part_summary(fold_labels == "val", y, task, scaffolds, classes),
+        "shared_scaffolds_train_val": shared_scaffolds(fold_labels, scaffolds, ("train", "val"))[
+            "train_val"
+        ],
+        "val_similarity_to_train": similarity_summary(sims),
+    }

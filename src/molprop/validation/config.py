@@ -1,0 +1,118 @@
+"""Configuration of the validation step, built from the ``validate`` section of params."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+IDENTITY_KEYS = ("inchikey", "smiles")
+AGGREGATES = ("median", "mean")
+
+
+@dataclass(frozen=True)
+class StandardizeConfig:
+    """Which rdMolStandardize steps run, in this order, and which identity key is used."""
+
+    cleanup: bool = True
+    fragment_parent: bool = True
+    neutralize: bool = True
+    canonical_tautomer: bool = False
+    remove_stereo: bool = False
+    identity_key: str = "smiles"
+
+    def __post_init__(self) -> None:
+        if self.identity_key not in IDENTITY_KEYS:
+            raise ValueError(f"identity_key must be one of {IDENTITY_KEYS}, got {self.identity_key!r}")
+
+
+@dataclass(frozen=True)
+class MoleculeRules:
+    """Row rules on the standardized molecule."""
+
+    max_heavy_atoms: int = 100
+    reject_metals: bool = True
+    reject_inorganic: bool = False
+    reject_mixtures: bool = True
+
+
+@dataclass(frozen=True)
+class TargetRules:
+    """How target cells are read: task and the plausible range (regression only)."""
+
+    task: str = "regression"
+    min_value: float | None = None
+    max_value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in ("regression", "classification"):
+            raise ValueError(f"task must be regression or classification, got {self.task!r}")
+
+
+@dataclass(frozen=True)
+class DuplicatePolicy:
+    """Replicates within ``tolerance`` (max - min) are merged with ``aggregate``; others conflict."""
+
+    tolerance: float = 0.5
+    aggregate: str = "median"
+
+    def __post_init__(self) -> None:
+        if self.aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
+        if not self.tolerance >= 0:
+            raise ValueError(f"duplicate tolerance must be >= 0, got {self.tolerance!r}")
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Everything ``curate`` needs besides the table."""
+
+    standardize: StandardizeConfig = field(default_factory=StandardizeConfig)
+    rules: MoleculeRules = field(default_factory=MoleculeRules)
+    target: TargetRules = field(default_factory=TargetRules)
+    duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
+    n_jobs: int = 0  # 0: all available cores
+    chunk_size: int = 2000
+    parallel_min_rows: int = 5000
+    max_classes: int = 50
+
+
+def _build(cls: type, values: dict[str, Any] | None, where: str, **extra: Any) -> Any:
+    """A dataclass from a params mapping; unknown keys are an error (typos must not pass)."""
+    values = dict(values or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"params {where}: unknown key(s) {unknown}; known: {sorted(names)}")
+    return cls(**values, **extra)
+
+
+def config_from_params(
+    section: dict[str, Any], task: str, target_column: str
+) -> tuple[ValidationConfig, dict[str, Any]]:
+    """The curation config and the expectation settings from the ``validate`` params section.
+
+    ``target_range`` maps target column names to ``[min, max]``; a column that is not listed
+    gets no range check (classification never has one).
+    """
+    section = dict(section)
+    known = {"standardize", "identity_key", "rules", "target_range", "duplicates",
+             "expectations", "n_jobs", "chunk_size", "parallel_min_rows", "max_classes"}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ValueError(f"params validate: unknown key(s) {unknown}; known: {sorted(known)}")
+    standardize = _build(StandardizeConfig, section.get("standardize"), "validate.standardize",
+                         identity_key=section.get("identity_key", "smiles"))
+    bounds = (section.get("target_range") or {}).get(target_column)
+    low, high = (None, None) if bounds is None or task == "classification" else bounds
+    config = ValidationConfig(
+        standardize=standardize,
+        rules=_build(MoleculeRules, section.get("rules"), "validate.rules"),
+        target=TargetRules(task=task, min_value=low, max_value=high),
+        duplicates=_build(DuplicatePolicy, section.get("duplicates"), "validate.duplicates"),
+        n_jobs=int(section.get("n_jobs", 0)),
+        chunk_size=int(section.get("chunk_size", 2000)),
+        parallel_min_rows=int(section.get("parallel_min_rows", 5000)),
+        max_classes=int(section.get("max_classes", 50)),
+    )
+    return config, dict(section.get("expectations") or {})

@@ -1,0 +1,141 @@
+"""Curation of an input table: standardize, apply row rules, merge replicates, count."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from molprop import schema
+from molprop.data.io import InputFileError
+from molprop.validation.config import ValidationConfig
+from molprop.validation.duplicates import resolve_duplicates
+from molprop.validation.standardize import MolOutcome, standardize_many
+from molprop.validation.targets import read_label, read_number, sorted_classes, target_text
+
+REJECTED_COLUMNS = ["row", "smiles_input", "target_input", "reason", "message"]
+CHANGES_COLUMNS = ["row", "smiles_input", "smiles", "steps"]
+
+
+@dataclass(frozen=True)
+class CurationResult:
+    """``validated`` follows the schema.py contract; ``rejected`` has one row per rejected
+    input row; ``changes`` lists rows the standardization changed; ``classes`` is the label of
+    each class index (classification only)."""
+
+    validated: pd.DataFrame
+    rejected: pd.DataFrame
+    changes: pd.DataFrame
+    metrics: dict[str, Any]
+    classes: list[str]
+
+
+def n_workers(n_jobs: int) -> int:
+    """Worker processes for ``n_jobs`` (0 or less: every core this process may use)."""
+    return n_jobs if n_jobs > 0 else len(os.sched_getaffinity(0))
+
+
+def standardize_column(values: list[object], config: ValidationConfig) -> list[MolOutcome]:
+    """Standardize every SMILES cell, in input order; chunks go to worker processes when the
+    column is long enough to be worth it."""
+    workers = n_workers(config.n_jobs)
+    if workers <= 1 or len(values) < config.parallel_min_rows:
+        return standardize_many(values, config.standardize, config.rules)
+    size = max(1, config.chunk_size)
+    chunks = [values[i : i + size] for i in range(0, len(values), size)]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        parts = pool.map(standardize_many, chunks, repeat(config.standardize), repeat(config.rules))
+        return [outcome for part in parts for outcome in part]
+
+
+def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
+           config: ValidationConfig) -> CurationResult:
+    """Validate every input row: each ends up kept, rejected (with a reason) or merged away.
+
+    Raises ``InputFileError`` when no row survives, or when a classification target has more
+    distinct labels than ``config.max_classes`` (most likely a continuous column).
+    """
+    task = config.target.task
+    smiles_cells = table[smiles_column].tolist()
+    target_cells = table[target_column].tolist()
+    molecules = standardize_column(smiles_cells, config)
+    read = read_number if task == "regression" else None
+    targets = [read(v, config.target) if read else read_label(v) for v in target_cells]
+
+    rejected, candidates, changes = [], [], []
+    for row, (cell, mol, target) in enumerate(zip(smiles_cells, molecules, targets)):
+        smiles_input = target_text(cell)
+        if mol.reason is None and mol.steps_changed:
+            changes.append((row, smiles_input, mol.smiles, mol.steps_changed))
+        failed = mol if mol.reason is not None else target if target.reason is not None else None
+        if failed is not None:
+            rejected.append((row, smiles_input, target_text(target_cells[row]), failed.reason,
+                             failed.message))
+        else:
+            candidates.append((mol.key, row, smiles_input, mol.smiles, target.value,
+                               target_text(target_cells[row])))
+    if not candidates:
+        counts = Counter(r[3] for r in rejected).most_common(3)
+        raise InputFileError(f"No valid rows: all {len(table)} rows were rejected (most common "
+                             f"reasons: {counts}). Check data.smiles_column / data.target_column.")
+    frame = pd.DataFrame(candidates, columns=["key", "row", "smiles_input", "smiles", "value",
+                                              "target_input"])
+    dup = resolve_duplicates(frame, config.duplicates, task)
+    for item in dup.conflicts.itertuples(index=False):
+        rejected.append((item.row, item.smiles_input, item.target_input,
+                         "conflicting_duplicates", item.message))
+
+    merged = dup.merged
+    columns = {schema.MOL_ID: merged["key"].astype("str"),
+               schema.ROW: merged["row"].astype("int64"),
+               schema.SMILES_INPUT: merged["smiles_input"].astype("str"),
+               schema.SMILES: merged["smiles"].astype("str")}
+    classes: list[str] = []
+    if task == "regression":
+        columns[schema.TARGET] = merged["value"].astype("float64")
+    else:
+        classes = sorted_classes(merged["value"].tolist())
+        if len(classes) > config.max_classes:
+            raise InputFileError(f"Target '{target_column}' has {len(classes)} distinct labels "
+                                 f"(more than validate.max_classes = {config.max_classes}): is it "
+                                 "a continuous value? Use data.task: regression for it.")
+        index = {label: i for i, label in enumerate(classes)}
+        columns[schema.TARGET] = merged["value"].map(index).astype("int64")
+        columns[schema.LABEL] = merged["value"].astype("str")
+    columns[schema.N_REPLICATES] = merged["n_replicates"].astype("int64")
+    validated = pd.DataFrame(columns).reset_index(drop=True)
+
+    rejected_frame = pd.DataFrame(sorted(rejected), columns=REJECTED_COLUMNS)
+    metrics = _metrics(len(table), validated, rejected_frame, len(changes),
+                       dup.n_groups_merged, dup.n_merged_away, classes)
+    return CurationResult(validated, rejected_frame,
+                          pd.DataFrame(changes, columns=CHANGES_COLUMNS), metrics, classes)
+
+
+def _metrics(n_in: int, validated: pd.DataFrame, rejected: pd.DataFrame, n_changed: int,
+             n_groups: int, n_away: int, classes: list[str]) -> dict[str, Any]:
+    by_reason = rejected["reason"].value_counts()
+    metrics: dict[str, Any] = {
+        "n_in": n_in,
+        "n_kept": len(validated),
+        "n_rejected": len(rejected),
+        "rejected_by_reason": {str(k): int(by_reason[k]) for k in sorted(by_reason.index)},
+        "n_standardized_changed": n_changed,
+        "n_duplicate_groups_merged": n_groups,
+        "n_merged_away": n_away,
+    }
+    if classes:
+        metrics["n_classes"] = len(classes)
+        counts = np.bincount(validated[schema.TARGET].to_numpy(), minlength=len(classes))
+        metrics["class_counts"] = {label: int(n) for label, n in zip(classes, counts)}
+    if metrics["n_kept"] + metrics["n_rejected"] + metrics["n_merged_away"] != n_in:
+        raise RuntimeError(f"validation accounting is broken: {metrics}")
+    return metrics

@@ -1,0 +1,65 @@
+"""Replicates of one molecule (same identity key): merge agreeing ones, reject conflicts."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from molprop.validation.config import DuplicatePolicy
+
+_REL_EPS = 1e-9  # float noise allowance when comparing a spread with the tolerance
+
+
+class DuplicateOutcome(NamedTuple):
+    """``merged``: one row per key, first-row order; ``conflicts``: rows rejected as groups."""
+
+    merged: pd.DataFrame
+    conflicts: pd.DataFrame
+    n_groups_merged: int
+    n_merged_away: int
+
+
+def _format(values: pd.Series) -> str:
+    return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def resolve_duplicates(table: pd.DataFrame, policy: DuplicatePolicy, task: str) -> DuplicateOutcome:
+    """Group ``table`` (columns key, row, value, ...) by ``key``.
+
+    Regression groups whose values span at most ``policy.tolerance`` are merged to their
+    median or mean; classification groups merge only when every label is the same. Other
+    groups are conflicts. ``merged`` keeps the first row's other columns plus ``n_replicates``.
+    """
+    groups = table.groupby("key", sort=False)["value"]
+    size = groups.transform("size").to_numpy()
+    if task == "regression":
+        values = table["value"].astype("float64")
+        spread = (values.groupby(table["key"]).transform("max")
+                  - values.groupby(table["key"]).transform("min")).to_numpy()
+        conflict = spread > policy.tolerance * (1 + _REL_EPS) + 1e-12
+    else:
+        conflict = groups.transform("nunique").to_numpy() > 1
+    conflicts = table.loc[conflict].copy()
+    messages = {}
+    for key, group in conflicts.groupby("key", sort=False):
+        rows = ", ".join(str(r) for r in group["row"])
+        detail = (f"spread {group['value'].max() - group['value'].min():g} > tolerance "
+                  f"{policy.tolerance:g}" if task == "regression" else "different classes")
+        messages[key] = (f"{len(group)} rows (rows {rows}) are the same molecule "
+                         f"{group['smiles'].iloc[0]} but their targets disagree: "
+                         f"{_format(group['value'])} ({detail}).")
+    conflicts["message"] = conflicts["key"].map(messages)
+
+    kept = table.loc[~conflict]
+    first = kept.groupby("key", sort=False).head(1).set_index("key")
+    by_key = kept.groupby("key", sort=False)["value"]
+    if task == "regression":
+        agg = by_key.median() if policy.aggregate == "median" else by_key.mean()
+        first["value"] = agg.astype("float64")
+    first["n_replicates"] = by_key.size().astype("int64")
+    merged = first.reset_index().sort_values("row", kind="stable").reset_index(drop=True)
+    n_groups = int(np.sum(merged["n_replicates"] > 1))
+    n_away = int(merged["n_replicates"].sum() - len(merged))
+    return DuplicateOutcome(merged, conflicts, n_groups, n_away)

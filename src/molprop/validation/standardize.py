@@ -1,0 +1,281 @@
+"""One SMILES string in, a standardized molecule (or a reason to reject it) out.
+
+Steps (each switchable, see ``StandardizeConfig``): rdMolStandardize cleanup, fragment
+parent (salts and solvents stripped, largest organic fragment kept), neutralization,
+canonical tautomer, stereo removal. Row rules on the string, the parsed molecule and the
+standardized parent run along the way; the first failing rule names the rejection reason.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import NamedTuple
+
+from rdkit import Chem, RDLogger
+from rdkit.Chem.MolStandardize import rdMolStandardize
+
+from molprop.validation.config import MoleculeRules, StandardizeConfig
+
+RDLogger.DisableLog("rdApp.*")  # every failure is reported as a rejected row instead
+
+# Non-metal elements; any other element counts as a metal (metalloids Ge, Sb... included).
+NON_METALS = frozenset(
+    ["H", "He", "B", "C", "N", "O", "F", "Ne", "Si", "P", "S", "Cl", "Ar", "As", "Se", "Br",
+     "Kr", "Te", "I", "Xe", "At", "Rn"]
+)
+_WHITESPACE = re.compile(r"\s")
+_CHARGED = Chem.MolFromSmarts("[+,-]")
+_METAL = Chem.MolFromSmarts(
+    "[" + ";".join(f"!#{Chem.GetPeriodicTable().GetAtomicNumber(s)}" for s in NON_METALS) + ";!#0]"
+)
+_CARBON = Chem.MolFromSmarts("[#6]")
+_PROBLEM_REASONS = {
+    "AtomValenceException": "valence_error",
+    "AtomKekulizeException": "kekulization_error",
+    "KekulizeException": "kekulization_error",
+}
+
+
+class MolOutcome(NamedTuple):
+    """Result for one SMILES: ``reason`` is None when the molecule is kept."""
+
+    smiles: str | None = None
+    key: str | None = None
+    steps_changed: str = ""
+    reason: str | None = None
+    message: str = ""
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+class _Tools:
+    """rdMolStandardize objects, built once per process (building them is the costly part)."""
+
+    def __init__(self) -> None:
+        self.metals = rdMolStandardize.MetalDisconnector()
+        self.normalizer = rdMolStandardize.Normalizer()
+        self.reionizer = rdMolStandardize.Reionizer()
+        self.salts = rdMolStandardize.FragmentRemover("", False)  # leave_last=False
+        self.largest = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
+        self.uncharger = rdMolStandardize.Uncharger()
+        self.tautomers = rdMolStandardize.TautomerEnumerator()
+
+
+_TOOLS: _Tools | None = None
+
+
+def _tools() -> _Tools:
+    global _TOOLS
+    if _TOOLS is None:
+        _TOOLS = _Tools()
+    return _TOOLS
+
+
+def _charged(mol: Chem.Mol) -> bool:
+    return mol.HasSubstructMatch(_CHARGED)
+
+
+def _metal_symbols(mol: Chem.Mol) -> list[str]:
+    if not mol.HasSubstructMatch(_METAL):
+        return []
+    return sorted({atom.GetSymbol() for atom in mol.GetAtoms()} - NON_METALS)
+
+
+def _has_carbon(mol: Chem.Mol) -> bool:
+    return mol.HasSubstructMatch(_CARBON)
+
+
+def cleanup(mol: Chem.Mol) -> Chem.Mol:
+    """rdMolStandardize.Cleanup with reused tool objects: remove Hs, disconnect metals,
+    normalize functional groups, reionize. Steps that cannot change ``mol`` are skipped."""
+    tools = _tools()
+    if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():  # explicit H atoms
+        mol = Chem.RemoveHs(mol)
+    if _metal_symbols(mol):
+        mol = tools.metals.Disconnect(mol)
+    mol = tools.normalizer.normalize(mol)
+    if _charged(mol):
+        mol = tools.reionizer.reionize(mol)
+    Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
+    return mol
+
+
+def neutralize(mol: Chem.Mol) -> Chem.Mol:
+    """rdMolStandardize.Uncharger on charged molecules (a no-op on neutral ones)."""
+    return _tools().uncharger.uncharge(mol) if _charged(mol) else mol
+
+
+def _check_text(value: object) -> str:
+    """The SMILES text, stripped of surrounding whitespace, or a string-level rejection."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise _Rejected("missing_smiles", "The SMILES cell is empty. Fill it in or drop the row.")
+    text = str(value).strip()
+    if not text:
+        raise _Rejected("empty_smiles", "The SMILES is empty or only whitespace (RDKit would read "
+                        "it as a molecule with 0 atoms). Fill it in or drop the row.")
+    if text.startswith("InChI="):
+        raise _Rejected("inchi_not_smiles", f"'{text[:60]}' is an InChI string, not a SMILES. "
+                        "Convert it to SMILES (e.g. RDKit Chem.MolFromInchi) first.")
+    if ">" in text:
+        raise _Rejected("reaction_smiles", "This is reaction SMILES (reactants>agents>products), "
+                        "not one molecule. Give the product (or the molecule measured) only.")
+    match = _WHITESPACE.search(text)
+    if match:
+        raise _Rejected("trailing_text", f"Text after the SMILES: '{text[match.start():].strip()[:60]}'. "
+                        "RDKit would silently ignore it; put names and notes in their own column.")
+    return text
+
+
+def _parse(text: str) -> Chem.Mol:
+    mol = Chem.MolFromSmiles(text)
+    if mol is not None and mol.GetNumAtoms() > 0:
+        if "*" in text and any(atom.GetAtomicNum() == 0 for atom in mol.GetAtoms()):
+            raise _Rejected("dummy_atom", "Dummy / wildcard atom(s) ('*'): this is a fragment "
+                            "or a Markush structure, not a complete molecule.")
+        return mol
+    mol = Chem.MolFromSmiles(text, sanitize=False)
+    if mol is None:
+        raise _Rejected("unparsable_smiles", f"RDKit cannot parse '{text[:80]}' (SMILES syntax "
+                        "error: unbalanced brackets or ring closures, unknown element...).")
+    if mol.GetNumAtoms() == 0:
+        raise _Rejected("no_atoms", "The SMILES parses to a molecule with 0 atoms.")
+    problems = Chem.DetectChemistryProblems(mol)
+    if problems:
+        problem = problems[0]
+        reason = _PROBLEM_REASONS.get(problem.GetType(), "sanitization_error")
+        hint = {"valence_error": "Check charges and bond orders of that atom.",
+                "kekulization_error": "Check the aromatic ring: a pyrrole-type N needs [nH], or "
+                "write the ring in Kekulé form."}.get(reason, "")
+        raise _Rejected(reason, f"RDKit: {problem.Message()}. {hint}".strip())
+    raise _Rejected("sanitization_error", f"RDKit could not sanitize '{text[:80]}'.")
+
+
+def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str) -> Chem.Mol:
+    """The single component left after stripping salts and solvents (or a mixture rejection).
+
+    A SMILES without '.' is one component unless cleanup disconnected a metal from it."""
+    if "." not in text and not _metal_symbols(mol):
+        return mol
+    fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
+    if len(fragments) == 1:
+        return mol
+    if strip:
+        tools = _tools()
+        organic = [frag for frag in fragments if _has_carbon(frag)]
+        candidates = [f for f in organic if tools.salts.remove(f).GetNumAtoms() > 0] or organic
+    else:
+        candidates = list(fragments)
+    unique = {Chem.MolToSmiles(frag): frag for frag in candidates}
+    if len(unique) > 1 and rules.reject_mixtures:
+        names = ", ".join(sorted(unique)[:5])
+        raise _Rejected("mixture", f"{len(unique)} distinct components remain after salt / solvent "
+                        f"stripping: {names}. Give the one molecule that was measured (or set "
+                        "validate.rules.reject_mixtures: false to keep the largest).")
+    if strip and unique:
+        merged = Chem.MolFromSmiles(".".join(unique))
+        return _tools().largest.choose(merged) if merged is not None else mol
+    if strip:
+        raise _Rejected("inorganic", f"Inorganic salt ({Chem.MolToSmiles(mol)}): no organic "
+                        "component is left to keep as the parent molecule.")
+    return mol
+
+
+def _check_parent(mol: Chem.Mol, rules: MoleculeRules, bracket_atoms: bool) -> None:
+    """Rules on the standardized parent; without bracket atoms in the input (every atom from
+    the organic subset, implicit hydrogens) there can be no radical."""
+    if mol.GetNumAtoms() == 0:
+        raise _Rejected("no_atoms", "Nothing is left after standardization (0 atoms).")
+    if bracket_atoms:
+        radicals = [f"{a.GetSymbol()}{a.GetIdx() + 1}" for a in mol.GetAtoms()
+                    if a.GetNumRadicalElectrons()]
+        if radicals:
+            raise _Rejected("radical", f"Unpaired electrons on atom(s) {', '.join(radicals[:5])}: "
+                            "a radical. If hydrogens are missing, write them (e.g. [CH3] -> C).")
+    metals = _metal_symbols(mol)
+    if metals and rules.reject_metals:
+        raise _Rejected("metal", f"Contains metal atom(s) {', '.join(metals)} (organometallic or "
+                        "metal complex); set validate.rules.reject_metals: false to keep it.")
+    if rules.reject_inorganic and not _has_carbon(mol):
+        raise _Rejected("inorganic", f"No carbon atom ({Chem.MolToSmiles(mol)}): an inorganic "
+                        "species; set validate.rules.reject_inorganic: false to keep it.")
+    heavy = mol.GetNumHeavyAtoms()
+    if heavy > rules.max_heavy_atoms:
+        raise _Rejected("too_many_heavy_atoms", f"{heavy} heavy atoms, above the cap of "
+                        f"{rules.max_heavy_atoms} (validate.rules.max_heavy_atoms).")
+
+
+def _steps(config: StandardizeConfig, rules: MoleculeRules, text: str):
+    tools = _tools()
+    if config.cleanup:
+        yield "cleanup", cleanup
+    yield "fragment_parent", lambda m: _fragment_parent(m, rules, config.fragment_parent, text)
+    if config.neutralize:
+        yield "neutralize", neutralize
+    if config.canonical_tautomer:
+        yield "canonical_tautomer", tools.tautomers.Canonicalize
+    if config.remove_stereo:
+        def remove_stereo(m: Chem.Mol) -> Chem.Mol:
+            m = Chem.Mol(m)
+            Chem.RemoveStereochemistry(m)
+            return m
+        yield "remove_stereo", remove_stereo
+
+
+def _run_steps(mol: Chem.Mol, text: str, config: StandardizeConfig, rules: MoleculeRules,
+               trace: bool) -> tuple[Chem.Mol, list[str]]:
+    changed: list[str] = []
+    before = Chem.MolToSmiles(mol) if trace else ""
+    for name, step in _steps(config, rules, text):
+        try:
+            mol = step(mol)
+        except _Rejected:
+            raise
+        except Exception as err:  # RDKit raises assorted types (ValueError, RuntimeError...)
+            raise _Rejected("standardization_failed", f"rdMolStandardize step '{name}' failed: "
+                            f"{err}") from err
+        if trace:
+            after = Chem.MolToSmiles(mol)
+            if after != before:
+                changed.append(name)
+            before = after
+    return mol, changed
+
+
+def identity_key(mol: Chem.Mol, smiles: str, kind: str) -> str:
+    """The molecule's identity key: standard InChIKey or the canonical SMILES."""
+    if kind == "smiles":
+        return smiles
+    key = Chem.MolToInchiKey(mol)
+    if not key:
+        raise _Rejected("identity_key_failed", "RDKit could not compute an InChIKey for this "
+                        "molecule; use validate.identity_key: smiles.")
+    return key
+
+
+def standardize_smiles(value: object, config: StandardizeConfig, rules: MoleculeRules) -> MolOutcome:
+    """Standardize one SMILES cell and apply the molecule row rules."""
+    try:
+        text = _check_text(value)
+        mol = _parse(text)
+        parent, _ = _run_steps(mol, text, config, rules, trace=False)
+        _check_parent(parent, rules, "[" in text)
+        smiles = Chem.MolToSmiles(parent)
+        key = identity_key(parent, smiles, config.identity_key)
+    except _Rejected as rejected:
+        return MolOutcome(reason=rejected.reason, message=rejected.message)
+    steps = ""
+    if smiles != text and smiles != Chem.MolToSmiles(mol):
+        # rare path: the molecule changed; rerun step by step to name the steps that did it
+        steps = ";".join(_run_steps(mol, text, config, rules, trace=True)[1])
+    return MolOutcome(smiles=smiles, key=key, steps_changed=steps)
+
+
+def standardize_many(values: list[object], config: StandardizeConfig,
+                     rules: MoleculeRules) -> list[MolOutcome]:
+    """``standardize_smiles`` over a list, in order (the unit of work of one process)."""
+    return [standardize_smiles(value, config, rules) for value in values]

@@ -1,0 +1,70 @@
+"""Reading target cells: numbers for regression, class labels for classification."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from molprop.validation.config import TargetRules
+
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none"})
+CENSOR_PREFIXES = ("<", ">", "≤", "≥", "=<", "=>")
+
+
+class TargetOutcome(NamedTuple):
+    """One target cell read: ``value`` (float or label text) or a rejection reason."""
+
+    value: float | str | None = None
+    reason: str | None = None
+    message: str = ""
+
+
+def target_text(value: object) -> str:
+    """A target cell as the user would read it (for rejected.csv); missing cells are ''."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def read_number(value: object, rules: TargetRules) -> TargetOutcome:
+    """A regression target as a finite float inside the plausible range, or why not."""
+    text = target_text(value).strip()
+    if text.lower() in MISSING_MARKERS:
+        return TargetOutcome(reason="missing_target", message="The target value is missing.")
+    if text.startswith(CENSOR_PREFIXES):
+        return TargetOutcome(reason="censored_target", message=f"'{text}' is a censored value "
+                             "(only a bound is known); the model needs exact measurements.")
+    try:
+        number = float(text)
+    except ValueError:
+        hint = " (decimal comma? use a point)" if "," in text else ""
+        return TargetOutcome(reason="non_numeric_target",
+                             message=f"The target '{text[:40]}' is not a number{hint}.")
+    if not math.isfinite(number):
+        return TargetOutcome(reason="non_finite_target", message=f"The target '{text}' is not finite.")
+    low, high = rules.min_value, rules.max_value
+    if (low is not None and number < low) or (high is not None and number > high):
+        return TargetOutcome(reason="target_out_of_range", message=f"The target {number:g} is "
+                             f"outside the plausible range [{low}, {high}] (validate.target_range).")
+    return TargetOutcome(value=number)
+
+
+def read_label(value: object) -> TargetOutcome:
+    """A classification target as label text (integral numbers written without '.0')."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    text = target_text(value).strip()
+    if text.lower() in MISSING_MARKERS:
+        return TargetOutcome(reason="missing_target", message="The class label is missing.")
+    return TargetOutcome(value=text)
+
+
+def sorted_classes(labels: list[str]) -> list[str]:
+    """Distinct labels in a deterministic order: numerically when all are numbers, else as text.
+
+    Class index i is the position of its label in this list."""
+    unique = set(labels)
+    try:
+        return sorted(unique, key=lambda label: (float(label), label))
+    except ValueError:
+        return sorted(unique)

@@ -1,0 +1,61 @@
+"""Split stage: data/validated.parquet -> data/split.parquet, metrics/split.json and
+plots/split_similarity.csv (see docs/splits.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, TARGET
+from molprop.splits.config import SplitConfig
+from molprop.splits.run import make_split
+
+VALIDATED = Path("data/validated.parquet")
+SPLIT_TABLE = Path("data/split.parquet")
+REPORT = Path("metrics/split.json")
+SIMILARITY_PLOT = Path("plots/split_similarity.csv")
+
+
+def main() -> None:
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    task = params["data"]["task"]
+    config = SplitConfig.from_params(params.get("split") or {})
+    table = pd.read_parquet(VALIDATED)
+    if task == "classification" and not pd.api.types.is_integer_dtype(table[TARGET]):
+        raise ValueError(f"{VALIDATED}: data.task is classification but y is {table[TARGET].dtype}")
+    result = make_split(table[SMILES].tolist(), table[TARGET].to_numpy(), task, config)
+    if task == "classification" and LABEL in table:
+        pairs = table[[TARGET, LABEL]].drop_duplicates().sort_values(TARGET)
+        labels = zip(pairs[TARGET], pairs[LABEL], strict=True)
+        result.report["class_labels"] = {str(k): str(v) for k, v in labels}
+
+    for path in (SPLIT_TABLE, REPORT, SIMILARITY_PLOT):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    assignment = pa.table(
+        {
+            MOL_ID: pa.array(table[MOL_ID].astype(str).tolist(), pa.string()),
+            SPLIT: pa.array(result.split.tolist(), pa.string()),
+            FOLD: pa.array(result.fold.astype(np.int32), pa.int32()),
+        }
+    )
+    pq.write_table(assignment, SPLIT_TABLE, compression="zstd")
+    REPORT.write_text(json.dumps(result.report, indent=2) + "\n")
+    result.similarity_histogram.to_csv(SIMILARITY_PLOT, index=False)
+    parts = result.report["parts"]
+    sims = result.report["test_similarity_to_train"]
+    print(
+        f"split ({config.method}, seed {config.seed}, folds {config.n_folds}): "
+        + ", ".join(f"{name} {part['n']}" for name, part in parts.items())
+        + f"; shared scaffolds train/test {result.report['shared_scaffolds']['train_test']}; "
+        f"test max similarity to train: median {sims['median']}, mean {sims['mean']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

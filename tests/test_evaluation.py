@@ -1,0 +1,60 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from molprop.evaluation.metrics import classification_metrics, regression_metrics, summarize_members
+from molprop.evaluation.predictions import plot_table, prediction_table
+from molprop.models.predictor import Predictions
+
+
+def test_regression_metrics_on_hand_computed_values():
+    m = regression_metrics(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0, 6.0]))
+    assert m["rmse"] == pytest.approx(1.0)
+    assert m["mae"] == pytest.approx(0.5)
+    assert m["r2"] == pytest.approx(1 - 4 / 5)
+
+
+def test_binary_classification_metrics():
+    y = np.array([0, 0, 1, 1])
+    proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.35, 0.65], [0.2, 0.8]])
+    m = classification_metrics(y, proba)
+    assert m["roc_auc"] == pytest.approx(0.75)
+    assert m["accuracy"] == pytest.approx(0.75)
+    assert 0 < m["pr_auc"] <= 1
+
+
+def test_multiclass_metrics_are_one_vs_rest_and_perfect_when_ranking_is():
+    y = np.array([0, 1, 2, 2])
+    proba = np.eye(3)[y] * 0.7 + 0.1
+    m = classification_metrics(y, proba)
+    assert m["roc_auc"] == pytest.approx(1.0) and m["pr_auc"] == pytest.approx(1.0)
+
+
+def test_single_class_test_set_gives_nan_auc_not_a_crash():
+    m = classification_metrics(np.array([1, 1]), np.array([[0.2, 0.8], [0.6, 0.4]]))
+    assert np.isnan(m["roc_auc"]) and m["accuracy"] == 0.5
+
+
+def test_member_summary_is_mean_and_std():
+    s = summarize_members([{"rmse": 1.0}, {"rmse": 3.0}])
+    assert s == {"rmse_mean": 2.0, "rmse_std": 1.0}
+
+
+def test_prediction_table_regression_and_plot():
+    test = pd.DataFrame({"mol_id": ["a", "b"], "smiles": ["C", "CC"], "y": [1.0, 2.0]})
+    preds = {
+        "baseline": Predictions(np.array([[1.5, 2.0]]), ["m"]),
+        "model": Predictions(np.array([[1.0, 1.0], [1.0, 3.0]]), ["f0", "f1"]),
+    }
+    table = prediction_table(test, preds, "regression")
+    assert table["baseline_error"].tolist() == [0.5, 0.0]
+    assert table["model"].tolist() == [1.0, 2.0] and table["model_spread"].tolist() == [0.0, 1.0]
+    assert list(plot_table(table).columns) == ["measured", "baseline", "model"]
+
+
+def test_prediction_table_classification_error_is_one_minus_true_class_probability():
+    test = pd.DataFrame({"mol_id": ["a"], "smiles": ["C"], "y": [1]})
+    p = Predictions(np.array([[[0.3, 0.7]]]), ["m"])
+    table = prediction_table(test, {"baseline": p, "model": p}, "classification")
+    assert table["model"].tolist() == [1]
+    assert table["model_error"].tolist() == pytest.approx([0.3])

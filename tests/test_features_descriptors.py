@@ -1,0 +1,62 @@
+"""RDKit 2D descriptors: sets, known values, NaN/inf handling."""
+
+import math
+
+import numpy as np
+import pytest
+from rdkit import Chem
+from rdkit.Chem import Descriptors
+
+from molprop.features import descriptors as desc_mod
+from molprop.features.descriptors import (
+    SLOW_DESCRIPTORS,
+    compute_descriptors,
+    descriptor_columns,
+    descriptor_names,
+)
+
+
+def test_full_set_is_every_rdkit_descriptor_in_order():
+    assert descriptor_names("full") == [name for name, _ in Descriptors.descList]
+
+
+def test_fast_set_leaves_out_only_the_slow_ones():
+    full, fast = descriptor_names("full"), descriptor_names("fast")
+    assert SLOW_DESCRIPTORS <= set(full)
+    assert fast == [n for n in full if n not in SLOW_DESCRIPTORS]
+    assert descriptor_columns("fast")[0] == "desc_" + fast[0]
+
+
+def test_known_values_for_benzene():
+    values = compute_descriptors([Chem.MolFromSmiles("c1ccccc1")], "full")
+    assert values.dtype == np.float32 and values.shape == (1, len(Descriptors.descList))
+    row = dict(zip(descriptor_names("full"), values[0]))
+    assert row["MolWt"] == pytest.approx(78.114, abs=1e-3)
+    assert row["NumAromaticRings"] == 1
+    assert row["HeavyAtomCount"] == 6
+    assert np.isfinite(values).all()
+
+
+def test_salt_gives_nan_charges_never_zero():
+    values = compute_descriptors([Chem.MolFromSmiles("[Na+].[Cl-]")], "full")[0]
+    row = dict(zip(descriptor_names("full"), values))
+    bcut = [v for n, v in row.items() if n.startswith("BCUT2D_")]
+    assert len(bcut) == 8 and all(math.isnan(v) for v in bcut)
+    assert not np.isinf(values).any()
+
+
+def test_nonfinite_overflow_and_errors_become_nan(monkeypatch):
+    def boom(mol):
+        raise RuntimeError("descriptor failed")
+
+    funcs = (("big", lambda m: 1e300), ("inf", lambda m: float("-inf")), ("boom", boom),
+             ("nan", lambda m: float("nan")), ("ok", lambda m: 1.5))  # fmt: skip
+    monkeypatch.setattr(desc_mod, "descriptor_functions", lambda which: funcs)
+    values = compute_descriptors([Chem.MolFromSmiles("C")], "full")
+    assert np.isnan(values[0, :4]).all()
+    assert values[0, 4] == 1.5
+
+
+def test_unknown_set_is_rejected():
+    with pytest.raises(ValueError, match="descriptor set"):
+        descriptor_names("everything")

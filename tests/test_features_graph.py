@@ -1,0 +1,114 @@
+"""Molecular graph featurization, batching and the Parquet round trip."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from molprop.features.config import FeaturizeConfig
+from molprop.features.graph import (
+    ATOM_FDIM,
+    BOND_FDIM,
+    atom_feature_names,
+    batch_graphs,
+    bond_feature_names,
+    featurize_graph,
+)
+from molprop.features.graph_store import load_graph_chunk, load_graphs
+from molprop.features.runner import featurize_table
+
+ATOM = {name: i for i, name in enumerate(atom_feature_names())}
+BOND = {name: i for i, name in enumerate(bond_feature_names())}
+
+
+def graph(smiles):
+    return featurize_graph(Chem.MolFromSmiles(smiles))
+
+
+def test_dimensions_match_names():
+    assert len(atom_feature_names()) == ATOM_FDIM
+    assert len(bond_feature_names()) == BOND_FDIM
+    g = graph("CCO")
+    assert g.atom_features.shape == (3, ATOM_FDIM) and g.atom_features.dtype == np.float32
+    assert g.bond_features.shape == (2, BOND_FDIM) and g.bond_index.dtype == np.int32
+
+
+def test_benzene():
+    g = graph("c1ccccc1")
+    assert (g.n_atoms, g.n_bonds) == (6, 6)
+    a = g.atom_features
+    assert (a[:, ATOM["element=C"]] == 1).all() and (a[:, ATOM["aromatic"]] == 1).all()
+    assert (a[:, ATOM["num_hs=1"]] == 1).all() and (a[:, ATOM["degree=3"]] == 1).all()
+    assert (a[:, ATOM["hybridization=SP2"]] == 1).all()
+    assert a[:, ATOM["mass/100"]] == pytest.approx(0.12011, abs=1e-5)
+    b = g.bond_features
+    for flag in ("bond_type=AROMATIC", "conjugated", "in_ring", "stereo=STEREONONE"):
+        assert (b[:, BOND[flag]] == 1).all()
+    assert sorted(map(tuple, np.sort(g.bond_index, axis=1))) == [(0, 1), (0, 5), (1, 2), (2, 3), (3, 4), (4, 5)]
+
+
+def test_each_one_hot_block_has_exactly_one_hot_slot():
+    g = graph("C[C@H](N)C(=O)[O-].[Li+]")
+    for prefix in ("element=", "degree=", "formal_charge=", "chirality=", "num_hs=", "hybridization="):
+        cols = [i for n, i in ATOM.items() if n.startswith(prefix)]
+        np.testing.assert_array_equal(g.atom_features[:, cols].sum(axis=1), 1)
+    for prefix in ("bond_type=", "stereo="):
+        cols = [i for n, i in BOND.items() if n.startswith(prefix)]
+        np.testing.assert_array_equal(g.bond_features[:, cols].sum(axis=1), 1)
+
+
+def test_charge_chirality_other_element_and_stereo():
+    g = graph("C[C@H](N)C(=O)[O-].[Li+]")
+    a = g.atom_features
+    assert a[1, ATOM["chirality=CHI_TETRAHEDRAL_CCW"]] + a[1, ATOM["chirality=CHI_TETRAHEDRAL_CW"]] == 1
+    assert a[5, ATOM["formal_charge=-1"]] == 1
+    assert a[6, ATOM["element=other"]] == 1 and a[6, ATOM["formal_charge=1"]] == 1
+    e = graph("F/C=C/F").bond_features
+    assert e[1, BOND["bond_type=DOUBLE"]] == 1 and e[1, BOND["stereo=STEREOE"]] == 1
+
+
+def test_ions_without_bonds():
+    g = graph("[Na+].[Cl-]")
+    assert (g.n_atoms, g.n_bonds) == (2, 0)
+    assert g.bond_features.shape == (0, BOND_FDIM)
+
+
+def test_batch_has_two_directed_edges_per_bond_and_reverse_index():
+    graphs = [graph("c1ccccc1"), graph("[Na+].[Cl-]"), graph("CCO")]
+    batch = batch_graphs(graphs)
+    assert batch.atom_features.shape == (11, ATOM_FDIM)
+    assert batch.edge_index.shape == (2, 16) and batch.edge_features.shape == (16, BOND_FDIM)
+    np.testing.assert_array_equal(batch.edge_index[:, batch.rev_edge_index], batch.edge_index[::-1])
+    np.testing.assert_array_equal(batch.atom_to_mol, [0] * 6 + [1] * 2 + [2] * 3)
+    assert batch.edge_index[:, 12:].min() == 8  # ethanol's atoms come after the 8 before it
+    np.testing.assert_array_equal(batch.edge_features[12], graphs[2].bond_features[0])
+
+
+def test_parquet_round_trip(tmp_path):
+    smiles = ["c1ccccc1", "[Na+].[Cl-]", "CC(=O)Oc1ccccc1C(=O)O", "F/C=C/F", "C"]
+    ids = [f"m{i}" for i in range(len(smiles))]
+    config = FeaturizeConfig(morgan=None, descriptors=None, n_jobs=1, chunk_size=2, row_group_size=3)
+    featurize_table(ids, smiles, config, tmp_path / "f.parquet", tmp_path / "g.parquet", progress=False)
+    loaded = load_graphs(tmp_path / "g.parquet")
+    assert load_graph_chunk(tmp_path / "g.parquet")[0] == ids
+    for smi, g in zip(smiles, loaded):
+        expected = graph(smi)
+        np.testing.assert_array_equal(g.atom_features, expected.atom_features)
+        np.testing.assert_array_equal(g.bond_index, expected.bond_index)
+        np.testing.assert_array_equal(g.bond_features, expected.bond_features)
+
+
+def test_graph_disabled_writes_ids_only_and_load_says_so(tmp_path):
+    config = FeaturizeConfig(descriptors=None, graph=False, n_jobs=1)
+    featurize_table(["a"], ["CCO"], config, tmp_path / "f.parquet", tmp_path / "g.parquet", progress=False)
+    with pytest.raises(ValueError, match="featurize.graph"):
+        load_graphs(tmp_path / "g.parquet")
+
+
+def test_graph_modules_do_not_import_torch():
+    code = ("import sys, molprop.features.graph, molprop.features.graph_store; "
+            "print(sorted({'torch', 'mlflow', 'great_expectations'} & set(sys.modules)))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,108 @@
+"""Parallel runner and the featurize stage end to end (small real slice, temp dir)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from rdkit import Chem
+
+from molprop.data.builtin import load_builtin
+from molprop.features.config import DescriptorConfig, FeaturizeConfig, MorganConfig
+from molprop.features.runner import featurize_table
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = {"torch", "mlflow", "great_expectations"}
+
+
+@pytest.fixture(scope="module")
+def slice_smiles():
+    """60 FreeSolv molecules plus a salt whose charge descriptors are NaN."""
+    smiles = [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in load_builtin(
+        REPO / "data/builtin/freesolv.yaml").smiles[:60]] + ["[Cl-].[Na+]"]  # fmt: skip
+    return [f"mol{i:04d}" for i in range(len(smiles))], smiles
+
+
+def run(tmp_path, ids, smiles, name, **kw):
+    out = tmp_path / name
+    kw.setdefault("descriptors", DescriptorConfig(set="fast"))
+    metrics = featurize_table(ids, smiles, FeaturizeConfig(**kw), out / "f.parquet", out / "g.parquet",
+                              progress=False)  # fmt: skip
+    return out, metrics
+
+
+def test_parallel_output_is_byte_identical_to_serial(tmp_path, slice_smiles):
+    ids, smiles = slice_smiles
+    serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, chunk_size=7, row_group_size=20)
+    parallel, m2 = run(tmp_path, ids, smiles, "parallel", n_jobs=2, chunk_size=7, row_group_size=20)
+    again, _ = run(tmp_path, ids, smiles, "again", n_jobs=2, chunk_size=7, row_group_size=20)
+    for name in ("f.parquet", "g.parquet"):
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes() == (again / name).read_bytes()
+    assert m1 == m2
+
+
+def test_feature_table_dtypes_alignment_and_nan_report(tmp_path, slice_smiles):
+    ids, smiles = slice_smiles
+    out, metrics = run(tmp_path, ids, smiles, "t", n_jobs=1, chunk_size=16, descriptors=DescriptorConfig(
+        set="full", max_nonfinite_fraction=1.0), morgan=MorganConfig(n_bits=256, counts=False))  # fmt: skip
+    df = pd.read_parquet(out / "f.parquet")
+    assert df["mol_id"].tolist() == ids
+    fp = df.filter(like="fp_")
+    assert fp.shape[1] == 256 and (fp.dtypes == np.uint8).all() and set(np.unique(fp)) <= {0, 1}
+    desc = df.filter(like="desc_")
+    assert (desc.dtypes == np.float32).all() and desc.shape[1] == metrics["n_descriptors"]
+    assert not np.isinf(desc.to_numpy()).any()
+    report = metrics["descriptors"]["nonfinite"]
+    for name, entry in report.items():  # every NaN in the table is reported, with its molecule
+        nan_ids = df.loc[desc["desc_" + name].isna(), "mol_id"].tolist()
+        assert entry["n_molecules"] == len(nan_ids) and entry["mol_ids"] == nan_ids[:20]
+    assert desc.isna().any().sum() == len(report) >= 1
+    assert report["BCUT2D_MWHI"]["mol_ids"] == ["mol0060"]  # the salt
+    assert metrics["n_molecules"] == 61 and metrics["n_fp_bits"] == 256
+
+
+def test_mostly_nan_descriptor_is_dropped_and_reported(tmp_path):
+    ids, smiles = ["salt", "ethanol"], ["[Cl-].[Na+]", "CCO"]
+    out, metrics = run(tmp_path, ids, smiles, "d", n_jobs=1, descriptors=DescriptorConfig(
+        set="full", max_nonfinite_fraction=0.2))  # fmt: skip
+    cols = pq.read_schema(out / "f.parquet").names
+    dropped = metrics["descriptors"]["dropped"]
+    assert "BCUT2D_MWHI" in dropped and "desc_BCUT2D_MWHI" not in cols
+    assert metrics["descriptors"]["nonfinite"]["BCUT2D_MWHI"] == {
+        "n_molecules": 1, "fraction": 0.5, "dropped": True, "mol_ids": ["salt"], "mol_ids_truncated": False}
+    assert metrics["n_descriptors"] == 217 - len(dropped) == len([c for c in cols if c.startswith("desc_")])
+    kept, _ = run(tmp_path, ids, smiles, "k", n_jobs=1, descriptors=DescriptorConfig(
+        set="full", max_nonfinite_fraction=1.0))  # fmt: skip
+    assert np.isnan(pd.read_parquet(kept / "f.parquet")["desc_BCUT2D_MWHI"][0])
+
+
+def test_unparsable_smiles_names_the_molecule(tmp_path):
+    with pytest.raises(ValueError, match="'bad'.*validate"):
+        run(tmp_path, ["ok", "bad"], ["CCO", "C1CC"], "e", n_jobs=1)
+
+
+def test_stage_on_a_real_slice_without_heavy_imports(tmp_path, slice_smiles):
+    ids, smiles = slice_smiles
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"mol_id": ids, "row": range(len(ids)), "smiles_input": smiles, "smiles": smiles,
+                  "y": np.linspace(-5, 5, len(ids)), "n_replicates": 1}).to_parquet(
+        tmp_path / "data/validated.parquet")  # fmt: skip
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["featurize"].update(n_jobs=2, chunk_size=16)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"featurize": params["featurize"]}))
+    code = ("import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__'); "
+            f"print(sorted({HEAVY!r} & set(sys.modules)))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, str(REPO / "stages/featurize.py")],
+                          cwd=tmp_path, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert "featurize" in proc.stderr  # the tqdm progress bar goes to stderr
+    metrics = json.loads((tmp_path / "metrics/featurize.json").read_text())
+    assert metrics["n_molecules"] == len(ids) and metrics["n_fp_bits"] == 2048
+    assert pd.read_parquet(tmp_path / "data/features.parquet")["mol_id"].tolist() == ids
+    assert pq.read_table(tmp_path / "data/graphs.parquet").column("mol_id").to_pylist() == ids

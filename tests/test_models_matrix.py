@@ -1,0 +1,64 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from molprop.models.matrix import Preprocessor, select_feature_columns
+from molprop.models.partitions import partitions
+
+
+def _frame():
+    return pd.DataFrame(
+        {
+            "mol_id": list("abcd"),
+            "fp_0": np.array([0, 1, 1, 0], dtype=np.uint8),
+            "desc_A": np.array([1.0, np.nan, 3.0, np.inf], dtype=np.float32),
+            "desc_B": np.array([2.0, 2.0, 2.0, 2.0], dtype=np.float32),
+        }
+    )
+
+
+def test_select_feature_columns_by_group():
+    cols = ["mol_id", "fp_0", "fp_1", "desc_A"]
+    assert select_feature_columns(cols, ["morgan"]) == ["fp_0", "fp_1"]
+    assert select_feature_columns(cols, ["morgan", "descriptors"]) == ["fp_0", "fp_1", "desc_A"]
+    with pytest.raises(ValueError, match="Unknown feature group"):
+        select_feature_columns(cols, ["ecfp"])
+    with pytest.raises(ValueError, match="enable them"):
+        select_feature_columns(["mol_id", "fp_0"], ["descriptors"])
+
+
+def test_non_finite_values_get_the_train_median_and_only_descriptors_are_scaled():
+    frame = _frame()
+    prep = Preprocessor.fit(frame.iloc[:3], ["fp_0", "desc_A", "desc_B"], scale=True)
+    x = prep.transform(frame)
+    assert x.dtype == np.float32 and np.isfinite(x).all()
+    assert x[:, 0].tolist() == [0, 1, 1, 0]  # fingerprint bits untouched
+    # desc_A train values 1, 3 (NaN ignored): median 2 -> NaN and inf both become the median
+    assert x[1, 1] == pytest.approx(x[3, 1])
+    assert x[:3, 1].mean() == pytest.approx(0.0, abs=1e-6)
+    assert np.allclose(x[:, 2], 0.0)  # constant column: centred, not divided by zero
+
+
+def test_preprocessor_round_trips_through_a_dict():
+    prep = Preprocessor.fit(_frame(), ["desc_A"], scale=False)
+    again = Preprocessor.from_dict(prep.to_dict())
+    assert np.array_equal(prep.transform(_frame()), again.transform(_frame()))
+
+
+def test_plain_split_gives_one_member():
+    split = pd.DataFrame({"split": ["train", "train", "val", "test"], "fold": [-1] * 4})
+    (part,) = partitions(split)
+    assert part.train.tolist() == [0, 1] and part.val.tolist() == [2] and part.test.tolist() == [3]
+
+
+def test_kfold_split_gives_one_member_per_fold_with_a_shared_test_part():
+    split = pd.DataFrame({"split": ["train"] * 6 + ["test"], "fold": [0, 1, 2, 0, 1, 2, -1]})
+    parts = partitions(split)
+    assert [p.name for p in parts] == ["fold_0", "fold_1", "fold_2"]
+    assert parts[1].val.tolist() == [1, 4] and parts[1].train.tolist() == [0, 2, 3, 5]
+    assert all(p.test.tolist() == [6] for p in parts)
+
+
+def test_split_without_training_rows_is_an_error():
+    with pytest.raises(ValueError, match="no training"):
+        partitions(pd.DataFrame({"split": ["val", "test"], "fold": [-1, -1]}))

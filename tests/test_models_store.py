@@ -1,0 +1,58 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molprop.models.baseline import ForestConfig, fit_random_forest
+from molprop.models.matrix import Preprocessor
+from molprop.models.predictor import predict_saved
+from molprop.models.store import ModelCard, load_sklearn_member, save_card, save_sklearn_member
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"desc_a": rng.normal(size=n), "desc_b": rng.normal(size=n)})
+    return frame, (2 * frame["desc_a"] - frame["desc_b"]).to_numpy()
+
+
+def test_saved_forest_predicts_like_the_fitted_one(tmp_path):
+    frame, y = _data()
+    prep = Preprocessor.fit(frame, ["desc_a", "desc_b"], scale=False)
+    forest = fit_random_forest(prep.transform(frame), y, "regression", ForestConfig(n_estimators=20))
+    save_sklearn_member(tmp_path / "member_0", forest, prep)
+    save_card(tmp_path, ModelCard("sklearn", "regression", ["descriptors"], ["member_0"]))
+    pred = predict_saved(tmp_path, frame)
+    assert pred.members.shape == (1, 40)
+    assert np.allclose(pred.mean, forest.predict(prep.transform(frame)))
+    assert np.corrcoef(pred.mean, y)[0, 1] > 0.9
+
+
+def test_same_seed_same_forest():
+    frame, y = _data()
+    x = frame.to_numpy()
+    a = fit_random_forest(x, y, "regression", ForestConfig(n_estimators=10, seed=3, n_jobs=1))
+    b = fit_random_forest(x, y, "regression", ForestConfig(n_estimators=10, seed=3, n_jobs=2))
+    assert np.array_equal(a.predict(x), b.predict(x))
+
+
+def test_classes_unseen_in_training_get_zero_probability(tmp_path):
+    frame, _ = _data()
+    y = (frame["desc_a"] > 0).astype(int).to_numpy()  # classes 0, 1 only; the card says 3
+    prep = Preprocessor.fit(frame, ["desc_a", "desc_b"], scale=False)
+    forest = fit_random_forest(prep.transform(frame), y, "classification", ForestConfig(n_estimators=10))
+    save_sklearn_member(tmp_path / "m", forest, prep)
+    save_card(tmp_path, ModelCard("sklearn", "classification", ["descriptors"], ["m"], ["a", "b", "c"]))
+    proba = predict_saved(tmp_path, frame).mean
+    assert proba.shape == (40, 3)
+    assert np.allclose(proba.sum(axis=1), 1.0) and np.all(proba[:, 2] == 0)
+
+
+def test_loading_refuses_a_file_with_untrusted_types(tmp_path):
+    import skops.io
+
+    skops.io.dump({"payload": json.JSONDecoder()}, tmp_path / "estimator.skops")
+    Preprocessor([], []).to_dict()
+    (tmp_path / "preprocess.json").write_text(json.dumps(Preprocessor([], []).to_dict()))
+    with pytest.raises(ValueError, match="untrusted"):
+        load_sklearn_member(tmp_path)

@@ -1,0 +1,83 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from molprop.models.matrix import Preprocessor
+from molprop.nn.device import pick_device
+from molprop.nn.mlp import MLP, MLPConfig
+from molprop.nn.store import predict_mlp, save_mlp_member
+from molprop.nn.training import TrainConfig, fit, lr_factor
+
+CPU = torch.device("cpu")
+
+
+def _regression(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5)).astype(np.float32)
+    return x, (x[:, 0] * 2 - x[:, 1]).astype(np.float32)
+
+
+def test_schedule_warms_up_then_decays():
+    factors = [lr_factor(e, warmup=4, total=20) for e in range(20)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
+    assert factors[-1] == pytest.approx(0.05, abs=0.02)
+
+
+def test_training_learns_and_keeps_the_best_epoch():
+    x, y = _regression()
+    config = TrainConfig(lr=3e-3, max_epochs=60, patience=60, batch_size=16, warmup_epochs=2)
+    result = fit(MLP(MLPConfig(5, 1, 32, 2, 0.0)), "regression", (x[:90], y[:90]), (x[90:], y[90:]), config, CPU)
+    losses = [h["val_loss"] for h in result.history]
+    assert losses[-1] < 0.2 * losses[0]
+    assert result.best_val_loss == min(losses)
+    assert result.best_epoch == int(np.argmin(losses))
+
+
+def test_early_stopping_stops_after_patience_without_improvement():
+    x, _ = _regression()
+    noise = np.random.default_rng(1).normal(size=len(x)).astype(np.float32)  # nothing to learn
+    config = TrainConfig(lr=1e-2, max_epochs=500, patience=5, batch_size=16, warmup_epochs=1)
+    result = fit(MLP(MLPConfig(5, 1, 64, 2, 0.0)), "regression", (x[:90], noise[:90]), (x[90:], noise[90:]), config, CPU)
+    assert len(result.history) == result.best_epoch + 5 + 1 < 500
+
+
+def test_same_seed_gives_identical_weights():
+    x, y = _regression()
+    config = TrainConfig(max_epochs=5, seed=7)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        runs.append(fit(MLP(MLPConfig(5, 1, 16, 1, 0.1)), "regression", (x, y), (x[:10], y[:10]), config, CPU))
+    for key in runs[0].state_dict:
+        assert torch.equal(runs[0].state_dict[key], runs[1].state_dict[key])
+
+
+def test_classification_outputs_probabilities_after_save_and_load(tmp_path):
+    x, y = _regression()
+    labels = (y > 0).astype(np.int64)
+    frame = pd.DataFrame(x, columns=[f"desc_{i}" for i in range(5)])
+    prep = Preprocessor.fit(frame, list(frame.columns), scale=True)
+    net = MLPConfig(5, 2, 16, 1, 0.0)
+    result = fit(MLP(net), "classification", (prep.transform(frame), labels), (prep.transform(frame), labels), TrainConfig(max_epochs=30), CPU)
+    save_mlp_member(tmp_path, net, result.state_dict, prep, None)
+    proba = predict_mlp(tmp_path, frame, "classification", CPU)
+    assert proba.shape == (120, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert (proba.argmax(axis=1) == labels).mean() > 0.8
+
+
+def test_regression_predictions_come_back_in_target_units(tmp_path):
+    x, y = _regression()
+    frame = pd.DataFrame(x, columns=[f"desc_{i}" for i in range(5)])
+    prep = Preprocessor.fit(frame, list(frame.columns), scale=False)
+    net = MLPConfig(5, 1, 8, 1, 0.0)
+    model = MLP(net)
+    save_mlp_member(tmp_path, net, model.state_dict(), prep, (10.0, 2.0))
+    raw = model(torch.as_tensor(x)).detach().numpy().ravel()
+    assert np.allclose(predict_mlp(tmp_path, frame, "regression", CPU), raw * 2.0 + 10.0, atol=1e-5)
+
+
+def test_device_choice():
+    assert pick_device("cpu") == CPU
+    assert pick_device("auto").type in {"cpu", "cuda", "mps"}

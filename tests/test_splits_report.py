@@ -1,0 +1,122 @@
+"""The split report's numbers on hand-made examples, and k-fold assignment."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molprop.data.builtin import load_builtin
+from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, to_mols
+from molprop.splits.config import SplitConfig
+from molprop.splits.kfold import assign_folds
+from molprop.splits.report import similarity_histogram, split_report, target_summary
+from molprop.splits.run import make_split
+
+# Hand-made example. Scaffolds: toluene and phenol -> benzene, cyclohexane -> itself, the rest
+# are acyclic -> "". The two butan-2-ol enantiomers have the same (achiral) Morgan bits, so
+# test molecule 5 has similarity 1 to training molecule 4; neon and argon share no bit with
+# anything in train, so their max similarity is 0.
+HAND_SMILES = ["Cc1ccccc1", "Oc1ccccc1", "C1CCCCC1", "CCO", "C[C@H](O)CC", "C[C@@H](O)CC",
+               "[Ne]", "[Ar]"]
+HAND_Y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+HAND_SPLIT = np.array(["train", "train", "train", "val", "train", "test", "test", "test"])
+
+
+@pytest.fixture(scope="module")
+def hand():
+    mols = to_mols(HAND_SMILES)
+    return murcko_scaffolds(mols), morgan_fingerprints(mols)
+
+
+def test_hand_example_regression_report(hand):
+    scaffolds, fps = hand
+    assert scaffolds[:3] == ["c1ccccc1", "c1ccccc1", "C1CCCCC1"] and set(scaffolds[3:]) == {""}
+    report, sims = split_report(HAND_SPLIT, np.full(8, -1), HAND_Y, "regression", scaffolds, fps)
+    assert sims.tolist() == [1.0, 0.0, 0.0]
+    train, val, test = (report["parts"][p] for p in ("train", "val", "test"))
+    assert (train["n"], val["n"], test["n"]) == (4, 1, 3)
+    assert (train["fraction"], val["fraction"], test["fraction"]) == (0.5, 0.125, 0.375)
+    assert (train["n_scaffolds"], val["n_scaffolds"], test["n_scaffolds"]) == (3, 1, 1)
+    # train y = 1, 2, 3, 5: mean 2.75, sample variance 8.75 / 3.
+    assert train["target"] == {"mean": 2.75, "std": round((8.75 / 3) ** 0.5, 6), "min": 1.0,
+                               "max": 5.0}
+    assert val["target"] == {"mean": 4.0, "std": None, "min": 4.0, "max": 4.0}
+    assert test["target"] == {"mean": 7.0, "std": 1.0, "min": 6.0, "max": 8.0}
+    assert report["shared_scaffolds"] == {"train_val": 1, "train_test": 1, "val_test": 1}
+    assert report["test_similarity_to_train"] == {
+        "n": 3, "mean": 0.333333, "median": 0.0, "min": 0.0, "max": 1.0,
+        "q05": 0.0, "q25": 0.0, "q75": 0.5, "q95": 0.9,
+    }
+    assert "folds" not in report
+
+
+def test_hand_example_histogram():
+    table = similarity_histogram(np.array([1.0, 0.0, 0.0, 0.35, 0.1]))
+    assert table["similarity_bin"].tolist()[:2] == ["0.0-0.1", "0.1-0.2"]
+    assert table["similarity_bin"].tolist()[-1] == "0.9-1.0"
+    assert table["count"].tolist() == [2, 1, 0, 1, 0, 0, 0, 0, 0, 1]
+
+
+def test_classification_counts_include_absent_classes():
+    y = np.array([0, 0, 1, 2, 2, 2])
+    assert target_summary(y[:3], "classification", classes=[0, 1, 2]) == {
+        "class_counts": {"0": 2, "1": 1, "2": 0}}
+
+
+def test_hand_example_folds_report(hand):
+    scaffolds, fps = hand
+    split = np.array(["train"] * 5 + ["test"] * 3)
+    folds = np.array([0, 0, 1, 1, 1, -1, -1, -1])
+    report, _ = split_report(split, folds, HAND_Y, "regression", scaffolds, fps)
+    fold0, fold1 = report["folds"]
+    assert (fold0["train"]["n"], fold0["val"]["n"], fold1["train"]["n"], fold1["val"]["n"]) == (
+        3, 2, 2, 3)
+    assert fold0["val"]["target"]["mean"] == 1.5 and fold1["val"]["target"]["mean"] == 4.0
+    assert fold0["shared_scaffolds_train_val"] == 0  # {benzene} vs {cyclohexane, ""}
+    assert fold1["shared_scaffolds_train_val"] == 0
+    # fold 1 val = cyclohexane, ethanol, (R)-butan-2-ol vs train = toluene, phenol.
+    assert fold1["val_similarity_to_train"]["n"] == 3
+
+
+@pytest.fixture(scope="module")
+def freesolv():
+    table = load_builtin("data/builtin/freesolv.yaml")
+    return table["smiles"].tolist(), table["expt"].to_numpy(dtype=np.float64)
+
+
+def test_kfold_scaffold_grouped(freesolv):
+    smiles, y = freesolv
+    result = make_split(smiles, y, "regression", SplitConfig(method="scaffold", n_folds=5))
+    split, fold = result.split, result.fold
+    assert fold.dtype == np.int32
+    assert set(split) == {"train", "test"}
+    assert np.array_equal(fold == -1, split == "test")
+    assert set(fold[split == "train"]) == {0, 1, 2, 3, 4}
+    assert abs((split == "test").mean() - 0.1) < 0.02
+    scaffolds = murcko_scaffolds(to_mols(smiles))
+    non_test = pd.Series(fold[fold >= 0]).groupby(np.array(scaffolds, dtype=object)[fold >= 0])
+    assert (non_test.nunique() == 1).all()  # no scaffold spans two folds
+    assert [f["shared_scaffolds_train_val"] for f in result.report["folds"]] == [0] * 5
+    assert result.report["shared_scaffolds"]["train_test"] == 0
+
+
+def test_kfold_ungrouped_random_is_balanced_and_seeded(freesolv):
+    smiles, y = freesolv
+    config = SplitConfig(method="random", n_folds=4, group_folds_by_scaffold=False)
+    result = make_split(smiles, y, "regression", config)
+    counts = np.bincount(result.fold[result.fold >= 0])
+    assert counts.max() - counts.min() <= 1 and len(counts) == 4
+    again = make_split(smiles, y, "regression", config)
+    assert np.array_equal(result.fold, again.fold)
+    other = make_split(smiles, y, "regression", SplitConfig(
+        method="random", n_folds=4, group_folds_by_scaffold=False, seed=1))
+    assert not np.array_equal(result.fold, other.fold)
+
+
+def test_assign_folds_stratified_and_errors():
+    strata = np.array([0] * 30 + [1] * 10)
+    folds = assign_folds(40, 5, 0, strata_of=strata)
+    assert all(np.bincount(folds[strata == 1]) == 2)
+    with pytest.raises(ValueError, match="from 2 scaffold"):
+        assign_folds(6, 3, 0, groups=["a", "a", "b", "b", "b", "a"])
+    with pytest.raises(ValueError, match="from 2 non-test"):
+        assign_folds(2, 3, 0)
