@@ -1,5 +1,5 @@
 """Split stage: data/validated.parquet -> data/split.parquet, metrics/split.json and
-plots/split_similarity.csv (see docs/splits.md)."""
+plots/split_similarity.csv (strategies: src/molprop/splits/strategies.py)."""
 
 from __future__ import annotations
 

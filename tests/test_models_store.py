@@ -48,11 +48,46 @@ def test_classes_unseen_in_training_get_zero_probability(tmp_path):
     assert np.allclose(proba.sum(axis=1), 1.0) and np.all(proba[:, 2] == 0)
 
 
+class Payload:
+    """A type skops can save but does not trust: loading it could run arbitrary code."""
+
+    def __init__(self) -> None:
+        self.value = 1
+
+
 def test_loading_refuses_a_file_with_untrusted_types(tmp_path):
     import skops.io
 
-    skops.io.dump({"payload": json.JSONDecoder()}, tmp_path / "estimator.skops")
-    Preprocessor([], []).to_dict()
+    skops.io.dump({"payload": Payload()}, tmp_path / "estimator.skops")
     (tmp_path / "preprocess.json").write_text(json.dumps(Preprocessor([], []).to_dict()))
     with pytest.raises(ValueError, match="untrusted"):
         load_sklearn_member(tmp_path)
+
+
+SAVE_IN_A_NEW_PROCESS = """
+import sys
+import numpy as np
+import pandas as pd
+from molprop.models.baseline import ForestConfig, fit_random_forest
+from molprop.models.matrix import Preprocessor
+from molprop.models.store import save_sklearn_member
+rng = np.random.default_rng(0)
+frame = pd.DataFrame({"desc_a": rng.normal(size=40), "desc_b": rng.normal(size=40)})
+prep = Preprocessor.fit(frame, ["desc_a", "desc_b"], scale=False)
+forest = fit_random_forest(prep.transform(frame), frame["desc_a"].to_numpy(), "regression",
+                           ForestConfig(n_estimators=5))
+save_sklearn_member(__import__("pathlib").Path(sys.argv[1]), forest, prep)
+"""
+
+
+def test_equal_models_saved_by_two_processes_have_identical_bytes(tmp_path):
+    """skops names arrays by memory address and stamps the time; saved files must not vary."""
+    import subprocess
+    import sys
+
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-c", SAVE_IN_A_NEW_PROCESS, str(tmp_path / name)], check=True)
+    first = (tmp_path / "a/estimator.skops").read_bytes()
+    assert first == (tmp_path / "b/estimator.skops").read_bytes()
+    estimator, prep = load_sklearn_member(tmp_path / "a")
+    assert estimator.predict(np.zeros((1, 2), dtype=np.float32)).shape == (1,)

@@ -60,7 +60,8 @@ def test_classification_outputs_probabilities_after_save_and_load(tmp_path):
     frame = pd.DataFrame(x, columns=[f"desc_{i}" for i in range(5)])
     prep = Preprocessor.fit(frame, list(frame.columns), scale=True)
     net = MLPConfig(5, 2, 16, 1, 0.0)
-    result = fit(MLP(net), "classification", (prep.transform(frame), labels), (prep.transform(frame), labels), TrainConfig(max_epochs=30), CPU)
+    result = fit(MLP(net), "classification", (prep.transform(frame), labels), (prep.transform(frame), labels),
+                 TrainConfig(lr=1e-2, batch_size=16, max_epochs=30, warmup_epochs=1), CPU)
     save_mlp_member(tmp_path, net, result.state_dict, prep, None)
     proba = predict_mlp(tmp_path, frame, "classification", CPU)
     assert proba.shape == (120, 2) and np.allclose(proba.sum(axis=1), 1.0)

@@ -20,7 +20,11 @@ class ForestConfig:
 
 
 def fit_random_forest(x: np.ndarray, y: np.ndarray, task: str, config: ForestConfig):
-    """A random forest fitted on (x, y); a classifier for ``task == "classification"``."""
+    """A random forest fitted on (x, y) with ``config.n_jobs`` threads; a classifier for
+    ``task == "classification"``.
+
+    The returned forest predicts in one thread: threaded prediction sums the trees in a
+    varying order, so its last bits (and the metrics) would change from run to run."""
     kwargs = dict(
         n_estimators=config.n_estimators,
         max_features=config.max_features,
@@ -32,4 +36,4 @@ def fit_random_forest(x: np.ndarray, y: np.ndarray, task: str, config: ForestCon
         model = RandomForestClassifier(class_weight="balanced", **kwargs)
     else:
         model = RandomForestRegressor(**kwargs)
-    return model.fit(x, y)
+    return model.fit(x, y).set_params(n_jobs=1)

@@ -8,7 +8,10 @@ loaded with ``weights_only=True``).
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,12 +55,42 @@ def load_card(directory: Path) -> ModelCard:
     return ModelCard(**json.loads((directory / "model.json").read_text()))
 
 
+_SKOPS_ID = re.compile(r'(?<="__id__": )\d+|(?<=")\d+(?=\.npy")')
+
+
+def canonical_skops(data: bytes) -> bytes:
+    """The same skops archive with reproducible bytes: object ids (memory addresses, used by
+    skops as ``__id__`` and array file names) renumbered in order of first appearance, entries
+    sorted and dated 1980-01-01. Without this, every save of an equal model hashes differently
+    and DVC would see a new model on each run."""
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        files = {info.filename: (info, source.read(info)) for info in source.infolist()}
+    schema = files["schema.json"][1].decode()
+    numbers: dict[str, str] = {}
+
+    def renumber(match: re.Match) -> str:
+        return numbers.setdefault(match.group(0), str(len(numbers)))
+
+    schema = _SKOPS_ID.sub(renumber, schema)
+    renamed = {"schema.json": schema.encode()}
+    for name, (_, content) in files.items():
+        if name != "schema.json":
+            stem, dot, suffix = name.partition(".")
+            renamed[f"{numbers.get(stem, stem)}{dot}{suffix}"] = content
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for name in sorted(renamed):
+            target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), renamed[name],
+                            compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
 def save_sklearn_member(directory: Path, estimator: Any, prep: Preprocessor) -> None:
-    """Save one scikit-learn member (skops format) with its preprocessing."""
+    """Save one scikit-learn member (skops format, byte-reproducible) with its preprocessing."""
     import skops.io
 
     directory.mkdir(parents=True, exist_ok=True)
-    skops.io.dump(estimator, directory / "estimator.skops")
+    (directory / "estimator.skops").write_bytes(canonical_skops(skops.io.dumps(estimator)))
     write_json(directory / "preprocess.json", prep.to_dict())
 
 

@@ -24,7 +24,7 @@ def scaffold_split(scaffolds: Sequence[str], fractions: Fractions) -> np.ndarray
     seen first in the input comes first) and placed by :func:`fill_groups`. No seed.
     """
     groups = groups_of(scaffolds)
-    ordered = sorted(groups[::-1], key=len, reverse=True)  # stable: ties keep first-occurrence order
+    ordered = sorted(groups, key=len, reverse=True)  # stable: ties keep first-occurrence order
     return fill_groups(ordered, len(scaffolds), fractions)
 
 

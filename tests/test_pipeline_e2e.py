@@ -1,0 +1,126 @@
+"""The real pipeline: `dvc repro` in a temporary git repo on a slice of FreeSolv.
+
+The slice is 100 real molecules plus rows that validate must reject or merge, written as a
+user's own CSV, so the test also covers "switch to your own data by editing params.yaml".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from molprop.data.builtin import load_builtin
+
+REPO = Path(__file__).resolve().parents[1]
+COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "data/builtin", ".dvcignore"]
+STAGES = ["validate", "featurize", "split", "baseline", "train", "evaluate", "interpret"]
+# Rows appended to the slice: (smiles, target) and what validate must make of them.
+EXTRA_ROWS = [
+    ("not_a_smiles", "1.0"),        # unparsable_smiles
+    ("CCO", "<10"),                 # censored_target
+    ("", "-2.0"),                   # empty cell: missing_smiles
+]  # plus a replicate of the first molecule, 0.1 apart: merged
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{cwd}/mlflow.db"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def _git_commit(cwd: Path, message: str) -> None:
+    _run(["git", "add", "-A"], cwd)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], cwd)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("e2e")
+    for name in COPIED:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+    freesolv = load_builtin(REPO / "data/builtin/freesolv.yaml")
+    slice_ = freesolv[["smiles", "expt"]].head(100).astype(str)
+    replicate = (slice_.smiles[0], str(float(slice_.expt[0]) + 0.1))
+    extra = pd.DataFrame([*EXTRA_ROWS, replicate], columns=["smiles", "expt"])
+    pd.concat([slice_, extra]).rename(columns={"smiles": "SMILES", "expt": "dG"}).to_csv(
+        root / "my_molecules.csv", index=False)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"] |= {"source": "my_molecules.csv", "smiles_column": "SMILES", "target_column": "dG"}
+    params["validate"]["target_range"] = {"dG": [-30.0, 10.0]}
+    params["featurize"]["descriptors"]["set"] = "fast"
+    params["baseline"]["n_estimators"] = 30
+    params["train"] |= {"max_epochs": 8, "patience": 3, "warmup_epochs": 1, "hidden_size": 64}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run(["git", "init", "-q"], root)
+    _run(["dvc", "init", "-q"], root)
+    _git_commit(root, "project")
+    _run(["dvc", "repro"], root)
+    return root
+
+
+def test_every_stage_ran_and_wrote_its_outputs(project):
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert list(lock["stages"]) == STAGES
+    for path in ["data/validated.parquet", "data/features.parquet", "data/split.parquet",
+                 "models/baseline/model.json", "models/model/model.json",
+                 "data/predictions.parquet", "reports/interpret/feature_importance.csv",
+                 "reports/interpret/worst_model.csv", "plots/pred_vs_measured.csv",
+                 "reports/validation/gx_result.json"]:
+        assert (project / path).is_file(), path
+
+
+def test_rows_in_equal_kept_plus_rejected_plus_merged(project):
+    metrics = json.loads((project / "metrics/validation.json").read_text())
+    rejected = pd.read_csv(project / "data/rejected.csv")
+    validated = pd.read_parquet(project / "data/validated.parquet")
+    assert metrics["n_in"] == 100 + len(EXTRA_ROWS) + 1
+    assert metrics["n_in"] == metrics["n_kept"] + metrics["n_rejected"] + metrics["n_merged_away"]
+    assert metrics["n_kept"] == len(validated) and metrics["n_rejected"] == len(rejected)
+    assert sorted(rejected["reason"]) == ["censored_target", "missing_smiles", "unparsable_smiles"]
+    assert metrics["n_merged_away"] == 1 and validated["n_replicates"].max() == 2
+
+
+def test_metrics_are_finite_and_cover_both_models(project):
+    metrics = json.loads((project / "metrics/evaluate.json").read_text())
+    split = json.loads((project / "metrics/split.json").read_text())
+    assert metrics["n_test"] == split["parts"]["test"]["n"] > 0
+    for model in ("baseline", "model"):
+        assert set(metrics[model]) == {"rmse", "mae", "r2"}
+        assert 0 < metrics[model]["mae"] <= metrics[model]["rmse"] < 20
+    assert split["shared_scaffolds"]["train_test"] == 0
+
+
+def test_second_repro_is_a_noop_and_status_clean(project):
+    out = _run(["dvc", "repro"], project).stdout
+    assert "Running stage" not in out
+    assert "up to date" in _run(["dvc", "status"], project).stdout
+
+
+def test_experiment_with_changed_lr_reruns_only_training_and_diffs(project):
+    _git_commit(project, "baseline run")
+    out = _run(["dvc", "exp", "run", "--set-param", "train.lr=0.0003"], project).stdout
+    ran = [s for s in STAGES if f"Running stage '{s}'" in out]
+    assert ran == ["train", "evaluate", "interpret"]
+    params_diff = json.loads(_run(["dvc", "params", "diff", "--json"], project).stdout)
+    lr = params_diff["params.yaml"]["train.lr"]
+    assert (lr["old"], lr["new"]) == (0.001, 0.0003)
+    metrics_diff = json.loads(_run(["dvc", "metrics", "diff", "--json"], project).stdout)
+    assert "metrics/evaluate.json" in metrics_diff
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], project).stdout)
+    experiments = [exp for rev in shown for exp in rev.get("experiments") or []]
+    assert len(experiments) == 1 and experiments[0]["name"]
+    plots = json.loads(_run(["dvc", "plots", "show", "--json"], project).stdout)
+    assert not plots.get("errors")
+    assert {"pred_vs_measured", "learning_curves", "split_similarity"} <= set(plots["data"])
