@@ -1,0 +1,82 @@
+"""stages/validate.py in a temporary directory: outputs, accounting and file-level errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+STAGE = REPO / "stages" / "validate.py"
+OUTPUTS = ["data/raw.parquet", "data/validated.parquet", "data/rejected.csv",
+           "metrics/validation.json"]
+GOOD_ROWS = "smiles,logS\nCCO,0.5\nc1ccccc1,-1.6\nCC(=O)[O-].[Na+],1.2\nCCO,0.6\nC1CC1 x,2\nCCN,<3\n"
+
+
+def run_stage(workdir: Path, csv: bytes | str, **data_params) -> subprocess.CompletedProcess:
+    path = workdir / "input.csv"
+    path.write_bytes(csv.encode() if isinstance(csv, str) else csv)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"] = {"source": "input.csv", "smiles_column": "smiles", "target_column": "logS",
+                      "task": "regression", **data_params}
+    params["validate"]["expectations"] = {"min_rows": 2, "warn_min_rows": 100}
+    params["validate"]["target_range"] = {"logS": [-15.0, 5.0]}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    return subprocess.run([sys.executable, str(STAGE)], cwd=workdir, env=env,
+                          capture_output=True, text=True, check=False)
+
+
+def assert_no_outputs(workdir: Path) -> None:
+    assert [p for p in OUTPUTS if (workdir / p).exists()] == []
+
+
+def test_good_file_writes_every_output_and_accounts_for_each_row(tmp_path):
+    result = run_stage(tmp_path, GOOD_ROWS)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "metrics/validation.json").read_text())
+    assert (metrics["n_in"], metrics["n_kept"], metrics["n_rejected"], metrics["n_merged_away"]) == (6, 3, 2, 1)
+    assert metrics["rejected_by_reason"] == {"censored_target": 1, "trailing_text": 1}
+    assert metrics["gx_blocking_failures"] == 0 and metrics["gx_warnings"] == 1  # < 100 rows
+    validated = pd.read_parquet(tmp_path / "data/validated.parquet")
+    assert validated["smiles"].tolist() == ["CCO", "c1ccccc1", "CC(=O)O"]
+    assert validated["y"].tolist() == pytest.approx([0.55, -1.6, 1.2])
+    raw = pd.read_parquet(tmp_path / "data/raw.parquet")
+    assert len(raw) == 6 and raw["logS"].tolist()[-1] == "<3"
+    rejected = pd.read_csv(tmp_path / "data/rejected.csv")
+    assert rejected["row"].tolist() == [4, 5]
+    changes = pd.read_csv(tmp_path / "reports/validation/standardization_changes.csv")
+    assert changes["smiles_input"].tolist() == ["CC(=O)[O-].[Na+]"]
+    gx = json.loads((tmp_path / "reports/validation/gx_result.json").read_text())
+    assert gx["statistics"]["unsuccessful_expectations"] == 1  # the warning only
+
+
+@pytest.mark.parametrize("csv, params, expected", [
+    ("SMILES_str,logS\nCCO,1\n", {}, "no column 'smiles' (data.smiles_column in params.yaml). Did you mean 'SMILES_str'?"),
+    ("smiles,logs\nCCO,1\n", {}, "Did you mean 'logs'?"),
+    ("", {}, "the file is empty"),
+    ("smiles,logS\n", {}, "no data rows"),
+    (b"smiles,logS\nCCO,1\nC\xe9C,2\n", {}, "line 3 is not valid UTF-8"),
+    ("smiles,logS\nxyz,1\nCCO,abc\n", {}, "No valid rows: all 2 rows were rejected"),
+    ("smiles,logS\nCCO,1\n", {"source": "missing.csv"}, "missing.csv: file not found"),
+])
+def test_file_level_problem_stops_with_a_message_and_no_outputs(tmp_path, csv, params, expected):
+    result = run_stage(tmp_path, csv, **params)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_no_outputs(tmp_path)
+
+
+def test_blocking_expectation_failure_stops_the_pipeline(tmp_path):
+    result = run_stage(tmp_path, "smiles,logS\nCCO,1\n")  # 1 molecule < expectations.min_rows 2
+    assert result.returncode == 1
+    assert "Great Expectations blocking failure" in result.stderr
+    assert "expect_table_row_count_to_be_between" in result.stderr
+    assert_no_outputs(tmp_path)
