@@ -6,6 +6,7 @@ was written and can be rejected with a reason instead of being coerced or droppe
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import io
 from pathlib import Path
@@ -22,13 +23,15 @@ class InputFileError(ValueError):
 
 def _decode(path: Path) -> str:
     data = path.read_bytes()
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8-sig")
+        return data[bom:].decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
+        offset = bom + err.start
+        line = data[:offset].count(b"\n") + 1
         raise InputFileError(
-            f"{path}: line {line} is not valid UTF-8 (byte 0x{data[err.start]:02x} at offset "
-            f"{err.start}). Save the file as UTF-8 (e.g. in Excel: 'CSV UTF-8'), or fix that line."
+            f"{path}: line {line} is not valid UTF-8 (byte 0x{data[offset]:02x} at offset "
+            f"{offset}). Save the file as UTF-8 (e.g. in Excel: 'CSV UTF-8'), or fix that line."
         ) from err
 
 

@@ -83,15 +83,15 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
             candidates.append((mol.key, row, smiles_input, mol.smiles, target.value,
                                target_text(target_cells[row])))
     if not candidates:
-        counts = Counter(r[3] for r in rejected).most_common(3)
-        raise InputFileError(f"No valid rows: all {len(table)} rows were rejected (most common "
-                             f"reasons: {counts}). Check data.smiles_column / data.target_column.")
+        raise _no_valid_rows(len(table), rejected)
     frame = pd.DataFrame(candidates, columns=["key", "row", "smiles_input", "smiles", "value",
                                               "target_input"])
     dup = resolve_duplicates(frame, config.duplicates, task)
     for item in dup.conflicts.itertuples(index=False):
         rejected.append((item.row, item.smiles_input, item.target_input,
                          "conflicting_duplicates", item.message))
+    if dup.merged.empty:  # every remaining row belonged to a conflicting replicate group
+        raise _no_valid_rows(len(table), rejected)
 
     merged = dup.merged
     columns = {schema.MOL_ID: merged["key"].astype("str"),
@@ -118,6 +118,13 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
                        dup.n_groups_merged, dup.n_merged_away, classes)
     return CurationResult(validated, rejected_frame,
                           pd.DataFrame(changes, columns=CHANGES_COLUMNS), metrics, classes)
+
+
+def _no_valid_rows(n_in: int, rejected: list[tuple]) -> InputFileError:
+    """The error raised when every input row was rejected, with the most common reasons."""
+    counts = Counter(r[3] for r in rejected).most_common(3)
+    return InputFileError(f"No valid rows: all {n_in} rows were rejected (most common "
+                          f"reasons: {counts}). Check data.smiles_column / data.target_column.")
 
 
 def _metrics(n_in: int, validated: pd.DataFrame, rejected: pd.DataFrame, n_changed: int,

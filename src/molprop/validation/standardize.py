@@ -26,10 +26,13 @@ NON_METALS = frozenset(
 )
 _WHITESPACE = re.compile(r"\s")
 _CHARGED = Chem.MolFromSmarts("[+,-]")
-_METAL = Chem.MolFromSmarts(
+_METAL_ATOM = (
     "[" + ";".join(f"!#{Chem.GetPeriodicTable().GetAtomicNumber(s)}" for s in NON_METALS) + ";!#0]"
 )
+_METAL = Chem.MolFromSmarts(_METAL_ATOM)
 _CARBON = Chem.MolFromSmarts("[#6]")
+# A metal bonded to carbon: an organometallic (cleanup's MetalDisconnector would cut the bond).
+_METAL_CARBON = Chem.MolFromSmarts(_METAL_ATOM + "~[#6]")
 _PROBLEM_REASONS = {
     "AtomValenceException": "valence_error",
     "AtomKekulizeException": "kekulization_error",
@@ -88,6 +91,24 @@ def _metal_symbols(mol: Chem.Mol) -> list[str]:
 
 def _has_carbon(mol: Chem.Mol) -> bool:
     return mol.HasSubstructMatch(_CARBON)
+
+
+def _metal_rejection(metals: list[str]) -> _Rejected:
+    """The 'metal' rejection naming the metal element(s)."""
+    return _Rejected("metal", f"Contains metal atom(s) {', '.join(metals)} (organometallic or "
+                     "metal complex); set validate.rules.reject_metals: false to keep it.")
+
+
+def _check_organometallic(mol: Chem.Mol, rules: MoleculeRules) -> None:
+    """Reject a metal bonded to carbon in the parsed input, before cleanup runs.
+
+    Cleanup's MetalDisconnector cuts transition-metal--carbon bonds and fragment stripping
+    then keeps the organic ligand alone ('CC[Fe]' -> 'CC', 'C[Au]' -> 'C'), so the metal rule
+    on the standardized parent could never fire for those organometallics."""
+    if rules.reject_metals and mol.HasSubstructMatch(_METAL_CARBON):
+        bonded = {mol.GetAtomWithIdx(match[0]).GetSymbol()
+                  for match in mol.GetSubstructMatches(_METAL_CARBON)}
+        raise _metal_rejection(sorted(bonded))
 
 
 def cleanup(mol: Chem.Mol) -> Chem.Mol:
@@ -198,8 +219,7 @@ def _check_parent(mol: Chem.Mol, rules: MoleculeRules, bracket_atoms: bool) -> N
                             "a radical. If hydrogens are missing, write them (e.g. [CH3] -> C).")
     metals = _metal_symbols(mol)
     if metals and rules.reject_metals:
-        raise _Rejected("metal", f"Contains metal atom(s) {', '.join(metals)} (organometallic or "
-                        "metal complex); set validate.rules.reject_metals: false to keep it.")
+        raise _metal_rejection(metals)
     if rules.reject_inorganic and not _has_carbon(mol):
         raise _Rejected("inorganic", f"No carbon atom ({Chem.MolToSmiles(mol)}): an inorganic "
                         "species; set validate.rules.reject_inorganic: false to keep it.")
@@ -262,15 +282,22 @@ def standardize_smiles(value: object, config: StandardizeConfig, rules: Molecule
     try:
         text = _check_text(value)
         mol = _parse(text)
+        _check_organometallic(mol, rules)
         parent, _ = _run_steps(mol, text, config, rules, trace=False)
         _check_parent(parent, rules, "[" in text)
         smiles = Chem.MolToSmiles(parent)
+        changed = smiles != text and smiles != Chem.MolToSmiles(mol)
+        # A changed molecule must read back (the Uncharger, e.g., turns a cyclopentadienide
+        # into a non-kekulizable 'c1cccc1'); an unchanged one is the parsed input itself.
+        if changed and Chem.MolFromSmiles(smiles) is None:
+            raise _Rejected("standardization_failed", f"The standardized SMILES '{smiles[:80]}' "
+                            "cannot be parsed back by RDKit (a standardization step left an "
+                            "invalid structure).")
         key = identity_key(parent, smiles, config.identity_key)
     except _Rejected as rejected:
         return MolOutcome(reason=rejected.reason, message=rejected.message)
     steps = ""
-    if smiles != text and smiles != Chem.MolToSmiles(mol):
-        # rare path: the molecule changed; rerun step by step to name the steps that did it
+    if changed:  # rare path: rerun step by step to name the steps that changed the molecule
         steps = ";".join(_run_steps(mol, text, config, rules, trace=True)[1])
     return MolOutcome(smiles=smiles, key=key, steps_changed=steps)
 

@@ -50,12 +50,17 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
 
 
 def read_label(value: object) -> TargetOutcome:
-    """A classification target as label text (integral numbers written without '.0')."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
+    """A classification target as label text; integral numbers, given as numbers or as text
+    ("1", "1.0"), become the same label "1"."""
     text = target_text(value).strip()
     if text.lower() in MISSING_MARKERS:
         return TargetOutcome(reason="missing_target", message="The class label is missing.")
+    try:
+        number = float(text)
+    except ValueError:
+        return TargetOutcome(value=text)
+    if math.isfinite(number) and number.is_integer():
+        text = str(int(number))
     return TargetOutcome(value=text)
 
 

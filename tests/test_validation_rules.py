@@ -1,0 +1,442 @@
+"""Unit tests of the validation library: standardization, identity keys, replicates, targets,
+classification labels, accounting, params and the input-file errors of molprop.data.io."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from molprop import schema
+from molprop.data.io import InputFileError, read_source, require_columns
+from molprop.validation.config import (
+    DuplicatePolicy,
+    MoleculeRules,
+    StandardizeConfig,
+    TargetRules,
+    ValidationConfig,
+    config_from_params,
+)
+from molprop.validation.curate import curate
+from molprop.validation.duplicates import resolve_duplicates
+from molprop.validation.standardize import standardize_smiles
+from molprop.validation.targets import read_label, read_number, sorted_classes
+
+ACETIC_ACID_INCHIKEY = "QTBSBXVTEAMEQO-UHFFFAOYSA-N"
+
+
+def table(smiles: list, targets: list) -> pd.DataFrame:
+    return pd.DataFrame({"smiles": smiles, "y": targets}, dtype=object)
+
+
+def config(task: str = "regression", **kwargs) -> ValidationConfig:
+    """A single-process config; ``kwargs`` go to ValidationConfig (standardize=, duplicates=...)."""
+    return ValidationConfig(target=TargetRules(task=task), n_jobs=1, **kwargs)
+
+
+# --- standardization -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("smiles", "parent", "steps"), [
+    ("CC(=O)[O-].[Na+]", "CC(=O)O", "fragment_parent;neutralize"),  # salt -> neutral parent
+    ("CC(=O)[O-]", "CC(=O)O", "neutralize"),
+    ("CCN.Cl", "CCN", "fragment_parent"),
+    ("CCCO[Na]", "CCCO", "cleanup;fragment_parent;neutralize"),  # covalent salt: disconnected
+    ("C[N+](C)(C)C.[Cl-]", "C[N+](C)(C)C", "fragment_parent"),  # permanent charge stays
+    ("CC[N+](=O)[O-]", "CC[N+](=O)[O-]", ""),  # nitro: zwitterion, not neutralized
+    ("OC(=O)c1ccccc1", "O=C(O)c1ccccc1", ""),  # canonicalization only: no step named
+    ("c1ccccc1.c1ccccc1", "c1ccccc1", "fragment_parent"),  # same component twice
+])
+def test_standardize_parent_and_steps(smiles: str, parent: str, steps: str) -> None:
+    outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
+    assert outcome.reason is None, outcome.message
+    assert outcome.smiles == parent
+    assert outcome.key == parent  # identity_key: smiles
+    assert outcome.steps_changed == steps
+
+
+def test_standardize_empty_string_and_nan() -> None:
+    empty = standardize_smiles("", StandardizeConfig(), MoleculeRules())
+    missing = standardize_smiles(float("nan"), StandardizeConfig(), MoleculeRules())
+    none = standardize_smiles(None, StandardizeConfig(), MoleculeRules())
+    assert (empty.reason, missing.reason, none.reason) == ("empty_smiles", "missing_smiles",
+                                                           "missing_smiles")
+    assert empty.smiles is None and empty.key is None
+
+
+def test_standardize_switches() -> None:
+    rules = MoleculeRules()
+    no_neutralize = StandardizeConfig(neutralize=False)
+    assert standardize_smiles("CC(=O)[O-]", no_neutralize, rules).smiles == "CC(=O)[O-]"
+    no_strip = StandardizeConfig(fragment_parent=False)
+    assert standardize_smiles("CC(=O)[O-].[Na+]", no_strip, rules).reason == "mixture"
+    tautomers = StandardizeConfig(canonical_tautomer=True)
+    hydroxy = standardize_smiles("Oc1ccccn1", tautomers, rules)
+    pyridone = standardize_smiles("O=c1cccc[nH]1", tautomers, rules)
+    assert hydroxy.key == pyridone.key
+    steps = hydroxy.steps_changed.split(";") + pyridone.steps_changed.split(";")
+    assert "canonical_tautomer" in steps
+    assert standardize_smiles("Oc1ccccn1", StandardizeConfig(), rules).key != pyridone.key
+    flat = standardize_smiles("C[C@H](N)C(=O)O", StandardizeConfig(remove_stereo=True), rules)
+    assert (flat.smiles, flat.steps_changed) == ("CC(N)C(=O)O", "remove_stereo")
+
+
+def test_molecule_rule_switches() -> None:
+    std = StandardizeConfig()
+    assert standardize_smiles("CCO.c1ccccc1", std, MoleculeRules()).reason == "mixture"
+    largest = standardize_smiles("CCO.c1ccccc1", std, MoleculeRules(reject_mixtures=False))
+    assert largest.smiles == "c1ccccc1"
+    assert standardize_smiles("C[Hg]C", std, MoleculeRules()).reason == "metal"
+    kept = standardize_smiles("C[Hg]C", std, MoleculeRules(reject_metals=False))
+    assert kept.smiles == "[CH3][Hg][CH3]"
+    assert standardize_smiles("O", std, MoleculeRules()).smiles == "O"
+    assert standardize_smiles("O", std, MoleculeRules(reject_inorganic=True)).reason == "inorganic"
+    capped = standardize_smiles("C" * 6, std, MoleculeRules(max_heavy_atoms=5))
+    assert capped.reason == "too_many_heavy_atoms"
+    assert standardize_smiles("C" * 5, std, MoleculeRules(max_heavy_atoms=5)).smiles == "CCCCC"
+
+
+@pytest.mark.parametrize(("smiles", "metal"), [
+    ("CC[Fe]", "Fe"), ("C[Au]", "Au"), ("CC(C)[Zn]C(C)C", "Zn"), ("c1ccccc1[Cu]", "Cu"),
+    ("[K+].[K+].[K+].[K+].N#C[Fe-4](C#N)(C#N)(C#N)(C#N)C#N", "Fe"),  # K: counter-ion only
+])
+def test_organometallic_is_rejected_not_stripped_to_its_ligand(smiles: str, metal: str) -> None:
+    """The metal--carbon bond is seen before cleanup disconnects it (bug fixed: 'CC[Fe]' was
+    kept as ethane, 'C[Au]' as methane)."""
+    outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
+    assert outcome.reason == "metal"
+    assert outcome.message.startswith(f"Contains metal atom(s) {metal} (organometallic")
+
+
+def test_metal_counter_ion_is_a_salt_not_a_metal() -> None:
+    outcome = standardize_smiles("[Na+].[O-]C(=O)c1ccccc1", StandardizeConfig(), MoleculeRules())
+    assert (outcome.reason, outcome.smiles) == (None, "O=C(O)c1ccccc1")
+
+
+def test_output_smiles_always_parses_back() -> None:
+    """Uncharger leaves a non-kekulizable cyclopentadiene: rejected, not written out."""
+    outcome = standardize_smiles("[cH-]1cccc1.[Na+]", StandardizeConfig(), MoleculeRules())
+    assert outcome.reason == "standardization_failed"
+    assert "c1cccc1" in outcome.message
+
+
+# --- identity key ----------------------------------------------------------------------------
+
+def test_identity_key_inchikey_vs_smiles() -> None:
+    rules = MoleculeRules()
+    by_inchikey = standardize_smiles("CC(=O)[O-].[Na+]", StandardizeConfig(identity_key="inchikey"),
+                                     rules)
+    assert (by_inchikey.smiles, by_inchikey.key) == ("CC(=O)O", ACETIC_ACID_INCHIKEY)
+    by_smiles = standardize_smiles("CC(=O)[O-].[Na+]", StandardizeConfig(identity_key="smiles"),
+                                   rules)
+    assert (by_smiles.smiles, by_smiles.key) == ("CC(=O)O", "CC(=O)O")
+    with pytest.raises(ValueError, match="identity_key"):
+        StandardizeConfig(identity_key="name")
+
+
+@pytest.mark.parametrize("key", ["inchikey", "smiles"])
+def test_identity_key_groups_the_same_molecule(key: str) -> None:
+    data = table(["CC(=O)O", "OC(C)=O", "CC(=O)[O-].[Na+]", "C[C@H](N)C(=O)O",
+                  "C[C@@H](N)C(=O)O"], ["1.0", "1.2", "1.1", "2.0", "5.0"])
+    result = curate(data, "smiles", "y", config(standardize=StandardizeConfig(identity_key=key)))
+    validated = result.validated
+    assert validated[schema.ROW].tolist() == [0, 3, 4]  # enantiomers stay distinct
+    assert validated[schema.N_REPLICATES].tolist() == [3, 1, 1]
+    assert validated[schema.TARGET].tolist() == [1.1, 2.0, 5.0]
+    expected_id = ACETIC_ACID_INCHIKEY if key == "inchikey" else "CC(=O)O"
+    assert validated[schema.MOL_ID].iloc[0] == expected_id
+    assert validated[schema.SMILES].iloc[0] == "CC(=O)O"
+
+
+# --- replicates ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("aggregate", "expected"), [("median", 1.1), ("mean", 3.55 / 3)])
+def test_agreeing_replicates_are_merged(aggregate: str, expected: float) -> None:
+    data = table(["CCO", "c1ccccc1", "OCC", "[Na+].[O-]CC"], ["1.0", "2.0", "1.1", "1.45"])
+    cfg = config(duplicates=DuplicatePolicy(tolerance=0.5, aggregate=aggregate))
+    result = curate(data, "smiles", "y", cfg)
+    ethanol = result.validated.iloc[0]
+    assert ethanol[schema.SMILES] == "CCO"
+    assert ethanol[schema.ROW] == 0  # the first row of the group
+    assert ethanol[schema.SMILES_INPUT] == "CCO"
+    assert ethanol[schema.N_REPLICATES] == 3
+    assert ethanol[schema.TARGET] == pytest.approx(expected)
+    assert result.validated[schema.ROW].tolist() == [0, 1]
+    assert result.rejected.empty
+    assert result.metrics["n_duplicate_groups_merged"] == 1
+    assert result.metrics["n_merged_away"] == 2
+
+
+def test_conflicting_replicates_are_rejected_as_a_group() -> None:
+    data = table(["CCN", "CCO", "NCC", "CCN.Cl", "CCO"], ["1.0", "0.5", "3.0", "2.25", "0.7"])
+    result = curate(data, "smiles", "y", config(duplicates=DuplicatePolicy(tolerance=0.5)))
+    assert result.validated[schema.ROW].tolist() == [1]
+    assert result.validated[schema.TARGET].tolist() == [pytest.approx(0.6)]
+    rejected = result.rejected
+    assert rejected["row"].tolist() == [0, 2, 3]
+    assert set(rejected["reason"]) == {"conflicting_duplicates"}
+    assert rejected["target_input"].tolist() == ["1.0", "3.0", "2.25"]
+    message = rejected["message"].iloc[0]
+    assert rejected["message"].nunique() == 1  # the group shares one message
+    assert "rows 0, 2, 3" in message
+    assert "1, 3, 2.25" in message
+    assert "spread 2 > tolerance 0.5" in message
+    assert result.metrics["rejected_by_reason"] == {"conflicting_duplicates": 3}
+    assert result.metrics["n_merged_away"] == 1
+
+
+@pytest.mark.parametrize(("values", "conflict"), [
+    ([1.0, 1.5], False),  # spread == tolerance: merged
+    ([0.1, 0.6], False),  # float noise (0.6 - 0.1 != 0.5 exactly) is not a conflict
+    ([1.0, 1.51], True),
+    ([2.0, 2.0, 2.0], False),
+])
+def test_tolerance_boundary(values: list[float], conflict: bool) -> None:
+    frame = pd.DataFrame({"key": "k", "row": range(len(values)), "smiles": "C", "value": values})
+    outcome = resolve_duplicates(frame, DuplicatePolicy(tolerance=0.5), "regression")
+    assert len(outcome.conflicts) == (len(values) if conflict else 0)
+    assert len(outcome.merged) == (0 if conflict else 1)
+
+
+def test_all_rows_conflicting_is_an_input_error() -> None:
+    """Bug fixed: every row in a conflicting group used to give an empty table, no error."""
+    data = table(["CCO", "OCC", "CCN", "NCC"], ["1", "5", "1", "9"])
+    with pytest.raises(InputFileError, match="No valid rows: all 4 rows.*conflicting_duplicates"):
+        curate(data, "smiles", "y", config())
+
+
+def test_classification_replicates() -> None:
+    data = table(["CCO", "OCC", "CCN", "NCC", "c1ccccc1"],
+                 ["active", "active", "active", "inactive", "inactive"])
+    result = curate(data, "smiles", "y", config("classification"))
+    assert result.validated[schema.ROW].tolist() == [0, 4]
+    assert result.validated[schema.LABEL].tolist() == ["active", "inactive"]
+    assert result.validated[schema.N_REPLICATES].tolist() == [2, 1]
+    rejected = result.rejected
+    assert rejected["row"].tolist() == [2, 3]
+    assert set(rejected["reason"]) == {"conflicting_duplicates"}
+    assert "active, inactive (different classes)" in rejected["message"].iloc[0]
+
+
+# --- targets and classes -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("1.5", 1.5), (" -2 ", -2.0), ("3e2", 300.0), (4, 4.0), (0.25, 0.25),
+])
+def test_read_number_values(cell: object, expected: float) -> None:
+    assert read_number(cell, TargetRules()) == (expected, None, "")
+
+
+@pytest.mark.parametrize(("cell", "reason"), [
+    (None, "missing_target"), (float("nan"), "missing_target"), ("N/A", "missing_target"),
+    ("null", "missing_target"), ("<10", "censored_target"), ("> 100", "censored_target"),
+    ("=>5", "censored_target"), ("≥2", "censored_target"), ("abc", "non_numeric_target"),
+    ("1,5", "non_numeric_target"), ("inf", "non_finite_target"),
+    (float("-inf"), "non_finite_target"),
+])
+def test_read_number_rejections(cell: object, reason: str) -> None:
+    outcome = read_number(cell, TargetRules())
+    assert (outcome.value, outcome.reason) == (None, reason)
+    assert outcome.message
+
+
+def test_read_number_range_is_inclusive_and_open_ended() -> None:
+    rules = TargetRules(min_value=0.0, max_value=10.0)
+    assert read_number("0", rules).value == 0.0
+    assert read_number("10", rules).value == 10.0
+    assert read_number("10.001", rules).reason == "target_out_of_range"
+    assert read_number("-0.1", rules).reason == "target_out_of_range"
+    assert read_number("1e6", TargetRules(min_value=0.0)).value == 1e6
+    assert "decimal comma" in read_number("1,5", rules).message
+
+
+def test_read_label() -> None:
+    assert read_label(1.0).value == "1"  # an integral float is written without '.0'
+    assert read_label(0.5).value == "0.5"
+    assert read_label("1.0").value == read_label("1").value == read_label(1).value == "1"
+    assert read_label("1e0").value == "1" and read_label("007").value == "7"
+    assert read_label(" active ").value == "active"
+    assert read_label("NA").reason == "missing_target"
+    assert read_label(float("nan")).reason == "missing_target"
+    assert read_label("").reason == "missing_target"
+
+
+def test_sorted_classes_order() -> None:
+    assert sorted_classes(["10", "2", "1", "2"]) == ["1", "2", "10"]  # numerically
+    assert sorted_classes(["-1", "1", "0"]) == ["-1", "0", "1"]
+    assert sorted_classes(["b", "a", "c", "a"]) == ["a", "b", "c"]
+    assert sorted_classes(["2", "a", "10"]) == ["10", "2", "a"]  # not all numbers: as text
+
+
+def test_classification_class_index_follows_sorted_labels() -> None:
+    data = table(["CCO", "CCN", "CCC", "CCCl", "CCBr"], ["10", "2", "1", "2", "NA"])
+    result = curate(data, "smiles", "y", config("classification"))
+    assert result.classes == ["1", "2", "10"]
+    validated = result.validated
+    assert list(validated.columns) == [schema.MOL_ID, schema.ROW, schema.SMILES_INPUT,
+                                       schema.SMILES, schema.TARGET, schema.LABEL,
+                                       schema.N_REPLICATES]
+    assert validated[schema.TARGET].dtype == "int64"
+    assert validated[schema.TARGET].tolist() == [2, 1, 0, 1]
+    assert validated[schema.LABEL].tolist() == ["10", "2", "1", "2"]
+    assert result.metrics["n_classes"] == 3
+    assert result.metrics["class_counts"] == {"1": 1, "2": 2, "10": 1}
+    assert result.rejected["reason"].tolist() == ["missing_target"]
+
+
+def test_too_many_classes_is_an_input_error() -> None:
+    data = table([("C" * n) for n in range(1, 8)], [str(n / 10) for n in range(1, 8)])
+    cfg = ValidationConfig(target=TargetRules(task="classification"), n_jobs=1, max_classes=5)
+    with pytest.raises(InputFileError, match="7 distinct labels"):
+        curate(data, "smiles", "y", cfg)
+
+
+# --- accounting --------------------------------------------------------------------------------
+
+def test_accounting_identity() -> None:
+    data = table(
+        ["CCO", "OCC", "CCO", "CCN", "NCC", "C1CC(", None, "c1ccccc1", "CCCl", "[CH3]", "CCBr"],
+        ["1.0", "1.2", "1.1", "0.0", "2.0", "1", "1", "<3", "inf", "1", "2.5"],
+    )
+    result = curate(data, "smiles", "y", config())
+    metrics = result.metrics
+    assert metrics["n_in"] == 11
+    assert metrics["n_kept"] == 2  # ethanol (3 replicates) and CCBr
+    assert metrics["n_merged_away"] == 2
+    assert metrics["n_rejected"] == 7
+    assert metrics["n_in"] == metrics["n_kept"] + metrics["n_rejected"] + metrics["n_merged_away"]
+    assert metrics["rejected_by_reason"] == {
+        "censored_target": 1, "conflicting_duplicates": 2, "missing_smiles": 1,
+        "non_finite_target": 1, "radical": 1, "unparsable_smiles": 1}
+    assert sorted(result.rejected["row"]) == [3, 4, 5, 6, 7, 8, 9]
+    assert result.validated[schema.ROW].tolist() == [0, 10]
+
+
+# --- params ------------------------------------------------------------------------------------
+
+def test_config_from_params() -> None:
+    section = {"standardize": {"canonical_tautomer": True}, "identity_key": "inchikey",
+               "rules": {"max_heavy_atoms": 40}, "target_range": {"logS": [-15.0, 5.0]},
+               "duplicates": {"tolerance": 0.3, "aggregate": "mean"},
+               "expectations": {"min_rows": 10}, "n_jobs": 2}
+    cfg, expectations = config_from_params(section, "regression", "logS")
+    assert cfg.standardize == StandardizeConfig(canonical_tautomer=True, identity_key="inchikey")
+    assert cfg.rules.max_heavy_atoms == 40
+    assert (cfg.target.min_value, cfg.target.max_value) == (-15.0, 5.0)
+    assert cfg.duplicates == DuplicatePolicy(tolerance=0.3, aggregate="mean")
+    assert cfg.n_jobs == 2
+    assert expectations == {"min_rows": 10}
+    other, _ = config_from_params(section, "regression", "pIC50")  # column not listed
+    assert (other.target.min_value, other.target.max_value) == (None, None)
+    classes, _ = config_from_params(section, "classification", "logS")
+    assert classes.target == TargetRules(task="classification")
+
+
+@pytest.mark.parametrize(("section", "where", "key"), [
+    ({"identity_keys": "smiles"}, "validate", "identity_keys"),
+    ({"standardize": {"neutralise": True}}, "validate.standardize", "neutralise"),
+    ({"rules": {"max_heavy_atom": 5}}, "validate.rules", "max_heavy_atom"),
+    ({"duplicates": {"tol": 1.0}}, "validate.duplicates", "tol"),
+])
+def test_config_from_params_rejects_unknown_keys(section: dict, where: str, key: str) -> None:
+    with pytest.raises(ValueError, match=rf"params {where}: unknown key\(s\) \['{key}'\]"):
+        config_from_params(section, "regression", "y")
+
+
+@pytest.mark.parametrize("build", [
+    lambda: DuplicatePolicy(aggregate="max"),
+    lambda: DuplicatePolicy(tolerance=-1.0),
+    lambda: DuplicatePolicy(tolerance=float("nan")),
+    lambda: TargetRules(task="ranking"),
+    lambda: config_from_params({"identity_key": "cas"}, "regression", "y"),
+])
+def test_invalid_config_values(build) -> None:
+    with pytest.raises(ValueError):
+        build()
+
+
+# --- input files (molprop.data.io) -------------------------------------------------------------
+
+def test_read_source_keeps_cells_as_text(tmp_path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("smiles,y\nCCO,<10\n,NA\nc1ccccc1,\n  ,1.50\n")
+    data = read_source(path)
+    assert data["y"].tolist()[:2] == ["<10", "NA"]
+    assert pd.isna(data["y"].iloc[2]) and pd.isna(data["smiles"].iloc[1])
+    assert data["smiles"].iloc[3] == "  " and data["y"].iloc[3] == "1.50"
+
+
+def test_read_source_missing_file(tmp_path) -> None:
+    with pytest.raises(InputFileError, match="file not found"):
+        read_source(tmp_path / "absent.csv")
+
+
+def test_read_source_unsupported_type(tmp_path) -> None:
+    path = tmp_path / "in.xlsx"
+    path.write_bytes(b"x")
+    with pytest.raises(InputFileError, match="unsupported file type '.xlsx'"):
+        read_source(path)
+
+
+def test_read_source_empty_file(tmp_path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InputFileError, match=r"empty \(0 bytes\)"):
+        read_source(path)
+    path.write_text("\n  \n")
+    with pytest.raises(InputFileError, match="no header, no rows"):
+        read_source(path)
+
+
+def test_read_source_header_only(tmp_path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("smiles,y\n")
+    with pytest.raises(InputFileError, match="no data rows"):
+        read_source(path)
+
+
+def test_read_source_undecodable_bytes_names_the_line(tmp_path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"smiles,y\nCCO,1\nCC\xe9O,2\n")  # Latin-1 e-acute
+    with pytest.raises(InputFileError, match=r"line 3 is not valid UTF-8 \(byte 0xe9"):
+        read_source(path)
+
+
+def test_read_source_undecodable_bytes_after_bom_names_the_line(tmp_path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"\xef\xbb\xbfsmiles,y\nCCO,1\nCC\xe9O,2\n")
+    with pytest.raises(InputFileError, match=r"line 3 is not valid UTF-8 \(byte 0xe9"):
+        read_source(path)
+
+
+def test_read_source_bom_is_dropped_from_the_header(tmp_path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"\xef\xbb\xbfsmiles,y\nCCO,1\n")
+    assert list(read_source(path).columns) == ["smiles", "y"]
+
+
+def test_missing_smiles_column_suggests_a_close_match() -> None:
+    data = pd.DataFrame({"SMILES": ["CCO"], "logS": ["1"]})
+    with pytest.raises(InputFileError, match=r"no column 'smiles' \(data.smiles_column in "
+                       r"params.yaml\). Did you mean 'SMILES'\?") as err:
+        require_columns(data, {"data.smiles_column": "smiles", "data.target_column": "logS"},
+                        "in.csv")
+    assert "Columns in the file: ['SMILES', 'logS']" in str(err.value)
+    typo = pd.DataFrame({"canonical_smile": ["CCO"], "y": ["1"]})
+    with pytest.raises(InputFileError, match="Did you mean 'canonical_smile'"):
+        require_columns(typo, {"data.smiles_column": "canonical_smiles"}, "in.csv")
+
+
+def test_missing_column_without_a_close_match() -> None:
+    data = pd.DataFrame({"structure": ["CCO"], "y": ["1"]})
+    require_columns(data, {"data.target_column": "y"}, "in.csv")  # present: no error
+    with pytest.raises(InputFileError, match="no column 'smiles'") as err:
+        require_columns(data, {"data.smiles_column": "smiles"}, "in.csv")
+    assert "Did you mean" not in str(err.value)
+
+
+def test_no_valid_rows_at_all() -> None:
+    data = table(["C1CC(", "CCO ethanol", None, "CCN"], ["1", "2", "3", "<1"])
+    with pytest.raises(InputFileError, match=r"No valid rows: all 4 rows were rejected") as err:
+        curate(data, "smiles", "y", config())
+    message = str(err.value)
+    for reason in ("unparsable_smiles", "trailing_text", "missing_smiles"):
+        assert reason in message
