@@ -77,6 +77,10 @@ def main() -> None:
         print(f"curate, {jobs} process(es): {seconds:6.1f} s  {rate:,.0f} rows/s  "
               f"({rate / (parse_rate * jobs):.2f} x parse rate x {jobs})")
     validated = result.validated
+    start = time.perf_counter()
+    import great_expectations  # noqa: F401  (a constant ~3 s per stage run, shown apart)
+
+    print(f"import great_expectations: {time.perf_counter() - start:.1f} s (once per run)")
     suite = build_suite("regression", list(validated.columns), None, None, 1, 1)
     gx_s, _ = median_seconds(lambda: run_suite(validated, suite), args.repeats)
     total = len(table) / (seconds + gx_s)

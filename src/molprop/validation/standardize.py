@@ -33,6 +33,14 @@ _METAL = Chem.MolFromSmarts(_METAL_ATOM)
 _CARBON = Chem.MolFromSmarts("[#6]")
 # A metal bonded to carbon: an organometallic (cleanup's MetalDisconnector would cut the bond).
 _METAL_CARBON = Chem.MolFromSmarts(_METAL_ATOM + "~[#6]")
+# An atom that a default rdMolStandardize step could act on: a charged atom, an element other
+# than H, C, N, O, S and the halogens F, Cl, Br, I, or a three-connected S (sulfoxide-like).
+# Every transform of RDKit's default Normalizer needs a charged atom, a sulfoxide S, or P, As,
+# Sb, Se or Te (neutral nitro/azide/diazo/N-oxide forms are refused by RDKit's sanitization);
+# reionization, neutralization and metal disconnection need a charge or a metal. A
+# single-component molecule without such an atom (and without explicit H atoms) is therefore
+# its own standardized parent. tests/test_validation_fast_path.py checks this on real data.
+_NOT_PLAIN = Chem.MolFromSmarts("[!#1!#6!#7!#8!#9!#16!#17!#35!#53,!+0,#16X3]")
 _PROBLEM_REASONS = {
     "AtomValenceException": "valence_error",
     "AtomKekulizeException": "kekulization_error",
@@ -206,9 +214,11 @@ def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str
     return mol
 
 
-def _check_parent(mol: Chem.Mol, rules: MoleculeRules, bracket_atoms: bool) -> None:
+def _check_parent(mol: Chem.Mol, rules: MoleculeRules, bracket_atoms: bool,
+                  metals: bool = True) -> None:
     """Rules on the standardized parent; without bracket atoms in the input (every atom from
-    the organic subset, implicit hydrogens) there can be no radical."""
+    the organic subset, implicit hydrogens) there can be no radical; ``metals=False`` skips
+    the metal search for a molecule known to have none."""
     if mol.GetNumAtoms() == 0:
         raise _Rejected("no_atoms", "Nothing is left after standardization (0 atoms).")
     if bracket_atoms:
@@ -217,7 +227,7 @@ def _check_parent(mol: Chem.Mol, rules: MoleculeRules, bracket_atoms: bool) -> N
         if radicals:
             raise _Rejected("radical", f"Unpaired electrons on atom(s) {', '.join(radicals[:5])}: "
                             "a radical. If hydrogens are missing, write them (e.g. [CH3] -> C).")
-    metals = _metal_symbols(mol)
+    metals = _metal_symbols(mol) if metals else []
     if metals and rules.reject_metals:
         raise _metal_rejection(metals)
     if rules.reject_inorganic and not _has_carbon(mol):
@@ -246,24 +256,28 @@ def _steps(config: StandardizeConfig, rules: MoleculeRules, text: str):
         yield "remove_stereo", remove_stereo
 
 
-def _run_steps(mol: Chem.Mol, text: str, config: StandardizeConfig, rules: MoleculeRules,
-               trace: bool) -> tuple[Chem.Mol, list[str]]:
+def _run_steps(mol: Chem.Mol, text: str, config: StandardizeConfig,
+               rules: MoleculeRules) -> tuple[Chem.Mol, list[str], str, str]:
+    """The standardized parent, the names of the steps that changed the canonical SMILES, and
+    the canonical SMILES of the input and of the parent. A step that returns its input object
+    unchanged costs no SMILES comparison."""
     changed: list[str] = []
-    before = Chem.MolToSmiles(mol) if trace else ""
+    before = first = Chem.MolToSmiles(mol)
     for name, step in _steps(config, rules, text):
         try:
-            mol = step(mol)
+            result = step(mol)
         except _Rejected:
             raise
         except Exception as err:  # RDKit raises assorted types (ValueError, RuntimeError...)
             raise _Rejected("standardization_failed", f"rdMolStandardize step '{name}' failed: "
                             f"{err}") from err
-        if trace:
-            after = Chem.MolToSmiles(mol)
-            if after != before:
-                changed.append(name)
-            before = after
-    return mol, changed
+        if result is mol:
+            continue
+        mol, after = result, Chem.MolToSmiles(result)
+        if after != before:
+            changed.append(name)
+        before = after
+    return mol, changed, first, before
 
 
 def identity_key(mol: Chem.Mol, smiles: str, kind: str) -> str:
@@ -277,16 +291,29 @@ def identity_key(mol: Chem.Mol, smiles: str, kind: str) -> str:
     return key
 
 
+def is_plain(mol: Chem.Mol, text: str, config: StandardizeConfig) -> bool:
+    """True when no enabled standardization step can change ``mol`` (see ``_NOT_PLAIN``), so
+    the steps can be skipped: one component, no explicit H atoms, no charged atom, only H, C,
+    N, O, S (not three-connected), F, Cl, Br and I, and neither tautomer canonicalization nor
+    stereo removal asked for. Such a molecule has no metal either."""
+    return ("." not in text and not config.canonical_tautomer and not config.remove_stereo
+            and mol.GetNumAtoms() == mol.GetNumHeavyAtoms()
+            and not mol.HasSubstructMatch(_NOT_PLAIN))
+
+
 def standardize_smiles(value: object, config: StandardizeConfig, rules: MoleculeRules) -> MolOutcome:
     """Standardize one SMILES cell and apply the molecule row rules."""
     try:
         text = _check_text(value)
         mol = _parse(text)
-        _check_organometallic(mol, rules)
-        parent, _ = _run_steps(mol, text, config, rules, trace=False)
-        _check_parent(parent, rules, "[" in text)
-        smiles = Chem.MolToSmiles(parent)
-        changed = smiles != text and smiles != Chem.MolToSmiles(mol)
+        plain = is_plain(mol, text, config)
+        if plain:
+            parent, steps, input_smiles, smiles = mol, [], "", Chem.MolToSmiles(mol)
+        else:
+            _check_organometallic(mol, rules)
+            parent, steps, input_smiles, smiles = _run_steps(mol, text, config, rules)
+        _check_parent(parent, rules, "[" in text, metals=not plain)
+        changed = bool(steps) and smiles != input_smiles
         # A changed molecule must read back (the Uncharger, e.g., turns a cyclopentadienide
         # into a non-kekulizable 'c1cccc1'); an unchanged one is the parsed input itself.
         if changed and Chem.MolFromSmiles(smiles) is None:
@@ -296,10 +323,7 @@ def standardize_smiles(value: object, config: StandardizeConfig, rules: Molecule
         key = identity_key(parent, smiles, config.identity_key)
     except _Rejected as rejected:
         return MolOutcome(reason=rejected.reason, message=rejected.message)
-    steps = ""
-    if changed:  # rare path: rerun step by step to name the steps that changed the molecule
-        steps = ";".join(_run_steps(mol, text, config, rules, trace=True)[1])
-    return MolOutcome(smiles=smiles, key=key, steps_changed=steps)
+    return MolOutcome(smiles=smiles, key=key, steps_changed=";".join(steps) if changed else "")
 
 
 def standardize_many(values: list[object], config: StandardizeConfig,
