@@ -124,3 +124,17 @@ def test_experiment_with_changed_lr_reruns_only_training_and_diffs(project):
     plots = json.loads(_run(["dvc", "plots", "show", "--json"], project).stdout)
     assert not plots.get("errors")
     assert {"pred_vs_measured", "learning_curves", "split_similarity"} <= set(plots["data"])
+
+
+def test_kfold_experiment_trains_one_member_per_fold_and_reports_spread(project):
+    _run(["dvc", "exp", "run", "--set-param", "split.n_folds=3", "--set-param", "split.method=random"],
+         project)
+    split = pd.read_parquet(project / "data/split.parquet")
+    assert sorted(split.loc[split["split"] != "test", "fold"].unique()) == [0, 1, 2]
+    for model in ("baseline", "model"):
+        card = json.loads((project / f"models/{model}/model.json").read_text())
+        assert card["members"] == ["fold_0", "fold_1", "fold_2"]
+    metrics = json.loads((project / "metrics/evaluate.json").read_text())
+    for model in ("baseline", "model"):
+        members = metrics[f"{model}_members"]
+        assert members["rmse_std"] > 0 and members["rmse_mean"] > 0
