@@ -18,8 +18,9 @@ FRAGMENTS = ("F", "Cl", "Br", "C", "O", "N", "C#N", "C(F)(F)F", "OC", "C(=O)O", 
 
 def variants(parent_smiles: str, limit: int) -> list[str]:
     """Up to ``limit`` distinct canonical SMILES grown from one parent, breadth first."""
-    from rdkit import Chem
+    from rdkit import Chem, RDLogger
 
+    RDLogger.DisableLog("rdApp.*")  # impossible valences are expected and skipped
     frags = [Chem.MolFromSmiles(f) for f in FRAGMENTS]
     seen, out, level = {parent_smiles}, [], [Chem.MolFromSmiles(parent_smiles)]
     while level and len(out) < limit:

@@ -14,9 +14,12 @@ from common import read_params
 from molprop.data.tables import read_aligned
 from molprop.evaluation.metrics import score, summarize_members
 from molprop.evaluation.predictions import MODELS, plot_table, prediction_table
+from molprop.features.graph_store import has_graphs, load_aligned_graphs
 from molprop.models.predictor import predict_saved
-from molprop.schema import SPLIT, TARGET
+from molprop.schema import MOL_ID, SPLIT, TARGET
 from molprop.serialization import write_json
+
+GRAPHS = Path("data/graphs.parquet")
 
 
 def main() -> None:
@@ -29,8 +32,12 @@ def main() -> None:
     if len(test) == 0:
         raise SystemExit("evaluate: the split has no test molecules; raise split test fraction.")
     y = validated[TARGET].to_numpy()[test]
+    graphs = None
+    if has_graphs(GRAPHS):
+        every = load_aligned_graphs(GRAPHS, validated[MOL_ID].tolist())
+        graphs = [every[i] for i in test]
     predictions = {
-        name: predict_saved(Path("models") / name, features.iloc[test], device=cfg["device"])
+        name: predict_saved(Path("models") / name, features.iloc[test], cfg["device"], graphs)
         for name in MODELS
     }
     metrics: dict = {"task": task, "n_test": int(len(test))}

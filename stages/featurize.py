@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import yaml
+from common import read_params
 
 from molprop.features.config import DescriptorConfig, FeaturizeConfig, MorganConfig
 from molprop.features.runner import featurize_table
@@ -39,7 +39,7 @@ def config_from_params(params: dict) -> FeaturizeConfig:
 
 
 def main() -> None:
-    params = yaml.safe_load(Path("params.yaml").read_text())["featurize"]
+    params = read_params("featurize")["featurize"]
     config = config_from_params(params)
     table = pq.read_table(VALIDATED, columns=[MOL_ID, SMILES])
     metrics = featurize_table(table.column(MOL_ID).to_pylist(), table.column(SMILES).to_pylist(),

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
+from common import read_params
 
 from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, TARGET
 from molprop.splits.config import SplitConfig
@@ -23,9 +23,9 @@ SIMILARITY_PLOT = Path("plots/split_similarity.csv")
 
 
 def main() -> None:
-    params = yaml.safe_load(Path("params.yaml").read_text())
+    params = read_params("data", "split")
     task = params["data"]["task"]
-    config = SplitConfig.from_params(params.get("split") or {})
+    config = SplitConfig.from_params(params["split"] or {})
     table = pd.read_parquet(VALIDATED)
     if task == "classification" and not pd.api.types.is_integer_dtype(table[TARGET]):
         raise ValueError(f"{VALIDATED}: data.task is classification but y is {table[TARGET].dtype}")

@@ -1,4 +1,4 @@
-"""Stage train: a PyTorch network on the molecular features.
+"""Stage train: a PyTorch network, a D-MPNN on the molecular graphs or an MLP on the features.
 
 AdamW with warm-up + cosine decay, gradient clipping and early stopping on the validation
 loss; one member per fold in k-fold mode. Per-epoch curves go to dvclive (dvclive/) and
@@ -6,7 +6,6 @@ MLflow; the best weights are saved under models/model (state dict + JSON, no pic
 """
 
 from __future__ import annotations
-
 
 import shutil
 from pathlib import Path
@@ -19,7 +18,7 @@ from molprop.evaluation.metrics import score
 from molprop.models.matrix import Preprocessor, select_feature_columns
 from molprop.models.partitions import partitions
 from molprop.models.store import ModelCard, save_card
-from molprop.schema import TARGET
+from molprop.schema import MOL_ID, TARGET
 from molprop.seeding import seed_everything
 
 OUT = Path("models/model")
@@ -31,23 +30,27 @@ def main() -> None:
     import torch  # noqa: F401  (imported before seeding so torch's generator is seeded too)
     from dvclive import Live
 
+    from molprop.features.graph_store import load_aligned_graphs
     from molprop.nn.device import pick_device
-    from molprop.nn.mlp import MLP, MLPConfig
-    from molprop.nn.store import predict_mlp, save_mlp_member
+    from molprop.nn.store import NEEDS_GRAPHS, build_network, network_config, network_inputs, predict_member, save_member
     from molprop.nn.training import TrainConfig, fit
 
     seed_everything(cfg["seed"])
     validated, features, split = read_aligned(
         "data/validated.parquet", "data/features.parquet", "data/split.parquet"
     )
+    kind = cfg["model"]
     columns = select_feature_columns(list(features.columns), cfg["features"])
+    graphs = None
+    if NEEDS_GRAPHS.get(kind):
+        graphs = load_aligned_graphs("data/graphs.parquet", validated[MOL_ID].tolist())
     y = validated[TARGET].to_numpy()
     classes = class_names(validated, task)
     device = pick_device(cfg["device"])
     opt = TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__})
     parts = partitions(split)
     shutil.rmtree(OUT, ignore_errors=True)
-    print(f"train: {len(parts)} member(s) on {device}, {len(columns)} features")
+    print(f"train: {kind}, {len(parts)} member(s) on {device}, {len(columns)} molecule features")
     with tracking.mlflow_run("molprop", "train", params), Live("dvclive", dvcyaml=None, save_dvc_exp=False) as live:
         for part in parts:
             prefix = "" if len(parts) == 1 else f"{part.name}/"
@@ -57,7 +60,12 @@ def main() -> None:
             if task == "regression":
                 scale = (float(y_train.mean()), float(y_train.std() or 1.0))
                 y_train, y_val = (y_train - scale[0]) / scale[1], (y_val - scale[0]) / scale[1]
-            net = MLPConfig(len(columns), len(classes) or 1, cfg["hidden_size"], cfg["n_layers"], cfg["dropout"])
+
+            def subset(index):
+                return None if graphs is None else [graphs[i] for i in index]
+
+            def rows(index):
+                return network_inputs(kind, prep.transform(features.iloc[index]), subset(index))
 
             def on_epoch(record: dict, prefix: str = prefix) -> None:
                 live.step = record["epoch"]
@@ -66,13 +74,13 @@ def main() -> None:
                 live.make_summary()
                 tracking.log_metrics({prefix + k: v for k, v in record.items() if k != "epoch"}, step=record["epoch"])
 
-            x_train = prep.transform(features.iloc[part.train])
-            x_val = prep.transform(features.iloc[part.val])
-            result = fit(MLP(net), task, (x_train, y_train), (x_val, y_val), opt, device, on_epoch)
-            save_mlp_member(OUT / part.name, net, result.state_dict, prep, scale)
+            net = network_config(kind, len(columns), len(classes) or 1, cfg)
+            result = fit(build_network(kind, net), task, (rows(part.train), y_train),
+                         (rows(part.val), y_val), opt, device, on_epoch)
+            save_member(OUT / part.name, kind, net, result.state_dict, prep, scale)
             summary = {"best_epoch": result.best_epoch, "epochs_run": len(result.history)}
             if len(part.val):
-                val_pred = predict_mlp(OUT / part.name, features.iloc[part.val], task, device)
+                val_pred = predict_member(OUT / part.name, features.iloc[part.val], subset(part.val), task, device)
                 summary |= {f"val_{k}": v for k, v in score(task, y[part.val], val_pred).items()}
             for key, value in summary.items():
                 live.summary[prefix + key] = value

@@ -95,7 +95,8 @@ def test_stage_on_a_real_slice_without_heavy_imports(tmp_path, slice_smiles):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["featurize"].update(n_jobs=2, chunk_size=16)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"featurize": params["featurize"]}))
-    code = ("import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__'); "
+    code = ("import os, runpy, sys; sys.path.insert(0, os.path.dirname(sys.argv[1])); "
+            "runpy.run_path(sys.argv[1], run_name='__main__'); "
             f"print(sorted({HEAVY!r} & set(sys.modules)))")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code, str(REPO / "stages/featurize.py")],
                           cwd=tmp_path, capture_output=True, text=True)  # fmt: skip

@@ -6,7 +6,7 @@ import torch
 from molprop.models.matrix import Preprocessor
 from molprop.nn.device import pick_device
 from molprop.nn.mlp import MLP, MLPConfig
-from molprop.nn.store import predict_mlp, save_mlp_member
+from molprop.nn.store import predict_member, save_member
 from molprop.nn.training import TrainConfig, fit, lr_factor
 
 CPU = torch.device("cpu")
@@ -62,8 +62,8 @@ def test_classification_outputs_probabilities_after_save_and_load(tmp_path):
     net = MLPConfig(5, 2, 16, 1, 0.0)
     result = fit(MLP(net), "classification", (prep.transform(frame), labels), (prep.transform(frame), labels),
                  TrainConfig(lr=1e-2, batch_size=16, max_epochs=30, warmup_epochs=1), CPU)
-    save_mlp_member(tmp_path, net, result.state_dict, prep, None)
-    proba = predict_mlp(tmp_path, frame, "classification", CPU)
+    save_member(tmp_path, "mlp", net, result.state_dict, prep, None)
+    proba = predict_member(tmp_path, frame, None, "classification", CPU)
     assert proba.shape == (120, 2) and np.allclose(proba.sum(axis=1), 1.0)
     assert (proba.argmax(axis=1) == labels).mean() > 0.8
 
@@ -74,9 +74,9 @@ def test_regression_predictions_come_back_in_target_units(tmp_path):
     prep = Preprocessor.fit(frame, list(frame.columns), scale=False)
     net = MLPConfig(5, 1, 8, 1, 0.0)
     model = MLP(net)
-    save_mlp_member(tmp_path, net, model.state_dict(), prep, (10.0, 2.0))
+    save_member(tmp_path, "mlp", net, model.state_dict(), prep, (10.0, 2.0))
     raw = model(torch.as_tensor(x)).detach().numpy().ravel()
-    assert np.allclose(predict_mlp(tmp_path, frame, "regression", CPU), raw * 2.0 + 10.0, atol=1e-5)
+    assert np.allclose(predict_member(tmp_path, frame, None, "regression", CPU), raw * 2.0 + 10.0, atol=1e-5)
 
 
 def test_device_choice():

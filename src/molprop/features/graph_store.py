@@ -101,3 +101,18 @@ def load_graph_chunk(path: str | Path) -> tuple[list[str], GraphChunk]:
 def load_graphs(path: str | Path) -> list[MolGraph]:
     """Every molecule of a graphs.parquet as a MolGraph, in file (= validated.parquet) order."""
     return load_graph_chunk(path)[1].graphs()
+
+
+def load_aligned_graphs(path: str | Path, mol_ids: Sequence[str]) -> list[MolGraph]:
+    """The graphs of ``mol_ids``, which must be the file's molecules in the file's order
+    (the row order of data/validated.parquet)."""
+    ids, chunk = load_graph_chunk(path)
+    if list(ids) != list(mol_ids):
+        raise ValueError(f"{path} is not row-aligned with data/validated.parquet; re-run `dvc repro`")
+    return chunk.graphs()
+
+
+def has_graphs(path: str | Path) -> bool:
+    """Whether a graphs.parquet holds graphs (featurize.graph was on), from its schema only."""
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta.get(METADATA_KEY, b"{}")).get("enabled", True) is not False

@@ -11,13 +11,14 @@ FEATURE_GROUPS: dict[str, str] = {"morgan": "fp_", "descriptors": "desc_"}
 
 
 def select_feature_columns(columns: list[str], groups: list[str]) -> list[str]:
-    """Feature columns of the named groups (``morgan``, ``descriptors``), in table order."""
+    """Feature columns of the named groups (``morgan``, ``descriptors``), in table order; no
+    groups, no columns (a graph network may use none)."""
     unknown = [g for g in groups if g not in FEATURE_GROUPS]
     if unknown:
         raise ValueError(f"Unknown feature group(s) {unknown}; choose from {sorted(FEATURE_GROUPS)}")
     prefixes = tuple(FEATURE_GROUPS[g] for g in groups)
     selected = [c for c in columns if c.startswith(prefixes)]
-    if not selected:
+    if groups and not selected:
         raise ValueError(
             f"No feature columns for groups {groups} in data/features.parquet; enable them in the "
             "featurize section of params.yaml."

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from molprop.features.graph import MolGraph
 from molprop.models.store import load_card, predict_sklearn
 
 
@@ -29,8 +31,10 @@ class Predictions:
         return self.members.std(axis=0)
 
 
-def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "auto") -> Predictions:
-    """Predict ``features`` (a data/features.parquet-like table) with every member."""
+def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "auto",
+                  graphs: Sequence[MolGraph] | None = None) -> Predictions:
+    """Predict ``features`` (a data/features.parquet-like table) with every member; graph
+    networks also need the molecules' ``graphs`` (same rows)."""
     directory = Path(directory)
     card = load_card(directory)
     outputs = []
@@ -39,9 +43,10 @@ def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "
             outputs.append(predict_sklearn(directory / member, features, card.task, len(card.classes)))
         elif card.kind == "torch":
             from molprop.nn.device import pick_device
-            from molprop.nn.store import predict_mlp
+            from molprop.nn.store import predict_member
 
-            outputs.append(predict_mlp(directory / member, features, card.task, pick_device(device)))
+            outputs.append(predict_member(directory / member, features, graphs, card.task,
+                                          pick_device(device)))
         else:
             raise ValueError(f"{directory}/model.json: unknown model kind {card.kind!r}")
     return Predictions(np.stack(outputs), list(card.members))

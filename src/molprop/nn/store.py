@@ -1,42 +1,81 @@
-"""Saving and loading trained networks as state dicts + JSON (no pickled objects)."""
+"""Building, saving and loading trained networks (state dict + JSON, no pickled objects).
+
+A member directory holds ``weights.pt`` (loaded with ``weights_only=True``),
+``network.json`` (architecture kind and config, target scaling) and ``preprocess.json``
+(imputation and scaling of the per-molecule features).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
+from molprop.features.graph import MolGraph
 from molprop.models.matrix import Preprocessor
-from molprop.serialization import write_json
 from molprop.nn.mlp import MLP, MLPConfig
-from molprop.nn.training import predict
+from molprop.nn.mpnn import MPNN, GraphInputs, MPNNConfig
+from molprop.nn.training import Inputs, predict
+from molprop.serialization import write_json
+
+ARCHITECTURES = ("mlp", "dmpnn")
+NEEDS_GRAPHS = {"mlp": False, "dmpnn": True}
 
 
-def save_mlp_member(
-    directory: Path,
-    config: MLPConfig,
-    state_dict: dict,
-    prep: Preprocessor,
-    target_scale: tuple[float, float] | None,
-) -> None:
-    """Write weights.pt, network.json (architecture, target scaling) and preprocess.json."""
+def network_config(kind: str, n_features: int, n_outputs: int, params: dict[str, Any]) -> MLPConfig | MPNNConfig:
+    """The architecture config of ``kind`` from the train params (unused keys ignored)."""
+    if kind == "mlp":
+        return MLPConfig(n_features, n_outputs, params["hidden_size"], params["n_layers"],
+                         params["dropout"])
+    if kind == "dmpnn":
+        return MPNNConfig(n_outputs, hidden_size=params["hidden_size"], depth=params["depth"],
+                          dropout=params["dropout"], n_extra=n_features,
+                          ffn_hidden_size=params["ffn_hidden_size"], ffn_layers=params["n_layers"])
+    raise ValueError(f"train.model is {kind!r}; use one of {ARCHITECTURES}")
+
+
+def build_network(kind: str, config: MLPConfig | MPNNConfig) -> nn.Module:
+    """An untrained network of ``kind``."""
+    return MLP(config) if kind == "mlp" else MPNN(config)
+
+
+def network_inputs(kind: str, x: np.ndarray, graphs: Sequence[MolGraph] | None) -> Inputs | np.ndarray:
+    """What the network of ``kind`` is fed: the feature rows, or the graphs with the feature
+    rows as extra per-molecule features (none when there are no feature columns)."""
+    if not NEEDS_GRAPHS[kind]:
+        return x
+    if graphs is None:
+        raise ValueError("a dmpnn network needs the molecular graphs (featurize.graph: true)")
+    return GraphInputs(graphs, x if x.shape[1] else None)
+
+
+def save_member(directory: Path, kind: str, config: MLPConfig | MPNNConfig, state_dict: dict,
+                prep: Preprocessor, target_scale: tuple[float, float] | None) -> None:
+    """Write weights.pt, network.json (kind, architecture, target scaling) and preprocess.json."""
     directory.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, directory / "weights.pt")
-    write_json(directory / "network.json", {"mlp": asdict(config), "target_scale": target_scale})
+    write_json(directory / "network.json",
+               {"kind": kind, "config": asdict(config), "target_scale": target_scale})
     write_json(directory / "preprocess.json", prep.to_dict())
 
 
-def predict_mlp(directory: Path, features: pd.DataFrame, task: str, device: torch.device) -> np.ndarray:
+def predict_member(directory: Path, features: pd.DataFrame, graphs: Sequence[MolGraph] | None,
+                   task: str, device: torch.device) -> np.ndarray:
     """Member predictions in target units (n,) or class probabilities (n, K)."""
     network = json.loads((directory / "network.json").read_text())
+    kind = network["kind"]
     prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
-    model = MLP(MLPConfig(**network["mlp"]))
+    config = MLPConfig(**network["config"]) if kind == "mlp" else MPNNConfig(**network["config"])
+    model = build_network(kind, config)
     model.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu", weights_only=True))
-    out = predict(model, prep.transform(features), task, device)
+    out = predict(model, network_inputs(kind, prep.transform(features), graphs), task, device)
     if network["target_scale"] is not None:
         mean, std = network["target_scale"]
         out = out * std + mean

@@ -6,6 +6,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -49,54 +50,91 @@ def loss_function(task: str) -> nn.Module:
     return nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
 
 
-def _mean_loss(model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+class ArrayInputs:
+    """Fixed-length feature rows (n, n_features) fed to a model as float32 tensors."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = np.asarray(x, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def batch(self, index: np.ndarray, device: torch.device) -> torch.Tensor:
+        """The model input for rows ``index``."""
+        return torch.as_tensor(self.x[index], device=device)
+
+
+class Inputs(Protocol):
+    """What ``fit`` and ``predict`` feed a model: ``len`` rows, batched by row index."""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, index: np.ndarray, device: torch.device) -> Any: ...
+
+
+def as_inputs(data: Inputs | np.ndarray) -> Inputs:
+    """Arrays become :class:`ArrayInputs`; anything with ``batch`` is used as it is."""
+    return ArrayInputs(data) if isinstance(data, np.ndarray) else data
+
+
+def _targets(y: np.ndarray, task: str, device: torch.device) -> torch.Tensor:
+    if task == "classification":
+        return torch.as_tensor(y, dtype=torch.long, device=device).reshape(-1)
+    return torch.as_tensor(y, dtype=torch.float32, device=device).reshape(-1, 1)
+
+
+def _mean_loss(model: nn.Module, loss_fn: nn.Module, inputs: Inputs, y: torch.Tensor,
+               device: torch.device, batch_size: int) -> float:
     model.eval()
+    total = 0.0
     with torch.no_grad():
-        return float(loss_fn(model(x), y))
+        for start in range(0, len(inputs), batch_size):
+            index = np.arange(start, min(start + batch_size, len(inputs)))
+            total += float(loss_fn(model(inputs.batch(index, device)), y[index])) * len(index)
+    return total / len(inputs)
 
 
 def fit(
     model: nn.Module,
     task: str,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
+    train: tuple[Inputs | np.ndarray, np.ndarray],
+    val: tuple[Inputs | np.ndarray, np.ndarray],
     config: TrainConfig,
     device: torch.device,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
-    """Train ``model``; returns the weights of the epoch with the lowest validation loss.
+    """Train ``model`` on (inputs, targets) pairs; returns the weights of the epoch with the
+    lowest validation loss. Inputs are feature arrays or any :class:`Inputs` (e.g. graphs).
 
     With an empty validation set, the training loss drives early stopping instead.
     """
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model.to(device)
-    dtype = torch.long if task == "classification" else torch.float32
-    x_tr = torch.as_tensor(train[0], dtype=torch.float32, device=device)
-    shape = (-1,) if task == "classification" else (-1, 1)
-    y_tr = torch.as_tensor(train[1], dtype=dtype, device=device).reshape(shape)
-    x_va = torch.as_tensor(val[0], dtype=torch.float32, device=device)
-    y_va = torch.as_tensor(val[1], dtype=dtype, device=device).reshape(shape)
+    x_tr, x_va = as_inputs(train[0]), as_inputs(val[0])
+    y_tr, y_va = _targets(train[1], task, device), _targets(val[1], task, device)
     loss_fn = loss_function(task)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda e: lr_factor(e, config.warmup_epochs, config.max_epochs)
     )
     best = TrainResult(copy.deepcopy(model.state_dict()), -1, math.inf)
+    eval_batch = max(config.batch_size, 1024)
     for epoch in range(config.max_epochs):
         model.train()
-        order = torch.randperm(len(x_tr), generator=generator).to(device)
+        order = torch.randperm(len(x_tr), generator=generator).numpy()
         total = 0.0
         for start in range(0, len(order), config.batch_size):
             idx = order[start : start + config.batch_size]
             optimizer.zero_grad()
-            loss = loss_fn(model(x_tr[idx]), y_tr[idx])
+            loss = loss_fn(model(x_tr.batch(idx, device)), y_tr[torch.as_tensor(idx, device=device)])
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             total += loss.item() * len(idx)
         record = {"epoch": epoch, "train_loss": total / len(x_tr), "lr": optimizer.param_groups[0]["lr"]}
-        record["val_loss"] = _mean_loss(model, loss_fn, x_va, y_va) if len(x_va) else record["train_loss"]
+        record["val_loss"] = (_mean_loss(model, loss_fn, x_va, y_va, device, eval_batch)
+                              if len(x_va) else record["train_loss"])
         scheduler.step()
         best.history.append(record)
         if on_epoch is not None:
@@ -109,10 +147,18 @@ def fit(
     return best
 
 
-def predict(model: nn.Module, x: np.ndarray, task: str, device: torch.device) -> np.ndarray:
+def predict(model: nn.Module, x: Inputs | np.ndarray, task: str, device: torch.device,
+            batch_size: int = 1024) -> np.ndarray:
     """Raw predictions: scaled values (n,) or class probabilities (n, K)."""
+    inputs = as_inputs(x)
     model.to(device).eval()
+    outputs = []
     with torch.no_grad():
-        out = model(torch.as_tensor(x, dtype=torch.float32, device=device))
-        out = torch.softmax(out, dim=1) if task == "classification" else out.squeeze(1)
-    return out.cpu().numpy().astype(np.float64)
+        for start in range(0, len(inputs), batch_size):
+            index = np.arange(start, min(start + batch_size, len(inputs)))
+            out = model(inputs.batch(index, device))
+            out = torch.softmax(out, dim=1) if task == "classification" else out.squeeze(1)
+            outputs.append(out.cpu().numpy().astype(np.float64))
+    if not outputs:
+        return np.empty((0,), dtype=np.float64)
+    return np.concatenate(outputs)
