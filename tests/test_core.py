@@ -1,0 +1,63 @@
+"""Small shared modules: aligned table reading, class names, seeding, stable JSON."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from molprop.data.tables import class_names, read_aligned
+from molprop.seeding import seed_everything
+from molprop.serialization import write_json
+
+
+def _write(tmp_path, name, ids, **columns):
+    path = tmp_path / name
+    pd.DataFrame({"mol_id": ids, **columns}).to_parquet(path)
+    return path
+
+
+def test_read_aligned_returns_frames_and_refuses_misaligned_tables(tmp_path):
+    a = _write(tmp_path, "a.parquet", ["m1", "m2"], y=[1.0, 2.0])
+    b = _write(tmp_path, "b.parquet", ["m1", "m2"], f=[3, 4])
+    first, second = read_aligned(a, b)
+    assert first["y"].tolist() == [1.0, 2.0] and second["f"].tolist() == [3, 4]
+    c = _write(tmp_path, "c.parquet", ["m2", "m1"], f=[3, 4])
+    with pytest.raises(ValueError, match="c.parquet is not row-aligned"):
+        read_aligned(a, c)
+    d = _write(tmp_path, "d.parquet", ["m1"], f=[3])
+    with pytest.raises(ValueError, match="not row-aligned"):
+        read_aligned(a, d)
+
+
+def test_class_names_in_index_order_and_checked():
+    table = pd.DataFrame({"y": [1, 0, 1, 2], "label": ["b", "a", "b", "c"]})
+    assert class_names(table, "classification") == ["a", "b", "c"]
+    assert class_names(table, "regression") == []
+    with pytest.raises(ValueError, match="not 0..K-1"):
+        class_names(pd.DataFrame({"y": [0, 2], "label": ["a", "c"]}), "classification")
+
+
+def test_seed_everything_repeats_python_numpy_and_torch_draws():
+    draws = []
+    for _ in range(2):
+        seed_everything(123)
+        draws.append((random.random(), np.random.rand(), torch.rand(1).item()))
+    assert draws[0] == draws[1]
+    seed_everything(124)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) != draws[0]
+
+
+def test_write_json_is_sorted_stable_and_creates_folders(tmp_path):
+    path = tmp_path / "deep" / "m.json"
+    write_json(path, {"b": 1, "a": {"d": 2, "c": 3}})
+    text = path.read_text()
+    assert text.endswith("}\n") and text.index('"a"') < text.index('"b"')
+    assert json.loads(text) == {"a": {"c": 3, "d": 2}, "b": 1}
+    first = path.read_bytes()
+    write_json(path, {"a": {"c": 3, "d": 2}, "b": 1})
+    assert path.read_bytes() == first
