@@ -76,10 +76,39 @@ def measure(pool: Path, size: int, mode: str, n_jobs: int, chunk_size: int, repe
     return best | {"bytes": runs[0]["bytes"]}
 
 
+def rdkit_reference(pool: Path, n: int = 2000) -> None:
+    """Single-core rates of the raw RDKit calls molprop wraps (parse, Morgan counts, the full
+    and the fast descriptor sets), the yardstick of the per-core figures below."""
+    import pyarrow.parquet as pq
+    from rdkit import Chem
+    from rdkit.Chem import rdFingerprintGenerator
+
+    from molprop.features.descriptors import descriptor_functions
+
+    smiles = pq.read_table(pool).column("smiles").to_pylist()[:n]
+    start = time.perf_counter()
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    parse = time.perf_counter() - start
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    start = time.perf_counter()
+    for mol in mols:
+        gen.GetCountFingerprintAsNumPy(mol)
+    morgan = time.perf_counter() - start
+    rates = {"parse": n / parse, "parse+morgan": n / (parse + morgan)}
+    for which in ("full", "fast"):
+        funcs = [f for _, f in descriptor_functions(which)]
+        start = time.perf_counter()
+        for mol in mols[: n // 10]:
+            for func in funcs:
+                func(mol)
+        rates[f"parse+{which} descriptors"] = 1 / (parse / n + (time.perf_counter() - start) / (n // 10))
+    print("raw RDKit, 1 core: " + ", ".join(f"{k} {v:,.0f} mol/s" for k, v in rates.items()), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--modes", default="fp+graph,fp+graph+fast,full")
+    ap.add_argument("--modes", default="fp,fp+graph,fp+graph+fast,full")
     ap.add_argument("--max-full", type=int, default=10000, help="largest size run in mode 'full'")
     ap.add_argument("--max-fast", type=int, default=100000, help="largest size run with fast descriptors")
     ap.add_argument("--jobs", default=f"1,{len(os.sched_getaffinity(0))}")
@@ -99,6 +128,7 @@ def main() -> None:
     t0 = time.perf_counter()
     pool = molecule_pool(max(sizes), args.cache_dir)
     print(f"molecule pool: {max(sizes)} molecules ({time.perf_counter() - t0:.0f} s) at {pool}", flush=True)
+    rdkit_reference(pool)
     print(f"{'mode':15s} {'size':>8s} {'jobs':>4s} {'seconds':>8s} {'mol/s':>8s} {'par.eff':>7s} "
           f"{'RSS main':>9s} {'RSS all':>8s} {'MB feat':>7s} {'MB graph':>8s}", flush=True)  # fmt: skip
     for mode in args.modes.split(","):
