@@ -196,7 +196,10 @@ def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str
     if strip:
         tools = _tools()
         organic = [frag for frag in fragments if _has_carbon(frag)]
-        candidates = [f for f in organic if tools.salts.remove(f).GetNumAtoms() > 0] or organic
+        # Known organic counter-ions and solvents (acetate, TFA, ...) matter only when they
+        # would compete with another organic fragment for the parent.
+        candidates = organic if len(organic) < 2 else (
+            [f for f in organic if tools.salts.remove(f).GetNumAtoms() > 0] or organic)
     else:
         candidates = list(fragments)
     unique = {Chem.MolToSmiles(frag): frag for frag in candidates}
@@ -205,6 +208,9 @@ def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str
         raise _Rejected("mixture", f"{len(unique)} distinct components remain after salt / solvent "
                         f"stripping: {names}. Give the one molecule that was measured (or set "
                         "validate.rules.reject_mixtures: false to keep the largest).")
+    if strip and len(unique) == 1:
+        parent = Chem.MolFromSmiles(next(iter(unique)))
+        return parent if parent is not None else mol
     if strip and unique:
         merged = Chem.MolFromSmiles(".".join(unique))
         return _tools().largest.choose(merged) if merged is not None else mol
