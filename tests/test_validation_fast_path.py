@@ -10,7 +10,7 @@ from rdkit import Chem
 
 from molprop.data.builtin import load_builtin
 from molprop.validation.config import MoleculeRules, StandardizeConfig
-from molprop.validation.standardize import _run_steps, is_plain
+from molprop.validation.standardize import _run_steps, is_plain, plain_salt_parent
 
 REPO = Path(__file__).resolve().parents[1]
 TRICKY = ["CS(C)=O", "CS(=O)(=O)N", "c1ccsc1", "CSSC", "C=S", "O=[N+]([O-])c1ccccc1",
@@ -49,3 +49,39 @@ def test_tautomer_or_stereo_options_disable_the_fast_path():
     assert is_plain(mol, "C[C@H](N)O", StandardizeConfig())
     assert not is_plain(mol, "C[C@H](N)O", StandardizeConfig(remove_stereo=True))
     assert not is_plain(mol, "C[C@H](N)O", StandardizeConfig(canonical_tautomer=True))
+
+
+COUNTER_IONS = [".Cl", ".[Cl-]", ".[Na+]", ".[Na+].[Cl-]", ".O", ".Br", ".OS(=O)(=O)O", ".[K+].[OH-]",
+                ".[O-][N+](=O)[O-]", ".O.O", ".[NH4+]", ".[Ca+2].[Cl-].[Cl-]", ".N"]
+
+
+@pytest.mark.parametrize("ion", COUNTER_IONS)
+def test_plain_salt_parent_equals_the_full_steps(molecules, ion):
+    config, rules = StandardizeConfig(), MoleculeRules()
+    n_shortcut = 0
+    for parent_text in molecules[:: 7]:
+        text = parent_text + ion
+        mol = Chem.MolFromSmiles(text)
+        if mol is None:
+            continue
+        fast = plain_salt_parent(mol, text, config)
+        if fast is None:
+            continue
+        n_shortcut += 1
+        full, steps, _, after = _run_steps(mol, text, config, rules)
+        assert Chem.MolToSmiles(fast) == after, text
+        assert steps == ["fragment_parent"], (text, steps)
+    assert n_shortcut > 100
+
+
+@pytest.mark.parametrize("text", ["CCO.CCN", "CC(=O)[O-].[Na+]", "CS(C)=O.Cl", "C[Se]C.Cl", "CCO",
+                                  "[2H]OC.Cl", "CC[Fe].Cl"])
+def test_salts_a_step_could_change_take_the_full_path(text):
+    mol = Chem.MolFromSmiles(text)
+    assert plain_salt_parent(mol, text, StandardizeConfig()) is None
+
+
+def test_salt_shortcut_respects_disabled_fragment_stripping():
+    mol = Chem.MolFromSmiles("CCN.Cl")
+    assert Chem.MolToSmiles(plain_salt_parent(mol, "CCN.Cl", StandardizeConfig())) == "CCN"
+    assert plain_salt_parent(mol, "CCN.Cl", StandardizeConfig(fragment_parent=False)) is None

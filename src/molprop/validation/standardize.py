@@ -307,14 +307,36 @@ def is_plain(mol: Chem.Mol, text: str, config: StandardizeConfig) -> bool:
             and not mol.HasSubstructMatch(_NOT_PLAIN))
 
 
+def plain_salt_parent(mol: Chem.Mol, text: str, config: StandardizeConfig) -> Chem.Mol | None:
+    """The parent of a salt or solvate whose one organic component is plain (see
+    ``is_plain``) and whose other components have no carbon, e.g. ``CCN.Cl`` -> ``CCN``; None
+    for any other input. The full steps would give the same: cleanup and neutralization leave
+    a plain component as it is, and fragment stripping keeps it as the only organic one."""
+    if ("." not in text or not config.fragment_parent or config.canonical_tautomer
+            or config.remove_stereo or mol.GetNumAtoms() != mol.GetNumHeavyAtoms()):
+        return None
+    carbons = {match[0] for match in mol.GetSubstructMatches(_CARBON)}
+    organic = [frag for frag in Chem.GetMolFrags(mol) if carbons.intersection(frag)]
+    if len(organic) != 1:
+        return None
+    atoms = set(organic[0])
+    if any(match[0] in atoms for match in mol.GetSubstructMatches(_NOT_PLAIN)):
+        return None
+    return Chem.MolFromSmiles(Chem.MolFragmentToSmiles(mol, atomsToUse=sorted(atoms)))
+
+
 def standardize_smiles(value: object, config: StandardizeConfig, rules: MoleculeRules) -> MolOutcome:
     """Standardize one SMILES cell and apply the molecule row rules."""
     try:
         text = _check_text(value)
         mol = _parse(text)
         plain = is_plain(mol, text, config)
+        salt_parent = None if plain else plain_salt_parent(mol, text, config)
         if plain:
             parent, steps, input_smiles, smiles = mol, [], "", Chem.MolToSmiles(mol)
+        elif salt_parent is not None:
+            parent, smiles, input_smiles = salt_parent, Chem.MolToSmiles(salt_parent), text
+            plain, steps = True, ["fragment_parent"]
         else:
             _check_organometallic(mol, rules)
             parent, steps, input_smiles, smiles = _run_steps(mol, text, config, rules)
