@@ -61,3 +61,14 @@ def test_write_json_is_sorted_stable_and_creates_folders(tmp_path):
     first = path.read_bytes()
     write_json(path, {"a": {"c": 3, "d": 2}, "b": 1})
     assert path.read_bytes() == first
+
+
+def test_parse_validated_names_the_molecule_rdkit_cannot_read():
+    from molprop.molecules import parse_validated
+
+    mols = parse_validated(["CCO", "c1ccccc1"], ["a", "b"], "mol_id", "t")
+    assert [m.GetNumAtoms() for m in mols] == [3, 6]
+    with pytest.raises(ValueError, match=r"mol_id 'b' of t: SMILES 'C1CC' could not be parsed.*validate"):
+        parse_validated(["CCO", "C1CC"], ["a", "b"], "mol_id", "t")
+    with pytest.raises(ValueError, match="row 0 of t: SMILES None"):
+        parse_validated([None], range(1), "row", "t")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rdkit import Chem
 from tqdm import tqdm
 
 from molprop.features.config import FeaturizeConfig
@@ -23,6 +22,7 @@ from molprop.features.graph import GraphChunk, graph_chunk
 from molprop.features.parallel import ordered_map, resolve_n_jobs
 from molprop.features.report import FeatureReport
 from molprop.features.writers import FeatureWriter, GraphWriter
+from molprop.molecules import parse_validated
 
 
 @dataclass(frozen=True)
@@ -35,24 +35,10 @@ class ChunkResult:
     graphs: GraphChunk | None
 
 
-def parse_smiles(mol_ids: Sequence[str], smiles: Sequence[str]) -> list[Chem.Mol]:
-    """RDKit molecules; a SMILES RDKit cannot read is an error naming its mol_id."""
-    mols = []
-    for mol_id, smi in zip(mol_ids, smiles):
-        mol = Chem.MolFromSmiles(smi) if isinstance(smi, str) else None
-        if mol is None:
-            raise ValueError(
-                f"mol_id {mol_id!r}: SMILES {smi!r} could not be parsed by RDKit. "
-                "validated.parquet should hold only valid molecules: re-run the validate stage."
-            )
-        mols.append(mol)
-    return mols
-
-
 def featurize_chunk(task: tuple[Sequence[str], Sequence[str], FeaturizeConfig]) -> ChunkResult:
     """Every enabled featurizer on one chunk of (mol_ids, SMILES)."""
     mol_ids, smiles, config = task
-    mols = parse_smiles(mol_ids, smiles)
+    mols = parse_validated(smiles, mol_ids, "mol_id", "the featurize input")
     fps, n_clipped = morgan_fingerprints(mols, config.morgan) if config.morgan else (None, 0)
     desc = compute_descriptors(mols, config.descriptors.set) if config.descriptors else None
     graphs = graph_chunk(mols) if config.graph else None

@@ -10,22 +10,15 @@ from rdkit.Chem import rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from rdkit.DataStructs import ExplicitBitVect
 
+from molprop.molecules import parse_validated
+
 FP_RADIUS = 2
 FP_SIZE = 2048
 
 
 def to_mols(smiles: Sequence[str]) -> list[Chem.Mol]:
-    """RDKit molecules of the SMILES; a SMILES RDKit cannot read raises naming its position."""
-    mols = []
-    for index, text in enumerate(smiles):
-        mol = Chem.MolFromSmiles(text) if isinstance(text, str) else None
-        if mol is None:
-            raise ValueError(
-                f"row {index} of the split input: SMILES {text!r} cannot be read by RDKit; "
-                "data/validated.parquet should only hold valid molecules (re-run validate)"
-            )
-        mols.append(mol)
-    return mols
+    """RDKit molecules of the SMILES; one RDKit cannot read raises naming its row."""
+    return parse_validated(smiles, range(len(smiles)), "row", "the split input")
 
 
 def morgan_fingerprints(mols: Sequence[Chem.Mol]) -> list[ExplicitBitVect]:
