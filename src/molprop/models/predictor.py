@@ -19,6 +19,9 @@ class Predictions:
 
     members: np.ndarray  # (n_members, n) or (n_members, n, K)
     names: list[str]
+    # Regression: factor turning the member spread into a calibrated standard deviation
+    # (fitted on the validation part by the train stage; None = not calibrated).
+    uncertainty_scale: float | None = None
 
     @property
     def mean(self) -> np.ndarray:
@@ -29,6 +32,12 @@ class Predictions:
     def spread(self) -> np.ndarray:
         """Standard deviation over members (0 for a single member)."""
         return self.members.std(axis=0)
+
+    @property
+    def uncertainty(self) -> np.ndarray:
+        """Calibrated standard deviation of a regression prediction: spread x scale (the raw
+        spread when the model carries no calibration)."""
+        return self.spread * (1.0 if self.uncertainty_scale is None else self.uncertainty_scale)
 
 
 def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "auto",
@@ -49,4 +58,4 @@ def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "
                                           pick_device(device)))
         else:
             raise ValueError(f"{directory}/model.json: unknown model kind {card.kind!r}")
-    return Predictions(np.stack(outputs), list(card.members))
+    return Predictions(np.stack(outputs), list(card.members), card.extra.get("uncertainty_scale"))
