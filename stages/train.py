@@ -1,8 +1,11 @@
-"""Stage train: a PyTorch network, a D-MPNN on the molecular graphs or an MLP on the features.
+"""Stage train: an ensemble of PyTorch networks, D-MPNNs on the molecular graphs or MLPs.
 
 AdamW with warm-up + cosine decay, gradient clipping and early stopping on the validation
-loss; one member per fold in k-fold mode. Per-epoch curves go to dvclive (dvclive/) and
-MLflow; the best weights are saved under models/model (state dict + JSON, no pickle).
+loss; ``ensemble_size`` members (different seeds) per partition, one partition per fold in
+k-fold mode. The members' spread on the validation part calibrates the uncertainty. Every
+epoch is checkpointed under checkpoints/train, so a killed run resumes where it stopped.
+Members train in parallel processes on the CPU (train.n_jobs). Per-epoch curves go to dvclive (dvclive/) and MLflow; models/model holds the best weights
+(state dicts + JSON, no pickle).
 """
 
 from __future__ import annotations
@@ -10,18 +13,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 from common import read_params
 
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.metrics import score
-from molprop.models.matrix import Preprocessor, select_feature_columns
+from molprop.models.calibration import spread_scale
+from molprop.models.matrix import select_feature_columns
 from molprop.models.partitions import partitions
 from molprop.models.store import ModelCard, save_card
 from molprop.schema import MOL_ID, TARGET
 from molprop.seeding import seed_everything
 
 OUT = Path("models/model")
+CHECKPOINTS = Path("checkpoints/train")
 
 
 def main() -> None:
@@ -32,63 +38,72 @@ def main() -> None:
 
     from molprop.features.graph_store import load_aligned_graphs
     from molprop.nn.device import pick_device
-    from molprop.nn.store import NEEDS_GRAPHS, build_network, network_config, network_inputs, predict_member, save_member
-    from molprop.nn.training import TrainConfig, fit
+    from molprop.nn.members import MemberData, MemberRun, ensemble_members, predict_rows, train_members
+    from molprop.nn.store import NEEDS_GRAPHS
+    from molprop.nn.training import TrainConfig
 
     seed_everything(cfg["seed"])
     validated, features, split = read_aligned(
         "data/validated.parquet", "data/features.parquet", "data/split.parquet"
     )
     kind = cfg["model"]
-    columns = select_feature_columns(list(features.columns), cfg["features"])
     graphs = None
     if NEEDS_GRAPHS.get(kind):
         graphs = load_aligned_graphs("data/graphs.parquet", validated[MOL_ID].tolist())
-    y = validated[TARGET].to_numpy()
     classes = class_names(validated, task)
+    data = MemberData(features, select_feature_columns(list(features.columns), cfg["features"]),
+                      graphs, validated[TARGET].to_numpy(), task, len(classes) or 1)
     device = pick_device(cfg["device"])
-    opt = TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__})
-    parts = partitions(split)
+    options = TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__})
+    members = ensemble_members(partitions(split), cfg["ensemble_size"], cfg["seed"])
     shutil.rmtree(OUT, ignore_errors=True)
-    print(f"train: {kind}, {len(parts)} member(s) on {device}, {len(columns)} molecule features")
+    print(f"train: {len(members)} {kind} member(s) on {device}, {len(data.columns)} molecule features")
+    val_predictions: dict[str, list[np.ndarray]] = {}
     with tracking.mlflow_run("molprop", "train", params), Live("dvclive", dvcyaml=None, save_dvc_exp=False) as live:
-        for part in parts:
-            prefix = "" if len(parts) == 1 else f"{part.name}/"
-            prep = Preprocessor.fit(features.iloc[part.train], columns, scale=True)
-            y_train, y_val = y[part.train], y[part.val]
-            scale = None
-            if task == "regression":
-                scale = (float(y_train.mean()), float(y_train.std() or 1.0))
-                y_train, y_val = (y_train - scale[0]) / scale[1], (y_val - scale[0]) / scale[1]
-
-            def subset(index):
-                return None if graphs is None else [graphs[i] for i in index]
-
-            def rows(index):
-                return network_inputs(kind, prep.transform(features.iloc[index]), subset(index))
-
-            def on_epoch(record: dict, prefix: str = prefix) -> None:
+        run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device.type, OUT, CHECKPOINTS)
+        for member, result in train_members(run, members, cfg["n_jobs"]):
+            prefix = f"{member.name}/"
+            for record in result.history:
                 live.step = record["epoch"]
                 for key, name in (("train_loss", "train/loss"), ("val_loss", "val/loss"), ("lr", "lr")):
                     live.log_metric(prefix + name, record[key])
-                live.make_summary()
-                tracking.log_metrics({prefix + k: v for k, v in record.items() if k != "epoch"}, step=record["epoch"])
-
-            net = network_config(kind, len(columns), len(classes) or 1, cfg)
-            result = fit(build_network(kind, net), task, (rows(part.train), y_train),
-                         (rows(part.val), y_val), opt, device, on_epoch)
-            save_member(OUT / part.name, kind, net, result.state_dict, prep, scale)
+            tracking.log_history(result.history, prefix)
             summary = {"best_epoch": result.best_epoch, "epochs_run": len(result.history)}
-            if len(part.val):
-                val_pred = predict_member(OUT / part.name, features.iloc[part.val], subset(part.val), task, device)
-                summary |= {f"val_{k}": v for k, v in score(task, y[part.val], val_pred).items()}
+            val = member.partition.val
+            if len(val):
+                pred = predict_rows(OUT, member, data, val, device)
+                val_predictions.setdefault(member.partition.name, []).append(pred)
+                summary |= {f"val_{k}": v for k, v in score(task, data.y[val], pred).items()}
             for key, value in summary.items():
                 live.summary[prefix + key] = value
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
-            print(f"train {part.name}: {summary}")
+            print(f"train {member.name}: {summary}")
+        extra = ensemble_summary(members, val_predictions, data.y, task)
+        for key, value in extra.items():
+            live.summary[f"ensemble/{key}"] = value
         live.make_summary()
-        save_card(OUT, ModelCard("torch", task, cfg["features"], [p.name for p in parts], classes))
+        tracking.log_metrics({f"ensemble.{k}": v for k, v in extra.items() if v is not None})
+        save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra))
         tracking.log_model_dir(OUT)
+
+
+def ensemble_summary(members, val_predictions: dict[str, list[np.ndarray]], y: np.ndarray,
+                     task: str) -> dict:  # fmt: skip
+    """Validation metrics of each partition's ensemble mean, and (regression) the spread scale
+    fitted on all validation molecules of partitions with several members."""
+    parts = {m.partition.name: m.partition for m in members}
+    out: dict = {}
+    ys, means, spreads = [], [], []
+    for name, preds in val_predictions.items():
+        stacked = np.stack(preds)
+        val_y = y[parts[name].val]
+        prefix = "" if len(val_predictions) == 1 else f"{name}_"
+        out |= {f"{prefix}val_{k}": v for k, v in score(task, val_y, stacked.mean(axis=0)).items()}
+        if task == "regression" and len(preds) > 1:
+            ys.append(val_y), means.append(stacked.mean(axis=0)), spreads.append(stacked.std(axis=0))
+    scale = spread_scale(np.concatenate(ys), np.concatenate(means), np.concatenate(spreads)) if ys else None
+    out["uncertainty_scale"] = scale
+    return out
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -61,7 +63,8 @@ def project(tmp_path_factory) -> Path:
     params["validate"]["target_range"] = {"dG": [-30.0, 10.0]}
     params["featurize"]["descriptors"]["set"] = "fast"
     params["baseline"]["n_estimators"] = 30
-    params["train"] |= {"max_epochs": 8, "patience": 3, "warmup_epochs": 1, "hidden_size": 64}
+    params["train"] |= {"max_epochs": 8, "patience": 3, "warmup_epochs": 1, "hidden_size": 64,
+                        "ensemble_size": 2}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["git", "init", "-q"], root)
     _run(["dvc", "init", "-q"], root)
@@ -102,6 +105,14 @@ def test_metrics_are_finite_and_cover_both_models(project):
     assert split["shared_scaffolds"]["train_test"] == 0
 
 
+def test_ensemble_members_and_calibrated_spread(project):
+    card = json.loads((project / "models/model/model.json").read_text())
+    assert card["members"] == ["member_0", "member_1"]
+    assert card["extra"]["uncertainty_scale"] > 0
+    predictions = pd.read_parquet(project / "data/predictions.parquet")
+    assert (predictions["model_spread"] > 0).all()
+
+
 def test_second_repro_is_a_noop_and_status_clean(project):
     out = _run(["dvc", "repro"], project).stdout
     assert "Running stage" not in out
@@ -131,10 +142,43 @@ def test_kfold_experiment_trains_one_member_per_fold_and_reports_spread(project)
          project)
     split = pd.read_parquet(project / "data/split.parquet")
     assert sorted(split.loc[split["split"] != "test", "fold"].unique()) == [0, 1, 2]
-    for model in ("baseline", "model"):
-        card = json.loads((project / f"models/{model}/model.json").read_text())
-        assert card["members"] == ["fold_0", "fold_1", "fold_2"]
+    card = json.loads((project / "models/baseline/model.json").read_text())
+    assert card["members"] == ["fold_0", "fold_1", "fold_2"]
+    card = json.loads((project / "models/model/model.json").read_text())
+    assert card["members"] == [f"fold_{k}_member_{i}" for k in range(3) for i in range(2)]
     metrics = json.loads((project / "metrics/evaluate.json").read_text())
     for model in ("baseline", "model"):
         members = metrics[f"{model}_members"]
         assert members["rmse_std"] > 0 and members["rmse_mean"] > 0
+
+
+def _model_hash(project: Path) -> str:
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    return next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model")
+
+
+def test_killed_training_resumes_to_the_same_model(project):
+    """SIGKILL `dvc repro` in the middle of training; the next repro continues from the
+    checkpoints and saves the model an uninterrupted run saved."""
+    _run(["git", "checkout", "--", "."], project)  # back from the k-fold experiment
+    _run(["dvc", "checkout", "-f"], project)
+    _run(["dvc", "repro", "train"], project)
+    reference = _model_hash(project)
+    shutil.rmtree(project / "checkpoints", ignore_errors=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{project}/mlflow.db"}
+    process = subprocess.Popen(["dvc", "repro", "-f", "train"], cwd=project, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = project / "checkpoints/train/member_0.pt"
+    try:
+        deadline = time.monotonic() + 300
+        while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert first.exists(), "training never wrote a checkpoint"
+    out = _run(["dvc", "repro", "train"], project).stdout
+    assert "resum" in out
+    assert _model_hash(project) == reference

@@ -50,3 +50,23 @@ def log_model_dir(path: str | Path, artifact_path: str = "model") -> None:
     import mlflow
 
     mlflow.log_artifacts(str(path), artifact_path=artifact_path)
+
+
+def log_history(records: list[dict], prefix: str = "") -> None:
+    """Log per-epoch records (``epoch`` plus metric values) to the active run in one batch."""
+    import math
+    import time
+
+    import mlflow
+    from mlflow.entities import Metric
+
+    run = mlflow.active_run()
+    if run is None or not records:
+        return
+    now = int(time.time() * 1000)
+    metrics = [Metric(prefix + key, float(value), now, int(record["epoch"]))
+               for record in records for key, value in record.items()
+               if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value)]
+    client = mlflow.tracking.MlflowClient()
+    for start in range(0, len(metrics), 1000):  # MLflow's batch size limit
+        client.log_batch(run.info.run_id, metrics=metrics[start : start + 1000])

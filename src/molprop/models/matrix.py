@@ -26,29 +26,45 @@ def select_feature_columns(columns: list[str], groups: list[str]) -> list[str]:
     return selected
 
 
+SCALINGS = ("none", "standard", "quantile")
+N_QUANTILES = 201
+
+
 @dataclass
 class Preprocessor:
-    """Column medians (for non-finite values) and optional standardization, fitted on train."""
+    """Column medians (for non-finite values) and optional scaling of the descriptor columns,
+    fitted on train: ``standard`` (z-scores) or ``quantile`` (each value's empirical CDF on the
+    training rows, in [0, 1]: robust to the heavy tails of many RDKit descriptors, like
+    Chemprop's normalized RDKit 2D features). Fingerprint columns are never scaled."""
 
     columns: list[str]
     medians: list[float]
     means: list[float] | None = None
     stds: list[float] | None = None
+    quantiles: list[list[float]] | None = None  # per column, values at N_QUANTILES levels
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, columns: list[str], scale: bool) -> "Preprocessor":
-        """Fit on training rows only; ``scale`` standardizes descriptors (fingerprints stay 0/1)."""
+    def fit(cls, frame: pd.DataFrame, columns: list[str], scale: bool | str) -> "Preprocessor":
+        """Fit on training rows only; ``scale``: ``none``/False, ``standard``/True or ``quantile``."""
+        scaling = {False: "none", True: "standard"}.get(scale, scale)
+        if scaling not in SCALINGS:
+            raise ValueError(f"feature scaling {scale!r}: use one of {SCALINGS}")
         values = frame[columns].to_numpy(dtype=np.float64)
         values = np.where(np.isfinite(values), values, np.nan)
         medians = np.nanmedian(values, axis=0) if len(values) else np.zeros(len(columns))
         medians = np.where(np.isfinite(medians), medians, 0.0)
-        if not scale:
+        if scaling == "none":
             return cls(columns, medians.tolist())
         filled = np.where(np.isnan(values), medians, values)
+        scaled = np.array([c.startswith(FEATURE_GROUPS["descriptors"]) for c in columns], dtype=bool)
+        if scaling == "quantile":
+            levels = np.linspace(0.0, 1.0, N_QUANTILES)
+            q = np.quantile(filled, levels, axis=0).T if len(filled) else np.zeros((len(columns), 0))
+            return cls(columns, medians.tolist(),
+                       quantiles=[row.tolist() if keep else [] for row, keep in zip(q, scaled)])
         stds = filled.std(axis=0)
         stds = np.where(stds > 1e-12, stds, 1.0)
         means = filled.mean(axis=0)
-        scaled = np.array([c.startswith(FEATURE_GROUPS["descriptors"]) for c in columns])
         means, stds = np.where(scaled, means, 0.0), np.where(scaled, stds, 1.0)
         return cls(columns, medians.tolist(), means.tolist(), stds.tolist())
 
@@ -58,6 +74,11 @@ class Preprocessor:
         values = np.where(np.isfinite(values), values, np.asarray(self.medians))
         if self.means is not None:
             values = (values - np.asarray(self.means)) / np.asarray(self.stds)
+        if self.quantiles is not None:
+            values = values.copy()
+            for j, q in enumerate(self.quantiles):
+                if q:
+                    values[:, j] = empirical_cdf(values[:, j], np.asarray(q))
         return values.astype(np.float32)
 
     def to_dict(self) -> dict:
@@ -68,3 +89,15 @@ class Preprocessor:
     def from_dict(cls, data: dict) -> "Preprocessor":
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
+
+
+def empirical_cdf(x: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Position of each ``x`` among the training ``quantiles`` (sorted values at evenly spaced
+    levels), in [0, 1]; tied quantiles give the middle of their level range, values outside
+    the training range are clipped to 0 or 1."""
+    levels = np.linspace(0.0, 1.0, len(quantiles))
+    if quantiles[0] == quantiles[-1]:
+        return np.full(len(x), 0.5)
+    lower = np.interp(x, quantiles, levels)
+    upper = -np.interp(-x, -quantiles[::-1], -levels[::-1])
+    return 0.5 * (lower + upper)

@@ -3,7 +3,7 @@
 Hidden states live on directed bonds. Bond ``u -> v`` starts from its source atom's and its
 own features; at each step it receives the sum of the states of the bonds entering ``u``
 except the one coming back from ``v``. Atoms then sum their incoming bond states, and the
-molecule is the mean of its atom vectors, optionally concatenated with extra per-molecule
+molecule is the mean (or sum, or sum / 100) of its atom vectors, optionally concatenated with extra per-molecule
 features (e.g. scaled RDKit descriptors) before the feed-forward head.
 """
 
@@ -18,6 +18,9 @@ from torch import nn
 
 from molprop.features.graph import ATOM_FDIM, BOND_FDIM, GraphBatch, MolGraph, batch_graphs
 
+READOUTS = ("mean", "sum", "norm")
+NORM_DIVISOR = 100.0
+
 
 @dataclass(frozen=True)
 class MPNNConfig:
@@ -30,6 +33,8 @@ class MPNNConfig:
     n_extra: int = 0  # per-molecule features concatenated to the graph embedding
     ffn_hidden_size: int = 300
     ffn_layers: int = 2
+    readout: str = "mean"  # mean | sum | norm (sum / 100: keeps molecule size, bounded scale)
+    batch_norm: bool = False  # batch-normalize the graph embedding before the head
     atom_fdim: int = ATOM_FDIM
     bond_fdim: int = BOND_FDIM
 
@@ -70,6 +75,9 @@ class MPNN(nn.Module):
         self.w_message = nn.Linear(hidden, hidden, bias=False)
         self.w_atom = nn.Linear(config.atom_fdim + hidden, hidden)
         self.dropout = nn.Dropout(config.dropout)
+        if config.readout not in READOUTS:
+            raise ValueError(f"readout {config.readout!r}: use one of {READOUTS}")
+        self.norm = nn.BatchNorm1d(hidden) if config.batch_norm else nn.Identity()
         layers: list[nn.Module] = []
         width = hidden + config.n_extra
         for _ in range(config.ffn_layers - 1):
@@ -94,8 +102,12 @@ class MPNN(nn.Module):
         atoms = self.dropout(torch.relu(self.w_atom(torch.cat([graph.atom_features, atom_message], 1))))
         sums = torch.zeros(graph.n_mols, atoms.shape[1], dtype=atoms.dtype, device=atoms.device)
         sums.index_add_(0, graph.atom_to_mol, atoms)
-        counts = torch.bincount(graph.atom_to_mol, minlength=graph.n_mols).clamp(min=1)
-        molecules = sums / counts.unsqueeze(1).to(sums.dtype)
+        if self.config.readout == "mean":
+            counts = torch.bincount(graph.atom_to_mol, minlength=graph.n_mols).clamp(min=1)
+            molecules = sums / counts.unsqueeze(1).to(sums.dtype)
+        else:
+            molecules = sums / (NORM_DIVISOR if self.config.readout == "norm" else 1.0)
+        molecules = self.norm(molecules)
         if graph.extra is not None:
             molecules = torch.cat([molecules, graph.extra], dim=1)
         return molecules

@@ -37,7 +37,8 @@ def network_config(kind: str, n_features: int, n_outputs: int, params: dict[str,
     if kind == "dmpnn":
         return MPNNConfig(n_outputs, hidden_size=params["hidden_size"], depth=params["depth"],
                           dropout=params["dropout"], n_extra=n_features,
-                          ffn_hidden_size=params["ffn_hidden_size"], ffn_layers=params["n_layers"])
+                          ffn_hidden_size=params["ffn_hidden_size"], ffn_layers=params["n_layers"],
+                          readout=params["readout"], batch_norm=params["batch_norm"])
     raise ValueError(f"train.model is {kind!r}; use one of {ARCHITECTURES}")
 
 

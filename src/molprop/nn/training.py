@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from molprop.nn.checkpoint import Checkpoint, TrainingState
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -102,11 +104,15 @@ def fit(
     config: TrainConfig,
     device: torch.device,
     on_epoch: Callable[[dict], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> TrainResult:
     """Train ``model`` on (inputs, targets) pairs; returns the weights of the epoch with the
     lowest validation loss. Inputs are feature arrays or any :class:`Inputs` (e.g. graphs).
 
-    With an empty validation set, the training loss drives early stopping instead.
+    With an empty validation set, the training loss drives early stopping instead. With a
+    ``checkpoint``, the full training state is saved after every epoch and a run that finds a
+    matching checkpoint continues from it (replaying the recorded epochs to ``on_epoch``),
+    ending with the same weights as an uninterrupted run.
     """
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -119,8 +125,14 @@ def fit(
         optimizer, lambda e: lr_factor(e, config.warmup_epochs, config.max_epochs)
     )
     best = TrainResult(copy.deepcopy(model.state_dict()), -1, math.inf)
+    state = TrainingState(model, optimizer, scheduler, generator, best)
+    first_epoch = checkpoint.restore(state, device) if checkpoint is not None else 0
+    for record in best.history if on_epoch is not None else []:
+        on_epoch(record)
     eval_batch = max(config.batch_size, 1024)
-    for epoch in range(config.max_epochs):
+    for epoch in range(first_epoch, config.max_epochs):
+        if state.finished:
+            break
         model.train()
         order = torch.randperm(len(x_tr), generator=generator).numpy()
         total = 0.0
@@ -137,13 +149,16 @@ def fit(
                               if len(x_va) else record["train_loss"])
         scheduler.step()
         best.history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
         if record["val_loss"] < best.best_val_loss - 1e-7:
             best.state_dict = copy.deepcopy(model.state_dict())
             best.best_epoch, best.best_val_loss = epoch, record["val_loss"]
         elif epoch - best.best_epoch >= config.patience:
-            break
+            state.finished = True
+        state.finished = state.finished or epoch + 1 == config.max_epochs
+        if checkpoint is not None:
+            checkpoint.save(state, epoch + 1)
+        if on_epoch is not None:
+            on_epoch(record)
     return best
 
 

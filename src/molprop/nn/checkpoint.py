@@ -1,0 +1,110 @@
+"""Per-epoch training checkpoints: everything needed to continue a run exactly.
+
+A checkpoint holds the model, optimizer and scheduler states, the batch-order generator and
+torch's global RNG, the best weights so far, the epoch history and whether training ended.
+It is tagged with a ``key`` (a hash of what the run depends on: data, config, seed); a file
+with another key belongs to another run and is ignored, so stale checkpoints never leak into
+a new model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from molprop.nn.training import TrainResult
+
+
+@dataclass
+class TrainingState:
+    """The mutable objects of one training run."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    generator: torch.Generator
+    best: TrainResult
+    finished: bool = False
+
+
+def run_key(*parts: Any) -> str:
+    """A stable hash of what a run depends on (JSON-able values and numpy arrays)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(np.ascontiguousarray(part).tobytes())
+            digest.update(str((part.dtype, part.shape)).encode())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+class Checkpoint:
+    """One run's checkpoint file at ``path``, valid only for runs with the same ``key``."""
+
+    def __init__(self, path: str | Path, key: str) -> None:
+        self.path = Path(path)
+        self.key = key
+        self.resumed_epoch: int | None = None  # set when a run continued from this file
+
+    def load(self) -> dict | None:
+        """The saved payload when it exists and belongs to this run, else None."""
+        if not self.path.exists():
+            return None
+        try:
+            payload = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception:  # a file cut short by a kill: start over
+            return None
+        return payload if payload.get("key") == self.key else None
+
+    def restore(self, state: TrainingState, device: torch.device) -> int:
+        """Load a matching checkpoint into ``state``; returns the next epoch (0 without one)."""
+        payload = self.load()
+        if payload is None:
+            return 0
+        state.model.load_state_dict(payload["model"])
+        state.model.to(device)
+        state.optimizer.load_state_dict(payload["optimizer"])
+        state.scheduler.load_state_dict(payload["scheduler"])
+        state.generator.set_state(payload["generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        if payload["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        best = state.best
+        best.state_dict = payload["best_state"]
+        best.best_epoch, best.best_val_loss = payload["best_epoch"], payload["best_val_loss"]
+        best.history = list(payload["history"])
+        state.finished = payload["finished"]
+        self.resumed_epoch = int(payload["epoch"])
+        return self.resumed_epoch
+
+    def save(self, state: TrainingState, next_epoch: int) -> None:
+        """Write the state atomically (a kill mid-write leaves the previous checkpoint)."""
+        best = state.best
+        payload = {
+            "key": self.key,
+            "epoch": next_epoch,
+            "finished": state.finished,
+            "model": {k: v.detach().cpu() for k, v in state.model.state_dict().items()},
+            "optimizer": state.optimizer.state_dict(),
+            "scheduler": state.scheduler.state_dict(),
+            "generator": state.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "best_state": {k: v.detach().cpu() for k, v in best.state_dict.items()},
+            "best_epoch": best.best_epoch,
+            "best_val_loss": best.best_val_loss,
+            "history": best.history,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        torch.save(payload, partial)
+        os.replace(partial, self.path)

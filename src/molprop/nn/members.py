@@ -1,0 +1,171 @@
+"""Training the members of a network ensemble: one per (partition, seed).
+
+A plain split gives ``ensemble_size`` members on the same train/validation parts that differ
+by seed (initialization, batch order, dropout); k-fold mode gives that many per fold. Each
+member is checkpointed every epoch under its own file, keyed by everything it depends on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molprop.features.graph import MolGraph
+from molprop.models.matrix import Preprocessor
+from molprop.models.partitions import Partition
+from molprop.nn.checkpoint import Checkpoint, run_key
+from molprop.nn.store import build_network, network_config, network_inputs, predict_member, save_member
+from molprop.nn.training import TrainConfig, TrainResult, fit
+
+
+@dataclass(frozen=True)
+class Member:
+    """One network to train: its name, rows and seed."""
+
+    name: str
+    partition: Partition
+    seed: int
+
+
+def ensemble_members(parts: Sequence[Partition], ensemble_size: int, seed: int) -> list[Member]:
+    """``ensemble_size`` seeds (seed, seed + 1, ...) per partition. Names: ``member_<i>`` for a
+    plain split, ``fold_<k>`` or ``fold_<k>_member_<i>`` in k-fold mode."""
+    if ensemble_size < 1:
+        raise ValueError(f"train.ensemble_size is {ensemble_size}; it must be >= 1")
+    members = []
+    for part in parts:
+        for i in range(ensemble_size):
+            if part.name.startswith("fold_"):
+                name = part.name if ensemble_size == 1 else f"{part.name}_member_{i}"
+            else:
+                name = f"member_{i}"
+            members.append(Member(name, part, seed + i))
+    return members
+
+
+@dataclass
+class MemberData:
+    """What every member trains on: the feature table, graphs (or None) and targets."""
+
+    features: pd.DataFrame
+    columns: list[str]
+    graphs: Sequence[MolGraph] | None
+    y: np.ndarray
+    task: str
+    n_outputs: int
+
+    def graph_subset(self, index: np.ndarray) -> list[MolGraph] | None:
+        """Graphs of rows ``index`` (None for a network without graphs)."""
+        return None if self.graphs is None else [self.graphs[i] for i in index]
+
+
+def graphs_digest(graphs: Sequence[MolGraph] | None) -> str:
+    """A hash of the graphs' contents (so checkpoints notice a changed featurizer)."""
+    digest = hashlib.sha256()
+    for graph in graphs or []:
+        for array in (graph.atom_features, graph.bond_index, graph.bond_features):
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def train_member(member: Member, data: MemberData, kind: str, network_params: dict[str, Any],
+                 scaling: str, options: TrainConfig, device: torch.device, out: Path,
+                 checkpoint_dir: Path | None,
+                 on_epoch: Callable[[dict], None] | None = None) -> TrainResult:  # fmt: skip
+    """Fit one member (features scaled and targets standardized on its training rows only) and
+    save it under ``out / member.name``; returns the training result."""
+    train, val = member.partition.train, member.partition.val
+    prep = Preprocessor.fit(data.features.iloc[train], data.columns, scale=scaling)
+    y_train, y_val = data.y[train], data.y[val]
+    target_scale = None
+    if data.task == "regression":
+        target_scale = (float(y_train.mean()), float(y_train.std() or 1.0))
+        y_train = (y_train - target_scale[0]) / target_scale[1]
+        y_val = (y_val - target_scale[0]) / target_scale[1]
+    x_train, x_val = prep.transform(data.features.iloc[train]), prep.transform(data.features.iloc[val])
+    train_graphs, val_graphs = data.graph_subset(train), data.graph_subset(val)
+    config = network_config(kind, len(data.columns), data.n_outputs, network_params)
+    options = replace(options, seed=member.seed)
+    torch.manual_seed(member.seed)
+    network = build_network(kind, config)
+    checkpoint = None
+    if checkpoint_dir is not None:
+        key = run_key(kind, asdict(config), asdict(options), scaling, x_train, x_val, y_train, y_val,
+                      graphs_digest(train_graphs), graphs_digest(val_graphs))
+        checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key)
+    result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
+                 (network_inputs(kind, x_val, val_graphs), y_val), options, device, on_epoch, checkpoint)
+    if checkpoint is not None and checkpoint.resumed_epoch:
+        print(f"{member.name}: resumed from its checkpoint after epoch {checkpoint.resumed_epoch}", flush=True)
+    save_member(out / member.name, kind, config, result.state_dict, prep, target_scale)
+    return result
+
+
+def predict_rows(out: Path, member: Member, data: MemberData, index: np.ndarray,
+                 device: torch.device) -> np.ndarray:
+    """A saved member's predictions (target units / class probabilities) for rows ``index``."""
+    return predict_member(out / member.name, data.features.iloc[index], data.graph_subset(index),
+                          data.task, device)
+
+
+@dataclass(frozen=True)
+class MemberRun:
+    """Everything a worker needs to train members, apart from the member itself."""
+
+    data: MemberData
+    kind: str
+    network_params: dict[str, Any]
+    scaling: str
+    options: TrainConfig
+    device: str
+    out: Path
+    checkpoint_dir: Path | None
+
+
+def _train_one(run: MemberRun, member: Member) -> TrainResult:
+    torch.set_num_threads(1)  # the same arithmetic whether members run in parallel or not
+    result = train_member(member, run.data, run.kind, run.network_params, run.scaling, run.options,
+                          torch.device(run.device), run.out, run.checkpoint_dir)
+    result.state_dict = {}  # saved under run.out already; no need to send it back
+    return result
+
+
+_RUN: MemberRun | None = None
+
+
+def _init_worker(run: MemberRun) -> None:
+    global _RUN
+    _RUN = run
+
+
+def _train_in_worker(member: Member) -> TrainResult:
+    assert _RUN is not None
+    return _train_one(_RUN, member)
+
+
+def train_members(run: MemberRun, members: Sequence[Member], n_jobs: int) -> Iterator[tuple[Member, TrainResult]]:
+    """Train every member, ``n_jobs`` at a time in worker processes on the CPU (serially on a
+    GPU), each with one torch thread so the weights do not depend on ``n_jobs``; yields the
+    members and their results (epoch history, best epoch) in order."""
+    n_jobs = min(len(members), (os.cpu_count() or 1) if n_jobs in (0, -1) else n_jobs)
+    if n_jobs <= 1 or run.device != "cpu":
+        threads = torch.get_num_threads()
+        try:
+            for member in members:
+                yield member, _train_one(run, member)
+        finally:
+            torch.set_num_threads(threads)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_init_worker, initargs=(run,)) as pool:
+        yield from zip(members, pool.map(_train_in_worker, members))

@@ -1,0 +1,87 @@
+"""Per-epoch checkpoints: an interrupted run resumes to exactly the uninterrupted result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from molprop.nn.checkpoint import Checkpoint, run_key
+from molprop.nn.mlp import MLP, MLPConfig
+from molprop.nn.training import TrainConfig, fit
+
+CPU = torch.device("cpu")
+CONFIG = TrainConfig(lr=3e-3, max_epochs=12, patience=50, batch_size=16, warmup_epochs=2, seed=3)
+
+
+class Killed(Exception):
+    """Stands in for the process being killed after an epoch."""
+
+
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 6)).astype(np.float32)
+    return x, x @ rng.normal(size=6) + 0.1 * rng.normal(size=80)
+
+
+def _train(checkpoint=None, kill_after=None, init_seed=0):
+    x, y = _data()
+    torch.manual_seed(init_seed)
+    model = MLP(MLPConfig(6, 1, 16, 2, 0.2))  # dropout: the global torch RNG must resume too
+    seen = []
+
+    def on_epoch(record):
+        seen.append(record["epoch"])
+        if kill_after is not None and record["epoch"] == kill_after:
+            raise Killed
+
+    result = fit(model, "regression", (x[:60], y[:60]), (x[60:], y[60:]), CONFIG, CPU, on_epoch, checkpoint)
+    return result, seen
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    reference, _ = _train()
+    checkpoint = Checkpoint(tmp_path / "member.pt", run_key("test", 1))
+    with pytest.raises(Killed):
+        _train(checkpoint, kill_after=4)
+    # A fresh process would build the network with another initialization: the checkpoint wins.
+    resumed, seen = _train(checkpoint, init_seed=123)
+    assert seen == list(range(CONFIG.max_epochs))  # epochs 0-4 replayed, 5-11 trained
+    assert resumed.best_epoch == reference.best_epoch
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in reference.history]
+    assert _same_weights(resumed.state_dict, reference.state_dict)
+
+
+def test_finished_checkpoint_returns_without_training(tmp_path):
+    checkpoint = Checkpoint(tmp_path / "member.pt", run_key("done"))
+    first, _ = _train(checkpoint)
+    again, seen = _train(checkpoint, init_seed=9)
+    assert seen == list(range(CONFIG.max_epochs))
+    assert _same_weights(first.state_dict, again.state_dict)
+
+
+def test_checkpoint_of_another_run_is_ignored(tmp_path):
+    path = tmp_path / "member.pt"
+    with pytest.raises(Killed):
+        _train(Checkpoint(path, run_key("other run")), kill_after=2)
+    assert Checkpoint(path, run_key("this run")).load() is None
+    fresh, _ = _train(Checkpoint(path, run_key("this run")))
+    reference, _ = _train()
+    assert _same_weights(fresh.state_dict, reference.state_dict)
+
+
+def test_truncated_checkpoint_starts_over(tmp_path):
+    path = tmp_path / "member.pt"
+    path.write_bytes(b"PK\x03\x04 cut short")
+    assert Checkpoint(path, run_key("x")).load() is None
+
+
+def test_run_key_depends_on_arrays_and_values():
+    a = np.arange(5)
+    assert run_key({"lr": 1e-3}, a) == run_key({"lr": 1e-3}, a.copy())
+    assert run_key({"lr": 1e-3}, a) != run_key({"lr": 3e-4}, a)
+    assert run_key(a) != run_key(a.astype(np.int32))

@@ -1,0 +1,76 @@
+"""Ensemble members: naming, parallel training equal to serial, calibration of the spread."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from rdkit import Chem
+
+from molprop.features.graph import featurize_graph
+from molprop.models.calibration import spread_scale
+from molprop.models.partitions import Partition
+from molprop.models.predictor import predict_saved
+from molprop.models.store import ModelCard, save_card
+from molprop.nn.members import MemberData, MemberRun, ensemble_members, train_members
+from molprop.nn.training import TrainConfig
+
+SMILES = ["CCO", "CCCO", "CCCCO", "c1ccccc1O", "CC(=O)O", "CCN", "CCCN", "c1ccccc1N", "ClCCl",
+          "CC(C)O", "OCCO", "CC#N", "CCOC", "c1ccncc1", "CCS", "CCCl"]  # fmt: skip
+NETWORK = {"hidden_size": 16, "depth": 2, "dropout": 0.1, "ffn_hidden_size": 8, "n_layers": 2,
+           "readout": "mean", "batch_norm": False}  # fmt: skip
+OPTIONS = TrainConfig(lr=3e-3, batch_size=4, max_epochs=4, warmup_epochs=1, patience=10)
+
+
+def _data() -> MemberData:
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame({"desc_a": rng.normal(size=len(SMILES)), "desc_b": rng.normal(size=len(SMILES))})
+    graphs = [featurize_graph(Chem.MolFromSmiles(s)) for s in SMILES]
+    return MemberData(features, ["desc_a", "desc_b"], graphs, rng.normal(size=len(SMILES)), "regression", 1)
+
+
+def _partition() -> Partition:
+    return Partition("member_0", np.arange(10), np.arange(10, 13), np.arange(13, 16))
+
+
+def test_member_names_and_seeds():
+    plain = ensemble_members([_partition()], 3, seed=7)
+    assert [(m.name, m.seed) for m in plain] == [("member_0", 7), ("member_1", 8), ("member_2", 9)]
+    folds = [Partition(f"fold_{k}", np.arange(3), np.arange(3, 5), np.arange(0)) for k in range(2)]
+    assert [m.name for m in ensemble_members(folds, 1, 0)] == ["fold_0", "fold_1"]
+    assert [m.name for m in ensemble_members(folds, 2, 0)] == [
+        "fold_0_member_0", "fold_0_member_1", "fold_1_member_0", "fold_1_member_1"]
+    with pytest.raises(ValueError, match="ensemble_size"):
+        ensemble_members(folds, 0, 0)
+
+
+def _train(tmp_path, n_jobs: int):
+    out = tmp_path / f"jobs{n_jobs}"
+    members = ensemble_members([_partition()], 2, seed=0)
+    run = MemberRun(_data(), "dmpnn", NETWORK, "quantile", OPTIONS, "cpu", out, tmp_path / f"ckpt{n_jobs}")
+    results = list(train_members(run, members, n_jobs))
+    save_card(out, ModelCard("torch", "regression", ["descriptors"], [m.name for m in members]))
+    return out, results
+
+
+def test_parallel_members_equal_serial_members(tmp_path):
+    serial, serial_results = _train(tmp_path, 1)
+    parallel, parallel_results = _train(tmp_path, 2)
+    for name in ("member_0", "member_1"):
+        assert (serial / name / "weights.pt").read_bytes() == (parallel / name / "weights.pt").read_bytes()
+    assert [r.history for _, r in serial_results] == [r.history for _, r in parallel_results]
+    data = _data()
+    pred = predict_saved(serial, data.features.iloc[13:], "cpu", data.graphs[13:])
+    assert pred.members.shape == (2, 3) and (pred.spread > 0).all()  # seeds differ, members differ
+
+
+def test_spread_scale_recovers_the_factor_of_an_overconfident_ensemble():
+    rng = np.random.default_rng(0)
+    spread = rng.uniform(0.5, 2.0, size=20000)
+    y = rng.normal(0.0, 3.0 * spread)  # errors three times the spread
+    assert spread_scale(y, np.zeros_like(y), spread) == pytest.approx(3.0, rel=0.02)
+
+
+def test_spread_scale_needs_a_spread():
+    assert spread_scale(np.ones(5), np.zeros(5), np.zeros(5)) is None
+    assert spread_scale(np.ones(1), np.zeros(1), np.ones(1)) is None
