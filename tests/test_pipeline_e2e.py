@@ -182,3 +182,31 @@ def test_killed_training_resumes_to_the_same_model(project):
     out = _run(["dvc", "repro", "train"], project).stdout
     assert "resum" in out
     assert _model_hash(project) == reference
+
+
+def test_queued_sweep_runs_every_combination(project):
+    """The README's sweep: queue a 2 x 2 grid, run the queue, compare with `dvc exp show`."""
+    _run(["git", "checkout", "--", "."], project)
+    _run(["dvc", "exp", "run", "--queue", "-S", "train.lr=0.001,0.0003", "-S", "train.hidden_size=32,64"],
+         project)
+    _run(["dvc", "queue", "start", "-j", "2"], project)
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            status = _run(["dvc", "queue", "status"], project).stdout
+            if not any(word in status for word in ("Queued", "Running")):
+                break
+            time.sleep(2)
+    finally:
+        _run(["dvc", "queue", "stop"], project)
+    assert "Failed" not in status, status
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], project).stdout)
+    grid = set()
+    for rev in shown:
+        for exp in rev.get("experiments") or []:
+            for run in exp.get("revs") or []:
+                data = run["data"]
+                train = data["params"]["params.yaml"]["data"]["train"]
+                if data["metrics"].get("metrics/evaluate.json"):
+                    grid.add((train["lr"], train["hidden_size"]))
+    assert {(0.001, 32), (0.001, 64), (0.0003, 32), (0.0003, 64)} <= grid

@@ -1,0 +1,107 @@
+"""Model accuracy and pipeline wall time on the built-in datasets, as a table.
+
+For each dataset and split (method:seed), runs the real pipeline (`dvc repro`, all seven
+stages, default params otherwise) in a scratch copy of this project and reads
+metrics/evaluate.json. Prints test RMSE of the baseline and of the network ensemble (and the
+spread of its single members), the `dvc repro` wall time, then mean ± std over the splits
+next to the Chemprop 2.3.1 figures of the models issue (scaffold split, seed 0) and the
+0.9x target.
+
+    python benchmarks/bench_models.py                       # FreeSolv + Huuskonen, 4 splits
+    python benchmarks/bench_models.py --datasets freesolv --splits scaffold:0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "data/builtin", ".dvcignore", ".gitignore"]
+DATASETS = {  # data params, Chemprop 2.3.1 test RMSE (default D-MPNN, + RDKit 2D normalized)
+    "freesolv": ({"source": "data/builtin/freesolv.yaml", "target_column": "expt"}, 2.46, 1.92),
+    "huuskonen": ({"source": "data/builtin/huuskonen.yaml", "target_column": "SOL"}, 0.859, None),
+}
+
+
+def run(args: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def project(root: Path, data: dict) -> Path:
+    """A fresh git + DVC copy of this project pointed at ``data``."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    for name in COPIED:
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"] |= data | {"task": "regression"}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], root)
+    run(["dvc", "init", "-q"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "bench"], root)
+    return root
+
+
+def repro(root: Path, method: str, seed: int) -> dict:
+    """Run the pipeline with the split ``method``/``seed``; metrics and wall time."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["split"] |= {"method": method, "seed": seed}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.rmtree(root / "checkpoints", ignore_errors=True)
+    start = time.perf_counter()
+    run(["dvc", "repro"], root)
+    seconds = time.perf_counter() - start
+    metrics = json.loads((root / "metrics/evaluate.json").read_text())
+    return {"seconds": seconds, "baseline": metrics["baseline"]["rmse"], "model": metrics["model"]["rmse"],
+            "members": metrics.get("model_members", {}).get("rmse_mean", metrics["model"]["rmse"]),
+            "members_std": metrics.get("model_members", {}).get("rmse_std", 0.0)}
+
+
+def mean_std(values: list[float]) -> str:
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="freesolv,huuskonen")
+    parser.add_argument("--splits", default="scaffold:0,scaffold_balanced:0,scaffold_balanced:1,scaffold_balanced:2")
+    parser.add_argument("--workdir", default="/tmp/molprop_bench/models")
+    args = parser.parse_args()
+    splits = [(m, int(s)) for m, s in (item.split(":") for item in args.splits.split(","))]
+    print(f"{'dataset':<10} {'split':<20} {'baseline':>8} {'model':>7} {'members':>15} {'repro s':>8}")
+    for name in args.datasets.split(","):
+        data, chemprop, chemprop_rdkit = DATASETS[name]
+        root = project(Path(args.workdir) / name, data)
+        rows = []
+        for method, seed in splits:
+            row = repro(root, method, seed)
+            rows.append(row)
+            print(f"{name:<10} {method + ':' + str(seed):<20} {row['baseline']:8.3f} {row['model']:7.3f} "
+                  f"{row['members']:8.3f} ± {row['members_std']:.3f} {row['seconds']:8.1f}", flush=True)
+        best_chemprop = min(v for v in (chemprop, chemprop_rdkit) if v is not None)
+        print(f"{name:<10} {'mean ± std':<20} baseline {mean_std([r['baseline'] for r in rows])}, "
+              f"model {mean_std([r['model'] for r in rows])}, dvc repro {mean_std([r['seconds'] for r in rows])} s")
+        print(f"{name:<10} Chemprop 2.3.1 (scaffold:0): D-MPNN {chemprop}"
+              + (f", + RDKit 2D normalized {chemprop_rdkit}" if chemprop_rdkit else "")
+              + f"; target <= 0.9 x {best_chemprop} = {0.9 * best_chemprop:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
