@@ -132,8 +132,8 @@ def group_table(grouping: Grouping, errors: Mapping[str, np.ndarray], rule: Flag
 
 
 def summarize(rows: list[dict], models: Sequence[str], rule: FlagRule) -> dict:
-    """Per grouping: number of groups, and per model the flagged groups and the worst ratio
-    among groups of at least ``min_group_size`` molecules."""
+    """Per grouping: number of groups, and per model the number of flagged groups and the
+    worst ratio among groups of at least ``min_group_size`` molecules (None: no such group)."""
     out: dict = {"n_groups": len(rows)}
     eligible = [r for r in rows if r["n"] >= rule.min_group_size]
     for name in models:

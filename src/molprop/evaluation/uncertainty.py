@@ -58,8 +58,8 @@ def regression_statistics(abs_error: np.ndarray, sigma: np.ndarray, level: float
 
 def regression_report(abs_error: np.ndarray, sigma: np.ndarray, n_members: int,
                       scale: float | None, level: float, config: BootstrapConfig) -> dict:
-    """Uncertainty metrics with bootstrap intervals; null metrics and a ``reason`` when the
-    model has no usable uncertainty."""
+    """Uncertainty metrics with bootstrap intervals; the metrics None and a ``reason`` when
+    the model has no usable uncertainty."""
     reason = unavailable_reason(sigma, n_members)
     if reason is not None:
         return dict.fromkeys(REGRESSION_KEYS) | {"reason": reason}
