@@ -37,9 +37,10 @@ def _split_sums(score: np.ndarray, positive: np.ndarray,
                 weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(B, runs) weight of positives and of negatives in each run of equal scores, ascending."""
     order, starts, _ = _ties(np.asarray(score, dtype=float))
-    ordered = weights[:, order]
-    pos = ordered * positive[order]
-    return _run_sums(pos, None, starts), _run_sums(ordered - pos, None, starts)
+    neg = weights[:, order]
+    pos = neg * positive[order]
+    neg -= pos
+    return _run_sums(pos, None, starts), _run_sums(neg, None, starts)
 
 
 def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -102,15 +103,19 @@ def ranking(score: np.ndarray, positive: np.ndarray,
     """
     pos, neg = _split_sums(score, positive, weights)  # runs of equal scores, ascending
     cum_pos, cum_neg = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
-    n_pos, n_neg = cum_pos[:, -1], cum_neg[:, -1]
+    n_pos, n_neg = cum_pos[:, -1].copy(), cum_neg[:, -1].copy()
     both = (n_pos > 0) & (n_neg > 0)
-    pairs_right = (pos * (cum_neg - 0.5 * neg)).sum(axis=1)
+    pairs_right = np.einsum("ij,ij->i", pos, cum_neg) - 0.5 * np.einsum("ij,ij->i", pos, neg)
     auc = _divide(pairs_right, np.where(both, n_pos * n_neg, 0.0))
-    # at the threshold of run g, every run scoring >= it is called positive
-    tp = n_pos[:, None] - cum_pos + pos
-    called = tp + n_neg[:, None] - cum_neg + neg
-    precision = np.nan_to_num(_divide(tp, called))
-    ap = _divide((pos * precision).sum(axis=1), np.where(both, n_pos, 0.0))
+    # at the threshold of run g, every run scoring >= it is called positive (in place: the
+    # cumulative sums become the counts at or above each threshold)
+    tp = np.subtract(n_pos[:, None], cum_pos, out=cum_pos)
+    tp += pos
+    called = np.subtract(n_neg[:, None], cum_neg, out=cum_neg)
+    called += neg
+    called += tp
+    precision = np.divide(tp, called, out=np.zeros_like(tp), where=called > 0)
+    ap = _divide(np.einsum("ij,ij->i", pos, precision), np.where(both, n_pos, 0.0))
     return auc, ap
 
 
