@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHUNK = 100  # resamples evaluated together (bounds memory at CHUNK x n floats per array)
+CHUNK = 100  # resamples evaluated together at most ...
+CHUNK_ELEMENTS = 2_000_000  # ... and fewer for large n: each (chunk, n) float array <= 16 MB
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,11 @@ class BootstrapConfig:
 
 def resample_counts(n: int, n_resamples: int, seed: int | Sequence[int]) -> Iterator[np.ndarray]:
     """Chunks of (b, n) float counts: how often each of ``n`` items is drawn (with replacement,
-    n draws) in each resample. The same seed gives the same resamples."""
+    n draws) in each resample. The same seed and n give the same resamples."""
     rng = np.random.default_rng(seed)
-    for start in range(0, n_resamples, CHUNK):
-        b = min(CHUNK, n_resamples - start)
+    chunk = max(1, min(CHUNK, CHUNK_ELEMENTS // max(n, 1)))
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
         draws = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
         yield np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
 
