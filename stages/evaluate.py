@@ -1,7 +1,12 @@
-"""Stage evaluate: test-set metrics of the baseline and the model.
+"""Stage evaluate: test-set evaluation of the baseline and the model.
 
-The only stage that predicts the test part. Writes metrics/evaluate.json (DVC metrics),
-data/predictions.parquet (per-molecule predictions) and plots/pred_vs_measured.csv.
+The only stage that predicts the test part. Writes (names documented in docs/metrics.md):
+metrics/evaluate.json (metrics with bootstrap intervals, paired model-vs-baseline test,
+k-fold member summaries), metrics/uncertainty.json, metrics/domain.json,
+metrics/subgroups.json (+ every group: reports/evaluate/subgroups.csv),
+data/predictions.parquet (per-molecule predictions) and the plot tables
+plots/pred_vs_measured.csv, plots/residuals_<model>.csv, plots/calibration_<model>.csv and
+plots/error_vs_similarity.csv.
 """
 
 from __future__ import annotations
@@ -11,46 +16,69 @@ from pathlib import Path
 import numpy as np
 from common import read_params
 
-from molprop.data.tables import read_aligned
-from molprop.evaluation.metrics import score, summarize_members
+from molprop.data.tables import class_names, read_aligned
+from molprop.evaluation.config import EvaluateConfig
 from molprop.evaluation.predictions import MODELS, plot_table, prediction_table
+from molprop.evaluation.run import evaluate
 from molprop.features.graph_store import has_graphs, load_aligned_graphs
 from molprop.models.predictor import predict_saved
-from molprop.schema import MOL_ID, SPLIT, TARGET
+from molprop.schema import MOL_ID, SPLIT
 from molprop.serialization import write_json
 
 GRAPHS = Path("data/graphs.parquet")
+PLOTS = Path("plots")
+SUBGROUPS = Path("reports/evaluate/subgroups.csv")
 
 
 def main() -> None:
     params = read_params("data", "evaluate")
-    task, cfg = params["data"]["task"], params["evaluate"]
+    task = params["data"]["task"]
+    config = EvaluateConfig.from_params(params["evaluate"])
     validated, features, split = read_aligned(
         "data/validated.parquet", "data/features.parquet", "data/split.parquet"
     )
-    test = np.flatnonzero(split[SPLIT].to_numpy() == "test")
+    parts = split[SPLIT].to_numpy()
+    test = np.flatnonzero(parts == "test")
     if len(test) == 0:
         raise SystemExit("evaluate: the split has no test molecules; raise split test fraction.")
-    y = validated[TARGET].to_numpy()[test]
     graphs = None
     if has_graphs(GRAPHS):
         every = load_aligned_graphs(GRAPHS, validated[MOL_ID].tolist())
         graphs = [every[i] for i in test]
     predictions = {
-        name: predict_saved(Path("models") / name, features.iloc[test], cfg["device"], graphs)
+        name: predict_saved(Path("models") / name, features.iloc[test], config.device, graphs)
         for name in MODELS
     }
-    metrics: dict = {"task": task, "n_test": int(len(test))}
-    for name, pred in predictions.items():
-        metrics[name] = score(task, y, pred.mean)
-        if len(pred.names) > 1:
-            metrics[f"{name}_members"] = summarize_members([score(task, y, m) for m in pred.members])
+    seen = validated.iloc[np.flatnonzero(parts != "test")]  # train + val: what the models saw
+    result = evaluate(task, validated.iloc[test].reset_index(drop=True), predictions, seen,
+                      config, class_names(validated, task))
+
     table = prediction_table(validated.iloc[test], predictions, task)
-    Path("plots").mkdir(exist_ok=True)
-    plot_table(table).to_csv("plots/pred_vs_measured.csv", index=False)
+    table["train_similarity"] = result.similarity
     table.to_parquet("data/predictions.parquet", index=False)
-    write_json("metrics/evaluate.json", metrics)
-    print(f"evaluate: {metrics}")
+    PLOTS.mkdir(exist_ok=True)
+    plot_table(table).to_csv(PLOTS / "pred_vs_measured.csv", index=False)
+    for name, frame in result.plots.items():
+        frame.round(6).to_csv(PLOTS / f"{name}.csv", index=False)
+    reports = {"evaluate": result.metrics, "uncertainty": result.uncertainty,
+               "domain": result.domain, "subgroups": result.subgroups}
+    for name, report in reports.items():
+        write_json(f"metrics/{name}.json", report)
+    SUBGROUPS.parent.mkdir(parents=True, exist_ok=True)
+    result.subgroup_table.round(6).to_csv(SUBGROUPS, index=False)
+    _print_summary(task, result.metrics)
+
+
+def _print_summary(task: str, metrics: dict) -> None:
+    keys = ("roc_auc", "mcc") if task == "classification" else ("rmse", "r2")
+    for name in MODELS:
+        shown = ", ".join(
+            f"{k} {metrics[name][k]} [{metrics[f'{name}_ci'][k]['low']}, "
+            f"{metrics[f'{name}_ci'][k]['high']}]" for k in keys
+        )
+        print(f"evaluate {name}: {shown}")
+    comparison = metrics.get("model_vs_baseline", {})
+    print(f"evaluate model vs baseline: Wilcoxon p = {comparison.get('wilcoxon_p_value')}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,13 @@ def test_regression_metrics_on_hand_computed_values():
     assert m["rmse"] == pytest.approx(1.0)
     assert m["mae"] == pytest.approx(0.5)
     assert m["r2"] == pytest.approx(1 - 4 / 5)
+    assert m["spearman"] == pytest.approx(1.0)  # same order
+    reversed_ = regression_metrics(np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0]))
+    assert reversed_["spearman"] == pytest.approx(-1.0)
+
+
+def test_spearman_of_constant_predictions_is_nan():
+    assert np.isnan(regression_metrics(np.array([1.0, 2.0]), np.array([0.5, 0.5]))["spearman"])
 
 
 def test_binary_classification_metrics():
@@ -20,7 +27,18 @@ def test_binary_classification_metrics():
     m = classification_metrics(y, proba)
     assert m["roc_auc"] == pytest.approx(0.75)
     assert m["accuracy"] == pytest.approx(0.75)
-    assert 0 < m["pr_auc"] <= 1
+    assert m["pr_auc"] == pytest.approx((1 / 2) * 1 + (1 / 2) * (2 / 3))  # hits at ranks 1 and 3
+    assert m["f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 0))  # tp 2, fp 1, fn 0
+    assert m["mcc"] == pytest.approx((2 * 1 - 1 * 0) / np.sqrt(3 * 1 * 2 * 2))
+    assert m["brier"] == pytest.approx(np.mean([0.01, 0.49, 0.35**2, 0.04]))
+
+
+def test_multiclass_brier_sums_over_classes_and_f1_is_macro():
+    y = np.array([0, 1, 2])
+    proba = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4]])
+    m = classification_metrics(y, proba)
+    assert m["brier"] == pytest.approx(np.mean([0.06, 0.14, 0.25 + 0.01 + 0.36]))
+    assert m["f1"] == pytest.approx((2 / 3 + 1 + 0) / 3)  # class 2 never predicted: F1 0
 
 
 def test_multiclass_metrics_are_one_vs_rest_and_perfect_when_ranking_is():
@@ -49,6 +67,7 @@ def test_prediction_table_regression_and_plot():
     table = prediction_table(test, preds, "regression")
     assert table["baseline_error"].tolist() == [0.5, 0.0]
     assert table["model"].tolist() == [1.0, 2.0] and table["model_spread"].tolist() == [0.0, 1.0]
+    assert table["model_uncertainty"].tolist() == [0.0, 1.0]  # no calibration: the spread
     assert list(plot_table(table).columns) == ["measured", "baseline", "model"]
 
 

@@ -100,7 +100,9 @@ def test_metrics_are_finite_and_cover_both_models(project):
     split = json.loads((project / "metrics/split.json").read_text())
     assert metrics["n_test"] == split["parts"]["test"]["n"] > 0
     for model in ("baseline", "model"):
-        assert set(metrics[model]) == {"rmse", "mae", "r2"}
+        assert set(metrics[model]) == {"rmse", "mae", "r2", "spearman"}
+        ci = metrics[f"{model}_ci"]["rmse"]
+        assert ci["low"] <= metrics[model]["rmse"] <= ci["high"]
         assert 0 < metrics[model]["mae"] <= metrics[model]["rmse"] < 20
     assert split["shared_scaffolds"]["train_test"] == 0
 
@@ -111,6 +113,10 @@ def test_ensemble_members_and_calibrated_spread(project):
     assert card["extra"]["uncertainty_scale"] > 0
     predictions = pd.read_parquet(project / "data/predictions.parquet")
     assert (predictions["model_spread"] > 0).all()
+    quality = json.loads((project / "metrics/uncertainty.json").read_text())
+    assert quality["model"]["uncertainty_scale"] == pytest.approx(card["extra"]["uncertainty_scale"],
+                                                                  rel=1e-5)
+    assert 0 <= quality["model"]["coverage"] <= 1 and "reason" in quality["baseline"]
 
 
 def test_second_repro_is_a_noop_and_status_clean(project):
@@ -134,7 +140,8 @@ def test_experiment_with_changed_lr_reruns_only_training_and_diffs(project):
     assert len(experiments) == 1 and experiments[0]["name"]
     plots = json.loads(_run(["dvc", "plots", "show", "--json"], project).stdout)
     assert not plots.get("errors")
-    assert {"pred_vs_measured", "learning_curves", "split_similarity"} <= set(plots["data"])
+    assert {"pred_vs_measured", "learning_curves", "split_similarity", "residuals", "calibration",
+            "error_vs_similarity"} <= set(plots["data"])
 
 
 def test_kfold_experiment_trains_one_member_per_fold_and_reports_spread(project):
@@ -150,6 +157,9 @@ def test_kfold_experiment_trains_one_member_per_fold_and_reports_spread(project)
     for model in ("baseline", "model"):
         members = metrics[f"{model}_members"]
         assert members["rmse_std"] > 0 and members["rmse_mean"] > 0
+    quality = json.loads((project / "metrics/uncertainty.json").read_text())
+    for model in ("baseline", "model"):  # the spread over folds is an uncertainty to judge
+        assert 0 <= quality[model]["coverage"] <= 1 and "reason" not in quality[model]
 
 
 def _model_hash(project: Path) -> str:

@@ -1,0 +1,61 @@
+"""Test-set performance of each model with bootstrap intervals, and a paired model comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from molprop.evaluation import weighted
+from molprop.evaluation.bootstrap import BootstrapConfig, bootstrap, interval, p_value, wilcoxon_p_value
+from molprop.evaluation.metrics import score
+
+
+def _ci(values: np.ndarray, confidence: float) -> dict[str, float]:
+    low, high = interval(values, confidence)
+    return {"low": low, "high": high}
+
+
+def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.ndarray],
+                       errors: Mapping[str, np.ndarray], config: BootstrapConfig,
+                       compare: tuple[str, str] | None = ("model", "baseline")) -> dict:
+    """Per model ``<name>``: the task's metrics and ``<name>_ci`` (their bootstrap intervals).
+
+    With ``compare = (a, b)``: ``<a>_vs_<b>``, a paired comparison on the same molecules and
+    the same resamples: per metric the difference a - b with its interval and paired-bootstrap
+    p-value, and the Wilcoxon signed-rank p-value on the per-molecule ``errors``.
+    """
+    y = np.asarray(y)
+
+    def statistic(counts: np.ndarray) -> dict[str, np.ndarray]:
+        ranks = weighted.average_ranks(y, counts) if task == "regression" else None
+        out = {}
+        for name, pred in predictions.items():
+            metrics = weighted.score(task, y, pred, counts, ranks)
+            out |= {f"{name}/{k}": v for k, v in metrics.items()}
+        return out
+
+    samples = bootstrap(statistic, len(y), config)
+    report: dict = {}
+    for name, pred in predictions.items():
+        report[name] = score(task, y, pred)
+        report[f"{name}_ci"] = {k: _ci(samples[f"{name}/{k}"], config.confidence)
+                                for k in report[name]}
+    if compare is None or not set(compare) <= set(predictions):
+        return report
+    a, b = compare
+    differences = {}
+    for key in report[a]:
+        observed = report[a][key] - report[b][key]
+        resampled = samples[f"{a}/{key}"] - samples[f"{b}/{key}"]
+        differences[key] = {"value": observed, **_ci(resampled, config.confidence),
+                            "p_value": p_value(resampled, observed)}
+    diff = np.asarray(errors[a], dtype=float) - np.asarray(errors[b], dtype=float)
+    report[f"{a}_vs_{b}"] = {
+        "difference": differences,
+        "wilcoxon_p_value": wilcoxon_p_value(errors[a], errors[b]),
+        "mean_error_difference": float(diff.mean()),
+        f"n_{a}_better": int(np.sum(diff < 0)),
+        f"n_{b}_better": int(np.sum(diff > 0)),
+    }
+    return report

@@ -1,0 +1,136 @@
+"""Vectorized weighted metrics, the bootstrap and the paired tests."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from molprop.evaluation import weighted
+from molprop.evaluation.bootstrap import (
+    BootstrapConfig,
+    bootstrap,
+    interval,
+    p_value,
+    resample_counts,
+    wilcoxon_p_value,
+)
+from molprop.evaluation.metrics import score
+from molprop.evaluation.performance import performance_report
+
+
+def _repeated(counts: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+    index = np.repeat(np.arange(len(counts)), counts.astype(int))
+    return [a[index] for a in arrays]
+
+
+def _random_counts(rng, n, n_samples=6):
+    counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_samples)])
+    return counts.astype(float)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_weighted_regression_equals_plain_metrics_of_the_repeated_sample(ties):
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=40)
+    pred = y + rng.normal(scale=0.5, size=40)
+    if ties:  # rank ties on both sides
+        y, pred = np.round(y, 1), np.round(pred, 1)
+    counts = _random_counts(rng, 40)
+    got = weighted.regression(y, pred, counts)
+    for b, row in enumerate(counts):
+        expected = score("regression", *_repeated(row, y, pred))
+        for key, value in expected.items():
+            assert got[key][b] == pytest.approx(value, abs=1e-10), key
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_weighted_classification_equals_plain_metrics_of_the_repeated_sample(n_classes):
+    rng = np.random.default_rng(2)
+    n = 60
+    y = rng.integers(0, n_classes, n)
+    logits = rng.normal(size=(n, n_classes)) + 1.5 * np.eye(n_classes)[y]
+    proba = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 2)  # ties
+    counts = _random_counts(rng, n)
+    got = weighted.classification(y, proba, counts)
+    for b, row in enumerate(counts):
+        expected = score("classification", *_repeated(row, y, proba))
+        assert set(got) == set(expected)
+        for key, value in expected.items():
+            assert got[key][b] == pytest.approx(value, abs=1e-10), key
+
+
+def test_weighted_auc_is_nan_for_a_resample_of_one_class_and_mcc_zero():
+    y = np.array([0, 1, 1, 0])
+    proba = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.1, 0.9]])
+    counts = np.array([[0.0, 2.0, 2.0, 0.0]])
+    got = weighted.classification(y, proba, counts)
+    assert np.isnan(got["roc_auc"][0]) and np.isnan(got["pr_auc"][0])
+    assert got["mcc"][0] == 0.0 and got["accuracy"][0] == 1.0
+
+
+def test_resample_counts_are_seeded_and_sum_to_n():
+    first = np.vstack(list(resample_counts(50, 250, 7)))
+    again = np.vstack(list(resample_counts(50, 250, 7)))
+    other = np.vstack(list(resample_counts(50, 250, 8)))
+    assert first.shape == (250, 50) and (first.sum(axis=1) == 50).all()
+    assert (first == again).all() and not (first == other).all()
+    # each molecule is drawn once per resample on average
+    assert first.mean() == pytest.approx(1.0)
+
+
+def test_interval_of_a_mean_matches_the_normal_theory_width():
+    rng = np.random.default_rng(3)
+    x = rng.normal(loc=2.0, scale=1.0, size=400)
+    config = BootstrapConfig(n_resamples=2000, seed=0, confidence=0.95)
+    samples = bootstrap(lambda c: {"mean": weighted.mean(x, c)}, len(x), config)
+    low, high = interval(samples["mean"], 0.95)
+    half_width = 1.96 * x.std() / np.sqrt(len(x))
+    assert low < x.mean() < high
+    assert (high - low) / 2 == pytest.approx(half_width, rel=0.1)
+
+
+def test_interval_leaves_out_nan_and_is_nan_when_all_are():
+    assert interval(np.array([np.nan, 1.0, 2.0, 3.0]), 0.5) == pytest.approx((1.5, 2.5))
+    assert all(np.isnan(interval(np.array([np.nan, np.nan]), 0.95)))
+
+
+def test_p_value_identical_models_is_one():
+    assert p_value(np.zeros(100), 0.0) == 1.0
+    assert wilcoxon_p_value(np.ones(10), np.ones(10)) == 1.0
+
+
+def test_paired_p_values_small_when_one_model_is_clearly_better():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=200)
+    good, bad = y + rng.normal(scale=0.3, size=200), y + rng.normal(scale=1.0, size=200)
+    report = performance_report("regression", y, {"model": good, "baseline": bad},
+                                {"model": np.abs(good - y), "baseline": np.abs(bad - y)},
+                                BootstrapConfig(n_resamples=500))
+    comparison = report["model_vs_baseline"]
+    assert comparison["wilcoxon_p_value"] < 1e-6
+    rmse = comparison["difference"]["rmse"]
+    assert rmse["value"] < 0 and rmse["high"] < 0 and rmse["p_value"] <= 2 / 501
+    assert comparison["n_model_better"] > comparison["n_baseline_better"]
+    assert report["model_ci"]["rmse"]["low"] < report["model"]["rmse"] < report["model_ci"]["rmse"]["high"]
+
+
+def test_paired_p_values_are_about_uniform_when_models_are_equally_good():
+    rng = np.random.default_rng(5)
+    config = BootstrapConfig(n_resamples=200, seed=1)
+    wilcoxon, boot = [], []
+    for _ in range(150):
+        y = rng.normal(size=60)
+        a, b = y + rng.normal(size=60), y + rng.normal(size=60)
+        report = performance_report("regression", y, {"model": a, "baseline": b},
+                                    {"model": np.abs(a - y), "baseline": np.abs(b - y)}, config)
+        wilcoxon.append(report["model_vs_baseline"]["wilcoxon_p_value"])
+        boot.append(report["model_vs_baseline"]["difference"]["mae"]["p_value"])
+    for p in (wilcoxon, boot):
+        assert stats.kstest(p, "uniform").pvalue > 0.01
+        assert 0.02 < np.mean(np.array(p) < 0.05) < 0.12
+
+
+def test_bootstrap_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="n_resamples"):
+        BootstrapConfig(n_resamples=1)
+    with pytest.raises(ValueError, match="confidence"):
+        BootstrapConfig(confidence=95)
