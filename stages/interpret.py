@@ -57,30 +57,20 @@ def main() -> None:
                     f"{found.n_explained} test molecules", f"mean |SHAP| ({output})")
     page = [("Baseline: which features matter", sections.importance_section(
         (OUT / "feature_importance.png").read_bytes(), found.importance, config.n_top_bits, found.bits,
-        mols, config.n_bit_examples,
-        f"{found.n_explained} test molecules"))]
+        mols, config.n_bit_examples, f"{found.n_explained} test molecules"))]
 
     by_id = dict(zip(validated[MOL_ID], mols))
     for name in MODELS:
         result = explain_model(name, Path("models") / name, predictions, data, neighbours, task, config)
         result.worst.round(6).to_csv(OUT / f"worst_{name}.csv", index=False)
-        cards, captions, groups = [], [], []
-        for k, (row, e, png) in enumerate(zip(result.chosen.to_dict("records"), result.explanations,
-                                              result.pictures)):
-            rank = k + 1 if row["kind"] == "worst" else k + 1 - config.n_maps_worst
-            title = f"{row['kind']} #{rank}"
-            (OUT / "maps" / f"{name}_{row['kind']}_{rank}.png").write_bytes(png)
-            cards.append((row["kind"], sections.map_card(png, title, row, e, classes, "other")))
-            captions.append(f"{title}: {row[SMILES][:40]}\nmeasured "
-                            f"{sections.value_text(row['measured'], classes)}, predicted "
-                            f"{sections.value_text(row['predicted'], classes)}\n"
-                            f"atoms {e.atoms_total:+.2f}, other {e.other_total:+.2f}")
-        for kind, heading in (("worst", "Worst-predicted test molecules"), ("typical", "Typical errors")):
-            groups.append((heading, [c for k, c in cards if k == kind]))
+        titles, groups, captions = sections.model_cards(result.chosen, result.explanations, result.pictures,
+                                                        classes)
+        for title, png in zip(titles, result.pictures):
+            (OUT / "maps" / f"{name}_{title.replace(' #', '_')}.png").write_bytes(png)
         picture_grid(result.pictures, captions, OUT / f"maps_{name}.png",
                      f"{TITLES[name]}: atom contributions (green raises, pink lowers the {output})")
-        note = (f"{method_note(Path('models') / name, config.ig_steps)} Green raises the {output}, pink lowers it; one colour scale for all "
-                f"maps of this model (full colour = {result.scale:.3g}).")
+        note = (f"{method_note(Path('models') / name, config.ig_steps)} Green raises the {output}, pink "
+                f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
         page.append((f"{TITLES[name]}: atom contributions", sections.maps_section(note, groups)))
         page.append((f"{TITLES[name]}: worst predictions and their nearest training molecules",
                      sections.errors_section(result.worst, by_id, classes)))

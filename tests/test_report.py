@@ -27,6 +27,7 @@ DVC_YAML = {
                                                            "live/val/loss.tsv": "loss"}, "title": "Loss"}},
         {"plots/bins.csv": {"template": "bar_horizontal", "x": "count", "y": "bin", "title": "Bins"}},
         {"odd": {"template": "parallel_coordinates", "y": {"plots/pv.csv": ["model"]}, "title": "Odd one"}},
+        {"empty": {"template": "simple", "x": "expected", "y": {"plots/empty.csv": "observed"}, "title": "Empty"}},
     ],
 }
 
@@ -52,6 +53,7 @@ def repo(tmp_path) -> Path:
     (root / "plots").mkdir()
     pd.DataFrame({"measured": [1.0, 2.0, 3.0], "model": [1.1, 2.2, 2.7]}).to_csv(root / "plots/pv.csv", index=False)
     pd.DataFrame({"bin": ["0.0-0.5", "0.5-1.0"], "count": [3, 7]}).to_csv(root / "plots/bins.csv", index=False)
+    (root / "plots/empty.csv").write_text("expected,observed\n")
     for part in ("train", "val"):
         (root / "live" / part).mkdir(parents=True)
         (root / "live" / part / "loss.tsv").write_text("step\tloss\n0\t1.0\n1\t0.5\n2\t0.4\n")
@@ -81,7 +83,7 @@ def test_report_shows_metrics_with_intervals_diffs_and_plots(repo):
     for name in ("pred_vs_measured", "loss", "bins"):
         assert f"](report_figures/{name}.png)" in text
         assert (repo / f"reports/report_figures/{name}.png").read_bytes().startswith(PNG_MAGIC)
-    assert "*Odd one*: not drawn" in text
+    assert "*Odd one*: not drawn" in text and "*Empty*: not drawn (no data in plots/empty.csv)" in text
     assert "`reports/interpret` is missing" in text
     assert "#### `metrics/evaluate.json`" in text
 

@@ -24,6 +24,8 @@ def _by_path(metrics):
     {"model": {"rmse": {"estimate": 1.5, "ci": {"low": 1.2, "high": 1.9}}}},
     {"model": {"rmse": 1.5, "ci": {"rmse": [1.2, 1.9]}}},
     {"model": {"rmse": 1.5, "ci_low": {"rmse": 1.2}, "ci_high": {"rmse": 1.9}}},
+    {"model": {"rmse": 1.5}, "model_ci": {"rmse": {"low": 1.2, "high": 1.9}}},
+    {"model": {"rmse": 1.5}, "model_ci": {"rmse": [1.2, 1.9]}},
 ])
 def test_every_interval_spelling_pairs_with_its_value(data):
     found = collect(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -66,6 +67,23 @@ def map_card(png: bytes, title: str, row: Mapping[str, object], explanation: Mol
     if e.top_other:
         lines.append("largest " + other_label + ": " + ", ".join(f"{n} {v:+.3f}" for n, v in e.top_other))
     return card(png_img(png, title), lines)
+
+
+def model_cards(chosen: pd.DataFrame, explanations: Sequence[MoleculeExplanation], pictures: Sequence[bytes],
+                classes: Sequence[str]) -> tuple[list[str], list[tuple[str, list[str]]], list[str]]:
+    """For the explained molecules of one model (rows of ``chosen`` with their ``kind``):
+    picture titles ("worst #1", "typical #2"...), the HTML cards grouped under a heading per
+    kind, and short captions for a picture grid."""
+    titles, cards, captions, ranks = [], {"worst": [], "typical": []}, [], Counter()
+    for row, e, png in zip(chosen.to_dict("records"), explanations, pictures):
+        ranks[row["kind"]] += 1
+        titles.append(f"{row['kind']} #{ranks[row['kind']]}")
+        cards[row["kind"]].append(map_card(png, titles[-1], row, e, classes, "other"))
+        captions.append(f"{titles[-1]}: {row[SMILES][:40]}\nmeasured {value_text(row['measured'], classes)}, "
+                        f"predicted {value_text(row['predicted'], classes)}\n"
+                        f"atoms {e.atoms_total:+.2f}, other {e.other_total:+.2f}")
+    groups = [("Worst-predicted test molecules", cards["worst"]), ("Typical errors", cards["typical"])]
+    return titles, groups, captions
 
 
 def maps_section(note: str, groups: Sequence[tuple[str, Sequence[str]]]) -> str:

@@ -24,7 +24,7 @@ class ReportConfig:
 
     base: Sequence[str] = ("main", "origin/main")  # revisions to diff against, first found wins
     primary_metrics: str = "metrics/evaluate.json"
-    identity_line: Sequence[str] = ()  # scatter plots drawn with a y = x line
+    identity_line: Sequence[str] = ()  # ids of (line or scatter) plots drawn with a y = x line
     interpret_dir: str = "reports/interpret"
     interpret_figures: Sequence[tuple[str, str]] = (
         ("feature_importance.png", "Baseline feature importance (SHAP)"),

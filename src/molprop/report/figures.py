@@ -9,6 +9,7 @@ x = actual against y = predicted). Data files: CSV, TSV or JSON (a list of recor
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,10 +86,13 @@ def render(spec: PlotSpec, root: Path, out: Path, identity_line: bool = False) -
 
     if spec.template not in (*LINES, *POINTS, *BARS, *MATRICES):
         raise ValueError(f"plot {spec.id!r}: template {spec.template!r} is not drawn by the report")
+    tables = {file: read_data(root / file) for file in spec.y}
+    if all(len(t) == 0 for t in tables.values()):
+        raise ValueError(f"no data in {', '.join(tables)}")
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     labels = _labels(list(spec.y))
     for file, fields in spec.y.items():
-        data = read_data(root / file)
+        data = tables[file]
         xfield = spec.x.get(file)
         ys = fields or [c for c in data.columns if c != xfield and pd.api.types.is_numeric_dtype(data[c])]
         x = data[xfield] if xfield else pd.Series(np.arange(len(data)), name="step")
@@ -102,7 +106,7 @@ def render(spec: PlotSpec, root: Path, out: Path, identity_line: bool = False) -
                 ax.barh(data[yfield].astype(str), x, label=label)
             else:
                 _confusion(ax, data[xfield], data[yfield], spec.template == "confusion_normalized")
-    if identity_line and spec.template in POINTS:
+    if identity_line and spec.template in (*LINES, *POINTS):
         low, high = (min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1]))
         ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="y = x")
         ax.set_xlim(low, high)
@@ -110,9 +114,10 @@ def render(spec: PlotSpec, root: Path, out: Path, identity_line: bool = False) -
     if spec.template in BARS:
         ax.invert_yaxis()  # first row on top, as in DVC
     first = next(iter(spec.y))
+    fields = list(dict.fromkeys(f for fs in spec.y.values() for f in fs))
     ax.set_xlabel(spec.x_label or spec.x.get(first) or "step")
-    ax.set_ylabel(spec.y_label or (", ".join(spec.y[first]) if len(spec.y) == 1 else ""))
-    ax.set_title(spec.title)
+    ax.set_ylabel(spec.y_label or ", ".join(fields))
+    ax.set_title("\n".join(textwrap.wrap(spec.title, 60)), fontsize=11)
     if spec.template not in MATRICES and len(ax.get_legend_handles_labels()[0]) > 1:
         ax.legend(fontsize=8)
     fig.tight_layout()

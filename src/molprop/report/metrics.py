@@ -4,8 +4,9 @@ with their value whatever way the file spells them.
 Recognized interval spellings (``m`` is the metric): sibling keys ``m_ci_low``/``m_ci_high``
 (also ``_lower``/``_upper``, ``_low``/``_high``, ``_lo``/``_hi``); a two-number list
 ``m_ci`` / ``m_ci95`` or ``m.ci``; a dict ``m: {value|mean|estimate|point, low|high|...}``;
-or an interval level above the metric (``ci: {m: [lo, hi]}``, ``ci_low: {m: ...}``). A bound
-without a value to pair with stays an ordinary metric.
+or an interval level above the metric (``ci: {m: [lo, hi]}``, ``ci_low: {m: ...}``,
+``baseline_ci: {m: {low, high}}`` next to ``baseline: {m: value}``). A bound without a
+value to pair with stays an ordinary metric.
 """
 
 from __future__ import annotations
@@ -66,23 +67,34 @@ def _interval_name(key: str) -> str | None:
     return None
 
 
+def _strip_interval(path: tuple[str, ...]) -> tuple[str, ...]:
+    """``path`` without interval words: ``ci`` dropped, ``baseline_ci`` -> ``baseline``."""
+    out = []
+    for key in path:
+        name = _interval_name(key)
+        if name is None:
+            out.append(key)
+        elif name:
+            out.append(name)
+    return tuple(out)
+
+
 def _role(path: tuple[str, ...]) -> tuple[tuple[str, ...], str] | None:
     """(metric path, "low" | "high" | "value") if ``path`` may be part of an interval."""
     last, head = path[-1], path[:-1]
     if last in _PAIR:
-        name = _interval_name(head[-1])
-        if name is None:  # the interval key is further up: ci: {rmse: [low, high]}
-            return tuple(k for k in head if _interval_name(k) != ""), last[1:]
-        return (head[:-1] if name == "" else (*head[:-1], name)), last[1:]
+        return _strip_interval(head), last[1:]  # the interval key may be further up
     for role, names in (("low", LOW), ("high", HIGH)):
         if last in names:
-            return (head[:-1] if head and head[-1] in INTERVAL else head), role
-        for name in names:
-            if last.endswith("_" + name):
-                return (*head, last[: -len(name) - 1]), role
-        for i, key in enumerate(head):
-            if key in names:
-                return (*head[:i], *head[i + 1:], last), role
+            base = head
+        elif any(last.endswith("_" + name) for name in names):
+            name = next(n for n in names if last.endswith("_" + n))
+            base = (*head, last[: -len(name) - 1])
+        elif any(key in names for key in head):
+            base = (*(k for k in head if k not in names), last)
+        else:
+            continue
+        return _strip_interval(base), role
     if last in VALUE:
         return head, "value"
     return None
@@ -130,8 +142,10 @@ def load_metrics(path: str | Path) -> list[Metric]:
 
 
 def format_value(value: Any, low: float | None = None, high: float | None = None) -> str:
-    """A value with 4 significant digits and its interval as ``[low, high]``."""
+    """A value with 4 significant digits (None as a dash) and its interval as ``[low, high]``."""
     def fmt(v: Any) -> str:
+        if v is None:
+            return "—"
         if _is_number(v):
             return "NaN" if isinstance(v, float) and math.isnan(v) else f"{v:.4g}"
         return str(v)
