@@ -48,14 +48,21 @@ def _save_forest(directory, frame, y, task="regression", members=("member_0",), 
     save_card(directory, ModelCard("sklearn", task, ["morgan", "descriptors"], list(members), list(classes)))
 
 
-def _save_network(directory, kind, frame, n_outputs=1, task="regression", members=("member_0",)):
+def _save_network(directory, kind, frame, n_outputs=1, task="regression", members=("member_0",),
+                  scaling="quantile"):
     torch.manual_seed(0)
-    params = {"hidden_size": 16, "depth": 2, "dropout": 0.0, "ffn_hidden_size": 8, "n_layers": 2}
+    params = {"hidden_size": 16, "depth": 2, "dropout": 0.0, "ffn_hidden_size": 8, "n_layers": 2,
+              "readout": "sum", "batch_norm": True}
     for member in members:
-        prep = Preprocessor.fit(frame, list(frame.columns), scale=True)
+        prep = Preprocessor.fit(frame, list(frame.columns), scale=scaling)
         config = network_config(kind, len(frame.columns), n_outputs, params)
         scale = (-3.0, 2.5) if task == "regression" else None
-        save_member(directory / member, kind, config, build_network(kind, config).state_dict(), prep, scale)
+        network = build_network(kind, config)
+        for module in network.modules():  # trained-looking batch-norm statistics
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+        save_member(directory / member, kind, config, network.state_dict(), prep, scale)
     save_card(directory, ModelCard("torch", task, ["descriptors"], list(members), ["a", "b", "c"][:n_outputs]
                                    if task == "classification" else []))
 
@@ -172,10 +179,10 @@ def test_forest_shap_explains_the_predicted_class_probability(tmp_path):
 
 # --- integrated gradients --------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["dmpnn", "mlp"])
-def test_integrated_gradients_are_complete_and_match_predictions(tmp_path, kind):
+@pytest.mark.parametrize("kind,scaling", [("dmpnn", "quantile"), ("dmpnn", "standard"), ("mlp", "standard")])
+def test_integrated_gradients_are_complete_and_match_predictions(tmp_path, kind, scaling):
     mols, frame = _fingerprint_frame(SMILES[:5])
-    _save_network(tmp_path, kind, frame)
+    _save_network(tmp_path, kind, frame, scaling=scaling)
     graphs = [featurize_graph(m) for m in mols]
     columns, found = integrated_gradients(tmp_path, frame, graphs, steps=128)
     predicted = predict_saved(tmp_path, frame, "cpu", graphs).mean

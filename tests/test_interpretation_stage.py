@@ -73,9 +73,10 @@ def _project(root: Path, task: str) -> None:
     save_card(root / "models/baseline", ModelCard("sklearn", task, ["morgan", "descriptors"], ["member_0"], classes))
     torch.manual_seed(0)
     desc = [c for c in x_columns if c.startswith("desc_")]
-    net_prep = Preprocessor.fit(features.iloc[train], desc, scale=True)
+    net_prep = Preprocessor.fit(features.iloc[train], desc, scale="quantile")
     config = network_config("dmpnn", len(desc), 3 if classes else 1,
-                            {"hidden_size": 16, "depth": 2, "dropout": 0.0, "ffn_hidden_size": 8, "n_layers": 2})
+                            {"hidden_size": 16, "depth": 2, "dropout": 0.0, "ffn_hidden_size": 8, "n_layers": 2,
+                             "readout": "mean", "batch_norm": False})
     save_member(root / "models/model/member_0", "dmpnn", config, build_network("dmpnn", config).state_dict(),
                 net_prep, None if classes else (float(y.mean()), float(y.std())))
     save_card(root / "models/model", ModelCard("torch", task, ["descriptors"], ["member_0"], classes))

@@ -1,8 +1,9 @@
 """Integrated gradients (Sundararajan et al. 2017) of a saved PyTorch model, with autograd.
 
-The baseline input is all zeros: the same graph with every atom and bond feature zero, and
-zero per-molecule features (fingerprint positions absent, descriptors at their training
-mean, as they are standardized). Graph networks (D-MPNN) get a contribution per atom (a
+The baseline input: the same graph with every atom and bond feature zero, and the
+per-molecule features at their training medians (through the network's own scaling, so the
+baseline means the same whatever the descriptor scaling; fingerprint positions are then
+mostly absent). Graph networks (D-MPNN) get a contribution per atom (a
 bond's contribution is split between its two atoms) and per extra per-molecule feature
 column; feature networks (MLP) per input column. Contributions are in target units
 (regression) or probability of the explained class (classification); atoms + features sum
@@ -62,7 +63,8 @@ def _explained(raw, classification: bool, target_scale: tuple[float, float] | No
     return raw[:, 0] * std + mean
 
 
-def _graph_member(model, graph: MolGraph, extra: np.ndarray | None, steps: int, explain) -> Attribution:
+def _graph_member(model, graph: MolGraph, extra: np.ndarray | None, reference: np.ndarray, steps: int,
+                  explain) -> Attribution:
     import torch
 
     from molprop.nn.mpnn import GraphTensors
@@ -80,7 +82,9 @@ def _graph_member(model, graph: MolGraph, extra: np.ndarray | None, steps: int, 
     tensors.edge_features = (edge_scale * edges_in).requires_grad_()
     extra_in = tensors.extra
     if extra_in is not None:
-        tensors.extra = (alphas[:, None] * extra_in).requires_grad_()
+        start = torch.as_tensor(reference, dtype=torch.float32)[None, :]
+        extra_in = extra_in - start  # the path runs from the reference to the molecule's values
+        tensors.extra = (start + alphas[:, None] * extra_in).requires_grad_()
     out = explain(model(tensors))
     out[:steps].sum().backward()
     grad_atoms = tensors.atom_features.grad[: steps * graph.n_atoms].view(steps, graph.n_atoms, -1).mean(0)
@@ -97,12 +101,13 @@ def _graph_member(model, graph: MolGraph, extra: np.ndarray | None, steps: int, 
     return Attribution(atoms, features, float(out[-1].detach()), float(out[-2].detach()))
 
 
-def _feature_member(model, x: np.ndarray, steps: int, explain) -> Attribution:
+def _feature_member(model, x: np.ndarray, reference: np.ndarray, steps: int, explain) -> Attribution:
     import torch
 
     alphas = torch.cat([(torch.arange(steps, dtype=torch.float32) + 0.5) / steps, torch.tensor([0.0, 1.0])])
-    row = torch.as_tensor(x[None, :], dtype=torch.float32)
-    scaled = (alphas[:, None] * row).requires_grad_()
+    start = torch.as_tensor(reference[None, :], dtype=torch.float32)
+    row = torch.as_tensor(x[None, :], dtype=torch.float32) - start
+    scaled = (start + alphas[:, None] * row).requires_grad_()
     out = explain(model(scaled))
     out[:steps].sum().backward()
     values = (row[0] * scaled.grad[:steps].mean(0)).double().numpy()
@@ -132,6 +137,7 @@ def integrated_gradients(model_dir: str | Path, features: pd.DataFrame, graphs: 
         if columns is not None and prep.columns != columns:
             raise ValueError(f"{model_dir}/{member} uses other feature columns than the first member")
         columns = prep.columns
+        reference = prep.transform(pd.DataFrame([prep.medians], columns=prep.columns))[0]
         x = prep.transform(features)
         if kind == "dmpnn" and (graphs is None or len(graphs) != len(x)):
             raise ValueError(f"{model_dir}: a graph network needs one molecular graph per molecule")
@@ -144,9 +150,10 @@ def integrated_gradients(model_dir: str | Path, features: pd.DataFrame, graphs: 
 
             with torch.enable_grad():
                 if kind == "dmpnn":
-                    results.append(_graph_member(model, graphs[i], x[i] if x.shape[1] else None, steps, explain))
+                    extra = x[i] if x.shape[1] else None
+                    results.append(_graph_member(model, graphs[i], extra, reference, steps, explain))
                 else:
-                    results.append(_feature_member(model, x[i], steps, explain))
+                    results.append(_feature_member(model, x[i], reference, steps, explain))
         per_member.append(results)
     return list(columns or []), [_mean([m[i] for m in per_member]) for i in range(len(features))]
 

@@ -113,11 +113,12 @@ def method_note(model_dir: str | Path, ig_steps: int) -> str:
     """How the explanations of a saved model are computed, for a reader of the maps."""
     forest = load_card(Path(model_dir)).kind == "sklearn"
     how = ("Exact TreeSHAP values of the random forest" if forest else
-           f"Integrated gradients of the network ({ig_steps} steps from an all-zero input)")
+           f"Integrated gradients of the network ({ig_steps} steps from the baseline input)")
     graph = "" if forest else ("each atom's own contribution when the network reads the "
                                "molecular graph (a bond's contribution split between its two atoms); ")
     baseline = ("the forest's mean output over its training molecules" if forest else
-                "the network's output for all-zero inputs")
+                "the network's output for a featureless graph of the same shape (all atom and "
+                "bond features zero) with the per-molecule features at their training medians")
     mapped = ", ".join(sorted(ATOM_TERMS))
     return (f"{how}. Atom colours add up: {graph}each fingerprint position the molecule sets, split "
             f"evenly over the atoms of the environments that set it; the descriptors that are sums "

@@ -79,7 +79,8 @@ def model_cards(chosen: pd.DataFrame, explanations: Sequence[MoleculeExplanation
         ranks[row["kind"]] += 1
         titles.append(f"{row['kind']} #{ranks[row['kind']]}")
         cards[row["kind"]].append(map_card(png, titles[-1], row, e, classes, "other"))
-        captions.append(f"{titles[-1]}: {row[SMILES][:40]}\nmeasured {value_text(row['measured'], classes)}, "
+        smiles = row[SMILES] if len(row[SMILES]) <= 34 else row[SMILES][:33] + "…"
+        captions.append(f"{titles[-1]}: {smiles}\nmeasured {value_text(row['measured'], classes)}, "
                         f"predicted {value_text(row['predicted'], classes)}\n"
                         f"atoms {e.atoms_total:+.2f}, other {e.other_total:+.2f}")
     groups = [("Worst-predicted test molecules", cards["worst"]), ("Typical errors", cards["typical"])]
