@@ -160,3 +160,10 @@ def test_rendering_repeats_byte_for_byte_and_draws_confusion_matrices(tmp_path):
     render(spec, tmp_path, tmp_path / "two.png")
     assert (tmp_path / "one.png").read_bytes() == (tmp_path / "two.png").read_bytes()
     assert (tmp_path / "one.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_long_diffs_are_folded(repo):
+    (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"lr": 0.0003}, "extra": {f"k{i}": i for i in range(30)}}))
+    text = build_report(repo, repo / "report.md", ReportConfig())
+    assert "<details><summary>31 params changed</summary>" in text
+    assert "<details><summary>" not in text.split("### Params")[0]  # one metric changed: shown as is

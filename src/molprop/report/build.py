@@ -12,10 +12,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from molprop.report.diff import Diff, dvc_diff, head_commit, resolve_base
+from molprop.report.diff import Diff, dvc_diff, head_commit, resolve_base, rows_of
 from molprop.report.figures import plot_specs, render
 from molprop.report.markdown import cell, has_intervals, image, metrics_tables, table
 from molprop.report.metrics import load_metrics
+
+
+FOLD_ROWS = 25  # longer diff tables are folded (<details>) so the comment stays readable
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,13 @@ def _diff_section(kind: str, base: tuple[str, str] | None, root: Path) -> str:
     result: Diff = dvc_diff(kind, base[0], root)
     if result.problem:
         return f"{heading}\n\nNot available: {cell(result.problem)}"
-    return f"{heading}\n\n{result.markdown if result.changed else f'No {kind} changed against `{base[0]}`.'}"
+    if not result.changed:
+        return f"{heading}\n\nNo {kind} changed against `{base[0]}`."
+    rows = rows_of(result.markdown)
+    if rows <= FOLD_ROWS:
+        return f"{heading}\n\n{result.markdown}"
+    return (f"{heading}\n\n<details><summary>{rows} {kind} changed</summary>\n\n{result.markdown}\n\n"
+            "</details>")
 
 
 def _worst_table(path: Path, n: int) -> str:

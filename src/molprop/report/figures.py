@@ -93,6 +93,8 @@ def render(spec: PlotSpec, root: Path, out: Path, identity_line: bool = False) -
     labels = _labels(list(spec.y))
     for file, fields in spec.y.items():
         data = tables[file]
+        if data.empty:  # e.g. a model without an uncertainty has no calibration curve
+            continue
         xfield = spec.x.get(file)
         ys = fields or [c for c in data.columns if c != xfield and pd.api.types.is_numeric_dtype(data[c])]
         x = data[xfield] if xfield else pd.Series(np.arange(len(data)), name="step")
