@@ -10,7 +10,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install repro test test-all git-ready clean-venv
+.PHONY: install repro test test-all git-ready clean-venv report
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,11 @@ git-ready:
 
 repro: install git-ready
 	$(BIN)/dvc repro
+
+# The pull-request report after `make repro`: reports/report.md (+ PNGs) with metrics, the
+# metrics/params diffs against BASE (default: report.base in params.yaml) and the plots.
+report: install
+	$(BIN)/python stages/report.py $(if $(BASE),--base $(BASE))
 
 test: install
 	$(BIN)/pytest -m "not slow"

@@ -1,6 +1,9 @@
-"""Stage interpret: baseline feature importance and the worst-predicted test molecules.
+"""Stage interpret: why the models predict what they do, and where they fail.
 
-Writes reports/interpret/: feature_importance.csv (+ .png), worst_<model>.csv per model.
+Writes reports/interpret/: index.html (one self-contained page, opens offline),
+feature_importance.csv/.png (baseline SHAP), worst_<model>.csv (worst test predictions with
+scaffold and nearest training neighbour), maps/<model>_<kind>_<k>.png (atom-contribution
+maps) and maps_<model>.png (the maps of one model on one picture).
 """
 
 from __future__ import annotations
@@ -11,26 +14,73 @@ from pathlib import Path
 import pandas as pd
 from common import read_params
 
+from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.predictions import MODELS
-from molprop.interpretation.errors import worst_predictions
-from molprop.interpretation.importance import forest_importance
+from molprop.features.graph_store import has_graphs, load_aligned_graphs
+from molprop.interpretation import sections
+from molprop.interpretation.drawing import picture_grid
+from molprop.interpretation.explain import method_note
+from molprop.interpretation.page import render_page
 from molprop.interpretation.plots import plot_importance
+from molprop.interpretation.run import (InterpretConfig, Molecules, baseline_importance, explain_model,
+                                        molecule_table)
+from molprop.molecules import parse_validated
+from molprop.schema import MOL_ID, SMILES
 
 OUT = Path("reports/interpret")
+GRAPHS = Path("data/graphs.parquet")
+TITLES = {"baseline": "Baseline (random forest)", "model": "Model (neural network)"}
 
 
 def main() -> None:
-    cfg = read_params("interpret")["interpret"]
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir(parents=True)
-    importance = forest_importance("models/baseline")
-    importance.round(8).to_csv(OUT / "feature_importance.csv", index=False)
-    plot_importance(importance.head(cfg["n_top_features"]), OUT / "feature_importance.png")
+    params = read_params("data", "featurize", "interpret")
+    task = params["data"]["task"]
+    morgan = params["featurize"]["morgan"]
+    config = InterpretConfig(radius=morgan["radius"], n_bits=morgan["n_bits"], **params["interpret"])
+    validated, features, split = read_aligned(
+        "data/validated.parquet", "data/features.parquet", "data/split.parquet"
+    )
     predictions = pd.read_parquet("data/predictions.parquet")
-    for model in MODELS:
-        worst = worst_predictions(predictions, model, cfg["n_worst"])
-        worst.round(6).to_csv(OUT / f"worst_{model}.csv", index=False)
-    print(f"interpret: top features {importance.feature.head(5).tolist()}")
+    classes = class_names(validated, task)
+    mols = parse_validated(validated[SMILES], validated[MOL_ID], "molecule", "data/validated.parquet")
+    graphs = load_aligned_graphs(GRAPHS, validated[MOL_ID].tolist()) if has_graphs(GRAPHS) else None
+    data = Molecules(mols, molecule_table(validated, split), features, graphs)
+    neighbours = data.neighbours()
+    shutil.rmtree(OUT, ignore_errors=True)
+    (OUT / "maps").mkdir(parents=True)
+
+    found = baseline_importance("models/baseline", data, predictions[MOL_ID], config)
+    found.importance.round(8).to_csv(OUT / "feature_importance.csv", index=False)
+    top = found.importance.head(config.n_top_features)
+    output = "probability of the predicted class" if classes else "prediction"
+    plot_importance(top, OUT / "feature_importance.png", f"Baseline: mean |SHAP| over "
+                    f"{found.n_explained} test molecules", f"mean |SHAP| ({output})")
+    page = [("Baseline: which features matter", sections.importance_section(
+        (OUT / "feature_importance.png").read_bytes(), found.importance, config.n_top_bits, found.bits,
+        mols, config.n_bit_examples, f"{found.n_explained} test molecules"))]
+
+    by_id = dict(zip(validated[MOL_ID], mols))
+    for name in MODELS:
+        result = explain_model(name, Path("models") / name, predictions, data, neighbours, task, config)
+        result.worst.round(6).to_csv(OUT / f"worst_{name}.csv", index=False)
+        titles, groups, captions = sections.model_cards(result.chosen, result.explanations, result.pictures,
+                                                        classes)
+        for title, png in zip(titles, result.pictures):
+            (OUT / "maps" / f"{name}_{title.replace(' #', '_')}.png").write_bytes(png)
+        picture_grid(result.pictures, captions, OUT / f"maps_{name}.png",
+                     f"{TITLES[name]}: atom contributions (green raises, pink lowers the {output})")
+        note = (f"{method_note(Path('models') / name, config.ig_steps)} Green raises the {output}, pink "
+                f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
+        page.append((f"{TITLES[name]}: atom contributions", sections.maps_section(note, groups)))
+        page.append((f"{TITLES[name]}: worst predictions and their nearest training molecules",
+                     sections.errors_section(result.worst, by_id, classes)))
+        print(f"interpret {name}: worst error {result.worst['error'].iloc[0]:.3f} "
+              f"({result.worst[SMILES].iloc[0]})")
+
+    intro = (f"Test-set explanations of the baseline and the model ({task}, "
+             f"{len(predictions)} test molecules). Generated by the interpret stage of the molprop pipeline.")
+    (OUT / "index.html").write_text(render_page("molprop: model interpretation", intro, page))
+    print(f"interpret: top features {found.importance.feature.head(5).tolist()}")
 
 
 if __name__ == "__main__":

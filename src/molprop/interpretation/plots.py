@@ -1,24 +1,35 @@
-"""Static figures of explanations (matplotlib, no display needed)."""
+"""Static figures of explanations (matplotlib, Agg backend, PNG without a software stamp so
+the bytes repeat)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
-def plot_importance(importance: pd.DataFrame, path: str | Path) -> None:
-    """Horizontal bar chart of feature importance with its spread over trees."""
+def plot_importance(importance: pd.DataFrame, path: str | Path, title: str, xlabel: str) -> None:
+    """Horizontal bars of ``mean_abs_shap`` per ``label`` (or ``feature``), most important on
+    top, coloured by ``direction``: green where a larger value raises the output, pink where
+    it lowers it, grey where the feature did not vary."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(importance) + 1.2))
     ordered = importance.iloc[::-1]
-    ax.barh(ordered["feature"], ordered["importance"], xerr=ordered["importance_std"], color="#4c72b0")
-    ax.set_xlabel("mean decrease in impurity")
-    ax.set_title("Baseline feature importance")
+    labels = ordered["label"] if "label" in ordered else ordered["feature"]
+    direction = ordered["direction"].to_numpy(dtype=float)
+    colours = np.where(np.isnan(direction), "#9e9e9e", np.where(direction >= 0, "#4d9221", "#c51b7d"))
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(ordered) + 1.4))
+    ax.barh(np.arange(len(ordered)), ordered["mean_abs_shap"], color=colours)
+    ax.set_yticks(np.arange(len(ordered)), labels, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("#4d9221", "#c51b7d", "#9e9e9e")]
+    ax.legend(handles, ["larger value raises it", "larger value lowers it", "constant"],
+              fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)

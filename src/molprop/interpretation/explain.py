@@ -1,0 +1,126 @@
+"""Per-molecule explanations of either model in one form: contributions mapped onto atoms
+where the model's inputs allow it, the rest summed and listed by feature.
+
+Fingerprint columns ``fp_<i>`` a molecule sets are mapped onto the atoms of the environments
+that set them (:mod:`molprop.interpretation.morgan_bits`), descriptors that are sums over
+atoms (TPSA, logP, ...) onto their atoms in proportion to each atom's term
+(:mod:`molprop.interpretation.descriptor_atoms`); graph networks add their own per-atom
+contributions. Fingerprint positions a molecule does not set, and the other descriptors,
+are "other" contributions: real effects on the output that belong to no atom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem
+
+from molprop.features.graph import MolGraph
+
+from molprop.interpretation.descriptor_atoms import ATOM_TERMS, descriptor_shares
+from molprop.interpretation.morgan_bits import atom_weights
+from molprop.models.matrix import FEATURE_GROUPS
+from molprop.models.store import load_card
+
+FP_PREFIX = FEATURE_GROUPS["morgan"]
+DESC_PREFIX = FEATURE_GROUPS["descriptors"]
+
+
+@dataclass
+class MoleculeExplanation:
+    """``base + atoms.sum() + other_total == output`` (up to integration error for networks).
+
+    ``atoms`` is None when nothing could be mapped onto atoms (a descriptor-only model).
+    ``top_other`` lists the largest "other" contributions as (feature, value).
+    """
+
+    base: float
+    output: float
+    atoms: np.ndarray | None
+    other_total: float
+    top_other: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def atoms_total(self) -> float:
+        return 0.0 if self.atoms is None else float(self.atoms.sum())
+
+
+def explain_molecule(mol: Chem.Mol, columns: Sequence[str], contributions: np.ndarray,
+                     raw_values: np.ndarray, base: float, output: float, radius: int, n_bits: int,
+                     graph_atoms: np.ndarray | None = None, n_top_other: int = 3) -> MoleculeExplanation:
+    """Split one molecule's per-feature ``contributions`` (aligned with ``columns``; feature
+    values ``raw_values`` as in data/features.parquet) into atom weights and the rest, adding
+    ``graph_atoms`` (per-atom contributions of a graph network) when given. Mapped onto atoms:
+    the fingerprint positions the molecule sets, and the descriptors that are sums over atoms
+    (:mod:`molprop.interpretation.descriptor_atoms`)."""
+    contributions = np.asarray(contributions, dtype=np.float64)
+    raw_values = np.asarray(raw_values, dtype=np.float64)
+    atoms = np.zeros(mol.GetNumAtoms()) if graph_atoms is None else np.asarray(graph_atoms, np.float64).copy()
+    mapped = np.zeros(len(columns), dtype=bool)
+    bit_values = {}
+    for j, column in enumerate(columns):
+        if column.startswith(FP_PREFIX) and np.isfinite(raw_values[j]) and raw_values[j] > 0:
+            bit_values[int(column[len(FP_PREFIX):])] = float(contributions[j])
+            mapped[j] = True
+        elif column.startswith(DESC_PREFIX):
+            shares = descriptor_shares(mol, column[len(DESC_PREFIX):])
+            if shares is not None:
+                atoms += contributions[j] * shares
+                mapped[j] = True
+    if bit_values:
+        atoms += atom_weights(mol, bit_values, radius, n_bits)
+    other = ~mapped
+    order = np.argsort(-np.abs(np.where(other, contributions, 0.0)), kind="stable")[:n_top_other]
+    top = [(str(columns[j]), float(contributions[j])) for j in order if other[j] and contributions[j] != 0]
+    any_atoms = graph_atoms is not None or mapped.any()
+    return MoleculeExplanation(float(base), float(output), atoms if any_atoms else None,
+                               float(contributions[other].sum()), top)
+
+
+def common_scale(explanations: Sequence[MoleculeExplanation]) -> float:
+    """The largest |atom weight| over the explanations: one colour scale for their maps."""
+    peaks = [float(np.abs(e.atoms).max()) for e in explanations if e.atoms is not None and len(e.atoms)]
+    return max(peaks, default=0.0)
+
+
+def explain_saved(model_dir: str | Path, mols: Sequence[Chem.Mol], features: pd.DataFrame,
+                  graphs: Sequence[MolGraph] | None, classes: Sequence[int] | None, radius: int,
+                  n_bits: int, ig_steps: int = 64) -> list[MoleculeExplanation]:
+    """Explanations of a saved model for ``mols`` (rows of ``features`` and ``graphs``):
+    TreeSHAP for a random forest, integrated gradients for a PyTorch network. ``classes``:
+    the class explained per molecule (classification: the predicted class)."""
+    card = load_card(Path(model_dir))
+    if card.kind == "sklearn":
+        from molprop.interpretation.shap_forest import forest_shap
+
+        shap = forest_shap(model_dir, features)
+        raw = features[shap.columns].to_numpy(dtype=np.float64)
+        return [explain_molecule(mol, shap.columns, shap.values[i], raw[i], shap.base[i], shap.output[i],
+                                 radius, n_bits) for i, mol in enumerate(mols)]
+    from molprop.interpretation.attribution import integrated_gradients
+
+    columns, attributions = integrated_gradients(model_dir, features, graphs, classes, ig_steps)
+    raw = features[columns].to_numpy(dtype=np.float64) if columns else np.zeros((len(mols), 0))
+    return [explain_molecule(mol, columns, a.features, raw[i], a.baseline_output, a.output, radius, n_bits,
+                             graph_atoms=a.atoms) for i, (mol, a) in enumerate(zip(mols, attributions))]
+
+
+def method_note(model_dir: str | Path, ig_steps: int) -> str:
+    """How the explanations of a saved model are computed, for a reader of the maps."""
+    forest = load_card(Path(model_dir)).kind == "sklearn"
+    how = ("Exact TreeSHAP values of the random forest" if forest else
+           f"Integrated gradients of the network ({ig_steps} steps from the baseline input)")
+    graph = "" if forest else ("each atom's own contribution when the network reads the "
+                               "molecular graph (a bond's contribution split between its two atoms); ")
+    baseline = ("the forest's mean output over its training molecules" if forest else
+                "the network's output for a featureless graph of the same shape (all atom and "
+                "bond features zero) with the per-molecule features at their training medians")
+    mapped = ", ".join(sorted(ATOM_TERMS))
+    return (f"{how}. Atom colours add up: {graph}each fingerprint position the molecule sets, split "
+            f"evenly over the atoms of the environments that set it; the descriptors that are sums "
+            f"over atoms ({mapped}), in proportion to each atom's term. Other: the remaining "
+            f"descriptors and the fingerprint positions the molecule lacks. Baseline: {baseline}.")

@@ -1,0 +1,101 @@
+"""Morgan fingerprint positions (``fp_<i>`` columns) mapped back to the atoms that set them.
+
+A position holds every atom environment (centre atom + bond radius) that hashed to it. The
+same generator as the featurize stage (``molprop.features.fingerprints``) is used, so a
+position here is the column ``fp_<i>`` the models saw.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem import rdFingerprintGenerator
+
+from molprop.features.fingerprints import morgan_generator
+
+Environment = tuple[int, int]  # (centre atom index, radius)
+
+
+def bit_environments(mol: Chem.Mol, radius: int, n_bits: int) -> dict[int, tuple[Environment, ...]]:
+    """Fingerprint position -> the atom environments of ``mol`` that set it (one per count)."""
+    info = rdFingerprintGenerator.AdditionalOutput()
+    info.AllocateBitInfoMap()
+    morgan_generator(radius, n_bits).GetCountFingerprintAsNumPy(mol, additionalOutput=info)
+    return {int(bit): tuple((int(a), int(r)) for a, r in envs) for bit, envs in info.GetBitInfoMap().items()}
+
+
+def environment_atoms(mol: Chem.Mol, centre: int, radius: int) -> list[int]:
+    """Atom indices of the environment of ``radius`` bonds around atom ``centre`` (sorted)."""
+    if radius == 0:
+        return [centre]
+    atoms = {centre}
+    for bond in Chem.FindAtomEnvironmentOfRadiusN(mol, radius, centre):
+        b = mol.GetBondWithIdx(bond)
+        atoms.update((b.GetBeginAtomIdx(), b.GetEndAtomIdx()))
+    return sorted(atoms)
+
+
+def environment_smiles(mol: Chem.Mol, centre: int, radius: int) -> str:
+    """The environment as a SMILES fragment with explicit hydrogen counts (so a hydroxyl
+    oxygen ``[OH]`` differs from a carbonyl ``[O]``), for grouping the different substructures
+    that share one fingerprint position."""
+    atoms = environment_atoms(mol, centre, radius)
+    bonds = list(Chem.FindAtomEnvironmentOfRadiusN(mol, radius, centre)) if radius else None
+    return Chem.MolFragmentToSmiles(mol, atomsToUse=atoms, bondsToUse=bonds or None,
+                                    rootedAtAtom=centre, canonical=True, allHsExplicit=True)
+
+
+def atom_weights(mol: Chem.Mol, bit_values: Mapping[int, float], radius: int,
+                 n_bits: int) -> np.ndarray:
+    """Per-atom share of the values of the positions ``mol`` sets: each position's value is
+    split evenly over its occurrences, each occurrence's share evenly over its atoms. The
+    weights sum to the total value of the positions present; absent positions get nothing."""
+    weights = np.zeros(mol.GetNumAtoms())
+    for bit, envs in bit_environments(mol, radius, n_bits).items():
+        value = float(bit_values.get(bit, 0.0))
+        for centre, r in envs:
+            atoms = environment_atoms(mol, centre, r)
+            weights[atoms] += value / len(envs) / len(atoms)
+    return weights
+
+
+@dataclass(frozen=True)
+class BitExample:
+    """One substructure that sets a fingerprint position: its SMILES fragment, how many
+    molecules contain it, and one molecule (index into the input list) + environment."""
+
+    smiles: str
+    n_molecules: int
+    example: int
+    environment: Environment
+
+
+def bit_substructures(mols: Sequence[Chem.Mol], bits: Sequence[int], radius: int,
+                     n_bits: int) -> dict[int, list[BitExample]]:
+    """Per position in ``bits``: the distinct substructures setting it among ``mols``, most
+    frequent first; the example of each is its smallest molecule (fewest atoms, then input
+    order). A position no molecule sets gets an empty list."""
+    wanted = set(bits)
+    counts: dict[int, Counter[str]] = {b: Counter() for b in wanted}
+    examples: dict[tuple[int, str], tuple[int, int, Environment]] = {}
+    for index, mol in enumerate(mols):
+        for bit, envs in bit_environments(mol, radius, n_bits).items():
+            if bit not in wanted:
+                continue
+            seen: dict[str, Environment] = {}
+            for env in envs:
+                seen.setdefault(environment_smiles(mol, *env), env)
+            for smiles, env in seen.items():
+                counts[bit][smiles] += 1
+                key = (mol.GetNumAtoms(), index, env)
+                if (bit, smiles) not in examples or key[:2] < examples[bit, smiles][:2]:
+                    examples[bit, smiles] = key
+    return {
+        bit: [BitExample(s, c[s], examples[bit, s][1], examples[bit, s][2])
+              for s in sorted(c, key=lambda s: (-c[s], s))]
+        for bit, c in ((b, counts[b]) for b in bits)
+    }

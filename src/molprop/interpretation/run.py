@@ -1,0 +1,142 @@
+"""From the pipeline's tables to the interpretation results: the baseline's global feature
+importance, and per model the worst and typical test molecules with their explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem
+
+from molprop.features.graph import MolGraph
+from molprop.interpretation.drawing import similarity_map_png
+from molprop.interpretation.errors import TrainingNeighbours, typical_predictions, worst_predictions
+from molprop.interpretation.explain import MoleculeExplanation, common_scale, explain_saved
+from molprop.interpretation.morgan_bits import BitExample, bit_substructures
+from molprop.interpretation.shap_forest import forest_shap, shap_importance
+from molprop.schema import MOL_ID, ROW, SMILES, SPLIT, TARGET
+
+
+@dataclass(frozen=True)
+class InterpretConfig:
+    """The interpret params section, plus the fingerprint settings the features were made with."""
+
+    radius: int
+    n_bits: int
+    max_explained: int = 1000
+    n_top_features: int = 20
+    n_top_bits: int = 10
+    n_bit_examples: int = 3
+    n_worst: int = 20
+    n_maps_worst: int = 6
+    n_maps_typical: int = 3
+    ig_steps: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("max_explained", "n_top_features", "n_worst", "ig_steps", "n_bit_examples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"interpret.{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_maps_worst > self.n_worst:
+            raise ValueError(f"interpret.n_maps_worst ({self.n_maps_worst}) must not exceed n_worst ({self.n_worst})")
+
+
+@dataclass
+class Molecules:
+    """Every validated molecule, aligned with data/validated.parquet (and its features, split
+    and graphs), looked up by mol_id."""
+
+    mols: list[Chem.Mol]
+    table: pd.DataFrame  # mol_id, row, smiles, y, split
+    features: pd.DataFrame
+    graphs: list[MolGraph] | None
+
+    def rows(self, mol_ids: Sequence[str]) -> np.ndarray:
+        index = pd.Index(self.table[MOL_ID])
+        rows = index.get_indexer(list(mol_ids))
+        if (rows < 0).any():
+            missing = [m for m, r in zip(mol_ids, rows) if r < 0][:3]
+            raise ValueError(f"data/predictions.parquet has molecules {missing} not in data/validated.parquet; "
+                             "re-run `dvc repro`")
+        return rows
+
+    def neighbours(self) -> TrainingNeighbours:
+        """Search over the molecules the models learned from (every part but test)."""
+        learned = np.flatnonzero(self.table[SPLIT].to_numpy() != "test")
+        return TrainingNeighbours([self.mols[i] for i in learned], self.table.iloc[learned])
+
+
+@dataclass
+class GlobalImportance:
+    """Mean |SHAP| per feature over the explained test molecules, the substructures behind
+    the top fingerprint positions, and how many molecules were explained."""
+
+    importance: pd.DataFrame
+    bits: dict[int, list[BitExample]]
+    n_explained: int
+
+
+def baseline_importance(model_dir: str | Path, data: Molecules, test_ids: Sequence[str],
+                        config: InterpretConfig) -> GlobalImportance:
+    """SHAP importance of the random forest on the test molecules (a seeded sample of
+    ``max_explained`` when there are more); the substructures behind the top fingerprint
+    positions (the ``n_top_bits`` most important ones, and any among the top features)
+    label those features."""
+    rows = data.rows(test_ids)
+    if len(rows) > config.max_explained:
+        rows = np.sort(np.random.default_rng(config.seed).choice(rows, config.max_explained, replace=False))
+    importance = shap_importance(forest_shap(model_dir, data.features.iloc[rows]))
+    fingerprint = importance["feature"].str.startswith("fp_")
+    top_bits = sorted(set(importance["feature"][fingerprint].head(config.n_top_bits))
+                      | set(importance["feature"][fingerprint & (importance.index < config.n_top_features)]))
+    bits = bit_substructures(data.mols, [int(f[3:]) for f in top_bits], config.radius, config.n_bits)
+    labels = []
+    for feature in importance["feature"]:
+        examples = bits.get(int(feature[3:]), []) if feature.startswith("fp_") else []
+        more = f" +{len(examples) - 1}" if len(examples) > 1 else ""
+        labels.append(f"{feature}: {examples[0].smiles}{more}" if examples else feature)
+    importance["label"] = labels
+    return GlobalImportance(importance, bits, len(rows))
+
+
+@dataclass
+class ModelExplanations:
+    """One model's worst predictions (with neighbours) and the explained molecules: their
+    error rows, kind ("worst" / "typical"), explanations and map pictures (one colour scale)."""
+
+    worst: pd.DataFrame
+    chosen: pd.DataFrame
+    explanations: list[MoleculeExplanation]
+    pictures: list[bytes]
+    scale: float
+
+
+def explain_model(name: str, model_dir: str | Path, predictions: pd.DataFrame, data: Molecules,
+                  neighbours: TrainingNeighbours, task: str, config: InterpretConfig) -> ModelExplanations:
+    """Error analysis and atom-contribution maps of model ``name`` (columns of
+    data/predictions.parquet) for its worst and typical test molecules."""
+    worst = worst_predictions(predictions, name, config.n_worst)
+    described = neighbours.describe(worst, [data.mols[i] for i in data.rows(worst[MOL_ID])])
+    described.insert(1, ROW, data.table[ROW].to_numpy()[data.rows(worst[MOL_ID])])
+    typical = typical_predictions(predictions[~predictions[MOL_ID].isin(worst[MOL_ID])], name,
+                                  config.n_maps_typical)
+    chosen = pd.concat([worst.head(config.n_maps_worst).assign(kind="worst"), typical.assign(kind="typical")],
+                       ignore_index=True)
+    rows = data.rows(chosen[MOL_ID])
+    mols = [data.mols[i] for i in rows]
+    graphs = None if data.graphs is None else [data.graphs[i] for i in rows]
+    classes = chosen["predicted"].astype(int).tolist() if task == "classification" else None
+    explanations = explain_saved(model_dir, mols, data.features.iloc[rows], graphs, classes,
+                                 config.radius, config.n_bits, config.ig_steps)
+    scale = common_scale(explanations)
+    pictures = [similarity_map_png(mol, np.zeros(mol.GetNumAtoms()) if e.atoms is None else e.atoms, scale)
+                for mol, e in zip(mols, explanations)]
+    return ModelExplanations(described, chosen, explanations, pictures, scale)
+
+
+def molecule_table(validated: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
+    """mol_id, row, smiles, y and split part of every validated molecule."""
+    return validated[[MOL_ID, ROW, SMILES, TARGET]].assign(**{SPLIT: split[SPLIT].to_numpy()})

@@ -1,0 +1,124 @@
+"""The sections of the interpretation page (HTML fragments built from computed results)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+from rdkit import Chem
+
+from molprop.interpretation.drawing import environment_svg, molecule_svg
+from molprop.interpretation.explain import MoleculeExplanation
+from molprop.interpretation.morgan_bits import BitExample
+from molprop.interpretation.page import card, png_img, table_html, text
+from molprop.schema import MOL_ID, SMILES
+
+
+def value_text(value: float, classes: Sequence[str]) -> str:
+    """A measured or predicted value as shown to a reader: a class name or two decimals."""
+    if classes:
+        return str(classes[int(value)])
+    return f"{value:.2f}"
+
+
+def importance_section(chart_png: bytes, importance: pd.DataFrame, n_top_bits: int,
+                       bits: Mapping[int, list[BitExample]], mols: Sequence[Chem.Mol], n_examples: int,
+                       explained: str) -> str:
+    """The bar chart of the top features, then a table of the most important fingerprint
+    positions with the substructures that set them in the dataset (more than one: a hash
+    collision)."""
+    rows = []
+    fingerprint = importance[importance["feature"].str.startswith("fp_")].head(n_top_bits)
+    for item in fingerprint.itertuples():
+        examples = bits.get(int(item.feature[3:]), [])
+        pictures = "".join(environment_svg(mols[e.example], *e.environment, f"{e.smiles} · {e.n_molecules} mol.")
+                           for e in examples[:n_examples])
+        if len(examples) > n_examples:
+            pictures += text(f" + {len(examples) - n_examples} more substructures")
+        rows.append({"rank": item.Index + 1, "feature": item.feature,
+                     "mean |SHAP|": f"{item.mean_abs_shap:.4f}",
+                     "direction": "" if pd.isna(item.direction) else f"{item.direction:+.2f}",
+                     "substructures setting it": pictures})
+    columns = ["rank", "feature", "mean |SHAP|", "direction", "substructures setting it"]
+    note = (f"<p class=\"note\">SHAP values (exact TreeSHAP) of the random forest on {text(explained)}; "
+            "bars: mean |SHAP| (how much a feature moves predictions, in the units of the "
+            "prediction). Direction: correlation of the feature's value with its SHAP value (+: a "
+            "larger value raises the prediction).</p>")
+    table_note = ("<h3>Most important fingerprint positions</h3><p class=\"note\">Rank among all "
+                  "features. Each substructure that sets the position in the dataset is drawn on "
+                  "the smallest molecule containing it (blue: centre atom, yellow: aromatic, grey: "
+                  "ring), with the number of molecules containing it.</p>")
+    if not rows:
+        return note + png_img(chart_png, "feature importance") + "<p>The baseline uses no fingerprint.</p>"
+    return (note + png_img(chart_png, "feature importance") + table_note + table_html(
+        rows, columns, markup=[columns[-1]], numeric=["rank", "mean |SHAP|", "direction"]))
+
+
+def map_card(png: bytes, title: str, row: Mapping[str, object], explanation: MoleculeExplanation,
+             classes: Sequence[str], other_label: str) -> str:
+    """One similarity map with what was measured and predicted and how the output splits."""
+    e = explanation
+    lines = [title, str(row[SMILES]),
+             f"measured {value_text(row['measured'], classes)}, predicted "
+             f"{value_text(row['predicted'], classes)}, error {row['error']:.2f}",
+             f"explained output {e.output:.3f} = baseline {e.base:.3f} + atoms {e.atoms_total:+.3f}"
+             f" + {other_label} {e.other_total:+.3f}"]
+    if e.top_other:
+        lines.append("largest " + other_label + ": " + ", ".join(f"{n} {v:+.3f}" for n, v in e.top_other))
+    return card(png_img(png, title), lines)
+
+
+def model_cards(chosen: pd.DataFrame, explanations: Sequence[MoleculeExplanation], pictures: Sequence[bytes],
+                classes: Sequence[str]) -> tuple[list[str], list[tuple[str, list[str]]], list[str]]:
+    """For the explained molecules of one model (rows of ``chosen`` with their ``kind``):
+    picture titles ("worst #1", "typical #2"...), the HTML cards grouped under a heading per
+    kind, and short captions for a picture grid."""
+    titles, cards, captions, ranks = [], {"worst": [], "typical": []}, [], Counter()
+    for row, e, png in zip(chosen.to_dict("records"), explanations, pictures):
+        ranks[row["kind"]] += 1
+        titles.append(f"{row['kind']} #{ranks[row['kind']]}")
+        cards[row["kind"]].append(map_card(png, titles[-1], row, e, classes, "other"))
+        smiles = row[SMILES] if len(row[SMILES]) <= 34 else row[SMILES][:33] + "…"
+        captions.append(f"{titles[-1]}: {smiles}\nmeasured {value_text(row['measured'], classes)}, "
+                        f"predicted {value_text(row['predicted'], classes)}\n"
+                        f"atoms {e.atoms_total:+.2f}, other {e.other_total:+.2f}")
+    groups = [("Worst-predicted test molecules", cards["worst"]), ("Typical errors", cards["typical"])]
+    return titles, groups, captions
+
+
+def maps_section(note: str, groups: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """Cards of similarity maps under a note, grouped under sub-headings."""
+    body = [f'<p class="note">{text(note)}</p>']
+    for heading, cards in groups:
+        body.append(f"<h3>{text(heading)}</h3><div class=\"cards\">{''.join(cards)}</div>")
+    return "\n".join(body)
+
+
+def errors_section(described: pd.DataFrame, mols_by_id: Mapping[str, Chem.Mol],
+                   classes: Sequence[str]) -> str:
+    """The worst predictions side by side with the nearest molecule the model learned from."""
+    rows = []
+    for item in described.to_dict("records"):
+        rows.append({
+            "input row": item["row"],
+            "test molecule": molecule_svg(mols_by_id[item[MOL_ID]]) + f"<br><code>{text(item[SMILES])}</code>",
+            "measured": value_text(item["measured"], classes),
+            "predicted": value_text(item["predicted"], classes),
+            "error": f"{item['error']:.2f}",
+            "scaffold": item["scaffold"] or "(acyclic)",
+            "training molecules with this scaffold": item["n_train_same_scaffold"],
+            "nearest training molecule": molecule_svg(mols_by_id[item["neighbour_id"]])
+            + f"<br><code>{text(item['neighbour_smiles'])}</code> ({text(item['neighbour_split'])})",
+            "Tanimoto": f"{item['neighbour_similarity']:.2f}",
+            "its measured value": value_text(item["neighbour_measured"], classes),
+        })
+    columns = list(rows[0]) if rows else ["test molecule"]
+    numeric = ["input row", "measured", "predicted", "error", "training molecules with this scaffold", "Tanimoto",
+               "its measured value"]
+    note = ("<p class=\"note\">Nearest neighbour: highest Tanimoto similarity (Morgan radius 2, 2048 "
+            "bits) among the non-test molecules. A low similarity or an unseen scaffold means the "
+            "model extrapolated; a close neighbour with a very different measured value points to "
+            "an activity cliff or a questionable measurement.</p>")
+    return note + table_html(rows, columns, markup=["test molecule", "nearest training molecule"],
+                             numeric=numeric)

@@ -1,0 +1,130 @@
+"""The pull-request report (markdown + PNG figures) from the pipeline's outputs in a
+repository: metrics with their intervals, DVC's metrics and params diffs against the base
+branch, the plots of dvc.yaml, and the interpretation highlights."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from molprop.report.diff import Diff, dvc_diff, head_commit, resolve_base, rows_of
+from molprop.report.figures import plot_specs, render
+from molprop.report.markdown import cell, has_intervals, image, metrics_tables, table
+from molprop.report.metrics import load_metrics
+
+
+FOLD_ROWS = 25  # longer diff tables are folded (<details>) so the comment stays readable
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What goes into the report (from the ``report`` params section)."""
+
+    base: Sequence[str] = ("main", "origin/main")  # revisions to diff against, first found wins
+    primary_metrics: str = "metrics/evaluate.json"
+    identity_line: Sequence[str] = ()  # ids of (line or scatter) plots drawn with a y = x line
+    interpret_dir: str = "reports/interpret"
+    interpret_figures: Sequence[tuple[str, str]] = (
+        ("feature_importance.png", "Baseline feature importance (SHAP)"),
+        ("maps_model.png", "Model: atom contributions, worst and typical test molecules"),
+        ("maps_baseline.png", "Baseline: atom contributions, worst and typical test molecules"),
+    )
+    n_worst: int = 5
+
+
+def metrics_files(dvc_yaml: dict) -> list[str]:
+    """Every metrics file the stages of a parsed dvc.yaml declare, in stage order."""
+    files = []
+    for stage in (dvc_yaml.get("stages") or {}).values():
+        for entry in stage.get("metrics") or []:
+            files.append(entry if isinstance(entry, str) else next(iter(entry)))
+    return files
+
+
+def _diff_section(kind: str, base: tuple[str, str] | None, root: Path) -> str:
+    heading = f"### {kind.capitalize()} (`dvc {kind} diff`)"
+    if base is None:
+        return f"{heading}\n\nNo base revision to compare with (no main branch in this clone)."
+    result: Diff = dvc_diff(kind, base[0], root)
+    if result.problem:
+        return f"{heading}\n\nNot available: {cell(result.problem)}"
+    if not result.changed:
+        return f"{heading}\n\nNo {kind} changed against `{base[0]}`."
+    rows = rows_of(result.markdown)
+    if rows <= FOLD_ROWS:
+        return f"{heading}\n\n{result.markdown}"
+    return (f"{heading}\n\n<details><summary>{rows} {kind} changed</summary>\n\n{result.markdown}\n\n"
+            "</details>")
+
+
+def _worst_table(path: Path, n: int) -> str:
+    worst = pd.read_csv(path).head(n)
+    columns = [c for c in ("smiles", "measured", "predicted", "error", "neighbour_similarity",
+                           "neighbour_measured", "n_train_same_scaffold") if c in worst]
+    rows = [[f"`{v}`" if c == "smiles" else (f"{v:.3g}" if isinstance(v, float) else v) for c, v in r.items()]
+            for r in worst[columns].to_dict("records")]
+    return table(columns, rows)
+
+
+def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str:
+    """Write the report markdown to ``out`` (figures in ``<out dir>/report_figures``) and
+    return it. Paths in the report are relative to the markdown file."""
+    root, out = Path(root), Path(out)
+    figures = out.parent / "report_figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text())
+    head, base = head_commit(root), resolve_base(config.base, root)
+    lines = ["# molprop pipeline report", ""]
+    compared = f"compared with `{base[0]}` (`{base[1][:8]}`)" if base else "no base revision found"
+    lines += [f"Workspace at `{head[:8] if head else 'no commit'}`, {compared}.", ""]
+
+    primary = root / config.primary_metrics
+    lines += ["## Test-set metrics", ""]
+    if primary.is_file():
+        found = load_metrics(primary)
+        lines += [metrics_tables(found), ""]
+        if has_intervals(found):
+            lines += ["Brackets: the confidence interval given in "
+                      f"`{config.primary_metrics}`.", ""]
+    else:
+        lines += [f"`{config.primary_metrics}` is missing: run `dvc repro` first.", ""]
+
+    lines += [f"## Changes against `{base[0] if base else 'main'}`", ""]
+    lines += [_diff_section("metrics", base, root), "", _diff_section("params", base, root), ""]
+
+    lines += ["## Plots", ""]
+    for spec in plot_specs(dvc_yaml):
+        target = figures / f"{Path(spec.id).stem if '/' in spec.id else spec.id}.png"
+        try:
+            render(spec, root, target, identity_line=spec.id in config.identity_line)
+        except (OSError, ValueError, KeyError) as error:
+            lines += [f"*{cell(spec.title)}*: not drawn ({cell(error)}).", ""]
+            continue
+        lines += [image(target.relative_to(out.parent).as_posix(), spec.title), ""]
+
+    interpret = root / config.interpret_dir
+    lines += ["## Interpretation", ""]
+    if interpret.is_dir():
+        for name, title in config.interpret_figures:
+            if (interpret / name).is_file():
+                lines += [image(Path(os.path.relpath(interpret / name, out.parent)).as_posix(), title), ""]
+        for worst in sorted(interpret.glob("worst_*.csv")):
+            lines += [f"**Worst test predictions: {worst.stem[len('worst_'):]}**", "",
+                      _worst_table(worst, config.n_worst), ""]
+        lines += [f"Full explanations: `{config.interpret_dir}/index.html` (one offline page).", ""]
+    else:
+        lines += [f"`{config.interpret_dir}` is missing: run `dvc repro interpret`.", ""]
+
+    lines += ["<details><summary>All metrics files</summary>", ""]
+    for name in metrics_files(dvc_yaml):
+        if (root / name).is_file():
+            lines += [f"#### `{name}`", "", metrics_tables(load_metrics(root / name)), ""]
+    lines += ["</details>", ""]
+    text = "\n".join(lines)
+    out.write_text(text)
+    return text

@@ -1,0 +1,123 @@
+"""The interpret stage script on a small project built from real FreeSolv molecules:
+outputs, an offline page, byte-identical reruns, regression and classification."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+from rdkit import Chem
+from rdkit.Chem import Descriptors
+
+from molprop.data.builtin import load_builtin
+from molprop.evaluation.predictions import prediction_table
+from molprop.features.config import MorganConfig
+from molprop.features.fingerprints import morgan_fingerprints
+from molprop.features.graph import graph_chunk
+from molprop.features.graph_store import graph_table
+from molprop.interpretation.page import render_page
+from molprop.models.baseline import ForestConfig, fit_random_forest
+from molprop.models.matrix import Preprocessor
+from molprop.models.predictor import predict_saved
+from molprop.models.store import ModelCard, save_card, save_sklearn_member
+from molprop.nn.store import build_network, network_config, save_member
+
+REPO = Path(__file__).resolve().parents[1]
+N_BITS = 512
+INTERPRET = {"max_explained": 1000, "n_top_features": 8, "n_top_bits": 3, "n_bit_examples": 2, "n_worst": 5,
+             "n_maps_worst": 3, "n_maps_typical": 2, "ig_steps": 16, "seed": 0}
+
+
+def _project(root: Path, task: str) -> None:
+    """validated/features/graphs/split/predictions tables and both saved models, as the
+    pipeline's stages would leave them (small models, few molecules)."""
+    shutil.copytree(REPO / "stages", root / "stages")
+    freesolv = load_builtin(REPO / "data/builtin/freesolv.yaml").head(48)
+    mols = [Chem.MolFromSmiles(s) for s in freesolv["smiles"]]
+    smiles = [Chem.MolToSmiles(m) for m in mols]
+    y = freesolv["expt"].to_numpy(dtype=float)
+    validated = pd.DataFrame({"mol_id": smiles, "row": np.arange(len(mols)), "smiles": smiles, "y": y})
+    classes = []
+    if task == "classification":
+        validated["y"] = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+        classes = ["low", "mid", "high"]
+        validated["label"] = [classes[k] for k in validated["y"]]
+    fp, _ = morgan_fingerprints(mols, MorganConfig(2, N_BITS, counts=True))
+    features = pd.DataFrame(fp, columns=[f"fp_{i}" for i in range(N_BITS)])
+    for name in ("TPSA", "MolLogP", "MolWt"):
+        features[f"desc_{name}"] = np.array([getattr(Descriptors, name)(m) for m in mols], dtype=np.float32)
+    features.insert(0, "mol_id", smiles)
+    split = pd.DataFrame({"mol_id": smiles, "split": ["train"] * 34 + ["val"] * 4 + ["test"] * 10, "fold": -1})
+    (root / "data").mkdir()
+    validated.to_parquet(root / "data/validated.parquet")
+    features.to_parquet(root / "data/features.parquet")
+    split.to_parquet(root / "data/split.parquet")
+    pq.write_table(graph_table(smiles, graph_chunk(mols)), root / "data/graphs.parquet")
+
+    train = np.flatnonzero(split["split"] == "train")
+    target = validated["y"].to_numpy()
+    x_columns = [c for c in features.columns if c != "mol_id"]
+    prep = Preprocessor.fit(features.iloc[train], x_columns, scale=False)
+    forest = fit_random_forest(prep.transform(features.iloc[train]), target[train], task, ForestConfig(n_estimators=20))
+    save_sklearn_member(root / "models/baseline/member_0", forest, prep)
+    save_card(root / "models/baseline", ModelCard("sklearn", task, ["morgan", "descriptors"], ["member_0"], classes))
+    torch.manual_seed(0)
+    desc = [c for c in x_columns if c.startswith("desc_")]
+    net_prep = Preprocessor.fit(features.iloc[train], desc, scale="quantile")
+    config = network_config("dmpnn", len(desc), 3 if classes else 1,
+                            {"hidden_size": 16, "depth": 2, "dropout": 0.0, "ffn_hidden_size": 8, "n_layers": 2,
+                             "readout": "mean", "batch_norm": False})
+    save_member(root / "models/model/member_0", "dmpnn", config, build_network("dmpnn", config).state_dict(),
+                net_prep, None if classes else (float(y.mean()), float(y.std())))
+    save_card(root / "models/model", ModelCard("torch", task, ["descriptors"], ["member_0"], classes))
+
+    from molprop.features.graph_store import load_graphs
+
+    test = np.flatnonzero(split["split"] == "test")
+    graphs = load_graphs(root / "data/graphs.parquet")
+    predictions = {name: predict_saved(root / "models" / name, features.iloc[test], "cpu", [graphs[i] for i in test])
+                   for name in ("baseline", "model")}
+    prediction_table(validated.iloc[test], predictions, task).to_parquet(root / "data/predictions.parquet")
+    params = {"data": {"task": task}, "featurize": {"morgan": {"radius": 2, "n_bits": N_BITS}},
+              "interpret": INTERPRET}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def _run_stage(root: Path) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "stages/interpret.py"], cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = root / "reports/interpret"
+    return {str(p.relative_to(out)): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_interpret_stage_writes_a_complete_offline_report(tmp_path, task):
+    _project(tmp_path, task)
+    files = _run_stage(tmp_path)
+    expected_maps = {f"maps/{m}_{k}_{i}.png" for m in ("baseline", "model")
+                     for k, n in (("worst", 3), ("typical", 2)) for i in range(1, n + 1)}
+    assert expected_maps <= set(files)
+    assert {"index.html", "feature_importance.csv", "feature_importance.png", "worst_baseline.csv",
+            "worst_model.csv", "maps_baseline.png", "maps_model.png"} <= set(files)
+    out = tmp_path / "reports/interpret"
+    html = (out / "index.html").read_text()
+    render_page("check", "", [("page", html)])  # raises if anything would load from outside
+    assert html.count('<div class="card">') == 10 and "<h3>Most important fingerprint positions</h3>" in html
+    worst = pd.read_csv(out / "worst_model.csv")
+    assert len(worst) == 5 and worst["error"].is_monotonic_decreasing
+    assert {"scaffold", "neighbour_id", "neighbour_similarity", "neighbour_measured", "row"} <= set(worst.columns)
+    assert set(worst["neighbour_id"]).isdisjoint(pd.read_parquet(tmp_path / "data/predictions.parquet")["mol_id"])
+    if task == "regression":
+        assert _run_stage(tmp_path) == files  # DVC hashes these outputs: reruns must repeat them

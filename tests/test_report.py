@@ -1,0 +1,169 @@
+"""The pull-request report, built offline in temporary git + DVC repositories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from molprop.report.build import ReportConfig, build_report, metrics_files
+from molprop.report.diff import dvc_diff, resolve_base, rows_of
+from molprop.report.figures import PlotSpec, plot_specs, render
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+DVC_YAML = {
+    "stages": {"evaluate": {"cmd": "python -c pass", "params": ["train"],
+                            "metrics": [{"metrics/evaluate.json": {"cache": False}}]}},
+    "plots": [
+        {"pred_vs_measured": {"template": "scatter", "x": "measured", "y": {"plots/pv.csv": ["model"]},
+                              "title": "Predicted vs measured"}},
+        {"loss": {"template": "linear", "x": "step", "y": {"live/train/loss.tsv": "loss",
+                                                           "live/val/loss.tsv": "loss"}, "title": "Loss"}},
+        {"plots/bins.csv": {"template": "bar_horizontal", "x": "count", "y": "bin", "title": "Bins"}},
+        {"odd": {"template": "parallel_coordinates", "y": {"plots/pv.csv": ["model"]}, "title": "Odd one"}},
+        {"empty": {"template": "simple", "x": "expected", "y": {"plots/empty.csv": "observed"}, "title": "Empty"}},
+    ],
+}
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=root, check=True,
+                   capture_output=True)
+
+
+def _write(root: Path, rmse: float, lr: float) -> None:
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics/evaluate.json").write_text(json.dumps(
+        {"task": "regression", "n_test": 10, "model": {"rmse": rmse, "rmse_ci": [rmse - 0.5, rmse + 0.5]}}))
+    (root / "params.yaml").write_text(yaml.safe_dump({"train": {"lr": lr}}))
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A DVC project on branch main, then a feature branch with a changed lr and rmse."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML, sort_keys=False))
+    (root / "plots").mkdir()
+    pd.DataFrame({"measured": [1.0, 2.0, 3.0], "model": [1.1, 2.2, 2.7]}).to_csv(root / "plots/pv.csv", index=False)
+    pd.DataFrame({"bin": ["0.0-0.5", "0.5-1.0"], "count": [3, 7]}).to_csv(root / "plots/bins.csv", index=False)
+    (root / "plots/empty.csv").write_text("expected,observed\n")
+    for part in ("train", "val"):
+        (root / "live" / part).mkdir(parents=True)
+        (root / "live" / part / "loss.tsv").write_text("step\tloss\n0\t1.0\n1\t0.5\n2\t0.4\n")
+    _write(root, rmse=2.0, lr=0.001)
+    _git(root, "-c", "init.defaultBranch=main", "init", "-q")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=root, check=True, capture_output=True,
+                   env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "main")
+    _git(root, "checkout", "-qb", "feature")
+    _write(root, rmse=1.75, lr=0.0003)
+    return root
+
+
+def test_report_shows_metrics_with_intervals_diffs_and_plots(repo):
+    out = repo / "reports/report.md"
+    text = build_report(repo, out, ReportConfig(identity_line=("pred_vs_measured",)))
+    assert out.read_text() == text
+    assert "compared with `main`" in text
+    assert "| model | 1.75 [1.25, 2.25] |" in text and "task: regression, n_test: 10" in text
+    metrics_diff = text.split("### Metrics")[1].split("###")[0]
+    row = next(line for line in metrics_diff.splitlines() if "model.rmse" in line)
+    assert [c.strip() for c in row.strip("|").split("|")][2:] == ["2.0", "1.75", "-0.25"]
+    params_diff = text.split("### Params")[1].split("##")[0]
+    row = next(line for line in params_diff.splitlines() if "train.lr" in line)
+    assert [c.strip() for c in row.strip("|").split("|")][2:] == ["0.001", "0.0003"]
+    for name in ("pred_vs_measured", "loss", "bins"):
+        assert f"](report_figures/{name}.png)" in text
+        assert (repo / f"reports/report_figures/{name}.png").read_bytes().startswith(PNG_MAGIC)
+    assert "*Odd one*: not drawn" in text and "*Empty*: not drawn (no data in plots/empty.csv)" in text
+    assert "`reports/interpret` is missing" in text
+    assert "#### `metrics/evaluate.json`" in text
+
+
+def test_report_says_so_when_nothing_changed(repo):
+    _git(repo, "checkout", "-q", "--", ".")
+    _write(repo, rmse=2.0, lr=0.001)
+    text = build_report(repo, repo / "report.md", ReportConfig())
+    assert "No metrics changed against `main`." in text and "No params changed against `main`." in text
+
+
+def test_report_without_a_base_branch_says_so_instead_of_failing(repo):
+    _git(repo, "branch", "-q", "-m", "main", "trunk")
+    text = build_report(repo, repo / "report.md", ReportConfig(base=("main", "origin/main")))
+    assert "no base revision found" in text
+    assert text.count("No base revision to compare with") == 2
+
+
+def test_report_outside_git_still_builds(tmp_path):
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {}}))
+    text = build_report(tmp_path, tmp_path / "report.md", ReportConfig())
+    assert "Workspace at `no commit`, no base revision found." in text
+    assert "`metrics/evaluate.json` is missing" in text
+
+
+def test_report_includes_interpretation_outputs(repo):
+    interpret = repo / "reports/interpret"
+    interpret.mkdir(parents=True)
+    (interpret / "feature_importance.png").write_bytes(PNG_MAGIC)
+    pd.DataFrame({"smiles": ["CCO", "CCN"], "measured": [1.0, 2.0], "predicted": [3.0, 2.5],
+                  "error": [2.0, 0.5], "neighbour_similarity": [0.2, 0.9]}).to_csv(interpret / "worst_model.csv",
+                                                                                  index=False)
+    text = build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
+    assert "](interpret/feature_importance.png)" in text
+    assert "| `CCO` | 1 | 3 | 2 | 0.2 |" in text and "`CCN`" not in text
+
+
+def test_base_resolution_takes_the_first_revision_git_knows(repo):
+    assert resolve_base(["nosuch", "main"], repo)[0] == "main"
+    assert resolve_base(["nosuch"], repo) is None
+
+
+def test_a_failing_dvc_is_reported_not_raised(repo):
+    fake = [sys.executable, "-c", "import sys; sys.exit('ERROR: unknown Git revision')"]
+    result = dvc_diff("metrics", "main", repo, dvc=fake)
+    assert not result.changed and "unknown Git revision" in result.problem
+    with pytest.raises(ValueError):
+        dvc_diff("plots", "main", repo)
+
+
+def test_rows_of_a_header_only_table_is_zero():
+    assert rows_of("| Path | Metric |\n|---|---|\n") == 0
+    assert rows_of("| Path | Metric |\n|---|---|\n| a | b |\n") == 1
+
+
+def test_metrics_files_come_from_every_stage():
+    parsed = {"stages": {"a": {"metrics": ["m/a.json"]}, "b": {"metrics": [{"m/b.json": {"cache": False}}]},
+                         "c": {}}}
+    assert metrics_files(parsed) == ["m/a.json", "m/b.json"]
+
+
+def test_plot_specs_read_every_dvc_spelling():
+    specs = {s.id: s for s in plot_specs(DVC_YAML | {"plots": DVC_YAML["plots"] + ["plots/raw.csv"]})}
+    assert specs["loss"].y == {"live/train/loss.tsv": ["loss"], "live/val/loss.tsv": ["loss"]}
+    assert specs["loss"].x == {"live/train/loss.tsv": "step", "live/val/loss.tsv": "step"}
+    assert specs["plots/bins.csv"].y == {"plots/bins.csv": ["bin"]}
+    assert specs["plots/raw.csv"].template == "linear" and specs["plots/raw.csv"].y == {"plots/raw.csv": []}
+
+
+def test_rendering_repeats_byte_for_byte_and_draws_confusion_matrices(tmp_path):
+    pd.DataFrame({"actual": [0, 1, 1, 0], "predicted": [0, 1, 0, 0]}).to_csv(tmp_path / "c.csv", index=False)
+    spec = PlotSpec("c", "confusion", {"c.csv": "actual"}, {"c.csv": ["predicted"]}, "Confusion")
+    render(spec, tmp_path, tmp_path / "one.png")
+    render(spec, tmp_path, tmp_path / "two.png")
+    assert (tmp_path / "one.png").read_bytes() == (tmp_path / "two.png").read_bytes()
+    assert (tmp_path / "one.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_long_diffs_are_folded(repo):
+    (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"lr": 0.0003}, "extra": {f"k{i}": i for i in range(30)}}))
+    text = build_report(repo, repo / "report.md", ReportConfig())
+    assert "<details><summary>31 params changed</summary>" in text
+    assert "<details><summary>" not in text.split("### Params")[0]  # one metric changed: shown as is
