@@ -1,0 +1,110 @@
+"""The ``molprop`` command: ``molprop predict`` (score a molecule library with a saved model)
+and ``molprop info`` (what a saved model was trained on)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="molprop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("predict", help="predict every molecule of a CSV / TSV / Parquet / .smi file",
+                       description="Standardize, featurize and predict a molecule library with a saved "
+                       "model, in chunks; an interrupted run resumes where it stopped (run the same "
+                       "command again). See docs/predict.md.")
+    p.add_argument("--model", default="models/model", help="saved model directory (default: models/model)")
+    p.add_argument("--input", required=True, help=".csv, .tsv, .parquet (file or directory of shards) or .smi")
+    p.add_argument("--output", required=True, help=".parquet, .csv, or a directory (keeps the part files)")
+    p.add_argument("--smiles-column", default="smiles", help="SMILES column of a CSV/Parquet input (default: smiles)")
+    p.add_argument("--id-column", default=None, help="id column copied to the output (default: the row number)")
+    p.add_argument("--chunk-size", type=int, default=10_000, help="molecules per part file / resume unit (default: 10000)")
+    p.add_argument("--batch-size", type=int, default=500, help="molecules per worker task (default: 500)")
+    p.add_argument("--ad-threshold", type=float, default=0.3,
+                   help="in domain when the Tanimoto similarity to the nearest training molecule is >= this (default: 0.3)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local worker processes, or a Ray cluster (pip install 'molprop[ray]')")
+    p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes; -1 = all cores")
+    p.add_argument("--device", default="auto", help="torch device for network models: auto | cpu | cuda | mps")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
+    p.add_argument("--ray-actors", type=int, default=None, help="model-holding Ray actors (default: the cluster's CPUs)")
+    p.add_argument("--overwrite", action="store_true", help="discard an existing output / unfinished run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    i = sub.add_parser("info", help="show what a saved model was trained on")
+    i.add_argument("--model", default="models/model", help="saved model directory (default: models/model)")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from molprop.predict.runner import PredictOptions, predict_file
+
+    options = PredictOptions(smiles_column=args.smiles_column, id_column=args.id_column,
+                             chunk_size=args.chunk_size, batch_size=args.batch_size,
+                             ad_threshold=args.ad_threshold)
+    ray_options = {"address": args.ray_address, "n_actors": args.ray_actors}
+    summary = predict_file(args.model, args.input, args.output, options, executor=args.executor,
+                           n_jobs=args.n_jobs, device=args.device, overwrite=args.overwrite,
+                           progress=not args.no_progress, ray_options=ray_options)
+    print(f"molprop predict: {summary['rows']} molecules -> {summary['output']} "
+          f"({summary['invalid']} invalid, {summary['out_of_domain']} outside the applicability domain)")
+    return 0
+
+
+def model_summary(model_dir: str | Path) -> dict:
+    """The model card and the saved training context of a model directory, as one dict."""
+    from molprop.models.store import load_card
+    from molprop.predict.context import load_predict_context
+
+    card = load_card(Path(model_dir))
+    context = load_predict_context(model_dir)
+    return {"model": str(model_dir), "kind": card.kind, "task": card.task,
+            "members": card.members, "feature_groups": card.feature_groups,
+            "classes": card.classes, "uncertainty_scale": card.extra.get("uncertainty_scale"),
+            "data_hash": context.data_hash, "n_train": context.n_train,
+            "domain_fingerprint": {"radius": context.domain.radius, "n_bits": context.domain.n_bits},
+            "validate": context.validate, "featurize": context.featurize, "metrics": context.metrics,
+            "extra": card.extra}  # fmt: skip
+
+
+def _info(args: argparse.Namespace) -> int:
+    info = model_summary(args.model)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return 0
+    import yaml
+
+    scale = info["uncertainty_scale"]
+    print(f"model:            {info['model']} ({info['kind']}, {info['task']}, "
+          f"{len(info['members'])} member(s): {', '.join(info['members'])})")
+    print(f"feature groups:   {', '.join(info['feature_groups']) or '(none: graphs only)'}")
+    if info["classes"]:
+        print(f"classes:          {', '.join(info['classes'])}")
+    print(f"uncertainty:      {'spread x ' + format(scale, '.4g') if scale is not None else 'member spread (not calibrated)'}")
+    print(f"trained on:       {info['n_train']} molecules, data hash {info['data_hash']}")
+    print(f"domain:           Morgan r={info['domain_fingerprint']['radius']}, "
+          f"{info['domain_fingerprint']['n_bits']} bits, max Tanimoto to the training set")
+    for key in ("metrics", "validate", "featurize"):
+        text = yaml.safe_dump(info[key], sort_keys=True, default_flow_style=False).rstrip()
+        print(f"{key}:\n  " + text.replace("\n", "\n  "))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``molprop`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return _predict(args) if args.command == "predict" else _info(args)
+    except (FileNotFoundError, FileExistsError, ValueError, ImportError) as err:
+        print(f"molprop {args.command}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"molprop {args.command}: interrupted; run the same command again to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

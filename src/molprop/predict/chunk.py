@@ -1,0 +1,178 @@
+"""One chunk of a library through the model: the per-molecule work and the prediction.
+
+``prepare`` (run in worker processes or Ray actors, no model needed) standardizes each SMILES
+with the training-time settings (``molprop.validation.standardize``), featurizes the valid
+molecules with the training-time featurizers (``molprop.features.runner.featurize_chunk``)
+and scores their applicability domain. ``predict_prepared`` (run where the model is) turns
+prepared batches into output rows with ``molprop.models.predictor.predict_saved``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from molprop.features.config import FeaturizeConfig
+from molprop.features.descriptors import descriptor_columns
+from molprop.features.fingerprints import fingerprint_columns
+from molprop.features.graph import concat_chunks
+from molprop.features.runner import ChunkResult, featurize_chunk
+from molprop.predict.context import DomainFingerprint
+from molprop.predict.domain import TrainingSet, bit_fingerprints
+from molprop.validation.config import MoleculeRules, StandardizeConfig
+
+OK, INVALID = "ok", "invalid"
+
+
+@dataclass(frozen=True)
+class PrepareSpec:
+    """Everything ``prepare`` needs, small enough to send with every batch."""
+
+    model_dir: str
+    standardize: StandardizeConfig
+    rules: MoleculeRules
+    featurize: FeaturizeConfig
+    domain: DomainFingerprint
+
+
+@dataclass
+class Prepared:
+    """A batch after the per-molecule work: one row per input molecule in ``frame`` (row,
+    id, smiles_input, smiles, status, reason, message); features and similarity of the
+    ``status == "ok"`` rows, in order."""
+
+    frame: pd.DataFrame
+    features: ChunkResult | None
+    similarity: np.ndarray
+
+
+_TRAINING: dict[str, TrainingSet] = {}  # per process: the training fingerprints, loaded once
+
+
+def training_set(model_dir: str, domain: DomainFingerprint) -> TrainingSet:
+    """The model's training fingerprints, loaded once per process."""
+    if model_dir not in _TRAINING:
+        from molprop.predict.context import TRAIN_FPS_FILE
+
+        packed = np.load(Path(model_dir) / TRAIN_FPS_FILE, allow_pickle=False)
+        _TRAINING[model_dir] = TrainingSet(packed, domain.n_bits)
+    return _TRAINING[model_dir]
+
+
+def _featurize(ids: list[str], smiles: list[str], config: FeaturizeConfig) -> tuple[ChunkResult | None, list[str | None]]:
+    """Features of the molecules, and per molecule the error message of a featurizer that
+    failed on it (None when it worked); failed molecules are left out of the features."""
+    try:
+        return featurize_chunk((ids, smiles, config)), [None] * len(ids)
+    except Exception:  # noqa: BLE001 - find the molecule(s) responsible, one at a time
+        pass
+    results, errors = [], []
+    for one_id, one in zip(ids, smiles):
+        try:
+            results.append(featurize_chunk(([one_id], [one], config)))
+            errors.append(None)
+        except Exception as err:  # noqa: BLE001 - reported on the molecule's output row
+            errors.append(f"{type(err).__name__}: {err}"[:300])
+    if not results:
+        return None, errors
+    stack = lambda name: None if getattr(results[0], name) is None else np.concatenate([getattr(r, name) for r in results])  # noqa: E731
+    graphs = None if results[0].graphs is None else concat_chunks([r.graphs for r in results])
+    return ChunkResult(stack("fingerprints"), sum(r.n_clipped for r in results), stack("descriptors"), graphs), errors
+
+
+def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
+    """Standardize, featurize and score the applicability domain of one batch (a stream.py
+    chunk frame). Rows that fail get status ``invalid`` with the validation reason code."""
+    from rdkit import Chem
+
+    from molprop.validation.standardize import standardize_smiles
+
+    spec, batch = task
+    frame = batch.reset_index(drop=True).copy()
+    outcomes = [standardize_smiles(s, spec.standardize, spec.rules) for s in frame["smiles_input"]]
+    frame["smiles"] = [o.smiles for o in outcomes]
+    frame["reason"] = [o.reason for o in outcomes]
+    frame["message"] = [o.message or None for o in outcomes]
+    ok = frame.index[frame["reason"].isna()]
+    ids, smiles = frame.loc[ok, "id"].tolist(), frame.loc[ok, "smiles"].tolist()
+    features, errors = _featurize(ids, smiles, spec.featurize) if len(ok) else (None, [])
+    failed = [i for i, e in zip(ok, errors) if e is not None]
+    if failed:
+        frame.loc[failed, "reason"] = "featurization_failed"
+        frame.loc[failed, "message"] = [e for e in errors if e is not None]
+        frame.loc[failed, "smiles"] = None
+        ok = ok.difference(failed)
+    frame["status"] = np.where(frame["reason"].isna(), OK, INVALID)
+    mols = [Chem.MolFromSmiles(s) for s in frame.loc[ok, "smiles"]]
+    similarity = np.zeros(0, np.float32)
+    if mols:
+        query = bit_fingerprints(mols, spec.domain.radius, spec.domain.n_bits)
+        similarity = training_set(spec.model_dir, spec.domain).max_similarity(query)
+    return Prepared(frame, features, similarity)
+
+
+def output_schema(task: str, classes: Sequence[str]) -> pa.Schema:
+    """Columns of the output: one row per input molecule."""
+    fields = [pa.field("row", pa.int64()), pa.field("id", pa.string()),
+              pa.field("smiles_input", pa.string()), pa.field("smiles", pa.string()),
+              pa.field("prediction", pa.float64() if task != "classification" else pa.string())]
+    fields += [pa.field(f"p_{label}", pa.float64()) for label in classes]
+    fields += [pa.field("uncertainty", pa.float64()), pa.field("ad_similarity", pa.float64()),
+               pa.field("in_domain", pa.bool_()), pa.field("status", pa.string()),
+               pa.field("reason", pa.string()), pa.field("message", pa.string())]
+    return pa.schema(fields)
+
+
+def _feature_frame(parts: Sequence[ChunkResult], config: FeaturizeConfig) -> pd.DataFrame:
+    blocks = []
+    if config.morgan is not None:
+        fps = np.concatenate([p.fingerprints for p in parts])
+        blocks.append(pd.DataFrame(fps, columns=fingerprint_columns(config.morgan), copy=False))
+    if config.descriptors is not None:
+        desc = np.concatenate([p.descriptors for p in parts])
+        blocks.append(pd.DataFrame(desc, columns=descriptor_columns(config.descriptors.set), copy=False))
+    n = sum(len(p.fingerprints if p.fingerprints is not None else p.descriptors if p.descriptors
+                is not None else p.graphs) for p in parts)
+    return pd.concat(blocks, axis=1) if blocks else pd.DataFrame(index=range(n))
+
+
+def predict_prepared(batches: Sequence[Prepared], model_dir: str | Path, config: FeaturizeConfig,
+                     task: str, classes: Sequence[str], threshold: float, device: str) -> pa.Table:
+    """Output rows (``output_schema``) for prepared batches, predicted with the saved model."""
+    from molprop.models.predictor import predict_saved
+
+    frame = pd.concat([b.frame for b in batches], ignore_index=True)
+    parts = [b.features for b in batches if b.features is not None]
+    ok = (frame["status"] == OK).to_numpy()
+    n_ok, n_classes = int(ok.sum()), len(classes)
+    prediction = np.full((len(frame), n_classes) if n_classes else len(frame), np.nan)
+    uncertainty = np.full(len(frame), np.nan)
+    similarity = np.full(len(frame), np.nan)
+    if n_ok:
+        graphs = concat_chunks([p.graphs for p in parts]).graphs() if config.graph else None
+        pred = predict_saved(model_dir, _feature_frame(parts, config), device, graphs)
+        similarity[ok] = np.concatenate([b.similarity for b in batches])
+        prediction[ok] = pred.mean
+        if n_classes:  # the spread of the probability of the predicted class
+            best = pred.mean.argmax(axis=1)
+            uncertainty[ok] = pred.spread[np.arange(n_ok), best]
+        else:
+            uncertainty[ok] = pred.uncertainty
+    columns = {name: frame[name] for name in ("row", "id", "smiles_input", "smiles")}
+    if n_classes:
+        labels = np.asarray(classes, dtype=object)[np.nan_to_num(prediction).argmax(axis=1)]
+        columns["prediction"] = np.where(ok, labels, None)
+        columns |= {f"p_{label}": prediction[:, k] for k, label in enumerate(classes)}
+    else:
+        columns["prediction"] = prediction
+    in_domain = pd.array(np.where(ok, similarity >= threshold, False), dtype="boolean")
+    in_domain[~ok] = pd.NA
+    columns |= {"uncertainty": uncertainty, "ad_similarity": similarity, "in_domain": in_domain,
+                "status": frame["status"], "reason": frame["reason"], "message": frame["message"]}
+    schema = output_schema(task, classes)
+    return pa.Table.from_pandas(pd.DataFrame(columns), schema=schema, preserve_index=False)

@@ -1,0 +1,147 @@
+"""What a saved model needs to predict new molecules, stored next to it in the model directory.
+
+``save_predict_context`` (called by the train and baseline stages) writes
+``predict_context.json`` (the training-time ``validate`` and ``featurize`` params, the data
+provenance, metrics) and ``train_fingerprints.npy`` (the training molecules' Morgan bit
+fingerprints, packed 8 bits per byte, for the applicability domain). Predict reads them back
+so that new molecules are standardized and featurized exactly as the training molecules were,
+whatever params.yaml says today.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molprop.features.config import DescriptorConfig, FeaturizeConfig, MorganConfig
+from molprop.serialization import write_json
+
+CONTEXT_FILE = "predict_context.json"
+TRAIN_FPS_FILE = "train_fingerprints.npy"
+CONTEXT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DomainFingerprint:
+    """The fingerprint the applicability domain compares: Morgan bits (not counts)."""
+
+    radius: int = 2
+    n_bits: int = 2048
+
+
+@dataclass(frozen=True)
+class PredictContext:
+    """The contents of ``predict_context.json`` plus the training fingerprints (packed)."""
+
+    validate: dict[str, Any]
+    featurize: dict[str, Any]
+    data_hash: str
+    metrics: dict[str, Any] | None
+    n_train: int
+    domain: DomainFingerprint
+    train_fingerprints: np.ndarray  # (n_train, n_bits / 8) uint8, np.packbits rows
+
+    def standardization(self):
+        """(StandardizeConfig, MoleculeRules) exactly as the validate stage used them."""
+        from molprop.validation.config import config_from_params
+
+        config, _ = config_from_params(self.validate, "regression", "")
+        return config.standardize, config.rules
+
+    def featurization(self, groups: Sequence[str], graph: bool) -> FeaturizeConfig:
+        """The training-time FeaturizeConfig restricted to what the model uses: the feature
+        ``groups`` (morgan, descriptors) and molecular graphs when ``graph`` is true."""
+        full = featurize_config_from_params(self.featurize)
+        missing = [g for g, on in (("morgan", full.morgan), ("descriptors", full.descriptors))
+                   if g in groups and on is None]
+        if missing or (graph and not full.graph):
+            raise ValueError(f"the model uses {missing or 'graphs'} but the saved featurize "
+                             "config has them turned off: the model directory is inconsistent; "
+                             "re-run `dvc repro`.")
+        return FeaturizeConfig(morgan=full.morgan if "morgan" in groups else None,
+                               descriptors=full.descriptors if "descriptors" in groups else None,
+                               graph=graph, n_jobs=1)
+
+
+def featurize_config_from_params(section: dict[str, Any]) -> FeaturizeConfig:
+    """The ``featurize`` section of params.yaml as a FeaturizeConfig (what stages/featurize.py
+    builds; worker and chunk settings are irrelevant to prediction and defaulted)."""
+    morgan, desc = section.get("morgan") or {}, section.get("descriptors") or {}
+    return FeaturizeConfig(
+        morgan=MorganConfig(radius=int(morgan["radius"]), n_bits=int(morgan["n_bits"]),
+                            counts=bool(morgan["counts"])) if morgan.get("enabled") else None,
+        descriptors=DescriptorConfig(set=desc["set"],
+                                     max_nonfinite_fraction=float(desc["max_nonfinite_fraction"]))
+        if desc.get("enabled") else None,
+        graph=bool(section.get("graph", False)),
+    )  # fmt: skip
+
+
+def file_md5(path: str | Path) -> str:
+    """MD5 of a file's bytes (the hash dvc.lock shows for the same file)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
+                         featurize_cfg: dict[str, Any], train_smiles: Sequence[str],
+                         data_hash: str, metrics: dict[str, Any] | None = None,
+                         domain: DomainFingerprint = DomainFingerprint()) -> None:
+    """Write ``predict_context.json`` and ``train_fingerprints.npy`` into ``model_dir``.
+
+    ``validate_cfg`` and ``featurize_cfg`` are the params.yaml sections the model's data went
+    through; ``train_smiles`` the standardized SMILES of the molecules the model was fitted on
+    (the applicability-domain reference); ``data_hash`` identifies the training data (e.g.
+    ``file_md5("data/validated.parquet")``). Both files are byte-reproducible.
+    """
+    from molprop.molecules import parse_validated
+    from molprop.predict.domain import bit_fingerprints
+
+    model_dir = Path(model_dir)
+    featurize_config_from_params(featurize_cfg)  # fail now, not at predict time
+    smiles = list(train_smiles)
+    if not smiles:
+        raise ValueError("save_predict_context: no training SMILES given")
+    mols = parse_validated(smiles, range(len(smiles)), "training molecule", "train_smiles")
+    packed = bit_fingerprints(mols, domain.radius, domain.n_bits)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    np.save(model_dir / TRAIN_FPS_FILE, packed, allow_pickle=False)
+    write_json(model_dir / CONTEXT_FILE, {
+        "version": CONTEXT_VERSION, "validate": validate_cfg, "featurize": featurize_cfg,
+        "data_hash": data_hash, "metrics": metrics, "n_train": len(smiles),
+        "domain": {"fingerprint": "morgan_bits", "radius": domain.radius, "n_bits": domain.n_bits},
+    })  # fmt: skip
+
+
+def load_predict_context(model_dir: str | Path) -> PredictContext:
+    """The context saved in ``model_dir``; a clear error when it is missing or inconsistent."""
+    import json
+
+    model_dir = Path(model_dir)
+    path = model_dir / CONTEXT_FILE
+    if not (model_dir / "model.json").is_file():
+        raise FileNotFoundError(f"{model_dir} is not a saved molprop model (no model.json); "
+                                "give a model directory such as models/model or models/baseline.")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: this model was saved without what predict "
+                                "needs (training-time standardization, featurization and "
+                                "fingerprints). Retrain it with this molprop version (dvc repro).")
+    data = json.loads(path.read_text())
+    if data.get("version") != CONTEXT_VERSION:
+        raise ValueError(f"{path}: context version {data.get('version')!r}, this molprop reads "
+                         f"version {CONTEXT_VERSION}; retrain the model (dvc repro).")
+    domain = DomainFingerprint(int(data["domain"]["radius"]), int(data["domain"]["n_bits"]))
+    fps = np.load(model_dir / TRAIN_FPS_FILE, allow_pickle=False)
+    if fps.dtype != np.uint8 or fps.ndim != 2 or fps.shape != (data["n_train"], -(-domain.n_bits // 8)):
+        raise ValueError(f"{model_dir / TRAIN_FPS_FILE}: shape {fps.shape} / {fps.dtype} does not "
+                         f"match {data['n_train']} molecules x {domain.n_bits} bits; retrain the model.")
+    return PredictContext(data["validate"], data["featurize"], data["data_hash"], data.get("metrics"),
+                          int(data["n_train"]), domain, fps)

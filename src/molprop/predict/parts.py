@@ -1,0 +1,142 @@
+"""Resumable output: one Parquet part file per input chunk plus a manifest.
+
+Parts go to ``<output>.parts/`` (or into the output itself when it is a directory). Each part
+is written to a temporary name and renamed, then recorded in ``manifest.json`` (also replaced
+atomically), so an interrupted run leaves only whole parts that the manifest lists. The
+manifest also records what the run is: the input (file sizes and MD5), the model (MD5 of its
+files) and the settings; a restart continues only when all three match. When every chunk is
+done the parts are merged into the output file (Parquet or CSV) and the part folder removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from molprop.predict.stream import input_files
+
+MANIFEST = "manifest.json"
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+def output_kind(output: str | Path) -> str:
+    """``parquet`` / ``csv`` for a file output, ``directory`` for a folder of parts."""
+    output = Path(output)
+    if output.is_dir() or not output.suffix:
+        return "directory"
+    kind = OUTPUT_FORMATS.get(output.suffix.lower())
+    if kind is None:
+        raise ValueError(f"{output}: unknown output type '{output.suffix}'; use .parquet, .csv "
+                         "or a directory (no suffix) to keep the part files.")
+    return kind
+
+
+def _md5_files(files: list[Path], root: Path | None = None) -> str:
+    digest = hashlib.md5()
+    for file in files:
+        if root is not None:
+            digest.update(str(file.relative_to(root)).encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def run_identity(input_path: str | Path, model_dir: str | Path, settings: dict[str, Any]) -> dict:
+    """What a resumed run must share with the interrupted one: input, model and settings."""
+    files = input_files(input_path)
+    model_dir = Path(model_dir)
+    model_files = sorted(p for p in model_dir.rglob("*") if p.is_file())
+    return {
+        "input": {"files": len(files), "bytes": sum(f.stat().st_size for f in files),
+                  "md5": _md5_files(files)},
+        "model": {"md5": _md5_files(model_files, model_dir)},
+        "settings": settings,
+    }
+
+
+class PartStore:
+    """The part folder of one output: which chunks are done, writing new ones, merging."""
+
+    def __init__(self, output: str | Path, identity: dict, overwrite: bool = False) -> None:
+        self.output, self.kind = Path(output), output_kind(output)
+        self.folder = self.output if self.kind == "directory" else self.output.with_name(self.output.name + ".parts")
+        if overwrite:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            if self.kind != "directory":
+                self.output.unlink(missing_ok=True)
+        elif self.kind != "directory" and self.output.exists():
+            raise FileExistsError(f"{self.output} exists; pass overwrite=True (--overwrite) to replace it.")
+        manifest = self._read()
+        if manifest is not None and {k: manifest.get(k) for k in identity} != identity:
+            what = [k for k in identity if manifest.get(k) != identity[k]]
+            raise ValueError(f"{self.folder} holds a run with another {' and '.join(what)}; "
+                             "pass overwrite=True (--overwrite) to start afresh, or another output.")
+        if manifest is None and self.folder.exists() and any(self.folder.iterdir()):
+            raise FileExistsError(f"{self.folder} exists and is not a molprop predict output; "
+                                  "remove it or choose another output.")
+        self.manifest = manifest or {"version": 1, **identity, "parts": {}, "complete": False}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._write_manifest()
+
+    def _read(self) -> dict | None:
+        path = self.folder / MANIFEST
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def _write_manifest(self) -> None:
+        tmp = self.folder / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, self.folder / MANIFEST)
+
+    def done(self) -> set[int]:
+        """Chunk indices already written (listed in the manifest and present on disk)."""
+        return {int(k) for k, v in self.manifest["parts"].items() if (self.folder / v["file"]).is_file()}
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.manifest["complete"])
+
+    def write(self, index: int, table: pa.Table, summary: dict[str, int]) -> None:
+        """Store chunk ``index`` (atomically) and record it in the manifest."""
+        name = f"part-{index:06d}.parquet"
+        tmp = self.folder / (name + ".tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, self.folder / name)
+        self.manifest["parts"][str(index)] = {"file": name, **summary}
+        self._write_manifest()
+
+    def part_files(self) -> list[Path]:
+        return [self.folder / self.manifest["parts"][k]["file"]
+                for k in sorted(self.manifest["parts"], key=int)]
+
+    def finish(self, n_chunks: int, schema: pa.Schema) -> Path:
+        """Check that chunks 0..n_chunks-1 are all there, merge them into the output (file
+        outputs) and return the path of the result."""
+        missing = sorted(set(range(n_chunks)) - self.done())
+        if missing:
+            raise RuntimeError(f"{self.folder}: chunks {missing[:10]} are missing; run again to resume.")
+        self.manifest["complete"] = True
+        self.manifest["n_rows"] = sum(int(v["rows"]) for v in self.manifest["parts"].values())
+        self._write_manifest()
+        if self.kind == "directory":
+            return self.folder
+        tmp = self.output.with_name(self.output.name + ".tmp")
+        if self.kind == "parquet":
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                for part in self.part_files():
+                    writer.write_table(pq.read_table(part, schema=schema))
+        else:
+            with open(tmp, "w", newline="") as handle:
+                handle.write(",".join(schema.names) + "\n")
+                for part in self.part_files():
+                    pq.read_table(part).to_pandas().to_csv(handle, header=False, index=False)
+        os.replace(tmp, self.output)
+        shutil.rmtree(self.folder)
+        return self.output

@@ -1,0 +1,168 @@
+"""``predict_file``: a saved model over a molecule library, streamed, resumable, in order.
+
+Chunks of ``chunk_size`` molecules are read from the input (``stream``), split into batches
+of ``batch_size`` that worker processes prepare (``chunk.prepare``: standardize, featurize,
+applicability domain), predicted in this process with the model, and written as one part per
+chunk (``parts``). Memory holds the training fingerprints once and a bounded number of
+batches; a re-run with the same input, model and settings skips the chunks already written.
+With ``executor="ray"`` the same chunks are prepared and predicted by a Ray Data actor pool
+(``ray_executor``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from molprop.predict.chunk import PrepareSpec, output_schema, predict_prepared, prepare
+from molprop.predict.context import load_predict_context
+from molprop.predict.domain import DEFAULT_THRESHOLD
+from molprop.predict.parts import PartStore, run_identity
+from molprop.predict.stream import count_rows, iter_chunks
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How a library is read and scored (the settings a resumed run must share)."""
+
+    smiles_column: str = "smiles"
+    id_column: str | None = None
+    chunk_size: int = 10_000  # molecules per part file (the unit of resumption)
+    batch_size: int = 500  # molecules per task sent to a worker
+    ad_threshold: float = DEFAULT_THRESHOLD  # in domain: nearest training similarity >= this
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1 or self.batch_size < 1:
+            raise ValueError(f"chunk_size and batch_size must be >= 1 ({self.chunk_size}, {self.batch_size})")
+        if not 0.0 <= self.ad_threshold <= 1.0:
+            raise ValueError(f"ad_threshold must be in [0, 1], got {self.ad_threshold}")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the driver knows about the model: card fields and the prepare spec."""
+
+    model_dir: str
+    task: str
+    classes: list[str]
+    spec: PrepareSpec
+
+
+def model_info(model_dir: str | Path) -> ModelInfo:
+    """Read the model card and saved context into what prediction needs."""
+    from molprop.models.store import load_card
+
+    model_dir = Path(model_dir).resolve()
+    context = load_predict_context(model_dir)
+    card = load_card(model_dir)
+    graph = card.kind == "torch" and _needs_graphs(model_dir, card.members)
+    standardize, rules = context.standardization()
+    spec = PrepareSpec(str(model_dir), standardize, rules,
+                       context.featurization(card.feature_groups, graph), context.domain)
+    return ModelInfo(str(model_dir), card.task, list(card.classes), spec)
+
+
+def _needs_graphs(model_dir: Path, members: list[str]) -> bool:
+    import json
+
+    from molprop.nn.store import NEEDS_GRAPHS
+
+    kinds = {json.loads((model_dir / m / "network.json").read_text())["kind"] for m in members}
+    return any(NEEDS_GRAPHS[k] for k in kinds)
+
+
+def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def run_local(info: ModelInfo, chunks: Iterator[tuple[int, pd.DataFrame]], options: PredictOptions,
+              n_jobs: int, device: str) -> Iterator[tuple[int, Any]]:
+    """(chunk index, output table) for each chunk, in order; batches are prepared by
+    ``n_jobs`` worker processes (-1: every core), prediction happens here."""
+    from molprop.features.parallel import ordered_map, resolve_n_jobs
+
+    pending: dict[int, list] = {}
+    sizes: dict[int, int] = {}
+    queue: deque[int] = deque()  # chunk index of each batch handed to the pool, in order
+
+    def tasks():
+        for index, frame in chunks:
+            batches = list(_batches(frame, options.batch_size))
+            sizes[index] = len(batches)
+            for batch in batches:
+                queue.append(index)
+                yield info.spec, batch
+
+    # Enough batches in flight that workers keep going while this process predicts a chunk.
+    ahead = min(16, max(2, -(-options.chunk_size // options.batch_size)))
+    for prepared in ordered_map(prepare, tasks(), resolve_n_jobs(n_jobs), in_flight_per_worker=ahead):
+        index = queue.popleft()
+        pending.setdefault(index, []).append(prepared)
+        if len(pending[index]) == sizes[index]:
+            batches = pending.pop(index)
+            yield index, predict_prepared(batches, info.model_dir, info.spec.featurize, info.task,
+                                          info.classes, options.ad_threshold, device)
+
+
+def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Path,
+                 options: PredictOptions = PredictOptions(), executor: str = "local",
+                 n_jobs: int = -1, device: str = "auto", overwrite: bool = False,
+                 progress: bool = True, ray_options: dict | None = None) -> dict[str, Any]:
+    """Predict every molecule of ``input_path`` (CSV/TSV/Parquet/.smi) with the model in
+    ``model_dir`` and write ``output`` (.parquet, .csv, or a directory of parts); resumes an
+    interrupted run. Returns a summary (rows, invalid rows, out-of-domain rows, output path)."""
+    from tqdm import tqdm
+
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    info = model_info(model_dir)
+    settings = {k: v for k, v in asdict(options).items() if k != "batch_size"}  # output-relevant
+    store = PartStore(output, run_identity(input_path, model_dir, settings), overwrite)
+    schema = output_schema(info.task, info.classes)
+    if not store.complete:
+        done = store.done()
+        total = count_rows(input_path)
+        seen = [0]  # chunks in the input, counted as they are read
+
+        def chunks() -> Iterator[tuple[int, pd.DataFrame]]:
+            reader = iter_chunks(input_path, options.chunk_size, options.smiles_column, options.id_column)
+            for index, frame in enumerate(reader):
+                seen[0] = index + 1
+                if index not in done:
+                    yield index, frame
+        n_done = sum(int(v["rows"]) for v in store.manifest["parts"].values())
+        bar = tqdm(total=total, initial=n_done, unit="mol", desc="predict", disable=not progress,
+                   file=sys.stderr, mininterval=1.0, smoothing=0.1)
+        if executor == "local":
+            results = run_local(info, chunks(), options, n_jobs, device)
+        else:
+            from molprop.predict.ray_executor import run_ray
+
+            results = run_ray(info, chunks(), options, device, **(ray_options or {}))
+        with bar:
+            for index, table in results:
+                store.write(index, table, _summary(table))
+                bar.update(table.num_rows)
+        result = store.finish(seen[0], schema)
+    else:
+        result = store.output if store.kind != "directory" else store.folder
+    parts = store.manifest["parts"].values()
+    return {"output": str(result), "rows": sum(int(p["rows"]) for p in parts),
+            "invalid": sum(int(p["invalid"]) for p in parts),
+            "out_of_domain": sum(int(p["out_of_domain"]) for p in parts)}
+
+
+def _summary(table) -> dict[str, int]:
+    status = table.column("status").to_pylist()
+    in_domain = table.column("in_domain").to_pylist()
+    return {"rows": table.num_rows, "invalid": sum(s != "ok" for s in status),
+            "out_of_domain": sum(d is False for d in in_domain)}

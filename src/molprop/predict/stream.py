@@ -1,0 +1,161 @@
+"""Reading a molecule library in fixed-size chunks, never the whole file at once.
+
+Formats: CSV / TSV (``pandas.read_csv(chunksize=...)``), Parquet (one file or a directory of
+shards, read in file-name order with ``ParquetFile.iter_batches``) and ``.smi`` (one
+``SMILES [id]`` per line, no header; a first line whose first word is ``smiles`` is taken as
+a header and skipped; blank lines and lines starting with ``#`` are skipped). Every chunk but
+the last holds exactly ``chunk_size`` molecules, so chunk ``k`` is always the same rows of the
+same input: the unit of resumption.
+
+A chunk is a DataFrame with ``row`` (0-based data row of the input), ``id`` (the id column,
+or the row number as text without one) and ``smiles_input`` (the SMILES cell as text, None
+when empty).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
+           ".pq": "parquet", ".smi": "smi", ".smiles": "smi"}  # fmt: skip
+CHUNK_COLUMNS = ["row", "id", "smiles_input"]
+
+
+class InputError(ValueError):
+    """A problem with the input as a whole (missing file, unknown format, missing column)."""
+
+
+def input_format(path: str | Path) -> str:
+    """``csv``, ``tsv``, ``parquet`` or ``smi`` from the file suffix (a directory: Parquet shards)."""
+    path = Path(path)
+    if path.is_dir():
+        return "parquet"
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unknown input type '{path.suffix}'; use .csv, .tsv, .parquet, "
+                         ".smi or a directory of Parquet shards.")
+    return fmt
+
+
+def input_files(path: str | Path) -> list[Path]:
+    """The file(s) of an input: itself, or the ``*.parquet`` shards of a directory, sorted."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: input not found.")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+        if not files:
+            raise InputError(f"{path}: a directory without *.parquet files.")
+        return files
+    return [path]
+
+
+def _require(columns: list[str], name: str | None, what: str, path: Path) -> None:
+    if name is None or name in columns:
+        return
+    close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise InputError(f"{path}: no {what} column '{name}'.{hint} Columns: {columns[:20]}.")
+
+
+def check_columns(path: str | Path, smiles_column: str, id_column: str | None) -> None:
+    """Raise ``InputError`` when the input (every Parquet shard) lacks a named column."""
+    path = Path(path)
+    fmt = input_format(path)
+    if fmt == "smi":
+        return
+    for file in input_files(path):
+        if fmt == "parquet":
+            names = pq.read_schema(file).names
+        else:
+            sep = "," if fmt == "csv" else "\t"
+            try:
+                names = pd.read_csv(file, sep=sep, nrows=0, encoding="utf-8-sig").columns.tolist()
+            except (pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+                raise InputError(f"{file}: not a readable table ({err}).") from err
+        _require(names, smiles_column, "SMILES", file)
+        _require(names, id_column, "id", file)
+
+
+def count_rows(path: str | Path) -> int | None:
+    """Number of molecules when cheap to know (Parquet metadata), else None."""
+    if input_format(path) != "parquet":
+        return None
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in input_files(path))
+
+
+def _frame(start: int, ids: list | None, smiles: list) -> pd.DataFrame:
+    rows = range(start, start + len(smiles))
+    id_text = [str(r) if i is None or i == "" else str(i) for r, i in zip(rows, ids or [None] * len(smiles))]
+    text = [None if s is None or (isinstance(s, float) and s != s) else str(s) for s in smiles]
+    return pd.DataFrame({"row": pd.array(rows, dtype="int64"), "id": id_text, "smiles_input": text})
+
+
+def _parquet(path: Path, chunk_size: int, smiles_column: str, id_column: str | None) -> Iterator[pd.DataFrame]:
+    columns = [smiles_column] + ([id_column] if id_column else [])
+    start, ids, smiles = 0, [], []
+    for file in input_files(path):
+        handle = pq.ParquetFile(file)
+        for batch in handle.iter_batches(batch_size=chunk_size, columns=columns):
+            smiles += batch.column(smiles_column).to_pylist()
+            if id_column:
+                ids += batch.column(id_column).to_pylist()
+            while len(smiles) >= chunk_size:
+                yield _frame(start, ids[:chunk_size] if id_column else None, smiles[:chunk_size])
+                start, smiles, ids = start + chunk_size, smiles[chunk_size:], ids[chunk_size:]
+        handle.close()
+    if smiles:
+        yield _frame(start, ids if id_column else None, smiles)
+
+
+def _table(path: Path, sep: str, chunk_size: int, smiles_column: str, id_column: str | None) -> Iterator[pd.DataFrame]:
+    usecols = [smiles_column] + ([id_column] if id_column else [])
+    reader = pd.read_csv(path, sep=sep, usecols=usecols, dtype=str, keep_default_na=False,
+                         na_values=[""], chunksize=chunk_size, encoding="utf-8-sig")
+    start = 0
+    with reader:
+        for part in reader:
+            part = part.astype(object).where(part.notna(), None)
+            ids = part[id_column].tolist() if id_column else None
+            yield _frame(start, ids, part[smiles_column].tolist())
+            start += len(part)
+
+
+def _smi(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+    start, ids, smiles, first = 0, [], [], True
+    with open(path, encoding="utf-8-sig") as handle:
+        for line in handle:
+            words = line.strip().split(maxsplit=1)
+            if not words or words[0].startswith("#"):
+                continue
+            if first and words[0].lower() == "smiles":
+                first = False
+                continue
+            first = False
+            smiles.append(words[0])
+            ids.append(words[1] if len(words) > 1 else None)
+            if len(smiles) == chunk_size:
+                yield _frame(start, ids, smiles)
+                start, ids, smiles = start + chunk_size, [], []
+    if smiles:
+        yield _frame(start, ids, smiles)
+
+
+def iter_chunks(path: str | Path, chunk_size: int, smiles_column: str = "smiles",
+                id_column: str | None = None) -> Iterator[pd.DataFrame]:
+    """The input's molecules, ``chunk_size`` at a time, in file order (see the module doc)."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    path = Path(path)
+    fmt = input_format(path)
+    check_columns(path, smiles_column, id_column)
+    if fmt == "parquet":
+        return _parquet(path, chunk_size, smiles_column, id_column)
+    if fmt == "smi":
+        return _smi(path, chunk_size)
+    return _table(path, "," if fmt == "csv" else "\t", chunk_size, smiles_column, id_column)
