@@ -1,7 +1,7 @@
 """Resumable output: one Parquet part file per input chunk plus a manifest.
 
 Parts go to ``<output>.parts/`` (or into the output itself when it is a directory). Each part
-is written to a temporary name and renamed, then recorded in ``manifest.json`` (also replaced
+is written to a temporary name and renamed, then recorded in ``_manifest.json`` (also replaced
 atomically), so an interrupted run leaves only whole parts that the manifest lists. The
 manifest also records what the run is: the input (file sizes and MD5), the model (MD5 of its
 files) and the settings; a restart continues only when all three match. When every chunk is
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from molprop.predict.stream import input_files
 
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"  # "_" and "." names are skipped by Parquet dataset readers
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
@@ -77,7 +77,7 @@ class PartStore:
         manifest = self._read()
         if manifest is not None and {k: manifest.get(k) for k in identity} != identity:
             what = [k for k in identity if manifest.get(k) != identity[k]]
-            raise ValueError(f"{self.folder} holds a run with another {' and '.join(what)}; "
+            raise ValueError(f"{self.folder} holds a run with a different {' and '.join(what)}; "
                              "pass overwrite=True (--overwrite) to start afresh, or another output.")
         if manifest is None and self.folder.exists() and any(self.folder.iterdir()):
             raise FileExistsError(f"{self.folder} exists and is not a molprop predict output; "
@@ -91,7 +91,7 @@ class PartStore:
         return json.loads(path.read_text()) if path.is_file() else None
 
     def _write_manifest(self) -> None:
-        tmp = self.folder / (MANIFEST + ".tmp")
+        tmp = self.folder / ("." + MANIFEST + ".tmp")
         tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, self.folder / MANIFEST)
 
@@ -106,7 +106,7 @@ class PartStore:
     def write(self, index: int, table: pa.Table, summary: dict[str, int]) -> None:
         """Store chunk ``index`` (atomically) and record it in the manifest."""
         name = f"part-{index:06d}.parquet"
-        tmp = self.folder / (name + ".tmp")
+        tmp = self.folder / ("." + name + ".tmp")
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, self.folder / name)
         self.manifest["parts"][str(index)] = {"file": name, **summary}

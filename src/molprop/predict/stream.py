@@ -58,7 +58,8 @@ def input_files(path: str | Path) -> list[Path]:
 def _require(columns: list[str], name: str | None, what: str, path: Path) -> None:
     if name is None or name in columns:
         return
-    close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+    lower = {str(c).lower(): str(c) for c in columns}
+    close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise InputError(f"{path}: no {what} column '{name}'.{hint} Columns: {columns[:20]}.")
 

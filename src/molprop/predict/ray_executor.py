@@ -1,0 +1,126 @@
+"""``executor="ray"``: the chunks of a library predicted by a Ray Data actor pool.
+
+The driver reads the input in chunks (``stream``: only ids and SMILES) and hands windows of
+chunks to Ray Data (``from_pandas``), where ``map_batches`` runs them through a pool of
+``ChunkPredictor`` actors, each holding the model (its files are shipped with the actor, so
+workers need no shared file system), the training fingerprints and the standardization and
+featurization settings. Predicted rows stream back to the driver, which writes the same
+resumable part files as the local executor. Ray is an optional dependency
+(``pip install 'molprop[ray]'``) imported only here.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from molprop.predict.chunk import predict_prepared, prepare
+
+CHUNK = "_chunk"
+
+
+def model_files(model_dir: str | Path) -> dict[str, bytes]:
+    """Every file of a model directory by relative path (the model as actor payload)."""
+    root = Path(model_dir)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+class ChunkPredictor:
+    """Ray actor: writes the model to a local folder once, then predicts batches of chunks."""
+
+    def __init__(self, files: dict[str, bytes], batch_size: int, threshold: float, device: str) -> None:
+        from molprop.predict.runner import model_info
+
+        self.folder = tempfile.TemporaryDirectory(prefix="molprop_model_")
+        for name, data in files.items():
+            path = Path(self.folder.name) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        self.info = model_info(self.folder.name)
+        self.batch_size, self.threshold, self.device = batch_size, threshold, device
+
+    def __call__(self, batch: pd.DataFrame) -> pa.Table:
+        tables = []
+        for index, frame in batch.groupby(CHUNK, sort=False):
+            frame = frame.drop(columns=[CHUNK])
+            prepared = [prepare((self.info.spec, frame.iloc[i : i + self.batch_size]))
+                        for i in range(0, len(frame), self.batch_size)]
+            table = predict_prepared(prepared, self.info.model_dir, self.info.spec.featurize,
+                                     self.info.task, self.info.classes, self.threshold, self.device)
+            tables.append(table.append_column(CHUNK, pa.array([int(index)] * table.num_rows, pa.int64())))
+        return pa.concat_tables(tables)
+
+
+def _connect(address: str | None) -> tuple[Any, bool]:
+    """The ray module, connected (to ``address``, RAY_ADDRESS, or a new local instance);
+    True when this call started Ray and should shut it down."""
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError("executor 'ray' needs Ray: pip install 'molprop[ray]' "
+                          "(or pip install 'ray[data]')") from err
+    if ray.is_initialized():
+        return ray, False
+    ray.init(address=address, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    return ray, True
+
+
+def run_ray(info, chunks: Iterator[tuple[int, pd.DataFrame]], options, device: str,
+            address: str | None = None, n_actors: int | None = None,
+            window_chunks: int | None = None) -> Iterator[tuple[int, pa.Table]]:
+    """(chunk index, output table) for each chunk, as the actor pool finishes them.
+
+    ``n_actors`` model-holding actors (default: the cluster's CPUs, one CPU each); the driver
+    keeps ``window_chunks`` chunks (default 4 per actor) in one Ray Data execution."""
+    ray, started = _connect(address)
+    try:
+        from ray.data import DataContext
+
+        import logging
+
+        context = DataContext.get_current()
+        context.enable_progress_bars = False  # molprop shows its own progress bar
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        n_actors = n_actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        window = window_chunks or 4 * n_actors
+        files = model_files(info.model_dir)
+        expected: dict[int, int] = {}
+        frames: list[pd.DataFrame] = []
+        for index, frame in chunks:
+            expected[index] = len(frame)
+            frames.append(frame.assign(**{CHUNK: index}))
+            if len(frames) == window:
+                yield from _execute(ray, frames, expected, files, options, device, n_actors)
+                frames = []
+        if frames:
+            yield from _execute(ray, frames, expected, files, options, device, n_actors)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _execute(ray, frames: list[pd.DataFrame], expected: dict[int, int], files: dict[str, bytes],
+             options, device: str, n_actors: int) -> Iterator[tuple[int, pa.Table]]:
+    """One Ray Data execution over a window of chunks; each chunk is yielded once complete."""
+    dataset = ray.data.from_pandas(frames).map_batches(
+        ChunkPredictor, fn_constructor_args=(files, options.batch_size, options.ad_threshold, device),
+        batch_size=options.chunk_size, batch_format="pandas", num_cpus=1, zero_copy_batch=True,
+        compute=ray.data.ActorPoolStrategy(size=min(n_actors, len(frames))))  # fmt: skip
+    received: dict[int, list[pa.Table]] = {}
+    for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+        for index in set(batch.column(CHUNK).to_pylist()):
+            rows = batch.filter(pc.equal(batch.column(CHUNK), index)).drop_columns([CHUNK])
+            received.setdefault(index, []).append(rows)
+            if sum(t.num_rows for t in received[index]) == expected[index]:
+                table = pa.concat_tables(received.pop(index)).sort_by("row")
+                del expected[index]
+                yield index, table
+    if received:
+        raise RuntimeError(f"Ray returned incomplete chunks {sorted(received)}")

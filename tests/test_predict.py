@@ -1,0 +1,147 @@
+"""Unit tests of molprop.predict: applicability domain, chunked reading, part files, context."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from rdkit import Chem
+from rdkit.DataStructs import BulkTanimotoSimilarity
+from rdkit.Chem import rdFingerprintGenerator
+
+from molprop.predict.context import load_predict_context, save_predict_context
+from molprop.predict.domain import TrainingSet, bit_fingerprints
+from molprop.predict.parts import PartStore, output_kind
+from molprop.predict.stream import InputError, count_rows, iter_chunks
+
+SMILES = ["CCO", "CCCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CCN(CC)CC", "ClC(Cl)Cl", "C", "O=C=O"]
+FEATURIZE = {"morgan": {"enabled": True, "radius": 2, "n_bits": 2048, "counts": True},
+             "descriptors": {"enabled": False}, "graph": False}
+
+
+def test_max_similarity_matches_rdkit_bulk_tanimoto():
+    train = [Chem.MolFromSmiles(s) for s in SMILES[:5]]
+    query = [Chem.MolFromSmiles(s) for s in ["CCO", "CCCCO", "c1ccccc1N", "C1CCCCC1", "O=C=O"]]
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    expected = [max(BulkTanimotoSimilarity(gen.GetFingerprint(q), [gen.GetFingerprint(t) for t in train]))
+                for q in query]
+    domain = TrainingSet(bit_fingerprints(train, 2, 2048), 2048, block=2)  # several blocks
+    got = domain.max_similarity(bit_fingerprints(query, 2, 2048))
+    assert got[0] == 1.0
+    assert np.allclose(got, expected, atol=1e-6)
+
+
+def test_large_training_set_is_not_held_unpacked(monkeypatch):
+    import molprop.predict.domain as domain_module
+
+    monkeypatch.setattr(domain_module, "_UNPACKED_CACHE_BYTES", 0)
+    mols = [Chem.MolFromSmiles(s) for s in SMILES]
+    small = TrainingSet(bit_fingerprints(mols, 2, 2048), 2048, block=3)
+    assert small._unpacked is None
+    query = bit_fingerprints(mols[::-1], 2, 2048)
+    assert np.array_equal(small.max_similarity(query), np.ones(len(mols), np.float32))
+
+
+def _write_inputs(tmp_path, n):
+    frame = pd.DataFrame({"smiles": [SMILES[i % len(SMILES)] for i in range(n)],
+                          "name": [f"m{i}" for i in range(n)]})
+    frame.loc[3, "smiles"] = None
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    frame.to_csv(tmp_path / "in.tsv", sep="\t", index=False)
+    (tmp_path / "shards").mkdir()
+    frame.iloc[:7].to_parquet(tmp_path / "shards" / "a.parquet")
+    frame.iloc[7:].to_parquet(tmp_path / "shards" / "b.parquet", row_group_size=4)
+    lines = ["smiles name", *[f"{s or ''} {n}".strip() for s, n in zip(frame.smiles, frame.name)]]
+    lines.insert(5, "")  # a blank line is skipped
+    (tmp_path / "in.smi").write_text("\n".join(lines) + "\n")
+    return frame
+
+
+@pytest.mark.parametrize("name", ["in.csv", "in.tsv", "shards"])
+def test_every_format_gives_the_same_chunks(tmp_path, name):
+    frame = _write_inputs(tmp_path, 23)
+    chunks = list(iter_chunks(tmp_path / name, 5, "smiles", "name"))
+    assert [len(c) for c in chunks] == [5, 5, 5, 5, 3]
+    whole = pd.concat(chunks, ignore_index=True)
+    assert whole["row"].tolist() == list(range(23))
+    assert whole["id"].tolist() == frame["name"].tolist()
+    assert pd.isna(whole["smiles_input"][3])
+    assert whole["smiles_input"].drop(3).tolist() == frame["smiles"].drop(3).tolist()
+
+
+def test_smi_lines_and_missing_ids(tmp_path):
+    (tmp_path / "x.smi").write_text("# comment\nCCO ethanol\n\nc1ccccc1\nCCN  ethyl amine\n")
+    chunk = next(iter_chunks(tmp_path / "x.smi", 10))
+    assert chunk["smiles_input"].tolist() == ["CCO", "c1ccccc1", "CCN"]
+    assert chunk["id"].tolist() == ["ethanol", "1", "ethyl amine"]  # no id: the row number
+
+
+def test_input_errors_name_the_problem(tmp_path):
+    _write_inputs(tmp_path, 10)
+    with pytest.raises(InputError, match="Did you mean 'smiles'"):
+        iter_chunks(tmp_path / "in.csv", 5, "SMILE")
+    with pytest.raises(InputError, match="no id column 'nme'"):
+        iter_chunks(tmp_path / "shards", 5, "smiles", "nme")
+    with pytest.raises(InputError, match="unknown input type"):
+        iter_chunks(tmp_path / "in.xlsx", 5)
+    with pytest.raises(InputError, match="not found"):
+        iter_chunks(tmp_path / "missing.csv", 5)
+    assert count_rows(tmp_path / "shards") == 10 and count_rows(tmp_path / "in.csv") is None
+
+
+def _table(rows):
+    return pa.table({"row": pa.array(rows, pa.int64()), "status": pa.array(["ok"] * len(rows), pa.string())})
+
+
+def test_parts_resume_merge_and_refuse_another_run(tmp_path):
+    identity = {"input": {"md5": "a"}, "model": {"md5": "b"}, "settings": {"chunk_size": 2}}
+    out = tmp_path / "out.parquet"
+    store = PartStore(out, identity)
+    store.write(0, _table([0, 1]), {"rows": 2})
+    store.write(2, _table([4]), {"rows": 1})
+    again = PartStore(out, identity)  # a restart sees what is done
+    assert again.done() == {0, 2}
+    with pytest.raises(RuntimeError, match=r"chunks \[1\] are missing"):
+        again.finish(3, _table([]).schema)
+    with pytest.raises(ValueError, match="different model"):
+        PartStore(out, identity | {"model": {"md5": "c"}})
+    again.write(1, _table([2, 3]), {"rows": 2})
+    assert again.finish(3, _table([]).schema) == out
+    assert pd.read_parquet(out)["row"].tolist() == [0, 1, 2, 3, 4]
+    assert not (tmp_path / "out.parquet.parts").exists()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        PartStore(out, identity)
+    assert output_kind(tmp_path / "dir") == "directory" and output_kind("x.csv") == "csv"
+    with pytest.raises(ValueError, match="unknown output type"):
+        output_kind("x.xlsx")
+
+
+def test_context_round_trip_is_byte_reproducible(tmp_path):
+    validate = {"standardize": {"cleanup": True, "fragment_parent": True, "neutralize": True,
+                                "canonical_tautomer": False, "remove_stereo": True},
+                "identity_key": "smiles", "rules": {"max_heavy_atoms": 50}}
+    for name in ("a", "b"):
+        save_predict_context(tmp_path / name, validate, FEATURIZE, SMILES, "md5hash", {"rmse": 1.0})
+        (tmp_path / name / "model.json").write_text("{}")
+    for file in ("predict_context.json", "train_fingerprints.npy"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+    context = load_predict_context(tmp_path / "a")
+    standardize, rules = context.standardization()
+    assert standardize.remove_stereo and rules.max_heavy_atoms == 50
+    assert context.n_train == len(SMILES) and context.train_fingerprints.shape == (len(SMILES), 256)
+    config = context.featurization(["morgan"], graph=False)
+    assert config.morgan.counts and config.descriptors is None
+    with pytest.raises(ValueError, match="inconsistent"):
+        context.featurization(["descriptors"], graph=False)
+    assert json.loads((tmp_path / "a" / "predict_context.json").read_text())["data_hash"] == "md5hash"
+
+
+def test_context_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a saved molprop model"):
+        load_predict_context(tmp_path)
+    (tmp_path / "model.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="Retrain it"):
+        load_predict_context(tmp_path)
+    with pytest.raises(ValueError, match="could not be parsed"):
+        save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "C1CC"], "h")

@@ -1,0 +1,155 @@
+"""molprop predict end to end on small real models: training-time standardization and
+featurization, every row accounted for, resumption, the CLI and `molprop info`."""
+
+import json
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+from predict_models import BAD_SMILES, REPO, build_models, library_csv
+
+import molprop.predict.runner as runner
+from molprop.models.predictor import predict_saved
+from molprop.predict import PredictOptions, predict_file
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return build_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def library(models):
+    return library_csv(models, models.root / "library.csv")
+
+
+def _expected(models, model_dir, graphs=False):
+    pred = predict_saved(model_dir, models.features, "cpu", models.graphs if graphs else None)
+    return pred, models.validated["row"].to_numpy()
+
+
+@pytest.mark.parametrize("which", ["baseline", "network"])
+def test_predictions_equal_those_on_the_training_time_features(models, library, tmp_path, which):
+    model_dir = getattr(models, which)
+    options = PredictOptions(id_column="name", chunk_size=64, batch_size=20)
+    summary = predict_file(model_dir, library, tmp_path / "out.parquet", options, n_jobs=2,
+                           device="cpu", progress=False)
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    n_in = len(models.raw) + len(BAD_SMILES)
+    assert summary["rows"] == len(out) == n_in  # every input row has an output row
+    assert out["row"].tolist() == list(range(n_in))
+    assert out["id"].tolist() == [*models.raw["name"], *[f"bad{i}" for i in range(len(BAD_SMILES))]]
+    pred, rows = _expected(models, model_dir, graphs=which == "network")
+    got = out.set_index("row").loc[rows]
+    assert got["smiles"].tolist() == models.validated["smiles"].tolist()
+    assert np.allclose(got["prediction"], pred.mean, rtol=1e-5, atol=1e-5)
+    assert np.allclose(got["uncertainty"], pred.uncertainty, atol=1e-6)
+    if which == "baseline":  # two members with an uncertainty scale of 1.5
+        assert np.allclose(got["uncertainty"], 1.5 * pred.members.std(axis=0)) and got["uncertainty"].max() > 0
+    else:
+        assert (got["uncertainty"] == 0).all()  # one member: no spread
+
+
+def test_invalid_rows_get_a_reason_and_domain_scores_are_consistent(models, library, tmp_path):
+    predict_file(models.baseline, library, tmp_path / "out.csv", PredictOptions(id_column="name"),
+                 n_jobs=1, progress=False)
+    out = pd.read_csv(tmp_path / "out.csv")
+    bad = out[out["id"].str.startswith("bad")].set_index("id")
+    assert (bad["status"] == "invalid").all() and bad["prediction"].isna().all()
+    assert bad["in_domain"].isna().all() and bad["smiles"].isna().all()
+    assert bad["reason"].tolist() == ["unparsable_smiles", "missing_smiles", "valence_error",
+                                      "inorganic", "reaction_smiles", "trailing_text", "metal"]
+    assert bad["message"].str.len().min() > 10
+    ok = out[out["status"] == "ok"]
+    assert len(ok) == len(models.raw) and ok["prediction"].notna().all()
+    train = set(models.validated["smiles"].iloc[: int(0.8 * len(models.validated))])
+    assert (ok[ok["smiles"].isin(train)]["ad_similarity"] == 1.0).all()
+    assert (ok["in_domain"] == (ok["ad_similarity"] >= 0.3)).all()
+
+
+def test_classifier_outputs_labels_and_probabilities(models, library, tmp_path):
+    predict_file(models.classifier, library, tmp_path / "c.parquet", progress=False, n_jobs=1)
+    out = pd.read_parquet(tmp_path / "c.parquet")
+    ok = out[out["status"] == "ok"]
+    assert set(ok["prediction"]) <= {"low", "high"}
+    assert np.allclose(ok["p_low"] + ok["p_high"], 1.0)
+    assert (ok["prediction"] == np.where(ok["p_high"] > ok["p_low"], "high", "low")).all()
+    assert out.loc[out["status"] != "ok", "prediction"].isna().all()
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(models, library, tmp_path, monkeypatch):
+    options = PredictOptions(id_column="name", chunk_size=40)
+    reference = tmp_path / "reference.parquet"
+    predict_file(models.baseline, library, reference, options, n_jobs=1, progress=False)
+    calls = []
+    real = runner.predict_prepared
+
+    def counting(batches, *args):
+        calls.append(sum(len(b.frame) for b in batches))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the user stops the run during the third chunk
+        return real(batches, *args)
+
+    monkeypatch.setattr(runner, "predict_prepared", counting)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        predict_file(models.baseline, library, out, options, n_jobs=1, progress=False)
+    manifest = json.loads((tmp_path / "out.parquet.parts" / "_manifest.json").read_text())
+    assert sorted(manifest["parts"], key=int) == ["0", "1"] and not out.exists()
+    calls.clear()
+    monkeypatch.setattr(runner, "predict_prepared", lambda b, *a: calls.append(1) or real(b, *a))
+    summary = predict_file(models.baseline, library, out, options, n_jobs=1, progress=False)
+    n_chunks = -(-(len(models.raw) + len(BAD_SMILES)) // 40)
+    assert len(calls) == n_chunks - 2  # only the chunks not written before
+    assert pd.read_parquet(out).equals(pd.read_parquet(reference))
+    assert summary["rows"] == len(models.raw) + len(BAD_SMILES)
+    predict_file(models.baseline, library, tmp_path / "dir", options, progress=False, n_jobs=1)
+    with pytest.raises(ValueError, match="different settings"):  # another threshold
+        predict_file(models.baseline, library, tmp_path / "dir",
+                     PredictOptions(id_column="name", chunk_size=40, ad_threshold=0.5), progress=False)
+
+
+def test_directory_output_keeps_parts_and_a_finished_run_is_not_redone(models, library, tmp_path):
+    out = tmp_path / "parts"
+    predict_file(models.baseline, library, out, PredictOptions(chunk_size=50), n_jobs=1, progress=False)
+    files = sorted(p.name for p in out.iterdir())
+    assert files[0] == "_manifest.json" and len(files) == 1 + -(-(len(models.raw) + len(BAD_SMILES)) // 50)
+    assert json.loads((out / "_manifest.json").read_text())["complete"] is True
+    again = predict_file(models.baseline, library, out, PredictOptions(chunk_size=50), progress=False)
+    assert again["rows"] == len(models.raw) + len(BAD_SMILES)
+    assert pd.read_parquet(out)["row"].tolist() == list(range(again["rows"]))
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "molprop.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=REPO)
+
+
+def test_cli_predict_info_and_errors(models, library, tmp_path):
+    smi = tmp_path / "lib.smi"
+    smi.write_text("CCO ethanol\nc1ccccc1 benzene\nC1CC broken\n")
+    run = _cli("predict", "--model", models.network, "--input", smi, "--output", tmp_path / "o.csv",
+               "--no-progress", "--n-jobs", "1", "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    assert "3 molecules" in run.stdout and "1 invalid" in run.stdout
+    out = pd.read_csv(tmp_path / "o.csv")
+    assert out["id"].tolist() == ["ethanol", "benzene", "broken"]
+    info = _cli("info", "--model", models.baseline)
+    assert info.returncode == 0, info.stderr
+    assert "2 member(s)" in info.stdout and "spread x 1.5" in info.stdout and "val_rmse: 1.23" in info.stdout
+    data = json.loads(_cli("info", "--model", models.baseline, "--json").stdout)
+    assert data["featurize"]["morgan"]["radius"] == 3 and data["n_train"] > 0 and len(data["data_hash"]) == 32
+    bad = _cli("predict", "--model", models.root, "--input", smi, "--output", tmp_path / "x.csv")
+    assert bad.returncode == 1 and "not a saved molprop model" in bad.stderr
+    bad = _cli("predict", "--model", models.baseline, "--input", library, "--output", tmp_path / "x.csv",
+               "--smiles-column", "SMILES")
+    assert bad.returncode == 1 and "Did you mean 'smiles'" in bad.stderr
+
+
+def test_console_script_is_declared():
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    module, func = scripts["molprop"].split(":")
+    assert callable(getattr(__import__(module, fromlist=[func]), func))
