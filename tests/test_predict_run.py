@@ -14,6 +14,7 @@ from predict_models import BAD_SMILES, REPO, build_models, library_csv
 import molprop.predict.runner as runner
 from molprop.models.predictor import predict_saved
 from molprop.predict import PredictOptions, predict_file
+from molprop.predict.model import HeldModel
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,16 @@ def test_predictions_equal_those_on_the_training_time_features(models, library, 
         assert (got["uncertainty"] == 0).all()  # one member: no spread
 
 
+@pytest.mark.parametrize("which", ["baseline", "classifier", "network"])
+def test_held_model_predicts_as_predict_saved(models, which):
+    model_dir = getattr(models, which)
+    graphs = models.graphs if which == "network" else None
+    held = HeldModel(model_dir, "cpu").predict(models.features, graphs)
+    saved = predict_saved(model_dir, models.features, "cpu", graphs)
+    assert held.names == saved.names and held.uncertainty_scale == saved.uncertainty_scale
+    assert np.array_equal(held.members, saved.members)
+
+
 def test_invalid_rows_get_a_reason_and_domain_scores_are_consistent(models, library, tmp_path):
     predict_file(models.baseline, library, tmp_path / "out.csv", PredictOptions(id_column="name"),
                  n_jobs=1, progress=False)
@@ -85,22 +96,22 @@ def test_an_interrupted_run_resumes_where_it_stopped(models, library, tmp_path, 
     reference = tmp_path / "reference.parquet"
     predict_file(models.baseline, library, reference, options, n_jobs=1, progress=False)
     calls = []
-    real = runner.predict_prepared
+    real = runner.process
 
-    def counting(batches, *args):
-        calls.append(sum(len(b.frame) for b in batches))
+    def counting(task):
+        calls.append(len(task[1]))
         if len(calls) == 3:
             raise KeyboardInterrupt  # the user stops the run during the third chunk
-        return real(batches, *args)
+        return real(task)
 
-    monkeypatch.setattr(runner, "predict_prepared", counting)
+    monkeypatch.setattr(runner, "process", counting)
     out = tmp_path / "out.parquet"
     with pytest.raises(KeyboardInterrupt):
         predict_file(models.baseline, library, out, options, n_jobs=1, progress=False)
     manifest = json.loads((tmp_path / "out.parquet.parts" / "_manifest.json").read_text())
     assert sorted(manifest["parts"], key=int) == ["0", "1"] and not out.exists()
     calls.clear()
-    monkeypatch.setattr(runner, "predict_prepared", lambda b, *a: calls.append(1) or real(b, *a))
+    monkeypatch.setattr(runner, "process", lambda task: calls.append(1) or real(task))
     summary = predict_file(models.baseline, library, out, options, n_jobs=1, progress=False)
     n_chunks = -(-(len(models.raw) + len(BAD_SMILES)) // 40)
     assert len(calls) == n_chunks - 2  # only the chunks not written before

@@ -141,11 +141,10 @@ def _feature_frame(parts: Sequence[ChunkResult], config: FeaturizeConfig) -> pd.
     return pd.concat(blocks, axis=1) if blocks else pd.DataFrame(index=range(n))
 
 
-def predict_prepared(batches: Sequence[Prepared], model_dir: str | Path, config: FeaturizeConfig,
-                     task: str, classes: Sequence[str], threshold: float, device: str) -> pa.Table:
-    """Output rows (``output_schema``) for prepared batches, predicted with the saved model."""
-    from molprop.models.predictor import predict_saved
-
+def predict_prepared(batches: Sequence[Prepared], model, config: FeaturizeConfig,
+                     threshold: float) -> pa.Table:
+    """Output rows (``output_schema``) of prepared batches, predicted with a ``HeldModel``."""
+    task, classes = model.card.task, list(model.card.classes)
     frame = pd.concat([b.frame for b in batches], ignore_index=True)
     parts = [b.features for b in batches if b.features is not None]
     ok = (frame["status"] == OK).to_numpy()
@@ -155,7 +154,7 @@ def predict_prepared(batches: Sequence[Prepared], model_dir: str | Path, config:
     similarity = np.full(len(frame), np.nan)
     if n_ok:
         graphs = concat_chunks([p.graphs for p in parts]).graphs() if config.graph else None
-        pred = predict_saved(model_dir, _feature_frame(parts, config), device, graphs)
+        pred = model.predict(_feature_frame(parts, config), graphs)
         similarity[ok] = np.concatenate([b.similarity for b in batches])
         prediction[ok] = pred.mean
         if n_classes:  # the spread of the probability of the predicted class
@@ -176,3 +175,32 @@ def predict_prepared(batches: Sequence[Prepared], model_dir: str | Path, config:
                 "status": frame["status"], "reason": frame["reason"], "message": frame["message"]}
     schema = output_schema(task, classes)
     return pa.Table.from_pandas(pd.DataFrame(columns), schema=schema, preserve_index=False)
+
+
+_HELD: dict[tuple[str, str], object] = {}  # per process: the model, loaded once
+
+
+def held_model(model_dir: str, device: str, single_thread: bool = False):
+    """The model of ``model_dir``, loaded once per process; ``single_thread`` limits torch to
+    one thread (one worker per core already uses every core)."""
+    key = (model_dir, device)
+    if key not in _HELD:
+        from molprop.predict.model import HeldModel
+
+        model = HeldModel(model_dir, device)
+        if single_thread and model.card.kind == "torch":
+            import torch
+
+            torch.set_num_threads(1)
+        _HELD[key] = model
+    return _HELD[key]
+
+
+def process(task: tuple[PrepareSpec, pd.DataFrame, float, str]) -> pa.Table:
+    """Output rows of one batch: ``prepare`` then the model (held by this process). The unit
+    of work of a worker process or a Ray actor."""
+    import multiprocessing
+
+    spec, batch, threshold, device = task
+    model = held_model(spec.model_dir, device, multiprocessing.parent_process() is not None)
+    return predict_prepared([prepare((spec, batch))], model, spec.featurize, threshold)

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from molprop.predict.chunk import predict_prepared, prepare
+from molprop.predict.chunk import process
 
 CHUNK = "_chunk"
 
@@ -32,9 +32,11 @@ def model_files(model_dir: str | Path) -> dict[str, bytes]:
 
 
 class ChunkPredictor:
-    """Ray actor: writes the model to a local folder once, then predicts batches of chunks."""
+    """Ray actor: writes the model to a local folder and loads it once, then predicts
+    batches of chunks with ``chunk.process`` (as a local worker process does)."""
 
     def __init__(self, files: dict[str, bytes], batch_size: int, threshold: float, device: str) -> None:
+        from molprop.predict.chunk import held_model
         from molprop.predict.runner import model_info
 
         self.folder = tempfile.TemporaryDirectory(prefix="molprop_model_")
@@ -42,18 +44,18 @@ class ChunkPredictor:
             path = Path(self.folder.name) / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        self.info = model_info(self.folder.name)
+        self.spec = model_info(self.folder.name).spec
+        held_model(self.spec.model_dir, device, single_thread=True)  # one CPU per actor
         self.batch_size, self.threshold, self.device = batch_size, threshold, device
 
     def __call__(self, batch: pd.DataFrame) -> pa.Table:
         tables = []
         for index, frame in batch.groupby(CHUNK, sort=False):
             frame = frame.drop(columns=[CHUNK])
-            prepared = [prepare((self.info.spec, frame.iloc[i : i + self.batch_size]))
-                        for i in range(0, len(frame), self.batch_size)]
-            table = predict_prepared(prepared, self.info.model_dir, self.info.spec.featurize,
-                                     self.info.task, self.info.classes, self.threshold, self.device)
-            tables.append(table.append_column(CHUNK, pa.array([int(index)] * table.num_rows, pa.int64())))
+            for start in range(0, len(frame), self.batch_size):
+                task = (self.spec, frame.iloc[start : start + self.batch_size], self.threshold, self.device)
+                table = process(task)
+                tables.append(table.append_column(CHUNK, pa.array([int(index)] * table.num_rows, pa.int64())))
         return pa.concat_tables(tables)
 
 

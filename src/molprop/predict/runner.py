@@ -1,10 +1,10 @@
 """``predict_file``: a saved model over a molecule library, streamed, resumable, in order.
 
 Chunks of ``chunk_size`` molecules are read from the input (``stream``), split into batches
-of ``batch_size`` that worker processes prepare (``chunk.prepare``: standardize, featurize,
-applicability domain), predicted in this process with the model, and written as one part per
-chunk (``parts``). Memory holds the training fingerprints once and a bounded number of
-batches; a re-run with the same input, model and settings skips the chunks already written.
+of ``batch_size`` that worker processes run through ``chunk.process`` (standardize,
+featurize, applicability domain, model: each worker holds the model and the training
+fingerprints once), and written as one part per chunk (``parts``). Memory holds a bounded
+number of batches; a re-run with the same input, model and settings skips the chunks already written.
 With ``executor="ray"`` the same chunks are prepared and predicted by a Ray Data actor pool
 (``ray_executor``).
 """
@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
-from molprop.predict.chunk import PrepareSpec, output_schema, predict_prepared, prepare
+from molprop.predict.chunk import PrepareSpec, output_schema, process
 from molprop.predict.context import load_predict_context
 from molprop.predict.domain import DEFAULT_THRESHOLD
 from molprop.predict.parts import PartStore, run_identity
@@ -85,12 +86,12 @@ def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
 
 
 def run_local(info: ModelInfo, chunks: Iterator[tuple[int, pd.DataFrame]], options: PredictOptions,
-              n_jobs: int, device: str) -> Iterator[tuple[int, Any]]:
-    """(chunk index, output table) for each chunk, in order; batches are prepared by
-    ``n_jobs`` worker processes (-1: every core), prediction happens here."""
+              n_jobs: int, device: str) -> Iterator[tuple[int, pa.Table]]:
+    """(chunk index, output table) for each chunk, in order. Batches of a chunk go to
+    ``n_jobs`` worker processes (-1: every core), each holding the model once."""
     from molprop.features.parallel import ordered_map, resolve_n_jobs
 
-    pending: dict[int, list] = {}
+    pending: dict[int, list[pa.Table]] = {}
     sizes: dict[int, int] = {}
     queue: deque[int] = deque()  # chunk index of each batch handed to the pool, in order
 
@@ -100,17 +101,13 @@ def run_local(info: ModelInfo, chunks: Iterator[tuple[int, pd.DataFrame]], optio
             sizes[index] = len(batches)
             for batch in batches:
                 queue.append(index)
-                yield info.spec, batch
+                yield info.spec, batch, options.ad_threshold, device
 
-    # Enough batches in flight that workers keep going while this process predicts a chunk.
-    ahead = min(16, max(2, -(-options.chunk_size // options.batch_size)))
-    for prepared in ordered_map(prepare, tasks(), resolve_n_jobs(n_jobs), in_flight_per_worker=ahead):
+    for table in ordered_map(process, tasks(), resolve_n_jobs(n_jobs)):
         index = queue.popleft()
-        pending.setdefault(index, []).append(prepared)
+        pending.setdefault(index, []).append(table)
         if len(pending[index]) == sizes[index]:
-            batches = pending.pop(index)
-            yield index, predict_prepared(batches, info.model_dir, info.spec.featurize, info.task,
-                                          info.classes, options.ad_threshold, device)
+            yield index, pa.concat_tables(pending.pop(index))
 
 
 def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Path,

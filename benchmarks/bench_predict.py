@@ -1,0 +1,132 @@
+"""`molprop predict` throughput (molecules/s) and peak memory, against featurization alone.
+
+For each size: the full predict (read, standardize, featurize, applicability domain, model,
+write Parquet) with the local executor and with Ray on a local cluster of the machine's
+cores, and the featurization alone of the same molecules with the model's featurizers
+(``featurize_table``, the yardstick: predict should cost at most ~2x of it). Each run is a
+fresh process; peak RSS is sampled every 0.1 s over the whole process tree (workers, Ray's
+raylet / GCS / actors included). Molecules come from benchmarks/molecule_pool.py.
+
+The model directory must hold a predict context (models/ after `dvc repro`):
+
+    python benchmarks/bench_predict.py --model models/model --sizes 10000,100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from molecule_pool import molecule_pool, tree_rss_kib
+
+
+def _input(pool: Path, size: int, cache: Path) -> Path:
+    path = cache / f"predict_input_{size}.parquet"
+    if not path.exists():
+        import pyarrow.parquet as pq
+
+        pq.write_table(pq.read_table(pool).slice(0, size), path)
+    return path
+
+
+def child(args: argparse.Namespace) -> None:
+    """One timed run in this process; prints a JSON line."""
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], tree_rss_kib(os.getpid())[1])
+
+    threading.Thread(target=sample, daemon=True).start()
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        if args.what == "featurize":
+            import pyarrow.parquet as pq
+
+            from molprop.features.runner import featurize_table
+            from molprop.predict.runner import model_info
+
+            config = model_info(args.model).spec.featurize
+            config = type(config)(morgan=config.morgan, descriptors=config.descriptors, graph=config.graph,
+                                  n_jobs=args.n_jobs, chunk_size=500)
+            table = pq.read_table(args.input, columns=["mol_id", "smiles"])
+            featurize_table(table.column("mol_id").to_pylist(), table.column("smiles").to_pylist(), config,
+                            Path(tmp) / "f.parquet", Path(tmp) / "g.parquet", progress=False)  # fmt: skip
+        else:
+            from molprop.predict.runner import PredictOptions, predict_file
+
+            ray_options = None
+            if args.what == "ray":
+                import ray
+
+                ray.init(num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False)
+                ray_options = {"n_actors": args.ray_cpus}
+            summary = predict_file(args.model, args.input, Path(tmp) / "out.parquet",
+                                   PredictOptions(id_column="mol_id", chunk_size=args.chunk_size),
+                                   executor="local" if args.what == "local" else "ray", n_jobs=args.n_jobs,
+                                   device="cpu", progress=False, ray_options=ray_options)  # fmt: skip
+            assert summary["rows"] == args.size, summary
+            if args.what == "ray":
+                ray.shutdown()
+        seconds = time.perf_counter() - start
+    done.set()
+    print(json.dumps({"seconds": seconds, "rss_mib": peak[0] / 1024}))
+
+
+def measure(what: str, args: argparse.Namespace, size: int, path: Path) -> dict:
+    cmd = [sys.executable, __file__, "--child", what, "--input", str(path), "--size", str(size),
+           "--model", args.model, "--n-jobs", str(args.n_jobs), "--chunk-size", str(args.chunk_size),
+           "--ray-cpus", str(args.ray_cpus)]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"{what} {size} failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="models/model")
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--runs", default="featurize,local,ray", help="any of featurize, local, ray")
+    ap.add_argument("--n-jobs", type=int, default=-1)
+    ap.add_argument("--ray-cpus", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--chunk-size", type=int, default=10_000)
+    ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "molprop_bench")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--input", help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        args.what = args.child
+        return child(args)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    runs = args.runs.split(",")
+    pool = molecule_pool(max(sizes), args.cache_dir)
+    from molprop.predict.runner import model_info
+
+    spec = model_info(args.model).spec.featurize
+    print(f"model {args.model}: morgan={spec.morgan}, descriptors={spec.descriptors}, graph={spec.graph}; "
+          f"{len(os.sched_getaffinity(0))} cores, chunk {args.chunk_size}", flush=True)
+    print(f"{'run':10s} {'size':>8s} {'seconds':>8s} {'mol/s':>8s} {'peak RSS':>9s} {'x featurize':>11s} "
+          f"{'ray/local':>9s}", flush=True)  # fmt: skip
+    for size in sizes:
+        path = _input(pool, size, args.cache_dir)
+        results = {}
+        for what in runs:
+            r = results[what] = measure(what, args, size, path)
+            vs_feat = f"{r['seconds'] / results['featurize']['seconds']:11.2f}" if "featurize" in results and what != "featurize" else f"{'':11s}"
+            vs_local = f"{r['seconds'] / results['local']['seconds']:9.2f}" if what == "ray" and "local" in results else f"{'':9s}"
+            print(f"{what:10s} {size:8d} {r['seconds']:8.1f} {size / r['seconds']:8.0f} {r['rss_mib']:7.0f}Mi "
+                  f"{vs_feat} {vs_local}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""executor="ray" on a local 2-CPU Ray cluster started here: the same output as local, resumable.
+
+Skipped when Ray is not installed (it is the optional extra ``molprop[ray]``)."""
+
+import json
+
+import pandas as pd
+import pytest
+from predict_models import build_models, library_csv
+
+ray = pytest.importorskip("ray")
+
+import molprop.predict.ray_executor as ray_executor  # noqa: E402
+from molprop.predict import PredictOptions, predict_file  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return build_models(tmp_path_factory.mktemp("models"), n=120)
+
+
+def test_ray_gives_the_local_output_and_resumes(models, cluster, tmp_path, monkeypatch):
+    library = library_csv(models, tmp_path / "library.csv")
+    options = PredictOptions(id_column="name", chunk_size=30, batch_size=10)
+    local = tmp_path / "local.parquet"
+    predict_file(models.network, library, local, options, n_jobs=1, device="cpu", progress=False)
+
+    # First run: stop after the first window of chunks (as if the driver were killed).
+    real = ray_executor._execute
+    windows = []
+
+    def first_window_only(*args, **kwargs):
+        if windows:
+            raise KeyboardInterrupt
+        windows.append(1)
+        yield from real(*args, **kwargs)
+
+    monkeypatch.setattr(ray_executor, "_execute", first_window_only)
+    out = tmp_path / "ray.parquet"
+    ray_options = {"n_actors": 2, "window_chunks": 2}
+    with pytest.raises(KeyboardInterrupt):
+        predict_file(models.network, library, out, options, executor="ray", device="cpu",
+                     progress=False, ray_options=ray_options)
+    done = json.loads((tmp_path / "ray.parquet.parts" / "_manifest.json").read_text())["parts"]
+    assert sorted(done, key=int) == ["0", "1"]
+
+    monkeypatch.setattr(ray_executor, "_execute", real)
+    summary = predict_file(models.network, library, out, options, executor="ray", device="cpu",
+                           progress=False, ray_options=ray_options)
+    assert ray.is_initialized()  # a cluster the caller started is left running
+    ray_out, local_out = pd.read_parquet(out), pd.read_parquet(local)
+    assert summary["rows"] == len(local_out) == len(ray_out)
+    pd.testing.assert_frame_equal(ray_out, local_out, check_exact=False, rtol=1e-5)
+    assert (ray_out["status"] == "invalid").sum() > 0
+
+
+def test_model_files_travel_with_the_actor(models):
+    files = ray_executor.model_files(models.baseline)
+    assert {"model.json", "predict_context.json", "train_fingerprints.npy",
+            "member_0/estimator.skops", "member_1/preprocess.json"} <= set(files)
