@@ -5,7 +5,10 @@ write Parquet) with the local executor and with Ray on a local cluster of the ma
 cores, and the featurization alone of the same molecules with the model's featurizers
 (``featurize_table``, the yardstick: predict should cost at most ~2x of it). Each run is a
 fresh process; peak RSS is sampled every 0.1 s over the whole process tree (workers, Ray's
-raylet / GCS / actors included). Molecules come from benchmarks/molecule_pool.py.
+raylet / GCS / actors included). CPU seconds are those of the run's process and the processes
+it waited for (Ray's actors are not among them, so Ray has no CPU figure worth reading): on a
+shared machine they are steadier than wall time. Molecules come from
+benchmarks/molecule_pool.py.
 
 The model directory must hold a predict context (models/ after `dvc repro`):
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -85,10 +89,13 @@ def measure(what: str, args: argparse.Namespace, size: int, path: Path) -> dict:
     cmd = [sys.executable, __file__, "--child", what, "--input", str(path), "--size", str(size),
            "--model", args.model, "--n-jobs", str(args.n_jobs), "--chunk-size", str(args.chunk_size),
            "--ray-cpus", str(args.ray_cpus)]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(cmd, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if run.returncode != 0:
         raise RuntimeError(f"{what} {size} failed:\n{run.stderr[-3000:]}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return json.loads(run.stdout.strip().splitlines()[-1]) | {"cpu": cpu}
 
 
 def main() -> None:
@@ -115,17 +122,18 @@ def main() -> None:
     spec = model_info(args.model).spec.featurize
     print(f"model {args.model}: morgan={spec.morgan}, descriptors={spec.descriptors}, graph={spec.graph}; "
           f"{len(os.sched_getaffinity(0))} cores, chunk {args.chunk_size}", flush=True)
-    print(f"{'run':10s} {'size':>8s} {'seconds':>8s} {'mol/s':>8s} {'peak RSS':>9s} {'x featurize':>11s} "
-          f"{'ray/local':>9s}", flush=True)  # fmt: skip
+    print(f"{'run':10s} {'size':>8s} {'seconds':>8s} {'mol/s':>8s} {'CPU s':>7s} {'peak RSS':>9s} "
+          f"{'x featurize':>11s} {'(CPU)':>6s} {'ray/local':>9s}", flush=True)  # fmt: skip
     for size in sizes:
         path = _input(pool, size, args.cache_dir)
         results = {}
         for what in runs:
             r = results[what] = measure(what, args, size, path)
-            vs_feat = f"{r['seconds'] / results['featurize']['seconds']:11.2f}" if "featurize" in results and what != "featurize" else f"{'':11s}"
-            vs_local = f"{r['seconds'] / results['local']['seconds']:9.2f}" if what == "ray" and "local" in results else f"{'':9s}"
-            print(f"{what:10s} {size:8d} {r['seconds']:8.1f} {size / r['seconds']:8.0f} {r['rss_mib']:7.0f}Mi "
-                  f"{vs_feat} {vs_local}", flush=True)  # fmt: skip
+            feat = results.get("featurize") if what != "featurize" else None
+            vs_feat = f"{r['seconds'] / feat['seconds']:11.2f} {r['cpu'] / feat['cpu']:6.2f}" if feat else f"{'':18s}"
+            vs_local = f"{r['seconds'] / results['local']['seconds']:9.2f}" if what == "ray" and "local" in results else ""
+            print(f"{what:10s} {size:8d} {r['seconds']:8.1f} {size / r['seconds']:8.0f} {r['cpu']:7.0f} "
+                  f"{r['rss_mib']:7.0f}Mi {vs_feat} {vs_local}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -32,6 +32,16 @@ def test_max_similarity_matches_rdkit_bulk_tanimoto():
     assert np.allclose(got, expected, atol=1e-6)
 
 
+def test_count_fingerprint_positions_are_the_bit_fingerprint():
+    """prepare() takes the domain bits from Morgan counts when radius and size match."""
+    from molprop.features.config import MorganConfig
+    from molprop.features.fingerprints import morgan_fingerprints
+
+    mols = [Chem.MolFromSmiles(s) for s in SMILES + ["C(F)(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)F"]]
+    counts, _ = morgan_fingerprints(mols, MorganConfig(radius=2, n_bits=2048, counts=True))
+    assert np.array_equal(np.packbits(counts > 0, axis=1), bit_fingerprints(mols, 2, 2048))
+
+
 def test_large_training_set_is_not_held_unpacked(monkeypatch):
     import molprop.predict.domain as domain_module
 
@@ -145,3 +155,13 @@ def test_context_errors(tmp_path):
         load_predict_context(tmp_path)
     with pytest.raises(ValueError, match="could not be parsed"):
         save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "C1CC"], "h")
+
+
+def test_cli_and_runner_import_no_heavy_module():
+    import subprocess
+    import sys
+
+    code = ("import sys, molprop.cli, molprop.predict.runner, molprop.predict.ray_executor; "
+            "print(sorted(m for m in ('torch', 'ray', 'sklearn', 'mlflow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -108,10 +108,14 @@ def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
         frame.loc[failed, "smiles"] = None
         ok = ok.difference(failed)
     frame["status"] = np.where(frame["reason"].isna(), OK, INVALID)
-    mols = [Chem.MolFromSmiles(s) for s in frame.loc[ok, "smiles"]]
     similarity = np.zeros(0, np.float32)
-    if mols:
-        query = bit_fingerprints(mols, spec.domain.radius, spec.domain.n_bits)
+    if len(ok):
+        morgan = spec.featurize.morgan
+        if morgan is not None and (morgan.radius, morgan.n_bits) == (spec.domain.radius, spec.domain.n_bits):
+            query = np.packbits(features.fingerprints > 0, axis=1)  # the same bits, no re-parse
+        else:
+            mols = [Chem.MolFromSmiles(s) for s in frame.loc[ok, "smiles"]]
+            query = bit_fingerprints(mols, spec.domain.radius, spec.domain.n_bits)
         similarity = training_set(spec.model_dir, spec.domain).max_similarity(query)
     return Prepared(frame, features, similarity)
 
