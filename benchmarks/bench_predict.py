@@ -5,9 +5,9 @@ write Parquet) with the local executor and with Ray on a local cluster of the ma
 cores, and the featurization alone of the same molecules with the model's featurizers
 (``featurize_table``, the yardstick: predict should cost at most ~2x of it). Each run is a
 fresh process; peak RSS is sampled every 0.1 s over the whole process tree (workers, Ray's
-raylet / GCS / actors included). CPU seconds are those of the run's process and the processes
-it waited for (Ray's actors are not among them, so Ray has no CPU figure worth reading): on a
-shared machine they are steadier than wall time. Molecules come from
+raylet / GCS / actors included). CPU seconds are summed over the same process tree (sampled
+likewise, so a process living less than 0.1 s may be missed): on a shared machine they are
+steadier than wall time, and Ray's figure includes its own services (GCS, raylet, dashboard). Molecules come from
 benchmarks/molecule_pool.py.
 
 The model directory must hold a predict context (models/ after `dvc repro`):
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,14 +39,34 @@ def _input(pool: Path, size: int, cache: Path) -> Path:
     return path
 
 
+def tree_cpu_ticks(root: int, seen: dict[int, int]) -> None:
+    """Update ``seen`` (pid -> utime + stime clock ticks) for ``root`` and its descendants."""
+    parent, ticks = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                parent[int(entry)], ticks[int(entry)] = int(fields[1]), int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        frontier = [p for p, pp in parent.items() if pp in frontier and p not in tree]
+        tree.update(frontier)
+    for pid in tree:
+        seen[pid] = max(seen.get(pid, 0), ticks.get(pid, 0))
+
+
 def child(args: argparse.Namespace) -> None:
     """One timed run in this process; prints a JSON line."""
-    peak = [0]
+    peak, cpu = [0], {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.1):
             peak[0] = max(peak[0], tree_rss_kib(os.getpid())[1])
+            tree_cpu_ticks(os.getpid(), cpu)
 
     threading.Thread(target=sample, daemon=True).start()
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,20 +101,19 @@ def child(args: argparse.Namespace) -> None:
                 ray.shutdown()
         seconds = time.perf_counter() - start
     done.set()
-    print(json.dumps({"seconds": seconds, "rss_mib": peak[0] / 1024}))
+    tree_cpu_ticks(os.getpid(), cpu)
+    ticks = sum(cpu.values()) / os.sysconf("SC_CLK_TCK")
+    print(json.dumps({"seconds": seconds, "rss_mib": peak[0] / 1024, "cpu": ticks}))
 
 
 def measure(what: str, args: argparse.Namespace, size: int, path: Path) -> dict:
     cmd = [sys.executable, __file__, "--child", what, "--input", str(path), "--size", str(size),
            "--model", args.model, "--n-jobs", str(args.n_jobs), "--chunk-size", str(args.chunk_size),
            "--ray-cpus", str(args.ray_cpus)]  # fmt: skip
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(cmd, capture_output=True, text=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if run.returncode != 0:
         raise RuntimeError(f"{what} {size} failed:\n{run.stderr[-3000:]}")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return json.loads(run.stdout.strip().splitlines()[-1]) | {"cpu": cpu}
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
