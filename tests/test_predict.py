@@ -122,6 +122,12 @@ def test_parts_resume_merge_and_refuse_another_run(tmp_path):
     assert not (tmp_path / "out.parquet.parts").exists()
     with pytest.raises(FileExistsError, match="overwrite"):
         PartStore(out, identity)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("precious")
+    for overwrite in (False, True):  # a folder that is not a predict output is never used or deleted
+        with pytest.raises(FileExistsError, match="not a molprop predict output"):
+            PartStore(tmp_path / "mine", identity, overwrite=overwrite)
+    assert (tmp_path / "mine" / "notes.txt").exists()
     assert output_kind(tmp_path / "dir") == "directory" and output_kind("x.csv") == "csv"
     with pytest.raises(ValueError, match="unknown output type"):
         output_kind("x.xlsx")

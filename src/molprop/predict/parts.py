@@ -69,6 +69,9 @@ class PartStore:
         self.output, self.kind = Path(output), output_kind(output)
         self.folder = self.output if self.kind == "directory" else self.output.with_name(self.output.name + ".parts")
         if overwrite:
+            if self.folder.is_dir() and any(self.folder.iterdir()) and self._read() is None:
+                raise FileExistsError(f"{self.folder} is not a molprop predict output; not deleting it. "
+                                      "Choose another output.")
             shutil.rmtree(self.folder, ignore_errors=True)
             if self.kind != "directory":
                 self.output.unlink(missing_ok=True)
