@@ -164,3 +164,22 @@ def test_console_script_is_declared():
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     module, func = scripts["molprop"].split(":")
     assert callable(getattr(__import__(module, fromlist=[func]), func))
+
+
+def test_a_molecule_a_featurizer_fails_on_is_reported_not_dropped(models, tmp_path, monkeypatch):
+    import molprop.predict.chunk as chunk
+
+    real = chunk.featurize_chunk
+
+    def failing(task):
+        if "OCC" in task[1] or "CCO" in task[1]:
+            raise RuntimeError("descriptor crashed")
+        return real(task)
+
+    monkeypatch.setattr(chunk, "featurize_chunk", failing)
+    (tmp_path / "x.smi").write_text("c1ccccc1 a\nOCC b\nCCCl c\n")
+    predict_file(models.baseline, tmp_path / "x.smi", tmp_path / "o.parquet", n_jobs=1, progress=False)
+    out = pd.read_parquet(tmp_path / "o.parquet")
+    assert out["status"].tolist() == ["ok", "invalid", "ok"]
+    assert out["reason"][1] == "featurization_failed" and "descriptor crashed" in out["message"][1]
+    assert out["prediction"].notna().tolist() == [True, False, True]
