@@ -106,6 +106,44 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": seconds, "rss_mib": peak[0] / 1024, "cpu": ticks}))
 
 
+def breakdown(model_dir: str, pool: Path, n: int = 2000) -> None:
+    """Single-core CPU cost per molecule of each step of predict, in this process."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from molprop.features.runner import featurize_chunk
+    from molprop.predict.chunk import predict_prepared, prepare, training_set
+    from molprop.predict.model import HeldModel
+    from molprop.predict.runner import model_info
+    from molprop.validation.standardize import standardize_smiles
+
+    spec = model_info(model_dir).spec
+    smiles = pq.read_table(pool, columns=["smiles"]).column("smiles").to_pylist()[:n]
+    frame = pd.DataFrame({"row": np.arange(n), "id": [str(i) for i in range(n)], "smiles_input": smiles})
+    cost = {}
+    start = time.process_time()
+    model = HeldModel(model_dir, "cpu")
+    cost["load model (once)"] = time.process_time() - start
+    start = time.process_time()
+    std = [standardize_smiles(s, spec.standardize, spec.rules).smiles for s in smiles]
+    cost["standardize"] = time.process_time() - start
+    std = [s for s in std if s]
+    start = time.process_time()
+    features = featurize_chunk((list(range(len(std))), std, spec.featurize))
+    cost["featurize"] = time.process_time() - start
+    start = time.process_time()
+    batches = [prepare((spec, frame.iloc[i : i + 500])) for i in range(0, n, 500)]
+    cost["prepare (all of the above + domain)"] = time.process_time() - start
+    training_set(spec.model_dir, spec.domain)
+    start = time.process_time()
+    predict_prepared(batches, model, spec.featurize, 0.3)
+    cost["model + output table"] = time.process_time() - start
+    del features
+    print(f"single-core CPU per molecule ({n} molecules): " + ", ".join(
+        f"{k} {v:.1f} s" if "once" in k else f"{k} {1000 * v / n:.2f} ms" for k, v in cost.items()), flush=True)
+
+
 def measure(what: str, args: argparse.Namespace, size: int, path: Path) -> dict:
     cmd = [sys.executable, __file__, "--child", what, "--input", str(path), "--size", str(size),
            "--model", args.model, "--n-jobs", str(args.n_jobs), "--chunk-size", str(args.chunk_size),
@@ -125,6 +163,7 @@ def main() -> None:
     ap.add_argument("--ray-cpus", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--chunk-size", type=int, default=10_000)
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "molprop_bench")
+    ap.add_argument("--breakdown", action="store_true", help="also print the per-step CPU cost per molecule")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--input", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -140,6 +179,8 @@ def main() -> None:
     spec = model_info(args.model).spec.featurize
     print(f"model {args.model}: morgan={spec.morgan}, descriptors={spec.descriptors}, graph={spec.graph}; "
           f"{len(os.sched_getaffinity(0))} cores, chunk {args.chunk_size}", flush=True)
+    if args.breakdown:
+        breakdown(args.model, pool)
     print(f"{'run':10s} {'size':>8s} {'seconds':>8s} {'mol/s':>8s} {'CPU s':>7s} {'peak RSS':>9s} "
           f"{'x featurize':>11s} {'(CPU)':>6s} {'ray/local':>9s}", flush=True)  # fmt: skip
     for size in sizes:

@@ -1,9 +1,10 @@
 """Applicability domain: the highest Tanimoto similarity of a molecule to the training set.
 
-Fingerprints are Morgan bit vectors packed 8 bits per byte (``np.packbits``). The similarity
-of a block of query molecules to the training set is computed with matrix products of the 0/1
-bit matrices (exact in float32: counts stay far below 2**24), over blocks of training
-molecules so that memory stays bounded whatever the training-set size.
+Fingerprints are Morgan bit vectors packed 8 bits per byte (``np.packbits``). The number of
+bits a query shares with each training molecule is a product of the sparse 0/1 query matrix
+(a few dozen bits set of 2048) with the dense training bits (exact in float32: counts stay
+far below 2**24), over blocks of training molecules so that memory stays bounded whatever the
+training-set size.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ class TrainingSet:
             self._unpacked = self._unpack(0, len(packed))
 
     def _unpack(self, start: int, stop: int) -> np.ndarray:
+        """Training bits ``start:stop`` as a (n_bits, stop - start) float32 C-ordered matrix."""
         if self._unpacked is not None:
-            return self._unpacked[start:stop]
-        return np.unpackbits(self.packed[start:stop], axis=1, count=self.n_bits).astype(np.float32)
+            return self._unpacked[:, start:stop]
+        bits = np.unpackbits(self.packed[start:stop], axis=1, count=self.n_bits)
+        return np.ascontiguousarray(bits.T, dtype=np.float32)
 
     def max_similarity(self, query_packed: np.ndarray) -> np.ndarray:
         """(n_query,) float32: Tanimoto similarity to the most similar training molecule
@@ -52,12 +55,14 @@ class TrainingSet:
                                for i in range(0, len(query_packed), 1024)] or [np.zeros(0, np.float32)])
 
     def _max_similarity(self, query_packed: np.ndarray) -> np.ndarray:
-        query = np.unpackbits(query_packed, axis=1, count=self.n_bits).astype(np.float32)
-        q_counts = query.sum(axis=1)
-        best = np.zeros(len(query), dtype=np.float32)
+        from scipy.sparse import csr_matrix
+
+        query = csr_matrix(np.unpackbits(query_packed, axis=1, count=self.n_bits).astype(np.float32))
+        q_counts = np.asarray(query.sum(axis=1), dtype=np.float32).ravel()
+        best = np.zeros(query.shape[0], dtype=np.float32)
         for start in range(0, len(self.packed), self.block):
             stop = min(start + self.block, len(self.packed))
-            common = query @ self._unpack(start, stop).T
+            common = np.asarray(query @ self._unpack(start, stop))
             union = q_counts[:, None] + self.counts[None, start:stop] - common
             with np.errstate(invalid="ignore", divide="ignore"):
                 sim = np.where(union > 0, common / union, 0.0)
