@@ -91,7 +91,8 @@ def build_models(root: Path, n: int = 160) -> Models:
     prep_desc = Preprocessor.fit(features.iloc[train], desc, scale=True)
     torch.manual_seed(0)
     net_config = network_config("dmpnn", len(desc), 1, {"hidden_size": 32, "depth": 2, "dropout": 0.0,
-                                                         "ffn_hidden_size": 16, "n_layers": 2})
+                                                         "ffn_hidden_size": 16, "n_layers": 2,
+                                                         "readout": "mean", "batch_norm": False})
     net = build_network("dmpnn", net_config)
     save_member(network / "member_0", "dmpnn", net_config, net.state_dict(), prep_desc,
                 (float(y[train].mean()), float(y[train].std())))
