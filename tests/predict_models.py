@@ -88,7 +88,7 @@ def build_models(root: Path, n: int = 160) -> Models:
 
     network = root / "network"
     desc = select_feature_columns(list(features.columns), ["descriptors"])
-    prep_desc = Preprocessor.fit(features.iloc[train], desc, scale=True)
+    prep_desc = Preprocessor.fit(features.iloc[train], desc, scale="quantile")  # the train default
     torch.manual_seed(0)
     net_config = network_config("dmpnn", len(desc), 1, {"hidden_size": 32, "depth": 2, "dropout": 0.0,
                                                          "ffn_hidden_size": 16, "n_layers": 2,
