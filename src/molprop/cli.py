@@ -87,6 +87,10 @@ def _info(args: argparse.Namespace) -> int:
     print(f"trained on:       {info['n_train']} molecules, data hash {info['data_hash']}")
     print(f"domain:           Morgan r={info['domain_fingerprint']['radius']}, "
           f"{info['domain_fingerprint']['n_bits']} bits, max Tanimoto to the training set")
+    card_metrics = {k: v for k, v in info["extra"].items() if k != "uncertainty_scale"}
+    if card_metrics:
+        info["metrics"] = {"model card": card_metrics} | (
+            {"predict context": info["metrics"]} if info["metrics"] else {})
     for key in ("metrics", "validate", "featurize"):
         text = yaml.safe_dump(info[key], sort_keys=True, default_flow_style=False).rstrip()
         print(f"{key}:\n  " + text.replace("\n", "\n  "))
