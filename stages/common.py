@@ -17,3 +17,23 @@ def read_params(*sections: str) -> dict[str, Any]:
     if missing:
         raise KeyError(f"params.yaml has no section(s) {missing}")
     return {s: params[s] for s in sections}
+
+
+def save_model_context(model_dir: Path, validated: Any, train_rows: Any, metrics: dict | None) -> None:
+    """Store in ``model_dir`` what `molprop predict` needs: the validate/featurize params the
+    training data went through, the training molecules (applicability domain), the data hash."""
+    import numpy as np
+
+    from molprop.predict.context import file_md5, save_predict_context
+    from molprop.schema import SMILES
+
+    params = read_params("validate", "featurize")
+    rows = np.unique(np.asarray(train_rows, dtype=np.int64))
+    save_predict_context(
+        model_dir,
+        {k: params["validate"][k] for k in ("standardize", "identity_key", "rules")},
+        {k: params["featurize"][k] for k in ("morgan", "descriptors", "graph")},
+        validated[SMILES].iloc[rows].tolist(),
+        data_hash=file_md5("data/validated.parquet"),
+        metrics=metrics,
+    )

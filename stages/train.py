@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from common import read_params
+from common import read_params, save_model_context
 
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
@@ -84,6 +84,7 @@ def main() -> None:
         live.make_summary()
         tracking.log_metrics({f"ensemble.{k}": v for k, v in extra.items() if v is not None})
         save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra))
+        save_model_context(OUT, validated, np.concatenate([m.partition.train for m in members]), extra)
         tracking.log_model_dir(OUT)
 
 
