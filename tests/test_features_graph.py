@@ -75,6 +75,44 @@ def test_ions_without_bonds():
     assert g.bond_features.shape == (0, BOND_FDIM)
 
 
+UNUSUAL = ["[2H]C([2H])Cl", "[13CH3]O", "[H][H]", "C[C@@H](N)O", "F/C=C\\F", "[NH4+].[O-]C(=O)C",
+           "*C", "[CH3]", "S(F)(F)(F)(F)(F)F", "ClP(Cl)(Cl)(Cl)Cl", "[U+3]", "N->[Pt](<-N)(Cl)Cl",
+           "C[S@@](=O)c1ccccc1", "[O-][N+](=O)c1cc[nH]c1", "C=C=C", "[C-]#[O+]", "OC(=O)C1CC[C@H](CC1)N"]
+
+
+def _expected_names(obj, getters, choices):
+    """The one-hot feature names of an atom or bond from its own RDKit getters."""
+    names = []
+    for get, (key, values, labels) in zip(getters, choices):
+        value = getattr(obj, get)()
+        names.append(f"{key}={labels[values.index(value)] if value in values else 'other'}")
+    return names
+
+
+@pytest.mark.parametrize("smiles", UNUSUAL)
+def test_features_equal_rdkit_getters_atom_by_atom(smiles):
+    """The chunk-wide reads (degree from the bonds, chiral tags by query, numpy one-hot)
+    give what each atom's and bond's own RDKit getters say."""
+    from molprop.features.graph import _ATOM_CHOICES, _BOND_CHOICES, ATOM_ONEHOT_DIM, BOND_ONEHOT_DIM
+
+    mol = Chem.MolFromSmiles(smiles)
+    g = featurize_graph(mol)
+    atom_getters = ("GetAtomicNum", "GetTotalDegree", "GetFormalCharge", "GetChiralTag", "GetTotalNumHs",
+                    "GetHybridization")  # fmt: skip
+    names, bond_names = atom_feature_names(), bond_feature_names()
+    assert g.n_atoms == mol.GetNumAtoms() and g.n_bonds == mol.GetNumBonds()
+    for atom, row in zip(mol.GetAtoms(), g.atom_features):
+        hot = [names[i] for i in np.flatnonzero(row[:ATOM_ONEHOT_DIM])]
+        assert hot == _expected_names(atom, atom_getters, _ATOM_CHOICES)
+        assert row[ATOM["aromatic"]] == atom.GetIsAromatic()
+        assert row[ATOM["mass/100"]] == np.float32(atom.GetMass() * 0.01)
+    for bond, pair, row in zip(mol.GetBonds(), g.bond_index, g.bond_features):
+        assert tuple(pair) == (bond.GetBeginAtomIdx(), bond.GetEndAtomIdx())
+        hot = [bond_names[i] for i in np.flatnonzero(row[:BOND_ONEHOT_DIM])]
+        assert hot == _expected_names(bond, ("GetBondType", "GetStereo"), _BOND_CHOICES)
+        assert row[BOND["conjugated"]] == bond.GetIsConjugated() and row[BOND["in_ring"]] == bond.IsInRing()
+
+
 def test_batch_has_two_directed_edges_per_bond_and_reverse_index():
     graphs = [graph("c1ccccc1"), graph("[Na+].[Cl-]"), graph("CCO")]
     batch = batch_graphs(graphs)
