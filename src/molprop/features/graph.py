@@ -75,6 +75,8 @@ def _offsets(choices: tuple) -> np.ndarray:
 
 _ATOM_TABLES, _ATOM_OFFSETS = _slot_tables(_ATOM_CHOICES), _offsets(_ATOM_CHOICES)
 _BOND_TABLES, _BOND_OFFSETS = _slot_tables(_BOND_CHOICES), _offsets(_BOND_CHOICES)
+ATOM_BLOCK_SIZES = tuple(len(v) + 1 for _, v, _ in _ATOM_CHOICES)  # one-hot blocks (+ "other"), in order
+BOND_BLOCK_SIZES = tuple(len(v) + 1 for _, v, _ in _BOND_CHOICES)
 ATOM_ONEHOT_DIM = sum(len(v) + 1 for _, v, _ in _ATOM_CHOICES)
 ATOM_BINARY_DIM = ATOM_ONEHOT_DIM + 1  # + aromatic flag
 ATOM_FDIM = ATOM_BINARY_DIM + 1  # + mass / 100 (last column)
