@@ -1,17 +1,29 @@
-"""Featurization throughput (molecules/s), parallel efficiency and peak memory (RSS).
+"""Featurization throughput (molecules/s) against raw RDKit, parallel efficiency, peak memory.
 
 Molecules are real: built-in parents grown by substituent enumeration (molecule_pool.py),
 cached in --cache-dir. Each measurement runs in a fresh process: wall time of
-``featurize_table`` (pool start-up and Parquet writing included), peak RSS of that process
-and of the whole process tree (parent + forkserver + workers, sampled every 0.1 s).
+``featurize_table`` (worker start-up and Parquet writing included), CPU time of the main
+process (with 1 process: all the work; with more: the parent's share, mostly Parquet
+writing), peak RSS of that process and of the whole process tree (parent + forkserver +
+workers, sampled every 0.1 s).
 
-    python benchmarks/bench_featurize.py --sizes 10000,100000 --modes fp+graph,fp+graph+fast
+The yardstick (rdkit_yardstick.py) is raw RDKit on one core on a sample of the same
+molecules: parse + Morgan for fingerprints, parse + the minimal atom/bond property reads for
+graphs, parse + each descriptor function for descriptors, in CPU seconds. The machine may be
+shared, so each run is bracketed by two yardstick runs (fresh processes, right before and
+right after; the mean of the two is that run's yardstick). Printed per run:
+  eff.      = our molecules/s (wall) with P processes / (yardstick molecules/s x P);
+  CPU eff.  = with 1 process, yardstick CPU time / our CPU time (robust to a busy machine);
+  speedup   = wall time with 1 process / wall time with P.
+
+    python benchmarks/bench_featurize.py --sizes 10000,100000 --modes fp,fp+graph,fp+graph+fast,full
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -22,11 +34,20 @@ import time
 from pathlib import Path
 
 from molecule_pool import molecule_pool, tree_rss_kib
+from rdkit_yardstick import mode_rate, rdkit_seconds
+
+YARDSTICK_SAMPLE = 2000  # molecules (spread over the run's) timed for the yardstick
 
 MODES = {  # featurizers of each mode: (morgan, descriptor set or None, graph)
     "fp": (True, None, False), "fp+graph": (True, None, True),
     "fp+graph+fast": (True, "fast", True), "full": (True, "full", True),
 }  # fmt: skip
+
+
+def mode_steps(mode: str) -> list[str]:
+    """The yardstick steps (besides parse) of a mode."""
+    morgan, desc_set, graph = MODES[mode]
+    return ["morgan"] * morgan + ["graph"] * graph + ([desc_set] if desc_set else [])
 
 
 def child(args: argparse.Namespace) -> None:
@@ -44,6 +65,11 @@ def child(args: argparse.Namespace) -> None:
     )  # fmt: skip
     table = pq.read_table(args.pool).slice(0, args.size)
     ids, smiles = table.column("mol_id").to_pylist(), table.column("smiles").to_pylist()
+    decisions: list[str] = []  # the runner's log line: how many processes it used
+    handler = logging.Handler()
+    handler.emit = lambda record: decisions.append(record.getMessage().rsplit(": ", 1)[-1])
+    logging.getLogger("molprop.features.runner").addHandler(handler)
+    logging.getLogger("molprop.features.runner").setLevel(logging.INFO)
     peak = [0, 0]
     done = threading.Event()
 
@@ -55,54 +81,44 @@ def child(args: argparse.Namespace) -> None:
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         featurize_table(ids, smiles, config, Path(tmp) / "f.parquet", Path(tmp) / "g.parquet", progress=False)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         sizes = [os.path.getsize(Path(tmp) / n) for n in ("f.parquet", "g.parquet")]
     done.set()
     thread.join()
-    print(json.dumps({"seconds": seconds, "rss_main_mib": peak[0] / 1024,
-                      "rss_tree_mib": peak[1] / 1024, "bytes": sizes}))  # fmt: skip
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rss_main_mib": peak[0] / 1024, "rss_tree_mib": peak[1] / 1024,
+                      "bytes": sizes, "processes": decisions[-1] if decisions else ""}))  # fmt: skip
+
+
+def yardstick_child(args: argparse.Namespace) -> None:
+    """Raw RDKit seconds per molecule of the mode's steps on a sample of the run's molecules."""
+    import pyarrow.parquet as pq
+
+    smiles = pq.read_table(args.pool, columns=["smiles"]).column("smiles").to_pylist()[: args.size]
+    steps = mode_steps(args.mode) + (["morgan (bare)"] if MODES[args.mode][0] else [])
+    reference = smiles[:: max(1, len(smiles) // YARDSTICK_SAMPLE)]
+    print(json.dumps(rdkit_seconds(reference, steps, n_desc=YARDSTICK_SAMPLE // 15)))
+
+
+def _run(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def measure(pool: Path, size: int, mode: str, n_jobs: int, chunk_size: int, repeats: int) -> dict:
-    runs = []
+    """Median of ``repeats`` runs, each between two yardstick runs on the same molecules."""
+    common = ["--pool", str(pool), "--size", str(size), "--mode", mode]
+    runs, sticks = [], [_run("--yardstick", *common)]
     for _ in range(repeats):
-        cmd = [sys.executable, __file__, "--child", "--pool", str(pool), "--size", str(size),
-               "--mode", mode, "--n-jobs", str(n_jobs), "--chunk-size", str(chunk_size)]  # fmt: skip
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        runs.append(json.loads(out.strip().splitlines()[-1]))
-    best = {k: statistics.median(r[k] for r in runs) for k in ("seconds", "rss_main_mib", "rss_tree_mib")}
-    return best | {"bytes": runs[0]["bytes"]}
-
-
-def rdkit_reference(pool: Path, n: int = 2000) -> None:
-    """Single-core rates of the raw RDKit calls molprop wraps (parse, Morgan counts, the full
-    and the fast descriptor sets), the yardstick of the per-core figures below."""
-    import pyarrow.parquet as pq
-    from rdkit import Chem
-    from rdkit.Chem import rdFingerprintGenerator
-
-    from molprop.features.descriptors import descriptor_functions
-
-    smiles = pq.read_table(pool).column("smiles").to_pylist()[:n]
-    start = time.perf_counter()
-    mols = [Chem.MolFromSmiles(s) for s in smiles]
-    parse = time.perf_counter() - start
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
-    start = time.perf_counter()
-    for mol in mols:
-        gen.GetCountFingerprintAsNumPy(mol)
-    morgan = time.perf_counter() - start
-    rates = {"parse": n / parse, "parse+morgan": n / (parse + morgan)}
-    for which in ("full", "fast"):
-        funcs = [f for _, f in descriptor_functions(which)]
-        start = time.perf_counter()
-        for mol in mols[: n // 10]:
-            for func in funcs:
-                func(mol)
-        rates[f"parse+{which} descriptors"] = 1 / (parse / n + (time.perf_counter() - start) / (n // 10))
-    print("raw RDKit, 1 core: " + ", ".join(f"{k} {v:,.0f} mol/s" for k, v in rates.items()), flush=True)
+        runs.append(_run("--child", *common, "--n-jobs", str(n_jobs), "--chunk-size", str(chunk_size)))
+        sticks.append(_run("--yardstick", *common))
+        runs[-1]["rdkit"] = {k: (sticks[-2][k] + sticks[-1][k]) / 2 for k in sticks[-1]}
+    keys = ("seconds", "cpu_seconds", "rss_main_mib", "rss_tree_mib")
+    best = {k: statistics.median(r[k] for r in runs) for k in keys}
+    rdkit = {k: statistics.median(r["rdkit"][k] for r in runs) for k in runs[0]["rdkit"]}
+    processes = ",".join(sorted({r["processes"] for r in runs}))
+    return best | {"bytes": runs[0]["bytes"], "processes": processes, "rdkit": rdkit}
 
 
 def main() -> None:
@@ -116,32 +132,49 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="repeats (median) for sizes <= 10000")
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "molprop_bench")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--yardstick", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--pool", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--mode", help=argparse.SUPPRESS)
     ap.add_argument("--n-jobs", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        return child(args)
+    if args.child or args.yardstick:
+        return child(args) if args.child else yardstick_child(args)
     sizes = [int(s) for s in args.sizes.split(",")]
     jobs = [int(j) for j in args.jobs.split(",")]
     t0 = time.perf_counter()
     pool = molecule_pool(max(sizes), args.cache_dir)
-    print(f"molecule pool: {max(sizes)} molecules ({time.perf_counter() - t0:.0f} s) at {pool}", flush=True)
-    rdkit_reference(pool)
-    print(f"{'mode':15s} {'size':>8s} {'jobs':>4s} {'seconds':>8s} {'mol/s':>8s} {'par.eff':>7s} "
-          f"{'RSS main':>9s} {'RSS all':>8s} {'MB feat':>7s} {'MB graph':>8s}", flush=True)  # fmt: skip
-    for mode in args.modes.split(","):
-        limit = {"full": args.max_full, "fp+graph+fast": args.max_fast}.get(mode, max(sizes))
-        for size in (s for s in sizes if s <= limit):
+    print(f"molecule pool: {max(sizes)} molecules ({time.perf_counter() - t0:.0f} s) at {pool}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)  # fmt: skip
+    print("yardstick per mode: parse + " + "; ".join(f"{m}: {' + '.join(mode_steps(m))}" for m in MODES))
+    per_1k: dict[tuple[str, int], dict[int, float]] = {}
+    for size in sizes:
+        print(f"{'mode':14s} {'size':>8s} {'procs':>5s} {'seconds':>8s} {'mol/s':>7s} {'RDKit':>6s} {'eff.':>5s} "
+              f"{'CPU s':>6s} {'CPU eff.':>8s} {'speedup':>7s} {'RSS main':>8s} {'RSS all':>7s} {'MB feat':>7s} "
+              f"{'MB graph':>8s} ran", flush=True)  # fmt: skip
+        raw: dict[str, dict[str, float]] = {}
+        for mode in args.modes.split(","):
+            limit = {"full": args.max_full, "fp+graph+fast": args.max_fast}.get(mode, max(sizes))
+            if size > limit:
+                continue
             serial = None
             for n_jobs in jobs:
                 r = measure(pool, size, mode, n_jobs, args.chunk_size, args.repeats if size <= 10000 else 1)
-                serial = serial or (r["seconds"] if n_jobs == 1 else None)
-                eff = f"{serial / r['seconds'] / n_jobs:7.0%}" if serial else f"{'':7s}"
-                print(f"{mode:15s} {size:8d} {n_jobs:4d} {r['seconds']:8.1f} {size / r['seconds']:8.0f} {eff} "
-                      f"{r['rss_main_mib']:7.0f}Mi {r['rss_tree_mib']:6.0f}Mi {r['bytes'][0] / 1e6:7.1f} "
-                      f"{r['bytes'][1] / 1e6:8.1f}", flush=True)  # fmt: skip
+                serial, rate = serial or r["seconds"], mode_rate(r["rdkit"], mode_steps(mode))
+                raw[mode] = r["rdkit"]
+                ours = size / r["seconds"]
+                per_1k.setdefault((mode, n_jobs), {})[size] = r["seconds"] / size * 1000
+                cpu_eff = f"{size / r['cpu_seconds'] / rate:8.0%}" if n_jobs == 1 else f"{'':8s}"
+                print(f"{mode:14s} {size:8d} {n_jobs:5d} {r['seconds']:8.1f} {ours:7.0f} {rate:6.0f} "
+                      f"{ours / (rate * n_jobs):5.0%} {r['cpu_seconds']:6.1f} {cpu_eff} {serial / r['seconds']:7.2f} "
+                      f"{r['rss_main_mib']:6.0f}Mi {r['rss_tree_mib']:5.0f}Mi {r['bytes'][0] / 1e6:7.1f} "
+                      f"{r['bytes'][1] / 1e6:8.1f} {r['processes']}", flush=True)  # fmt: skip
+        steps = {k: v for by_mode in raw.values() for k, v in by_mode.items()}  # latest value of each step
+        print(f"  raw RDKit, 1 core, on samples of these {size} molecules, molecules/s: "
+              + ", ".join(f"{k} {1 / v:,.0f}" for k, v in steps.items()), flush=True)  # fmt: skip
+    print("seconds per 1000 molecules by size (linear growth = the same figure at every size):")
+    for (mode, n_jobs), by_size in per_1k.items():
+        print(f"  {mode:14s} {n_jobs} proc: " + ", ".join(f"{s}: {v:.3f}" for s, v in by_size.items()))
 
 
 if __name__ == "__main__":

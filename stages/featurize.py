@@ -35,6 +35,7 @@ def config_from_params(params: dict) -> FeaturizeConfig:
         n_jobs=int(params["n_jobs"]),
         chunk_size=int(params["chunk_size"]),
         row_group_size=int(params["row_group_size"]),
+        serial_below_seconds=float(params["serial_below_seconds"]),
     )  # fmt: skip
 
 

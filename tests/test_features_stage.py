@@ -1,6 +1,7 @@
 """Parallel runner and the featurize stage end to end (small real slice, temp dir)."""
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -39,11 +40,29 @@ def run(tmp_path, ids, smiles, name, **kw):
 def test_parallel_output_is_byte_identical_to_serial(tmp_path, slice_smiles):
     ids, smiles = slice_smiles
     serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, chunk_size=7, row_group_size=20)
-    parallel, m2 = run(tmp_path, ids, smiles, "parallel", n_jobs=2, chunk_size=7, row_group_size=20)
-    again, _ = run(tmp_path, ids, smiles, "again", n_jobs=2, chunk_size=7, row_group_size=20)
+    parallel, m2 = run(tmp_path, ids, smiles, "parallel", n_jobs=2, chunk_size=7, row_group_size=20,
+                       serial_below_seconds=0.0)  # fmt: skip
+    again, _ = run(tmp_path, ids, smiles, "again", n_jobs=2, chunk_size=7, row_group_size=20,
+                   serial_below_seconds=0.0)  # fmt: skip
     for name in ("f.parquet", "g.parquet"):
         assert (serial / name).read_bytes() == (parallel / name).read_bytes() == (again / name).read_bytes()
     assert m1 == m2
+
+
+@pytest.mark.parametrize("chunk_size", [3, 40, 100])  # probe = whole first chunk / part of it / all
+def test_probe_then_parallel_or_serial_gives_the_serial_bytes(tmp_path, slice_smiles, caplog, chunk_size):
+    ids, smiles = slice_smiles
+    kw = dict(chunk_size=chunk_size, row_group_size=20, morgan=MorganConfig(counts=True),
+              descriptors=DescriptorConfig(set="fast"))  # fmt: skip
+    serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, **kw)
+    with caplog.at_level(logging.INFO, logger="molprop.features.runner"):
+        forced, m2 = run(tmp_path, ids, smiles, "forced", n_jobs=2, serial_below_seconds=0.0, **kw)
+        stayed, m3 = run(tmp_path, ids, smiles, "stayed", n_jobs=2, serial_below_seconds=1e9, **kw)
+    processes = [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records if "process(es)" in r.getMessage()]
+    assert processes == (["2 process(es)", "1 process(es)"] if chunk_size < len(ids) else [])
+    for name in ("f.parquet", "g.parquet"):
+        assert (serial / name).read_bytes() == (forced / name).read_bytes() == (stayed / name).read_bytes()
+    assert m1 == m2 == m3
 
 
 def test_feature_table_dtypes_alignment_and_nan_report(tmp_path, slice_smiles):

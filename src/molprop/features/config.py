@@ -50,11 +50,14 @@ class FeaturizeConfig:
     n_jobs: int = -1
     chunk_size: int = 1000
     row_group_size: int = 32768
+    serial_below_seconds: float = 1.0  # inputs estimated to take less stay in one process
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
             raise ValueError(f"featurize.chunk_size must be >= 1, got {self.chunk_size}")
         if self.row_group_size < 1:
             raise ValueError(f"featurize.row_group_size must be >= 1, got {self.row_group_size}")
+        if not self.serial_below_seconds >= 0:
+            raise ValueError(f"featurize.serial_below_seconds must be >= 0, got {self.serial_below_seconds}")
         if self.n_jobs == 0 or self.n_jobs < -1:
             raise ValueError(f"featurize.n_jobs must be -1 (all cores) or >= 1, got {self.n_jobs}")

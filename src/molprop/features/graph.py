@@ -21,6 +21,8 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem.rdchem import BondStereo, BondType, ChiralType, HybridizationType
 
+from molprop.features.graph_reads import read_atoms, read_bonds
+
 ELEMENTS = ("H", "B", "C", "N", "O", "F", "Na", "Mg", "Si", "P", "S", "Cl", "K", "Ca",
             "Fe", "Cu", "Zn", "Se", "Br", "Sn", "I")  # fmt: skip
 DEGREES = (0, 1, 2, 3, 4, 5)
@@ -49,17 +51,32 @@ _BOND_CHOICES = (
 )
 
 
-def _lookups(choices: tuple) -> tuple[list[dict], np.ndarray]:
-    """Value -> one-hot slot maps (slot len(values) = other) and each block's column offset."""
-    maps = [{v: i for i, v in enumerate(values)} for _, values, _ in choices]
-    sizes = [len(values) + 1 for _, values, _ in choices]
-    return maps, np.cumsum([0] + sizes[:-1]).astype(np.intp)
+def _slot_tables(choices: tuple) -> list[tuple[int, np.ndarray]]:
+    """Per one-hot block: (smallest listed value, table of value - smallest -> slot), where
+    slot ``len(values)`` is the block's "other"."""
+    tables = []
+    for _, values, _ in choices:
+        ints = np.array([int(v) for v in values], dtype=np.int64)
+        table = np.full(int(ints.max() - ints.min()) + 2, len(values), dtype=np.intp)
+        table[ints - ints.min()] = np.arange(len(values))
+        tables.append((int(ints.min()), table))  # last entry: "other", for out-of-range values
+    return tables
 
 
-_ATOM_MAPS, _ATOM_OFFSETS = _lookups(_ATOM_CHOICES)
-_BOND_MAPS, _BOND_OFFSETS = _lookups(_BOND_CHOICES)
-_ATOM_OTHER = tuple(len(m) for m in _ATOM_MAPS)  # the "other" slot of each one-hot block
-_BOND_OTHER = tuple(len(m) for m in _BOND_MAPS)
+def _slots(raw: np.ndarray, lowest: int, table: np.ndarray) -> np.ndarray:
+    """One-hot slot of each raw value (a value the block does not list goes to "other")."""
+    return table[np.clip(raw - lowest, -1, len(table) - 1)]
+
+
+def _offsets(choices: tuple) -> np.ndarray:
+    """Column offset of each one-hot block (a block: its values + "other")."""
+    return np.cumsum([0] + [len(values) + 1 for _, values, _ in choices[:-1]]).astype(np.intp)
+
+
+_ATOM_TABLES, _ATOM_OFFSETS = _slot_tables(_ATOM_CHOICES), _offsets(_ATOM_CHOICES)
+_BOND_TABLES, _BOND_OFFSETS = _slot_tables(_BOND_CHOICES), _offsets(_BOND_CHOICES)
+ATOM_BLOCK_SIZES = tuple(len(v) + 1 for _, v, _ in _ATOM_CHOICES)  # one-hot blocks (+ "other"), in order
+BOND_BLOCK_SIZES = tuple(len(v) + 1 for _, v, _ in _BOND_CHOICES)
 ATOM_ONEHOT_DIM = sum(len(v) + 1 for _, v, _ in _ATOM_CHOICES)
 ATOM_BINARY_DIM = ATOM_ONEHOT_DIM + 1  # + aromatic flag
 ATOM_FDIM = ATOM_BINARY_DIM + 1  # + mass / 100 (last column)
@@ -147,38 +164,29 @@ _CHUNK_FIELDS = tuple(f.name for f in fields(GraphChunk))
 
 
 def graph_chunk(mols: Sequence[Chem.Mol]) -> GraphChunk:
-    """Featurize several molecules at once into one GraphChunk (numpy work done per chunk)."""
-    e_map, d_map, c_map, t_map, h_map, y_map = _ATOM_MAPS
-    e_o, d_o, c_o, t_o, h_o, y_o = _ATOM_OTHER
-    b_map, s_map = _BOND_MAPS
-    b_o, s_o = _BOND_OTHER
-    atom_rows: list[tuple] = []
-    bond_rows: list[tuple] = []
-    n_atoms = np.empty(len(mols), dtype=np.int32)
-    n_bonds = np.empty(len(mols), dtype=np.int32)
-    for i, mol in enumerate(mols):
-        atoms = mol.GetAtoms()
-        atom_rows.extend(
-            (e_map.get(a.GetAtomicNum(), e_o), d_map.get(a.GetTotalDegree(), d_o),
-             c_map.get(a.GetFormalCharge(), c_o), t_map.get(a.GetChiralTag(), t_o),
-             h_map.get(a.GetTotalNumHs(), h_o), y_map.get(a.GetHybridization(), y_o),
-             a.GetIsAromatic(), a.GetMass()) for a in atoms)  # fmt: skip
-        bonds = mol.GetBonds()
-        bond_rows.extend(
-            (b.GetBeginAtomIdx(), b.GetEndAtomIdx(), b_map.get(b.GetBondType(), b_o),
-             s_map.get(b.GetStereo(), s_o), b.GetIsConjugated(), b.IsInRing()) for b in bonds)  # fmt: skip
-        n_atoms[i], n_bonds[i] = len(atoms), len(bonds)
-    atoms_t = np.array(atom_rows, dtype=np.float64).reshape(len(atom_rows), len(_ATOM_MAPS) + 2)
-    cats = atoms_t[:, : len(_ATOM_MAPS)].astype(np.intp)
-    atom_bits = np.zeros((len(atom_rows), ATOM_BINARY_DIM), dtype=np.uint8)
-    atom_bits[np.arange(len(atom_rows))[:, None], cats + _ATOM_OFFSETS] = 1
-    atom_bits[:, ATOM_ONEHOT_DIM] = atoms_t[:, -2]
-    bonds_t = np.array(bond_rows, dtype=np.intp).reshape(len(bond_rows), 6)
-    bond_bits = np.zeros((len(bond_rows), BOND_FDIM), dtype=np.uint8)
-    bond_bits[np.arange(len(bond_rows))[:, None], bonds_t[:, 2:4] + _BOND_OFFSETS] = 1
-    bond_bits[:, BOND_ONEHOT_DIM:] = bonds_t[:, 4:]
-    return GraphChunk(n_atoms, n_bonds, atom_bits, (atoms_t[:, -1] * 0.01).astype(np.float32),
-                      bonds_t[:, :2].astype(np.int32), bond_bits)  # fmt: skip
+    """Featurize several molecules at once into one GraphChunk (RDKit reads per property,
+    one-hot encoding in numpy over the whole chunk)."""
+    bonds = read_bonds(mols)
+    atoms = read_atoms(mols, bonds)
+    raw = (atoms.atomic_num, atoms.total_degree, atoms.formal_charge, atoms.chiral_tag,
+           atoms.total_num_hs, atoms.hybridization)  # fmt: skip
+    atom_bits = _one_hot(raw, _ATOM_TABLES, _ATOM_OFFSETS, ATOM_BINARY_DIM)
+    atom_bits[:, ATOM_ONEHOT_DIM] = atoms.aromatic
+    bond_bits = _one_hot((bonds.bond_type, bonds.stereo), _BOND_TABLES, _BOND_OFFSETS, BOND_FDIM)
+    bond_bits[:, BOND_ONEHOT_DIM] = bonds.conjugated
+    bond_bits[:, BOND_ONEHOT_DIM + 1] = bonds.in_ring
+    bond_index = np.stack([bonds.begin, bonds.end], axis=1).astype(np.int32)
+    return GraphChunk(atoms.n_atoms, bonds.n_bonds, atom_bits, (atoms.mass * 0.01).astype(np.float32),
+                      bond_index, bond_bits)  # fmt: skip
+
+
+def _one_hot(raw: tuple[np.ndarray, ...], tables: list, offsets: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) uint8 with a 1 in each block's slot of each row's raw value."""
+    n = len(raw[0])
+    columns = np.stack([_slots(r, *t) for r, t in zip(raw, tables)], axis=1) + offsets
+    bits = np.zeros((n, width), dtype=np.uint8)
+    bits[np.arange(n)[:, None], columns] = 1
+    return bits
 
 
 def assemble_graph(atom_bits: np.ndarray, mass: np.ndarray, bond_index: np.ndarray,

@@ -1,10 +1,21 @@
 """Molecular graphs to and from Parquet (``data/graphs.parquet``), without torch.
 
-One row per molecule: ``mol_id``, ``n_atoms``, ``n_bonds`` (int32) and flattened list columns
-``atom_bits`` (uint8, n_atoms x ATOM_BINARY_DIM, row-major), ``atom_mass`` (float32, mass /
-100 per atom), ``bond_index`` (int32, n_bonds x 2: each bond once, undirected, as (begin, end)
-atom indices local to the molecule) and ``bond_bits`` (uint8, n_bonds x BOND_FDIM). The
-feature names are stored in the schema metadata and checked when loading.
+One row per molecule: ``mol_id``, ``n_atoms``, ``n_bonds`` (int32) and four binary columns,
+each one molecule's array as little-endian bytes, row-major:
+
+- ``atom_codes`` uint8 (n_atoms x (6 + 1)): per atom, the slot taken in each one-hot block of
+  the atom features (element, degree, formal charge, chirality, num Hs, hybridization; the
+  last slot of a block is "other"), then the aromatic flag;
+- ``atom_mass`` float32 (n_atoms): mass / 100;
+- ``bond_index`` int32 (n_bonds x 2): each bond once, undirected, as (begin, end) atom
+  indices local to the molecule;
+- ``bond_codes`` uint8 (n_bonds x (2 + 2)): slot in the bond type and stereo blocks, then
+  the conjugated and in-ring flags.
+
+Codes rather than one-hot vectors, and one binary value per molecule rather than Parquet
+lists, keep the file small and its writing and reading fast (a list column costs Parquet
+levels for every element). The feature names and block sizes are stored in the schema
+metadata and checked when loading; loading expands the codes to the one-hot ``GraphChunk``.
 """
 
 from __future__ import annotations
@@ -19,6 +30,8 @@ import pyarrow.parquet as pq
 
 from molprop.features.graph import (
     ATOM_BINARY_DIM,
+    ATOM_BLOCK_SIZES,
+    BOND_BLOCK_SIZES,
     BOND_FDIM,
     GraphChunk,
     MolGraph,
@@ -28,17 +41,25 @@ from molprop.features.graph import (
 from molprop.schema import MOL_ID
 
 METADATA_KEY = b"molprop.graph"
-_LISTS = (("atom_bits", pa.uint8()), ("atom_mass", pa.float32()), ("bond_index", pa.int32()),
-          ("bond_bits", pa.uint8()))  # fmt: skip
+VERSION = 2
+ATOM_CODES = len(ATOM_BLOCK_SIZES) + ATOM_BINARY_DIM - sum(ATOM_BLOCK_SIZES)  # block slots + 0/1 flags
+BOND_CODES = len(BOND_BLOCK_SIZES) + BOND_FDIM - sum(BOND_BLOCK_SIZES)
+# binary column: (dtype, values per atom or bond, one row per atom (True) or per bond (False))
+_COLUMNS = {"atom_codes": ("<u1", ATOM_CODES, True), "atom_mass": ("<f4", 1, True),
+            "bond_index": ("<i4", 2, False), "bond_codes": ("<u1", BOND_CODES, False)}  # fmt: skip
 
 
 def graph_metadata() -> dict:
     """What the stored arrays mean (kept in the Parquet schema metadata)."""
     return {
-        "version": 1,
+        "version": VERSION,
         "atom_features": atom_feature_names(),
         "bond_features": bond_feature_names(),
-        "atom_bits": "row-major n_atoms x (atom_features minus the last, mass/100)",
+        "atom_blocks": list(ATOM_BLOCK_SIZES),
+        "bond_blocks": list(BOND_BLOCK_SIZES),
+        "columns": {name: {"dtype": dtype, "per_atom_or_bond": width} for name, (dtype, width, _) in _COLUMNS.items()},
+        "atom_codes": "per atom: the slot in each one-hot block of atom_features, then the 0/1 features after them",
+        "bond_codes": "per bond: the slot in each one-hot block of bond_features, then the 0/1 features after them",
         "bond_index": "undirected: each bond once as (begin, end), atom indices per molecule",
     }
 
@@ -49,29 +70,62 @@ def graph_schema(enabled: bool = True) -> pa.Schema:
     meta = {"enabled": False}
     if enabled:
         columns += [pa.field("n_atoms", pa.int32()), pa.field("n_bonds", pa.int32())]
-        columns += [pa.field(name, pa.list_(kind)) for name, kind in _LISTS]
+        columns += [pa.field(name, pa.large_binary()) for name in _COLUMNS]
         meta = graph_metadata()
     return pa.schema(columns, metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
 
 
-def _list_array(values: np.ndarray, counts: np.ndarray, kind: pa.DataType) -> pa.ListArray:
-    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.reshape(-1), type=kind))
+def to_codes(bits: np.ndarray, blocks: Sequence[int]) -> np.ndarray:
+    """(n, len(blocks) + flags) uint8: the hot slot of each one-hot block of ``bits`` (block
+    sizes ``blocks``, in order from column 0), then the 0/1 columns after the blocks."""
+    starts = np.cumsum([0, *blocks])
+    slots = [bits[:, a:b].argmax(axis=1) for a, b in zip(starts[:-1], starts[1:])]
+    return np.column_stack([*slots, bits[:, starts[-1]:]]).astype(np.uint8)
+
+
+def from_codes(codes: np.ndarray, blocks: Sequence[int], width: int) -> np.ndarray:
+    """The (n, width) uint8 one-hot + 0/1 matrix of ``to_codes`` output."""
+    sizes = np.asarray(blocks)
+    if (codes[:, : len(blocks)] >= sizes).any() or (codes[:, len(blocks) :] > 1).any():
+        raise ValueError("graph codes out of range: the graphs file is damaged; re-run the featurize stage")
+    bits = np.zeros((codes.shape[0], width), dtype=np.uint8)
+    bits[np.arange(codes.shape[0])[:, None], codes[:, : len(blocks)] + np.cumsum([0, *blocks[:-1]])] = 1
+    bits[:, sizes.sum():] = codes[:, len(blocks):]
+    return bits
+
+
+def _blobs(values: np.ndarray, counts: np.ndarray, dtype: str, width: int) -> pa.LargeBinaryArray:
+    """One binary value per molecule: its ``counts[i]`` rows (of ``width`` values) as bytes."""
+    data = np.ascontiguousarray(values, dtype=dtype)
+    offsets = np.concatenate([[0], np.cumsum(counts.astype(np.int64) * data.itemsize * width)])
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(counts),
+                                            [None, pa.py_buffer(offsets), pa.py_buffer(data)])  # fmt: skip
 
 
 def graph_table(mol_ids: Sequence[str], chunk: GraphChunk) -> pa.Table:
     """The rows of graphs.parquet for the molecules of a GraphChunk."""
-    per_atom, per_bond = chunk.n_atoms.astype(np.int64), chunk.n_bonds.astype(np.int64)
-    counts = (per_atom * ATOM_BINARY_DIM, per_atom, per_bond * 2, per_bond * BOND_FDIM)
+    sources = {"atom_codes": to_codes(chunk.atom_bits, ATOM_BLOCK_SIZES), "atom_mass": chunk.atom_mass,
+               "bond_index": chunk.bond_index, "bond_codes": to_codes(chunk.bond_bits, BOND_BLOCK_SIZES)}  # fmt: skip
     arrays = [pa.array(list(mol_ids), pa.string()), pa.array(chunk.n_atoms), pa.array(chunk.n_bonds)]
-    sources = (chunk.atom_bits, chunk.atom_mass, chunk.bond_index, chunk.bond_bits)
-    arrays += [_list_array(v, c, k) for v, c, (_, k) in zip(sources, counts, _LISTS)]
+    arrays += [_blobs(sources[name], chunk.n_atoms if per_atom else chunk.n_bonds, dtype, width)
+               for name, (dtype, width, per_atom) in _COLUMNS.items()]  # fmt: skip
     return pa.Table.from_arrays(arrays, schema=graph_schema())
 
 
-def _flat(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
-    parts = [c.flatten().to_numpy(zero_copy_only=False) for c in column.chunks]
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+def _unblob(table: pa.Table, name: str, counts: np.ndarray, path: object) -> np.ndarray:
+    """The concatenated arrays of one binary column, (sum counts, width), checked against counts."""
+    dtype, width, _ = _COLUMNS[name]
+    parts, lengths = [np.empty(0, np.uint8)], [np.empty(0, np.int64)]
+    for chunk in table.column(name).chunks:
+        _, offsets, data = chunk.buffers()
+        offsets = np.frombuffer(offsets, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+        parts.append(np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]])
+        lengths.append(np.diff(offsets))
+    if not np.array_equal(np.concatenate(lengths), counts.astype(np.int64) * np.dtype(dtype).itemsize * width):
+        raise ValueError(f"{path}: column {name} does not match n_atoms / n_bonds: the file is damaged; "
+                         "re-run the featurize stage (dvc repro featurize)")  # fmt: skip
+    native = np.dtype(dtype).newbyteorder("=")
+    return np.concatenate(parts).view(dtype).astype(native, copy=False).reshape(-1, width)
 
 
 def load_graph_chunk(path: str | Path) -> tuple[list[str], GraphChunk]:
@@ -80,20 +134,22 @@ def load_graph_chunk(path: str | Path) -> tuple[list[str], GraphChunk]:
     meta = json.loads((table.schema.metadata or {}).get(METADATA_KEY, b"{}"))
     if meta.get("enabled") is False:
         raise ValueError(f"{path} holds no graphs: set featurize.graph: true and re-run featurize")
-    if meta.get("atom_features") != atom_feature_names() or meta.get("bond_features") != bond_feature_names():
+    features = (meta.get("atom_features"), meta.get("bond_features"))
+    if meta.get("version") != VERSION or features != (atom_feature_names(), bond_feature_names()):
         raise ValueError(
-            f"{path} was written with other atom/bond features than this molprop version "
-            "defines; re-run the featurize stage (dvc repro featurize)"
+            f"{path} was written by another molprop version (graph format {meta.get('version')}, this "
+            f"one reads {VERSION}) or with other atom/bond features; re-run the featurize stage "
+            "(dvc repro featurize)"
         )
     n_atoms = table.column("n_atoms").to_numpy().astype(np.int32)
     n_bonds = table.column("n_bonds").to_numpy().astype(np.int32)
     chunk = GraphChunk(
         n_atoms=n_atoms,
         n_bonds=n_bonds,
-        atom_bits=_flat(table.column("atom_bits"), np.uint8).reshape(-1, ATOM_BINARY_DIM),
-        atom_mass=_flat(table.column("atom_mass"), np.float32),
-        bond_index=_flat(table.column("bond_index"), np.int32).reshape(-1, 2),
-        bond_bits=_flat(table.column("bond_bits"), np.uint8).reshape(-1, BOND_FDIM),
+        atom_bits=from_codes(_unblob(table, "atom_codes", n_atoms, path), ATOM_BLOCK_SIZES, ATOM_BINARY_DIM),
+        atom_mass=_unblob(table, "atom_mass", n_atoms, path).reshape(-1),
+        bond_index=_unblob(table, "bond_index", n_bonds, path),
+        bond_bits=from_codes(_unblob(table, "bond_codes", n_bonds, path), BOND_BLOCK_SIZES, BOND_FDIM),
     )
     return table.column(MOL_ID).to_pylist(), chunk
 

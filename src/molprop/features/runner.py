@@ -3,11 +3,17 @@
 Workers get (mol_ids, SMILES) chunks and return compact numpy arrays; the parent writes them
 in input order, one Parquet row group per ``row_group_size`` molecules, so memory holds at
 most a row group plus the chunks in flight, and the files do not depend on ``n_jobs``.
+
+Starting worker processes costs a fraction of a second, so the parent first featurizes a
+few molecules itself (the start of the first chunk) and stays serial when the rest would
+take less than ``config.serial_below_seconds`` in one process.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +24,14 @@ from tqdm import tqdm
 from molprop.features.config import FeaturizeConfig
 from molprop.features.descriptors import compute_descriptors, descriptor_names
 from molprop.features.fingerprints import morgan_fingerprints
-from molprop.features.graph import GraphChunk, graph_chunk
+from molprop.features.graph import GraphChunk, concat_chunks, graph_chunk
 from molprop.features.parallel import ordered_map, resolve_n_jobs
 from molprop.features.report import FeatureReport
 from molprop.features.writers import FeatureWriter, GraphWriter
 from molprop.molecules import parse_validated
+
+PROBE_MOLECULES = 32  # featurized in the parent to estimate the serial run time
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,34 @@ def featurize_chunk(task: tuple[Sequence[str], Sequence[str], FeaturizeConfig]) 
     return ChunkResult(fps, n_clipped, desc, graphs)
 
 
+def merge_results(first: ChunkResult, second: ChunkResult) -> ChunkResult:
+    """One ChunkResult for the molecules of ``first`` followed by those of ``second``."""
+    def cat(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.concatenate([a, b])
+
+    graphs = None if first.graphs is None else concat_chunks([first.graphs, second.graphs])
+    return ChunkResult(cat(first.fingerprints, second.fingerprints), first.n_clipped + second.n_clipped,
+                       cat(first.descriptors, second.descriptors), graphs)  # fmt: skip
+
+
+def _probe(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig,
+           n_jobs: int) -> tuple[ChunkResult | None, int, int]:  # fmt: skip
+    """With ``n_jobs > 1``: featurize the first molecules here, and keep one process when
+    the rest is estimated to take less than ``config.serial_below_seconds`` in it. Returns
+    (result of the probed molecules or None, how many they are, the processes to use)."""
+    if n_jobs <= 1:
+        return None, 0, n_jobs
+    k = min(PROBE_MOLECULES, config.chunk_size, len(mol_ids))
+    start = time.perf_counter()
+    probe = featurize_chunk((mol_ids[:k], smiles[:k], config))
+    estimate = (time.perf_counter() - start) / k * (len(mol_ids) - k)
+    if estimate < config.serial_below_seconds:
+        n_jobs = 1
+    log.info("featurize: %d molecules, about %.1f s in one process: %d process(es)",
+             len(mol_ids), estimate, n_jobs)  # fmt: skip
+    return probe, k, n_jobs
+
+
 def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: FeaturizeConfig,
                     features_path: str | Path, graphs_path: str | Path,
                     progress: bool = True) -> dict:  # fmt: skip
@@ -62,13 +99,20 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
     features = FeatureWriter(features_path, config, names)
     graphs = GraphWriter(graphs_path, config.graph, config.row_group_size)
     step = config.chunk_size
-    tasks = ((mol_ids[i : i + step], smiles[i : i + step], config) for i in range(0, len(mol_ids), step))
     n_jobs = min(resolve_n_jobs(config.n_jobs), max(1, -(-len(mol_ids) // step)))
+    probe, n_probed, n_jobs = _probe(mol_ids, smiles, config, n_jobs)
+    starts = list(range(0, len(mol_ids), step))
+    bounds = [(max(start, n_probed), min(start + step, len(mol_ids))) for start in starts]
+    tasks = ((mol_ids[i:j], smiles[i:j], config) for i, j in bounds if i < j)
+    results = ordered_map(featurize_chunk, tasks, n_jobs)
     bar = tqdm(total=len(mol_ids), unit="mol", desc="featurize", disable=not progress,
                file=sys.stderr, mininterval=1.0)  # fmt: skip
     with bar:
-        for start, result in zip(range(0, len(mol_ids), step), ordered_map(featurize_chunk, tasks, n_jobs)):
-            ids = list(mol_ids[start : start + step])
+        for start, (i, j) in zip(starts, bounds):
+            result = next(results) if i < j else None
+            if start == 0 and probe is not None:  # the first chunk: probed molecules + the rest
+                result = probe if result is None else merge_results(probe, result)
+            ids = list(mol_ids[start:j])
             report.add(ids, result)
             features.add(ids, result.fingerprints, result.descriptors)
             graphs.add(ids, result.graphs)

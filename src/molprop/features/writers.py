@@ -63,9 +63,9 @@ class FeatureWriter:
             return
         arrays = [pa.array(self.ids, pa.string())]
         for part in (0, 1):
-            blocks = [b[part] for b in self.blocks if b[part] is not None]
-            if blocks:
-                columns = np.ascontiguousarray(np.concatenate(blocks).T)
+            blocks = [b[part].T for b in self.blocks if b[part] is not None]  # (n_columns, n) each
+            if blocks:  # column-major blocks (fingerprints) need no transposition here
+                columns = np.ascontiguousarray(np.concatenate(blocks, axis=1))
                 arrays += [pa.array(col) for col in columns]
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
         self.ids, self.blocks = [], []
