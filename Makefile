@@ -42,10 +42,16 @@ repro: install git-ready
 report: install
 	$(BIN)/python stages/report.py $(if $(BASE),--base $(BASE))
 
-test: install
+# The tests also cover `molprop predict --executor ray` on a local Ray cluster, so they add
+# the optional `ray` extra (users who never scale out need not install it).
+$(VENV)/.installed-ray: $(VENV)/.installed
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,ray]'
+	touch $@
+
+test: install $(VENV)/.installed-ray
 	$(BIN)/pytest -m "not slow"
 
-test-all: install
+test-all: install $(VENV)/.installed-ray
 	$(BIN)/pytest
 
 clean-venv:
