@@ -3,7 +3,7 @@ import pandas as pd
 
 from molprop.interpretation.errors import worst_predictions
 from molprop.interpretation.importance import forest_importance
-from molprop.models.baseline import ForestConfig, fit_random_forest
+from molprop.models.estimators import fit_estimator, make_estimator
 from molprop.models.matrix import Preprocessor
 from molprop.models.store import ModelCard, save_card, save_sklearn_member
 
@@ -24,7 +24,8 @@ def test_forest_importance_finds_the_informative_feature(tmp_path):
     y = 3 * frame["desc_signal"].to_numpy()
     prep = Preprocessor.fit(frame, list(frame.columns), scale=False)
     for member in ("fold_0", "fold_1"):
-        forest = fit_random_forest(prep.transform(frame), y, "regression", ForestConfig(n_estimators=20))
+        forest = fit_estimator(make_estimator("random_forest", "regression", {"n_estimators": 20}, 0),
+                               prep.transform(frame), y)
         save_sklearn_member(tmp_path / member, forest, prep)
     save_card(tmp_path, ModelCard("sklearn", "regression", ["descriptors"], ["fold_0", "fold_1"]))
     table = forest_importance(tmp_path)
