@@ -1,13 +1,17 @@
-"""Stage baseline: a scikit-learn random forest on the molecular features.
+"""Stage baseline: a tuned scikit-learn model on the molecular features.
 
-Fits one forest on the training part (or one per fold in k-fold mode), saves it under
-models/baseline (skops + JSON, no pickle) and logs params, validation metrics and the model
-to MLflow. The test part is not touched here.
+Fits ``baseline.model`` (random forest, histogram gradient boosting, ridge / logistic
+regression or k-NN on Tanimoto similarity) on the training part, one per fold in k-fold mode,
+after an optional hyperparameter search scored by scaffold-grouped cross-validation on that
+training part alone. Saves models/baseline (skops + JSON, no pickle; the search trials in
+<member>/search.json) and logs params, chosen hyperparameters, CV and validation scores and
+the model to MLflow. The test part is not touched here.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from common import read_params
@@ -15,46 +19,75 @@ from common import read_params
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.metrics import score
-from molprop.models.baseline import ForestConfig, fit_random_forest
-from molprop.models.matrix import Preprocessor, select_feature_columns
+from molprop.models.baseline import BaselineConfig, fit_member
 from molprop.models.partitions import partitions
+from molprop.models.search import SearchConfig, cv_groups_of, objective_metric
 from molprop.models.store import ModelCard, predict_sklearn, save_card, save_sklearn_member
-from molprop.schema import TARGET
+from molprop.schema import SMILES, TARGET
 from molprop.seeding import seed_everything
+from molprop.serialization import write_json
 
 OUT = Path("models/baseline")
+
+
+def config_from(cfg: dict) -> BaselineConfig:
+    """The library configuration from the params.yaml ``baseline`` section."""
+    model, search = cfg["model"], dict(cfg["search"])
+    if model not in cfg:
+        raise KeyError(f"params.yaml baseline section has no {model}: sub-section")
+    space = (search.pop("space", None) or {}).get(model) or {}
+    return BaselineConfig(model=model, hyperparameters=cfg[model] or {}, features=cfg["features"],
+                          search=SearchConfig(**search, space=space), seed=cfg["seed"],
+                          n_jobs=cfg["n_jobs"])
 
 
 def main() -> None:
     params = read_params("data", "baseline")
     task, cfg = params["data"]["task"], params["baseline"]
-    seed_everything(cfg["seed"])
+    config = config_from(cfg)
+    seed_everything(config.seed)
     validated, features, split = read_aligned(
         "data/validated.parquet", "data/features.parquet", "data/split.parquet"
     )
-    columns = select_feature_columns(list(features.columns), cfg["features"])
     y = validated[TARGET].to_numpy()
-    forest = ForestConfig(
-        n_estimators=cfg["n_estimators"],
-        max_features=cfg["max_features"],
-        min_samples_leaf=cfg["min_samples_leaf"],
-        seed=cfg["seed"],
-        n_jobs=cfg["n_jobs"],
-    )
-    parts = partitions(split)
     classes = class_names(validated, task)
+    groups = None
+    if config.search.method != "none":
+        groups = cv_groups_of(validated[SMILES].tolist(), config.search.cv_groups)
+    parts = partitions(split)
     shutil.rmtree(OUT, ignore_errors=True)
+    chosen, cv_scores = {}, {}
     with tracking.mlflow_run("molprop", "baseline", params):
         for part in parts:
-            prep = Preprocessor.fit(features.iloc[part.train], columns, scale=False)
-            model = fit_random_forest(prep.transform(features.iloc[part.train]), y[part.train], task, forest)
-            save_sklearn_member(OUT / part.name, model, prep)
+
+            def log_trial(number: int, trial: dict, value: float, name: str = part.name) -> None:
+                tracking.log_metrics({f"{name}.search_cv_score": value}, step=number)
+                print(f"baseline {name} trial {number}: {trial} -> {value:.4f}")
+
+            started = time.perf_counter()
+            member = fit_member(features, y, groups, part.train, task, len(classes), config, log_trial)
+            save_sklearn_member(OUT / part.name, member.estimator, member.prep)
+            chosen[part.name] = member.hyperparameters
+            tracking.log_params(member.hyperparameters, f"{part.name}.chosen.")
+            summary = f"baseline {part.name}: {config.model} {member.hyperparameters}"
+            if member.search is not None:
+                cv_scores[part.name] = member.search.cv_score
+                write_json(OUT / part.name / "search.json", member.search.__dict__)
+                tracking.log_metrics({f"{part.name}.cv_{member.search.metric}": member.search.cv_score})
+                summary += f", CV {member.search.metric} {member.search.cv_score:.4f}"
             if len(part.val):
                 val_pred = predict_sklearn(OUT / part.name, features.iloc[part.val], task, len(classes))
                 val_scores = score(task, y[part.val], val_pred)
                 tracking.log_metrics({f"{part.name}.val_{k}": v for k, v in val_scores.items()})
-                print(f"baseline {part.name}: validation {val_scores}")
-        save_card(OUT, ModelCard("sklearn", task, cfg["features"], [p.name for p in parts], classes))
+                summary += f", validation {val_scores}"
+            print(f"{summary} ({time.perf_counter() - started:.1f} s)")
+        extra = {"model": config.model, "hyperparameters": chosen, "cv_score": cv_scores,
+                 "cv_metric": objective_metric(task)[0] if cv_scores else None,
+                 "search": {k: v for k, v in cfg["search"].items() if k != "space"}
+                 | {"space": dict(config.search.space)}}
+        used_groups = ["morgan"] if config.model == "knn_tanimoto" else list(config.features)
+        card = ModelCard("sklearn", task, used_groups, [p.name for p in parts], classes, extra)
+        save_card(OUT, card)
         tracking.log_model_dir(OUT)
 
 

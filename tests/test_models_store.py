@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from molprop.models.baseline import ForestConfig, fit_random_forest
+from molprop.models.estimators import fit_estimator, make_estimator
 from molprop.models.matrix import Preprocessor
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, load_sklearn_member, save_card, save_sklearn_member
@@ -19,7 +19,8 @@ def _data(n=40, seed=0):
 def test_saved_forest_predicts_like_the_fitted_one(tmp_path):
     frame, y = _data()
     prep = Preprocessor.fit(frame, ["desc_a", "desc_b"], scale=False)
-    forest = fit_random_forest(prep.transform(frame), y, "regression", ForestConfig(n_estimators=20))
+    forest = fit_estimator(make_estimator("random_forest", "regression", {"n_estimators": 20}, 0),
+                           prep.transform(frame), y)
     save_sklearn_member(tmp_path / "member_0", forest, prep)
     save_card(tmp_path, ModelCard("sklearn", "regression", ["descriptors"], ["member_0"]))
     pred = predict_saved(tmp_path, frame)
@@ -28,19 +29,21 @@ def test_saved_forest_predicts_like_the_fitted_one(tmp_path):
     assert np.corrcoef(pred.mean, y)[0, 1] > 0.9
 
 
-def test_same_seed_same_forest():
+def test_same_seed_same_forest_whatever_the_threads():
     frame, y = _data()
     x = frame.to_numpy()
-    a = fit_random_forest(x, y, "regression", ForestConfig(n_estimators=10, seed=3, n_jobs=1))
-    b = fit_random_forest(x, y, "regression", ForestConfig(n_estimators=10, seed=3, n_jobs=2))
+    a = fit_estimator(make_estimator("random_forest", "regression", {"n_estimators": 10}, 3, n_jobs=1), x, y, 1)
+    b = fit_estimator(make_estimator("random_forest", "regression", {"n_estimators": 10}, 3, n_jobs=2), x, y, 2)
     assert np.array_equal(a.predict(x), b.predict(x))
+    assert b.n_jobs == 1  # predicts in one thread: a reproducible sum over the trees
 
 
 def test_classes_unseen_in_training_get_zero_probability(tmp_path):
     frame, _ = _data()
     y = (frame["desc_a"] > 0).astype(int).to_numpy()  # classes 0, 1 only; the card says 3
     prep = Preprocessor.fit(frame, ["desc_a", "desc_b"], scale=False)
-    forest = fit_random_forest(prep.transform(frame), y, "classification", ForestConfig(n_estimators=10))
+    forest = fit_estimator(make_estimator("random_forest", "classification", {"n_estimators": 10}, 0),
+                           prep.transform(frame), y)
     save_sklearn_member(tmp_path / "m", forest, prep)
     save_card(tmp_path, ModelCard("sklearn", "classification", ["descriptors"], ["m"], ["a", "b", "c"]))
     proba = predict_saved(tmp_path, frame).mean
@@ -64,18 +67,30 @@ def test_loading_refuses_a_file_with_untrusted_types(tmp_path):
         load_sklearn_member(tmp_path)
 
 
+def test_loading_refuses_an_untrusted_type_hidden_inside_a_trusted_estimator(tmp_path):
+    import skops.io
+    from sklearn.linear_model import Ridge
+
+    model = Ridge().fit(np.zeros((3, 1)), np.arange(3.0))
+    model.hidden = Payload()
+    skops.io.dump(model, tmp_path / "estimator.skops")
+    (tmp_path / "preprocess.json").write_text(json.dumps(Preprocessor([], []).to_dict()))
+    with pytest.raises(ValueError, match="Payload"):
+        load_sklearn_member(tmp_path)
+
+
 SAVE_IN_A_NEW_PROCESS = """
 import sys
 import numpy as np
 import pandas as pd
-from molprop.models.baseline import ForestConfig, fit_random_forest
+from molprop.models.estimators import fit_estimator, make_estimator
 from molprop.models.matrix import Preprocessor
 from molprop.models.store import save_sklearn_member
 rng = np.random.default_rng(0)
 frame = pd.DataFrame({"desc_a": rng.normal(size=40), "desc_b": rng.normal(size=40)})
 prep = Preprocessor.fit(frame, ["desc_a", "desc_b"], scale=False)
-forest = fit_random_forest(prep.transform(frame), frame["desc_a"].to_numpy(), "regression",
-                           ForestConfig(n_estimators=5))
+forest = fit_estimator(make_estimator("random_forest", "regression", {"n_estimators": 5}, 0),
+                       prep.transform(frame), frame["desc_a"].to_numpy())
 save_sklearn_member(__import__("pathlib").Path(sys.argv[1]), forest, prep)
 """
 

@@ -62,7 +62,7 @@ def project(tmp_path_factory) -> Path:
     params["data"] |= {"source": "my_molecules.csv", "smiles_column": "SMILES", "target_column": "dG"}
     params["validate"]["target_range"] = {"dG": [-30.0, 10.0]}
     params["featurize"]["descriptors"]["set"] = "fast"
-    params["baseline"]["n_estimators"] = 30
+    params["baseline"]["random_forest"]["n_estimators"] = 30
     params["train"] |= {"max_epochs": 8, "patience": 3, "warmup_epochs": 1, "hidden_size": 64,
                         "ensemble_size": 2}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -35,6 +35,14 @@ def mlflow_run(experiment: str, run_name: str, params: Mapping[str, Any]) -> Ite
         yield run
 
 
+def log_params(params: Mapping[str, Any], prefix: str = "") -> None:
+    """Log more params to the active MLflow run (nested keys flattened with dots after
+    ``prefix``)."""
+    import mlflow
+
+    mlflow.log_params(_flatten(params, prefix))
+
+
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
     """Log finite numeric metrics to the active MLflow run."""
     import math

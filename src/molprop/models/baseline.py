@@ -1,39 +1,83 @@
-"""scikit-learn baseline models."""
+"""The scikit-learn baseline: one member fitted on training rows, after an optional
+hyperparameter search scored by cross-validation on those same rows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+import pandas as pd
+
+from molprop.models.estimators import (check_hyperparameters, fit_estimator, input_columns,
+                                       make_estimator, predict_matrix, scales_features)
+from molprop.models.matrix import Preprocessor, select_feature_columns
+from molprop.models.search import SearchConfig, SearchResult, cv_splits, cross_validated_score, run_search
 
 
 @dataclass(frozen=True)
-class ForestConfig:
-    """Random-forest hyperparameters."""
+class BaselineConfig:
+    """Model kind, its fixed hyperparameters, feature groups, search settings, seed, threads."""
 
-    n_estimators: int = 500
-    max_features: float | str = 0.33
-    min_samples_leaf: int = 1
+    model: str
+    hyperparameters: Mapping[str, Any]
+    features: Sequence[str]
+    search: SearchConfig = field(default_factory=SearchConfig)
     seed: int = 0
     n_jobs: int = -1
 
+    def __post_init__(self) -> None:
+        check_hyperparameters(self.model, list(self.hyperparameters), f"baseline.{self.model}")
+        check_hyperparameters(self.model, list(self.search.space),
+                              f"baseline.search.space.{self.model}")
 
-def fit_random_forest(x: np.ndarray, y: np.ndarray, task: str, config: ForestConfig):
-    """A random forest fitted on (x, y) with ``config.n_jobs`` threads; a classifier for
-    ``task == "classification"``.
 
-    The returned forest predicts in one thread: threaded prediction sums the trees in a
-    varying order, so its last bits (and the metrics) would change from run to run."""
-    kwargs = dict(
-        n_estimators=config.n_estimators,
-        max_features=config.max_features,
-        min_samples_leaf=config.min_samples_leaf,
-        random_state=config.seed,
-        n_jobs=config.n_jobs,
-    )
-    if task == "classification":
-        model = RandomForestClassifier(class_weight="balanced", **kwargs)
-    else:
-        model = RandomForestRegressor(**kwargs)
-    return model.fit(x, y).set_params(n_jobs=1)
+@dataclass
+class FittedMember:
+    """A fitted estimator, its preprocessing, the hyperparameters used and the search record
+    (None when no search ran)."""
+
+    estimator: Any
+    prep: Preprocessor
+    hyperparameters: dict[str, Any]
+    search: SearchResult | None
+
+
+def fit_on_rows(frame: pd.DataFrame, y: np.ndarray, task: str, config: BaselineConfig,
+                hyperparameters: Mapping[str, Any]) -> tuple[Any, Preprocessor]:
+    """Preprocessing (train-only imputation, scaling where the model needs it) and estimator,
+    both fitted on these rows only."""
+    columns = input_columns(config.model, select_feature_columns(list(frame.columns), list(config.features)))
+    prep = Preprocessor.fit(frame, columns, scale=scales_features(config.model))
+    estimator = make_estimator(config.model, task, hyperparameters, config.seed, config.n_jobs)
+    return fit_estimator(estimator, prep.transform(frame), y, config.n_jobs), prep
+
+
+def fit_member(features: pd.DataFrame, y: np.ndarray, groups: Sequence[str] | None,
+               train: np.ndarray, task: str, n_classes: int, config: BaselineConfig,
+               on_trial: Callable[[int, dict, float], None] | None = None) -> FittedMember:
+    """Search hyperparameters by cross-validation on the ``train`` rows (when configured), then
+    fit on all of them. Rows outside ``train`` are never read, whatever ``features`` holds.
+
+    ``groups`` (one per row of ``features``, or None) keeps each group inside one CV fold.
+    """
+    frame, y_train = features.iloc[train], np.asarray(y)[train]
+    record = None
+    if config.search.method != "none":
+        train_groups = None if groups is None else [groups[i] for i in train]
+        splits = cv_splits(len(train), config.search.cv_folds, train_groups, config.seed)
+
+        def objective(trial_params: dict[str, Any]) -> float:
+            params = {**config.hyperparameters, **trial_params}
+
+            def fit_predict(fit_rows: np.ndarray, held_out: np.ndarray) -> np.ndarray:
+                estimator, prep = fit_on_rows(frame.iloc[fit_rows], y_train[fit_rows], task, config, params)
+                return predict_matrix(estimator, prep.transform(frame.iloc[held_out]), task, n_classes)
+
+            return cross_validated_score(fit_predict, y_train, splits, task)
+
+        record = run_search(objective, config.search, task, config.seed, on_trial)
+    params = {**config.hyperparameters, **(record.best if record else {})}
+    estimator, prep = fit_on_rows(frame, y_train, task, config, params)
+    return FittedMember(estimator, prep, params, record)

@@ -19,17 +19,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from molprop.models.estimators import predict_matrix
 from molprop.models.matrix import Preprocessor
 from molprop.serialization import write_json
 
-# Types a saved random forest consists of; anything else in a .skops file is refused.
+# Types a saved baseline may hold beyond skops' own trusted set (builtins, numpy arrays and
+# scikit-learn estimators): the tree structures of forests and gradient boosting, and the
+# k-NN Tanimoto estimators (plain arrays inside). Any other type in a .skops file is refused.
 SKOPS_TRUSTED = [
-    "sklearn.ensemble._forest.RandomForestRegressor",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.tree._classes.DecisionTreeRegressor",
-    "sklearn.tree._classes.DecisionTreeClassifier",
     "sklearn.tree._tree.Tree",
-    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "molprop.models.tanimoto.TanimotoKNNRegressor",
+    "molprop.models.tanimoto.TanimotoKNNClassifier",
 ]
 
 
@@ -113,9 +114,4 @@ def predict_sklearn(directory: Path, features: pd.DataFrame, task: str, n_classe
     Classes a member never saw in training get probability 0.
     """
     estimator, prep = load_sklearn_member(directory)
-    x = prep.transform(features)
-    if task != "classification":
-        return estimator.predict(x)
-    proba = np.zeros((len(x), n_classes))
-    proba[:, estimator.classes_.astype(int)] = estimator.predict_proba(x)
-    return proba
+    return predict_matrix(estimator, prep.transform(features), task, n_classes)

@@ -1,0 +1,110 @@
+"""The baseline model kinds: scikit-learn estimators built from a name and hyperparameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from molprop.models.matrix import FEATURE_GROUPS
+
+# Hyperparameters each kind accepts (the keys of its params.yaml sub-section and search space).
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "random_forest": ("n_estimators", "max_features", "min_samples_leaf", "max_depth"),
+    "hist_gradient_boosting": ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
+                               "l2_regularization", "max_features"),
+    "ridge": ("alpha",),
+    "knn_tanimoto": ("n_neighbors", "weights", "binarize"),
+}
+KINDS = tuple(HYPERPARAMETERS)
+
+
+def check_kind(kind: str) -> None:
+    """Raise a clear error for an unknown model kind."""
+    if kind not in HYPERPARAMETERS:
+        raise ValueError(f"baseline.model is {kind!r}; choose from {list(KINDS)}")
+
+
+def check_hyperparameters(kind: str, names: list[str], where: str) -> None:
+    """Raise if ``names`` holds a hyperparameter the kind does not have."""
+    check_kind(kind)
+    unknown = sorted(set(names) - set(HYPERPARAMETERS[kind]))
+    if unknown:
+        raise ValueError(f"{where}: {unknown} are not hyperparameters of {kind}; "
+                         f"it has {list(HYPERPARAMETERS[kind])}")
+
+
+def input_columns(kind: str, columns: list[str]) -> list[str]:
+    """The feature columns the kind uses: k-NN Tanimoto only the Morgan fingerprint ones."""
+    if kind != "knn_tanimoto":
+        return columns
+    fingerprints = [c for c in columns if c.startswith(FEATURE_GROUPS["morgan"])]
+    if not fingerprints:
+        raise ValueError("baseline.model knn_tanimoto compares Morgan fingerprints: add morgan to "
+                         "baseline.features (and enable featurize.morgan)")
+    return fingerprints
+
+
+def scales_features(kind: str) -> bool:
+    """Whether the kind needs standardized descriptors (a penalized linear model does)."""
+    return kind == "ridge"
+
+
+def make_estimator(kind: str, task: str, hyperparameters: Mapping[str, Any], seed: int,
+                   n_jobs: int = 1) -> Any:
+    """An unfitted estimator of ``kind`` for ``task``; classifiers weight classes by inverse
+    frequency where the estimator supports it. ``ridge`` is Ridge for regression and
+    LogisticRegression(C = 1 / alpha) for classification."""
+    check_hyperparameters(kind, list(hyperparameters), f"baseline.{kind}")
+    params = dict(hyperparameters)
+    classify = task == "classification"
+    if kind == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        extra = {"class_weight": "balanced"} if classify else {}
+        cls = RandomForestClassifier if classify else RandomForestRegressor
+        return cls(random_state=seed, n_jobs=n_jobs, **extra, **params)
+    if kind == "hist_gradient_boosting":
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        extra = {"class_weight": "balanced"} if classify else {}
+        cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+        return cls(random_state=seed, early_stopping=False, **extra, **params)
+    if kind == "ridge":
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        alpha = float(params.get("alpha", 1.0))
+        if alpha <= 0:
+            raise ValueError(f"baseline.ridge.alpha is {alpha}; it must be > 0")
+        if classify:
+            return LogisticRegression(C=1.0 / alpha, class_weight="balanced", max_iter=5000)
+        return Ridge(alpha=alpha)
+    from molprop.models.tanimoto import TanimotoKNNClassifier, TanimotoKNNRegressor
+
+    return (TanimotoKNNClassifier if classify else TanimotoKNNRegressor)(**params)
+
+
+def fit_estimator(estimator: Any, x: np.ndarray, y: np.ndarray, n_jobs: int = 1) -> Any:
+    """Fit with at most ``n_jobs`` threads (joblib, OpenMP and BLAS; -1: the libraries'
+    defaults, all cores). The result does not depend on it.
+
+    A fitted forest is set to predict in one thread: threaded prediction sums the trees in a
+    varying order, so its last bits (and the metrics) would change from run to run."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=None if n_jobs < 1 else n_jobs):
+        estimator.fit(x, y)
+    if "n_jobs" in estimator.get_params():
+        estimator.set_params(n_jobs=1)
+    return estimator
+
+
+def predict_matrix(estimator: Any, x: np.ndarray, task: str, n_classes: int) -> np.ndarray:
+    """Values (n,) for regression, class probabilities (n, n_classes) otherwise; classes the
+    estimator never saw in training get probability 0."""
+    if task != "classification":
+        return np.asarray(estimator.predict(x), dtype=np.float64)
+    proba = np.zeros((len(x), n_classes))
+    proba[:, np.asarray(estimator.classes_).astype(int)] = estimator.predict_proba(x)
+    return proba

@@ -1,0 +1,159 @@
+"""Hyperparameter search scored by cross-validation on training rows (Optuna TPE or a grid).
+
+The search only ever sees what its objective is given: the caller passes training rows
+alone, so validation and test molecules cannot influence the chosen hyperparameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from molprop.evaluation.metrics import score
+
+METHODS = ("none", "grid", "optuna")
+CV_GROUPS = ("scaffold", "random")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How to search: method, budget (trials, optional time cap), CV folds and grouping, and
+    the space (hyperparameter -> list of choices or {low, high, log} range)."""
+
+    method: str = "none"
+    n_trials: int = 20
+    cv_folds: int = 5
+    cv_groups: str = "scaffold"
+    timeout_s: float | None = None
+    space: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"baseline.search.method is {self.method!r}; choose from {list(METHODS)}")
+        if self.cv_groups not in CV_GROUPS:
+            raise ValueError(f"baseline.search.cv_groups is {self.cv_groups!r}; choose from {list(CV_GROUPS)}")
+        if self.method != "none" and (self.n_trials < 1 or self.cv_folds < 2):
+            raise ValueError("baseline.search needs n_trials >= 1 and cv_folds >= 2")
+
+
+@dataclass
+class SearchResult:
+    """Best hyperparameters found, their cross-validated score and every trial."""
+
+    best: dict[str, Any]
+    cv_score: float
+    metric: str
+    trials: list[dict[str, Any]]
+
+
+def objective_metric(task: str) -> tuple[str, bool]:
+    """Metric the search optimizes and whether larger is better."""
+    return ("roc_auc", True) if task == "classification" else ("rmse", False)
+
+
+def cv_groups_of(smiles: Sequence[str], kind: str) -> list[str] | None:
+    """CV groups: Bemis-Murcko scaffolds (``scaffold``; acyclic molecules share the empty
+    scaffold, as in the scaffold split) or None for ungrouped random folds."""
+    if kind == "random":
+        return None
+    from molprop.splits.chem import murcko_scaffolds, to_mols
+
+    return murcko_scaffolds(to_mols(list(smiles)))
+
+
+def cv_splits(n: int, n_folds: int, groups: Sequence[str] | None, seed: int
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, held-out rows) per fold: GroupKFold over the groups (no group in two folds;
+    fewer folds when there are fewer groups), else seeded KFold."""
+    from sklearn.model_selection import GroupKFold, KFold
+
+    if groups is None:
+        if n < n_folds:
+            raise ValueError(f"cannot make {n_folds} CV folds from {n} training molecules; "
+                             "lower baseline.search.cv_folds")
+        return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(n)))
+    n_groups = len(set(groups))
+    if n_groups < 2:
+        raise ValueError(f"the training molecules have {n_groups} scaffold; scaffold-grouped CV "
+                         "needs 2 or more: set baseline.search.cv_groups to random")
+    if n_groups < n_folds:
+        print(f"baseline search: {n_groups} scaffolds in the training part, so {n_groups} CV folds")
+    return list(GroupKFold(min(n_folds, n_groups)).split(np.zeros(n), groups=list(groups)))
+
+
+def cross_validated_score(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                          y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
+                          task: str) -> float:
+    """The task's objective metric on the pooled out-of-fold predictions.
+
+    ``fit_predict(fit_rows, held_out_rows)`` fits on the first rows and predicts the second.
+    """
+    out_of_fold: np.ndarray | None = None
+    for fit_rows, held_out in splits:
+        pred = fit_predict(fit_rows, held_out)
+        if out_of_fold is None:
+            out_of_fold = np.zeros((len(y),) + pred.shape[1:])
+        out_of_fold[held_out] = pred
+    covered = np.unique(np.concatenate([held for _, held in splits]))
+    return score(task, y[covered], out_of_fold[covered])[objective_metric(task)[0]]
+
+
+def _suggest(trial: Any, name: str, spec: Any) -> Any:
+    if isinstance(spec, list):
+        return trial.suggest_categorical(name, spec)
+    if isinstance(spec, Mapping) and {"low", "high"} <= set(spec) <= {"low", "high", "log"}:
+        low, high, log = spec["low"], spec["high"], bool(spec.get("log", False))
+        if isinstance(low, int) and isinstance(high, int) and not isinstance(low, bool):
+            return trial.suggest_int(name, low, high, log=log)
+        return trial.suggest_float(name, float(low), float(high), log=log)
+    raise ValueError(f"baseline.search.space: {name} must be a list of choices or "
+                     f"{{low, high, log}}; got {spec!r}")
+
+
+def _sampler(config: SearchConfig, seed: int) -> Any:
+    import optuna
+
+    if config.method == "optuna":
+        return optuna.samplers.TPESampler(seed=seed)
+    ranges = [name for name, spec in config.space.items() if not isinstance(spec, list)]
+    if ranges:
+        raise ValueError(f"baseline.search.method grid needs a list of values for {ranges}")
+    return optuna.samplers.GridSampler({k: list(v) for k, v in config.space.items()}, seed=seed)
+
+
+def run_search(objective: Callable[[dict[str, Any]], float], config: SearchConfig, task: str,
+               seed: int, on_trial: Callable[[int, dict, float], None] | None = None) -> SearchResult:
+    """Try hyperparameters from ``config.space`` with ``objective`` (a cross-validated score),
+    one trial at a time so a seeded sampler repeats itself exactly. An empty space is one
+    trial: the cross-validated score of the fixed hyperparameters."""
+    import optuna
+
+    metric, maximize = objective_metric(task)
+    if not config.space:
+        value = float(objective({}))
+        return SearchResult({}, value, metric, [{"number": 0, "params": {}, "value": value}])
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize" if maximize else "minimize",
+                                sampler=_sampler(config, seed))
+
+    seen: dict[str, float] = {}  # a sampler may repeat a point; the objective is deterministic
+
+    def trial_objective(trial: Any) -> float:
+        params = {name: _suggest(trial, name, spec) for name, spec in config.space.items()}
+        key = repr(sorted(params.items()))
+        value = seen[key] if key in seen else float(objective(params))
+        seen[key] = value
+        if on_trial is not None:
+            on_trial(trial.number, params, value)
+        return value
+
+    study.optimize(trial_objective, n_trials=config.n_trials, timeout=config.timeout_s,
+                   n_jobs=1, catch=())
+    trials = [{"number": t.number, "params": t.params, "value": t.value}
+              for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not trials:
+        raise ValueError("baseline search: no trial finished; raise timeout_s or n_trials")
+    return SearchResult(dict(study.best_params), float(study.best_value), metric, trials)

@@ -1,0 +1,162 @@
+"""Hyperparameter search: folds on training rows only, seeded and repeatable, budgets kept."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molprop.models import baseline as baseline_module
+from molprop.models.baseline import BaselineConfig, fit_member
+from molprop.models.search import (SearchConfig, cross_validated_score, cv_groups_of, cv_splits,
+                                   run_search)
+from test_models_estimators import toy_table
+
+
+def test_scaffold_groups_never_span_two_folds():
+    groups = ["a"] * 10 + ["b"] * 5 + ["c"] * 5 + ["d"] * 3 + ["e"] * 2 + list("fghij")
+    splits = cv_splits(len(groups), 4, groups, seed=0)
+    assert len(splits) == 4
+    held = np.concatenate([h for _, h in splits])
+    assert sorted(held.tolist()) == list(range(len(groups)))  # every row held out once
+    for fit_rows, held_out in splits:
+        assert not {groups[i] for i in fit_rows} & {groups[i] for i in held_out}
+
+
+def test_fewer_scaffolds_than_folds_gives_fewer_folds_and_one_scaffold_is_an_error():
+    assert len(cv_splits(6, 5, ["a", "a", "b", "b", "c", "c"], seed=0)) == 3
+    with pytest.raises(ValueError, match="cv_groups to random"):
+        cv_splits(4, 3, ["a"] * 4, seed=0)
+    with pytest.raises(ValueError, match="cv_folds"):
+        cv_splits(3, 5, None, seed=0)
+
+
+def test_scaffolds_of_smiles_and_acyclic_molecules_share_the_empty_scaffold():
+    assert cv_groups_of(["c1ccccc1CC", "c1ccccc1O", "CCO", "CCCl"], "scaffold") == \
+        ["c1ccccc1", "c1ccccc1", "", ""]
+    assert cv_groups_of(["CCO"], "random") is None
+
+
+def test_cross_validated_score_pools_the_out_of_fold_predictions():
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    splits = [(np.array([2, 3]), np.array([0, 1])), (np.array([0, 1]), np.array([2, 3]))]
+    seen = []
+
+    def fit_predict(fit_rows, held_out):
+        seen.append((fit_rows.tolist(), held_out.tolist()))
+        return y[held_out] + 1.0
+
+    assert cross_validated_score(fit_predict, y, splits, "regression") == pytest.approx(1.0)
+    assert seen == [([2, 3], [0, 1]), ([0, 1], [2, 3])]
+
+
+def _bowl(params):
+    """A deterministic objective with its minimum at x = 0.3, k = 4."""
+    return (params["x"] - 0.3) ** 2 + 0.1 * abs(params["k"] - 4) + (params["kind"] == "b") * 0.05
+
+
+SPACE = {"x": {"low": 0.0, "high": 1.0}, "k": {"low": 1, "high": 16, "log": True}, "kind": ["a", "b"]}
+
+
+def test_optuna_search_is_repeatable_and_keeps_the_budget():
+    config = SearchConfig("optuna", n_trials=25, space=SPACE)
+    first = run_search(_bowl, config, "regression", seed=7)
+    again = run_search(_bowl, config, "regression", seed=7)
+    other = run_search(_bowl, config, "regression", seed=8)
+    assert first.trials == again.trials and first.best == again.best
+    assert first.trials != other.trials
+    assert len(first.trials) == 25 and isinstance(first.best["k"], int)
+    assert first.cv_score == min(t["value"] for t in first.trials) < 0.2
+    assert first.metric == "rmse"
+
+
+def test_grid_search_tries_every_combination_and_needs_lists():
+    seen = []
+
+    def objective(params):
+        seen.append(params)
+        return params["a"] * 10 + params["b"]
+
+    config = SearchConfig("grid", n_trials=100, space={"a": [1, 2, 3], "b": [0.5, 0.1]})
+    result = run_search(objective, config, "regression", seed=0)
+    assert len(seen) == 6 and result.best == {"a": 1, "b": 0.1}
+    with pytest.raises(ValueError, match=r"grid needs a list of values for \['b'\]"):
+        run_search(objective, SearchConfig("grid", space={"a": [1], "b": {"low": 0, "high": 1}}),
+                   "regression", seed=0)
+
+
+def test_classification_maximizes_and_an_empty_space_scores_the_fixed_values():
+    result = run_search(lambda p: p["c"], SearchConfig("optuna", 5, space={"c": [0.6, 0.9, 0.7]}),
+                        "classification", seed=0)
+    assert result.metric == "roc_auc" and result.best == {"c": 0.9}
+    fixed = run_search(lambda p: 0.42, SearchConfig("optuna", 5), "regression", seed=0)
+    assert fixed.best == {} and fixed.cv_score == 0.42 and len(fixed.trials) == 1
+
+
+def test_bad_search_settings_are_named():
+    with pytest.raises(ValueError, match="method"):
+        SearchConfig("random")
+    with pytest.raises(ValueError, match="cv_groups"):
+        SearchConfig("optuna", cv_groups="cluster")
+    with pytest.raises(ValueError, match="must be a list of choices"):
+        run_search(lambda p: 0.0, SearchConfig("optuna", 2, space={"a": 3}), "regression", 0)
+
+
+@pytest.mark.parametrize("kind", ["ridge", "knn_tanimoto", "hist_gradient_boosting"])
+def test_the_search_never_sees_rows_outside_the_training_part(kind, monkeypatch):
+    """Test rows carry a sentinel value; no fitted or predicted matrix may contain it."""
+    frame, y = toy_table("regression", n=90)
+    test = np.arange(60, 90)
+    frame.loc[test, "desc_size"] = 1e6
+    frame.loc[test, "fp_0"] = 200
+    y = y.copy()
+    y[test] = 1e6
+    matrices = []
+    real_fit, real_predict = baseline_module.fit_estimator, baseline_module.predict_matrix
+
+    def spy_fit(estimator, x, y_fit, n_jobs=1):
+        matrices.append(x)
+        assert np.all(np.abs(y_fit) < 1e5)
+        return real_fit(estimator, x, y_fit, n_jobs)
+
+    def spy_predict(estimator, x, task, n_classes):
+        matrices.append(x)
+        return real_predict(estimator, x, task, n_classes)
+
+    monkeypatch.setattr(baseline_module, "fit_estimator", spy_fit)
+    monkeypatch.setattr(baseline_module, "predict_matrix", spy_predict)
+    space = {"ridge": {"alpha": {"low": 0.1, "high": 10.0, "log": True}},
+             "knn_tanimoto": {"n_neighbors": [1, 3, 5]},
+             "hist_gradient_boosting": {"max_iter": [5, 10]}}[kind]
+    groups = [f"g{i % 7}" for i in range(90)]
+    config = BaselineConfig(kind, {}, ["morgan", "descriptors"],
+                            SearchConfig("optuna", n_trials=4, cv_folds=3, space=space), n_jobs=1)
+    member = fit_member(frame, y, groups, np.arange(60), "regression", 0, config)
+    distinct = {repr(sorted(t["params"].items())) for t in member.search.trials}
+    assert len(member.search.trials) == 4  # repeated points are not refitted
+    assert len(matrices) == len(distinct) * 3 * 2 + 1  # folds x (fit + predict), final fit
+    assert all(len(m) <= 60 and np.all(np.abs(m) < 150) for m in matrices)
+    assert member.hyperparameters == member.search.best
+
+
+def test_fit_member_is_repeatable_and_applies_the_best_hyperparameters():
+    frame, y = toy_table("regression", n=100)
+    config = BaselineConfig("knn_tanimoto", {"weights": "uniform", "n_neighbors": 2},
+                            ["morgan"], SearchConfig("optuna", n_trials=6, cv_folds=4,
+                                                     cv_groups="random",
+                                                     space={"n_neighbors": {"low": 1, "high": 20}}))
+    train = np.arange(80)
+    a = fit_member(frame, y, None, train, "regression", 0, config)
+    b = fit_member(frame, y, None, train, "regression", 0, config)
+    assert a.search.trials == b.search.trials
+    assert a.hyperparameters == {"weights": "uniform", "n_neighbors": a.search.best["n_neighbors"]}
+    assert a.estimator.n_neighbors == a.search.best["n_neighbors"]
+    x = pd.DataFrame(frame.iloc[80:])
+    assert np.array_equal(a.estimator.predict(a.prep.transform(x)), b.estimator.predict(b.prep.transform(x)))
+
+
+def test_no_search_fits_the_given_hyperparameters():
+    frame, y = toy_table("classification", n=60)
+    config = BaselineConfig("ridge", {"alpha": 3.0}, ["descriptors"])
+    member = fit_member(frame, y, None, np.arange(60), "classification", 3, config)
+    assert member.search is None and member.hyperparameters == {"alpha": 3.0}
+    assert member.estimator.C == pytest.approx(1 / 3.0)
+    assert member.prep.columns == ["desc_size", "desc_noisy"]
