@@ -14,7 +14,8 @@ import shutil
 import time
 from pathlib import Path
 
-from common import read_params
+import numpy as np
+from common import read_params, save_model_context
 
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
@@ -88,6 +89,7 @@ def main() -> None:
         used_groups = ["morgan"] if config.model == "knn_tanimoto" else list(config.features)
         card = ModelCard("sklearn", task, used_groups, [p.name for p in parts], classes, extra)
         save_card(OUT, card)
+        save_model_context(OUT, validated, np.concatenate([p.train for p in parts]), None)
         tracking.log_model_dir(OUT)
 
 
