@@ -18,7 +18,7 @@ import yaml
 from molprop.data.builtin import load_builtin
 from molprop.features.graph_store import load_graphs
 from molprop.features.runner import featurize_table
-from molprop.models.baseline import ForestConfig, fit_random_forest
+from molprop.models.estimators import fit_estimator, make_estimator
 from molprop.models.matrix import Preprocessor, select_feature_columns
 from molprop.models.store import ModelCard, save_card, save_sklearn_member
 from molprop.predict.context import featurize_config_from_params, file_md5, save_predict_context
@@ -31,6 +31,11 @@ FEATURIZE = {"morgan": {"enabled": True, "radius": 3, "n_bits": 1024, "counts": 
              "descriptors": {"enabled": True, "set": "fast", "max_nonfinite_fraction": 0.2},
              "graph": True, "n_jobs": 1, "chunk_size": 100, "row_group_size": 1000}  # fmt: skip
 BAD_SMILES = ["C1CC", "", "CC(C)(C)(C)(C)C", "[Na+].[Cl-]", "CCO>>CC=O", "c1ccccc1 benzene", "C[Fe]"]
+
+def _forest(x, y, task, n_estimators, seed=0):
+    """A small random forest fitted with the baseline's own estimator factory."""
+    return fit_estimator(make_estimator("random_forest", task, {"n_estimators": n_estimators}, seed, 1), x, y, 1)
+
 
 
 @dataclass
@@ -66,8 +71,7 @@ def build_models(root: Path, n: int = 160) -> Models:
     columns = select_feature_columns(list(features.columns), ["morgan", "descriptors"])
     prep = Preprocessor.fit(features.iloc[train], columns, scale=False)
     for seed in (0, 1):
-        forest = fit_random_forest(prep.transform(features.iloc[train]), y[train], "regression",
-                                   ForestConfig(n_estimators=10, seed=seed, n_jobs=1))
+        forest = _forest(prep.transform(features.iloc[train]), y[train], "regression", 10, seed)
         save_sklearn_member(baseline / f"member_{seed}", forest, prep)
     save_card(baseline, ModelCard("sklearn", "regression", ["morgan", "descriptors"],
                                   ["member_0", "member_1"], extra={"uncertainty_scale": 1.5}))
@@ -75,8 +79,7 @@ def build_models(root: Path, n: int = 160) -> Models:
 
     classifier = root / "classifier"
     labels = (y > np.median(y)).astype(int)  # 0 = "low", 1 = "high"
-    forest = fit_random_forest(prep.transform(features.iloc[train]), labels[train], "classification",
-                               ForestConfig(n_estimators=10, n_jobs=1))
+    forest = _forest(prep.transform(features.iloc[train]), labels[train], "classification", 10)
     save_sklearn_member(classifier / "member_0", forest, prep)
     save_card(classifier, ModelCard("sklearn", "classification", ["morgan", "descriptors"],
                                     ["member_0"], ["low", "high"]))

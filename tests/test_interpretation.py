@@ -20,7 +20,7 @@ from molprop.interpretation.explain import explain_molecule, explain_saved
 from molprop.interpretation.morgan_bits import (atom_weights, bit_environments, bit_substructures,
                                                 environment_atoms)
 from molprop.interpretation.shap_forest import forest_shap, shap_importance
-from molprop.models.baseline import ForestConfig, fit_random_forest
+from molprop.models.estimators import fit_estimator, make_estimator
 from molprop.models.matrix import Preprocessor
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card, save_sklearn_member
@@ -29,6 +29,11 @@ from molprop.nn.store import build_network, network_config, save_member
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "ClC(Cl)Cl", "C1CC1C(=O)O", "CCN(CC)CC",
           "c1ccc2ccccc2c1", "OCC(O)CO", "CC#N", "CCCCCCO", "Oc1ccc(Cl)cc1", "CC(C)(C)O"]
 RADIUS, N_BITS = 2, 256
+
+def _forest(x, y, task, n_estimators, seed=0):
+    """A small random forest fitted with the baseline's own estimator factory."""
+    return fit_estimator(make_estimator("random_forest", task, {"n_estimators": n_estimators}, seed, 1), x, y, 1)
+
 
 
 def _fingerprint_frame(smiles, n_bits=N_BITS):
@@ -43,7 +48,7 @@ def _fingerprint_frame(smiles, n_bits=N_BITS):
 def _save_forest(directory, frame, y, task="regression", members=("member_0",), classes=()):
     for k, member in enumerate(members):
         prep = Preprocessor.fit(frame, list(frame.columns), scale=False)
-        forest = fit_random_forest(prep.transform(frame), y, task, ForestConfig(n_estimators=15, seed=k))
+        forest = _forest(prep.transform(frame), y, task, 15, k)
         save_sklearn_member(directory / member, forest, prep)
     save_card(directory, ModelCard("sklearn", task, ["morgan", "descriptors"], list(members), list(classes)))
 

@@ -26,7 +26,7 @@ from molprop.features.fingerprints import morgan_fingerprints
 from molprop.features.graph import graph_chunk
 from molprop.features.graph_store import graph_table
 from molprop.interpretation.page import render_page
-from molprop.models.baseline import ForestConfig, fit_random_forest
+from molprop.models.estimators import fit_estimator, make_estimator
 from molprop.models.matrix import Preprocessor
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card, save_sklearn_member
@@ -36,6 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 N_BITS = 512
 INTERPRET = {"max_explained": 1000, "n_top_features": 8, "n_top_bits": 3, "n_bit_examples": 2, "n_worst": 5,
              "n_maps_worst": 3, "n_maps_typical": 2, "ig_steps": 16, "seed": 0}
+
+def _forest(x, y, task, n_estimators, seed=0):
+    """A small random forest fitted with the baseline's own estimator factory."""
+    return fit_estimator(make_estimator("random_forest", task, {"n_estimators": n_estimators}, seed, 1), x, y, 1)
+
 
 
 def _project(root: Path, task: str) -> None:
@@ -68,7 +73,7 @@ def _project(root: Path, task: str) -> None:
     target = validated["y"].to_numpy()
     x_columns = [c for c in features.columns if c != "mol_id"]
     prep = Preprocessor.fit(features.iloc[train], x_columns, scale=False)
-    forest = fit_random_forest(prep.transform(features.iloc[train]), target[train], task, ForestConfig(n_estimators=20))
+    forest = _forest(prep.transform(features.iloc[train]), target[train], task, 20)
     save_sklearn_member(root / "models/baseline/member_0", forest, prep)
     save_card(root / "models/baseline", ModelCard("sklearn", task, ["morgan", "descriptors"], ["member_0"], classes))
     torch.manual_seed(0)
