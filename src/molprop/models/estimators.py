@@ -86,14 +86,16 @@ def make_estimator(kind: str, task: str, hyperparameters: Mapping[str, Any], see
 
 
 def fit_estimator(estimator: Any, x: np.ndarray, y: np.ndarray, n_jobs: int = 1) -> Any:
-    """Fit with at most ``n_jobs`` threads (joblib, OpenMP and BLAS; -1: the libraries'
-    defaults, all cores). The result does not depend on it.
+    """Fit with at most ``n_jobs`` threads for the forest's trees and gradient boosting's
+    OpenMP loops (-1: all cores); the result does not depend on it. BLAS stays on one thread:
+    the linear solves here are small, and threaded BLAS made them 10x slower on a busy machine.
 
     A fitted forest is set to predict in one thread: threaded prediction sums the trees in a
     varying order, so its last bits (and the metrics) would change from run to run."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=None if n_jobs < 1 else n_jobs):
+    with threadpool_limits(limits=1, user_api="blas"), \
+            threadpool_limits(limits=None if n_jobs < 1 else n_jobs, user_api="openmp"):
         estimator.fit(x, y)
     if "n_jobs" in estimator.get_params():
         estimator.set_params(n_jobs=1)
