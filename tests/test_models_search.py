@@ -29,9 +29,10 @@ def test_fewer_scaffolds_than_folds_gives_fewer_folds_and_one_scaffold_is_an_err
         cv_splits(3, 5, None, seed=0)
 
 
-def test_scaffolds_of_smiles_and_acyclic_molecules_share_the_empty_scaffold():
-    assert cv_groups_of(["c1ccccc1CC", "c1ccccc1O", "CCO", "CCCl"], "scaffold") == \
-        ["c1ccccc1", "c1ccccc1", "", ""]
+def test_molecules_are_grouped_by_scaffold_and_each_acyclic_one_is_its_own_group():
+    groups = cv_groups_of(["c1ccccc1CC", "CCO", "c1ccccc1O", "CCCl", "C1CC1C"], "scaffold")
+    assert groups[0] == groups[2] == "c1ccccc1" and groups[4] == "C1CC1"
+    assert len({groups[1], groups[3], groups[0], groups[4]}) == 4
     assert cv_groups_of(["CCO"], "random") is None
 
 
