@@ -149,14 +149,15 @@ def main() -> None:
     print("yardstick per mode: parse + " + "; ".join(f"{m}: {' + '.join(mode_steps(m))}" for m in MODES))
     per_1k: dict[tuple[str, int], dict[int, float]] = {}
     for size in sizes:
+        limits = {"full": args.max_full, "fp+graph+fast": args.max_fast}
+        modes = [m for m in args.modes.split(",") if size <= limits.get(m, max(sizes))]
+        if not modes:
+            continue
         print(f"{'mode':14s} {'size':>8s} {'procs':>5s} {'seconds':>8s} {'mol/s':>7s} {'RDKit':>6s} {'eff.':>5s} "
               f"{'CPU s':>6s} {'CPU eff.':>8s} {'speedup':>7s} {'RSS main':>8s} {'RSS all':>7s} {'MB feat':>7s} "
               f"{'MB graph':>8s} ran", flush=True)  # fmt: skip
         raw: dict[str, dict[str, float]] = {}
-        for mode in args.modes.split(","):
-            limit = {"full": args.max_full, "fp+graph+fast": args.max_fast}.get(mode, max(sizes))
-            if size > limit:
-                continue
+        for mode in modes:
             serial = None
             for n_jobs in jobs:
                 r = measure(pool, size, mode, n_jobs, args.chunk_size, args.repeats if size <= 10000 else 1)

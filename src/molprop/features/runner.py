@@ -6,7 +6,9 @@ most a row group plus the chunks in flight, and the files do not depend on ``n_j
 
 Starting worker processes costs a fraction of a second, so the parent first featurizes a
 few molecules itself (the start of the first chunk) and stays serial when the rest would
-take less than ``config.serial_below_seconds`` in one process.
+take less than ``config.serial_below_seconds`` in one process. With workers, the parent
+writes Parquet in a background thread (in order), so that encoding a row group (a large
+share of the parent's work) does not keep it from handing the workers their next chunks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from molprop.features.writers import FeatureWriter, GraphWriter
 from molprop.molecules import parse_validated
 
 PROBE_MOLECULES = 32  # featurized in the parent to estimate the serial run time
+QUEUED_WRITES = 16  # chunks at most waiting for the writer thread (bounds the parent's memory)
 log = logging.getLogger(__name__)
 
 
@@ -107,16 +112,28 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
     results = ordered_map(featurize_chunk, tasks, n_jobs)
     bar = tqdm(total=len(mol_ids), unit="mol", desc="featurize", disable=not progress,
                file=sys.stderr, mininterval=1.0)  # fmt: skip
-    with bar:
+
+    def write(ids: list[str], result: ChunkResult) -> None:
+        features.add(ids, result.fingerprints, result.descriptors)
+        graphs.add(ids, result.graphs)
+
+    queued: deque[Future] = deque()
+    with bar, ThreadPoolExecutor(max_workers=1) as writer:  # one thread: chunks written in order
         for start, (i, j) in zip(starts, bounds):
             result = next(results) if i < j else None
             if start == 0 and probe is not None:  # the first chunk: probed molecules + the rest
                 result = probe if result is None else merge_results(probe, result)
             ids = list(mol_ids[start:j])
             report.add(ids, result)
-            features.add(ids, result.fingerprints, result.descriptors)
-            graphs.add(ids, result.graphs)
+            if n_jobs == 1:  # one process means one core: no writer thread
+                write(ids, result)
+            else:
+                queued.append(writer.submit(write, ids, result))
+                while len(queued) > QUEUED_WRITES or (queued and queued[0].done()):
+                    queued.popleft().result()  # raises a writing error here
             bar.update(len(ids))
+        for future in queued:
+            future.result()
     graphs.close()
     features.close(drop=report.dropped_descriptors())
     return report.metrics()
