@@ -10,9 +10,13 @@ likewise, so a process living less than 0.1 s may be missed): on a shared machin
 steadier than wall time, and Ray's figure includes its own services (GCS, raylet, dashboard). Molecules come from
 benchmarks/molecule_pool.py.
 
-The model directory must hold a predict context (models/ after `dvc repro`):
+Columns printed per run and size: seconds, molecules/s, CPU seconds, peak RSS (process
+tree), wall and CPU ratio to ``featurize`` of the same size, and for ``ray`` its wall and
+CPU ratio to ``local``. The model directory must hold a predict context (models/ after
+`dvc repro`). The default is one short run (10 000 molecules); the documented figures come
+from
 
-    python benchmarks/bench_predict.py --model models/model --sizes 10000,100000
+    python benchmarks/bench_predict.py --model models/model --sizes 10000,100000,1000000
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from molecule_pool import molecule_pool, tree_rss_kib
+from molecule_pool import molecule_pool, process_tree, tree_rss_kib
 
 
 def _input(pool: Path, size: int, cache: Path) -> Path:
@@ -50,11 +54,7 @@ def tree_cpu_ticks(root: int, seen: dict[int, int]) -> None:
                 parent[int(entry)], ticks[int(entry)] = int(fields[1]), int(fields[11]) + int(fields[12])
             except (OSError, IndexError, ValueError):
                 continue
-    tree, frontier = {root}, [root]
-    while frontier:
-        frontier = [p for p, pp in parent.items() if pp in frontier and p not in tree]
-        tree.update(frontier)
-    for pid in tree:
+    for pid in process_tree(root, parent):
         seen[pid] = max(seen.get(pid, 0), ticks.get(pid, 0))
 
 
@@ -156,13 +156,19 @@ def measure(what: str, args: argparse.Namespace, size: int, path: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="models/model")
-    ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--runs", default="featurize,local,ray", help="any of featurize, local, ray")
-    ap.add_argument("--n-jobs", type=int, default=-1)
-    ap.add_argument("--ray-cpus", type=int, default=len(os.sched_getaffinity(0)))
-    ap.add_argument("--chunk-size", type=int, default=10_000)
-    ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "molprop_bench")
+    ap.add_argument("--model", default="models/model", help="saved model directory (default: models/model)")
+    ap.add_argument("--sizes", default="10000",
+                    help="comma-separated numbers of molecules (default: 10000, a short run; the "
+                    "documented figures: 10000,100000,1000000)")
+    ap.add_argument("--runs", default="featurize,local,ray",
+                    help="any of featurize, local, ray (default: all three; the ratios need featurize "
+                    "and local first)")
+    ap.add_argument("--n-jobs", type=int, default=-1, help="local worker processes (default: all cores)")
+    ap.add_argument("--ray-cpus", type=int, default=len(os.sched_getaffinity(0)),
+                    help="CPUs of the local Ray cluster = model-holding actors (default: all cores)")
+    ap.add_argument("--chunk-size", type=int, default=10_000, help="predict chunk size (default: 10000)")
+    ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "molprop_bench",
+                    help="where the molecule pool and inputs are cached")
     ap.add_argument("--breakdown", action="store_true", help="also print the per-step CPU cost per molecule")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--input", help=argparse.SUPPRESS)
@@ -182,7 +188,7 @@ def main() -> None:
     if args.breakdown:
         breakdown(args.model, pool)
     print(f"{'run':10s} {'size':>8s} {'seconds':>8s} {'mol/s':>8s} {'CPU s':>7s} {'peak RSS':>9s} "
-          f"{'x featurize':>11s} {'(CPU)':>6s} {'ray/local':>9s}", flush=True)  # fmt: skip
+          f"{'x featurize':>11s} {'(CPU)':>6s} {'ray/local':>9s} {'(CPU)':>6s}", flush=True)  # fmt: skip
     for size in sizes:
         path = _input(pool, size, args.cache_dir)
         results = {}
@@ -190,7 +196,8 @@ def main() -> None:
             r = results[what] = measure(what, args, size, path)
             feat = results.get("featurize") if what != "featurize" else None
             vs_feat = f"{r['seconds'] / feat['seconds']:11.2f} {r['cpu'] / feat['cpu']:6.2f}" if feat else f"{'':18s}"
-            vs_local = f"{r['seconds'] / results['local']['seconds']:9.2f}" if what == "ray" and "local" in results else ""
+            local = results.get("local") if what == "ray" else None
+            vs_local = f"{r['seconds'] / local['seconds']:9.2f} {r['cpu'] / local['cpu']:6.2f}" if local else ""
             print(f"{what:10s} {size:8d} {r['seconds']:8.1f} {size / r['seconds']:8.0f} {r['cpu']:7.0f} "
                   f"{r['rss_mib']:7.0f}Mi {vs_feat} {vs_local}", flush=True)  # fmt: skip
 

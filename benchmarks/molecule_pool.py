@@ -78,6 +78,15 @@ def molecule_pool(n: int, cache_dir: Path) -> Path:
     return path
 
 
+def process_tree(root: int, parent: dict[int, int]) -> set[int]:
+    """``root`` and all its descendants, given each process's parent id."""
+    tree, frontier = {root}, [root]
+    while frontier:
+        frontier = [p for p, pp in parent.items() if pp in frontier and p not in tree]
+        tree.update(frontier)
+    return tree
+
+
 def tree_rss_kib(root: int) -> tuple[int, int]:
     """(RSS of ``root``, RSS of root + all its descendants) in KiB, from /proc."""
     parent, rss = {}, {}
@@ -90,9 +99,4 @@ def tree_rss_kib(root: int) -> tuple[int, int]:
                 rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0])
             except (OSError, KeyError, ValueError):
                 continue
-    tree, frontier = {root}, [root]
-    while frontier:
-        kids = [p for p, pp in parent.items() if pp in frontier and p not in tree]
-        tree.update(kids)
-        frontier = kids
-    return rss.get(root, 0), sum(rss.get(p, 0) for p in tree)
+    return rss.get(root, 0), sum(rss.get(p, 0) for p in process_tree(root, parent))

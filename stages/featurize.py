@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from common import read_params
 
-from molprop.features.config import DescriptorConfig, FeaturizeConfig, MorganConfig
+from molprop.features.config import config_from_params
 from molprop.features.runner import featurize_table
 from molprop.schema import MOL_ID, SMILES
 
@@ -20,23 +20,6 @@ VALIDATED = Path("data/validated.parquet")
 FEATURES = Path("data/features.parquet")
 GRAPHS = Path("data/graphs.parquet")
 METRICS = Path("metrics/featurize.json")
-
-
-def config_from_params(params: dict) -> FeaturizeConfig:
-    """The featurize section of params.yaml as a FeaturizeConfig."""
-    morgan, desc = params.get("morgan") or {}, params.get("descriptors") or {}
-    return FeaturizeConfig(
-        morgan=MorganConfig(radius=int(morgan["radius"]), n_bits=int(morgan["n_bits"]),
-                            counts=bool(morgan["counts"])) if morgan.get("enabled") else None,
-        descriptors=DescriptorConfig(set=desc["set"],
-                                     max_nonfinite_fraction=float(desc["max_nonfinite_fraction"]))
-        if desc.get("enabled") else None,
-        graph=bool(params["graph"]),
-        n_jobs=int(params["n_jobs"]),
-        chunk_size=int(params["chunk_size"]),
-        row_group_size=int(params["row_group_size"]),
-        serial_below_seconds=float(params["serial_below_seconds"]),
-    )  # fmt: skip
 
 
 def main() -> None:

@@ -16,12 +16,13 @@ import pandas as pd
 import yaml
 
 from molprop.data.builtin import load_builtin
+from molprop.features.config import config_from_params as featurize_config
 from molprop.features.graph_store import load_graphs
 from molprop.features.runner import featurize_table
 from molprop.models.estimators import fit_estimator, make_estimator
 from molprop.models.matrix import Preprocessor, select_feature_columns
 from molprop.models.store import ModelCard, save_card, save_sklearn_member
-from molprop.predict.context import featurize_config_from_params, file_md5, save_predict_context
+from molprop.predict.context import file_md5, save_predict_context
 from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
 
@@ -57,7 +58,7 @@ def build_models(root: Path, n: int = 160) -> Models:
     validated = curate(raw, "smiles", "expt", config).validated
     validated.to_parquet(root / "validated.parquet")
     featurize_table(validated.mol_id.tolist(), validated.smiles.tolist(),
-                    featurize_config_from_params(FEATURIZE), root / "f.parquet", root / "g.parquet",
+                    featurize_config(FEATURIZE), root / "f.parquet", root / "g.parquet",
                     progress=False)  # fmt: skip
     features = pd.read_parquet(root / "f.parquet")
     graphs = load_graphs(root / "g.parquet")

@@ -126,3 +126,20 @@ def test_stage_on_a_real_slice_without_heavy_imports(tmp_path, slice_smiles):
     assert metrics["n_molecules"] == len(ids) and metrics["n_fp_bits"] == 2048
     assert pd.read_parquet(tmp_path / "data/features.parquet")["mol_id"].tolist() == ids
     assert pq.read_table(tmp_path / "data/graphs.parquet").column("mol_id").to_pylist() == ids
+
+
+def test_config_from_params_reads_the_params_section():
+    from molprop.features.config import config_from_params
+
+    section = yaml.safe_load((REPO / "params.yaml").read_text())["featurize"]
+    config = config_from_params(section)
+    assert config.morgan == MorganConfig(section["morgan"]["radius"], section["morgan"]["n_bits"],
+                                         section["morgan"]["counts"])
+    assert config.descriptors.set == section["descriptors"]["set"]
+    assert (config.graph, config.n_jobs, config.chunk_size) == (section["graph"], section["n_jobs"],
+                                                                section["chunk_size"])
+    # a saved predict context: no run settings (defaulted), descriptors off
+    short = {"morgan": section["morgan"], "descriptors": {"enabled": False}, "graph": False}
+    assert config_from_params(short) == FeaturizeConfig(morgan=config.morgan, descriptors=None, graph=False)
+    with pytest.raises(ValueError, match="no 'graph' key"):
+        config_from_params({"morgan": section["morgan"]})

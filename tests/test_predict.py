@@ -12,8 +12,8 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from molprop.predict.context import load_predict_context, save_predict_context
 from molprop.predict.domain import TrainingSet, bit_fingerprints
-from molprop.predict.parts import PartStore, output_kind
-from molprop.predict.stream import InputError, count_rows, iter_chunks
+from molprop.predict.parts import PartStore, output_kind, repeated_ids
+from molprop.predict.stream import InputError, count_rows, iter_chunks, resolve_id_column
 
 SMILES = ["CCO", "CCCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CCN(CC)CC", "ClC(Cl)Cl", "C", "O=C=O"]
 FEATURIZE = {"morgan": {"enabled": True, "radius": 2, "n_bits": 2048, "counts": True},
@@ -81,10 +81,13 @@ def test_every_format_gives_the_same_chunks(tmp_path, name):
 
 
 def test_smi_lines_and_missing_ids(tmp_path):
-    (tmp_path / "x.smi").write_text("# comment\nCCO ethanol\n\nc1ccccc1\nCCN  ethyl amine\n")
+    (tmp_path / "x.smi").write_text("# comment\nCCO ethanol\n\nc1ccccc1\nCCN\tZINC01  -0.5\n")
     chunk = next(iter_chunks(tmp_path / "x.smi", 10))
     assert chunk["smiles_input"].tolist() == ["CCO", "c1ccccc1", "CCN"]
-    assert chunk["id"].tolist() == ["ethanol", "1", "ethyl amine"]  # no id: the row number
+    assert chunk["id"].tolist() == ["ethanol", "1", "ZINC01"]  # no id: the row number; 2nd field
+    assert resolve_id_column(tmp_path / "x.smi", None) == (None, "smi")
+    with pytest.raises(InputError, match="no columns"):
+        resolve_id_column(tmp_path / "x.smi", "name")
 
 
 def test_input_errors_name_the_problem(tmp_path):
@@ -98,6 +101,44 @@ def test_input_errors_name_the_problem(tmp_path):
     with pytest.raises(InputError, match="not found"):
         iter_chunks(tmp_path / "missing.csv", 5)
     assert count_rows(tmp_path / "shards") == 10 and count_rows(tmp_path / "in.csv") is None
+
+
+@pytest.mark.parametrize("columns, found", [
+    (["smiles", "id"], "id"),
+    (["Compound ID", "SMILES", "Name"], "Compound ID"),  # case, spaces; id names before name
+    (["smiles", "_Name"], "_Name"),  # the title of an SDF export
+    (["name", "smiles", "MOL_ID"], "MOL_ID"),  # order of preference, not of the columns
+    (["smiles", "value"], None),
+])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_id_column_is_detected(tmp_path, columns, found, suffix):
+    frame = pd.DataFrame({c: [f"{c}{i}" for i in range(3)] for c in columns})
+    path = tmp_path / f"in{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
+    assert resolve_id_column(path, None) == (found, "detected" if found else "row")
+    smiles = next(c for c in columns if c.lower() == "smiles")
+    chunk = next(iter_chunks(path, 10, smiles, found))
+    assert chunk["id"].tolist() == (frame[found].tolist() if found else ["0", "1", "2"])
+    assert resolve_id_column(path, "value" if "value" in columns else smiles)[1] == "given"
+
+
+def test_a_missing_id_column_lists_the_columns(tmp_path):
+    pd.DataFrame({"smiles": ["C"], "Compound ID": ["a"], "pIC50": [5.0]}).to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(InputError, match=r"no id column 'compound_id'.*'Compound ID'.*Columns: \['smiles', "
+                                         r"'Compound ID', 'pIC50'\]"):
+        resolve_id_column(tmp_path / "in.csv", "compound_id")
+
+
+def test_repeated_ids_are_counted_in_one_or_several_passes(tmp_path):
+    ids = [["a", "b", "c", "a"], ["d", "b", "a", None], [str(i) for i in range(50)]]
+    files = []
+    for k, part in enumerate(ids):
+        files.append(tmp_path / f"p{k}.parquet")
+        pd.DataFrame({"id": part}).to_parquet(files[-1])
+    for per_pass in (1000, 7):  # 58 ids: one pass, or nine hash buckets
+        count, examples = repeated_ids(files, 58, per_pass)
+        assert count == 3 and sorted(examples) == ["a", "b"]  # "a" x3, "b" x2
+    assert repeated_ids(files[2:], 50) == (0, [])
 
 
 def _table(rows):

@@ -146,6 +146,7 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
                "--no-progress", "--n-jobs", "1", "--device", "cpu")
     assert run.returncode == 0, run.stderr
     assert "3 molecules" in run.stdout and "1 invalid" in run.stdout
+    assert "ids are the names after the SMILES" in run.stdout
     out = pd.read_csv(tmp_path / "o.csv")
     assert out["id"].tolist() == ["ethanol", "benzene", "broken"]
     info = _cli("info", "--model", models.baseline)
@@ -158,6 +159,34 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
     bad = _cli("predict", "--model", models.baseline, "--input", library, "--output", tmp_path / "x.csv",
                "--smiles-column", "SMILES")
     assert bad.returncode == 1 and "Did you mean 'smiles'" in bad.stderr
+
+
+def test_ids_detected_from_common_column_names_else_row_numbers(models, tmp_path):
+    frame = pd.DataFrame({"SMILES": ["CCO", "c1ccccc1", "CCN", "CCO", "CCCl"],
+                          "Compound ID": ["A-1", "A-2", "A-1", "A-1", "A-3"], "id": list("vwxyz")})
+    lib = tmp_path / "lib.csv"
+    frame[["SMILES", "Compound ID"]].to_csv(lib, index=False)
+    common = ("--model", models.baseline, "--smiles-column", "SMILES", "--no-progress", "--n-jobs", "1")
+    run = _cli("predict", "--input", lib, "--output", tmp_path / "a.csv", *common)
+    assert run.returncode == 0, run.stderr
+    assert "ids from column 'Compound ID' (detected" in run.stdout
+    assert "2 row(s) repeat the id of an earlier row (e.g. 'A-1')" in run.stderr  # kept, with a warning
+    assert pd.read_csv(tmp_path / "a.csv")["id"].tolist() == frame["Compound ID"].tolist()
+    bad = _cli("predict", "--input", lib, "--output", tmp_path / "b.csv", "--id-column", "Catalog ID", *common)
+    assert bad.returncode == 1 and "no id column 'Catalog ID'" in bad.stderr
+    assert "Columns: ['SMILES', 'Compound ID']" in bad.stderr and not (tmp_path / "b.csv").exists()
+    frame[["SMILES"]].to_csv(lib, index=False)
+    run = _cli("predict", "--input", lib, "--output", tmp_path / "c.csv", *common)
+    assert run.returncode == 0 and "ids are the row numbers" in run.stdout and "repeat" not in run.stderr
+    assert pd.read_csv(tmp_path / "c.csv")["id"].tolist() == [0, 1, 2, 3, 4]
+    frame.to_csv(lib, index=False)  # "id" before "Compound ID"; an explicit column wins
+    summary = predict_file(models.baseline, lib, tmp_path / "d.parquet", PredictOptions("SMILES"),
+                           n_jobs=1, progress=False)
+    assert (summary["id_column"], summary["id_source"], summary["repeated_ids"]) == ("id", "detected", 0)
+    assert pd.read_parquet(tmp_path / "d.parquet")["id"].tolist() == list("vwxyz")
+    summary = predict_file(models.baseline, lib, tmp_path / "e.parquet", PredictOptions("SMILES", "Compound ID"),
+                           n_jobs=1, progress=False)
+    assert (summary["id_source"], summary["repeated_ids"], summary["repeated_id_examples"]) == ("given", 2, ["A-1"])
 
 
 def test_console_script_is_declared():

@@ -20,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help=".csv, .tsv, .parquet (file or directory of shards) or .smi")
     p.add_argument("--output", required=True, help=".parquet, .csv, or a directory (keeps the part files)")
     p.add_argument("--smiles-column", default="smiles", help="SMILES column of a CSV/Parquet input (default: smiles)")
-    p.add_argument("--id-column", default=None, help="id column copied to the output (default: the row number)")
+    p.add_argument("--id-column", default=None,
+                   help="id column copied to the output (default: the first column named id, mol_id, "
+                   "compound_id, name, ... (case-insensitive; see docs/predict.md), else the row number)")
     p.add_argument("--chunk-size", type=int, default=10_000, help="molecules per part file / resume unit (default: 10000)")
     p.add_argument("--batch-size", type=int, default=500, help="molecules per worker task (default: 500)")
     p.add_argument("--ad-threshold", type=float, default=0.3,
@@ -39,9 +41,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe_ids(id_column: str | None, source: str) -> str:
+    """Where the output ids come from, as a sentence (``stream.resolve_id_column``'s answer)."""
+    from molprop.predict.stream import ID_COLUMNS
+
+    return {"given": f"ids from column '{id_column}'",
+            "detected": f"ids from column '{id_column}' (detected; --id-column names another)",
+            "row": f"ids are the row numbers (no column named {', '.join(ID_COLUMNS)}; "
+                   "--id-column names one)",
+            "smi": "ids are the names after the SMILES (the row number where a line has none)"}[source]
+
+
 def _predict(args: argparse.Namespace) -> int:
     from molprop.predict.runner import PredictOptions, predict_file
+    from molprop.predict.stream import resolve_id_column
 
+    print(f"molprop predict: {describe_ids(*resolve_id_column(args.input, args.id_column))}", flush=True)
     options = PredictOptions(smiles_column=args.smiles_column, id_column=args.id_column,
                              chunk_size=args.chunk_size, batch_size=args.batch_size,
                              ad_threshold=args.ad_threshold)
@@ -51,6 +66,11 @@ def _predict(args: argparse.Namespace) -> int:
                            progress=not args.no_progress, ray_options=ray_options)
     print(f"molprop predict: {summary['rows']} molecules -> {summary['output']} "
           f"({summary['invalid']} invalid, {summary['out_of_domain']} outside the applicability domain)")
+    if summary["repeated_ids"]:
+        examples = ", ".join(map(repr, summary["repeated_id_examples"]))
+        print(f"molprop predict: warning: {summary['repeated_ids']} row(s) repeat the id of an earlier "
+              f"row (e.g. {examples}); all rows are kept, the 'row' column tells them apart.",
+              file=sys.stderr)
     return 0
 
 

@@ -1,9 +1,11 @@
-"""Configuration objects of the featurizers (built by the stage from params.yaml)."""
+"""Configuration objects of the featurizers, and ``config_from_params`` building them from the
+``featurize`` section of params.yaml (the featurize stage and predict both use it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 DescriptorSet = Literal["full", "fast"]
 
@@ -61,3 +63,30 @@ class FeaturizeConfig:
             raise ValueError(f"featurize.serial_below_seconds must be >= 0, got {self.serial_below_seconds}")
         if self.n_jobs == 0 or self.n_jobs < -1:
             raise ValueError(f"featurize.n_jobs must be -1 (all cores) or >= 1, got {self.n_jobs}")
+
+
+_RUN_SETTINGS = ("n_jobs", "chunk_size", "row_group_size", "serial_below_seconds")
+
+
+def config_from_params(section: Mapping[str, Any]) -> FeaturizeConfig:
+    """The ``featurize`` section of params.yaml as a FeaturizeConfig.
+
+    What is computed (``morgan``, ``descriptors``, ``graph``) must be given; the run settings
+    (``n_jobs``, ``chunk_size``, ``row_group_size``, ``serial_below_seconds``), which never
+    change the features, default to FeaturizeConfig's when absent (a saved predict context
+    need not carry them).
+    """
+    if "graph" not in section:
+        raise ValueError(f"the featurize section has no 'graph' key (keys: {sorted(section)})")
+    morgan, desc = section.get("morgan") or {}, section.get("descriptors") or {}
+    defaults = FeaturizeConfig()
+    run = {k: type(getattr(defaults, k))(section.get(k, getattr(defaults, k))) for k in _RUN_SETTINGS}
+    return FeaturizeConfig(
+        morgan=MorganConfig(radius=int(morgan["radius"]), n_bits=int(morgan["n_bits"]),
+                            counts=bool(morgan["counts"])) if morgan.get("enabled") else None,
+        descriptors=DescriptorConfig(set=desc["set"],
+                                     max_nonfinite_fraction=float(desc["max_nonfinite_fraction"]))
+        if desc.get("enabled") else None,
+        graph=bool(section["graph"]),
+        **run,
+    )  # fmt: skip

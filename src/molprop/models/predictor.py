@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from molprop.features.graph import MolGraph
-from molprop.models.store import load_card, predict_sklearn
+from molprop.models.estimators import predict_matrix
+from molprop.models.store import ModelCard, load_card, load_sklearn_member
 
 
 @dataclass
@@ -40,22 +42,46 @@ class Predictions:
         return self.spread * (1.0 if self.uncertainty_scale is None else self.uncertainty_scale)
 
 
+def load_member(directory: Path, card: ModelCard, name: str) -> Any:
+    """Member ``name`` of the saved model in ``directory``, loaded: (estimator, preprocessor)
+    for scikit-learn, a ``molprop.nn.store.LoadedNetwork`` for PyTorch."""
+    if card.kind == "sklearn":
+        return load_sklearn_member(directory / name)
+    if card.kind == "torch":
+        from molprop.nn.store import load_network
+
+        return load_network(directory / name)
+    raise ValueError(f"{directory}/model.json: unknown model kind {card.kind!r}")
+
+
+def member_device(card: ModelCard, device: str) -> Any:
+    """The torch device a network model runs on (``auto``: the best available); None for
+    scikit-learn models (no torch import)."""
+    if card.kind != "torch":
+        return None
+    from molprop.nn.device import pick_device
+
+    return pick_device(device)
+
+
+def predict_loaded(member: Any, card: ModelCard, features: pd.DataFrame,
+                   graphs: Sequence[MolGraph] | None, device: Any) -> np.ndarray:
+    """Predictions of one ``load_member`` result: values (n,) or class probabilities (n, K)."""
+    if card.kind == "sklearn":
+        estimator, prep = member
+        return predict_matrix(estimator, prep.transform(features), card.task, len(card.classes))
+    from molprop.nn.store import predict_network
+
+    return predict_network(member, features, graphs, card.task, device)
+
+
 def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "auto",
                   graphs: Sequence[MolGraph] | None = None) -> Predictions:
-    """Predict ``features`` (a data/features.parquet-like table) with every member; graph
-    networks also need the molecules' ``graphs`` (same rows)."""
+    """Predict ``features`` (a data/features.parquet-like table) with every member, loading
+    one member at a time; graph networks also need the molecules' ``graphs`` (same rows)."""
     directory = Path(directory)
     card = load_card(directory)
-    outputs = []
-    for member in card.members:
-        if card.kind == "sklearn":
-            outputs.append(predict_sklearn(directory / member, features, card.task, len(card.classes)))
-        elif card.kind == "torch":
-            from molprop.nn.device import pick_device
-            from molprop.nn.store import predict_member
-
-            outputs.append(predict_member(directory / member, features, graphs, card.task,
-                                          pick_device(device)))
-        else:
-            raise ValueError(f"{directory}/model.json: unknown model kind {card.kind!r}")
+    torch_device = member_device(card, device)
+    outputs = [predict_loaded(load_member(directory, card, name), card, features, graphs, torch_device)
+               for name in card.members]
     return Predictions(np.stack(outputs), list(card.members), card.extra.get("uncertainty_scale"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,17 +67,40 @@ def save_member(directory: Path, kind: str, config: MLPConfig | MPNNConfig, stat
     write_json(directory / "preprocess.json", prep.to_dict())
 
 
-def predict_member(directory: Path, features: pd.DataFrame, graphs: Sequence[MolGraph] | None,
-                   task: str, device: torch.device) -> np.ndarray:
-    """Member predictions in target units (n,) or class probabilities (n, K)."""
+@dataclass
+class LoadedNetwork:
+    """One saved member in memory: the network, its feature preprocessing and target scaling."""
+
+    kind: str
+    model: nn.Module
+    prep: Preprocessor
+    target_scale: tuple[float, float] | None
+
+
+def load_network(directory: Path) -> LoadedNetwork:
+    """Load the member saved by :func:`save_member` in ``directory`` (weights on the CPU)."""
     network = json.loads((directory / "network.json").read_text())
     kind = network["kind"]
     prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
     config = MLPConfig(**network["config"]) if kind == "mlp" else MPNNConfig(**network["config"])
     model = build_network(kind, config)
     model.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu", weights_only=True))
-    out = predict(model, network_inputs(kind, prep.transform(features), graphs), task, device)
-    if network["target_scale"] is not None:
-        mean, std = network["target_scale"]
+    scale = network["target_scale"]
+    return LoadedNetwork(kind, model, prep, None if scale is None else (float(scale[0]), float(scale[1])))
+
+
+def predict_network(member: LoadedNetwork, features: pd.DataFrame, graphs: Sequence[MolGraph] | None,
+                    task: str, device: torch.device) -> np.ndarray:
+    """Predictions of a loaded member in target units (n,) or class probabilities (n, K)."""
+    x = network_inputs(member.kind, member.prep.transform(features), graphs)
+    out = predict(member.model, x, task, device)
+    if member.target_scale is not None:
+        mean, std = member.target_scale
         out = out * std + mean
     return out
+
+
+def predict_member(directory: Path, features: pd.DataFrame, graphs: Sequence[MolGraph] | None,
+                   task: str, device: torch.device) -> np.ndarray:
+    """Member predictions in target units (n,) or class probabilities (n, K)."""
+    return predict_network(load_network(directory), features, graphs, task, device)

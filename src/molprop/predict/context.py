@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from molprop.features.config import DescriptorConfig, FeaturizeConfig, MorganConfig
+from molprop.features.config import FeaturizeConfig, config_from_params
 from molprop.serialization import write_json
 
 CONTEXT_FILE = "predict_context.json"
@@ -56,7 +56,7 @@ class PredictContext:
     def featurization(self, groups: Sequence[str], graph: bool) -> FeaturizeConfig:
         """The training-time FeaturizeConfig restricted to what the model uses: the feature
         ``groups`` (morgan, descriptors) and molecular graphs when ``graph`` is true."""
-        full = featurize_config_from_params(self.featurize)
+        full = config_from_params(self.featurize)
         missing = [g for g, on in (("morgan", full.morgan), ("descriptors", full.descriptors))
                    if g in groups and on is None]
         if missing or (graph and not full.graph):
@@ -66,20 +66,6 @@ class PredictContext:
         return FeaturizeConfig(morgan=full.morgan if "morgan" in groups else None,
                                descriptors=full.descriptors if "descriptors" in groups else None,
                                graph=graph, n_jobs=1)
-
-
-def featurize_config_from_params(section: dict[str, Any]) -> FeaturizeConfig:
-    """The ``featurize`` section of params.yaml as a FeaturizeConfig (what stages/featurize.py
-    builds; worker and chunk settings are irrelevant to prediction and defaulted)."""
-    morgan, desc = section.get("morgan") or {}, section.get("descriptors") or {}
-    return FeaturizeConfig(
-        morgan=MorganConfig(radius=int(morgan["radius"]), n_bits=int(morgan["n_bits"]),
-                            counts=bool(morgan["counts"])) if morgan.get("enabled") else None,
-        descriptors=DescriptorConfig(set=desc["set"],
-                                     max_nonfinite_fraction=float(desc["max_nonfinite_fraction"]))
-        if desc.get("enabled") else None,
-        graph=bool(section.get("graph", False)),
-    )  # fmt: skip
 
 
 def file_md5(path: str | Path) -> str:
@@ -106,7 +92,7 @@ def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
     from molprop.predict.domain import bit_fingerprints
 
     model_dir = Path(model_dir)
-    featurize_config_from_params(featurize_cfg)  # fail now, not at predict time
+    config_from_params(featurize_cfg)  # fail now, not at predict time
     smiles = list(train_smiles)
     if not smiles:
         raise ValueError("save_predict_context: no training SMILES given")

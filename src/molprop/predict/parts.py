@@ -119,14 +119,18 @@ class PartStore:
         return [self.folder / self.manifest["parts"][k]["file"]
                 for k in sorted(self.manifest["parts"], key=int)]
 
-    def finish(self, n_chunks: int, schema: pa.Schema) -> Path:
+    def finish(self, n_chunks: int, schema: pa.Schema, count_repeats: bool = False) -> Path:
         """Check that chunks 0..n_chunks-1 are all there, merge them into the output (file
-        outputs) and return the path of the result."""
+        outputs) and return the path of the result. ``count_repeats``: record in the manifest
+        how many rows repeat an earlier row's id (``repeated_ids``)."""
         missing = sorted(set(range(n_chunks)) - self.done())
         if missing:
             raise RuntimeError(f"{self.folder}: chunks {missing[:10]} are missing; run again to resume.")
         self.manifest["complete"] = True
         self.manifest["n_rows"] = sum(int(v["rows"]) for v in self.manifest["parts"].values())
+        if count_repeats:
+            count, examples = repeated_ids(self.part_files(), self.manifest["n_rows"])
+            self.manifest["repeated_ids"] = {"rows": count, "examples": examples}
         self._write_manifest()
         if self.kind == "directory":
             return self.folder
@@ -143,3 +147,31 @@ class PartStore:
         os.replace(tmp, self.output)
         shutil.rmtree(self.folder)
         return self.output
+
+
+def _ids(file: Path):
+    return pq.read_table(file, columns=["id"]).column("id").to_numpy(zero_copy_only=False).astype(object)
+
+
+def repeated_ids(files: list[Path], n_rows: int, per_pass: int = 50_000_000) -> tuple[int, list[str]]:
+    """How many rows of the part ``files`` repeat an id of an earlier row, and up to three
+    such ids. Ids are compared by 64-bit hash (8 bytes of memory per id), at most about
+    ``per_pass`` of them at a time: a larger output is counted in several passes over the
+    files, one hash bucket each, so memory stays bounded."""
+    import numpy as np
+    from pandas.util import hash_array
+
+    passes = max(1, -(-n_rows // per_pass))
+    count, repeated = 0, np.zeros(0, np.uint64)
+    for bucket in range(passes):
+        hashes = [h[h % passes == bucket] for h in (hash_array(_ids(f)) for f in files)]
+        values, counts = np.unique(np.concatenate(hashes or [np.zeros(0, np.uint64)]), return_counts=True)
+        count += int((counts - 1).sum())
+        repeated = np.concatenate([repeated, values[counts > 1]])[:3]
+    examples: dict[str, None] = {}
+    for file in files if count else []:
+        ids = _ids(file)
+        examples |= dict.fromkeys(ids[np.isin(hash_array(ids), repeated)])
+        if len(examples) >= len(repeated):
+            break
+    return count, list(examples)[:3]

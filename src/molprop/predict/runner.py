@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from molprop.predict.chunk import PrepareSpec, output_schema, process
 from molprop.predict.context import load_predict_context
 from molprop.predict.domain import DEFAULT_THRESHOLD
 from molprop.predict.parts import PartStore, run_identity
-from molprop.predict.stream import count_rows, iter_chunks
+from molprop.predict.stream import count_rows, iter_chunks, resolve_id_column
 
 EXECUTORS = ("local", "ray")
 
@@ -35,7 +35,7 @@ class PredictOptions:
     """How a library is read and scored (the settings a resumed run must share)."""
 
     smiles_column: str = "smiles"
-    id_column: str | None = None
+    id_column: str | None = None  # None: the first of stream.ID_COLUMNS present, else the row number
     chunk_size: int = 10_000  # molecules per part file (the unit of resumption)
     batch_size: int = 500  # molecules per task sent to a worker
     ad_threshold: float = DEFAULT_THRESHOLD  # in domain: nearest training similarity >= this
@@ -116,12 +116,17 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
                  progress: bool = True, ray_options: dict | None = None) -> dict[str, Any]:
     """Predict every molecule of ``input_path`` (CSV/TSV/Parquet/.smi) with the model in
     ``model_dir`` and write ``output`` (.parquet, .csv, or a directory of parts); resumes an
-    interrupted run. Returns a summary (rows, invalid rows, out-of-domain rows, output path)."""
+    interrupted run. Without ``options.id_column`` the id column is detected
+    (``stream.resolve_id_column``). Returns a summary: output path, rows, invalid rows,
+    out-of-domain rows, the id column used (``id_column``, ``id_source``: given, detected,
+    row or smi) and ``repeated_ids`` (rows whose id repeats an earlier row's; all are kept)."""
     from tqdm import tqdm
 
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     info = model_info(model_dir)
+    id_column, id_source = resolve_id_column(input_path, options.id_column)
+    options = replace(options, id_column=id_column)
     settings = {k: v for k, v in asdict(options).items() if k != "batch_size"}  # output-relevant
     store = PartStore(output, run_identity(input_path, model_dir, settings), overwrite)
     schema = output_schema(info.task, info.classes)
@@ -149,13 +154,16 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
             for index, table in results:
                 store.write(index, table, _summary(table))
                 bar.update(table.num_rows)
-        result = store.finish(seen[0], schema)
+        result = store.finish(seen[0], schema, count_repeats=id_source != "row")
     else:
         result = store.output if store.kind != "directory" else store.folder
     parts = store.manifest["parts"].values()
+    repeats = store.manifest.get("repeated_ids") or {"rows": 0, "examples": []}
     return {"output": str(result), "rows": sum(int(p["rows"]) for p in parts),
             "invalid": sum(int(p["invalid"]) for p in parts),
-            "out_of_domain": sum(int(p["out_of_domain"]) for p in parts)}
+            "out_of_domain": sum(int(p["out_of_domain"]) for p in parts),
+            "id_column": id_column, "id_source": id_source, "repeated_ids": repeats["rows"],
+            "repeated_id_examples": repeats["examples"]}
 
 
 def _summary(table) -> dict[str, int]:

@@ -2,14 +2,16 @@
 
 Formats: CSV / TSV (``pandas.read_csv(chunksize=...)``), Parquet (one file or a directory of
 shards, read in file-name order with ``ParquetFile.iter_batches``) and ``.smi`` (one
-``SMILES [id]`` per line, no header; a first line whose first word is ``smiles`` is taken as
-a header and skipped; blank lines and lines starting with ``#`` are skipped). Every chunk but
+``SMILES [name ...]`` per line, no header: the second whitespace-separated field is the id,
+further fields are ignored; a first line whose first word is ``smiles`` is taken as a header
+and skipped; blank lines and lines starting with ``#`` are skipped). Every chunk but
 the last holds exactly ``chunk_size`` molecules, so chunk ``k`` is always the same rows of the
 same input: the unit of resumption.
 
 A chunk is a DataFrame with ``row`` (0-based data row of the input), ``id`` (the id column,
-or the row number as text without one) and ``smiles_input`` (the SMILES cell as text, None
-when empty).
+or the row number as text without one or where the id cell is empty) and ``smiles_input``
+(the SMILES cell as text, None when empty). ``resolve_id_column`` picks the id column of a
+table: the one named, else the first of ``ID_COLUMNS`` present.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ import pyarrow.parquet as pq
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
            ".pq": "parquet", ".smi": "smi", ".smiles": "smi"}  # fmt: skip
 CHUNK_COLUMNS = ["row", "id", "smiles_input"]
+# Id columns recognized without --id-column, in order of preference. Names are compared
+# case-insensitively, with spaces and hyphens read as underscores ("Compound ID" is
+# compound_id; "_Name" is the molecule title of an SDF export).
+ID_COLUMNS = ("id", "mol_id", "molecule_id", "compound_id", "cmpd_id", "molecule_chembl_id",
+              "chembl_id", "zinc_id", "name", "_name", "title")  # fmt: skip
 
 
 class InputError(ValueError):
@@ -61,7 +68,24 @@ def _require(columns: list[str], name: str | None, what: str, path: Path) -> Non
     lower = {str(c).lower(): str(c) for c in columns}
     close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-    raise InputError(f"{path}: no {what} column '{name}'.{hint} Columns: {columns[:20]}.")
+    more = f" and {len(columns) - 50} more" if len(columns) > 50 else ""
+    raise InputError(f"{path}: no {what} column '{name}'.{hint} Columns: {columns[:50]}{more}.")
+
+
+def column_names(path: str | Path) -> list[str] | None:
+    """The column names of a table input (of its first Parquet shard); None for ``.smi``."""
+    path = Path(path)
+    fmt = input_format(path)
+    if fmt == "smi":
+        return None
+    file = input_files(path)[0]
+    if fmt == "parquet":
+        return pq.read_schema(file).names
+    try:
+        return pd.read_csv(file, sep="," if fmt == "csv" else "\t", nrows=0,
+                           encoding="utf-8-sig").columns.tolist()
+    except (pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(f"{file}: not a readable table ({err}).") from err
 
 
 def check_columns(path: str | Path, smiles_column: str, id_column: str | None) -> None:
@@ -69,18 +93,36 @@ def check_columns(path: str | Path, smiles_column: str, id_column: str | None) -
     path = Path(path)
     fmt = input_format(path)
     if fmt == "smi":
+        if id_column is not None:
+            raise InputError(f"{path}: a .smi file has no columns; its ids are the name after "
+                             "each SMILES. Leave out the id column (--id-column).")
         return
-    for file in input_files(path):
-        if fmt == "parquet":
-            names = pq.read_schema(file).names
-        else:
-            sep = "," if fmt == "csv" else "\t"
-            try:
-                names = pd.read_csv(file, sep=sep, nrows=0, encoding="utf-8-sig").columns.tolist()
-            except (pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-                raise InputError(f"{file}: not a readable table ({err}).") from err
+    for file in input_files(path) if fmt == "parquet" else [path]:
+        names = column_names(file)
         _require(names, smiles_column, "SMILES", file)
         _require(names, id_column, "id", file)
+
+
+def _normal(name: str) -> str:
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def resolve_id_column(path: str | Path, id_column: str | None) -> tuple[str | None, str]:
+    """The id column of an input and how it was chosen: ``(id_column, "given")``;
+    ``(column, "detected")``, the first of ``ID_COLUMNS`` the table has; ``(None, "row")``
+    (no id column: the row number); ``(None, "smi")`` (a .smi file: the names on its lines)."""
+    names = column_names(path)
+    if names is None:
+        check_columns(path, "smiles", id_column)  # refuses an id column for .smi
+        return None, "smi"
+    if id_column is not None:
+        _require(names, id_column, "id", Path(path))
+        return id_column, "given"
+    for wanted in ID_COLUMNS:
+        found = [n for n in names if _normal(n) == wanted]
+        if found:
+            return found[0], "detected"
+    return None, "row"
 
 
 def count_rows(path: str | Path) -> int | None:
@@ -92,7 +134,8 @@ def count_rows(path: str | Path) -> int | None:
 
 def _frame(start: int, ids: list | None, smiles: list) -> pd.DataFrame:
     rows = range(start, start + len(smiles))
-    id_text = [str(r) if i is None or i == "" else str(i) for r, i in zip(rows, ids or [None] * len(smiles))]
+    id_text = [str(r) if i is None or i == "" or i != i else str(i)  # i != i: NaN
+               for r, i in zip(rows, ids or [None] * len(smiles))]
     text = [None if s is None or (isinstance(s, float) and s != s) else str(s) for s in smiles]
     return pd.DataFrame({"row": pd.array(rows, dtype="int64"), "id": id_text, "smiles_input": text})
 
@@ -131,7 +174,7 @@ def _smi(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     start, ids, smiles, first = 0, [], [], True
     with open(path, encoding="utf-8-sig") as handle:
         for line in handle:
-            words = line.strip().split(maxsplit=1)
+            words = line.split()
             if not words or words[0].startswith("#"):
                 continue
             if first and words[0].lower() == "smiles":
