@@ -26,7 +26,7 @@ class PermutationConfig:
     n_background training molecules from n_permutations orderings (forward and reverse)."""
 
     n_repeats: int = 5
-    max_features: int = 256
+    max_features: int = 512
     max_molecules: int = 200
     n_background: int = 16
     n_permutations: int = 4

@@ -28,15 +28,15 @@ def importance_note(method: str, model_name: str, explained: str, output_name: s
     direction = ("Direction: correlation of the feature's value with its {} (+: a larger value raises "
                  f"the {output_name}).")
     if method == "permutation importance":
-        shuffled = int(importance["importance"].notna().sum() - (importance["importance"] == 0).sum())
-        skipped = int(importance["importance"].isna().sum())
-        return (f"Method: permutation importance of the {model_name} on {explained} (a model-agnostic "
-                f"method: the {model_name} has no exact SHAP algorithm). Each feature column is shuffled "
-                f"among these molecules ({n_repeats} seeded shuffles); bars: the mean |change| of the "
-                f"{output_name} it causes, in the units of the {output_name}. {shuffled} varying columns "
-                "were shuffled" + (f", {skipped} more varying less and were not (left unranked)" if skipped
-                                   else "") + "; columns constant over these molecules score 0. "
-                + direction.format("change"))
+        unranked = int(importance["importance"].isna().sum())
+        shuffled = (f"Of the columns that vary among these molecules, those varying most were shuffled; "
+                    f"{unranked} others were not (unranked, empty in the table)" if unranked else
+                    "Every column that varies among these molecules was shuffled")
+        return (f"Method: permutation importance of the {model_name} on {explained} (model-agnostic: the "
+                f"{model_name} has no exact SHAP algorithm). Each feature column is shuffled among these "
+                f"molecules ({n_repeats} seeded shuffles); bars: the mean |change| of the {output_name} it "
+                f"causes, in the units of the {output_name}. {shuffled}; columns constant over these "
+                "molecules score 0. " + direction.format("change"))
     how = {"TreeSHAP": "TreeSHAP: exact SHAP values of the tree ensemble",
            "linear SHAP": "linear SHAP: exact SHAP values, coefficient x (input - mean input over the "
                           "non-test molecules)"}.get(method, method)
