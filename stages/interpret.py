@@ -1,9 +1,11 @@
 """Stage interpret: why the models predict what they do, and where they fail.
 
 Writes reports/interpret/: index.html (one self-contained page, opens offline),
-feature_importance.csv/.png (baseline SHAP), worst_<model>.csv (worst test predictions with
-scaffold and nearest training neighbour), maps/<model>_<kind>_<k>.png (atom-contribution
-maps) and maps_<model>.png (the maps of one model on one picture).
+feature_importance.csv/.png (baseline feature importance: TreeSHAP for trees, linear SHAP for
+ridge / logistic regression, permutation importance for any other kind such as k-NN; the
+table's method column names it), worst_<model>.csv (worst test predictions with scaffold and
+nearest training neighbour), maps/<model>_<kind>_<k>.png (atom-contribution maps) and
+maps_<model>.png (the maps of one model on one picture).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.predictions import MODELS
 from molprop.features.graph_store import has_graphs, load_aligned_graphs
 from molprop.interpretation import sections
+from molprop.interpretation.baseline_model import load_sklearn_model
 from molprop.interpretation.drawing import picture_grid
 from molprop.interpretation.explain import method_note
 from molprop.interpretation.page import render_page
@@ -29,7 +32,6 @@ from molprop.schema import MOL_ID, SMILES
 
 OUT = Path("reports/interpret")
 GRAPHS = Path("data/graphs.parquet")
-TITLES = {"baseline": "Baseline (random forest)", "model": "Model (neural network)"}
 
 
 def main() -> None:
@@ -49,30 +51,36 @@ def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     (OUT / "maps").mkdir(parents=True)
 
-    found = baseline_importance("models/baseline", data, predictions[MOL_ID], config)
+    baseline = load_sklearn_model("models/baseline")
+    found = baseline_importance(baseline, data, predictions[MOL_ID], config)
     found.importance.round(8).to_csv(OUT / "feature_importance.csv", index=False)
-    top = found.importance.head(config.n_top_features)
-    output = "probability of the predicted class" if classes else "prediction"
-    plot_importance(top, OUT / "feature_importance.png", f"Baseline: mean |SHAP| over "
-                    f"{found.n_explained} test molecules", f"mean |SHAP| ({output})")
-    page = [("Baseline: which features matter", sections.importance_section(
+    top = found.importance.dropna(subset=["importance"]).head(config.n_top_features)
+    plot_importance(top, OUT / "feature_importance.png", f"Baseline ({baseline.name}): {found.method} over "
+                    f"{found.n_explained} test molecules", f"{found.measure} ({found.output_name})")
+    note = sections.importance_note(found.method, baseline.name, f"{found.n_explained} test molecules",
+                                    found.output_name, found.importance, config.permutation.n_repeats)
+    page = [(f"Baseline: which features matter ({found.method})", sections.importance_section(
         (OUT / "feature_importance.png").read_bytes(), found.importance, config.n_top_bits, found.bits,
-        mols, config.n_bit_examples, f"{found.n_explained} test molecules"))]
+        mols, config.n_bit_examples, note, found.measure))]
 
     by_id = dict(zip(validated[MOL_ID], mols))
+    headings = {"baseline": f"Baseline ({baseline.name})", "model": "Model (neural network)"}
     for name in MODELS:
-        result = explain_model(name, Path("models") / name, predictions, data, neighbours, task, config)
+        model = baseline if name == "baseline" else Path("models") / name
+        output = baseline.output_name() if name == "baseline" else (
+            "probability of the predicted class" if classes else "prediction")
+        result = explain_model(name, model, predictions, data, neighbours, task, config)
         result.worst.round(6).to_csv(OUT / f"worst_{name}.csv", index=False)
         titles, groups, captions = sections.model_cards(result.chosen, result.explanations, result.pictures,
                                                         classes)
         for title, png in zip(titles, result.pictures):
             (OUT / "maps" / f"{name}_{title.replace(' #', '_')}.png").write_bytes(png)
         picture_grid(result.pictures, captions, OUT / f"maps_{name}.png",
-                     f"{TITLES[name]}: atom contributions (green raises, pink lowers the {output})")
-        note = (f"{method_note(Path('models') / name, config.ig_steps)} Green raises the {output}, pink "
+                     f"{headings[name]}: atom contributions (green raises, pink lowers the {output})")
+        note = (f"{method_note(model, config.ig_steps, config.permutation)} Green raises the {output}, pink "
                 f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
-        page.append((f"{TITLES[name]}: atom contributions", sections.maps_section(note, groups)))
-        page.append((f"{TITLES[name]}: worst predictions and their nearest training molecules",
+        page.append((f"{headings[name]}: atom contributions", sections.maps_section(note, groups)))
+        page.append((f"{headings[name]}: worst predictions and their nearest training molecules",
                      sections.errors_section(result.worst, by_id, classes)))
         print(f"interpret {name}: worst error {result.worst['error'].iloc[0]:.3f} "
               f"({result.worst[SMILES].iloc[0]})")
@@ -80,7 +88,8 @@ def main() -> None:
     intro = (f"Test-set explanations of the baseline and the model ({task}, "
              f"{len(predictions)} test molecules). Generated by the interpret stage of the molprop pipeline.")
     (OUT / "index.html").write_text(render_page("molprop: model interpretation", intro, page))
-    print(f"interpret: top features {found.importance.feature.head(5).tolist()}")
+    print(f"interpret: baseline {baseline.name} explained by {found.method}; top features "
+          f"{found.importance.feature.head(5).tolist()}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from molprop.features.fingerprints import morgan_fingerprints
 from molprop.features.graph import graph_chunk
 from molprop.features.graph_store import graph_table
 from molprop.interpretation.page import render_page
+from molprop.models.baseline import BaselineConfig, fit_on_rows
 from molprop.models.estimators import fit_estimator, make_estimator
 from molprop.models.matrix import Preprocessor
 from molprop.models.predictor import predict_saved
@@ -43,9 +45,9 @@ def _forest(x, y, task, n_estimators, seed=0):
 
 
 
-def _project(root: Path, task: str) -> None:
+def _project(root: Path, task: str, baseline: str = "random_forest") -> None:
     """validated/features/graphs/split/predictions tables and both saved models, as the
-    pipeline's stages would leave them (small models, few molecules)."""
+    pipeline's stages would leave them (small models, few molecules; ``baseline``: its kind)."""
     shutil.copytree(REPO / "stages", root / "stages")
     freesolv = load_builtin(REPO / "data/builtin/freesolv.yaml").head(48)
     mols = [Chem.MolFromSmiles(s) for s in freesolv["smiles"]]
@@ -72,9 +74,15 @@ def _project(root: Path, task: str) -> None:
     train = np.flatnonzero(split["split"] == "train")
     target = validated["y"].to_numpy()
     x_columns = [c for c in features.columns if c != "mol_id"]
-    prep = Preprocessor.fit(features.iloc[train], x_columns, scale=False)
-    forest = _forest(prep.transform(features.iloc[train]), target[train], task, 20)
-    save_sklearn_member(root / "models/baseline/member_0", forest, prep)
+    if baseline == "random_forest":
+        prep = Preprocessor.fit(features.iloc[train], x_columns, scale=False)
+        estimator = _forest(prep.transform(features.iloc[train]), target[train], task, 20)
+    else:
+        hyper = {"ridge": {"alpha": 1.0}, "knn_tanimoto": {"n_neighbors": 3},
+                 "hist_gradient_boosting": {"max_iter": 20, "min_samples_leaf": 5}}[baseline]
+        config = BaselineConfig(baseline, hyper, ["morgan", "descriptors"], n_jobs=1)
+        estimator, prep = fit_on_rows(features.iloc[train], target[train], task, config, hyper)
+    save_sklearn_member(root / "models/baseline/member_0", estimator, prep)
     save_card(root / "models/baseline", ModelCard("sklearn", task, ["morgan", "descriptors"], ["member_0"], classes))
     torch.manual_seed(0)
     desc = [c for c in x_columns if c.startswith("desc_")]
@@ -126,3 +134,30 @@ def test_interpret_stage_writes_a_complete_offline_report(tmp_path, task):
     assert set(worst["neighbour_id"]).isdisjoint(pd.read_parquet(tmp_path / "data/predictions.parquet")["mol_id"])
     if task == "regression":
         assert _run_stage(tmp_path) == files  # DVC hashes these outputs: reruns must repeat them
+
+
+@pytest.mark.parametrize("baseline,task,method", [("ridge", "regression", "linear SHAP"),
+                                                  ("knn_tanimoto", "classification", "permutation importance")])
+def test_interpret_stage_explains_other_baseline_kinds(tmp_path, monkeypatch, baseline, task, method):
+    _project(tmp_path, task, baseline)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["interpret"]["permutation"] = {"n_repeats": 2, "max_features": 40, "max_molecules": 10,
+                                          "n_background": 4, "n_permutations": 1}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path / "stages"))
+    runpy.run_path("stages/interpret.py", run_name="__main__")  # the stage's main, in this process
+    out = tmp_path / "reports/interpret"
+    importance = pd.read_csv(out / "feature_importance.csv")
+    assert set(importance["method"]) == {method}
+    html = (out / "index.html").read_text()
+    assert f"Baseline: which features matter ({method})" in html and f"Method: {method}" in html
+    assert "<h3>Most important fingerprint positions</h3>" in html
+    assert {"maps_baseline.png", "maps/baseline_worst_1.png"} <= {str(p.relative_to(out)) for p in out.rglob("*")}
+    if baseline == "ridge":  # every feature ranked by exact SHAP; the maps add up to the prediction
+        assert importance["importance"].notna().all() and "Exact linear SHAP values of the ridge regression" in html
+        assert importance.loc[importance["feature"] == "desc_MolLogP", "importance"].iloc[0] > 0
+    else:  # only fingerprint columns (what k-NN compares), at most max_features of them shuffled
+        assert importance["feature"].str.startswith("fp_").all()
+        assert importance["importance"].gt(0).sum() <= 40 and "estimated by permutation sampling" in html
+        assert "log-odds" not in html and "probability of the predicted class" in html

@@ -21,8 +21,10 @@ from rdkit import Chem
 
 from molprop.features.graph import MolGraph
 
+from molprop.interpretation.baseline_model import SklearnModel
 from molprop.interpretation.descriptor_atoms import ATOM_TERMS, descriptor_shares
 from molprop.interpretation.morgan_bits import atom_weights
+from molprop.interpretation.permutation import PermutationConfig
 from molprop.models.matrix import FEATURE_GROUPS
 from molprop.models.store import load_card
 
@@ -87,38 +89,62 @@ def common_scale(explanations: Sequence[MoleculeExplanation]) -> float:
     return max(peaks, default=0.0)
 
 
-def explain_saved(model_dir: str | Path, mols: Sequence[Chem.Mol], features: pd.DataFrame,
+def explain_saved(model: str | Path | SklearnModel, mols: Sequence[Chem.Mol], features: pd.DataFrame,
                   graphs: Sequence[MolGraph] | None, classes: Sequence[int] | None, radius: int,
-                  n_bits: int, ig_steps: int = 64) -> list[MoleculeExplanation]:
-    """Explanations of a saved model for ``mols`` (rows of ``features`` and ``graphs``):
-    TreeSHAP for a random forest, integrated gradients for a PyTorch network. ``classes``:
-    the class explained per molecule (classification: the predicted class)."""
-    card = load_card(Path(model_dir))
-    if card.kind == "sklearn":
-        from molprop.interpretation.shap_forest import forest_shap
+                  n_bits: int, ig_steps: int = 64, reference: pd.DataFrame | None = None,
+                  permutation: PermutationConfig | None = None, seed: int = 0) -> list[MoleculeExplanation]:
+    """Explanations of a saved model (a directory, or a baseline loaded with
+    :func:`~molprop.interpretation.baseline_model.load_sklearn_model`) for ``mols`` (rows of
+    ``features`` and ``graphs``): SHAP values of a scikit-learn baseline (exact for trees and
+    linear models, permutation estimates otherwise; ``reference``: the molecules it learned
+    from), integrated gradients of a PyTorch network. ``classes``: the class explained per
+    molecule (classification: the predicted class; a baseline explains its own prediction)."""
+    if isinstance(model, SklearnModel) or load_card(Path(model)).kind == "sklearn":
+        from molprop.interpretation.baseline_shap import baseline_shap
 
-        shap = forest_shap(model_dir, features)
+        shap = baseline_shap(model, features, reference, permutation, seed)
         raw = features[shap.columns].to_numpy(dtype=np.float64)
         return [explain_molecule(mol, shap.columns, shap.values[i], raw[i], shap.base[i], shap.output[i],
                                  radius, n_bits) for i, mol in enumerate(mols)]
     from molprop.interpretation.attribution import integrated_gradients
 
-    columns, attributions = integrated_gradients(model_dir, features, graphs, classes, ig_steps)
+    columns, attributions = integrated_gradients(model, features, graphs, classes, ig_steps)
     raw = features[columns].to_numpy(dtype=np.float64) if columns else np.zeros((len(mols), 0))
     return [explain_molecule(mol, columns, a.features, raw[i], a.baseline_output, a.output, radius, n_bits,
                              graph_atoms=a.atoms) for i, (mol, a) in enumerate(zip(mols, attributions))]
 
 
-def method_note(model_dir: str | Path, ig_steps: int) -> str:
+def _baseline_how(model: SklearnModel, permutation: PermutationConfig) -> tuple[str, str]:
+    """(how the values are computed, what their base is) for a scikit-learn baseline."""
+    members = " averaged over the members" if len(model.members) > 1 else ""
+    if model.kind == "tree":
+        return (f"Exact TreeSHAP values of the {model.name}{members}",
+                f"the {model.name}'s mean output over its training molecules")
+    if model.kind == "linear":
+        return (f"Exact linear SHAP values of the {model.name}{members}: per feature, its coefficient x "
+                "(input - mean input over the non-test molecules), on the model's own imputed and "
+                "standardized inputs", "the mean output over the non-test molecules")
+    return (f"Shapley values of the {model.name} estimated by permutation sampling (permutation SHAP, "
+            f"model-agnostic: {permutation.n_permutations} seeded feature orderings, each run forward and "
+            "reverse; they add up exactly, but are estimates)",
+            f"the mean output over {permutation.n_background} non-test molecules (seeded sample)")
+
+
+def method_note(model: str | Path | SklearnModel, ig_steps: int,
+                permutation: PermutationConfig | None = None) -> str:
     """How the explanations of a saved model are computed, for a reader of the maps."""
-    forest = load_card(Path(model_dir)).kind == "sklearn"
-    how = ("Exact TreeSHAP values of the random forest" if forest else
-           f"Integrated gradients of the network ({ig_steps} steps from the baseline input)")
-    graph = "" if forest else ("each atom's own contribution when the network reads the "
-                               "molecular graph (a bond's contribution split between its two atoms); ")
-    baseline = ("the forest's mean output over its training molecules" if forest else
-                "the network's output for a featureless graph of the same shape (all atom and "
-                "bond features zero) with the per-molecule features at their training medians")
+    sklearn = isinstance(model, SklearnModel) or load_card(Path(model)).kind == "sklearn"
+    if sklearn:
+        from molprop.interpretation.baseline_model import load_sklearn_model
+
+        loaded = model if isinstance(model, SklearnModel) else load_sklearn_model(model)
+        how, baseline = _baseline_how(loaded, permutation or PermutationConfig())
+    else:
+        how = f"Integrated gradients of the network ({ig_steps} steps from the baseline input)"
+        baseline = ("the network's output for a featureless graph of the same shape (all atom and "
+                    "bond features zero) with the per-molecule features at their training medians")
+    graph = "" if sklearn else ("each atom's own contribution when the network reads the "
+                                "molecular graph (a bond's contribution split between its two atoms); ")
     mapped = ", ".join(sorted(ATOM_TERMS))
     return (f"{how}. Atom colours add up: {graph}each fingerprint position the molecule sets, split "
             f"evenly over the atoms of the environments that set it; the descriptors that are sums "

@@ -10,7 +10,7 @@ import pandas as pd
 
 
 def plot_importance(importance: pd.DataFrame, path: str | Path, title: str, xlabel: str) -> None:
-    """Horizontal bars of ``mean_abs_shap`` per ``label`` (or ``feature``), most important on
+    """Horizontal bars of ``importance`` per ``label`` (or ``feature``), most important on
     top, coloured by ``direction``: green where a larger value raises the output, pink where
     it lowers it, grey where the feature did not vary."""
     import matplotlib
@@ -23,7 +23,7 @@ def plot_importance(importance: pd.DataFrame, path: str | Path, title: str, xlab
     direction = ordered["direction"].to_numpy(dtype=float)
     colours = np.where(np.isnan(direction), "#9e9e9e", np.where(direction >= 0, "#4d9221", "#c51b7d"))
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(ordered) + 1.4))
-    ax.barh(np.arange(len(ordered)), ordered["mean_abs_shap"], color=colours)
+    ax.barh(np.arange(len(ordered)), ordered["importance"], color=colours)
     ax.set_yticks(np.arange(len(ordered)), labels, fontsize=8)
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)

@@ -16,7 +16,9 @@ from molprop.interpretation.drawing import similarity_map_png
 from molprop.interpretation.errors import TrainingNeighbours, typical_predictions, worst_predictions
 from molprop.interpretation.explain import MoleculeExplanation, common_scale, explain_saved
 from molprop.interpretation.morgan_bits import BitExample, bit_substructures
-from molprop.interpretation.shap_forest import forest_shap, shap_importance
+from molprop.interpretation.baseline_model import SklearnModel, predicted_classes
+from molprop.interpretation.baseline_shap import baseline_shap, shap_importance
+from molprop.interpretation.permutation import PermutationConfig, permutation_importance
 from molprop.schema import MOL_ID, ROW, SMILES, SPLIT, TARGET
 
 
@@ -35,8 +37,11 @@ class InterpretConfig:
     n_maps_typical: int = 3
     ig_steps: int = 64
     seed: int = 0
+    permutation: PermutationConfig = PermutationConfig()  # a dict from params.yaml is converted
 
     def __post_init__(self) -> None:
+        if isinstance(self.permutation, dict):
+            object.__setattr__(self, "permutation", PermutationConfig(**self.permutation))
         for name in ("max_explained", "n_top_features", "n_worst", "ig_steps", "n_bit_examples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"interpret.{name} must be >= 1, got {getattr(self, name)}")
@@ -68,27 +73,48 @@ class Molecules:
         learned = np.flatnonzero(self.table[SPLIT].to_numpy() != "test")
         return TrainingNeighbours([self.mols[i] for i in learned], self.table.iloc[learned])
 
+    def learned_features(self) -> pd.DataFrame:
+        """Feature rows of the molecules the models learned from (every part but test): the
+        reference of linear SHAP and the background of permutation SHAP."""
+        return self.features.iloc[np.flatnonzero(self.table[SPLIT].to_numpy() != "test")]
+
 
 @dataclass
 class GlobalImportance:
-    """Mean |SHAP| per feature over the explained test molecules, the substructures behind
-    the top fingerprint positions, and how many molecules were explained."""
+    """Importance per feature over the explained test molecules (columns feature, importance,
+    direction, method, label; ``method``: TreeSHAP, linear SHAP or permutation importance), the
+    substructures behind the top fingerprint positions, how many molecules were explained
+    and what the importance measures (``measure``) of which output (``output_name``)."""
 
     importance: pd.DataFrame
     bits: dict[int, list[BitExample]]
     n_explained: int
+    method: str
+    measure: str
+    output_name: str
 
 
-def baseline_importance(model_dir: str | Path, data: Molecules, test_ids: Sequence[str],
+def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence[str],
                         config: InterpretConfig) -> GlobalImportance:
-    """SHAP importance of the random forest on the test molecules (a seeded sample of
-    ``max_explained`` when there are more); the substructures behind the top fingerprint
-    positions (the ``n_top_bits`` most important ones, and any among the top features)
-    label those features."""
+    """Feature importance of the baseline on the test molecules (a seeded sample of
+    ``max_explained`` when there are more, ``permutation.max_molecules`` for permutation
+    importance): mean |SHAP| for trees and linear models, permutation importance for any
+    other kind. The substructures behind the top fingerprint positions (the ``n_top_bits``
+    most important ones, and any among the top features) label those features."""
     rows = data.rows(test_ids)
-    if len(rows) > config.max_explained:
-        rows = np.sort(np.random.default_rng(config.seed).choice(rows, config.max_explained, replace=False))
-    importance = shap_importance(forest_shap(model_dir, data.features.iloc[rows]))
+    limit = config.max_explained if model.kind != "permutation" else min(config.max_explained,
+                                                                         config.permutation.max_molecules)
+    if len(rows) > limit:
+        rows = np.sort(np.random.default_rng(config.seed).choice(rows, limit, replace=False))
+    frame = data.features.iloc[rows]
+    if model.kind == "permutation":
+        importance = permutation_importance(model, frame, predicted_classes(model, frame), config.permutation,
+                                            config.seed)
+        measure = "mean |change| when shuffled"
+    else:
+        importance = shap_importance(baseline_shap(model, frame, data.learned_features()))
+        measure = "mean |SHAP|"
+    importance["method"] = model.method
     fingerprint = importance["feature"].str.startswith("fp_")
     top_bits = sorted(set(importance["feature"][fingerprint].head(config.n_top_bits))
                       | set(importance["feature"][fingerprint & (importance.index < config.n_top_features)]))
@@ -99,7 +125,7 @@ def baseline_importance(model_dir: str | Path, data: Molecules, test_ids: Sequen
         more = f" +{len(examples) - 1}" if len(examples) > 1 else ""
         labels.append(f"{feature}: {examples[0].smiles}{more}" if examples else feature)
     importance["label"] = labels
-    return GlobalImportance(importance, bits, len(rows))
+    return GlobalImportance(importance, bits, len(rows), model.method, measure, model.output_name())
 
 
 @dataclass
@@ -114,10 +140,11 @@ class ModelExplanations:
     scale: float
 
 
-def explain_model(name: str, model_dir: str | Path, predictions: pd.DataFrame, data: Molecules,
+def explain_model(name: str, model: str | Path | SklearnModel, predictions: pd.DataFrame, data: Molecules,
                   neighbours: TrainingNeighbours, task: str, config: InterpretConfig) -> ModelExplanations:
     """Error analysis and atom-contribution maps of model ``name`` (columns of
-    data/predictions.parquet) for its worst and typical test molecules."""
+    data/predictions.parquet; ``model``: its directory, or the loaded baseline) for its worst
+    and typical test molecules."""
     worst = worst_predictions(predictions, name, config.n_worst)
     described = neighbours.describe(worst, [data.mols[i] for i in data.rows(worst[MOL_ID])])
     described.insert(1, ROW, data.table[ROW].to_numpy()[data.rows(worst[MOL_ID])])
@@ -129,8 +156,9 @@ def explain_model(name: str, model_dir: str | Path, predictions: pd.DataFrame, d
     mols = [data.mols[i] for i in rows]
     graphs = None if data.graphs is None else [data.graphs[i] for i in rows]
     classes = chosen["predicted"].astype(int).tolist() if task == "classification" else None
-    explanations = explain_saved(model_dir, mols, data.features.iloc[rows], graphs, classes,
-                                 config.radius, config.n_bits, config.ig_steps)
+    explanations = explain_saved(model, mols, data.features.iloc[rows], graphs, classes, config.radius,
+                                 config.n_bits, config.ig_steps, data.learned_features(), config.permutation,
+                                 config.seed)
     scale = common_scale(explanations)
     pictures = [similarity_map_png(mol, np.zeros(mol.GetNumAtoms()) if e.atoms is None else e.atoms, scale)
                 for mol, e in zip(mols, explanations)]

@@ -22,11 +22,34 @@ def value_text(value: float, classes: Sequence[str]) -> str:
     return f"{value:.2f}"
 
 
+def importance_note(method: str, model_name: str, explained: str, output_name: str,
+                    importance: pd.DataFrame, n_repeats: int) -> str:
+    """How the baseline's feature importance was computed, for a reader of the chart."""
+    direction = ("Direction: correlation of the feature's value with its {} (+: a larger value raises "
+                 f"the {output_name}).")
+    if method == "permutation importance":
+        unranked = int(importance["importance"].isna().sum())
+        shuffled = (f"Of the columns that vary among these molecules, those varying most were shuffled; "
+                    f"{unranked} others were not (unranked, empty in the table)" if unranked else
+                    "Every column that varies among these molecules was shuffled")
+        return (f"Method: permutation importance of the {model_name} on {explained} (model-agnostic: the "
+                f"{model_name} has no exact SHAP algorithm). Each feature column is shuffled among these "
+                f"molecules ({n_repeats} seeded shuffles); bars: the mean |change| of the {output_name} it "
+                f"causes, in the units of the {output_name}. {shuffled}; columns constant over these "
+                "molecules score 0. " + direction.format("change"))
+    how = {"TreeSHAP": "TreeSHAP: exact SHAP values of the tree ensemble",
+           "linear SHAP": "linear SHAP: exact SHAP values, coefficient x (input - mean input over the "
+                          "non-test molecules)"}.get(method, method)
+    return (f"Method: {how}, of the {model_name} on {explained}; bars: mean |SHAP| (how much a feature "
+            f"moves the {output_name}, in its units). " + direction.format("SHAP value"))
+
+
 def importance_section(chart_png: bytes, importance: pd.DataFrame, n_top_bits: int,
                        bits: Mapping[int, list[BitExample]], mols: Sequence[Chem.Mol], n_examples: int,
-                       explained: str) -> str:
-    """The bar chart of the top features, then a table of the most important fingerprint
-    positions with the substructures that set them in the dataset (more than one: a hash
+                       note: str, measure: str) -> str:
+    """The bar chart of the top features under ``note`` (how the importance was computed),
+    then a table of the most important fingerprint positions (their ``importance`` headed
+    ``measure``) with the substructures that set them in the dataset (more than one: a hash
     collision)."""
     rows = []
     fingerprint = importance[importance["feature"].str.startswith("fp_")].head(n_top_bits)
@@ -37,14 +60,11 @@ def importance_section(chart_png: bytes, importance: pd.DataFrame, n_top_bits: i
         if len(examples) > n_examples:
             pictures += text(f" + {len(examples) - n_examples} more substructures")
         rows.append({"rank": item.Index + 1, "feature": item.feature,
-                     "mean |SHAP|": f"{item.mean_abs_shap:.4f}",
+                     measure: "" if pd.isna(item.importance) else f"{item.importance:.4f}",
                      "direction": "" if pd.isna(item.direction) else f"{item.direction:+.2f}",
                      "substructures setting it": pictures})
-    columns = ["rank", "feature", "mean |SHAP|", "direction", "substructures setting it"]
-    note = (f"<p class=\"note\">SHAP values (exact TreeSHAP) of the random forest on {text(explained)}; "
-            "bars: mean |SHAP| (how much a feature moves predictions, in the units of the "
-            "prediction). Direction: correlation of the feature's value with its SHAP value (+: a "
-            "larger value raises the prediction).</p>")
+    columns = ["rank", "feature", measure, "direction", "substructures setting it"]
+    note = f'<p class="note">{text(note)}</p>'
     table_note = ("<h3>Most important fingerprint positions</h3><p class=\"note\">Rank among all "
                   "features. Each substructure that sets the position in the dataset is drawn on "
                   "the smallest molecule containing it (blue: centre atom, yellow: aromatic, grey: "
@@ -52,7 +72,7 @@ def importance_section(chart_png: bytes, importance: pd.DataFrame, n_top_bits: i
     if not rows:
         return note + png_img(chart_png, "feature importance") + "<p>The baseline uses no fingerprint.</p>"
     return (note + png_img(chart_png, "feature importance") + table_note + table_html(
-        rows, columns, markup=[columns[-1]], numeric=["rank", "mean |SHAP|", "direction"]))
+        rows, columns, markup=[columns[-1]], numeric=["rank", measure, "direction"]))
 
 
 def map_card(png: bytes, title: str, row: Mapping[str, object], explanation: MoleculeExplanation,

@@ -1,0 +1,116 @@
+"""A saved scikit-learn baseline loaded once for explaining: its members, how each kind is
+explained (TreeSHAP, linear SHAP or permutations) and its ensemble output on raw features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from molprop.models.estimators import predict_matrix
+from molprop.models.matrix import Preprocessor
+from molprop.models.store import ModelCard, load_card, load_sklearn_member
+
+TREE_TYPES = ("RandomForestRegressor", "RandomForestClassifier", "ExtraTreesRegressor", "ExtraTreesClassifier",
+              "HistGradientBoostingRegressor", "HistGradientBoostingClassifier")
+LINEAR_TYPES = ("Ridge", "LinearRegression", "LogisticRegression")
+# Classifiers whose exact SHAP values are in raw-score (log-odds) space, not probabilities.
+RAW_SCORE_TYPES = ("HistGradientBoostingClassifier", "LogisticRegression")
+NAMES = {"RandomForest": "random forest", "ExtraTrees": "extra trees",
+         "HistGradientBoosting": "histogram gradient boosting", "Ridge": "ridge regression",
+         "LinearRegression": "linear regression", "LogisticRegression": "logistic regression",
+         "TanimotoKNN": "k-NN on Tanimoto similarity"}
+METHODS = {"tree": "TreeSHAP", "linear": "linear SHAP", "permutation": "permutation importance"}
+_CHUNK_ROWS = 20_000  # rows predicted at once (bounds memory)
+
+
+def explainer_kind(estimator: Any) -> str:
+    """``tree`` (exact TreeSHAP), ``linear`` (exact linear SHAP) or ``permutation`` (any
+    other model: explained through its predictions alone)."""
+    name = type(estimator).__name__
+    if name in TREE_TYPES:
+        return "tree"
+    if name in LINEAR_TYPES:
+        return "linear"
+    return "permutation"
+
+
+def model_name(estimator: Any) -> str:
+    """A reader's name of the estimator kind ("random forest", "ridge regression"...)."""
+    name = type(estimator).__name__
+    return next((v for k, v in NAMES.items() if name.startswith(k)), name)
+
+
+@dataclass
+class SklearnModel:
+    """A saved baseline: its card and (estimator, preprocessing) per member, all members of one
+    kind on the same feature columns. Loading a large forest takes a while: load once, reuse."""
+
+    card: ModelCard
+    members: list[tuple[Any, Preprocessor]]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.members[0][1].columns
+
+    @property
+    def kind(self) -> str:
+        return explainer_kind(self.members[0][0])
+
+    @property
+    def method(self) -> str:
+        return METHODS[self.kind]
+
+    @property
+    def name(self) -> str:
+        return model_name(self.members[0][0])
+
+    @property
+    def classification(self) -> bool:
+        return self.card.task == "classification"
+
+    @property
+    def log_odds(self) -> bool:
+        """Whether SHAP explains the log-odds of the predicted class (gradient boosting and
+        logistic regression: the exact methods work on their raw scores), not its probability."""
+        return type(self.members[0][0]).__name__ in RAW_SCORE_TYPES
+
+    def output_name(self) -> str:
+        """What the explanations add up to, for axis labels and notes."""
+        if not self.classification:
+            return "prediction"
+        return "log-odds of the predicted class" if self.log_odds else "probability of the predicted class"
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Ensemble output: mean member prediction (n,), or mean class probabilities (n, K)."""
+        n_classes = len(self.card.classes)
+        return np.mean([predict_matrix(est, prep.transform(features), self.card.task, n_classes)
+                        for est, prep in self.members], axis=0)
+
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`predict` on a raw feature matrix whose columns are :attr:`columns`."""
+        parts = [self.predict(pd.DataFrame(x[start:start + _CHUNK_ROWS], columns=self.columns, copy=False))
+                 for start in range(0, len(x), _CHUNK_ROWS)]
+        return np.concatenate(parts) if parts else np.zeros((0,))
+
+
+def load_sklearn_model(model_dir: str | Path) -> SklearnModel:
+    """Load every member of a saved scikit-learn baseline; error if they differ in kind or columns."""
+    model_dir = Path(model_dir)
+    card = load_card(model_dir)
+    if card.kind != "sklearn":
+        raise ValueError(f"{model_dir}: expected a scikit-learn baseline, found a {card.kind!r} model")
+    members = [load_sklearn_member(model_dir / member) for member in card.members]
+    for member, (estimator, prep) in zip(card.members[1:], members[1:]):
+        if prep.columns != members[0][1].columns or type(estimator) is not type(members[0][0]):
+            raise ValueError(f"{model_dir}/{member} differs from {card.members[0]} in estimator type or "
+                             "feature columns; re-run the baseline stage")
+    return SklearnModel(card, members)
+
+
+def predicted_classes(model: SklearnModel, features: pd.DataFrame) -> np.ndarray | None:
+    """Class index the ensemble predicts per row (classification), or None (regression)."""
+    return model.predict(features).argmax(axis=1) if model.classification else None

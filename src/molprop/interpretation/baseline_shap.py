@@ -1,0 +1,85 @@
+"""SHAP values of a saved scikit-learn baseline of any kind, per original feature column:
+exact TreeSHAP (forests, gradient boosting), exact linear SHAP (ridge, logistic regression),
+or permutation estimates (any other model, e.g. k-NN on Tanimoto similarity)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molprop.interpretation.baseline_model import SklearnModel, load_sklearn_model, predicted_classes
+from molprop.interpretation.member_shap import class_contributions, linear_member_shap, tree_member_shap
+from molprop.interpretation.permutation import PermutationConfig, permutation_shap
+
+
+@dataclass
+class ShapExplanation:
+    """Per-molecule, per-feature contributions to the explained output.
+
+    ``base[i] + values[i].sum() == output[i]``. The output is the ensemble prediction
+    (regression, target units) or, for the class ``explained_class[i]`` the ensemble
+    predicts, its probability (forests, permutations) or log-odds (members' mean; gradient
+    boosting and logistic regression), as ``output_name`` says. ``features`` holds the values
+    the first member saw (after imputation and scaling), for the direction of each feature's
+    effect. ``method``: "TreeSHAP", "linear SHAP" or "permutation SHAP".
+    """
+
+    columns: list[str]
+    values: np.ndarray  # (n, n_features)
+    base: np.ndarray  # (n,)
+    output: np.ndarray  # (n,)
+    features: np.ndarray  # (n, n_features)
+    explained_class: np.ndarray | None = None  # (n,) class index, classification only
+    method: str = "TreeSHAP"
+    output_name: str = "prediction"
+
+
+def baseline_shap(model: SklearnModel | str | Path, features: pd.DataFrame,
+                  reference: pd.DataFrame | None = None, permutation: PermutationConfig | None = None,
+                  seed: int = 0) -> ShapExplanation:
+    """SHAP values of every member on ``features`` (a data/features.parquet-like table),
+    averaged over members (the ensemble is the members' mean). ``reference``: the molecules
+    the model learned from (the base of linear SHAP, the background of permutation SHAP;
+    not needed for trees); ``permutation`` and ``seed``: settings of permutation SHAP."""
+    model = model if isinstance(model, SklearnModel) else load_sklearn_model(model)
+    chosen = predicted_classes(model, features)
+    first_x = model.members[0][1].transform(features).astype(np.float64)
+    if model.kind == "permutation":
+        if reference is None:
+            raise ValueError(f"permutation SHAP of the {model.name} needs reference molecules")
+        values, base, output = permutation_shap(model, features, reference, chosen,
+                                                permutation or PermutationConfig(), seed)
+        return ShapExplanation(model.columns, values, base, output, first_x, chosen, "permutation SHAP",
+                               model.output_name())
+    values, bases = [], []
+    for estimator, prep in model.members:
+        x = prep.transform(features)
+        if model.kind == "tree":
+            member = tree_member_shap(estimator, x, model.classification)
+        else:
+            if reference is None:
+                raise ValueError(f"linear SHAP of the {model.name} needs reference molecules")
+            member = linear_member_shap(estimator, x, prep.transform(reference), model.classification)
+        member_values, member_base = class_contributions(member, chosen, model.log_odds)
+        values.append(member_values)
+        bases.append(member_base)
+    mean_values, mean_base = np.mean(values, axis=0), np.mean(bases, axis=0)
+    return ShapExplanation(model.columns, mean_values, mean_base, mean_base + mean_values.sum(axis=1), first_x,
+                           chosen, model.method, model.output_name())
+
+
+def shap_importance(explanation: ShapExplanation) -> pd.DataFrame:
+    """Global importance: ``importance`` = mean |SHAP| per feature, most important first, with
+    ``direction``: the correlation of a feature's value with its SHAP value (+: a larger value
+    raises the output; NaN when either is constant over the molecules)."""
+    values, x = explanation.values, explanation.features
+    centred_v, centred_x = values - values.mean(axis=0), x - x.mean(axis=0)
+    denom = np.sqrt((centred_v**2).sum(axis=0) * (centred_x**2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        direction = np.where(denom > 0, (centred_v * centred_x).sum(axis=0) / denom, np.nan)
+    table = pd.DataFrame({"feature": explanation.columns, "importance": np.abs(values).mean(axis=0),
+                          "direction": direction})
+    return table.sort_values(["importance", "feature"], ascending=[False, True], ignore_index=True)

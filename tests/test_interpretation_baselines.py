@@ -1,0 +1,196 @@
+"""Explanations of every baseline kind (forest, gradient boosting, ridge / logistic regression,
+k-NN on Tanimoto similarity) fitted by the baseline's own code on real FreeSolv molecules:
+SHAP values that add up to the explained output, exact linear SHAP, and seeded, bounded
+permutation importance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rdkit import Chem
+from rdkit.Chem import Descriptors
+
+from molprop.data.builtin import load_builtin
+from molprop.features.config import MorganConfig
+from molprop.features.fingerprints import morgan_fingerprints
+from molprop.interpretation.baseline_model import load_sklearn_model, predicted_classes
+from molprop.interpretation.baseline_shap import baseline_shap, shap_importance
+from molprop.interpretation.member_shap import linear_member_shap
+from molprop.interpretation.permutation import PermutationConfig, permutation_importance, permutation_shap
+from molprop.models.baseline import BaselineConfig, fit_on_rows
+from molprop.models.predictor import predict_saved
+from molprop.models.store import ModelCard, save_card, save_sklearn_member
+
+REPO = Path(__file__).resolve().parents[1]
+N_BITS = 256
+KINDS = {"random_forest": {"n_estimators": 20}, "hist_gradient_boosting": {"max_iter": 20, "min_samples_leaf": 5},
+         "ridge": {"alpha": 1.0}, "knn_tanimoto": {"n_neighbors": 3}}
+METHOD = {"random_forest": "TreeSHAP", "hist_gradient_boosting": "TreeSHAP", "ridge": "linear SHAP",
+          "knn_tanimoto": "permutation SHAP"}
+SMALL = PermutationConfig(n_repeats=3, max_features=64, max_molecules=40, n_background=6, n_permutations=2)
+
+
+@pytest.fixture(scope="module")
+def freesolv() -> tuple[pd.DataFrame, np.ndarray]:
+    """Features (256-bit Morgan counts, three descriptors with a missing value, a constant
+    column) and hydration free energies of the first 90 FreeSolv molecules."""
+    table = load_builtin(REPO / "data/builtin/freesolv.yaml").head(90)
+    mols = [Chem.MolFromSmiles(s) for s in table["smiles"]]
+    fp, _ = morgan_fingerprints(mols, MorganConfig(2, N_BITS, counts=True))
+    frame = pd.DataFrame(fp, columns=[f"fp_{i}" for i in range(N_BITS)])
+    for name in ("TPSA", "MolLogP", "MolWt"):
+        frame[f"desc_{name}"] = np.array([getattr(Descriptors, name)(m) for m in mols], dtype=np.float32)
+    frame.loc[[3, 70], "desc_MolWt"] = np.nan  # imputed from the training rows
+    frame["desc_constant"] = np.float32(1.0)
+    return frame, table["expt"].to_numpy(dtype=float)
+
+
+def _labels(y: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))
+
+
+def _save(directory: Path, kind: str, frame: pd.DataFrame, y: np.ndarray, task: str = "regression",
+          n_classes: int = 0, members: int = 1) -> None:
+    """Members fitted like the baseline stage fits them (k-fold style: each on its own rows)."""
+    config = BaselineConfig(model=kind, hyperparameters=KINDS[kind], features=["morgan", "descriptors"], n_jobs=1)
+    names = ["member_0"] if members == 1 else [f"fold_{k}" for k in range(members)]
+    for k, name in enumerate(names):
+        rows = np.arange(len(frame)) if members == 1 else np.flatnonzero(np.arange(len(frame)) % members != k)
+        estimator, prep = fit_on_rows(frame.iloc[rows], y[rows], task, config, KINDS[kind])
+        save_sklearn_member(directory / name, estimator, prep)
+    classes = [f"c{k}" for k in range(n_classes)]
+    save_card(directory, ModelCard("sklearn", task, ["morgan", "descriptors"], names, classes))
+
+
+def _log_odds(proba: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """log p_c - mean of log p_k over the other classes (the log-odds for two classes)."""
+    logs = np.log(proba)
+    rows = np.arange(len(chosen))
+    return logs[rows, chosen] - (logs.sum(axis=1) - logs[rows, chosen]) / (proba.shape[1] - 1)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_kind_adds_up_to_the_ensemble_prediction(tmp_path, freesolv, kind):
+    frame, y = freesolv
+    train, test = frame.iloc[:70], frame.iloc[70:76]
+    _save(tmp_path, kind, train, y[:70], members=2)
+    found = baseline_shap(tmp_path, test, train, SMALL, seed=0)
+    predicted = predict_saved(tmp_path, test).mean
+    assert found.method == METHOD[kind]
+    assert found.values.shape == (len(test), len(found.columns))
+    assert np.allclose(found.output, predicted, atol=1e-5)
+    assert np.allclose(found.base + found.values.sum(axis=1), predicted, atol=1e-5)
+    assert found.explained_class is None and np.abs(found.values).sum() > 0
+    if kind == "knn_tanimoto":
+        assert all(c.startswith("fp_") for c in found.columns)
+    else:
+        assert np.all(found.values[:, found.columns.index("desc_constant")] == 0)
+
+
+def test_linear_shap_is_coefficient_times_distance_to_the_reference_mean(tmp_path, freesolv):
+    import shap
+
+    frame, y = freesolv
+    train, test = frame.iloc[:70], frame.iloc[70:]
+    _save(tmp_path, "ridge", train, y[:70])
+    model = load_sklearn_model(tmp_path)
+    estimator, prep = model.members[0]
+    found = baseline_shap(model, test, train)
+    independent = shap.LinearExplainer(estimator, shap.maskers.Independent(prep.transform(train), max_samples=100))
+    expected = independent(prep.transform(test))
+    assert found.method == "linear SHAP" and found.columns == prep.columns
+    assert np.allclose(found.values, expected.values, atol=1e-6)
+    assert np.allclose(found.base, predict_saved(tmp_path, train).mean.mean(), atol=1e-6)  # mean over reference
+    assert np.allclose(found.base + found.values.sum(axis=1), estimator.predict(prep.transform(test)), atol=1e-5)
+    # the molecule whose MolWt was imputed gets the contribution of the training median
+    column = found.columns.index("desc_MolWt")
+    median_z = (prep.medians[column] - prep.means[column]) / prep.stds[column]
+    train_mean_z = prep.transform(train)[:, column].astype(float).mean()
+    assert found.values[0, column] == pytest.approx(estimator.coef_[column] * (median_z - train_mean_z), abs=1e-6)
+
+
+@pytest.mark.parametrize("kind,n_classes", [("ridge", 2), ("ridge", 3), ("hist_gradient_boosting", 3),
+                                            ("random_forest", 3), ("knn_tanimoto", 3)])
+def test_classifiers_explain_the_predicted_class(tmp_path, freesolv, kind, n_classes):
+    frame, y = freesolv
+    labels = _labels(y, n_classes)
+    train, test = frame.iloc[:70], frame.iloc[70:76]
+    _save(tmp_path, kind, train, labels[:70], "classification", n_classes)
+    found = baseline_shap(tmp_path, test, train, SMALL, seed=0)
+    proba = predict_saved(tmp_path, test).mean
+    chosen = proba.argmax(axis=1)
+    assert np.array_equal(found.explained_class, chosen)
+    if kind in ("ridge", "hist_gradient_boosting"):
+        assert found.output_name == "log-odds of the predicted class"
+        expected = _log_odds(proba, chosen)
+    else:
+        assert found.output_name == "probability of the predicted class"
+        expected = proba.max(axis=1)
+    assert np.allclose(found.output, expected, atol=1e-5)
+    assert np.allclose(found.base + found.values.sum(axis=1), expected, atol=1e-5)
+
+
+def test_permutation_importance_ranks_a_used_feature_above_unused_and_constant_ones(tmp_path, freesolv):
+    frame, y = freesolv
+    signal = frame[["desc_TPSA", "desc_MolWt", "desc_constant"]].copy()
+    signal["desc_MolWt"] = signal["desc_MolWt"].fillna(100.0)
+    target = 0.2 * signal["desc_TPSA"].to_numpy()  # the model learns TPSA, MolWt barely matters
+    _save(tmp_path, "ridge", signal, target)
+    model = load_sklearn_model(tmp_path)
+    table = permutation_importance(model, signal.iloc[60:], None, SMALL, seed=0).set_index("feature")
+    # direction: corr(value, change); the change holds the mean of 3 shuffled values: ~0.87 expected
+    assert table.index[0] == "desc_TPSA" and table.loc["desc_TPSA", "direction"] > 0.6
+    assert table.loc["desc_TPSA", "importance"] > 10 * table.loc["desc_MolWt", "importance"]
+    assert table.loc["desc_constant", "importance"] == 0
+
+
+def test_permutation_importance_of_knn_is_seeded_and_bounded(tmp_path, freesolv):
+    frame, y = freesolv
+    _save(tmp_path, "knn_tanimoto", frame.iloc[:70], y[:70])
+    model = load_sklearn_model(tmp_path)
+    test = frame.iloc[70:]
+    first = permutation_importance(model, test, None, SMALL, seed=3)
+    assert first.equals(permutation_importance(model, test, None, SMALL, seed=3))
+    varying = test[model.columns].nunique() > 1
+    assert varying.sum() > SMALL.max_features
+    scored = first.set_index("feature")["importance"]
+    assert scored[varying.index[~varying]].eq(0).all()  # constant over the molecules: no effect
+    assert scored.notna().sum() == (~varying).sum() + SMALL.max_features  # only the bounded set permuted
+    assert scored.iloc[0] > 0 and (scored.dropna() >= 0).all()
+    assert set(scored.index[scored.isna()]) <= set(varying.index[varying])
+
+
+def test_permutation_shap_is_deterministic_and_independent_of_the_other_molecules(tmp_path, freesolv):
+    frame, y = freesolv
+    _save(tmp_path, "knn_tanimoto", frame.iloc[:70], y[:70])
+    model = load_sklearn_model(tmp_path)
+    all_rows = baseline_shap(model, frame.iloc[70:74], frame.iloc[:70], SMALL, seed=0)
+    again = baseline_shap(model, frame.iloc[72:74], frame.iloc[:70], SMALL, seed=0)
+    assert np.array_equal(all_rows.values[2:], again.values)
+    importance = shap_importance(all_rows)
+    assert importance["importance"].iloc[0] > 0 and list(importance.columns) == ["feature", "importance", "direction"]
+
+
+def test_permutation_shap_of_an_additive_model_is_its_exact_linear_shap(tmp_path, freesolv):
+    frame, y = freesolv
+    _save(tmp_path, "ridge", frame.iloc[:70], y[:70])
+    model = load_sklearn_model(tmp_path)
+    estimator, prep = model.members[0]
+    background, test = frame.iloc[:8], frame.iloc[70:74]
+    config = PermutationConfig(n_background=8, n_permutations=1)  # the whole background, one ordering
+    values, base, output = permutation_shap(model, test, background, None, config, seed=0)
+    exact = linear_member_shap(estimator, prep.transform(test), prep.transform(background), False)
+    assert np.allclose(values, exact.values[:, :, 0], atol=1e-6)  # no interactions: every ordering is exact
+    assert np.allclose(base, exact.base[0]) and np.allclose(output, estimator.predict(prep.transform(test)))
+
+
+def test_predicted_classes_match_the_saved_predictions(tmp_path, freesolv):
+    frame, y = freesolv
+    _save(tmp_path, "hist_gradient_boosting", frame.iloc[:70], _labels(y[:70], 3), "classification", 3)
+    model = load_sklearn_model(tmp_path)
+    assert np.array_equal(predicted_classes(model, frame.iloc[70:]), predict_saved(tmp_path, frame.iloc[70:]).mean
+                          .argmax(axis=1))
+    assert model.method == "TreeSHAP" and model.log_odds and model.name == "histogram gradient boosting"
