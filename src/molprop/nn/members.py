@@ -24,6 +24,7 @@ from molprop.features.graph import MolGraph
 from molprop.models.matrix import Preprocessor
 from molprop.models.partitions import Partition
 from molprop.nn.checkpoint import Checkpoint, run_key
+from molprop.nn.device import one_cpu_thread
 from molprop.nn.store import build_network, network_config, network_inputs, predict_member, save_member
 from molprop.nn.training import TrainConfig, TrainResult, fit
 
@@ -114,8 +115,9 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
 def predict_rows(out: Path, member: Member, data: MemberData, index: np.ndarray,
                  device: torch.device) -> np.ndarray:
     """A saved member's predictions (target units / class probabilities) for rows ``index``."""
-    return predict_member(out / member.name, data.features.iloc[index], data.graph_subset(index),
-                          data.task, device)
+    with one_cpu_thread():
+        return predict_member(out / member.name, data.features.iloc[index], data.graph_subset(index),
+                              data.task, device)
 
 
 @dataclass(frozen=True)
