@@ -2,8 +2,8 @@
 
 AdamW with warm-up + cosine decay, gradient clipping and early stopping on the validation
 loss; ``ensemble_size`` members (different seeds) per partition, one partition per fold in
-k-fold mode. The members' spread on the validation part calibrates the uncertainty. Every
-epoch is checkpointed under checkpoints/train, so a killed run resumes where it stopped.
+k-fold mode. The members' spread on the validation part calibrates the uncertainty. Training
+is checkpointed under checkpoints/train (every few seconds), so a killed run resumes there.
 Members train in parallel processes on the CPU (train.n_jobs). Per-epoch curves go to dvclive (dvclive/) and MLflow; models/model holds the best weights
 (state dicts + JSON, no pickle).
 """

@@ -2,7 +2,8 @@
 
 A plain split gives ``ensemble_size`` members on the same train/validation parts that differ
 by seed (initialization, batch order, dropout); k-fold mode gives that many per fold. Each
-member is checkpointed every epoch under its own file, keyed by everything it depends on.
+member is checkpointed (after its first epoch, then every few seconds, and at its end) under
+its own file, keyed by everything it depends on.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ from molprop.nn.checkpoint import Checkpoint, run_key
 from molprop.nn.device import one_cpu_thread
 from molprop.nn.store import build_network, network_config, network_inputs, predict_member, save_member
 from molprop.nn.training import TrainConfig, TrainResult, fit
+
+
+# Seconds between checkpoint writes of a member (epochs of small datasets take a fraction of a
+# second, and each write a few percent of that); a killed run redoes at most this much.
+CHECKPOINT_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
     if checkpoint_dir is not None:
         key = run_key(kind, asdict(config), asdict(options), scaling, x_train, x_val, y_train, y_val,
                       graphs_digest(train_graphs), graphs_digest(val_graphs))
-        checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key)
+        checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, CHECKPOINT_INTERVAL_S)
     result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
                  (network_inputs(kind, x_val, val_graphs), y_val), options, device, on_epoch, checkpoint)
     if checkpoint is not None and checkpoint.resumed_epoch:
