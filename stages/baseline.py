@@ -21,9 +21,10 @@ from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.metrics import score
 from molprop.models.baseline import BaselineConfig, fit_member
+from molprop.models.estimators import predict_matrix
 from molprop.models.partitions import partitions
 from molprop.models.search import SearchConfig, cv_groups_of, objective_metric
-from molprop.models.store import ModelCard, predict_sklearn, save_card, save_sklearn_member
+from molprop.models.store import ModelCard, save_card, save_sklearn_member
 from molprop.schema import SMILES, TARGET
 from molprop.seeding import seed_everything
 from molprop.serialization import write_json
@@ -77,7 +78,8 @@ def main() -> None:
                 tracking.log_metrics({f"{part.name}.cv_{member.search.metric}": member.search.cv_score})
                 summary += f", CV {member.search.metric} {member.search.cv_score:.4f}"
             if len(part.val):
-                val_pred = predict_sklearn(OUT / part.name, features.iloc[part.val], task, len(classes))
+                val_pred = predict_matrix(member.estimator, member.prep.transform(features.iloc[part.val]),
+                                          task, len(classes))
                 val_scores = score(task, y[part.val], val_pred)
                 tracking.log_metrics({f"{part.name}.val_{k}": v for k, v in val_scores.items()})
                 summary += f", validation {val_scores}"

@@ -2,8 +2,8 @@
 
 AdamW with warm-up + cosine decay, gradient clipping and early stopping on the validation
 loss; ``ensemble_size`` members (different seeds) per partition, one partition per fold in
-k-fold mode. The members' spread on the validation part calibrates the uncertainty. Every
-epoch is checkpointed under checkpoints/train, so a killed run resumes where it stopped.
+k-fold mode. The members' spread on the validation part calibrates the uncertainty. Training
+is checkpointed under checkpoints/train (every few seconds), so a killed run resumes there.
 Members train in parallel processes on the CPU (train.n_jobs). Per-epoch curves go to dvclive (dvclive/) and MLflow; models/model holds the best weights
 (state dicts + JSON, no pickle).
 """
@@ -18,7 +18,6 @@ from common import read_params, save_model_context
 
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
-from molprop.evaluation.metrics import score
 from molprop.models.calibration import spread_scale
 from molprop.models.matrix import select_feature_columns
 from molprop.models.partitions import partitions
@@ -36,6 +35,7 @@ def main() -> None:
     import torch  # noqa: F401  (imported before seeding so torch's generator is seeded too)
     from dvclive import Live
 
+    from molprop.evaluation.metrics import score
     from molprop.features.graph_store import load_aligned_graphs
     from molprop.nn.device import pick_device
     from molprop.nn.members import MemberData, MemberRun, ensemble_members, predict_rows, train_members
@@ -59,9 +59,12 @@ def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     print(f"train: {len(members)} {kind} member(s) on {device}, {len(data.columns)} molecule features")
     val_predictions: dict[str, list[np.ndarray]] = {}
-    with tracking.mlflow_run("molprop", "train", params), Live("dvclive", dvcyaml=None, save_dvc_exp=False) as live:
-        run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device.type, OUT, CHECKPOINTS)
-        for member, result in train_members(run, members, cfg["n_jobs"]):
+    run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device.type, OUT, CHECKPOINTS)
+    # The workers start training on entering train_members; the tracking run opens meanwhile.
+    with train_members(run, members, cfg["n_jobs"]) as trained, \
+            tracking.mlflow_run("molprop", "train", params), \
+            Live("dvclive", dvcyaml=None, save_dvc_exp=False) as live:
+        for member, result in trained:
             prefix = f"{member.name}/"
             for record in result.history:
                 live.step = record["epoch"]
@@ -92,6 +95,8 @@ def ensemble_summary(members, val_predictions: dict[str, list[np.ndarray]], y: n
                      task: str) -> dict:  # fmt: skip
     """Validation metrics of each partition's ensemble mean, and (regression) the spread scale
     fitted on all validation molecules of partitions with several members."""
+    from molprop.evaluation.metrics import score
+
     parts = {m.partition.name: m.partition for m in members}
     out: dict = {}
     ys, means, spreads = [], [], []

@@ -56,6 +56,20 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert _same_weights(resumed.state_dict, reference.state_dict)
 
 
+def test_writes_limited_by_interval_still_resume_exactly(tmp_path):
+    """With an interval longer than the run, only the first epoch and the end are written: a
+    run killed after epoch 4 resumes from epoch 0 and still ends with the same weights."""
+    reference, _ = _train()
+    path = tmp_path / "member.pt"
+    with pytest.raises(Killed):
+        _train(Checkpoint(path, run_key("slow writes"), min_interval_s=3600.0), kill_after=4)
+    assert Checkpoint(path, run_key("slow writes")).load()["epoch"] == 1
+    resumed, seen = _train(Checkpoint(path, run_key("slow writes"), min_interval_s=3600.0), init_seed=7)
+    assert seen == list(range(CONFIG.max_epochs))
+    assert Checkpoint(path, run_key("slow writes")).load()["finished"]
+    assert _same_weights(resumed.state_dict, reference.state_dict)
+
+
 def test_finished_checkpoint_returns_without_training(tmp_path):
     checkpoint = Checkpoint(tmp_path / "member.pt", run_key("done"))
     first, _ = _train(checkpoint)

@@ -48,7 +48,8 @@ def _train(tmp_path, n_jobs: int):
     out = tmp_path / f"jobs{n_jobs}"
     members = ensemble_members([_partition()], 2, seed=0)
     run = MemberRun(_data(), "dmpnn", NETWORK, "quantile", OPTIONS, "cpu", out, tmp_path / f"ckpt{n_jobs}")
-    results = list(train_members(run, members, n_jobs))
+    with train_members(run, members, n_jobs) as trained:
+        results = list(trained)
     save_card(out, ModelCard("torch", "regression", ["descriptors"], [m.name for m in members]))
     return out, results
 

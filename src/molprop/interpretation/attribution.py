@@ -121,9 +121,16 @@ def integrated_gradients(model_dir: str | Path, features: pd.DataFrame, graphs: 
     networks), averaged over the model's members, with the names of the per-molecule feature
     columns; ``classes`` is the class explained per molecule (classification only). CPU only,
     so repeated runs give identical numbers."""
+    from molprop.nn.device import one_cpu_thread
+
+    with one_cpu_thread():  # machine-independent numbers, and far faster than threads on busy cores
+        return _integrated_gradients(Path(model_dir), features, graphs, classes, steps)
+
+
+def _integrated_gradients(model_dir: Path, features: pd.DataFrame, graphs: Sequence[MolGraph] | None,
+                          classes: Sequence[int] | None, steps: int) -> tuple[list[str], list[Attribution]]:
     import torch
 
-    model_dir = Path(model_dir)
     card = load_card(model_dir)
     if card.kind != "torch":
         raise ValueError(f"{model_dir}: integrated gradients need a PyTorch model, not {card.kind!r}")

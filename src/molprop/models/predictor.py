@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,13 +76,25 @@ def predict_loaded(member: Any, card: ModelCard, features: pd.DataFrame,
     return predict_network(member, features, graphs, card.task, device)
 
 
+def _one_thread_for(card: ModelCard) -> AbstractContextManager:
+    """A network predicts on one torch thread (``molprop.nn.device.one_cpu_thread``);
+    scikit-learn models as they are (no torch import)."""
+    if card.kind != "torch":
+        return nullcontext()
+    from molprop.nn.device import one_cpu_thread
+
+    return one_cpu_thread()
+
+
 def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "auto",
                   graphs: Sequence[MolGraph] | None = None) -> Predictions:
     """Predict ``features`` (a data/features.parquet-like table) with every member, loading
-    one member at a time; graph networks also need the molecules' ``graphs`` (same rows)."""
+    one member at a time (networks on one torch thread: the test predictions then do not
+    depend on the core count); graph networks also need the molecules' ``graphs`` (same rows)."""
     directory = Path(directory)
     card = load_card(directory)
     torch_device = member_device(card, device)
-    outputs = [predict_loaded(load_member(directory, card, name), card, features, graphs, torch_device)
-               for name in card.members]
+    with _one_thread_for(card):
+        outputs = [predict_loaded(load_member(directory, card, name), card, features, graphs, torch_device)
+                   for name in card.members]
     return Predictions(np.stack(outputs), list(card.members), card.extra.get("uncertainty_scale"))

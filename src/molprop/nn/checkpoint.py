@@ -4,7 +4,8 @@ A checkpoint holds the model, optimizer and scheduler states, the batch-order ge
 torch's global RNG, the best weights so far, the epoch history and whether training ended.
 It is tagged with a ``key`` (a hash of what the run depends on: data, config, seed); a file
 with another key belongs to another run and is ignored, so stale checkpoints never leak into
-a new model.
+a new model. Writing can be limited to one file every few seconds (a short epoch then does
+not pay for a write; a killed run redoes at most those seconds of work).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,12 +50,15 @@ def run_key(*parts: Any) -> str:
 
 
 class Checkpoint:
-    """One run's checkpoint file at ``path``, valid only for runs with the same ``key``."""
+    """One run's checkpoint file at ``path``, valid only for runs with the same ``key``;
+    ``min_interval_s``: seconds between writes (0: after every epoch)."""
 
-    def __init__(self, path: str | Path, key: str) -> None:
+    def __init__(self, path: str | Path, key: str, min_interval_s: float = 0.0) -> None:
         self.path = Path(path)
         self.key = key
+        self.min_interval_s = min_interval_s
         self.resumed_epoch: int | None = None  # set when a run continued from this file
+        self._written: float | None = None  # time.monotonic() of this run's last write
 
     def load(self) -> dict | None:
         """The saved payload when it exists and belongs to this run, else None."""
@@ -87,7 +92,12 @@ class Checkpoint:
         return self.resumed_epoch
 
     def save(self, state: TrainingState, next_epoch: int) -> None:
-        """Write the state atomically (a kill mid-write leaves the previous checkpoint)."""
+        """Write the state atomically (a kill mid-write leaves the previous checkpoint): always
+        after the first epoch of this run and when training has finished, otherwise only when
+        ``min_interval_s`` have passed since the last write."""
+        recent = self._written is not None and time.monotonic() - self._written < self.min_interval_s
+        if recent and not state.finished:
+            return
         best = state.best
         payload = {
             "key": self.key,
@@ -108,3 +118,4 @@ class Checkpoint:
         partial = self.path.with_name(self.path.name + ".partial")
         torch.save(payload, partial)
         os.replace(partial, self.path)
+        self._written = time.monotonic()

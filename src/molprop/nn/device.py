@@ -1,6 +1,9 @@
-"""Runtime choice of the torch device."""
+"""Runtime choice of the torch device, and of the number of CPU threads."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -14,3 +17,19 @@ def pick_device(preference: str = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@contextmanager
+def one_cpu_thread() -> Iterator[None]:
+    """Torch on one CPU thread inside the block (the previous count restored after it).
+
+    The arithmetic then does not depend on the machine's core count, as in training (one
+    thread per member), and the small batches of evaluation and explanation run faster than
+    with threads that wait for each other on cores busy with other work.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

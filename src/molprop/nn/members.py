@@ -2,7 +2,8 @@
 
 A plain split gives ``ensemble_size`` members on the same train/validation parts that differ
 by seed (initialization, batch order, dropout); k-fold mode gives that many per fold. Each
-member is checkpointed every epoch under its own file, keyed by everything it depends on.
+member is checkpointed (after its first epoch, then every few seconds, and at its end) under
+its own file, keyed by everything it depends on.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,8 +28,14 @@ from molprop.features.graph import MolGraph
 from molprop.models.matrix import Preprocessor
 from molprop.models.partitions import Partition
 from molprop.nn.checkpoint import Checkpoint, run_key
+from molprop.nn.device import one_cpu_thread
 from molprop.nn.store import build_network, network_config, network_inputs, predict_member, save_member
 from molprop.nn.training import TrainConfig, TrainResult, fit
+
+
+# Seconds between checkpoint writes of a member (epochs of small datasets take a fraction of a
+# second, and each write a few percent of that); a killed run redoes at most this much.
+CHECKPOINT_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,7 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
     if checkpoint_dir is not None:
         key = run_key(kind, asdict(config), asdict(options), scaling, x_train, x_val, y_train, y_val,
                       graphs_digest(train_graphs), graphs_digest(val_graphs))
-        checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key)
+        checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, CHECKPOINT_INTERVAL_S)
     result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
                  (network_inputs(kind, x_val, val_graphs), y_val), options, device, on_epoch, checkpoint)
     if checkpoint is not None and checkpoint.resumed_epoch:
@@ -114,8 +124,9 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
 def predict_rows(out: Path, member: Member, data: MemberData, index: np.ndarray,
                  device: torch.device) -> np.ndarray:
     """A saved member's predictions (target units / class probabilities) for rows ``index``."""
-    return predict_member(out / member.name, data.features.iloc[index], data.graph_subset(index),
-                          data.task, device)
+    with one_cpu_thread():
+        return predict_member(out / member.name, data.features.iloc[index], data.graph_subset(index),
+                              data.task, device)
 
 
 @dataclass(frozen=True)
@@ -143,9 +154,9 @@ def _train_one(run: MemberRun, member: Member) -> TrainResult:
 _RUN: MemberRun | None = None
 
 
-def _init_worker(run: MemberRun) -> None:
+def _init_worker(run_file: str) -> None:
     global _RUN
-    _RUN = run
+    _RUN = pickle.loads(Path(run_file).read_bytes())
 
 
 def _train_in_worker(member: Member) -> TrainResult:
@@ -153,19 +164,38 @@ def _train_in_worker(member: Member) -> TrainResult:
     return _train_one(_RUN, member)
 
 
-def train_members(run: MemberRun, members: Sequence[Member], n_jobs: int) -> Iterator[tuple[Member, TrainResult]]:
+@contextmanager
+def train_members(run: MemberRun, members: Sequence[Member],
+                  n_jobs: int) -> Iterator[Iterator[tuple[Member, TrainResult]]]:
     """Train every member, ``n_jobs`` at a time in worker processes on the CPU (serially on a
-    GPU), each with one torch thread so the weights do not depend on ``n_jobs``; yields the
-    members and their results (epoch history, best epoch) in order."""
+    GPU), each with one torch thread so the weights do not depend on ``n_jobs``. A context
+    manager giving an iterator of the members and their results (epoch history, best epoch)
+    in order; the workers start on entering it, so the caller can do other work (open its
+    tracking run) while they import torch and train."""
     n_jobs = min(len(members), (os.cpu_count() or 1) if n_jobs in (0, -1) else n_jobs)
     if n_jobs <= 1 or run.device != "cpu":
-        threads = torch.get_num_threads()
-        try:
-            for member in members:
-                yield member, _train_one(run, member)
-        finally:
-            torch.set_num_threads(threads)
+        yield _train_serially(run, members)
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_init_worker, initargs=(run,)) as pool:
-        yield from zip(members, pool.map(_train_in_worker, members))
+    # The run (data and all) reaches the workers through a file: sent through the pipe, each
+    # worker's start would wait until the one before had imported torch and read it.
+    with tempfile.TemporaryDirectory(prefix="molprop-train-") as scratch:
+        run_file = Path(scratch) / "run.pickle"
+        run_file.write_bytes(pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL))
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=(str(run_file),)) as pool:
+            futures = [pool.submit(_train_in_worker, member) for member in members]
+            try:
+                yield ((member, future.result()) for member, future in zip(members, futures))
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # members not started yet are dropped
+                raise
+
+
+def _train_serially(run: MemberRun, members: Sequence[Member]) -> Iterator[tuple[Member, TrainResult]]:
+    threads = torch.get_num_threads()
+    try:
+        for member in members:
+            yield member, _train_one(run, member)
+    finally:
+        torch.set_num_threads(threads)
