@@ -3,7 +3,8 @@
 For each dataset and split (method:seed), runs the real pipeline (`dvc repro`, all seven
 stages, default params otherwise) in a scratch copy of this project and reads
 metrics/evaluate.json. Prints test RMSE of the baseline and of the network ensemble (and the
-spread of its single members), the `dvc repro` wall time, then mean ± std over the splits
+spread of its single members), the `dvc repro` wall time (and per stage, with the load
+average before the run), then mean ± std over the splits
 next to the Chemprop 2.3.1 figures of the models issue (scaffold split, seed 0) and the
 0.9x target.
 
@@ -33,13 +34,17 @@ DATASETS = {  # data params, Chemprop 2.3.1 test RMSE (default D-MPNN, + RDKit 2
 }
 
 
-def run(args: list[str], cwd: Path) -> str:
+def run(args: list[str], cwd: Path, timestamps: bool = False) -> str:
+    """Output (stdout and stderr) of ``args``; with ``timestamps`` each line starts with the
+    seconds since the start."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if result.returncode:
-        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
+    start = time.perf_counter()
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = [f"{time.perf_counter() - start:.2f} {line}" if timestamps else line for line in process.stdout]
+    if process.wait():
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{''.join(lines)}")
+    return "".join(lines)
 
 
 def project(root: Path, data: dict) -> Path:
@@ -65,13 +70,17 @@ def repro(root: Path, method: str, seed: int) -> dict:
     params["split"] |= {"method": method, "seed": seed}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.rmtree(root / "checkpoints", ignore_errors=True)
+    load = os.getloadavg()[0]
     start = time.perf_counter()
-    run(["dvc", "repro"], root)
+    output = run(["dvc", "repro"], root, timestamps=True)
     seconds = time.perf_counter() - start
+    marks = [(float(t), line.split("'")[1]) for t, line in (item.split(" ", 1) for item in output.splitlines())
+             if line.startswith("Running stage")]
+    stages = {name: (marks[i + 1][0] if i + 1 < len(marks) else seconds) - t for i, (t, name) in enumerate(marks)}
     metrics = json.loads((root / "metrics/evaluate.json").read_text())
     return {"seconds": seconds, "baseline": metrics["baseline"]["rmse"], "model": metrics["model"]["rmse"],
             "members": metrics.get("model_members", {}).get("rmse_mean", metrics["model"]["rmse"]),
-            "members_std": metrics.get("model_members", {}).get("rmse_std", 0.0)}
+            "members_std": metrics.get("model_members", {}).get("rmse_std", 0.0), "stages": stages, "load": load}
 
 
 def mean_std(values: list[float]) -> str:
@@ -95,6 +104,8 @@ def main() -> None:
             rows.append(row)
             print(f"{name:<10} {method + ':' + str(seed):<20} {row['baseline']:8.3f} {row['model']:7.3f} "
                   f"{row['members']:8.3f} ± {row['members_std']:.3f} {row['seconds']:8.1f}", flush=True)
+            print(" " * 31 + "stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in row["stages"].items())
+                  + f"; load average before {row['load']:.2f}", flush=True)
         best_chemprop = min(v for v in (chemprop, chemprop_rdkit) if v is not None)
         print(f"{name:<10} {'mean ± std':<20} baseline {mean_std([r['baseline'] for r in rows])}, "
               f"model {mean_std([r['model'] for r in rows])}, dvc repro {mean_std([r['seconds'] for r in rows])} s")
