@@ -30,7 +30,7 @@ class ReportConfig:
     identity_line: Sequence[str] = ()  # ids of (line or scatter) plots drawn with a y = x line
     interpret_dir: str = "reports/interpret"
     interpret_figures: Sequence[tuple[str, str]] = (
-        ("feature_importance.png", "Baseline feature importance (SHAP)"),
+        ("feature_importance.png", "Baseline feature importance (SHAP or permutation; see the chart title)"),
         ("maps_model.png", "Model: atom contributions, worst and typical test molecules"),
         ("maps_baseline.png", "Baseline: atom contributions, worst and typical test molecules"),
     )
