@@ -144,9 +144,9 @@ class MemberRun:
 
 
 def _train_one(run: MemberRun, member: Member) -> TrainResult:
-    torch.set_num_threads(1)  # the same arithmetic whether members run in parallel or not
-    result = train_member(member, run.data, run.kind, run.network_params, run.scaling, run.options,
-                          torch.device(run.device), run.out, run.checkpoint_dir)
+    with one_cpu_thread():  # the same arithmetic whether members run in parallel or not
+        result = train_member(member, run.data, run.kind, run.network_params, run.scaling, run.options,
+                              torch.device(run.device), run.out, run.checkpoint_dir)
     result.state_dict = {}  # saved under run.out already; no need to send it back
     return result
 
@@ -193,9 +193,5 @@ def train_members(run: MemberRun, members: Sequence[Member],
 
 
 def _train_serially(run: MemberRun, members: Sequence[Member]) -> Iterator[tuple[Member, TrainResult]]:
-    threads = torch.get_num_threads()
-    try:
-        for member in members:
-            yield member, _train_one(run, member)
-    finally:
-        torch.set_num_threads(threads)
+    for member in members:
+        yield member, _train_one(run, member)
