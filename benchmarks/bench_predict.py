@@ -4,14 +4,16 @@ For each size: the full predict (read, standardize, featurize, applicability dom
 write Parquet) with the local executor and with Ray on a local cluster of the machine's
 cores, and the featurization alone of the same molecules with the model's featurizers
 (``featurize_table``, the yardstick: predict should cost at most ~2x of it). Each run is a
-fresh process; peak RSS is sampled every 0.1 s over the whole process tree (workers, Ray's
-raylet / GCS / actors included). CPU seconds are summed over the same process tree (sampled
+fresh process; peak RSS and peak PSS are sampled every 0.1 s over the whole process tree
+(workers, Ray's raylet / GCS / actors included). The RSS sum counts a page shared by several
+processes (forked workers, Ray's shared-memory object store) once per process; PSS splits it
+between them, so the PSS sum is the memory the run really holds. CPU seconds are summed over the same process tree (sampled
 likewise, so a process living less than 0.1 s may be missed): on a shared machine they are
 steadier than wall time, and Ray's figure includes its own services (GCS, raylet, dashboard). Molecules come from
 benchmarks/molecule_pool.py.
 
-Columns printed per run and size: seconds, molecules/s, CPU seconds, peak RSS (process
-tree), wall and CPU ratio to ``featurize`` of the same size, and for ``ray`` its wall and
+Columns printed per run and size: seconds, molecules/s, CPU seconds, peak RSS and PSS
+(process tree), wall and CPU ratio to ``featurize`` of the same size, and for ``ray`` its wall and
 CPU ratio to ``local``. The model directory must hold a predict context (models/ after
 `dvc repro`). The default is one short run (10 000 molecules); the documented figures come
 from
@@ -31,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from molecule_pool import molecule_pool, process_tree, tree_rss_kib
+from molecule_pool import molecule_pool, process_tree, tree_pss_kib, tree_rss_kib
 
 
 def _input(pool: Path, size: int, cache: Path) -> Path:
@@ -60,12 +62,13 @@ def tree_cpu_ticks(root: int, seen: dict[int, int]) -> None:
 
 def child(args: argparse.Namespace) -> None:
     """One timed run in this process; prints a JSON line."""
-    peak, cpu = [0], {}
+    peak, peak_pss, cpu = [0], [0], {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.1):
             peak[0] = max(peak[0], tree_rss_kib(os.getpid())[1])
+            peak_pss[0] = max(peak_pss[0], tree_pss_kib(os.getpid()))
             tree_cpu_ticks(os.getpid(), cpu)
 
     threading.Thread(target=sample, daemon=True).start()
@@ -103,7 +106,7 @@ def child(args: argparse.Namespace) -> None:
     done.set()
     tree_cpu_ticks(os.getpid(), cpu)
     ticks = sum(cpu.values()) / os.sysconf("SC_CLK_TCK")
-    print(json.dumps({"seconds": seconds, "rss_mib": peak[0] / 1024, "cpu": ticks}))
+    print(json.dumps({"seconds": seconds, "rss_mib": peak[0] / 1024, "pss_mib": peak_pss[0] / 1024, "cpu": ticks}))
 
 
 def breakdown(model_dir: str, pool: Path, n: int = 2000) -> None:
@@ -187,7 +190,7 @@ def main() -> None:
           f"{len(os.sched_getaffinity(0))} cores, chunk {args.chunk_size}", flush=True)
     if args.breakdown:
         breakdown(args.model, pool)
-    print(f"{'run':10s} {'size':>8s} {'seconds':>8s} {'mol/s':>8s} {'CPU s':>7s} {'peak RSS':>9s} "
+    print(f"{'run':10s} {'size':>8s} {'seconds':>8s} {'mol/s':>8s} {'CPU s':>7s} {'peak RSS':>9s} {'peak PSS':>9s} "
           f"{'x featurize':>11s} {'(CPU)':>6s} {'ray/local':>9s} {'(CPU)':>6s}", flush=True)  # fmt: skip
     for size in sizes:
         path = _input(pool, size, args.cache_dir)
@@ -199,7 +202,7 @@ def main() -> None:
             local = results.get("local") if what == "ray" else None
             vs_local = f"{r['seconds'] / local['seconds']:9.2f} {r['cpu'] / local['cpu']:6.2f}" if local else ""
             print(f"{what:10s} {size:8d} {r['seconds']:8.1f} {size / r['seconds']:8.0f} {r['cpu']:7.0f} "
-                  f"{r['rss_mib']:7.0f}Mi {vs_feat} {vs_local}", flush=True)  # fmt: skip
+                  f"{r['rss_mib']:7.0f}Mi {r['pss_mib']:7.0f}Mi {vs_feat} {vs_local}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -100,3 +100,25 @@ def tree_rss_kib(root: int) -> tuple[int, int]:
             except (OSError, KeyError, ValueError):
                 continue
     return rss.get(root, 0), sum(rss.get(p, 0) for p in process_tree(root, parent))
+
+
+def tree_pss_kib(root: int) -> int:
+    """Proportional set size of ``root`` + all its descendants in KiB: pages shared between
+    processes (fork copy-on-write, Ray's shared-memory object store) are counted once in all,
+    where the RSS sum counts them once per process."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parent[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    total = 0
+    for pid in process_tree(root, parent):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                total += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total

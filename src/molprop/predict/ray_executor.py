@@ -110,11 +110,16 @@ def run_ray(info, chunks: Iterator[tuple[int, pd.DataFrame]], options, device: s
 
 def _execute(ray, frames: list[pd.DataFrame], expected: dict[int, int], files: dict[str, bytes],
              options, device: str, n_actors: int) -> Iterator[tuple[int, pa.Table]]:
-    """One Ray Data execution over a window of chunks; each chunk is yielded once complete."""
-    dataset = ray.data.from_pandas(frames).map_batches(
-        ChunkPredictor, fn_constructor_args=(files, options.batch_size, options.ad_threshold, device),
-        batch_size=options.chunk_size, batch_format="pandas", num_cpus=1, zero_copy_batch=True,
-        compute=ray.data.ActorPoolStrategy(size=min(n_actors, len(frames))))  # fmt: skip
+    """One Ray Data execution over a window of chunks; each chunk is yielded once complete.
+
+    Each chunk goes to Ray as blocks of ``options.batch_size`` molecules, so that the actors
+    share even a single chunk and finish a window together."""
+    size = options.batch_size
+    blocks = [frame.iloc[start : start + size] for frame in frames for start in range(0, len(frame), size)]
+    dataset = ray.data.from_pandas(blocks).map_batches(
+        ChunkPredictor, fn_constructor_args=(files, size, options.ad_threshold, device),
+        batch_size=size, batch_format="pandas", num_cpus=1, zero_copy_batch=True,
+        compute=ray.data.ActorPoolStrategy(size=min(n_actors, len(blocks))))  # fmt: skip
     received: dict[int, list[pa.Table]] = {}
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
         for index in set(batch.column(CHUNK).to_pylist()):
