@@ -87,8 +87,8 @@ def process_tree(root: int, parent: dict[int, int]) -> set[int]:
     return tree
 
 
-def tree_rss_kib(root: int) -> tuple[int, int]:
-    """(RSS of ``root``, RSS of root + all its descendants) in KiB, from /proc."""
+def _processes() -> tuple[dict[int, int], dict[int, int]]:
+    """Parent id and RSS (KiB) of every process, from /proc/<pid>/status."""
     parent, rss = {}, {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -99,6 +99,12 @@ def tree_rss_kib(root: int) -> tuple[int, int]:
                 rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0])
             except (OSError, KeyError, ValueError):
                 continue
+    return parent, rss
+
+
+def tree_rss_kib(root: int) -> tuple[int, int]:
+    """(RSS of ``root``, RSS of root + all its descendants) in KiB, from /proc."""
+    parent, rss = _processes()
     return rss.get(root, 0), sum(rss.get(p, 0) for p in process_tree(root, parent))
 
 
@@ -106,16 +112,8 @@ def tree_pss_kib(root: int) -> int:
     """Proportional set size of ``root`` + all its descendants in KiB: pages shared between
     processes (fork copy-on-write, Ray's shared-memory object store) are counted once in all,
     where the RSS sum counts them once per process."""
-    parent = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    parent[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
     total = 0
-    for pid in process_tree(root, parent):
+    for pid in process_tree(root, _processes()[0]):
         try:
             with open(f"/proc/{pid}/smaps_rollup") as fh:
                 total += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
