@@ -32,11 +32,14 @@ EXTRA_ROWS = [
 ]  # plus a replicate of the first molecule, 0.1 apart: merged
 
 
+def _env(cwd: Path) -> dict[str, str]:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{cwd}/mlflow.db"}
+
+
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1",
-           "MLFLOW_TRACKING_URI": f"sqlite:///{cwd}/mlflow.db"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(args, cwd=cwd, env=_env(cwd), capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -194,12 +197,18 @@ def test_killed_training_resumes_to_the_same_model(project):
     assert _model_hash(project) == reference
 
 
-def test_queued_sweep_runs_every_combination(project):
+def test_queued_sweep_runs_every_combination(project, tmp_path):
     """The README's sweep: queue a 2 x 2 grid, run the queue, compare with `dvc exp show`."""
     _run(["git", "checkout", "--", "."], project)
     _run(["dvc", "exp", "run", "--queue", "-S", "train.lr=0.001,0.0003", "-S", "train.hidden_size=32,64"],
          project)
-    _run(["dvc", "queue", "start", "-j", "2"], project)
+    # The workers `dvc queue start` leaves behind inherit its stdout/stderr: give it a file,
+    # not pipes, or reading them to the end would wait for the workers to exit.
+    log = tmp_path / "queue_start.log"
+    with log.open("w") as out:
+        started = subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=project, env=_env(project),
+                                 stdout=out, stderr=subprocess.STDOUT, check=False)  # fmt: skip
+    assert started.returncode == 0, log.read_text()
     try:
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
