@@ -11,6 +11,7 @@ from rdkit.Chem import rdFingerprintGenerator
 
 from molprop.features.config import MorganConfig
 
+FP_PREFIX = "fp_"  # column name prefix of fingerprint bits in features.parquet
 COUNT_CLIP = 255  # counts are stored as uint8: larger counts are clipped (and reported)
 
 
@@ -22,7 +23,7 @@ def morgan_generator(radius: int, n_bits: int) -> rdFingerprintGenerator.Fingerp
 
 def fingerprint_columns(config: MorganConfig) -> list[str]:
     """Column names ``fp_0`` .. ``fp_<n_bits-1>``."""
-    return [f"fp_{i}" for i in range(config.n_bits)]
+    return [f"{FP_PREFIX}{i}" for i in range(config.n_bits)]
 
 
 def morgan_fingerprints(mols: Sequence[Chem.Mol], config: MorganConfig) -> tuple[np.ndarray, int]:

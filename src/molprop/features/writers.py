@@ -13,13 +13,21 @@ import pyarrow.parquet as pq
 
 from molprop.features.config import FeaturizeConfig
 from molprop.features.descriptors import DESC_PREFIX
-from molprop.features.fingerprints import fingerprint_columns
+from molprop.features.fingerprints import FP_PREFIX, fingerprint_columns
 from molprop.features.graph import GraphChunk, concat_chunks
 from molprop.features.graph_store import graph_schema, graph_table
 from molprop.schema import MOL_ID
 
 FEATURES_METADATA_KEY = b"molprop.features"
 COMPRESSION = "zstd"
+
+
+def _encoding(schema: pa.Schema) -> dict:
+    """ParquetWriter options: fingerprint bits plain-encoded (zstd then packs them) and
+    without min/max statistics; dictionary encoding and statistics cost most of the
+    writer's CPU time on thousands of 0/1 columns and buy nothing there."""
+    other = [name for name in schema.names if not name.startswith(FP_PREFIX)]
+    return {"compression": COMPRESSION, "use_dictionary": other, "write_statistics": other}
 
 
 def _tmp(path: Path) -> Path:
@@ -38,7 +46,7 @@ class FeatureWriter:
             fields += [pa.field(c, pa.uint8()) for c in fingerprint_columns(config.morgan)]
         fields += [pa.field(DESC_PREFIX + n, pa.float32()) for n in descriptor_names]
         self.schema = pa.schema(fields, metadata=self._metadata(dropped=[]))
-        self.writer = pq.ParquetWriter(_tmp(self.path), self.schema, compression=COMPRESSION)
+        self.writer = pq.ParquetWriter(_tmp(self.path), self.schema, **_encoding(self.schema))
         self.ids: list[str] = []
         self.blocks: list[tuple[np.ndarray | None, np.ndarray | None]] = []
 
@@ -81,7 +89,7 @@ class FeatureWriter:
             keep = [f.name for f in self.schema if f.name not in gone]
             schema = pa.schema([self.schema.field(n) for n in keep], metadata=self._metadata(list(drop)))
             tmp2 = _tmp(tmp)
-            with pq.ParquetWriter(tmp2, schema, compression=COMPRESSION) as writer:
+            with pq.ParquetWriter(tmp2, schema, **_encoding(schema)) as writer:
                 for i in range(source.num_row_groups):
                     writer.write_table(source.read_row_group(i, columns=keep).replace_schema_metadata(schema.metadata))
             source.close()
