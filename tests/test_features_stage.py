@@ -143,3 +143,17 @@ def test_config_from_params_reads_the_params_section():
     assert config_from_params(short) == FeaturizeConfig(morgan=config.morgan, descriptors=None, graph=False)
     with pytest.raises(ValueError, match="no 'graph' key"):
         config_from_params({"morgan": section["morgan"]})
+
+
+@pytest.mark.parametrize("max_nonfinite", [1.0, 0.2])  # 0.2: the file is rewritten without a column
+def test_fingerprint_columns_plain_encoded_without_statistics(tmp_path, max_nonfinite):
+    out, _ = run(tmp_path, ["salt", "ethanol", "phenol"], ["[Cl-].[Na+]", "CCO", "Oc1ccccc1"], "e", n_jobs=1,
+                 morgan=MorganConfig(n_bits=64), descriptors=DescriptorConfig(
+                     set="fast", max_nonfinite_fraction=max_nonfinite))  # fmt: skip
+    meta = pq.ParquetFile(out / "f.parquet").metadata
+    columns = {meta.schema.column(i).name: meta.row_group(0).column(i) for i in range(meta.num_columns)}
+    fp = [c for name, c in columns.items() if name.startswith("fp_")]
+    desc = [c for name, c in columns.items() if name.startswith("desc_")]
+    assert len(fp) == 64 and desc
+    assert all(not c.is_stats_set and not any("DICTIONARY" in e for e in c.encodings) for c in fp)
+    assert all(c.is_stats_set for c in desc) and columns["mol_id"].is_stats_set
