@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from molecule_pool import molecule_pool, process_tree, tree_pss_kib, tree_rss_kib
+from molecule_pool import molecule_pool, process_tree, tree_rss_pss_kib
 
 
 def _input(pool: Path, size: int, cache: Path) -> Path:
@@ -67,8 +67,8 @@ def child(args: argparse.Namespace) -> None:
 
     def sample() -> None:
         while not done.wait(0.1):
-            peak[0] = max(peak[0], tree_rss_kib(os.getpid())[1])
-            peak_pss[0] = max(peak_pss[0], tree_pss_kib(os.getpid()))
+            rss, pss = tree_rss_pss_kib(os.getpid())
+            peak[0], peak_pss[0] = max(peak[0], rss), max(peak_pss[0], pss)
             tree_cpu_ticks(os.getpid(), cpu)
 
     threading.Thread(target=sample, daemon=True).start()

@@ -108,15 +108,17 @@ def tree_rss_kib(root: int) -> tuple[int, int]:
     return rss.get(root, 0), sum(rss.get(p, 0) for p in process_tree(root, parent))
 
 
-def tree_pss_kib(root: int) -> int:
-    """Proportional set size of ``root`` + all its descendants in KiB: pages shared between
-    processes (fork copy-on-write, Ray's shared-memory object store) are counted once in all,
-    where the RSS sum counts them once per process."""
-    total = 0
-    for pid in process_tree(root, _processes()[0]):
+def tree_rss_pss_kib(root: int) -> tuple[int, int]:
+    """(RSS, PSS) of ``root`` + all its descendants in KiB, from one walk of /proc. PSS counts
+    a page shared between processes (fork copy-on-write, Ray's shared-memory object store)
+    once in all, where the RSS sum counts it once per process."""
+    parent, rss = _processes()
+    tree = process_tree(root, parent)
+    pss = 0
+    for pid in tree:
         try:
             with open(f"/proc/{pid}/smaps_rollup") as fh:
-                total += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
+                pss += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
         except (OSError, StopIteration, ValueError):
             continue
-    return total
+    return sum(rss.get(p, 0) for p in tree), pss
