@@ -4,6 +4,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from rdkit import Chem
 
 from molprop.data.builtin import load_builtin
 from molprop.features.config import DescriptorConfig, FeaturizeConfig, MorganConfig
+from molprop.features import runner
+from molprop.features.parallel import WorkerPool, ordered_map
 from molprop.features.runner import featurize_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +66,58 @@ def test_probe_then_parallel_or_serial_gives_the_serial_bytes(tmp_path, slice_sm
     for name in ("f.parquet", "g.parquet"):
         assert (serial / name).read_bytes() == (forced / name).read_bytes() == (stayed / name).read_bytes()
     assert m1 == m2 == m3
+
+
+class _UpBeforeStart(WorkerPool):
+    """Workers already up when featurizing starts: they get every chunk after the probe."""
+
+    def __init__(self, n_jobs, func):
+        super().__init__(n_jobs, func)
+        self.ready.wait()
+
+
+class _NeverUp(WorkerPool):
+    """Workers that never report up: the parent featurizes every molecule itself."""
+
+    def __init__(self, n_jobs, func):
+        super().__init__(n_jobs, func)
+        self.ready = threading.Event()
+
+
+class _UpMidChunk(WorkerPool):
+    """Workers that report up after the parent's 5th batch of molecules (in its 1st chunk)."""
+
+    def __init__(self, n_jobs, func):
+        super().__init__(n_jobs, func)
+        self.ready.wait()
+        self.ready = self._Countdown(5)
+
+    class _Countdown:
+        def __init__(self, n):
+            self.left = n
+
+        def is_set(self):
+            self.left -= 1
+            return self.left < 0
+
+
+@pytest.mark.parametrize("pool", [_UpBeforeStart, _NeverUp, _UpMidChunk])
+def test_parent_or_workers_featurizing_gives_the_serial_bytes(tmp_path, slice_smiles, monkeypatch, pool):
+    ids, smiles = slice_smiles
+    kw = dict(chunk_size=40, row_group_size=20, morgan=MorganConfig(counts=True),
+              descriptors=DescriptorConfig(set="fast"))  # fmt: skip
+    serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, **kw)
+    monkeypatch.setattr(runner, "PROBE_MOLECULES", 3)  # the parent works 3 molecules at a time
+    monkeypatch.setattr(runner, "WorkerPool", pool)
+    parallel, m2 = run(tmp_path, ids, smiles, "parallel", n_jobs=2, serial_below_seconds=0.0, **kw)
+    for name in ("f.parquet", "g.parquet"):
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes()
+    assert m1 == m2
+
+
+def test_ordered_map_keeps_input_order():
+    assert list(ordered_map(abs, range(-40, 0), n_jobs=2, in_flight_per_worker=1)) == list(range(40, 0, -1))
+    assert list(ordered_map(abs, [], n_jobs=2)) == []
 
 
 def test_feature_table_dtypes_alignment_and_nan_report(tmp_path, slice_smiles):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -22,32 +23,66 @@ def resolve_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
-def ordered_map(func: Callable[[T], R], items: Iterable[T], n_jobs: int,
-                in_flight_per_worker: int = 2) -> Iterator[R]:  # fmt: skip
-    """``func`` over ``items`` in input order; with ``n_jobs > 1`` in worker processes.
+def _answer() -> None:
+    """A task that does nothing: its result means a worker process is up."""
 
-    At most ``n_jobs * in_flight_per_worker`` items are submitted and not yet yielded, so
-    memory does not grow with the number of items. ``func`` must be a module-level function.
-    Workers start with ``forkserver`` (no fork of a process that already runs threads); as
-    with any such start method, the caller's main script needs an ``if __name__ ==
-    "__main__":`` guard.
+
+class WorkerPool:
+    """``n_jobs`` worker processes, started in a background thread.
+
+    Workers start with ``forkserver`` (no fork of a process that already runs threads),
+    which first imports ``func``'s module once; that takes a fraction of a second, during
+    which the caller can do useful work of its own until ``ready`` is set. As with any such
+    start method, the caller's main script needs an ``if __name__ == "__main__":`` guard.
     """
-    if n_jobs <= 1:
-        yield from map(func, items)
-        return
-    context = multiprocessing.get_context("forkserver")
-    module = getattr(func, "__module__", None)
-    if module and module != "__main__":  # workers fork from a server that imported it once
-        context.set_forkserver_preload([module])
-    pending: deque[Future[R]] = deque()
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
+
+    def __init__(self, n_jobs: int, func: Callable) -> None:
+        context = multiprocessing.get_context("forkserver")
+        module = getattr(func, "__module__", None)
+        if module and module != "__main__":  # workers fork from a server that imported it once
+            context.set_forkserver_preload([module])
+        self.n_jobs = n_jobs
+        self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
+        self.ready = threading.Event()
+        self._starter = threading.Thread(target=self._start, name="worker-start", daemon=True)
+        self._starter.start()
+
+    def _start(self) -> None:
+        try:  # a process is started per submitted task, up to n_jobs (or fewer if one is idle)
+            wait([self.executor.submit(_answer) for _ in range(self.n_jobs)])
+        finally:
+            self.ready.set()
+
+    def map(self, func: Callable[[T], R], items: Iterable[T], in_flight_per_worker: int = 2) -> Iterator[R]:
+        """``func`` over ``items`` in the workers, in input order, with at most
+        ``n_jobs * in_flight_per_worker`` items submitted and not yet yielded (so memory does
+        not grow with the number of items). ``func`` must be a module-level function."""
+        pending: deque[Future[R]] = deque()
         try:
             for item in items:
-                pending.append(pool.submit(func, item))
-                if len(pending) >= n_jobs * in_flight_per_worker:
+                pending.append(self.executor.submit(func, item))
+                if len(pending) >= self.n_jobs * in_flight_per_worker:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
         finally:  # on an error (or an abandoned generator) do not run what is still queued
             for future in pending:
                 future.cancel()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._starter.join()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def ordered_map(func: Callable[[T], R], items: Iterable[T], n_jobs: int,
+                in_flight_per_worker: int = 2) -> Iterator[R]:  # fmt: skip
+    """``func`` over ``items`` in input order; with ``n_jobs > 1`` in a ``WorkerPool``
+    (see ``WorkerPool.map``) started and shut down here."""
+    if n_jobs <= 1:
+        yield from map(func, items)
+        return
+    with WorkerPool(n_jobs, func) as pool:
+        yield from pool.map(func, items, in_flight_per_worker)

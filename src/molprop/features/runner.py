@@ -5,10 +5,12 @@ in input order, one Parquet row group per ``row_group_size`` molecules, so memor
 most a row group plus the chunks in flight, and the files do not depend on ``n_jobs``.
 
 Starting worker processes costs a fraction of a second, so the parent first featurizes a
-few molecules itself (the start of the first chunk) and stays serial when the rest would
-take less than ``config.serial_below_seconds`` in one process. With workers, the parent
-writes Parquet in a background thread (in order), so that encoding a row group (a large
-share of the parent's work) does not keep it from handing the workers their next chunks.
+few molecules itself and stays serial when the rest would take less than
+``config.serial_below_seconds`` in one process. Otherwise it starts the workers in the
+background and goes on featurizing a few molecules at a time, from the front, until they
+are up; they get the rest. With workers, the parent writes Parquet in a background thread
+(in order), so that encoding a row group (a large share of the parent's work) does not keep
+it from handing the workers their next chunks. Chunk boundaries do not change the files.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +32,13 @@ from molprop.features.config import FeaturizeConfig
 from molprop.features.descriptors import compute_descriptors, descriptor_names
 from molprop.features.fingerprints import morgan_fingerprints
 from molprop.features.graph import GraphChunk, concat_chunks, graph_chunk
-from molprop.features.parallel import ordered_map, resolve_n_jobs
+from molprop.features.parallel import WorkerPool, resolve_n_jobs
 from molprop.features.report import FeatureReport
 from molprop.features.writers import FeatureWriter, GraphWriter
 from molprop.molecules import parse_validated
 
-PROBE_MOLECULES = 32  # featurized in the parent to estimate the serial run time
+PROBE_MOLECULES = 32  # featurized in the parent at a time (to estimate the serial run time, and
+# while the workers start)
 QUEUED_WRITES = 16  # chunks at most waiting for the writer thread (bounds the parent's memory)
 log = logging.getLogger(__name__)
 
@@ -59,14 +63,17 @@ def featurize_chunk(task: tuple[Sequence[str], Sequence[str], FeaturizeConfig]) 
     return ChunkResult(fps, n_clipped, desc, graphs)
 
 
-def merge_results(first: ChunkResult, second: ChunkResult) -> ChunkResult:
-    """One ChunkResult for the molecules of ``first`` followed by those of ``second``."""
-    def cat(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None else np.concatenate([a, b])
+def merge_results(parts: Sequence[ChunkResult]) -> ChunkResult:
+    """One ChunkResult for the molecules of ``parts``, in order."""
+    if len(parts) == 1:
+        return parts[0]
 
-    graphs = None if first.graphs is None else concat_chunks([first.graphs, second.graphs])
-    return ChunkResult(cat(first.fingerprints, second.fingerprints), first.n_clipped + second.n_clipped,
-                       cat(first.descriptors, second.descriptors), graphs)  # fmt: skip
+    def cat(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+        return None if arrays[0] is None else np.concatenate(arrays)
+
+    graphs = None if parts[0].graphs is None else concat_chunks([p.graphs for p in parts])
+    return ChunkResult(cat([p.fingerprints for p in parts]), sum(p.n_clipped for p in parts),
+                       cat([p.descriptors for p in parts]), graphs)  # fmt: skip
 
 
 def _probe(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig,
@@ -106,10 +113,6 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
     step = config.chunk_size
     n_jobs = min(resolve_n_jobs(config.n_jobs), max(1, -(-len(mol_ids) // step)))
     probe, n_probed, n_jobs = _probe(mol_ids, smiles, config, n_jobs)
-    starts = list(range(0, len(mol_ids), step))
-    bounds = [(max(start, n_probed), min(start + step, len(mol_ids))) for start in starts]
-    tasks = ((mol_ids[i:j], smiles[i:j], config) for i, j in bounds if i < j)
-    results = ordered_map(featurize_chunk, tasks, n_jobs)
     bar = tqdm(total=len(mol_ids), unit="mol", desc="featurize", disable=not progress,
                file=sys.stderr, mininterval=1.0)  # fmt: skip
 
@@ -118,14 +121,12 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
         graphs.add(ids, result.graphs)
 
     queued: deque[Future] = deque()
-    with bar, ThreadPoolExecutor(max_workers=1) as writer:  # one thread: chunks written in order
-        for start, (i, j) in zip(starts, bounds):
-            result = next(results) if i < j else None
-            if start == 0 and probe is not None:  # the first chunk: probed molecules + the rest
-                result = probe if result is None else merge_results(probe, result)
-            ids = list(mol_ids[start:j])
+    with (bar, ThreadPoolExecutor(max_workers=1) as writer,  # one thread: chunks written in order
+          WorkerPool(n_jobs, featurize_chunk) if n_jobs > 1 else nullcontext() as pool):  # fmt: skip
+        for i, j, result in _chunks(mol_ids, smiles, config, probe, n_probed, pool):
+            ids = mol_ids[i:j]
             report.add(ids, result)
-            if n_jobs == 1:  # one process means one core: no writer thread
+            if pool is None:  # one process means one core: no writer thread
                 write(ids, result)
             else:
                 queued.append(writer.submit(write, ids, result))
@@ -137,3 +138,27 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
     graphs.close()
     features.close(drop=report.dropped_descriptors())
     return report.metrics()
+
+
+def _chunks(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig, probe: ChunkResult | None,
+            n_probed: int, pool: WorkerPool | None) -> Iterator[tuple[int, int, ChunkResult]]:  # fmt: skip
+    """(start, end, features) of the chunks ``[i * chunk_size, (i + 1) * chunk_size)``, in
+    order. The probe and, until ``pool``'s workers are up, what this process featurizes a
+    few molecules at a time come first; the workers (or this process, without ``pool``) do
+    the rest, beginning with what is left of the chunk this process was in."""
+    n, step = len(mol_ids), config.chunk_size
+    start, end = 0, n_probed  # the current chunk begins at start; this process did it up to end
+    parts = [probe] if probe is not None else []
+    while pool is not None and not pool.ready.is_set() and end < n:
+        if end - start == step:
+            yield start, end, merge_results(parts)
+            start, parts = end, []
+        k = min(end + PROBE_MOLECULES, start + step, n)
+        parts.append(featurize_chunk((mol_ids[end:k], smiles[end:k], config)))
+        end = k
+    bounds = [(i, min(i + step, n)) for i in range(start, n, step)]
+    tasks = ((mol_ids[max(i, end):j], smiles[max(i, end):j], config) for i, j in bounds if max(i, end) < j)
+    results = map(featurize_chunk, tasks) if pool is None else pool.map(featurize_chunk, tasks)
+    for i, j in bounds:
+        own = parts if i == start else []
+        yield i, j, merge_results(own + ([next(results)] if max(i, end) < j else []))
