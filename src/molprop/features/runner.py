@@ -37,8 +37,7 @@ from molprop.features.report import FeatureReport
 from molprop.features.writers import FeatureWriter, GraphWriter
 from molprop.molecules import parse_validated
 
-PROBE_MOLECULES = 32  # featurized in the parent at a time (to estimate the serial run time, and
-# while the workers start)
+PROBE_MOLECULES = 32  # molecules the parent featurizes at a time: the probe, and while workers start
 QUEUED_WRITES = 16  # chunks at most waiting for the writer thread (bounds the parent's memory)
 log = logging.getLogger(__name__)
 
