@@ -155,9 +155,11 @@ def _chunks(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig, prob
         k = min(end + PROBE_MOLECULES, start + step, n)
         parts.append(featurize_chunk((mol_ids[end:k], smiles[end:k], config)))
         end = k
-    bounds = [(i, min(i + step, n)) for i in range(start, n, step)]
-    tasks = ((mol_ids[max(i, end):j], smiles[max(i, end):j], config) for i, j in bounds if max(i, end) < j)
+    starts = range(start, n, step)  # not a list: memory does not grow with the input
+    tasks = ((mol_ids[max(i, end):i + step], smiles[max(i, end):i + step], config)
+             for i in starts if max(i, end) < min(i + step, n))  # fmt: skip
     results = map(featurize_chunk, tasks) if pool is None else pool.map(featurize_chunk, tasks)
-    for i, j in bounds:
+    for i in starts:
+        j = min(i + step, n)
         own = parts if i == start else []
         yield i, j, merge_results(own + ([next(results)] if max(i, end) < j else []))
