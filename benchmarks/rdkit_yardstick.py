@@ -10,7 +10,9 @@ a mode that runs several):
 - graph: RDKit has no graph featurizer, so the minimal reads: every atom and bond object
   (``GetAtomWithIdx`` / ``GetBondWithIdx``) and each getter the features use, mapped over
   them (8 per atom: element, total degree, formal charge, chiral tag, total Hs,
-  hybridization, aromatic, mass; 6 per bond: begin, end, type, stereo, conjugated, ring);
+  hybridization, aromatic, mass; 6 per bond: begin, end, type, stereo, conjugated, ring),
+  plus the per-atom physicochemical calls (``_CalcCrippenContribs``, ``_CalcTPSAContribs``,
+  ``_CalcLabuteASAContribs``, ``ComputeGasteigerCharges`` and each atom's charge read);
 - fast / full descriptors: every function of the set from ``Descriptors.descList``.
 
 Times are CPU times of the single process (on an idle core the same as wall time; on a
@@ -29,6 +31,7 @@ BOND_GETTERS = ("GetBeginAtomIdx", "GetEndAtomIdx", "GetBondType", "GetStereo", 
 
 
 def _graph_reads(mols: Sequence) -> None:
+    from rdkit.Chem import rdMolDescriptors, rdPartialCharges
     from rdkit.Chem.rdchem import Atom, Bond
 
     atom_getters = [getattr(Atom, name) for name in ATOM_GETTERS]
@@ -38,6 +41,11 @@ def _graph_reads(mols: Sequence) -> None:
         bonds = list(map(mol.GetBondWithIdx, range(mol.GetNumBonds())))
         [list(map(get, atoms)) for get in atom_getters]
         [list(map(get, bonds)) for get in bond_getters]
+        rdMolDescriptors._CalcCrippenContribs(mol, force=True)
+        rdMolDescriptors._CalcTPSAContribs(mol, force=True)
+        rdMolDescriptors._CalcLabuteASAContribs(mol, force=True)
+        rdPartialCharges.ComputeGasteigerCharges(mol, throwOnParamFailure=False)
+        [a.GetDoubleProp("_GasteigerCharge") for a in atoms]
 
 
 def _descriptors(funcs: list, mols: Sequence) -> None:

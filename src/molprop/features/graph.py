@@ -7,8 +7,10 @@ edge ``2k + 1`` is end -> begin, so the reverse of edge ``e`` is ``e ^ 1``.
 
 Atom features (``ATOM_FDIM``): one-hot element (common elements + other), degree, formal
 charge, chirality tag, total number of Hs, hybridization (each with an "other" slot), an
-aromatic flag, and mass / 100. Bond features (``BOND_FDIM``): one-hot bond type (+ other),
-conjugated, in ring, one-hot stereo (+ other). Everything but the mass is 0/1.
+aromatic flag (all 0/1), then the real-valued ``ATOM_REAL_NAMES``: mass / 100 and the per-atom
+physicochemical contributions of :mod:`molprop.features.atom_physchem` (Crippen logP and MR,
+TPSA, Labute ASA, Gasteiger charge). Bond features (``BOND_FDIM``, all 0/1): one-hot bond
+type (+ other), conjugated, in ring, one-hot stereo (+ other).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem.rdchem import BondStereo, BondType, ChiralType, HybridizationType
 
+from molprop.features.atom_physchem import N_PHYSCHEM, PHYSCHEM_NAMES, atom_physchem
 from molprop.features.graph_reads import read_atoms, read_bonds
 
 ELEMENTS = ("H", "B", "C", "N", "O", "F", "Na", "Mg", "Si", "P", "S", "Cl", "K", "Ca",
@@ -79,7 +82,9 @@ ATOM_BLOCK_SIZES = tuple(len(v) + 1 for _, v, _ in _ATOM_CHOICES)  # one-hot blo
 BOND_BLOCK_SIZES = tuple(len(v) + 1 for _, v, _ in _BOND_CHOICES)
 ATOM_ONEHOT_DIM = sum(len(v) + 1 for _, v, _ in _ATOM_CHOICES)
 ATOM_BINARY_DIM = ATOM_ONEHOT_DIM + 1  # + aromatic flag
-ATOM_FDIM = ATOM_BINARY_DIM + 1  # + mass / 100 (last column)
+ATOM_REAL_NAMES = ("mass/100", *PHYSCHEM_NAMES)  # the real-valued columns after the 0/1 ones
+ATOM_REAL_DIM = 1 + N_PHYSCHEM
+ATOM_FDIM = ATOM_BINARY_DIM + ATOM_REAL_DIM
 BOND_ONEHOT_DIM = sum(len(v) + 1 for _, v, _ in _BOND_CHOICES)
 BOND_FDIM = BOND_ONEHOT_DIM + 2  # + conjugated, in ring
 OTHER_ELEMENT_COLUMN = len(ELEMENTS)  # atom feature column "element=other"
@@ -91,7 +96,7 @@ def _names(choices: tuple) -> list[str]:
 
 def atom_feature_names() -> list[str]:
     """Names of the ``ATOM_FDIM`` atom feature columns, in order."""
-    return _names(_ATOM_CHOICES) + ["aromatic", "mass/100"]
+    return _names(_ATOM_CHOICES) + ["aromatic", *ATOM_REAL_NAMES]
 
 
 def bond_feature_names() -> list[str]:
@@ -120,13 +125,16 @@ class MolGraph:
 @dataclass(frozen=True)
 class GraphChunk:
     """Compact graphs of several molecules, concatenated: per-molecule atom / bond counts,
-    atom 0/1 features (sum n_atoms, ATOM_BINARY_DIM) uint8, mass / 100 float32, bonds
-    (sum n_bonds, 2) int32 with atom indices local to each molecule, bond features uint8."""
+    atom 0/1 features (sum n_atoms, ATOM_BINARY_DIM) uint8, real-valued atom features
+    (sum n_atoms, ATOM_REAL_DIM) float32, bonds (sum n_bonds, 2) int32 with atom indices local
+    to each molecule, bond features uint8. A physicochemical value RDKit could not compute
+    stays NaN here (and in graphs.parquet, where the featurize metrics count it); the
+    MolGraph the network sees has 0 in its place."""
 
     n_atoms: np.ndarray  # (n_mols,) int32
     n_bonds: np.ndarray  # (n_mols,) int32
     atom_bits: np.ndarray
-    atom_mass: np.ndarray
+    atom_real: np.ndarray
     bond_index: np.ndarray
     bond_bits: np.ndarray
 
@@ -147,7 +155,7 @@ class GraphChunk:
         """The i-th molecule as a MolGraph (float32 features)."""
         a0, a1 = self.atom_offsets[i], self.atom_offsets[i + 1]
         b0, b1 = self.bond_offsets[i], self.bond_offsets[i + 1]
-        return assemble_graph(self.atom_bits[a0:a1], self.atom_mass[a0:a1],
+        return assemble_graph(self.atom_bits[a0:a1], self.atom_real[a0:a1],
                               self.bond_index[b0:b1], self.bond_bits[b0:b1])  # fmt: skip
 
     def graphs(self) -> list[MolGraph]:
@@ -176,8 +184,11 @@ def graph_chunk(mols: Sequence[Chem.Mol]) -> GraphChunk:
     bond_bits[:, BOND_ONEHOT_DIM] = bonds.conjugated
     bond_bits[:, BOND_ONEHOT_DIM + 1] = bonds.in_ring
     bond_index = np.stack([bonds.begin, bonds.end], axis=1).astype(np.int32)
-    return GraphChunk(atoms.n_atoms, bonds.n_bonds, atom_bits, (atoms.mass * 0.01).astype(np.float32),
-                      bond_index, bond_bits)  # fmt: skip
+    atom_real = np.empty((len(atoms.mass), ATOM_REAL_DIM), dtype=np.float32)
+    atom_real[:, 0] = atoms.mass * 0.01
+    atom_real[:, 1:] = atom_physchem(mols)
+    atom_real[np.isinf(atom_real)] = np.nan
+    return GraphChunk(atoms.n_atoms, bonds.n_bonds, atom_bits, atom_real, bond_index, bond_bits)
 
 
 def _one_hot(raw: tuple[np.ndarray, ...], tables: list, offsets: np.ndarray, width: int) -> np.ndarray:
@@ -189,12 +200,13 @@ def _one_hot(raw: tuple[np.ndarray, ...], tables: list, offsets: np.ndarray, wid
     return bits
 
 
-def assemble_graph(atom_bits: np.ndarray, mass: np.ndarray, bond_index: np.ndarray,
+def assemble_graph(atom_bits: np.ndarray, atom_real: np.ndarray, bond_index: np.ndarray,
                    bond_bits: np.ndarray) -> MolGraph:  # fmt: skip
-    """A MolGraph from compact arrays (0/1 uint8 parts and mass / 100)."""
+    """A MolGraph from compact arrays (0/1 uint8 parts and the real-valued atom columns,
+    whose NaNs become 0)."""
     atom_features = np.empty((atom_bits.shape[0], ATOM_FDIM), dtype=np.float32)
     atom_features[:, :ATOM_BINARY_DIM] = atom_bits
-    atom_features[:, ATOM_BINARY_DIM] = mass
+    atom_features[:, ATOM_BINARY_DIM:] = np.nan_to_num(np.asarray(atom_real).reshape(-1, ATOM_REAL_DIM), nan=0.0)
     bond_index = np.asarray(bond_index, dtype=np.int32).reshape(-1, 2)
     bond_features = np.asarray(bond_bits, dtype=np.float32).reshape(-1, BOND_FDIM)
     return MolGraph(atom_features, bond_index, bond_features)

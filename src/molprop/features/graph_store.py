@@ -6,7 +6,8 @@ each one molecule's array as little-endian bytes, row-major:
 - ``atom_codes`` uint8 (n_atoms x (6 + 1)): per atom, the slot taken in each one-hot block of
   the atom features (element, degree, formal charge, chirality, num Hs, hybridization; the
   last slot of a block is "other"), then the aromatic flag;
-- ``atom_mass`` float32 (n_atoms): mass / 100;
+- ``atom_real`` float32 (n_atoms x 6): the real-valued atom features (mass / 100, then the
+  physicochemical contributions; NaN where RDKit could not compute one);
 - ``bond_index`` int32 (n_bonds x 2): each bond once, undirected, as (begin, end) atom
   indices local to the molecule;
 - ``bond_codes`` uint8 (n_bonds x (2 + 2)): slot in the bond type and stereo blocks, then
@@ -31,6 +32,7 @@ import pyarrow.parquet as pq
 from molprop.features.graph import (
     ATOM_BINARY_DIM,
     ATOM_BLOCK_SIZES,
+    ATOM_REAL_DIM,
     BOND_BLOCK_SIZES,
     BOND_FDIM,
     GraphChunk,
@@ -41,11 +43,11 @@ from molprop.features.graph import (
 from molprop.schema import MOL_ID
 
 METADATA_KEY = b"molprop.graph"
-VERSION = 2
+VERSION = 3
 ATOM_CODES = len(ATOM_BLOCK_SIZES) + ATOM_BINARY_DIM - sum(ATOM_BLOCK_SIZES)  # block slots + 0/1 flags
 BOND_CODES = len(BOND_BLOCK_SIZES) + BOND_FDIM - sum(BOND_BLOCK_SIZES)
 # binary column: (dtype, values per atom or bond, one row per atom (True) or per bond (False))
-_COLUMNS = {"atom_codes": ("<u1", ATOM_CODES, True), "atom_mass": ("<f4", 1, True),
+_COLUMNS = {"atom_codes": ("<u1", ATOM_CODES, True), "atom_real": ("<f4", ATOM_REAL_DIM, True),
             "bond_index": ("<i4", 2, False), "bond_codes": ("<u1", BOND_CODES, False)}  # fmt: skip
 
 
@@ -104,7 +106,7 @@ def _blobs(values: np.ndarray, counts: np.ndarray, dtype: str, width: int) -> pa
 
 def graph_table(mol_ids: Sequence[str], chunk: GraphChunk) -> pa.Table:
     """The rows of graphs.parquet for the molecules of a GraphChunk."""
-    sources = {"atom_codes": to_codes(chunk.atom_bits, ATOM_BLOCK_SIZES), "atom_mass": chunk.atom_mass,
+    sources = {"atom_codes": to_codes(chunk.atom_bits, ATOM_BLOCK_SIZES), "atom_real": chunk.atom_real,
                "bond_index": chunk.bond_index, "bond_codes": to_codes(chunk.bond_bits, BOND_BLOCK_SIZES)}  # fmt: skip
     arrays = [pa.array(list(mol_ids), pa.string()), pa.array(chunk.n_atoms), pa.array(chunk.n_bonds)]
     arrays += [_blobs(sources[name], chunk.n_atoms if per_atom else chunk.n_bonds, dtype, width)
@@ -147,7 +149,7 @@ def load_graph_chunk(path: str | Path) -> tuple[list[str], GraphChunk]:
         n_atoms=n_atoms,
         n_bonds=n_bonds,
         atom_bits=from_codes(_unblob(table, "atom_codes", n_atoms, path), ATOM_BLOCK_SIZES, ATOM_BINARY_DIM),
-        atom_mass=_unblob(table, "atom_mass", n_atoms, path).reshape(-1),
+        atom_real=_unblob(table, "atom_real", n_atoms, path),
         bond_index=_unblob(table, "bond_index", n_bonds, path),
         bond_bits=from_codes(_unblob(table, "bond_codes", n_bonds, path), BOND_BLOCK_SIZES, BOND_FDIM),
     )

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from molprop.features.config import FeaturizeConfig
-from molprop.features.graph import ATOM_FDIM, BOND_FDIM, OTHER_ELEMENT_COLUMN
+from molprop.features.graph import ATOM_FDIM, ATOM_REAL_NAMES, BOND_FDIM, OTHER_ELEMENT_COLUMN
 
 MAX_REPORTED_IDS = 20  # mol_ids listed per descriptor with non-finite values
 
@@ -28,6 +28,7 @@ class FeatureReport:
         self.examples: list[list[str]] = [[] for _ in self.names]
         self.n_mols_nonfinite = 0
         self.n_atoms = self.n_bonds = self.max_atoms = self.n_other_element = 0
+        self.atom_nan = np.zeros(len(ATOM_REAL_NAMES), dtype=np.int64)
 
     def add(self, mol_ids: list[str], result: Any) -> None:
         """Count one chunk's results (a ``runner.ChunkResult``)."""
@@ -47,6 +48,7 @@ class FeatureReport:
             self.n_bonds += int(g.n_bonds.sum())
             self.max_atoms = max(self.max_atoms, int(g.n_atoms.max(initial=0)))
             self.n_other_element += int(g.atom_bits[:, OTHER_ELEMENT_COLUMN].sum())
+            self.atom_nan += np.isnan(g.atom_real).sum(axis=0)
 
     def fractions(self) -> np.ndarray:
         return self.nonfinite / max(self.n_seen, 1)
@@ -85,5 +87,7 @@ class FeatureReport:
             "graph": None if not self.config.graph else {
                 "atom_fdim": ATOM_FDIM, "bond_fdim": BOND_FDIM, "n_atoms_total": self.n_atoms,
                 "n_bonds_total": self.n_bonds, "max_atoms": self.max_atoms,
-                "n_atoms_other_element": self.n_other_element},
+                "n_atoms_other_element": self.n_other_element,
+                # atoms whose real-valued feature RDKit could not compute (the network sees 0)
+                "n_atoms_nonfinite": {n: int(c) for n, c in zip(ATOM_REAL_NAMES, self.atom_nan) if c}},
         }  # fmt: skip

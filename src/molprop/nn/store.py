@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from molprop.features.graph import MolGraph
+from molprop.features.graph import ATOM_FDIM, BOND_FDIM, MolGraph
 from molprop.models.matrix import Preprocessor
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.mpnn import MPNN, GraphInputs, MPNNConfig
@@ -83,6 +83,12 @@ def load_network(directory: Path) -> LoadedNetwork:
     kind = network["kind"]
     prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
     config = MLPConfig(**network["config"]) if kind == "mlp" else MPNNConfig(**network["config"])
+    if kind == "dmpnn" and (config.atom_fdim, config.bond_fdim) != (ATOM_FDIM, BOND_FDIM):
+        raise ValueError(
+            f"{directory}: this network was trained on graphs with {config.atom_fdim} atom / "
+            f"{config.bond_fdim} bond features, this molprop makes {ATOM_FDIM} / {BOND_FDIM}: "
+            "it was trained by another molprop version; retrain it (dvc repro train)"
+        )
     model = build_network(kind, config)
     model.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu", weights_only=True))
     scale = network["target_scale"]
