@@ -76,3 +76,18 @@ def test_graph_atom_features_carry_the_contributions():
 def test_featurizing_twice_gives_the_same_values():
     mol = Chem.MolFromSmiles("O=C(O)c1ccccc1Cl")
     np.testing.assert_array_equal(atom_physchem([mol]), atom_physchem([mol]))
+
+
+def test_featurize_keeps_the_nan_in_graphs_parquet_and_counts_it_in_the_metrics(tmp_path):
+    from molprop.features.config import FeaturizeConfig
+    from molprop.features.graph_store import load_graph_chunk
+    from molprop.features.runner import featurize_table
+
+    config = FeaturizeConfig(morgan=None, descriptors=None, n_jobs=1, chunk_size=2, row_group_size=3)
+    smiles = ["CCO", "C[Se]C.[U]"]
+    metrics = featurize_table(["a", "b"], smiles, config, tmp_path / "f.parquet", tmp_path / "g.parquet",
+                              progress=False)  # fmt: skip
+    n_missing = int(np.isnan(atom_physchem([Chem.MolFromSmiles("C[Se]C.[U]")])).sum())
+    assert n_missing and metrics["graph"]["n_atoms_nonfinite"] == {"gasteiger_charge": n_missing}
+    stored = load_graph_chunk(tmp_path / "g.parquet")[1].atom_real
+    assert int(np.isnan(stored).sum()) == n_missing
