@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -106,3 +108,10 @@ def test_equal_models_saved_by_two_processes_have_identical_bytes(tmp_path):
     assert first == (tmp_path / "b/estimator.skops").read_bytes()
     estimator, prep = load_sklearn_member(tmp_path / "a")
     assert estimator.predict(np.zeros((1, 2), dtype=np.float32)).shape == (1,)
+
+
+def test_skops_import_leaves_torch_unimported_and_its_adapter_importable():
+    code = ("import sys; from molprop.models.store import _import_skops_io; _import_skops_io(); "
+            "assert 'torch' not in sys.modules, 'skops pulled in torch'; "
+            "assert 'sklearn.externals.array_api_compat.torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

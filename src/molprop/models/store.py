@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
+import types
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,24 +88,44 @@ def canonical_skops(data: bytes) -> bytes:
     return out.getvalue()
 
 
+# skops builds its trusted-type list from scikit-learn's estimator discovery, which imports
+# every scikit-learn package, among them the array-API adapter for torch, and so torch itself
+# (~2 s). Nothing here uses that adapter: during the import it is a placeholder module, then
+# removed, so a later real import of it still works.
+_SKLEARN_TORCH_ADAPTER = "sklearn.externals.array_api_compat.torch"
+
+
+def _import_skops_io() -> types.ModuleType:
+    """``skops.io``, imported without pulling in torch."""
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    placed = _SKLEARN_TORCH_ADAPTER not in sys.modules
+    if placed:
+        sys.modules[_SKLEARN_TORCH_ADAPTER] = types.ModuleType(_SKLEARN_TORCH_ADAPTER)
+    try:
+        import skops.io
+    finally:
+        if placed:
+            del sys.modules[_SKLEARN_TORCH_ADAPTER]
+    return skops.io
+
+
 def save_sklearn_member(directory: Path, estimator: Any, prep: Preprocessor) -> None:
     """Save one scikit-learn member (skops format, byte-reproducible) with its preprocessing."""
-    import skops.io
-
+    skops_io = _import_skops_io()
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "estimator.skops").write_bytes(canonical_skops(skops.io.dumps(estimator)))
+    (directory / "estimator.skops").write_bytes(canonical_skops(skops_io.dumps(estimator)))
     write_json(directory / "preprocess.json", prep.to_dict())
 
 
 def load_sklearn_member(directory: Path) -> tuple[Any, Preprocessor]:
     """Load one scikit-learn member, refusing any type not in :data:`SKOPS_TRUSTED`."""
-    import skops.io
-
+    skops_io = _import_skops_io()
     path = directory / "estimator.skops"
-    untrusted = set(skops.io.get_untrusted_types(file=path)) - set(SKOPS_TRUSTED)
+    untrusted = set(skops_io.get_untrusted_types(file=path)) - set(SKOPS_TRUSTED)
     if untrusted:
         raise ValueError(f"{path} contains untrusted types {sorted(untrusted)}; refusing to load")
-    estimator = skops.io.load(path, trusted=SKOPS_TRUSTED)
+    estimator = skops_io.load(path, trusted=SKOPS_TRUSTED)
     prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
     return estimator, prep
 
