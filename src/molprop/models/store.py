@@ -90,8 +90,8 @@ def canonical_skops(data: bytes) -> bytes:
 
 # skops builds its trusted-type list from scikit-learn's estimator discovery, which imports
 # every scikit-learn package, among them the array-API adapter for torch, and so torch itself
-# (~2 s). Nothing here uses that adapter: during the import it is a placeholder module, then
-# removed, so a later real import of it still works.
+# (~2 s). Nothing here uses that adapter, so while skops imports, an empty module stands in
+# under its name; it is taken out again afterwards, so a later real import of it still works.
 _SKLEARN_TORCH_ADAPTER = "sklearn.externals.array_api_compat.torch"
 
 
