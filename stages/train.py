@@ -10,11 +10,12 @@ Members train in parallel processes on the CPU (train.n_jobs). Per-epoch curves 
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
-from common import read_params, save_model_context
+from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
@@ -32,6 +33,10 @@ CHECKPOINTS = Path("checkpoints/train")
 def main() -> None:
     params = read_params("data", "train")
     task, cfg = params["data"]["task"], params["train"]
+    if cfg["n_jobs"] != 1 and cfg["device"] in ("auto", "cpu") and (os.cpu_count() or 1) > 1:
+        from molprop.nn.workers import start_worker_server
+
+        start_worker_server()  # it imports torch for the workers while this process does
     import torch  # noqa: F401  (imported before seeding so torch's generator is seeded too)
     from dvclive import Live
 
@@ -113,4 +118,4 @@ def ensemble_summary(members, val_predictions: dict[str, list[np.ndarray]], y: n
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -9,7 +9,6 @@ its own file, keyed by everything it depends on.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import pickle
 import tempfile
@@ -31,6 +30,7 @@ from molprop.nn.checkpoint import Checkpoint, run_key
 from molprop.nn.device import one_cpu_thread
 from molprop.nn.store import build_network, network_config, network_inputs, predict_member, save_member
 from molprop.nn.training import TrainConfig, TrainResult, fit
+from molprop.nn.workers import worker_context
 
 
 # Seconds between checkpoint writes of a member (epochs of small datasets take a fraction of a
@@ -181,7 +181,7 @@ def train_members(run: MemberRun, members: Sequence[Member],
     with tempfile.TemporaryDirectory(prefix="molprop-train-") as scratch:
         run_file = Path(scratch) / "run.pickle"
         run_file.write_bytes(pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL))
-        context = multiprocessing.get_context("spawn")
+        context = worker_context()
         with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_init_worker,
                                  initargs=(str(run_file),)) as pool:
             futures = [pool.submit(_train_in_worker, member) for member in members]

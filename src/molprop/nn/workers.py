@@ -1,0 +1,33 @@
+"""The processes that train ensemble members on the CPU.
+
+They fork from a server process that has imported torch and the training code once
+(``forkserver``, where the platform has it; else ``spawn``, where each imports them itself,
+~2-3 s). This module does not import torch, so a stage can start the server first thing and
+go on with its own imports and data while the server imports torch on another core.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from multiprocessing import context as mp_context
+
+# torch imports torch._dynamo (~1.5 s) when the first optimizer is made: preloaded too.
+PRELOAD = ["torch", "torch._dynamo", "molprop.nn.members"]
+
+
+def worker_context() -> mp_context.BaseContext:
+    """The multiprocessing context for member workers (forkserver with :data:`PRELOAD`)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def start_worker_server() -> None:
+    """Start the forkserver now (no-op where there is none), so that its imports overlap the
+    caller's; the caller's main script needs an ``if __name__ == "__main__":`` guard."""
+    if worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
