@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import read_params, save_model_context
+from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
@@ -96,4 +96,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from common import read_params
+from common import read_params, run_stage
 
 from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.config import EvaluateConfig
@@ -82,4 +82,4 @@ def _print_summary(task: str, metrics: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from common import read_params
+from common import read_params, run_stage
 
 from molprop.features.config import config_from_params
 from molprop.features.runner import featurize_table
@@ -35,4 +35,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-from common import read_params
+from common import read_params, run_stage
 
 from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.predictions import MODELS
@@ -69,7 +69,8 @@ def main() -> None:
         model = baseline if name == "baseline" else Path("models") / name
         output = baseline.output_name() if name == "baseline" else (
             "probability of the predicted class" if classes else "prediction")
-        result = explain_model(name, model, predictions, data, neighbours, task, config)
+        result = explain_model(name, model, predictions, data, neighbours, task, config,
+                               found if name == "baseline" else None)
         result.worst.round(6).to_csv(OUT / f"worst_{name}.csv", index=False)
         titles, groups, captions = sections.model_cards(result.chosen, result.explanations, result.pictures,
                                                         classes)
@@ -93,4 +94,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from common import read_params
+from common import read_params, run_stage
 
 from molprop.data.io import InputFileError, read_source, require_columns
 from molprop.serialization import write_json
@@ -75,4 +75,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_stage(main)

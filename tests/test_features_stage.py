@@ -170,7 +170,7 @@ def test_stage_on_a_real_slice_without_heavy_imports(tmp_path, slice_smiles):
     params["featurize"].update(n_jobs=2, chunk_size=16)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"featurize": params["featurize"]}))
     code = ("import os, runpy, sys; sys.path.insert(0, os.path.dirname(sys.argv[1])); "
-            "runpy.run_path(sys.argv[1], run_name='__main__'); "
+            "runpy.run_path(sys.argv[1])['main'](); "
             f"print(sorted({HEAVY!r} & set(sys.modules)))")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code, str(REPO / "stages/featurize.py")],
                           cwd=tmp_path, capture_output=True, text=True)  # fmt: skip

@@ -146,7 +146,7 @@ def test_interpret_stage_explains_other_baseline_kinds(tmp_path, monkeypatch, ba
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path / "stages"))
-    runpy.run_path("stages/interpret.py", run_name="__main__")  # the stage's main, in this process
+    runpy.run_path("stages/interpret.py")["main"]()  # the stage's main, in this process
     out = tmp_path / "reports/interpret"
     importance = pd.read_csv(out / "feature_importance.csv")
     assert set(importance["method"]) == {method}

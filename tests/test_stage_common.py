@@ -1,0 +1,42 @@
+"""stages/common.py: how a stage process ends."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+STAGES = Path(__file__).resolve().parents[1] / "stages"
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {stages!r})
+from common import run_stage
+
+def main():
+    with open("out.txt", "w") as handle:
+        handle.write("written")
+    print("printed", end="")  # no newline: only an explicit flush gets it out
+    print("to stderr", file=sys.stderr, end="")
+    return {code}
+
+run_stage(main)
+"""
+
+
+def _run(tmp_path: Path, code: str) -> subprocess.CompletedProcess:
+    script = SCRIPT.format(stages=str(STAGES), code=code)
+    return subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+
+
+def test_a_stage_ends_with_its_exit_code_and_everything_written(tmp_path):
+    done = _run(tmp_path, "3")
+    assert done.returncode == 3
+    assert done.stdout == "printed" and done.stderr == "to stderr"
+    assert (tmp_path / "out.txt").read_text() == "written"
+    assert _run(tmp_path, "None").returncode == 0
+
+
+def test_an_error_in_a_stage_ends_it_with_a_traceback(tmp_path):
+    done = _run(tmp_path, "1 / 0")
+    assert done.returncode == 1 and "ZeroDivisionError" in done.stderr
