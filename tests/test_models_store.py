@@ -115,3 +115,28 @@ def test_skops_import_leaves_torch_unimported_and_its_adapter_importable():
             "assert 'torch' not in sys.modules, 'skops pulled in torch'; "
             "assert 'sklearn.externals.array_api_compat.torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+REFUSE_AN_SVM = """
+import sys
+from pathlib import Path
+import numpy as np
+from sklearn.svm import SVR
+from molprop.models.store import _import_skops_io, load_sklearn_member
+folder = Path(sys.argv[1])
+model = SVR().fit(np.arange(8, dtype=float).reshape(4, 2), np.arange(4, dtype=float))
+(folder / "estimator.skops").write_bytes(_import_skops_io().dumps(model))
+try:
+    load_sklearn_member(folder)
+except ValueError as err:
+    print(err)
+"""
+
+
+def test_a_scikit_learn_estimator_of_a_package_molprop_never_saves_is_refused(tmp_path):
+    """skops is imported trusting only the estimators of the packages a baseline is built
+    from (in a fresh process, as in a stage); any other scikit-learn estimator, here a
+    support-vector machine, is refused."""
+    done = subprocess.run([sys.executable, "-c", REFUSE_AN_SVM, str(tmp_path)], check=True,
+                          capture_output=True, text=True)
+    assert "untrusted types" in done.stdout and "sklearn.svm._classes.SVR" in done.stdout

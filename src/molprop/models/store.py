@@ -88,25 +88,45 @@ def canonical_skops(data: bytes) -> bytes:
     return out.getvalue()
 
 
-# skops builds its trusted-type list from scikit-learn's estimator discovery, which imports
-# every scikit-learn package, among them the array-API adapter for torch, and so torch itself
-# (~2 s). Nothing here uses that adapter, so while skops imports, an empty module stands in
-# under its name; it is taken out again afterwards, so a later real import of it still works.
-_SKLEARN_TORCH_ADAPTER = "sklearn.externals.array_api_compat.torch"
+# skops builds its default trusted-type list from scikit-learn's estimator discovery, which
+# imports every scikit-learn package (~1.5 s; among them the array-API adapter for torch, and
+# so torch itself, ~2 s more). A saved baseline only ever holds estimators of the packages
+# below, so while skops imports, discovery is limited to them: skops then trusts exactly
+# those scikit-learn estimators (plus :data:`SKOPS_TRUSTED`) and refuses any other type.
+_SKLEARN_PACKAGES = ("dummy", "ensemble", "impute", "linear_model", "neighbors", "pipeline",
+                     "preprocessing", "tree")
+
+
+def _estimators_of_used_packages(type_filter: Any = None) -> list[tuple[str, type]]:
+    """(name, class) of the public scikit-learn estimators in :data:`_SKLEARN_PACKAGES`."""
+    import importlib
+    import inspect
+
+    from sklearn.base import BaseEstimator
+
+    found = {}
+    for package in _SKLEARN_PACKAGES:
+        module = importlib.import_module(f"sklearn.{package}")
+        for name in getattr(module, "__all__", []):
+            item = getattr(module, name, None)
+            if (inspect.isclass(item) and issubclass(item, BaseEstimator) and not name.startswith("_")
+                    and not inspect.isabstract(item)):
+                found[name] = item
+    return sorted(found.items())
 
 
 def _import_skops_io() -> types.ModuleType:
-    """``skops.io``, imported without pulling in torch."""
+    """``skops.io``, imported with estimator discovery limited to the packages molprop uses."""
     if "skops.io" in sys.modules:
         return sys.modules["skops.io"]
-    placed = _SKLEARN_TORCH_ADAPTER not in sys.modules
-    if placed:
-        sys.modules[_SKLEARN_TORCH_ADAPTER] = types.ModuleType(_SKLEARN_TORCH_ADAPTER)
+    import sklearn.utils
+
+    discover = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = _estimators_of_used_packages
     try:
         import skops.io
     finally:
-        if placed:
-            del sys.modules[_SKLEARN_TORCH_ADAPTER]
+        sklearn.utils.all_estimators = discover
     return skops.io
 
 
