@@ -194,3 +194,23 @@ def test_predicted_classes_match_the_saved_predictions(tmp_path, freesolv):
     assert np.array_equal(predicted_classes(model, frame.iloc[70:]), predict_saved(tmp_path, frame.iloc[70:]).mean
                           .argmax(axis=1))
     assert model.method == "TreeSHAP" and model.log_odds and model.name == "histogram gradient boosting"
+
+
+@pytest.mark.parametrize("kind,n_classes", [("random_forest", 0), ("ridge", 3)])
+def test_a_subset_of_shap_values_equals_a_fresh_computation_on_those_molecules(tmp_path, freesolv, kind,
+                                                                                n_classes):
+    """The interpret stage reuses the importance's SHAP values for the mapped molecules."""
+    frame, y = freesolv
+    task = "classification" if n_classes else "regression"
+    target = _labels(y, n_classes) if n_classes else y
+    train, test = frame.iloc[:70], frame.iloc[70:80]
+    _save(tmp_path, kind, train, target[:70], task, n_classes, members=2)
+    every = baseline_shap(tmp_path, test, train)
+    positions = np.array([7, 2, 5])
+    alone = baseline_shap(tmp_path, test.iloc[positions], train)
+    subset = every.take(positions)
+    for name in ("values", "base", "output", "features"):
+        assert np.allclose(getattr(subset, name), getattr(alone, name), atol=1e-10), name
+    if n_classes:
+        assert np.array_equal(subset.explained_class, alone.explained_class)
+    assert subset.columns == alone.columns and subset.method == alone.method

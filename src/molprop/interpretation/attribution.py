@@ -116,7 +116,7 @@ def _feature_member(model, x: np.ndarray, reference: np.ndarray, steps: int, exp
 
 def integrated_gradients(model_dir: str | Path, features: pd.DataFrame, graphs: Sequence[MolGraph] | None,
                          classes: Sequence[int] | None = None,
-                         steps: int = 64) -> tuple[list[str], list[Attribution]]:
+                         steps: int = 32) -> tuple[list[str], list[Attribution]]:
     """Integrated gradients of every molecule (row of ``features``, and ``graphs`` for graph
     networks), averaged over the model's members, with the names of the per-molecule feature
     columns; ``classes`` is the class explained per molecule (classification only). CPU only,

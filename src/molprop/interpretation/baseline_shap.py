@@ -4,7 +4,7 @@ or permutation estimates (any other model, e.g. k-NN on Tanimoto similarity)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,14 @@ class ShapExplanation:
     explained_class: np.ndarray | None = None  # (n,) class index, classification only
     method: str = "TreeSHAP"
     output_name: str = "prediction"
+
+    def take(self, positions: np.ndarray) -> "ShapExplanation":
+        """The explanation of the molecules at ``positions`` (each row's values depend on
+        that molecule alone, so a subset equals a fresh computation on those molecules)."""
+        pick = np.asarray(positions, dtype=np.int64)
+        return replace(self, values=self.values[pick], base=self.base[pick], output=self.output[pick],
+                       features=self.features[pick],
+                       explained_class=None if self.explained_class is None else self.explained_class[pick])
 
 
 def baseline_shap(model: SklearnModel | str | Path, features: pd.DataFrame,

@@ -22,6 +22,7 @@ from rdkit import Chem
 from molprop.features.graph import MolGraph
 
 from molprop.interpretation.baseline_model import SklearnModel
+from molprop.interpretation.baseline_shap import ShapExplanation
 from molprop.interpretation.descriptor_atoms import ATOM_TERMS, descriptor_shares
 from molprop.interpretation.morgan_bits import atom_weights
 from molprop.interpretation.permutation import PermutationConfig
@@ -91,18 +92,21 @@ def common_scale(explanations: Sequence[MoleculeExplanation]) -> float:
 
 def explain_saved(model: str | Path | SklearnModel, mols: Sequence[Chem.Mol], features: pd.DataFrame,
                   graphs: Sequence[MolGraph] | None, classes: Sequence[int] | None, radius: int,
-                  n_bits: int, ig_steps: int = 64, reference: pd.DataFrame | None = None,
-                  permutation: PermutationConfig | None = None, seed: int = 0) -> list[MoleculeExplanation]:
+                  n_bits: int, ig_steps: int = 32, reference: pd.DataFrame | None = None,
+                  permutation: PermutationConfig | None = None, seed: int = 0,
+                  shap: ShapExplanation | None = None) -> list[MoleculeExplanation]:
     """Explanations of a saved model (a directory, or a baseline loaded with
     :func:`~molprop.interpretation.baseline_model.load_sklearn_model`) for ``mols`` (rows of
     ``features`` and ``graphs``): SHAP values of a scikit-learn baseline (exact for trees and
     linear models, permutation estimates otherwise; ``reference``: the molecules it learned
     from), integrated gradients of a PyTorch network. ``classes``: the class explained per
-    molecule (classification: the predicted class; a baseline explains its own prediction)."""
+    molecule (classification: the predicted class; a baseline explains its own prediction).
+    ``shap``: the baseline's SHAP values of exactly these molecules, when already computed."""
     if isinstance(model, SklearnModel) or load_card(Path(model)).kind == "sklearn":
         from molprop.interpretation.baseline_shap import baseline_shap
 
-        shap = baseline_shap(model, features, reference, permutation, seed)
+        if shap is None:
+            shap = baseline_shap(model, features, reference, permutation, seed)
         raw = features[shap.columns].to_numpy(dtype=np.float64)
         return [explain_molecule(mol, shap.columns, shap.values[i], raw[i], shap.base[i], shap.output[i],
                                  radius, n_bits) for i, mol in enumerate(mols)]

@@ -17,7 +17,7 @@ from molprop.interpretation.errors import TrainingNeighbours, typical_prediction
 from molprop.interpretation.explain import MoleculeExplanation, common_scale, explain_saved
 from molprop.interpretation.morgan_bits import BitExample, bit_substructures
 from molprop.interpretation.baseline_model import SklearnModel, predicted_classes
-from molprop.interpretation.baseline_shap import baseline_shap, shap_importance
+from molprop.interpretation.baseline_shap import ShapExplanation, baseline_shap, shap_importance
 from molprop.interpretation.permutation import PermutationConfig, permutation_importance
 from molprop.schema import MOL_ID, ROW, SMILES, SPLIT, TARGET
 
@@ -35,7 +35,7 @@ class InterpretConfig:
     n_worst: int = 20
     n_maps_worst: int = 6
     n_maps_typical: int = 3
-    ig_steps: int = 64
+    ig_steps: int = 32
     seed: int = 0
     permutation: PermutationConfig = PermutationConfig()  # a dict from params.yaml is converted
 
@@ -92,6 +92,15 @@ class GlobalImportance:
     method: str
     measure: str
     output_name: str
+    shap: ShapExplanation | None = None  # per-molecule SHAP values (not for permutation importance)
+    rows: np.ndarray | None = None  # the explained molecules (rows of Molecules)
+
+    def shap_of(self, rows: np.ndarray) -> ShapExplanation | None:
+        """The SHAP values of molecules ``rows`` when all of them were explained, else None."""
+        if self.shap is None or self.rows is None:
+            return None
+        positions = pd.Index(self.rows).get_indexer(rows)
+        return None if (positions < 0).any() else self.shap.take(positions)
 
 
 def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence[str],
@@ -107,12 +116,14 @@ def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence
     if len(rows) > limit:
         rows = np.sort(np.random.default_rng(config.seed).choice(rows, limit, replace=False))
     frame = data.features.iloc[rows]
+    shap = None
     if model.kind == "permutation":
         importance = permutation_importance(model, frame, predicted_classes(model, frame), config.permutation,
                                             config.seed)
         measure = "mean |change| when shuffled"
     else:
-        importance = shap_importance(baseline_shap(model, frame, data.learned_features()))
+        shap = baseline_shap(model, frame, data.learned_features())
+        importance = shap_importance(shap)
         measure = "mean |SHAP|"
     importance["method"] = model.method
     fingerprint = importance["feature"].str.startswith("fp_")
@@ -125,7 +136,7 @@ def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence
         more = f" +{len(examples) - 1}" if len(examples) > 1 else ""
         labels.append(f"{feature}: {examples[0].smiles}{more}" if examples else feature)
     importance["label"] = labels
-    return GlobalImportance(importance, bits, len(rows), model.method, measure, model.output_name())
+    return GlobalImportance(importance, bits, len(rows), model.method, measure, model.output_name(), shap, rows)
 
 
 @dataclass
@@ -141,10 +152,12 @@ class ModelExplanations:
 
 
 def explain_model(name: str, model: str | Path | SklearnModel, predictions: pd.DataFrame, data: Molecules,
-                  neighbours: TrainingNeighbours, task: str, config: InterpretConfig) -> ModelExplanations:
+                  neighbours: TrainingNeighbours, task: str, config: InterpretConfig,
+                  known: GlobalImportance | None = None) -> ModelExplanations:
     """Error analysis and atom-contribution maps of model ``name`` (columns of
     data/predictions.parquet; ``model``: its directory, or the loaded baseline) for its worst
-    and typical test molecules."""
+    and typical test molecules. ``known``: the baseline's importance, whose SHAP values of
+    these molecules are reused rather than computed again."""
     worst = worst_predictions(predictions, name, config.n_worst)
     described = neighbours.describe(worst, [data.mols[i] for i in data.rows(worst[MOL_ID])])
     described.insert(1, ROW, data.table[ROW].to_numpy()[data.rows(worst[MOL_ID])])
@@ -158,7 +171,7 @@ def explain_model(name: str, model: str | Path | SklearnModel, predictions: pd.D
     classes = chosen["predicted"].astype(int).tolist() if task == "classification" else None
     explanations = explain_saved(model, mols, data.features.iloc[rows], graphs, classes, config.radius,
                                  config.n_bits, config.ig_steps, data.learned_features(), config.permutation,
-                                 config.seed)
+                                 config.seed, known.shap_of(rows) if known is not None else None)
     scale = common_scale(explanations)
     pictures = [similarity_map_png(mol, np.zeros(mol.GetNumAtoms()) if e.atoms is None else e.atoms, scale)
                 for mol, e in zip(mols, explanations)]
