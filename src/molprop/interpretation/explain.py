@@ -22,7 +22,7 @@ from rdkit import Chem
 from molprop.features.graph import MolGraph
 
 from molprop.interpretation.baseline_model import SklearnModel
-from molprop.interpretation.baseline_shap import ShapExplanation
+from molprop.interpretation.baseline_shap import ShapExplanation, baseline_shap
 from molprop.interpretation.descriptor_atoms import ATOM_TERMS, descriptor_shares
 from molprop.interpretation.morgan_bits import atom_weights
 from molprop.interpretation.permutation import PermutationConfig
@@ -103,8 +103,6 @@ def explain_saved(model: str | Path | SklearnModel, mols: Sequence[Chem.Mol], fe
     molecule (classification: the predicted class; a baseline explains its own prediction).
     ``shap``: the baseline's SHAP values of exactly these molecules, when already computed."""
     if isinstance(model, SklearnModel) or load_card(Path(model)).kind == "sklearn":
-        from molprop.interpretation.baseline_shap import baseline_shap
-
         if shap is None:
             shap = baseline_shap(model, features, reference, permutation, seed)
         raw = features[shap.columns].to_numpy(dtype=np.float64)
