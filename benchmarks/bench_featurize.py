@@ -1,7 +1,9 @@
 """Featurization throughput (molecules/s) against raw RDKit, parallel efficiency, peak memory.
 
 Molecules are real: built-in parents grown by substituent enumeration (molecule_pool.py),
-cached in --cache-dir. Each measurement runs in a fresh process: wall time of
+cached in --cache-dir. Every size of one invocation takes evenly spaced molecules of the
+pool of the largest size, so all sizes have the same mix of molecules (later enumeration
+levels hold larger ones) and time per molecule can be compared across sizes. Each measurement runs in a fresh process: wall time of
 ``featurize_table`` (worker start-up and Parquet writing included), CPU time of the main
 process (with 1 process: all the work; with more: the parent's share, mostly Parquet
 writing), peak RSS of that process and of the whole process tree (parent + forkserver +
@@ -44,6 +46,14 @@ MODES = {  # featurizers of each mode: (morgan, descriptor set or None, graph)
 }  # fmt: skip
 
 
+def spread_rows(n_pool: int, size: int) -> list[int]:
+    """``size`` evenly spaced rows of a pool of ``n_pool``. The pool grows by enumeration
+    depth, so later molecules are larger: a prefix would give each size another mix."""
+    if size > n_pool:
+        raise SystemExit(f"the pool has {n_pool} molecules, fewer than {size}")
+    return [i * n_pool // size for i in range(size)]
+
+
 def mode_steps(mode: str) -> list[str]:
     """The yardstick steps (besides parse) of a mode."""
     morgan, desc_set, graph = MODES[mode]
@@ -63,7 +73,7 @@ def child(args: argparse.Namespace) -> None:
         descriptors=DescriptorConfig(set=desc_set) if desc_set else None,
         graph=graph, n_jobs=args.n_jobs, chunk_size=args.chunk_size,
     )  # fmt: skip
-    table = pq.read_table(args.pool).slice(0, args.size)
+    table = pq.read_table(args.pool).take(spread_rows(pq.read_metadata(args.pool).num_rows, args.size))
     ids, smiles = table.column("mol_id").to_pylist(), table.column("smiles").to_pylist()
     decisions: list[str] = []  # the runner's log line: how many processes it used
     handler = logging.Handler()
@@ -95,7 +105,8 @@ def yardstick_child(args: argparse.Namespace) -> None:
     """Raw RDKit seconds per molecule of the mode's steps on a sample of the run's molecules."""
     import pyarrow.parquet as pq
 
-    smiles = pq.read_table(args.pool, columns=["smiles"]).column("smiles").to_pylist()[: args.size]
+    column = pq.read_table(args.pool, columns=["smiles"]).column("smiles")
+    smiles = column.take(spread_rows(len(column), args.size)).to_pylist()
     steps = mode_steps(args.mode) + (["morgan (bare)"] if MODES[args.mode][0] else [])
     reference = smiles[:: max(1, len(smiles) // YARDSTICK_SAMPLE)]
     print(json.dumps(rdkit_seconds(reference, steps, n_desc=YARDSTICK_SAMPLE // 15)))
