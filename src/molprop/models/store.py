@@ -93,12 +93,14 @@ def canonical_skops(data: bytes) -> bytes:
 # so torch itself, ~2 s more). A saved baseline only ever holds estimators of the packages
 # below, so while skops imports, discovery is limited to them: skops then trusts exactly
 # those scikit-learn estimators (plus :data:`SKOPS_TRUSTED`) and refuses any other type.
-_SKLEARN_PACKAGES = ("dummy", "ensemble", "impute", "linear_model", "neighbors", "pipeline",
-                     "preprocessing", "tree")
+# Forests and boosting, ridge / logistic regression, their trees, and the LabelEncoder
+# inside a boosting classifier.
+_SKLEARN_PACKAGES = ("ensemble", "linear_model", "preprocessing", "tree")
 
 
 def _estimators_of_used_packages(type_filter: Any = None) -> list[tuple[str, type]]:
-    """(name, class) of the public scikit-learn estimators in :data:`_SKLEARN_PACKAGES`."""
+    """(name, class) of the public scikit-learn estimators in :data:`_SKLEARN_PACKAGES`
+    (``all_estimators``' signature; ``type_filter`` is not used)."""
     import importlib
     import inspect
 
@@ -109,8 +111,7 @@ def _estimators_of_used_packages(type_filter: Any = None) -> list[tuple[str, typ
         module = importlib.import_module(f"sklearn.{package}")
         for name in getattr(module, "__all__", []):
             item = getattr(module, name, None)
-            if (inspect.isclass(item) and issubclass(item, BaseEstimator) and not name.startswith("_")
-                    and not inspect.isabstract(item)):
+            if inspect.isclass(item) and issubclass(item, BaseEstimator) and not inspect.isabstract(item):
                 found[name] = item
     return sorted(found.items())
 
