@@ -3,8 +3,8 @@
 Molecules are real: built-in parents grown by substituent enumeration (molecule_pool.py),
 cached in --cache-dir. Every size of one invocation takes evenly spaced molecules of the
 pool of the largest size, so all sizes have the same mix of molecules (later enumeration
-levels hold larger ones) and time per molecule can be compared across sizes. Each measurement runs in a fresh process: wall time of
-``featurize_table`` (worker start-up and Parquet writing included), CPU time of the main
+levels hold larger ones) and time per molecule can be compared across sizes. Each
+measurement runs in a fresh process: wall time of ``featurize_table`` (worker start-up and Parquet writing included), CPU time of the main
 process (with 1 process: all the work; with more: the parent's share, mostly Parquet
 writing), peak RSS of that process and of the whole process tree (parent + forkserver +
 workers, sampled every 0.1 s).
