@@ -115,7 +115,7 @@ def breakdown(model_dir: str, pool: Path, n: int = 2000) -> None:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from molprop.features.runner import featurize_chunk
+    from molprop.features.chunk import featurize_chunk
     from molprop.predict.chunk import predict_prepared, prepare, training_set
     from molprop.predict.model import HeldModel
     from molprop.predict.runner import model_info

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from common import read_params, run_stage
 
 from molprop.features.config import config_from_params
-from molprop.features.runner import featurize_table
 from molprop.schema import MOL_ID, SMILES
 
 VALIDATED = Path("data/validated.parquet")
@@ -23,6 +21,12 @@ METRICS = Path("metrics/featurize.json")
 
 
 def main() -> None:
+    # Imported here, not at the top: each featurize worker process imports this script again,
+    # and needs neither pyarrow nor the runner (see molprop.features.chunk).
+    import pyarrow.parquet as pq
+
+    from molprop.features.runner import featurize_table
+
     params = read_params("featurize")["featurize"]
     config = config_from_params(params)
     table = pq.read_table(VALIDATED, columns=[MOL_ID, SMILES])

@@ -71,24 +71,24 @@ def test_probe_then_parallel_or_serial_gives_the_serial_bytes(tmp_path, slice_sm
 class _UpBeforeStart(WorkerPool):
     """Workers already up when featurizing starts: they get every chunk after the probe."""
 
-    def __init__(self, n_jobs, func):
-        super().__init__(n_jobs, func)
+    def __init__(self, n_jobs, func, preload=()):
+        super().__init__(n_jobs, func, preload)
         self.ready.wait()
 
 
 class _NeverUp(WorkerPool):
     """Workers that never report up: the parent featurizes every molecule itself."""
 
-    def __init__(self, n_jobs, func):
-        super().__init__(n_jobs, func)
+    def __init__(self, n_jobs, func, preload=()):
+        super().__init__(n_jobs, func, preload)
         self.ready = threading.Event()
 
 
 class _UpMidChunk(WorkerPool):
     """Workers that report up after the parent's 5th batch of molecules (in its 1st chunk)."""
 
-    def __init__(self, n_jobs, func):
-        super().__init__(n_jobs, func)
+    def __init__(self, n_jobs, func, preload=()):
+        super().__init__(n_jobs, func, preload)
         self.ready.wait()
         self.ready = self._Countdown(5)
 

@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import TypeVar
 
@@ -31,16 +31,20 @@ class WorkerPool:
     """``n_jobs`` worker processes, started in a background thread.
 
     Workers start with ``forkserver`` (no fork of a process that already runs threads),
-    which first imports ``func``'s module once; that takes a fraction of a second, during
-    which the caller can do useful work of its own until ``ready`` is set. As with any such
-    start method, the caller's main script needs an ``if __name__ == "__main__":`` guard.
+    which first imports ``func``'s module and the modules named in ``preload`` once (the
+    server of a process is started once, by its first pool, with that pool's modules); that
+    takes a fraction of a second, during which the caller can do useful work of its own
+    until ``ready`` is set. As with any such start method, the caller's main script needs an
+    ``if __name__ == "__main__":`` guard; each worker imports that script again, so it
+    should import heavy modules inside its functions.
     """
 
-    def __init__(self, n_jobs: int, func: Callable) -> None:
+    def __init__(self, n_jobs: int, func: Callable, preload: Sequence[str] = ()) -> None:
         context = multiprocessing.get_context("forkserver")
         module = getattr(func, "__module__", None)
-        if module and module != "__main__":  # workers fork from a server that imported it once
-            context.set_forkserver_preload([module])
+        modules = [module] if module and module != "__main__" else []
+        if modules or preload:  # workers fork from a server that imported these once
+            context.set_forkserver_preload([*modules, *preload])
         self.n_jobs = n_jobs
         self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
         self.ready = threading.Event()

@@ -31,7 +31,7 @@ class FeatureReport:
         self.atom_nan = np.zeros(len(ATOM_REAL_NAMES), dtype=np.int64)
 
     def add(self, mol_ids: list[str], result: Any) -> None:
-        """Count one chunk's results (a ``runner.ChunkResult``)."""
+        """Count one chunk's results (a ``chunk.ChunkResult``)."""
         self.n_seen += len(mol_ids)
         self.n_clipped += result.n_clipped
         if result.descriptors is not None:

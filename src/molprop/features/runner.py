@@ -10,7 +10,8 @@ few molecules itself and stays serial when the rest would take less than
 background and goes on featurizing a few molecules at a time, from the front, until they
 are up; they get the rest. With workers, the parent writes Parquet in a background thread
 (in order), so that encoding a row group (a large share of the parent's work) does not keep
-it from handing the workers their next chunks. Chunk boundaries do not change the files.
+it from handing the workers their next chunks, and at the end it finishes the two files in
+two threads at once. Chunk boundaries do not change the files.
 """
 
 from __future__ import annotations
@@ -22,57 +23,25 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
+from molprop.features.chunk import ChunkResult, featurize_chunk, merge_results
 from molprop.features.config import FeaturizeConfig
-from molprop.features.descriptors import compute_descriptors, descriptor_names
-from molprop.features.fingerprints import morgan_fingerprints
-from molprop.features.graph import GraphChunk, concat_chunks, graph_chunk
+from molprop.features.descriptors import descriptor_names
 from molprop.features.parallel import WorkerPool, resolve_n_jobs
 from molprop.features.report import FeatureReport
 from molprop.features.writers import FeatureWriter, GraphWriter
-from molprop.molecules import parse_validated
 
 PROBE_MOLECULES = 32  # molecules the parent featurizes at a time: the probe, and while workers start
 QUEUED_WRITES = 16  # chunks at most waiting for the writer thread (bounds the parent's memory)
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ChunkResult:
-    """Features of one chunk of molecules (None for a featurizer that is off)."""
-
-    fingerprints: np.ndarray | None  # (n, n_bits) uint8
-    n_clipped: int
-    descriptors: np.ndarray | None  # (n, n_descriptors) float32, NaN = non-finite
-    graphs: GraphChunk | None
-
-
-def featurize_chunk(task: tuple[Sequence[str], Sequence[str], FeaturizeConfig]) -> ChunkResult:
-    """Every enabled featurizer on one chunk of (mol_ids, SMILES)."""
-    mol_ids, smiles, config = task
-    mols = parse_validated(smiles, mol_ids, "mol_id", "the featurize input")
-    fps, n_clipped = morgan_fingerprints(mols, config.morgan) if config.morgan else (None, 0)
-    desc = compute_descriptors(mols, config.descriptors.set) if config.descriptors else None
-    graphs = graph_chunk(mols) if config.graph else None
-    return ChunkResult(fps, n_clipped, desc, graphs)
-
-
-def merge_results(parts: Sequence[ChunkResult]) -> ChunkResult:
-    """One ChunkResult for the molecules of ``parts``, in order."""
-    if len(parts) == 1:
-        return parts[0]
-
-    def cat(arrays: list[np.ndarray | None]) -> np.ndarray | None:
-        return None if arrays[0] is None else np.concatenate(arrays)
-
-    graphs = None if parts[0].graphs is None else concat_chunks([p.graphs for p in parts])
-    return ChunkResult(cat([p.fingerprints for p in parts]), sum(p.n_clipped for p in parts),
-                       cat([p.descriptors for p in parts]), graphs)  # fmt: skip
+def _preload(config: FeaturizeConfig) -> list[str]:
+    """Modules the workers' server imports besides ``molprop.features.chunk``."""
+    return ["molprop.features.descriptors"] if config.descriptors else []
 
 
 def _probe(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig,
@@ -121,7 +90,7 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
 
     queued: deque[Future] = deque()
     with (bar, ThreadPoolExecutor(max_workers=1) as writer,  # one thread: chunks written in order
-          WorkerPool(n_jobs, featurize_chunk) if n_jobs > 1 else nullcontext() as pool):  # fmt: skip
+          WorkerPool(n_jobs, featurize_chunk, _preload(config)) if n_jobs > 1 else nullcontext() as pool):  # fmt: skip
         for i, j, result in _chunks(mol_ids, smiles, config, probe, n_probed, pool):
             ids = mol_ids[i:j]
             report.add(ids, result)
@@ -134,8 +103,14 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
             bar.update(len(ids))
         for future in queued:
             future.result()
-    graphs.close()
-    features.close(drop=report.dropped_descriptors())
+    if n_jobs > 1:  # the workers are done: finish both files at once (pyarrow encodes without the GIL)
+        with ThreadPoolExecutor(max_workers=1) as closer:
+            closing = closer.submit(graphs.close)
+            features.close(drop=report.dropped_descriptors())
+            closing.result()
+    else:
+        graphs.close()
+        features.close(drop=report.dropped_descriptors())
     return report.metrics()
 
 

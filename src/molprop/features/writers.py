@@ -25,7 +25,9 @@ COMPRESSION = "zstd"
 def _encoding(schema: pa.Schema) -> dict:
     """ParquetWriter options: fingerprint bits plain-encoded (zstd then packs them) and
     without min/max statistics; dictionary encoding and statistics cost most of the
-    writer's CPU time on thousands of 0/1 columns and buy nothing there."""
+    writer's CPU time on thousands of 0/1 columns and buy nothing there. (Every column of
+    features.parquet is also declared non-nullable, which spares Parquet a definition level
+    per value: about a third of the encoding time of the fingerprint columns.)"""
     other = [name for name in schema.names if not name.startswith(FP_PREFIX)]
     return {"compression": COMPRESSION, "use_dictionary": other, "write_statistics": other}
 
@@ -41,10 +43,10 @@ class FeatureWriter:
     def __init__(self, path: str | Path, config: FeaturizeConfig, descriptor_names: Sequence[str]):
         self.path, self.config = Path(path), config
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fields = [pa.field(MOL_ID, pa.string())]
+        fields = [pa.field(MOL_ID, pa.string(), nullable=False)]  # non-finite descriptors are NaN, not null
         if config.morgan:
-            fields += [pa.field(c, pa.uint8()) for c in fingerprint_columns(config.morgan)]
-        fields += [pa.field(DESC_PREFIX + n, pa.float32()) for n in descriptor_names]
+            fields += [pa.field(c, pa.uint8(), nullable=False) for c in fingerprint_columns(config.morgan)]
+        fields += [pa.field(DESC_PREFIX + n, pa.float32(), nullable=False) for n in descriptor_names]
         self.schema = pa.schema(fields, metadata=self._metadata(dropped=[]))
         self.writer = pq.ParquetWriter(_tmp(self.path), self.schema, **_encoding(self.schema))
         self.ids: list[str] = []

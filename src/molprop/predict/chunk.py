@@ -2,7 +2,7 @@
 
 ``prepare`` (run in worker processes or Ray actors, no model needed) standardizes each SMILES
 with the training-time settings (``molprop.validation.standardize``), featurizes the valid
-molecules with the training-time featurizers (``molprop.features.runner.featurize_chunk``)
+molecules with the training-time featurizers (``molprop.features.chunk.featurize_chunk``)
 and scores their applicability domain. ``predict_prepared`` (run where the model is) turns
 prepared batches into output rows with ``molprop.models.predictor.predict_saved``.
 """
@@ -21,7 +21,7 @@ from molprop.features.config import FeaturizeConfig
 from molprop.features.descriptors import descriptor_columns
 from molprop.features.fingerprints import fingerprint_columns
 from molprop.features.graph import concat_chunks
-from molprop.features.runner import ChunkResult, featurize_chunk
+from molprop.features.chunk import ChunkResult, featurize_chunk
 from molprop.predict.context import DomainFingerprint
 from molprop.predict.domain import TrainingSet, bit_fingerprints
 from molprop.validation.config import MoleculeRules, StandardizeConfig
