@@ -183,6 +183,15 @@ def test_stage_on_a_real_slice_without_heavy_imports(tmp_path, slice_smiles):
     assert pq.read_table(tmp_path / "data/graphs.parquet").column("mol_id").to_pylist() == ids
 
 
+def test_worker_module_imports_only_what_workers_use():
+    # The workers' server imports molprop.features.chunk before any worker starts: Parquet,
+    # the progress bar and the descriptor module (imported when descriptors are on) stay out.
+    code = ("import sys, molprop.features.chunk; "
+            "print(sorted({'pyarrow', 'pandas', 'tqdm', 'rdkit.Chem.Descriptors', 'torch'} & set(sys.modules)))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_config_from_params_reads_the_params_section():
     from molprop.features.config import config_from_params
 
