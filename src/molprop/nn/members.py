@@ -36,6 +36,9 @@ from molprop.nn.workers import worker_context
 # Seconds between checkpoint writes of a member (epochs of small datasets take a fraction of a
 # second, and each write a few percent of that); a killed run redoes at most this much.
 CHECKPOINT_INTERVAL_S = 5.0
+# Part of every checkpoint's key: changed whenever a code change alters what training computes
+# (2: dropout masks from random bytes), so that checkpoints written by older code are not resumed.
+TRAINING_REVISION = 2
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,8 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
     network = build_network(kind, config)
     checkpoint = None
     if checkpoint_dir is not None:
-        key = run_key(kind, asdict(config), asdict(options), scaling, x_train, x_val, y_train, y_val,
-                      graphs_digest(train_graphs), graphs_digest(val_graphs))
+        key = run_key(TRAINING_REVISION, kind, asdict(config), asdict(options), scaling, x_train, x_val,
+                      y_train, y_val, graphs_digest(train_graphs), graphs_digest(val_graphs))
         checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, CHECKPOINT_INTERVAL_S)
     result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
                  (network_inputs(kind, x_val, val_graphs), y_val), options, device, on_epoch, checkpoint)

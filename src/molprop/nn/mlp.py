@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from molprop.nn.dropout import ByteDropout
+
 
 @dataclass(frozen=True)
 class MLPConfig:
@@ -27,7 +29,7 @@ class MLP(nn.Module):
         layers: list[nn.Module] = []
         width = config.n_inputs
         for _ in range(config.n_layers):
-            layers += [nn.Linear(width, config.hidden_size), nn.ReLU(), nn.Dropout(config.dropout)]
+            layers += [nn.Linear(width, config.hidden_size), nn.ReLU(), ByteDropout(config.dropout)]
             width = config.hidden_size
         layers.append(nn.Linear(width, config.n_outputs))
         self.net = nn.Sequential(*layers)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from molprop.features.graph import ATOM_FDIM, BOND_FDIM, GraphBatch, MolGraph, batch_graphs
+from molprop.nn.dropout import ByteDropout
 
 READOUTS = ("mean", "sum", "norm")
 NORM_DIVISOR = 100.0
@@ -74,16 +75,16 @@ class MPNN(nn.Module):
         self.w_in = nn.Linear(config.atom_fdim + config.bond_fdim, hidden, bias=False)
         self.w_message = nn.Linear(hidden, hidden, bias=False)
         self.w_atom = nn.Linear(config.atom_fdim + hidden, hidden)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = ByteDropout(config.dropout)
         if config.readout not in READOUTS:
             raise ValueError(f"readout {config.readout!r}: use one of {READOUTS}")
         self.norm = nn.BatchNorm1d(hidden) if config.batch_norm else nn.Identity()
         layers: list[nn.Module] = []
         width = hidden + config.n_extra
         for _ in range(config.ffn_layers - 1):
-            layers += [nn.Dropout(config.dropout), nn.Linear(width, config.ffn_hidden_size), nn.ReLU()]
+            layers += [ByteDropout(config.dropout), nn.Linear(width, config.ffn_hidden_size), nn.ReLU()]
             width = config.ffn_hidden_size
-        layers += [nn.Dropout(config.dropout), nn.Linear(width, config.n_outputs)]
+        layers += [ByteDropout(config.dropout), nn.Linear(width, config.n_outputs)]
         self.head = nn.Sequential(*layers)
 
     def embed(self, graph: GraphTensors) -> torch.Tensor:
