@@ -103,14 +103,11 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
             bar.update(len(ids))
         for future in queued:
             future.result()
-    if n_jobs > 1:  # the workers are done: finish both files at once (pyarrow encodes without the GIL)
-        with ThreadPoolExecutor(max_workers=1) as closer:
-            closing = closer.submit(graphs.close)
-            features.close(drop=report.dropped_descriptors())
-            closing.result()
-    else:
-        graphs.close()
+    # Both files are finished at once: pyarrow encodes without holding the GIL.
+    with ThreadPoolExecutor(max_workers=1) as closer:
+        closing = closer.submit(graphs.close)
         features.close(drop=report.dropped_descriptors())
+        closing.result()
     return report.metrics()
 
 
