@@ -19,19 +19,23 @@ from common import read_params, run_stage
 from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.predictions import MODELS
 from molprop.features.graph_store import has_graphs, load_aligned_graphs
+from molprop.features.parallel import WorkerPool
 from molprop.interpretation import sections
 from molprop.interpretation.baseline_model import load_sklearn_model
 from molprop.interpretation.drawing import picture_grid
 from molprop.interpretation.explain import method_note
 from molprop.interpretation.page import render_page
 from molprop.interpretation.plots import plot_importance
-from molprop.interpretation.run import (InterpretConfig, Molecules, baseline_importance, explain_model,
-                                        molecule_table)
+from molprop.interpretation.run import (InterpretConfig, Molecules, baseline_importance, choose_for_maps,
+                                        draw_maps, molecule_table)
 from molprop.molecules import parse_validated
 from molprop.schema import MOL_ID, SMILES
 
 OUT = Path("reports/interpret")
 GRAPHS = Path("data/graphs.parquet")
+# What the helper process's server imports before the helper forks from it: torch and the
+# modules of the network's maps and of the picture grids (matplotlib is imported by the grid).
+HELPER_PRELOAD = ["torch", "molprop.interpretation.attribution", "molprop.interpretation.drawing"]
 
 
 def main() -> None:
@@ -39,52 +43,63 @@ def main() -> None:
     task = params["data"]["task"]
     morgan = params["featurize"]["morgan"]
     config = InterpretConfig(radius=morgan["radius"], n_bits=morgan["n_bits"], **params["interpret"])
-    validated, features, split = read_aligned(
-        "data/validated.parquet", "data/features.parquet", "data/split.parquet"
-    )
-    predictions = pd.read_parquet("data/predictions.parquet")
-    classes = class_names(validated, task)
-    mols = parse_validated(validated[SMILES], validated[MOL_ID], "molecule", "data/validated.parquet")
-    graphs = load_aligned_graphs(GRAPHS, validated[MOL_ID].tolist()) if has_graphs(GRAPHS) else None
-    data = Molecules(mols, molecule_table(validated, split), features, graphs)
-    neighbours = data.neighbours()
-    shutil.rmtree(OUT, ignore_errors=True)
-    (OUT / "maps").mkdir(parents=True)
+    # The network's maps (torch, integrated gradients) are drawn in a helper process on another
+    # core while this one explains the baseline; the helper's server imports torch meanwhile.
+    with WorkerPool(1, draw_maps, HELPER_PRELOAD) as helper:
+        validated, features, split = read_aligned(
+            "data/validated.parquet", "data/features.parquet", "data/split.parquet"
+        )
+        predictions = pd.read_parquet("data/predictions.parquet")
+        classes = class_names(validated, task)
+        mols = parse_validated(validated[SMILES], validated[MOL_ID], "molecule", "data/validated.parquet")
+        graphs = load_aligned_graphs(GRAPHS, validated[MOL_ID].tolist()) if has_graphs(GRAPHS) else None
+        data = Molecules(mols, molecule_table(validated, split), features, graphs)
+        neighbours = data.neighbours()
+        requests = {name: choose_for_maps(name, predictions, data, neighbours, task, config) for name in MODELS}
+        network = {name: helper.submit(draw_maps, str(Path("models") / name), requests[name], config)
+                   for name in MODELS if name != "baseline"}
+        shutil.rmtree(OUT, ignore_errors=True)
+        (OUT / "maps").mkdir(parents=True)
 
-    baseline = load_sklearn_model("models/baseline")
-    found = baseline_importance(baseline, data, predictions[MOL_ID], config)
-    found.importance.round(8).to_csv(OUT / "feature_importance.csv", index=False)
-    top = found.importance.dropna(subset=["importance"]).head(config.n_top_features)
-    plot_importance(top, OUT / "feature_importance.png", f"Baseline ({baseline.name}): {found.method} over "
-                    f"{found.n_explained} test molecules", f"{found.measure} ({found.output_name})")
-    note = sections.importance_note(found.method, baseline.name, f"{found.n_explained} test molecules",
-                                    found.output_name, found.importance, config.permutation.n_repeats)
-    page = [(f"Baseline: which features matter ({found.method})", sections.importance_section(
-        (OUT / "feature_importance.png").read_bytes(), found.importance, config.n_top_bits, found.bits,
-        mols, config.n_bit_examples, note, found.measure))]
+        baseline = load_sklearn_model("models/baseline")
+        found = baseline_importance(baseline, data, predictions[MOL_ID], config)
+        found.importance.round(8).to_csv(OUT / "feature_importance.csv", index=False)
+        top = found.importance.dropna(subset=["importance"]).head(config.n_top_features)
+        plot_importance(top, OUT / "feature_importance.png", f"Baseline ({baseline.name}): {found.method} over "
+                        f"{found.n_explained} test molecules", f"{found.measure} ({found.output_name})")
+        note = sections.importance_note(found.method, baseline.name, f"{found.n_explained} test molecules",
+                                        found.output_name, found.importance, config.permutation.n_repeats)
+        page = [(f"Baseline: which features matter ({found.method})", sections.importance_section(
+            (OUT / "feature_importance.png").read_bytes(), found.importance, config.n_top_bits, found.bits,
+            mols, config.n_bit_examples, note, found.measure))]
 
-    by_id = dict(zip(validated[MOL_ID], mols))
-    headings = {"baseline": f"Baseline ({baseline.name})", "model": "Model (neural network)"}
-    for name in MODELS:
-        model = baseline if name == "baseline" else Path("models") / name
-        output = baseline.output_name() if name == "baseline" else (
-            "probability of the predicted class" if classes else "prediction")
-        result = explain_model(name, model, predictions, data, neighbours, task, config,
-                               found if name == "baseline" else None)
-        result.worst.round(6).to_csv(OUT / f"worst_{name}.csv", index=False)
-        titles, groups, captions = sections.model_cards(result.chosen, result.explanations, result.pictures,
-                                                        classes)
-        for title, png in zip(titles, result.pictures):
-            (OUT / "maps" / f"{name}_{title.replace(' #', '_')}.png").write_bytes(png)
-        picture_grid(result.pictures, captions, OUT / f"maps_{name}.png",
-                     f"{headings[name]}: atom contributions (green raises, pink lowers the {output})")
-        note = (f"{method_note(model, config.ig_steps, config.permutation)} Green raises the {output}, pink "
-                f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
-        page.append((f"{headings[name]}: atom contributions", sections.maps_section(note, groups)))
-        page.append((f"{headings[name]}: worst predictions and their nearest training molecules",
-                     sections.errors_section(result.worst, by_id, classes)))
-        print(f"interpret {name}: worst error {result.worst['error'].iloc[0]:.3f} "
-              f"({result.worst[SMILES].iloc[0]})")
+        by_id = dict(zip(validated[MOL_ID], mols))
+        headings = {"baseline": f"Baseline ({baseline.name})", "model": "Model (neural network)"}
+        grids = []
+        for name in MODELS:
+            model = baseline if name == "baseline" else Path("models") / name
+            output = baseline.output_name() if name == "baseline" else (
+                "probability of the predicted class" if classes else "prediction")
+            result = (draw_maps(baseline, requests[name], config, data.learned_features(), found)
+                      if name == "baseline" else network[name].result())
+            result.worst.round(6).to_csv(OUT / f"worst_{name}.csv", index=False)
+            titles, groups, captions = sections.model_cards(result.chosen, result.explanations, result.pictures,
+                                                            classes)
+            for title, png in zip(titles, result.pictures):
+                (OUT / "maps" / f"{name}_{title.replace(' #', '_')}.png").write_bytes(png)
+            # each model's grid of maps is drawn in the helper while this process goes on
+            grids.append(helper.submit(picture_grid, result.pictures, captions, OUT / f"maps_{name}.png",
+                                       f"{headings[name]}: atom contributions (green raises, pink lowers the "
+                                       f"{output})"))
+            note = (f"{method_note(model, config.ig_steps, config.permutation)} Green raises the {output}, pink "
+                    f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
+            page.append((f"{headings[name]}: atom contributions", sections.maps_section(note, groups)))
+            page.append((f"{headings[name]}: worst predictions and their nearest training molecules",
+                         sections.errors_section(result.worst, by_id, classes)))
+            print(f"interpret {name}: worst error {result.worst['error'].iloc[0]:.3f} "
+                  f"({result.worst[SMILES].iloc[0]})")
+        for grid in grids:
+            grid.result()
 
     intro = (f"Test-set explanations of the baseline and the model ({task}, "
              f"{len(predictions)} test molecules). Generated by the interpret stage of the molprop pipeline.")

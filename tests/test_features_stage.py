@@ -115,6 +115,20 @@ def test_parent_or_workers_featurizing_gives_the_serial_bytes(tmp_path, slice_sm
     assert m1 == m2
 
 
+def test_submit_returns_before_the_workers_are_up_and_passes_results_and_errors():
+    with WorkerPool(1, abs) as pool:
+        pool.ready.wait()
+        gate = threading.Event()
+        pool.ready = gate  # the workers look "still starting": submit must not wait for them
+        pending = [pool.submit(abs, -3), pool.submit(int, "not a number")]
+        assert not any(future.done() for future in pending)
+        gate.set()
+        assert pending[0].result(timeout=60) == 3
+        with pytest.raises(ValueError, match="not a number"):
+            pending[1].result(timeout=60)
+        assert pool.submit(abs, -4).result(timeout=60) == 4  # workers up: handed over directly
+
+
 def test_ordered_map_keeps_input_order():
     assert list(ordered_map(abs, range(-40, 0), n_jobs=2, in_flight_per_worker=1)) == list(range(40, 0, -1))
     assert list(ordered_map(abs, [], n_jobs=2)) == []

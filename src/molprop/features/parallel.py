@@ -23,6 +23,14 @@ def resolve_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
+def _copy_outcome(source: Future, target: Future) -> None:
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
+
+
 def _answer() -> None:
     """A task that does nothing: its result means a worker process is up."""
 
@@ -56,6 +64,26 @@ class WorkerPool:
             wait([self.executor.submit(_answer) for _ in range(self.n_jobs)])
         finally:
             self.ready.set()
+
+    def submit(self, func: Callable[..., R], *args: object) -> Future[R]:
+        """``func(*args)`` in a worker (``func`` a module-level function). Returns at once:
+        while the workers are still starting, a thread hands the task over once they are up
+        (the executor's own ``submit`` would wait for them)."""
+        if self.ready.is_set():
+            return self.executor.submit(func, *args)
+        outer: Future[R] = Future()
+
+        def hand_over() -> None:
+            self.ready.wait()
+            try:
+                inner = self.executor.submit(func, *args)
+            except BaseException as error:  # noqa: BLE001 - reported through the future
+                outer.set_exception(error)
+                return
+            inner.add_done_callback(lambda done: _copy_outcome(done, outer))
+
+        threading.Thread(target=hand_over, name="worker-submit", daemon=True).start()
+        return outer
 
     def map(self, func: Callable[[T], R], items: Iterable[T], in_flight_per_worker: int = 2) -> Iterator[R]:
         """``func`` over ``items`` in the workers, in input order, with at most

@@ -151,13 +151,25 @@ class ModelExplanations:
     scale: float
 
 
-def explain_model(name: str, model: str | Path | SklearnModel, predictions: pd.DataFrame, data: Molecules,
-                  neighbours: TrainingNeighbours, task: str, config: InterpretConfig,
-                  known: GlobalImportance | None = None) -> ModelExplanations:
-    """Error analysis and atom-contribution maps of model ``name`` (columns of
-    data/predictions.parquet; ``model``: its directory, or the loaded baseline) for its worst
-    and typical test molecules. ``known``: the baseline's importance, whose SHAP values of
-    these molecules are reused rather than computed again."""
+@dataclass
+class MapRequest:
+    """What a model's atom-contribution maps need: its worst predictions (with neighbours),
+    the molecules chosen for maps and their inputs. Small (a few molecules), so it can be
+    sent to another process."""
+
+    worst: pd.DataFrame
+    chosen: pd.DataFrame
+    rows: np.ndarray  # rows of Molecules
+    mols: list[Chem.Mol]
+    features: pd.DataFrame
+    graphs: list[MolGraph] | None
+    classes: list[int] | None  # the class explained per molecule (classification)
+
+
+def choose_for_maps(name: str, predictions: pd.DataFrame, data: Molecules, neighbours: TrainingNeighbours,
+                    task: str, config: InterpretConfig) -> MapRequest:
+    """Model ``name``'s worst predictions described with their training neighbours, and the
+    worst and typical test molecules its maps explain."""
     worst = worst_predictions(predictions, name, config.n_worst)
     described = neighbours.describe(worst, [data.mols[i] for i in data.rows(worst[MOL_ID])])
     described.insert(1, ROW, data.table[ROW].to_numpy()[data.rows(worst[MOL_ID])])
@@ -166,16 +178,35 @@ def explain_model(name: str, model: str | Path | SklearnModel, predictions: pd.D
     chosen = pd.concat([worst.head(config.n_maps_worst).assign(kind="worst"), typical.assign(kind="typical")],
                        ignore_index=True)
     rows = data.rows(chosen[MOL_ID])
-    mols = [data.mols[i] for i in rows]
     graphs = None if data.graphs is None else [data.graphs[i] for i in rows]
     classes = chosen["predicted"].astype(int).tolist() if task == "classification" else None
-    explanations = explain_saved(model, mols, data.features.iloc[rows], graphs, classes, config.radius,
-                                 config.n_bits, config.ig_steps, data.learned_features(), config.permutation,
-                                 config.seed, known.shap_of(rows) if known is not None else None)
+    return MapRequest(described, chosen, rows, [data.mols[i] for i in rows], data.features.iloc[rows], graphs,
+                      classes)
+
+
+def draw_maps(model: str | Path | SklearnModel, request: MapRequest, config: InterpretConfig,
+              reference: pd.DataFrame | None = None, known: GlobalImportance | None = None) -> ModelExplanations:
+    """Explanations and atom-contribution maps (one colour scale) of the molecules of
+    ``request``. ``reference``: the molecules the models learned from (baseline SHAP);
+    ``known``: the baseline's importance, whose SHAP values are reused when it has them."""
+    explanations = explain_saved(model, request.mols, request.features, request.graphs, request.classes,
+                                 config.radius, config.n_bits, config.ig_steps, reference, config.permutation,
+                                 config.seed, known.shap_of(request.rows) if known is not None else None)
     scale = common_scale(explanations)
     pictures = [similarity_map_png(mol, np.zeros(mol.GetNumAtoms()) if e.atoms is None else e.atoms, scale)
-                for mol, e in zip(mols, explanations)]
-    return ModelExplanations(described, chosen, explanations, pictures, scale)
+                for mol, e in zip(request.mols, explanations)]
+    return ModelExplanations(request.worst, request.chosen, explanations, pictures, scale)
+
+
+def explain_model(name: str, model: str | Path | SklearnModel, predictions: pd.DataFrame, data: Molecules,
+                  neighbours: TrainingNeighbours, task: str, config: InterpretConfig,
+                  known: GlobalImportance | None = None) -> ModelExplanations:
+    """Error analysis and atom-contribution maps of model ``name`` (columns of
+    data/predictions.parquet; ``model``: its directory, or the loaded baseline) for its worst
+    and typical test molecules. ``known``: the baseline's importance, whose SHAP values of
+    these molecules are reused rather than computed again."""
+    request = choose_for_maps(name, predictions, data, neighbours, task, config)
+    return draw_maps(model, request, config, data.learned_features(), known)
 
 
 def molecule_table(validated: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
