@@ -14,29 +14,26 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
-from molprop.data.tables import class_names, read_aligned
-from molprop.evaluation.metrics import score
-from molprop.models.baseline import BaselineConfig, fit_member
-from molprop.models.estimators import predict_matrix
-from molprop.models.partitions import partitions
-from molprop.models.search import SearchConfig, cv_groups_of, objective_metric
-from molprop.models.store import ModelCard, save_card, save_sklearn_member
-from molprop.schema import SMILES, TARGET
-from molprop.seeding import seed_everything
-from molprop.serialization import write_json
 
 OUT = Path("models/baseline")
 
 
+def check_model_section(cfg: dict) -> None:
+    """The params.yaml ``baseline`` section has a sub-section for its ``model``."""
+    if cfg["model"] not in cfg:
+        raise KeyError(f"params.yaml baseline section has no {cfg['model']}: sub-section")
+
+
 def config_from(cfg: dict) -> BaselineConfig:
     """The library configuration from the params.yaml ``baseline`` section."""
+    from molprop.models.baseline import BaselineConfig
+    from molprop.models.search import SearchConfig
+
+    check_model_section(cfg)
     model, search = cfg["model"], dict(cfg["search"])
-    if model not in cfg:
-        raise KeyError(f"params.yaml baseline section has no {model}: sub-section")
     space = (search.pop("space", None) or {}).get(model) or {}
     return BaselineConfig(model=model, hyperparameters=cfg[model] or {}, features=cfg["features"],
                           search=SearchConfig(**search, space=space), seed=cfg["seed"],
@@ -46,6 +43,28 @@ def config_from(cfg: dict) -> BaselineConfig:
 def main() -> None:
     params = read_params("data", "baseline")
     task, cfg = params["data"]["task"], params["baseline"]
+    check_model_section(cfg)
+    # The run opens first: its helper process imports MLflow while this one imports
+    # scikit-learn and fits (hence the imports below, inside main).
+    with tracking.mlflow_run("molprop", "baseline", params):
+        fit_and_save(task, cfg)
+
+
+def fit_and_save(task: str, cfg: dict) -> None:
+    """Fit, save and log the baseline member(s) of every partition."""
+    import numpy as np
+
+    from molprop.data.tables import class_names, read_aligned
+    from molprop.evaluation.metrics import score
+    from molprop.models.baseline import fit_member
+    from molprop.models.estimators import predict_matrix
+    from molprop.models.partitions import partitions
+    from molprop.models.search import cv_groups_of, objective_metric
+    from molprop.models.store import ModelCard, save_card, save_sklearn_member
+    from molprop.schema import SMILES, TARGET
+    from molprop.seeding import seed_everything
+    from molprop.serialization import write_json
+
     config = config_from(cfg)
     seed_everything(config.seed)
     validated, features, split = read_aligned(
@@ -59,40 +78,39 @@ def main() -> None:
     parts = partitions(split)
     shutil.rmtree(OUT, ignore_errors=True)
     chosen, cv_scores = {}, {}
-    with tracking.mlflow_run("molprop", "baseline", params):
-        for part in parts:
+    for part in parts:
 
-            def log_trial(number: int, trial: dict, value: float, name: str = part.name) -> None:
-                tracking.log_metrics({f"{name}.search_cv_score": value}, step=number)
-                print(f"baseline {name} trial {number}: {trial} -> {value:.4f}")
+        def log_trial(number: int, trial: dict, value: float, name: str = part.name) -> None:
+            tracking.log_metrics({f"{name}.search_cv_score": value}, step=number)
+            print(f"baseline {name} trial {number}: {trial} -> {value:.4f}")
 
-            started = time.perf_counter()
-            member = fit_member(features, y, groups, part.train, task, len(classes), config, log_trial)
-            save_sklearn_member(OUT / part.name, member.estimator, member.prep)
-            chosen[part.name] = member.hyperparameters
-            tracking.log_params(member.hyperparameters, f"{part.name}.chosen.")
-            summary = f"baseline {part.name}: {config.model} {member.hyperparameters}"
-            if member.search is not None:
-                cv_scores[part.name] = member.search.cv_score
-                write_json(OUT / part.name / "search.json", member.search.__dict__)
-                tracking.log_metrics({f"{part.name}.cv_{member.search.metric}": member.search.cv_score})
-                summary += f", CV {member.search.metric} {member.search.cv_score:.4f}"
-            if len(part.val):
-                val_pred = predict_matrix(member.estimator, member.prep.transform(features.iloc[part.val]),
-                                          task, len(classes))
-                val_scores = score(task, y[part.val], val_pred)
-                tracking.log_metrics({f"{part.name}.val_{k}": v for k, v in val_scores.items()})
-                summary += f", validation {val_scores}"
-            print(f"{summary} ({time.perf_counter() - started:.1f} s)")
-        extra = {"model": config.model, "hyperparameters": chosen, "cv_score": cv_scores,
-                 "cv_metric": objective_metric(task)[0] if cv_scores else None,
-                 "search": {k: v for k, v in cfg["search"].items() if k != "space"}
-                 | {"space": dict(config.search.space)}}
-        used_groups = ["morgan"] if config.model == "knn_tanimoto" else list(config.features)
-        card = ModelCard("sklearn", task, used_groups, [p.name for p in parts], classes, extra)
-        save_card(OUT, card)
-        save_model_context(OUT, validated, np.concatenate([p.train for p in parts]), None)
-        tracking.log_model_dir(OUT)
+        started = time.perf_counter()
+        member = fit_member(features, y, groups, part.train, task, len(classes), config, log_trial)
+        save_sklearn_member(OUT / part.name, member.estimator, member.prep)
+        chosen[part.name] = member.hyperparameters
+        tracking.log_params(member.hyperparameters, f"{part.name}.chosen.")
+        summary = f"baseline {part.name}: {config.model} {member.hyperparameters}"
+        if member.search is not None:
+            cv_scores[part.name] = member.search.cv_score
+            write_json(OUT / part.name / "search.json", member.search.__dict__)
+            tracking.log_metrics({f"{part.name}.cv_{member.search.metric}": member.search.cv_score})
+            summary += f", CV {member.search.metric} {member.search.cv_score:.4f}"
+        if len(part.val):
+            val_pred = predict_matrix(member.estimator, member.prep.transform(features.iloc[part.val]),
+                                      task, len(classes))
+            val_scores = score(task, y[part.val], val_pred)
+            tracking.log_metrics({f"{part.name}.val_{k}": v for k, v in val_scores.items()})
+            summary += f", validation {val_scores}"
+        print(f"{summary} ({time.perf_counter() - started:.1f} s)")
+    extra = {"model": config.model, "hyperparameters": chosen, "cv_score": cv_scores,
+             "cv_metric": objective_metric(task)[0] if cv_scores else None,
+             "search": {k: v for k, v in cfg["search"].items() if k != "space"}
+             | {"space": dict(config.search.space)}}
+    used_groups = ["morgan"] if config.model == "knn_tanimoto" else list(config.features)
+    card = ModelCard("sklearn", task, used_groups, [p.name for p in parts], classes, extra)
+    save_card(OUT, card)
+    save_model_context(OUT, validated, np.concatenate([p.train for p in parts]), None)
+    tracking.log_model_dir(OUT)
 
 
 if __name__ == "__main__":

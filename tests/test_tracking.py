@@ -1,4 +1,8 @@
+import subprocess
+import sys
+
 import mlflow
+import pytest
 
 from molprop import tracking
 
@@ -9,7 +13,44 @@ def test_run_logs_flattened_params_and_finite_metrics(tmp_path):
         (tmp_path / "model").mkdir()
         (tmp_path / "model" / "model.json").write_text("{}")
         tracking.log_model_dir(tmp_path / "model")
-    stored = mlflow.get_run(run.info.run_id)
+    stored = mlflow.get_run(run.run_id)
     assert stored.data.params == {"train.lr": "0.1", "train.layers": "2", "seed": "0"}
     assert stored.data.metrics == {"rmse": 1.5}
-    assert [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "model")] == ["model/model.json"]
+    assert [a.path for a in mlflow.MlflowClient().list_artifacts(run.run_id, "model")] == ["model/model.json"]
+
+
+def test_history_steps_status_and_the_stage_never_importing_mlflow(tmp_path):
+    script = (
+        "import sys\n"
+        "from molprop import tracking\n"
+        "with tracking.mlflow_run('unit', 'stage', {'a': 1}) as run:\n"
+        "    tracking.log_history([{'epoch': 0, 'loss': 2.0}, {'epoch': 1, 'loss': 1.0}], 'm/')\n"
+        "print(run.run_id, 'mlflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
+    run_id, imported = done.stdout.split()
+    assert imported == "False"
+    client = mlflow.MlflowClient()
+    assert [(m.step, m.value) for m in client.get_metric_history(run_id, "m/loss")] == [(0, 2.0), (1, 1.0)]
+    stored = client.get_run(run_id)
+    assert stored.info.status == "FINISHED" and stored.info.run_name == "stage"
+    assert stored.data.params == {"a": "1"}
+
+
+def test_an_error_in_the_block_ends_the_run_failed_and_propagates():
+    with pytest.raises(ZeroDivisionError):
+        with tracking.mlflow_run("unit", "broken", {}):
+            tracking.log_metrics({"seen": 1.0})
+            1 / 0
+    runs = mlflow.search_runs(experiment_names=["unit"], output_format="list")
+    assert [(r.info.run_name, r.info.status, r.data.metrics) for r in runs] == [("broken", "FAILED", {"seen": 1.0})]
+
+
+def test_a_store_that_cannot_be_opened_fails_the_run(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("")  # the store's directory would have to be inside a file
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/a_file/mlflow.db")
+    with pytest.raises(RuntimeError, match="MLflow tracking failed"):
+        with tracking.mlflow_run("unit", "run", {}):
+            tracking.log_metrics({"x": 1.0})
+    with pytest.raises(RuntimeError, match="no MLflow run is open"):
+        tracking.log_metrics({"x": 1.0})

@@ -1,10 +1,23 @@
-"""MLflow tracking: a local sqlite store by default, overridable by MLFLOW_TRACKING_URI."""
+"""MLflow tracking: a local sqlite store by default, overridable by MLFLOW_TRACKING_URI.
+
+A stage's run is written by a helper process (``molprop.tracking_helper``) that starts when the
+run opens and is fed what to log through a pipe: importing MLflow and opening its store take
+seconds (~4 s with an existing sqlite store, ~6 s when it creates one), which then overlap
+the stage's own work on another core instead of delaying it. The stage never imports MLflow.
+Leaving the run waits for the helper to have logged everything, and raises if it failed.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,59 +35,114 @@ def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-@contextmanager
-def mlflow_run(experiment: str, run_name: str, params: Mapping[str, Any]) -> Iterator[Any]:
-    """An MLflow run with ``params`` logged (nested keys flattened with dots)."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run_name) as run:
-        mlflow.log_params(_flatten(params))
+
+def _plain(value: Any) -> Any:
+    """A JSON-writable stand-in for a value json cannot write (numpy scalars, paths)."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+class _Helper:
+    """The process that owns one MLflow run; messages are JSON lines on its standard input."""
+
+    def __init__(self, experiment: str, run_name: str) -> None:
+        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true")}
+        self.process = subprocess.Popen([sys.executable, "-m", "molprop.tracking_helper"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, env=env)
+        self.broken = False
+        self.send("start", {"uri": os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
+                            "experiment": experiment, "run_name": run_name,
+                            "source": os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "",
+                            "start_ms": _now_ms()})
+
+    def send(self, kind: str, body: Any) -> None:
+        if self.broken:
+            return  # the helper has died; its error is raised when the run ends
+        try:
+            self.process.stdin.write(json.dumps({kind: body}, default=_plain) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.broken = True
+
+    def finish(self, status: str) -> tuple[str | None, int]:
+        """End the run with ``status``; (its id, the helper's exit code) once it has exited."""
+        self.send("end", {"status": status, "end_ms": _now_ms()})
+        try:
+            self.process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        out = self.process.stdout.read()
+        code = self.process.wait()
+        return (out.strip().splitlines() or [None])[-1], code
+
+
+_ACTIVE: _Helper | None = None
+
+
+@dataclass
+class TrackedRun:
+    """The MLflow run of a ``mlflow_run`` block; ``run_id`` is set when the block ends."""
+
+    run_id: str | None = None
+
+
+@contextmanager
+def mlflow_run(experiment: str, run_name: str, params: Mapping[str, Any]) -> Iterator[TrackedRun]:
+    """An MLflow run with ``params`` logged (nested keys flattened with dots); the log_*
+    functions below log to it. The run ends FINISHED, or FAILED when the block raises."""
+    global _ACTIVE
+    if _ACTIVE is not None:
+        raise RuntimeError("an MLflow run is already open in this process")
+    helper = _Helper(experiment, run_name)
+    helper.send("params", _flatten(params))
+    run = TrackedRun()
+    _ACTIVE = helper
+    try:
         yield run
+    except BaseException:
+        _ACTIVE = None
+        helper.finish("FAILED")
+        raise
+    _ACTIVE = None
+    run.run_id, code = helper.finish("FINISHED")
+    if code != 0:
+        raise RuntimeError(f"MLflow tracking failed (exit code {code}; its error is printed above). Check "
+                           f"MLFLOW_TRACKING_URI ({os.environ.get('MLFLOW_TRACKING_URI', DEFAULT_TRACKING_URI)}).")
+
+
+def _active() -> _Helper:
+    if _ACTIVE is None:
+        raise RuntimeError("no MLflow run is open: log inside `with tracking.mlflow_run(...)`")
+    return _ACTIVE
 
 
 def log_params(params: Mapping[str, Any], prefix: str = "") -> None:
-    """Log more params to the active MLflow run (nested keys flattened with dots after
-    ``prefix``)."""
-    import mlflow
+    """Log more params to the open run (nested keys flattened with dots after ``prefix``)."""
+    _active().send("params", _flatten(params, prefix))
 
-    mlflow.log_params(_flatten(params, prefix))
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    """Log finite numeric metrics to the active MLflow run."""
-    import math
-
-    import mlflow
-
-    clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-    mlflow.log_metrics(clean, step=step)
+    """Log the finite numeric metrics to the open run."""
+    now = _now_ms()
+    _active().send("metrics", [[k, float(v), now, step or 0] for k, v in metrics.items() if _finite(v)])
 
 
 def log_model_dir(path: str | Path, artifact_path: str = "model") -> None:
     """Log a saved model directory (weights + config, no pickles) as run artifacts."""
-    import mlflow
-
-    mlflow.log_artifacts(str(path), artifact_path=artifact_path)
+    _active().send("artifacts", {"path": str(Path(path).resolve()), "artifact_path": artifact_path})
 
 
 def log_history(records: list[dict], prefix: str = "") -> None:
-    """Log per-epoch records (``epoch`` plus metric values) to the active run in one batch."""
-    import math
-    import time
-
-    import mlflow
-    from mlflow.entities import Metric
-
-    run = mlflow.active_run()
-    if run is None or not records:
+    """Log per-epoch records (``epoch`` plus metric values) to the open run, if any."""
+    if _ACTIVE is None or not records:
         return
-    now = int(time.time() * 1000)
-    metrics = [Metric(prefix + key, float(value), now, int(record["epoch"]))
-               for record in records for key, value in record.items()
-               if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value)]
-    client = mlflow.tracking.MlflowClient()
-    for start in range(0, len(metrics), 1000):  # MLflow's batch size limit
-        client.log_batch(run.info.run_id, metrics=metrics[start : start + 1000])
+    now = _now_ms()
+    _ACTIVE.send("metrics", [[prefix + key, float(value), now, int(record["epoch"])]
+                             for record in records for key, value in record.items()
+                             if key != "epoch" and _finite(value)])
