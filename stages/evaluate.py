@@ -13,17 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from common import read_params, run_stage
 
-from molprop.data.tables import class_names, read_aligned
-from molprop.evaluation.config import EvaluateConfig
-from molprop.evaluation.predictions import MODELS, plot_table, prediction_table
-from molprop.evaluation.run import evaluate
-from molprop.features.graph_store import has_graphs, load_aligned_graphs
+from molprop.features.parallel import WorkerPool
 from molprop.models.predictor import predict_saved
-from molprop.schema import MOL_ID, SPLIT
-from molprop.serialization import write_json
 
 GRAPHS = Path("data/graphs.parquet")
 PLOTS = Path("plots")
@@ -33,7 +26,25 @@ SUBGROUPS = Path("reports/evaluate/subgroups.csv")
 def main() -> None:
     params = read_params("data", "evaluate")
     task = params["data"]["task"]
-    config = EvaluateConfig.from_params(params["evaluate"])
+    # The network predicts in a helper process, whose server imports torch while this process
+    # imports the evaluation code and predicts with the baseline (hence the imports below).
+    with WorkerPool(1, predict_saved, ["torch", "molprop.nn.store"]) as helper:
+        evaluate_models(task, params["evaluate"], helper)
+
+
+def evaluate_models(task: str, section: dict, helper: WorkerPool) -> None:
+    """Predict the test part with every model (networks in ``helper``), evaluate, write."""
+    import numpy as np
+
+    from molprop.data.tables import class_names, read_aligned
+    from molprop.evaluation.config import EvaluateConfig
+    from molprop.evaluation.predictions import MODELS, plot_table, prediction_table
+    from molprop.evaluation.run import evaluate
+    from molprop.features.graph_store import has_graphs, load_aligned_graphs
+    from molprop.schema import MOL_ID, SPLIT
+    from molprop.serialization import write_json
+
+    config = EvaluateConfig.from_params(section)
     validated, features, split = read_aligned(
         "data/validated.parquet", "data/features.parquet", "data/split.parquet"
     )
@@ -45,10 +56,10 @@ def main() -> None:
     if has_graphs(GRAPHS):
         every = load_aligned_graphs(GRAPHS, validated[MOL_ID].tolist())
         graphs = [every[i] for i in test]
-    predictions = {
-        name: predict_saved(Path("models") / name, features.iloc[test], config.device, graphs)
-        for name in MODELS
-    }
+    networks = {name: helper.submit(predict_saved, Path("models") / name, features.iloc[test], config.device,
+                                    graphs) for name in MODELS if name != "baseline"}
+    predictions = {name: predict_saved(Path("models") / name, features.iloc[test], config.device, graphs)
+                   if name == "baseline" else networks[name].result() for name in MODELS}
     seen = validated.iloc[np.flatnonzero(parts != "test")]  # train + val: what the models saw
     result = evaluate(task, validated.iloc[test].reset_index(drop=True), predictions, seen,
                       config, class_names(validated, task))
@@ -66,12 +77,12 @@ def main() -> None:
         write_json(f"metrics/{name}.json", report)
     SUBGROUPS.parent.mkdir(parents=True, exist_ok=True)
     result.subgroup_table.round(6).to_csv(SUBGROUPS, index=False)
-    _print_summary(task, result.metrics)
+    _print_summary(task, result.metrics, MODELS)
 
 
-def _print_summary(task: str, metrics: dict) -> None:
+def _print_summary(task: str, metrics: dict, models: tuple[str, ...]) -> None:
     keys = ("roc_auc", "mcc") if task == "classification" else ("rmse", "r2")
-    for name in MODELS:
+    for name in models:
         shown = ", ".join(
             f"{k} {metrics[name][k]} [{metrics[f'{name}_ci'][k]['low']}, "
             f"{metrics[f'{name}_ci'][k]['high']}]" for k in keys
