@@ -11,6 +11,7 @@ plots/error_vs_similarity.csv.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from common import read_params, run_stage
@@ -25,15 +26,19 @@ SUBGROUPS = Path("reports/evaluate/subgroups.csv")
 
 def main() -> None:
     params = read_params("data", "evaluate")
-    task = params["data"]["task"]
+    task, section = params["data"]["task"], params["evaluate"]
+    if sys.platform == "darwin" and section["device"] in ("auto", "mps"):
+        evaluate_models(task, section, None)  # Apple's GPU (MPS) is not usable in a forked process
+        return
     # The network predicts in a helper process, whose server imports torch while this process
     # imports the evaluation code and predicts with the baseline (hence the imports below).
     with WorkerPool(1, predict_saved, ["torch", "molprop.nn.store"]) as helper:
-        evaluate_models(task, params["evaluate"], helper)
+        evaluate_models(task, section, helper)
 
 
-def evaluate_models(task: str, section: dict, helper: WorkerPool) -> None:
-    """Predict the test part with every model (networks in ``helper``), evaluate, write."""
+def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None:
+    """Predict the test part with every model (networks in ``helper``, when given), evaluate,
+    write the outputs."""
     import numpy as np
 
     from molprop.data.tables import class_names, read_aligned
@@ -57,9 +62,10 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool) -> None:
         every = load_aligned_graphs(GRAPHS, validated[MOL_ID].tolist())
         graphs = [every[i] for i in test]
     networks = {name: helper.submit(predict_saved, Path("models") / name, features.iloc[test], config.device,
-                                    graphs) for name in MODELS if name != "baseline"}
-    predictions = {name: predict_saved(Path("models") / name, features.iloc[test], config.device, graphs)
-                   if name == "baseline" else networks[name].result() for name in MODELS}
+                                    graphs) for name in MODELS if name != "baseline" and helper is not None}
+    predictions = {name: networks[name].result() if name in networks else
+                   predict_saved(Path("models") / name, features.iloc[test], config.device, graphs)
+                   for name in MODELS}
     seen = validated.iloc[np.flatnonzero(parts != "test")]  # train + val: what the models saw
     result = evaluate(task, validated.iloc[test].reset_index(drop=True), predictions, seen,
                       config, class_names(validated, task))
