@@ -1,4 +1,5 @@
-"""Ordered parallel map over processes with a bounded number of tasks in flight."""
+"""Worker processes: an ordered parallel map with a bounded number of tasks in flight, and
+single tasks run beside the caller's own work."""
 
 from __future__ import annotations
 

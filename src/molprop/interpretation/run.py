@@ -198,17 +198,6 @@ def draw_maps(model: str | Path | SklearnModel, request: MapRequest, config: Int
     return ModelExplanations(request.worst, request.chosen, explanations, pictures, scale)
 
 
-def explain_model(name: str, model: str | Path | SklearnModel, predictions: pd.DataFrame, data: Molecules,
-                  neighbours: TrainingNeighbours, task: str, config: InterpretConfig,
-                  known: GlobalImportance | None = None) -> ModelExplanations:
-    """Error analysis and atom-contribution maps of model ``name`` (columns of
-    data/predictions.parquet; ``model``: its directory, or the loaded baseline) for its worst
-    and typical test molecules. ``known``: the baseline's importance, whose SHAP values of
-    these molecules are reused rather than computed again."""
-    request = choose_for_maps(name, predictions, data, neighbours, task, config)
-    return draw_maps(model, request, config, data.learned_features(), known)
-
-
 def molecule_table(validated: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
     """mol_id, row, smiles, y and split part of every validated molecule."""
     return validated[[MOL_ID, ROW, SMILES, TARGET]].assign(**{SPLIT: split[SPLIT].to_numpy()})
