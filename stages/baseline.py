@@ -28,11 +28,11 @@ def check_model_section(cfg: dict) -> None:
 
 
 def config_from(cfg: dict) -> BaselineConfig:
-    """The library configuration from the params.yaml ``baseline`` section."""
+    """The library configuration from the params.yaml ``baseline`` section (its model
+    sub-section already checked by ``check_model_section``)."""
     from molprop.models.baseline import BaselineConfig
     from molprop.models.search import SearchConfig
 
-    check_model_section(cfg)
     model, search = cfg["model"], dict(cfg["search"])
     space = (search.pop("space", None) or {}).get(model) or {}
     return BaselineConfig(model=model, hyperparameters=cfg[model] or {}, features=cfg["features"],
