@@ -52,6 +52,22 @@ def test_parallel_output_is_byte_identical_to_serial(tmp_path, slice_smiles):
     assert m1 == m2
 
 
+def test_stereo_perception_does_not_follow_the_environment(tmp_path, monkeypatch):
+    """RDKit reads its stereo algorithm from RDK_USE_LEGACY_STEREO_PERCEPTION, which its SPS
+    descriptor sets to 0 for a moment: a worker started then inherited 0 and counted the ring
+    stereocentres of CC1CCC(C)CC1. Featurizing must give the same bytes whatever it says."""
+    smiles = ["CC1CCC(C)CC1", "Cl/C=C/Cl", "C/C=C1/CC[C@H](C)CC1", "CCO"]
+    ids = [f"m{i}" for i in range(len(smiles))]
+    monkeypatch.setenv("RDK_USE_LEGACY_STEREO_PERCEPTION", "1")
+    usual, _ = run(tmp_path, ids, smiles, "usual", n_jobs=1)
+    monkeypatch.setenv("RDK_USE_LEGACY_STEREO_PERCEPTION", "0")
+    flipped, _ = run(tmp_path, ids, smiles, "flipped", n_jobs=2, chunk_size=2, serial_below_seconds=0.0)
+    for name in ("f.parquet", "g.parquet"):
+        assert (usual / name).read_bytes() == (flipped / name).read_bytes()
+    table = pd.read_parquet(usual / "f.parquet")
+    assert table["desc_NumAtomStereoCenters"].tolist() == [0, 0, 0, 0]
+
+
 @pytest.mark.parametrize("chunk_size", [3, 40, 100])  # probe = whole first chunk / part of it / all
 def test_probe_then_parallel_or_serial_gives_the_serial_bytes(tmp_path, slice_smiles, caplog, chunk_size):
     ids, smiles = slice_smiles

@@ -18,7 +18,7 @@ from molprop.validation.config import (
 )
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import resolve_duplicates
-from molprop.validation.standardize import standardize_smiles
+from molprop.validation.standardize import standardize_many, standardize_smiles
 from molprop.validation.targets import read_label, read_number, sorted_classes
 
 ACETIC_ACID_INCHIKEY = "QTBSBXVTEAMEQO-UHFFFAOYSA-N"
@@ -440,3 +440,15 @@ def test_no_valid_rows_at_all() -> None:
     message = str(err.value)
     for reason in ("unparsable_smiles", "trailing_text", "missing_smiles"):
         assert reason in message
+
+
+def test_standardizing_does_not_follow_the_environments_stereo_perception(monkeypatch):
+    """RDKit's stereo algorithm is an environment variable that its own SPS descriptor flips
+    for a moment and child processes inherit; validate keeps the legacy one regardless."""
+    smiles = ["C/C=C1/CC[C@H](C)CC1", "C[C@H]1CC[C@@H](C)CC1", "Cl/C=C/Cl"]
+    config, rules = StandardizeConfig(), MoleculeRules()
+    monkeypatch.setenv("RDK_USE_LEGACY_STEREO_PERCEPTION", "1")
+    usual = [o.smiles for o in standardize_many(smiles, config, rules)]
+    monkeypatch.setenv("RDK_USE_LEGACY_STEREO_PERCEPTION", "0")
+    assert [o.smiles for o in standardize_many(smiles, config, rules)] == usual
+    assert usual[0] == "CC=C1CCC(C)CC1"  # legacy: no stereo on the exocyclic double bond

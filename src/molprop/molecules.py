@@ -7,10 +7,25 @@ from collections.abc import Sequence
 from rdkit import Chem
 
 
+def use_legacy_stereo_perception() -> None:
+    """Make this process perceive stereochemistry with RDKit's legacy algorithm (its default),
+    the one molprop's outputs are defined with.
+
+    RDKit keeps the choice in the environment variable ``RDK_USE_LEGACY_STEREO_PERCEPTION``,
+    which child processes inherit and some RDKit functions set for a moment (the ``SPS``
+    descriptor runs ``FindMolChiralCenters(useLegacyImplementation=False)``). A worker
+    process started at that moment, or a shell that sets the variable, would otherwise count
+    e.g. the ring stereocentres of ``CC1CCC(C)CC1`` (2 instead of 0) and label
+    ``Cl/C=C/Cl`` trans instead of E. Every unit of work that reads molecules calls this.
+    """
+    Chem.SetUseLegacyStereoPerception(True)
+
+
 def parse_validated(smiles: Sequence[str], names: Sequence[object], kind: str,
                     where: str) -> list[Chem.Mol]:
     """One RDKit molecule per SMILES; a SMILES RDKit cannot read (which validate should have
     rejected) raises ``ValueError`` naming that molecule as ``<kind> <name> of <where>``."""
+    use_legacy_stereo_perception()
     mols = []
     for name, text in zip(names, smiles, strict=True):
         mol = Chem.MolFromSmiles(text) if isinstance(text, str) else None

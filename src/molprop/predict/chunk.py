@@ -22,6 +22,7 @@ from molprop.features.descriptors import descriptor_columns
 from molprop.features.fingerprints import fingerprint_columns
 from molprop.features.graph import concat_chunks
 from molprop.features.chunk import ChunkResult, featurize_chunk
+from molprop.molecules import use_legacy_stereo_perception
 from molprop.predict.context import DomainFingerprint
 from molprop.predict.domain import TrainingSet, bit_fingerprints
 from molprop.validation.config import MoleculeRules, StandardizeConfig
@@ -93,6 +94,7 @@ def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
     from molprop.validation.standardize import standardize_smiles
 
     spec, batch = task
+    use_legacy_stereo_perception()
     frame = batch.reset_index(drop=True).copy()
     outcomes = [standardize_smiles(s, spec.standardize, spec.rules) for s in frame["smiles_input"]]
     frame["smiles"] = [o.smiles for o in outcomes]

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from rdkit import Chem, RDLogger
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
+from molprop.molecules import use_legacy_stereo_perception
 from molprop.validation.config import MoleculeRules, StandardizeConfig
 
 RDLogger.DisableLog("rdApp.*")  # every failure is reported as a rejected row instead
@@ -357,4 +358,5 @@ def standardize_smiles(value: object, config: StandardizeConfig, rules: Molecule
 def standardize_many(values: list[object], config: StandardizeConfig,
                      rules: MoleculeRules) -> list[MolOutcome]:
     """``standardize_smiles`` over a list, in order (the unit of work of one process)."""
+    use_legacy_stereo_perception()
     return [standardize_smiles(value, config, rules) for value in values]
