@@ -3,10 +3,11 @@
 For each dataset and split (method:seed), runs the real pipeline (`dvc repro`, all seven
 stages, default params otherwise) in a scratch copy of this project and reads
 metrics/evaluate.json. Prints test RMSE of the baseline and of the network ensemble (and the
-spread of its single members), the test RMSE of the first k members' mean for every k (what
-a smaller ensemble would score), the `dvc repro` wall time (and per stage, with the load
-average before the run), then mean ± std over the splits
-next to the Chemprop 2.3.1 figures of the models issue (scaffold split, seed 0) and the
+spread of its single members), the members' mean validation RMSE (the figure to compare
+settings by: test parts must not choose them), the test RMSE of the first k members' mean
+for every k (what a smaller ensemble would score), the `dvc repro` wall time (and per
+stage, with the load average before the run), then mean ± std over the splits next to the
+Chemprop 2.3.1 figures of the models issue (scaffold split, seed 0) and the
 0.9x target.
 
     python benchmarks/bench_models.py                       # FreeSolv + Huuskonen, 4 splits
@@ -79,7 +80,9 @@ def repro(root: Path, method: str, seed: int) -> dict:
              if line.startswith("Running stage")]
     stages = {name: (marks[i + 1][0] if i + 1 < len(marks) else seconds) - t for i, (t, name) in enumerate(marks)}
     metrics = json.loads((root / "metrics/evaluate.json").read_text())
-    return {"seconds": seconds, "baseline": metrics["baseline"]["rmse"], "model": metrics["model"]["rmse"],
+    live = json.loads((root / "dvclive/metrics.json").read_text())
+    val = [v for k, v in live.items() if k.endswith("/val_rmse")]
+    return {"seconds": seconds, "val": statistics.mean(val) if val else float("nan"), "baseline": metrics["baseline"]["rmse"], "model": metrics["model"]["rmse"],
             "members": metrics.get("model_members", {}).get("rmse_mean", metrics["model"]["rmse"]),
             "members_std": metrics.get("model_members", {}).get("rmse_std", 0.0), "stages": stages, "load": load}
 
@@ -127,6 +130,7 @@ def main() -> None:
             rows.append(row)
             print(f"{name:<10} {method + ':' + str(seed):<20} {row['baseline']:8.3f} {row['model']:7.3f} "
                   f"{row['members']:8.3f} ± {row['members_std']:.3f} {row['seconds']:8.1f}", flush=True)
+            print(" " * 31 + f"members' mean validation RMSE {row['val']:.3f}", flush=True)
             print(" " * 31 + "stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in row["stages"].items())
                   + f"; load average before {row['load']:.2f}", flush=True)
             row["curve"] = ensemble_curve(root)
@@ -134,7 +138,8 @@ def main() -> None:
                   + ", ".join(f"{k} {v:.3f}" for k, v in enumerate(row["curve"], 1)), flush=True)
         best_chemprop = min(v for v in (chemprop, chemprop_rdkit) if v is not None)
         print(f"{name:<10} {'mean ± std':<20} baseline {mean_std([r['baseline'] for r in rows])}, "
-              f"model {mean_std([r['model'] for r in rows])}, dvc repro {mean_std([r['seconds'] for r in rows])} s")
+              f"model {mean_std([r['model'] for r in rows])}, members' validation RMSE "
+              f"{mean_std([r['val'] for r in rows])}, dvc repro {mean_std([r['seconds'] for r in rows])} s")
         sizes = range(1, min(len(r["curve"]) for r in rows) + 1)
         print(f"{name:<10} {'mean over splits':<20} model RMSE with the first k members: "
               + ", ".join(f"{k} {statistics.mean(r['curve'][k - 1] for r in rows):.3f}" for k in sizes))
