@@ -82,7 +82,8 @@ def repro(root: Path, method: str, seed: int) -> dict:
     metrics = json.loads((root / "metrics/evaluate.json").read_text())
     live = json.loads((root / "dvclive/metrics.json").read_text())
     val = [v for k, v in live.items() if k.endswith("/val_rmse")]
-    return {"seconds": seconds, "val": statistics.mean(val) if val else float("nan"), "baseline": metrics["baseline"]["rmse"], "model": metrics["model"]["rmse"],
+    return {"seconds": seconds, "val": statistics.mean(val) if val else float("nan"),
+            "baseline": metrics["baseline"]["rmse"], "model": metrics["model"]["rmse"],
             "members": metrics.get("model_members", {}).get("rmse_mean", metrics["model"]["rmse"]),
             "members_std": metrics.get("model_members", {}).get("rmse_std", 0.0), "stages": stages, "load": load}
 

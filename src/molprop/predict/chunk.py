@@ -22,7 +22,6 @@ from molprop.features.descriptors import descriptor_columns
 from molprop.features.fingerprints import fingerprint_columns
 from molprop.features.graph import concat_chunks
 from molprop.features.chunk import ChunkResult, featurize_chunk
-from molprop.molecules import use_legacy_stereo_perception
 from molprop.predict.context import DomainFingerprint
 from molprop.predict.domain import TrainingSet, bit_fingerprints
 from molprop.validation.config import MoleculeRules, StandardizeConfig
@@ -91,12 +90,11 @@ def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
     chunk frame). Rows that fail get status ``invalid`` with the validation reason code."""
     from rdkit import Chem
 
-    from molprop.validation.standardize import standardize_smiles
+    from molprop.validation.standardize import standardize_many
 
     spec, batch = task
-    use_legacy_stereo_perception()
     frame = batch.reset_index(drop=True).copy()
-    outcomes = [standardize_smiles(s, spec.standardize, spec.rules) for s in frame["smiles_input"]]
+    outcomes = standardize_many(frame["smiles_input"].tolist(), spec.standardize, spec.rules)
     frame["smiles"] = [o.smiles for o in outcomes]
     frame["reason"] = [o.reason for o in outcomes]
     frame["message"] = [o.message or None for o in outcomes]
