@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -50,6 +52,15 @@ def test_seed_everything_repeats_python_numpy_and_torch_draws():
     assert draws[0] == draws[1]
     seed_everything(124)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) != draws[0]
+
+
+def test_seed_everything_asks_for_deterministic_kernels_only_on_a_gpu():
+    # On the CPU the switch only costs start-up (it imports torch's compiler stack).
+    code = ("import sys, torch; from molprop.seeding import seed_everything; seed_everything(0); "
+            "print(torch.are_deterministic_algorithms_enabled(), 'torch._inductor' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    expected = torch.cuda.is_available() or torch.backends.mps.is_available()
+    assert out == [str(expected), str(expected)]
 
 
 def test_write_json_is_sorted_stable_and_creates_folders(tmp_path):
