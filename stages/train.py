@@ -4,8 +4,9 @@ AdamW with warm-up + cosine decay, gradient clipping and early stopping on the v
 loss; ``ensemble_size`` members (different seeds) per partition, one partition per fold in
 k-fold mode. The members' spread on the validation part calibrates the uncertainty. Training
 is checkpointed under checkpoints/train (every few seconds), so a killed run resumes there.
-Members train in parallel processes on the CPU (train.n_jobs). Per-epoch curves go to dvclive (dvclive/) and MLflow; models/model holds the best weights
-(state dicts + JSON, no pickle).
+Members train in parallel processes on the CPU (train.n_jobs). Per-epoch curves go to
+dvclive (dvclive/) and MLflow; models/model holds the best weights (state dicts + JSON, no
+pickle).
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ def main() -> None:
     import torch  # noqa: F401  (imported before seeding so torch's generator is seeded too)
     from dvclive import Live
 
-    from molprop.evaluation.metrics import score
     from molprop.features.graph_store import load_aligned_graphs
     from molprop.nn.device import pick_device
     from molprop.nn.members import MemberData, MemberRun, ensemble_members, predict_rows, train_members
@@ -79,6 +79,10 @@ def main() -> None:
             summary = {"best_epoch": result.best_epoch, "epochs_run": len(result.history)}
             val = member.partition.val
             if len(val):
+                # imported here, once the workers are training, not before they start
+                # (scikit-learn takes ~1.5 s to import)
+                from molprop.evaluation.metrics import score
+
                 pred = predict_rows(OUT, member, data, val, device)
                 val_predictions.setdefault(member.partition.name, []).append(pred)
                 summary |= {f"val_{k}": v for k, v in score(task, data.y[val], pred).items()}
