@@ -37,8 +37,9 @@ from molprop.nn.workers import worker_context
 # second, and each write a few percent of that); a killed run redoes at most this much.
 CHECKPOINT_INTERVAL_S = 5.0
 # Part of every checkpoint's key: changed whenever a code change alters what training computes
-# (2: dropout masks from random bytes), so that checkpoints written by older code are not resumed.
-TRAINING_REVISION = 2
+# (2: dropout masks from random bytes; 3: fused AdamW), so that checkpoints written by older code
+# are not resumed.
+TRAINING_REVISION = 3
 
 
 @dataclass(frozen=True)
