@@ -4,11 +4,11 @@ For each dataset and split (method:seed), runs the real pipeline (`dvc repro`, a
 stages, default params otherwise) in a scratch copy of this project and reads
 metrics/evaluate.json. Prints test RMSE of the baseline and of the network ensemble (and the
 spread of its single members), the members' mean validation RMSE (the figure to compare
-settings by: test parts must not choose them), the test RMSE of the first k members' mean
-for every k (what a smaller ensemble would score), the `dvc repro` wall time (and per
-stage, with the load average before the run), then mean ± std over the splits next to the
-Chemprop 2.3.1 figures of the models issue (scaffold split, seed 0) and the
-0.9x target.
+settings by: test parts must not choose them), the validation and test RMSE of the first k
+members' mean for every k (what a smaller ensemble would score), the `dvc repro` wall time
+(and per stage, with the load average before the run), then mean ± std over the splits next
+to the Chemprop 2.3.1 figures of the models issue (scaffold split, seed 0) and the 0.9x
+target.
 
     python benchmarks/bench_models.py                       # FreeSolv + Huuskonen, 4 splits
     python benchmarks/bench_models.py --datasets freesolv --splits scaffold:0
@@ -88,9 +88,10 @@ def repro(root: Path, method: str, seed: int) -> dict:
             "members_std": metrics.get("model_members", {}).get("rmse_std", 0.0), "stages": stages, "load": load}
 
 
-def ensemble_curve(root: Path) -> list[float]:
-    """Test RMSE of the mean of the first k network members, k = 1 .. ensemble size: what a
-    smaller ensemble (seeds seed .. seed + k - 1, trained exactly like these) would score."""
+def ensemble_curves(root: Path) -> dict[str, list[float]]:
+    """RMSE of the mean of the first k network members, k = 1 .. ensemble size, on the
+    validation and the test part: what a smaller ensemble (seeds seed .. seed + k - 1, trained
+    exactly like these) would score. The validation curve is the one to choose a size by."""
     import numpy as np
     import torch
 
@@ -101,13 +102,17 @@ def ensemble_curve(root: Path) -> list[float]:
 
     validated, features, split = read_aligned(*(root / "data" / f for f in
                                                 ("validated.parquet", "features.parquet", "split.parquet")))
-    test = np.flatnonzero(split["split"].to_numpy() == "test")
     graphs = load_aligned_graphs(root / "data/graphs.parquet", validated["mol_id"].tolist())
     card = load_card(root / "models/model")
-    preds = [predict_member(root / "models/model" / m, features.iloc[test], [graphs[i] for i in test],
-                            "regression", torch.device("cpu")) for m in card.members]
-    y = validated["y"].to_numpy()[test]
-    return [float(np.sqrt(np.mean((np.mean(preds[:k], axis=0) - y) ** 2))) for k in range(1, len(preds) + 1)]
+    curves = {}
+    for part in ("val", "test"):
+        rows = np.flatnonzero(split["split"].to_numpy() == part)
+        preds = [predict_member(root / "models/model" / m, features.iloc[rows], [graphs[i] for i in rows],
+                                "regression", torch.device("cpu")) for m in card.members]
+        y = validated["y"].to_numpy()[rows]
+        curves[part] = [float(np.sqrt(np.mean((np.mean(preds[:k], axis=0) - y) ** 2)))
+                        for k in range(1, len(preds) + 1)]
+    return curves
 
 
 def mean_std(values: list[float]) -> str:
@@ -134,16 +139,18 @@ def main() -> None:
             print(" " * 31 + f"members' mean validation RMSE {row['val']:.3f}", flush=True)
             print(" " * 31 + "stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in row["stages"].items())
                   + f"; load average before {row['load']:.2f}", flush=True)
-            row["curve"] = ensemble_curve(root)
-            print(" " * 31 + "model RMSE with the first k members: "
-                  + ", ".join(f"{k} {v:.3f}" for k, v in enumerate(row["curve"], 1)), flush=True)
+            row["curves"] = ensemble_curves(root)
+            for part, label in (("val", "validation"), ("test", "test")):
+                print(" " * 31 + f"{label} RMSE of the first k members' mean: "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in enumerate(row["curves"][part], 1)), flush=True)
         best_chemprop = min(v for v in (chemprop, chemprop_rdkit) if v is not None)
         print(f"{name:<10} {'mean ± std':<20} baseline {mean_std([r['baseline'] for r in rows])}, "
               f"model {mean_std([r['model'] for r in rows])}, members' validation RMSE "
               f"{mean_std([r['val'] for r in rows])}, dvc repro {mean_std([r['seconds'] for r in rows])} s")
-        sizes = range(1, min(len(r["curve"]) for r in rows) + 1)
-        print(f"{name:<10} {'mean over splits':<20} model RMSE with the first k members: "
-              + ", ".join(f"{k} {statistics.mean(r['curve'][k - 1] for r in rows):.3f}" for k in sizes))
+        sizes = range(1, min(len(r["curves"]["test"]) for r in rows) + 1)
+        for part, label in (("val", "validation"), ("test", "test")):
+            print(f"{name:<10} {'mean over splits':<20} {label} RMSE of the first k members' mean: "
+                  + ", ".join(f"{k} {statistics.mean(r['curves'][part][k - 1] for r in rows):.3f}" for k in sizes))
         print(f"{name:<10} Chemprop 2.3.1 (scaffold:0): D-MPNN {chemprop}"
               + (f", + RDKit 2D normalized {chemprop_rdkit}" if chemprop_rdkit else "")
               + f"; target <= 0.9 x {best_chemprop} = {0.9 * best_chemprop:.3f}", flush=True)
