@@ -76,7 +76,7 @@ def main() -> None:
         by_id = dict(zip(validated[MOL_ID], mols))
         headings = {"baseline": f"Baseline ({baseline.name})", "model": "Model (neural network)"}
         grids = []
-        for name in MODELS:
+        for position, name in enumerate(MODELS, 1):
             model = baseline if name == "baseline" else Path("models") / name
             output = baseline.output_name() if name == "baseline" else (
                 "probability of the predicted class" if classes else "prediction")
@@ -87,10 +87,14 @@ def main() -> None:
                                                             classes)
             for title, png in zip(titles, result.pictures):
                 (OUT / "maps" / f"{name}_{title.replace(' #', '_')}.png").write_bytes(png)
-            # each model's grid of maps is drawn in the helper while this process goes on
-            grids.append(helper.submit(picture_grid, result.pictures, captions, OUT / f"maps_{name}.png",
-                                       f"{headings[name]}: atom contributions (green raises, pink lowers the "
-                                       f"{output})"))
+            grid_args = (result.pictures, captions, OUT / f"maps_{name}.png",
+                         f"{headings[name]}: atom contributions (green raises, pink lowers the {output})")
+            # a model's grid of maps is drawn in the helper while this process goes on; the
+            # last model's here, while the helper finishes the ones before
+            if position < len(MODELS):
+                grids.append(helper.submit(picture_grid, *grid_args))
+            else:
+                picture_grid(*grid_args)
             note = (f"{method_note(model, config.ig_steps, config.permutation)} Green raises the {output}, pink "
                     f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
             page.append((f"{headings[name]}: atom contributions", sections.maps_section(note, groups)))
