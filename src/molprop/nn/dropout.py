@@ -32,7 +32,7 @@ class ByteDropout(nn.Module):
         n = x.numel()
         words = torch.empty((n + 7) // 8, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
         keep = words.view(torch.uint8)[:n].view(x.shape) >= self.threshold
-        # one float mask that also rescales: a single product here and in the backward pass
+        # one float mask that also rescales, so the backward pass is a single product (was two)
         return x * keep.to(x.dtype).mul_(_LEVELS / (_LEVELS - self.threshold))
 
     def extra_repr(self) -> str:
