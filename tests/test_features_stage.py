@@ -84,6 +84,14 @@ def test_probe_then_parallel_or_serial_gives_the_serial_bytes(tmp_path, slice_sm
     assert m1 == m2 == m3
 
 
+def test_small_inputs_are_cut_into_several_chunks_whatever_the_processes():
+    step = runner.chunk_step(642, 500)  # FreeSolv: not 500 + 142 on 2 workers
+    assert -(-642 // step) >= runner.MIN_CHUNKS
+    assert runner.chunk_step(100_000, 500) == 500  # large inputs keep the configured size
+    assert runner.chunk_step(70, 500) == runner.PROBE_MOLECULES  # never below the probe
+    assert runner.chunk_step(70, 10) == 10  # nor above chunk_size
+
+
 class _UpBeforeStart(WorkerPool):
     """Workers already up when featurizing starts: they get every chunk after the probe."""
 
@@ -101,7 +109,7 @@ class _NeverUp(WorkerPool):
 
 
 class _UpMidChunk(WorkerPool):
-    """Workers that report up after the parent's 5th batch of molecules (in its 1st chunk)."""
+    """Workers that report up after the parent's 5th batch of molecules (in the middle of a chunk)."""
 
     def __init__(self, n_jobs, func, preload=()):
         super().__init__(n_jobs, func, preload)
@@ -122,8 +130,8 @@ def test_parent_or_workers_featurizing_gives_the_serial_bytes(tmp_path, slice_sm
     ids, smiles = slice_smiles
     kw = dict(chunk_size=40, row_group_size=20, morgan=MorganConfig(counts=True),
               descriptors=DescriptorConfig(set="fast"))  # fmt: skip
-    serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, **kw)
     monkeypatch.setattr(runner, "PROBE_MOLECULES", 3)  # the parent works 3 molecules at a time
+    serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, **kw)
     monkeypatch.setattr(runner, "WorkerPool", pool)
     parallel, m2 = run(tmp_path, ids, smiles, "parallel", n_jobs=2, serial_below_seconds=0.0, **kw)
     for name in ("f.parquet", "g.parquet"):

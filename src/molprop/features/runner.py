@@ -35,6 +35,10 @@ from molprop.features.report import FeatureReport
 from molprop.features.writers import FeatureWriter, GraphWriter
 
 PROBE_MOLECULES = 32  # molecules the parent featurizes at a time: the probe, and while workers start
+# Chunks an input is cut into at least (of PROBE_MOLECULES or more): an input smaller than
+# this x chunk_size gets smaller chunks, so that one long last chunk does not keep a worker
+# busy alone. It depends on the input's size only: the files must not depend on n_jobs.
+MIN_CHUNKS = 8
 QUEUED_WRITES = 16  # chunks at most waiting for the writer thread (bounds the parent's memory)
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,13 @@ def _probe(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig,
     return probe, k, n_jobs
 
 
+def chunk_step(n_molecules: int, chunk_size: int) -> int:
+    """Molecules per chunk: ``chunk_size``, or fewer for an input of less than ``MIN_CHUNKS``
+    chunks (FreeSolv's 642 molecules in chunks of 500 left one of 2 workers with 142 and the
+    other with the rest), but never fewer than the probe, which the first chunk holds."""
+    return min(chunk_size, max(PROBE_MOLECULES, -(-n_molecules // MIN_CHUNKS)))
+
+
 def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: FeaturizeConfig,
                     features_path: str | Path, graphs_path: str | Path,
                     progress: bool = True) -> dict:  # fmt: skip
@@ -78,9 +89,9 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
     report = FeatureReport(config, names, len(mol_ids))
     features = FeatureWriter(features_path, config, names)
     graphs = GraphWriter(graphs_path, config.graph, config.row_group_size)
-    step = config.chunk_size
-    n_jobs = min(resolve_n_jobs(config.n_jobs), max(1, -(-len(mol_ids) // step)))
+    n_jobs = min(resolve_n_jobs(config.n_jobs), max(1, -(-len(mol_ids) // config.chunk_size)))
     probe, n_probed, n_jobs = _probe(mol_ids, smiles, config, n_jobs)
+    step = chunk_step(len(mol_ids), config.chunk_size)
     bar = tqdm(total=len(mol_ids), unit="mol", desc="featurize", disable=not progress,
                file=sys.stderr, mininterval=1.0)  # fmt: skip
 
@@ -91,7 +102,7 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
     queued: deque[Future] = deque()
     with (bar, ThreadPoolExecutor(max_workers=1) as writer,  # one thread: chunks written in order
           WorkerPool(n_jobs, featurize_chunk, _preload(config)) if n_jobs > 1 else nullcontext() as pool):  # fmt: skip
-        for i, j, result in _chunks(mol_ids, smiles, config, probe, n_probed, pool):
+        for i, j, result in _chunks(mol_ids, smiles, config, step, probe, n_probed, pool):
             ids = mol_ids[i:j]
             report.add(ids, result)
             if pool is None:  # one process means one core: no writer thread
@@ -111,13 +122,14 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
     return report.metrics()
 
 
-def _chunks(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig, probe: ChunkResult | None,
-            n_probed: int, pool: WorkerPool | None) -> Iterator[tuple[int, int, ChunkResult]]:  # fmt: skip
-    """(start, end, features) of the chunks ``[i * chunk_size, (i + 1) * chunk_size)``, in
+def _chunks(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig, step: int,
+            probe: ChunkResult | None, n_probed: int,
+            pool: WorkerPool | None) -> Iterator[tuple[int, int, ChunkResult]]:  # fmt: skip
+    """(start, end, features) of the chunks ``[i * step, (i + 1) * step)``, in
     order. The probe and, until ``pool``'s workers are up, what this process featurizes a
     few molecules at a time come first; the workers (or this process, without ``pool``) do
     the rest, beginning with what is left of the chunk this process was in."""
-    n, step = len(mol_ids), config.chunk_size
+    n = len(mol_ids)
     start, end = 0, n_probed  # the current chunk begins at start; this process did it up to end
     parts = [probe] if probe is not None else []
     while pool is not None and not pool.ready.is_set() and end < n:
