@@ -69,8 +69,10 @@ def test_stereo_perception_does_not_follow_the_environment(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize("chunk_size", [3, 40, 100])  # probe = whole first chunk / part of it / all
-def test_probe_then_parallel_or_serial_gives_the_serial_bytes(tmp_path, slice_smiles, caplog, chunk_size):
+def test_probe_then_parallel_or_serial_gives_the_serial_bytes(tmp_path, slice_smiles, caplog, chunk_size,
+                                                              monkeypatch):
     ids, smiles = slice_smiles
+    monkeypatch.setattr(runner, "MIN_CHUNKS", 1)  # chunks of chunk_size, as the cases above say
     kw = dict(chunk_size=chunk_size, row_group_size=20, morgan=MorganConfig(counts=True),
               descriptors=DescriptorConfig(set="fast"))  # fmt: skip
     serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, **kw)
@@ -82,6 +84,17 @@ def test_probe_then_parallel_or_serial_gives_the_serial_bytes(tmp_path, slice_sm
     for name in ("f.parquet", "g.parquet"):
         assert (serial / name).read_bytes() == (forced / name).read_bytes() == (stayed / name).read_bytes()
     assert m1 == m2 == m3
+
+
+def test_cut_small_input_gives_the_serial_bytes(tmp_path, slice_smiles):
+    ids, smiles = slice_smiles  # 61 molecules in chunks of 32 rather than chunk_size 500
+    assert runner.chunk_step(len(ids), 500) < 500
+    serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, chunk_size=500, row_group_size=20)
+    parallel, m2 = run(tmp_path, ids, smiles, "parallel", n_jobs=2, chunk_size=500, row_group_size=20,
+                       serial_below_seconds=0.0)  # fmt: skip
+    for name in ("f.parquet", "g.parquet"):
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes()
+    assert m1 == m2
 
 
 def test_small_inputs_are_cut_into_several_chunks_whatever_the_processes():
@@ -109,7 +122,7 @@ class _NeverUp(WorkerPool):
 
 
 class _UpMidChunk(WorkerPool):
-    """Workers that report up after the parent's 5th batch of molecules (in the middle of a chunk)."""
+    """Workers that report up after the parent's 5th batch of molecules (in its 1st chunk)."""
 
     def __init__(self, n_jobs, func, preload=()):
         super().__init__(n_jobs, func, preload)
@@ -131,6 +144,7 @@ def test_parent_or_workers_featurizing_gives_the_serial_bytes(tmp_path, slice_sm
     kw = dict(chunk_size=40, row_group_size=20, morgan=MorganConfig(counts=True),
               descriptors=DescriptorConfig(set="fast"))  # fmt: skip
     monkeypatch.setattr(runner, "PROBE_MOLECULES", 3)  # the parent works 3 molecules at a time
+    monkeypatch.setattr(runner, "MIN_CHUNKS", 1)  # chunks of chunk_size: the hand-over is mid-chunk
     serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, **kw)
     monkeypatch.setattr(runner, "WorkerPool", pool)
     parallel, m2 = run(tmp_path, ids, smiles, "parallel", n_jobs=2, serial_below_seconds=0.0, **kw)

@@ -89,9 +89,9 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
     report = FeatureReport(config, names, len(mol_ids))
     features = FeatureWriter(features_path, config, names)
     graphs = GraphWriter(graphs_path, config.graph, config.row_group_size)
-    n_jobs = min(resolve_n_jobs(config.n_jobs), max(1, -(-len(mol_ids) // config.chunk_size)))
-    probe, n_probed, n_jobs = _probe(mol_ids, smiles, config, n_jobs)
     step = chunk_step(len(mol_ids), config.chunk_size)
+    n_jobs = min(resolve_n_jobs(config.n_jobs), max(1, -(-len(mol_ids) // step)))
+    probe, n_probed, n_jobs = _probe(mol_ids, smiles, config, n_jobs)
     bar = tqdm(total=len(mol_ids), unit="mol", desc="featurize", disable=not progress,
                file=sys.stderr, mininterval=1.0)  # fmt: skip
 
