@@ -20,6 +20,7 @@ from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
+from molprop.evaluation.metrics import score
 from molprop.models.calibration import spread_scale
 from molprop.models.matrix import select_feature_columns
 from molprop.models.partitions import partitions
@@ -79,10 +80,6 @@ def main() -> None:
             summary = {"best_epoch": result.best_epoch, "epochs_run": len(result.history)}
             val = member.partition.val
             if len(val):
-                # imported here, once the workers are training, not before they start
-                # (scikit-learn takes ~1.5 s to import)
-                from molprop.evaluation.metrics import score
-
                 pred = predict_rows(OUT, member, data, val, device)
                 val_predictions.setdefault(member.partition.name, []).append(pred)
                 summary |= {f"val_{k}": v for k, v in score(task, data.y[val], pred).items()}
@@ -104,8 +101,6 @@ def ensemble_summary(members, val_predictions: dict[str, list[np.ndarray]], y: n
                      task: str) -> dict:  # fmt: skip
     """Validation metrics of each partition's ensemble mean, and (regression) the spread scale
     fitted on all validation molecules of partitions with several members."""
-    from molprop.evaluation.metrics import score
-
     parts = {m.partition.name: m.partition for m in members}
     out: dict = {}
     ys, means, spreads = [], [], []

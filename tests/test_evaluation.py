@@ -17,6 +17,40 @@ def test_regression_metrics_on_hand_computed_values():
     assert reversed_["spearman"] == pytest.approx(-1.0)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_regression_metrics_equal_scikit_learn_and_scipy_bit_for_bit(seed):
+    from scipy import stats
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(seed)
+    for n in (2, 3, 17, 250):
+        y = rng.normal(size=n)
+        pred = y + rng.normal(size=n)
+        for a, b in ((y, pred), (np.round(y, 1), np.round(pred, 1))):  # the second with ties
+            m = regression_metrics(a, b)
+            assert m["rmse"] == np.sqrt(skm.mean_squared_error(a, b))
+            assert m["mae"] == skm.mean_absolute_error(a, b)
+            assert m["r2"] == skm.r2_score(a, b)
+            assert m["spearman"] == stats.spearmanr(a, b).statistic
+
+
+def test_r2_of_a_constant_target_follows_scikit_learn():
+    assert regression_metrics(np.array([2.0, 2.0]), np.array([2.0, 2.0]))["r2"] == 1.0
+    assert regression_metrics(np.array([2.0, 2.0]), np.array([1.0, 2.0]))["r2"] == 0.0
+    assert np.isnan(regression_metrics(np.array([2.0]), np.array([1.0]))["r2"])
+
+
+def test_regression_scoring_imports_neither_scikit_learn_nor_scipy_stats():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from molprop.evaluation.metrics import score; "
+            "score('regression', np.arange(5.0), np.arange(5.0)[::-1]); "
+            "print(sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_spearman_of_constant_predictions_is_nan():
     assert np.isnan(regression_metrics(np.array([1.0, 2.0]), np.array([0.5, 0.5]))["spearman"])
 
