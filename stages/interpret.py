@@ -67,7 +67,9 @@ def main() -> None:
         top = found.importance.dropna(subset=["importance"]).head(config.n_top_features)
         plot_importance(top, OUT / "feature_importance.png", f"Baseline ({baseline.name}): {found.method} over "
                         f"{found.n_explained} test molecules", f"{found.measure} ({found.output_name})")
-        note = sections.importance_note(found.method, baseline.name, f"{found.n_explained} test molecules",
+        if found.n_explained < found.n_test:
+            print(f"interpret: baseline importance over {found.explained}")
+        note = sections.importance_note(found.method, baseline.name, found.explained,
                                         found.output_name, found.importance, config.permutation.n_repeats)
         page = [(f"Baseline: which features matter ({found.method})", sections.importance_section(
             (OUT / "feature_importance.png").read_bytes(), found.importance, config.n_top_bits, found.bits,

@@ -18,11 +18,13 @@ from molprop.features.config import MorganConfig
 from molprop.features.fingerprints import morgan_fingerprints
 from molprop.interpretation.baseline_model import load_sklearn_model, predicted_classes
 from molprop.interpretation.baseline_shap import baseline_shap, shap_importance
-from molprop.interpretation.member_shap import linear_member_shap
+from molprop.interpretation.member_shap import linear_member_shap, treeshap_seconds
 from molprop.interpretation.permutation import PermutationConfig, permutation_importance, permutation_shap
+from molprop.interpretation.run import InterpretConfig, Molecules, baseline_importance
 from molprop.models.baseline import BaselineConfig, fit_on_rows
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card, save_sklearn_member
+from molprop.schema import MOL_ID, ROW, SMILES, SPLIT, TARGET
 
 REPO = Path(__file__).resolve().parents[1]
 N_BITS = 256
@@ -214,3 +216,44 @@ def test_a_subset_of_shap_values_equals_a_fresh_computation_on_those_molecules(t
     if n_classes:
         assert np.array_equal(subset.explained_class, alone.explained_class)
     assert subset.columns == alone.columns and subset.method == alone.method
+
+
+def test_treeshap_estimate_grows_with_the_trees(tmp_path, freesolv):
+    frame, y = freesolv
+    config = BaselineConfig(model="random_forest", hyperparameters={}, features=["morgan", "descriptors"], n_jobs=1)
+    seconds = []
+    for params in ({"n_estimators": 10, "max_depth": 3}, {"n_estimators": 10}, {"n_estimators": 20}):
+        estimator, _ = fit_on_rows(frame, y, "regression", config, params)
+        seconds.append(treeshap_seconds(estimator))
+    assert 0 < seconds[0] < seconds[1] < seconds[2]  # deeper, then more trees
+    assert seconds[2] == pytest.approx(2 * seconds[1], rel=0.3)
+    boosting = BaselineConfig(model="hist_gradient_boosting", hyperparameters={}, features=["morgan"], n_jobs=1)
+    estimator, _ = fit_on_rows(frame, y, "regression", boosting, KINDS["hist_gradient_boosting"])
+    assert treeshap_seconds(estimator) > 0
+
+
+def _molecules(frame: pd.DataFrame, y: np.ndarray, n_test: int) -> Molecules:
+    table = load_builtin(REPO / "data/builtin/freesolv.yaml").head(len(frame))
+    split = np.where(np.arange(len(frame)) < len(frame) - n_test, "train", "test")
+    rows = pd.DataFrame({MOL_ID: [f"m{i}" for i in range(len(frame))], ROW: np.arange(len(frame)),
+                         SMILES: table["smiles"], TARGET: y, SPLIT: split})
+    return Molecules([Chem.MolFromSmiles(s) for s in rows[SMILES]], rows, frame, None)
+
+
+def test_treeshap_budget_cuts_the_explained_sample_the_same_way_every_time(tmp_path, freesolv):
+    frame, y = freesolv
+    data = _molecules(frame, y, n_test=30)
+    _save(tmp_path, "random_forest", frame.iloc[:60], y[:60])
+    model = load_sklearn_model(tmp_path)
+    test_ids = data.table[MOL_ID].iloc[60:].tolist()
+    per_molecule = treeshap_seconds(model.members[0][0])
+    roomy = baseline_importance(model, data, test_ids, InterpretConfig(radius=2, n_bits=N_BITS))
+    assert roomy.n_explained == roomy.n_test == 30 and roomy.explained == "30 test molecules"
+    tight = InterpretConfig(radius=2, n_bits=N_BITS, max_treeshap_seconds=7.5 * per_molecule)
+    first, again = (baseline_importance(model, data, test_ids, tight) for _ in range(2))
+    assert first.n_explained == 7 and first.n_test == 30
+    assert np.array_equal(first.rows, again.rows) and set(first.rows) <= set(range(60, 90))
+    assert "7 of 30 test molecules" in first.explained and "max_treeshap_seconds" in first.explained
+    assert first.shap is not None and len(first.shap.values) == 7
+    capped = baseline_importance(model, data, test_ids, InterpretConfig(radius=2, n_bits=N_BITS, max_explained=5))
+    assert capped.n_explained == 5 and "interpret.max_explained 5" in capped.explained

@@ -18,6 +18,7 @@ from molprop.interpretation.explain import MoleculeExplanation, common_scale, ex
 from molprop.interpretation.morgan_bits import BitExample, bit_substructures
 from molprop.interpretation.baseline_model import SklearnModel, predicted_classes
 from molprop.interpretation.baseline_shap import ShapExplanation, baseline_shap, shap_importance
+from molprop.interpretation.member_shap import treeshap_seconds
 from molprop.interpretation.permutation import PermutationConfig, permutation_importance
 from molprop.schema import MOL_ID, ROW, SMILES, SPLIT, TARGET
 
@@ -29,6 +30,7 @@ class InterpretConfig:
     radius: int
     n_bits: int
     max_explained: int = 1000
+    max_treeshap_seconds: float = 60.0
     n_top_features: int = 20
     n_top_bits: int = 10
     n_bit_examples: int = 3
@@ -45,6 +47,8 @@ class InterpretConfig:
         for name in ("max_explained", "n_top_features", "n_worst", "ig_steps", "n_bit_examples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"interpret.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.max_treeshap_seconds > 0:
+            raise ValueError(f"interpret.max_treeshap_seconds must be > 0, got {self.max_treeshap_seconds}")
         if self.n_maps_worst > self.n_worst:
             raise ValueError(f"interpret.n_maps_worst ({self.n_maps_worst}) must not exceed n_worst ({self.n_worst})")
 
@@ -94,6 +98,15 @@ class GlobalImportance:
     output_name: str
     shap: ShapExplanation | None = None  # per-molecule SHAP values (not for permutation importance)
     rows: np.ndarray | None = None  # the explained molecules (rows of Molecules)
+    n_test: int = 0  # test molecules there were to explain
+    sampled_by: str = ""  # why fewer were explained: the limiting param and its reason
+
+    @property
+    def explained(self) -> str:
+        """How many test molecules were explained, and why not all of them when not."""
+        if self.n_explained >= self.n_test:
+            return f"{self.n_explained} test molecules"
+        return f"a seeded sample of {self.n_explained} of {self.n_test} test molecules ({self.sampled_by})"
 
     def shap_of(self, rows: np.ndarray) -> ShapExplanation | None:
         """The SHAP values of molecules ``rows`` when all of them were explained, else None."""
@@ -111,8 +124,18 @@ def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence
     other kind. The substructures behind the top fingerprint positions (the ``n_top_bits``
     most important ones, and any among the top features) label those features."""
     rows = data.rows(test_ids)
-    limit = config.max_explained if model.kind != "permutation" else min(config.max_explained,
-                                                                         config.permutation.max_molecules)
+    n_test = len(rows)
+    limit, sampled_by = config.max_explained, f"interpret.max_explained {config.max_explained}"
+    if model.kind == "permutation" and config.permutation.max_molecules < limit:
+        limit = config.permutation.max_molecules
+        sampled_by = f"interpret.permutation.max_molecules {limit}"
+    if model.kind == "tree":
+        per_molecule = sum(treeshap_seconds(estimator) for estimator, _ in model.members)
+        affordable = max(1, int(config.max_treeshap_seconds // per_molecule))
+        if affordable < limit:
+            limit = affordable
+            sampled_by = (f"TreeSHAP of this model is estimated at {per_molecule:.2g} s per molecule from "
+                          f"its trees' sizes; interpret.max_treeshap_seconds {config.max_treeshap_seconds:g}")
     if len(rows) > limit:
         rows = np.sort(np.random.default_rng(config.seed).choice(rows, limit, replace=False))
     frame = data.features.iloc[rows]
@@ -136,7 +159,8 @@ def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence
         more = f" +{len(examples) - 1}" if len(examples) > 1 else ""
         labels.append(f"{feature}: {examples[0].smiles}{more}" if examples else feature)
     importance["label"] = labels
-    return GlobalImportance(importance, bits, len(rows), model.method, measure, model.output_name(), shap, rows)
+    return GlobalImportance(importance, bits, len(rows), model.method, measure, model.output_name(), shap, rows,
+                            n_test, sampled_by)
 
 
 @dataclass
