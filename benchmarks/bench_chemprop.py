@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import yaml
-from bench_models import REPO, datasets
+from bench_models import CSV_FORMAT, REPO, datasets
 
 from molprop.data.io import read_source, require_columns
 from molprop.splits.config import SplitConfig
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--splits", default="scaffold:0,scaffold_balanced:0,scaffold_balanced:1,scaffold_balanced:2")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workdir", default="/tmp/molprop_bench/chemprop")
-    parser.add_argument("--csv", action="append", default=[], help="PATH:TARGET_COLUMN of a regression CSV")
+    parser.add_argument("--csv", action="append", default=[], help=f"a regression CSV: {CSV_FORMAT}")
     args = parser.parse_args()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     fractions = params["split"]["fractions"]

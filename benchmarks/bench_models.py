@@ -42,6 +42,9 @@ DATASETS = {  # data params, Chemprop 2.3.1 test RMSE (default D-MPNN, + RDKit 2
 }
 
 
+CSV_FORMAT = "PATH:TARGET_COLUMN or PATH:TARGET_COLUMN:SMILES_COLUMN (default column: smiles)"
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A dataset to benchmark: data params, a CSV to copy into the project, Chemprop figures."""
@@ -57,9 +60,10 @@ def datasets(names: str, csvs: list[str]) -> list[Dataset]:
     """The built-in datasets ``names`` (comma-separated) and the ``PATH:TARGET[:SMILES]`` CSVs."""
     found = [Dataset(n, DATASETS[n][0], None, *DATASETS[n][1:]) for n in names.split(",") if n]
     for item in csvs:
-        path, target, smiles = (item.split(":") + ["smiles"])[:3] if item.count(":") in (1, 2) else ("", "", "")
-        if not path or not target or not smiles:
-            raise SystemExit(f"--csv {item!r}: give PATH:TARGET_COLUMN or PATH:TARGET_COLUMN:SMILES_COLUMN")
+        parts = item.split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise SystemExit(f"--csv {item!r}: give {CSV_FORMAT}")
+        path, target, smiles = parts if len(parts) == 3 else (*parts, "smiles")
         found.append(Dataset(Path(path).stem, {"source": f"data/{Path(path).name}", "smiles_column": smiles,
                                                "target_column": target}, Path(path).resolve()))
     return found
@@ -155,7 +159,7 @@ def main() -> None:
     parser.add_argument("--datasets", default="freesolv,huuskonen")
     parser.add_argument("--splits", default="scaffold:0,scaffold_balanced:0,scaffold_balanced:1,scaffold_balanced:2")
     parser.add_argument("--workdir", default="/tmp/molprop_bench/models")
-    parser.add_argument("--csv", action="append", default=[], help="PATH:TARGET_COLUMN of a regression CSV")
+    parser.add_argument("--csv", action="append", default=[], help=f"a regression CSV: {CSV_FORMAT}")
     args = parser.parse_args()
     splits = [(m, int(s)) for m, s in (item.split(":") for item in args.splits.split(","))]
     print(f"{'dataset':<10} {'split':<20} {'baseline':>8} {'model':>7} {'members':>15} {'repro s':>8}")
