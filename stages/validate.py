@@ -32,7 +32,8 @@ def main() -> int:
     params = read_params("data", "validate")
     data = params["data"]
     source, smiles_col, target_col = data["source"], data["smiles_column"], data["target_column"]
-    config, expectations = config_from_params(params["validate"], data["task"], target_col)
+    config, expectations = config_from_params(params["validate"], data["task"], target_col,
+                                              str(data.get("decimal", ".")))
     try:
         table = read_source(source)
         require_columns(table, {"data.smiles_column": smiles_col,

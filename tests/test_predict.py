@@ -80,6 +80,14 @@ def test_every_format_gives_the_same_chunks(tmp_path, name):
     assert whole["smiles_input"].drop(3).tolist() == frame["smiles"].drop(3).tolist()
 
 
+def test_semicolon_csv_is_read_like_a_comma_csv(tmp_path):
+    frame = _write_inputs(tmp_path, 9)
+    frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    expected = pd.concat(iter_chunks(tmp_path / "in.csv", 4, "smiles", "name"), ignore_index=True)
+    found = pd.concat(iter_chunks(tmp_path / "semi.csv", 4, "smiles", "name"), ignore_index=True)
+    pd.testing.assert_frame_equal(found, expected)
+
+
 def test_smi_lines_and_missing_ids(tmp_path):
     (tmp_path / "x.smi").write_text("# comment\nCCO ethanol\n\nc1ccccc1\nCCN\tZINC01  -0.5\n")
     chunk = next(iter_chunks(tmp_path / "x.smi", 10))

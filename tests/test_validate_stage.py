@@ -57,6 +57,16 @@ def test_good_file_writes_every_output_and_accounts_for_each_row(tmp_path):
     assert gx["statistics"]["unsuccessful_expectations"] == 1  # the warning only
 
 
+def test_semicolon_file_with_decimal_commas_is_read_with_data_decimal(tmp_path):
+    csv = "smiles;logS\nCCO;0,5\nc1ccccc1;-1,6\nCCN;2.5\n"
+    result = run_stage(tmp_path, csv, decimal=",")
+    assert result.returncode == 0, result.stderr
+    validated = pd.read_parquet(tmp_path / "data/validated.parquet")
+    assert validated["y"].tolist() == pytest.approx([0.5, -1.6])
+    rejected = pd.read_csv(tmp_path / "data/rejected.csv", dtype=str)
+    assert rejected[["row", "target_input", "reason"]].values.tolist() == [["2", "2.5", "non_numeric_target"]]
+
+
 @pytest.mark.parametrize("csv, params, expected", [
     ("SMILES_str,logS\nCCO,1\n", {}, "no column 'smiles' (data.smiles_column in params.yaml). Did you mean 'SMILES_str'?"),
     ("smiles,logs\nCCO,1\n", {}, "Did you mean 'logs'?"),

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from molprop import schema
-from molprop.data.io import InputFileError, read_source, require_columns
+from molprop.data.io import InputFileError, csv_separator, read_source, require_columns
 from molprop.validation.config import (
     DuplicatePolicy,
     MoleculeRules,
@@ -245,7 +245,18 @@ def test_read_number_range_is_inclusive_and_open_ended() -> None:
     assert read_number("10.001", rules).reason == "target_out_of_range"
     assert read_number("-0.1", rules).reason == "target_out_of_range"
     assert read_number("1e6", TargetRules(min_value=0.0)).value == 1e6
-    assert "decimal comma" in read_number("1,5", rules).message
+    assert "decimal comma? set data.decimal: ','" in read_number("1,5", rules).message
+
+
+def test_read_number_with_a_decimal_comma() -> None:
+    rules = TargetRules(decimal=",")
+    assert read_number("1,5", rules).value == 1.5
+    assert read_number("-2", rules).value == -2.0 and read_number("3,5e-1", rules).value == 0.35
+    point = read_number("1.5", rules)  # "1.234,5" style thousands points are not guessed at
+    assert point.reason == "non_numeric_target" and "data.decimal is ','" in point.message
+    assert read_label("1,0", decimal=",").value == read_label("1").value == "1"
+    with pytest.raises(ValueError, match="data.decimal must be"):
+        TargetRules(decimal=";")
 
 
 def test_read_label() -> None:
@@ -405,6 +416,22 @@ def test_read_source_undecodable_bytes_after_bom_names_the_line(tmp_path) -> Non
     path.write_bytes(b"\xef\xbb\xbfsmiles,y\nCCO,1\nCC\xe9O,2\n")
     with pytest.raises(InputFileError, match=r"line 3 is not valid UTF-8 \(byte 0xe9"):
         read_source(path)
+
+
+@pytest.mark.parametrize(("header", "separator"), [
+    ("smiles,y", ","), ("smiles;y", ";"), ("smiles\ty", "\t"), ("smiles", ","),
+    ("name;x,smiles,y", ","),  # a comma in the header wins: ';' may be part of a name
+])
+def test_csv_separator_is_found_from_the_header(header, separator) -> None:
+    assert csv_separator(header) == separator
+
+
+def test_read_source_reads_a_semicolon_csv_with_decimal_commas_as_text(tmp_path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes("\ufeffsmiles;logS;note\r\nCCO;1,5;a, b\r\nc1ccccc1;-2;\r\n".encode())
+    data = read_source(path)
+    assert list(data.columns) == ["smiles", "logS", "note"]
+    assert data["logS"].tolist() == ["1,5", "-2"] and data["note"].iloc[0] == "a, b"
 
 
 def test_read_source_bom_is_dropped_from_the_header(tmp_path) -> None:

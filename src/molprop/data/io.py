@@ -1,7 +1,8 @@
 """Reading the user's input table (built-in descriptor, CSV, TSV, Parquet, SDF, .smi).
 
 Text files are read with every column as text, so a target such as ``<10`` arrives as it
-was written and can be rejected with a reason instead of being coerced or dropped.
+was written and can be rejected with a reason instead of being coerced or dropped. A
+``.csv`` file may be separated by commas, semicolons or tabs (found from its header line).
 """
 
 from __future__ import annotations
@@ -35,10 +36,22 @@ def _decode(path: Path) -> str:
         ) from err
 
 
+def csv_separator(header: str) -> str:
+    """The field separator of a ``.csv`` file from its header line: ``,``, or ``;`` (as Excel
+    writes CSV where the decimal mark is a comma) or a tab when the header has no comma."""
+    if "," not in header:
+        for separator in (";", "\t"):
+            if separator in header:
+                return separator
+    return ","
+
+
 def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     text = _decode(path)
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty (no header, no rows).")
+    if separator == ",":
+        separator = csv_separator(text.lstrip("\r\n").partition("\n")[0])
     try:
         return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False,
                            na_values=[""], skipinitialspace=False,

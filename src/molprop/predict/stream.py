@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from molprop.data.io import csv_separator
+
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
            ".pq": "parquet", ".smi": "smi", ".smiles": "smi"}  # fmt: skip
 CHUNK_COLUMNS = ["row", "id", "smiles_input"]
@@ -82,7 +84,7 @@ def column_names(path: str | Path) -> list[str] | None:
     if fmt == "parquet":
         return pq.read_schema(file).names
     try:
-        return pd.read_csv(file, sep="," if fmt == "csv" else "\t", nrows=0,
+        return pd.read_csv(file, sep=_separator(file, fmt), nrows=0,
                            encoding="utf-8-sig").columns.tolist()
     except (pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise InputError(f"{file}: not a readable table ({err}).") from err
@@ -157,6 +159,14 @@ def _parquet(path: Path, chunk_size: int, smiles_column: str, id_column: str | N
         yield _frame(start, ids if id_column else None, smiles)
 
 
+def _separator(path: Path, fmt: str) -> str:
+    """A TSV's tab, or a CSV's separator as found from its header line."""
+    if fmt != "csv":
+        return "\t"
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        return csv_separator(handle.readline())
+
+
 def _table(path: Path, sep: str, chunk_size: int, smiles_column: str, id_column: str | None) -> Iterator[pd.DataFrame]:
     usecols = [smiles_column] + ([id_column] if id_column else [])
     reader = pd.read_csv(path, sep=sep, usecols=usecols, dtype=str, keep_default_na=False,
@@ -202,4 +212,4 @@ def iter_chunks(path: str | Path, chunk_size: int, smiles_column: str = "smiles"
         return _parquet(path, chunk_size, smiles_column, id_column)
     if fmt == "smi":
         return _smi(path, chunk_size)
-    return _table(path, "," if fmt == "csv" else "\t", chunk_size, smiles_column, id_column)
+    return _table(path, _separator(path, fmt), chunk_size, smiles_column, id_column)

@@ -38,15 +38,19 @@ class MoleculeRules:
 
 @dataclass(frozen=True)
 class TargetRules:
-    """How target cells are read: task and the plausible range (regression only)."""
+    """How target cells are read: task, the plausible range (regression only) and the
+    decimal mark of numbers written as text (``.`` or ``,``)."""
 
     task: str = "regression"
     min_value: float | None = None
     max_value: float | None = None
+    decimal: str = "."
 
     def __post_init__(self) -> None:
         if self.task not in ("regression", "classification"):
             raise ValueError(f"task must be regression or classification, got {self.task!r}")
+        if self.decimal not in (".", ","):
+            raise ValueError(f"data.decimal must be '.' or ',', got {self.decimal!r}")
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,10 @@ def _build(cls: type, values: dict[str, Any] | None, where: str, **extra: Any) -
 
 
 def config_from_params(
-    section: dict[str, Any], task: str, target_column: str
+    section: dict[str, Any], task: str, target_column: str, decimal: str = "."
 ) -> tuple[ValidationConfig, dict[str, Any]]:
-    """The curation config and the expectation settings from the ``validate`` params section.
+    """The curation config and the expectation settings from the ``validate`` params section
+    (``decimal``: the decimal mark of the input's numbers, from the ``data`` section).
 
     ``target_range`` maps target column names to ``[min, max]``; a column that is not listed
     gets no range check (classification never has one).
@@ -108,7 +113,7 @@ def config_from_params(
     config = ValidationConfig(
         standardize=standardize,
         rules=_build(MoleculeRules, section.get("rules"), "validate.rules"),
-        target=TargetRules(task=task, min_value=low, max_value=high),
+        target=TargetRules(task=task, min_value=low, max_value=high, decimal=decimal),
         duplicates=_build(DuplicatePolicy, section.get("duplicates"), "validate.duplicates"),
         n_jobs=int(section.get("n_jobs", 0)),
         chunk_size=int(section.get("chunk_size", 2000)),

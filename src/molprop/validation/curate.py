@@ -68,7 +68,7 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
     target_cells = table[target_column].tolist()
     molecules = standardize_column(smiles_cells, config)
     read = read_number if task == "regression" else None
-    targets = [read(v, config.target) if read else read_label(v) for v in target_cells]
+    targets = [read(v, config.target) if read else read_label(v, config.target.decimal) for v in target_cells]
 
     rejected, candidates, changes = [], [], []
     for row, (cell, mol, target) in enumerate(zip(smiles_cells, molecules, targets)):

@@ -26,6 +26,16 @@ def target_text(value: object) -> str:
     return str(value)
 
 
+def parse_number(text: str, decimal: str = ".") -> float:
+    """``float`` of a number written with ``decimal`` (``.`` or ``,``) as its decimal mark;
+    with ``,`` a point is refused (it would be a thousands separator). Raises ValueError."""
+    if decimal == ",":
+        if "." in text:
+            raise ValueError(text)
+        text = text.replace(",", ".")
+    return float(text)
+
+
 def read_number(value: object, rules: TargetRules) -> TargetOutcome:
     """A regression target as a finite float inside the plausible range, or why not."""
     text = target_text(value).strip()
@@ -35,9 +45,13 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
         return TargetOutcome(reason="censored_target", message=f"'{text}' is a censored value "
                              "(only a bound is known); the model needs exact measurements.")
     try:
-        number = float(text)
+        number = parse_number(text, rules.decimal)
     except ValueError:
-        hint = " (decimal comma? use a point)" if "," in text else ""
+        hint = ""
+        if rules.decimal == "." and "," in text:
+            hint = " (a decimal comma? set data.decimal: ',' in params.yaml)"
+        elif rules.decimal == "," and "." in text:
+            hint = " (data.decimal is ',': a point is not read as a decimal mark)"
         return TargetOutcome(reason="non_numeric_target",
                              message=f"The target '{text[:40]}' is not a number{hint}.")
     if not math.isfinite(number):
@@ -49,14 +63,14 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
     return TargetOutcome(value=number)
 
 
-def read_label(value: object) -> TargetOutcome:
+def read_label(value: object, decimal: str = ".") -> TargetOutcome:
     """A classification target as label text; integral numbers, given as numbers or as text
-    ("1", "1.0"), become the same label "1"."""
+    ("1", "1.0"; "1,0" with ``decimal`` ","), become the same label "1"."""
     text = target_text(value).strip()
     if text.lower() in MISSING_MARKERS:
         return TargetOutcome(reason="missing_target", message="The class label is missing.")
     try:
-        number = float(text)
+        number = parse_number(text, decimal)
     except ValueError:
         return TargetOutcome(value=text)
     if math.isfinite(number) and number.is_integer():
