@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from rdkit import Chem
 
 from molprop import schema
 from molprop.data.io import InputFileError, csv_separator, read_source, require_columns
@@ -432,6 +433,32 @@ def test_read_source_reads_a_semicolon_csv_with_decimal_commas_as_text(tmp_path)
     data = read_source(path)
     assert list(data.columns) == ["smiles", "logS", "note"]
     assert data["logS"].tolist() == ["1,5", "-2"] and data["note"].iloc[0] == "a, b"
+
+
+def _sd_file(path, records: list[tuple[str, str]]) -> None:
+    """An SD file of (SMILES, y) records, written unsanitized (so a bad valence stays)."""
+    blocks = [Chem.MolToMolBlock(Chem.MolFromSmiles(smiles, sanitize=False)) + f"> <y>\n{y}\n\n$$$$\n"
+              for smiles, y in records]
+    path.write_text("".join(blocks))
+
+
+def test_read_source_keeps_an_unsanitizable_sd_record_for_validate_to_reject(tmp_path) -> None:
+    path = tmp_path / "in.sdf"
+    _sd_file(path, [("CCO", "1.0"), ("C(C)(C)(C)(C)C", "2.0"), ("c1ccccc1", "3.0")])
+    data = read_source(path)
+    assert data["smiles"].tolist() == ["CCO", "CC(C)(C)(C)C", "c1ccccc1"]
+    assert data["y"].tolist() == [1.0, 2.0, 3.0]
+    result = curate(data, "smiles", "y", config())
+    assert result.rejected[["row", "reason"]].values.tolist() == [[1, "valence_error"]]
+    assert len(result.validated) == 2
+
+
+def test_read_source_names_an_unreadable_sd_record(tmp_path) -> None:
+    path = tmp_path / "in.sdf"
+    _sd_file(path, [("CCO", "1.0")])
+    path.write_text(path.read_text() + "broken\n  no counts line\n\nM  END\n$$$$\n")
+    with pytest.raises(InputFileError, match=r"record 2 \(counting from 1\) is not a readable mol block"):
+        read_source(path)
 
 
 def test_read_source_bom_is_dropped_from_the_header(tmp_path) -> None:
