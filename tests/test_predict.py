@@ -88,6 +88,30 @@ def test_semicolon_csv_is_read_like_a_comma_csv(tmp_path):
     pd.testing.assert_frame_equal(found, expected)
 
 
+def test_sd_file_records_titles_properties_and_unsanitizable_records(tmp_path):
+    records = [("CCO", "ethanol", "E1"), ("C(C)(C)(C)(C)C", "", "E2"), ("c1ccccc1", "benzene", "E3")]
+    blocks = []
+    for smiles, title, code in records:
+        mol = Chem.MolFromSmiles(smiles, sanitize=False)
+        mol.SetProp("_Name", title)
+        blocks.append(Chem.MolToMolBlock(mol) + f"> <code>\n{code}\n\n$$$$\n")
+    path = tmp_path / "lib.sdf"
+    path.write_text("".join(blocks))
+    assert resolve_id_column(path, None) == (None, "sdf")
+    chunks = list(iter_chunks(path, 2))
+    assert [len(c) for c in chunks] == [2, 1]
+    whole = pd.concat(chunks, ignore_index=True)
+    assert whole["id"].tolist() == ["ethanol", "1", "benzene"]  # no title: the row number
+    assert whole["smiles_input"].tolist() == ["CCO", "CC(C)(C)(C)C", "c1ccccc1"]  # left for validation
+    by_code = pd.concat(iter_chunks(path, 5, id_column="code"), ignore_index=True)
+    assert by_code["id"].tolist() == ["E1", "E2", "E3"]
+    with pytest.raises(InputError, match="no id column 'cod'. Did you mean 'code'"):
+        resolve_id_column(path, "cod")
+    path.write_text(blocks[0] + "not a mol block\n$$$$\n")
+    with pytest.raises(InputError, match=r"record 2 \(counting from 1\) is not a readable mol block"):
+        list(iter_chunks(path, 5))
+
+
 def test_smi_lines_and_missing_ids(tmp_path):
     (tmp_path / "x.smi").write_text("# comment\nCCO ethanol\n\nc1ccccc1\nCCN\tZINC01  -0.5\n")
     chunk = next(iter_chunks(tmp_path / "x.smi", 10))

@@ -17,7 +17,7 @@ def _parser() -> argparse.ArgumentParser:
                        "model, in chunks; an interrupted run resumes where it stopped (run the same "
                        "command again). See docs/predict.md.")
     p.add_argument("--model", default="models/model", help="saved model directory (default: models/model)")
-    p.add_argument("--input", required=True, help=".csv, .tsv, .parquet (file or directory of shards) or .smi")
+    p.add_argument("--input", required=True, help=".csv, .tsv, .parquet (file or directory of shards), .smi or .sdf")
     p.add_argument("--output", required=True, help=".parquet, .csv, or a directory (keeps the part files)")
     p.add_argument("--smiles-column", default="smiles", help="SMILES column of a CSV/Parquet input (default: smiles)")
     p.add_argument("--id-column", default=None,
@@ -49,7 +49,9 @@ def describe_ids(id_column: str | None, source: str) -> str:
             "detected": f"ids from column '{id_column}' (detected; --id-column names another)",
             "row": f"ids are the row numbers (no column named {', '.join(ID_COLUMNS)}; "
                    "--id-column names one)",
-            "smi": "ids are the names after the SMILES (the row number where a line has none)"}[source]
+            "smi": "ids are the names after the SMILES (the row number where a line has none)",
+            "sdf": "ids are the record titles (the row number where a title is empty; --id-column "
+                   "names an SD property instead)"}[source]
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -38,25 +38,16 @@ def sha256_of(path: Path) -> str:
 
 
 def read_sdf(path: Path) -> pd.DataFrame:
-    """SD file to a table: SMILES written from each mol block, plus every SD property.
-
-    A record RDKit reads but cannot sanitize (e.g. a five-bonded carbon) keeps its SMILES as
-    written, unsanitized, so that validate rejects that row with RDKit's reason instead of the
-    whole file failing; a record whose mol block cannot be parsed at all raises ValueError."""
+    """SD file to a table: SMILES written from each mol block, plus every SD property
+    (records as :func:`molprop.data.sdf.sd_molecules` reads them)."""
     from rdkit import Chem
 
+    from molprop.data.sdf import sd_molecules, sd_properties
+
     rows = []
-    unsanitized = None
-    for index, mol in enumerate(Chem.SDMolSupplier(str(path), sanitize=True, removeHs=True)):
-        if mol is None:
-            unsanitized = unsanitized or Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)
-            mol = unsanitized[index]
-            if mol is None:
-                raise ValueError(f"{path}: record {index + 1} (counting from 1) is not a readable mol "
-                                 "block; fix or delete that record (RDKit's message is above).")
-        props = mol.GetPropsAsDict(includePrivate=False, includeComputed=False)
+    for mol in sd_molecules(path):
         # The SD files' own SMILES fields are unreliable (some use `n(H)`); the mol block is not.
-        props = {k: v for k, v in props.items() if k.lower() != "smiles"}
+        props = {k: v for k, v in sd_properties(mol).items() if k.lower() != "smiles"}
         props["smiles"] = Chem.MolToSmiles(mol)
         rows.append(props)
     return pd.DataFrame(rows)

@@ -4,7 +4,9 @@ Formats: CSV / TSV (``pandas.read_csv(chunksize=...)``), Parquet (one file or a 
 shards, read in file-name order with ``ParquetFile.iter_batches``) and ``.smi`` (one
 ``SMILES [name ...]`` per line, no header: the second whitespace-separated field is the id,
 further fields are ignored; a first line whose first word is ``smiles`` is taken as a header
-and skipped; blank lines and lines starting with ``#`` are skipped). Every chunk but
+and skipped; blank lines and lines starting with ``#`` are skipped) and SD files (one record
+at a time, as ``molprop.data.sdf`` reads them; the SMILES is written from the mol block, the
+id is the record's title or the SD property named as id column). Every chunk but
 the last holds exactly ``chunk_size`` molecules, so chunk ``k`` is always the same rows of the
 same input: the unit of resumption.
 
@@ -26,7 +28,7 @@ import pyarrow.parquet as pq
 from molprop.data.io import csv_separator
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
-           ".pq": "parquet", ".smi": "smi", ".smiles": "smi"}  # fmt: skip
+           ".pq": "parquet", ".smi": "smi", ".smiles": "smi", ".sdf": "sdf", ".sd": "sdf"}  # fmt: skip
 CHUNK_COLUMNS = ["row", "id", "smiles_input"]
 # Id columns recognized without --id-column, in order of preference. Names are compared
 # case-insensitively, with spaces and hyphens read as underscores ("Compound ID" is
@@ -40,14 +42,15 @@ class InputError(ValueError):
 
 
 def input_format(path: str | Path) -> str:
-    """``csv``, ``tsv``, ``parquet`` or ``smi`` from the file suffix (a directory: Parquet shards)."""
+    """``csv``, ``tsv``, ``parquet``, ``smi`` or ``sdf`` from the file suffix (a directory:
+    Parquet shards)."""
     path = Path(path)
     if path.is_dir():
         return "parquet"
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(f"{path}: unknown input type '{path.suffix}'; use .csv, .tsv, .parquet, "
-                         ".smi or a directory of Parquet shards.")
+                         ".smi, .sdf or a directory of Parquet shards.")
     return fmt
 
 
@@ -75,10 +78,11 @@ def _require(columns: list[str], name: str | None, what: str, path: Path) -> Non
 
 
 def column_names(path: str | Path) -> list[str] | None:
-    """The column names of a table input (of its first Parquet shard); None for ``.smi``."""
+    """The column names of a table input (of its first Parquet shard); None for ``.smi`` and
+    SD files."""
     path = Path(path)
     fmt = input_format(path)
-    if fmt == "smi":
+    if fmt in ("smi", "sdf"):
         return None
     file = input_files(path)[0]
     if fmt == "parquet":
@@ -99,6 +103,11 @@ def check_columns(path: str | Path, smiles_column: str, id_column: str | None) -
             raise InputError(f"{path}: a .smi file has no columns; its ids are the name after "
                              "each SMILES. Leave out the id column (--id-column).")
         return
+    if fmt == "sdf":
+        if id_column is not None:
+            _require(sorted(_first_record_properties(path)), id_column, "id",
+                     Path(f"{path} (the SD properties of its first record)"))
+        return
     for file in input_files(path) if fmt == "parquet" else [path]:
         names = column_names(file)
         _require(names, smiles_column, "SMILES", file)
@@ -112,7 +121,11 @@ def _normal(name: str) -> str:
 def resolve_id_column(path: str | Path, id_column: str | None) -> tuple[str | None, str]:
     """The id column of an input and how it was chosen: ``(id_column, "given")``;
     ``(column, "detected")``, the first of ``ID_COLUMNS`` the table has; ``(None, "row")``
-    (no id column: the row number); ``(None, "smi")`` (a .smi file: the names on its lines)."""
+    (no id column: the row number); ``(None, "smi")`` (a .smi file: the names on its lines);
+    ``(None, "sdf")`` (an SD file: the record titles)."""
+    if input_format(path) == "sdf":
+        check_columns(path, "smiles", id_column)
+        return (id_column, "given") if id_column is not None else (None, "sdf")
     names = column_names(path)
     if names is None:
         check_columns(path, "smiles", id_column)  # refuses an id column for .smi
@@ -200,6 +213,39 @@ def _smi(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
         yield _frame(start, ids, smiles)
 
 
+def _first_record_properties(path: Path) -> dict[str, object]:
+    from molprop.data.sdf import SDRecordError, sd_molecules, sd_properties
+
+    records = sd_molecules(path)
+    try:
+        first = next(records, None)
+    except SDRecordError as err:
+        raise InputError(str(err)) from err
+    finally:
+        records.close()
+    return {} if first is None else sd_properties(first)
+
+
+def _sdf(path: Path, chunk_size: int, id_column: str | None) -> Iterator[pd.DataFrame]:
+    from rdkit import Chem
+
+    from molprop.data.sdf import SDRecordError, sd_molecules
+
+    start, ids, smiles = 0, [], []
+    try:
+        for mol in sd_molecules(path):
+            smiles.append(Chem.MolToSmiles(mol))
+            key = id_column or "_Name"
+            ids.append(mol.GetProp(key).strip() if mol.HasProp(key) else None)
+            if len(smiles) == chunk_size:
+                yield _frame(start, ids, smiles)
+                start, ids, smiles = start + chunk_size, [], []
+    except SDRecordError as err:
+        raise InputError(str(err)) from err
+    if smiles:
+        yield _frame(start, ids, smiles)
+
+
 def iter_chunks(path: str | Path, chunk_size: int, smiles_column: str = "smiles",
                 id_column: str | None = None) -> Iterator[pd.DataFrame]:
     """The input's molecules, ``chunk_size`` at a time, in file order (see the module doc)."""
@@ -212,4 +258,6 @@ def iter_chunks(path: str | Path, chunk_size: int, smiles_column: str = "smiles"
         return _parquet(path, chunk_size, smiles_column, id_column)
     if fmt == "smi":
         return _smi(path, chunk_size)
+    if fmt == "sdf":
+        return _sdf(path, chunk_size, id_column)
     return _table(path, _separator(path, fmt), chunk_size, smiles_column, id_column)

@@ -1,0 +1,62 @@
+"""SD files read one record at a time (validate's input and molprop predict's).
+
+Each record is read as RDKit's ``SDMolSupplier`` reads it (sanitized, hydrogens removed,
+stereo from the mol block). A record RDKit parses but cannot sanitize (e.g. a five-bonded
+carbon) is read again unsanitized, so that its SMILES reaches the molecule checks and the
+row is rejected with RDKit's reason, like any bad SMILES; a record that is not a mol block
+at all stops the reading with its number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from rdkit import Chem
+
+END_OF_RECORD = "$$$$"
+
+
+class SDRecordError(ValueError):
+    """A record of an SD file that RDKit cannot parse as a mol block."""
+
+
+def _blocks(path: Path) -> Iterator[str]:
+    lines: list[str] = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            lines.append(line)
+            if line.startswith(END_OF_RECORD):
+                yield "".join(lines)
+                lines = []
+    if "".join(lines).strip():
+        yield "".join(lines)
+
+
+def _first(supplier: Chem.SDMolSupplier, block: str, sanitize: bool) -> Chem.Mol | None:
+    supplier.SetData(block, sanitize=sanitize, removeHs=sanitize)
+    try:
+        return supplier[0]
+    except (IndexError, RuntimeError):  # not even a record's structure (RDKit says why above)
+        return None
+
+
+def sd_molecules(path: str | Path) -> Iterator[Chem.Mol]:
+    """The molecule of every record, in file order, with its SD properties and title
+    (``_Name``); unsanitized where sanitizing fails. Raises ``SDRecordError`` naming the
+    first record that is not a mol block."""
+    path = Path(path)
+    supplier = Chem.SDMolSupplier()
+    for index, block in enumerate(_blocks(path)):
+        mol = _first(supplier, block, sanitize=True)
+        if mol is None:
+            mol = _first(supplier, block, sanitize=False)
+        if mol is None:
+            raise SDRecordError(f"{path}: record {index + 1} (counting from 1) is not a readable mol "
+                                "block; fix or delete that record (RDKit's message is above).")
+        yield mol
+
+
+def sd_properties(mol: Chem.Mol) -> dict[str, object]:
+    """The SD properties of a record (numbers as numbers, as RDKit reads them)."""
+    return mol.GetPropsAsDict(includePrivate=False, includeComputed=False)
