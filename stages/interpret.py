@@ -97,7 +97,11 @@ def main() -> None:
                 grids.append(helper.submit(picture_grid, *grid_args))
             else:
                 picture_grid(*grid_args)
-            note = (f"{method_note(model, config.ig_steps, config.permutation)} Green raises the {output}, pink "
+            if result.permutation != config.permutation:
+                print(f"interpret {name}: permutation SHAP cut to interpret.permutation.max_seconds: "
+                      f"{result.permutation.n_permutations} ordering(s), {result.permutation.n_background} "
+                      "background molecules")
+            note = (f"{method_note(model, config.ig_steps, result.permutation)} Green raises the {output}, pink "
                     f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
             page.append((f"{headings[name]}: atom contributions", sections.maps_section(note, groups)))
             page.append((f"{headings[name]}: worst predictions and their nearest training molecules",

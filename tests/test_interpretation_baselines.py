@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +21,8 @@ from molprop.features.fingerprints import morgan_fingerprints
 from molprop.interpretation.baseline_model import load_sklearn_model, predicted_classes
 from molprop.interpretation.baseline_shap import baseline_shap, shap_importance
 from molprop.interpretation.member_shap import linear_member_shap, treeshap_seconds
-from molprop.interpretation.permutation import PermutationConfig, permutation_importance, permutation_shap
+from molprop.interpretation.permutation import (PermutationConfig, affordable_molecules, budgeted_shap_config,
+                                                permutation_importance, permutation_shap, row_seconds)
 from molprop.interpretation.run import InterpretConfig, Molecules, baseline_importance
 from molprop.models.baseline import BaselineConfig, fit_on_rows
 from molprop.models.predictor import predict_saved
@@ -257,3 +260,31 @@ def test_treeshap_budget_cuts_the_explained_sample_the_same_way_every_time(tmp_p
     assert first.shap is not None and len(first.shap.values) == 7
     capped = baseline_importance(model, data, test_ids, InterpretConfig(radius=2, n_bits=N_BITS, max_explained=5))
     assert capped.n_explained == 5 and "interpret.max_explained 5" in capped.explained
+
+
+def test_permutation_budget_grows_with_the_training_set_and_cuts_the_same_way_every_time(tmp_path, freesolv):
+    frame, y = freesolv
+    small, large = tmp_path / "small", tmp_path / "large"
+    _save(small, "knn_tanimoto", frame.iloc[:30], y[:30])
+    _save(large, "knn_tanimoto", frame.iloc[:60], y[:60])
+    small_model, model = load_sklearn_model(small), load_sklearn_model(large)
+    assert row_seconds(model) == pytest.approx(2 * row_seconds(small_model)) and row_seconds(model) > 0
+    per_molecule = min(SMALL.max_features, len(model.columns)) * SMALL.n_repeats * row_seconds(model)
+    tight = replace(SMALL, max_seconds=7.5 * per_molecule)
+    assert affordable_molecules(model, tight) == 7
+    assert affordable_molecules(small_model, tight) == 15  # half the references: twice the molecules
+    data = _molecules(frame, y, n_test=30)
+    test_ids = data.table[MOL_ID].iloc[60:].tolist()
+    config = InterpretConfig(radius=2, n_bits=N_BITS, permutation=tight)
+    first, again = (baseline_importance(model, data, test_ids, config) for _ in range(2))
+    assert first.n_explained == 7 and np.array_equal(first.rows, again.rows)
+    assert "interpret.permutation.max_seconds" in first.explained
+    reference, maps = frame.iloc[:60], frame.iloc[60:63]
+    assert budgeted_shap_config(model, maps, reference, SMALL, seed=0) == SMALL  # roomy: unchanged
+    one = budgeted_shap_config(model, maps, reference, replace(SMALL, max_seconds=1e-9), seed=0)
+    assert (one.n_permutations, one.n_background) == (1, 1)  # the least there is
+    sweep = [budgeted_shap_config(model, maps, reference, replace(SMALL, max_seconds=row_seconds(model) * k),
+                                  seed=0) for k in (1e6, 3e3, 1e3, 3e2, 1e2)]
+    settings = [(c.n_permutations, c.n_background) for c in sweep]
+    assert settings == sorted(settings, reverse=True)  # a smaller budget never buys more
+    assert any(n == 1 and 1 < b < SMALL.n_background for n, b in settings), settings

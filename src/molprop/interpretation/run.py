@@ -19,7 +19,8 @@ from molprop.interpretation.morgan_bits import BitExample, bit_substructures
 from molprop.interpretation.baseline_model import SklearnModel, predicted_classes
 from molprop.interpretation.baseline_shap import ShapExplanation, baseline_shap, shap_importance
 from molprop.interpretation.member_shap import treeshap_seconds
-from molprop.interpretation.permutation import PermutationConfig, permutation_importance
+from molprop.interpretation.permutation import (PermutationConfig, affordable_molecules, budgeted_shap_config,
+                                                permutation_importance, row_seconds)
 from molprop.schema import MOL_ID, ROW, SMILES, SPLIT, TARGET
 
 
@@ -129,6 +130,12 @@ def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence
     if model.kind == "permutation" and config.permutation.max_molecules < limit:
         limit = config.permutation.max_molecules
         sampled_by = f"interpret.permutation.max_molecules {limit}"
+    affordable = affordable_molecules(model, config.permutation) if model.kind == "permutation" else None
+    if affordable is not None and affordable < limit:
+        limit = affordable
+        sampled_by = (f"each shuffled row is estimated at {row_seconds(model) * 1e3:.2g} ms from the number of "
+                      f"fingerprints the k-NN compares it with; interpret.permutation.max_seconds "
+                      f"{config.permutation.max_seconds:g}")
     if model.kind == "tree":
         per_molecule = sum(treeshap_seconds(estimator) for estimator, _ in model.members)
         affordable = max(1, int(config.max_treeshap_seconds // per_molecule))
@@ -173,6 +180,7 @@ class ModelExplanations:
     explanations: list[MoleculeExplanation]
     pictures: list[bytes]
     scale: float
+    permutation: PermutationConfig | None = None  # permutation SHAP's settings, as cut to its time budget
 
 
 @dataclass
@@ -213,13 +221,16 @@ def draw_maps(model: str | Path | SklearnModel, request: MapRequest, config: Int
     """Explanations and atom-contribution maps (one colour scale) of the molecules of
     ``request``. ``reference``: the molecules the models learned from (baseline SHAP);
     ``known``: the baseline's importance, whose SHAP values are reused when it has them."""
+    permutation = config.permutation
+    if isinstance(model, SklearnModel) and model.kind == "permutation" and reference is not None:
+        permutation = budgeted_shap_config(model, request.features, reference, permutation, config.seed)
     explanations = explain_saved(model, request.mols, request.features, request.graphs, request.classes,
-                                 config.radius, config.n_bits, config.ig_steps, reference, config.permutation,
+                                 config.radius, config.n_bits, config.ig_steps, reference, permutation,
                                  config.seed, known.shap_of(request.rows) if known is not None else None)
     scale = common_scale(explanations)
     pictures = [similarity_map_png(mol, np.zeros(mol.GetNumAtoms()) if e.atoms is None else e.atoms, scale)
                 for mol, e in zip(request.mols, explanations)]
-    return ModelExplanations(request.worst, request.chosen, explanations, pictures, scale)
+    return ModelExplanations(request.worst, request.chosen, explanations, pictures, scale, permutation)
 
 
 def molecule_table(validated: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
