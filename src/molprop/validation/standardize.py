@@ -151,7 +151,7 @@ def _check_text(value: object) -> str:
     if text.startswith("InChI="):
         raise _Rejected("inchi_not_smiles", f"'{text[:60]}' is an InChI string, not a SMILES. "
                         "Convert it to SMILES (e.g. RDKit Chem.MolFromInchi) first.")
-    if ">" in text:
+    if ">" in text.replace("->", ""):  # "->" is a dative bond (e.g. [NH3]->[Pt]), not a reaction arrow
         raise _Rejected("reaction_smiles", "This is reaction SMILES (reactants>agents>products), "
                         "not one molecule. Give the product (or the molecule measured) only.")
     match = _WHITESPACE.search(text)
