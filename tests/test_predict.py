@@ -1,5 +1,6 @@
 """Unit tests of molprop.predict: applicability domain, chunked reading, part files, context."""
 
+import gzip
 import json
 
 import numpy as np
@@ -107,9 +108,23 @@ def test_sd_file_records_titles_properties_and_unsanitizable_records(tmp_path):
     assert by_code["id"].tolist() == ["E1", "E2", "E3"]
     with pytest.raises(InputError, match="no id column 'cod'. Did you mean 'code'"):
         resolve_id_column(path, "cod")
+    (tmp_path / "lib.sdf.gz").write_bytes(gzip.compress(path.read_bytes()))
+    pd.testing.assert_frame_equal(pd.concat(iter_chunks(tmp_path / "lib.sdf.gz", 5), ignore_index=True), whole)
     path.write_text(blocks[0] + "not a mol block\n$$$$\n")
     with pytest.raises(InputError, match=r"record 2 \(counting from 1\) is not a readable mol block"):
         list(iter_chunks(path, 5))
+
+
+@pytest.mark.parametrize("name", ["in.csv", "in.tsv", "in.smi"])
+def test_gzipped_text_inputs_read_like_the_plain_ones(tmp_path, name):
+    _write_inputs(tmp_path, 11)
+    (tmp_path / f"{name}.gz").write_bytes(gzip.compress((tmp_path / name).read_bytes()))
+    id_column = None if name.endswith(".smi") else "name"
+    plain = pd.concat(iter_chunks(tmp_path / name, 4, "smiles", id_column), ignore_index=True)
+    gzipped = pd.concat(iter_chunks(tmp_path / f"{name}.gz", 4, "smiles", id_column), ignore_index=True)
+    pd.testing.assert_frame_equal(gzipped, plain)
+    with pytest.raises(InputError, match="unknown input type '.parquet.gz'"):
+        iter_chunks(tmp_path / "x.parquet.gz", 4)
 
 
 def test_smi_lines_and_missing_ids(tmp_path):

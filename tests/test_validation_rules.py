@@ -3,6 +3,8 @@ classification labels, accounting, params and the input-file errors of molprop.d
 
 from __future__ import annotations
 
+import gzip
+
 import pandas as pd
 import pytest
 from rdkit import Chem
@@ -459,6 +461,17 @@ def test_read_source_names_an_unreadable_sd_record(tmp_path) -> None:
     path.write_text(path.read_text() + "broken\n  no counts line\n\nM  END\n$$$$\n")
     with pytest.raises(InputFileError, match=r"record 2 \(counting from 1\) is not a readable mol block"):
         read_source(path)
+
+
+def test_read_source_reads_gzipped_text_and_sd_files(tmp_path) -> None:
+    (tmp_path / "in.csv").write_text("smiles;y\nCCO;1,5\nc1ccccc1;2\n")
+    _sd_file(tmp_path / "in.sdf", [("CCO", "1.0"), ("C(C)(C)(C)(C)C", "2.0")])
+    for name in ("in.csv", "in.sdf"):
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress((tmp_path / name).read_bytes()))
+        pd.testing.assert_frame_equal(read_source(tmp_path / f"{name}.gz"), read_source(tmp_path / name))
+    (tmp_path / "in.parquet.gz").write_bytes(b"x")
+    with pytest.raises(InputFileError, match="unsupported file type '.parquet.gz'"):
+        read_source(tmp_path / "in.parquet.gz")
 
 
 def test_read_source_bom_is_dropped_from_the_header(tmp_path) -> None:

@@ -3,14 +3,17 @@
 Text files are read with every column as text, so a target such as ``<10`` arrives as it
 was written and can be rejected with a reason instead of being coerced or dropped. A
 ``.csv`` file may be separated by commas, semicolons or tabs (found from its header line).
+Text files and SD files may be gzipped (``.csv.gz``, ``.sdf.gz``).
 """
 
 from __future__ import annotations
 
 import codecs
 import difflib
+import gzip
 import io
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
@@ -23,7 +26,7 @@ class InputFileError(ValueError):
 
 
 def _decode(path: Path) -> str:
-    data = path.read_bytes()
+    data = gzip.decompress(path.read_bytes()) if path.name.lower().endswith(".gz") else path.read_bytes()
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[bom:].decode("utf-8")
@@ -34,6 +37,13 @@ def _decode(path: Path) -> str:
             f"{path}: line {line} is not valid UTF-8 (byte 0x{data[offset]:02x} at offset "
             f"{offset}). Save the file as UTF-8 (e.g. in Excel: 'CSV UTF-8'), or fix that line."
         ) from err
+
+
+def open_text(path: str | Path, encoding: str = "utf-8-sig", errors: str = "strict") -> TextIO:
+    """A text file for reading, gunzipped on the fly when its name ends in ``.gz``."""
+    if str(path).lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding=encoding, errors=errors)
+    return open(path, encoding=encoding, errors=errors)
 
 
 def csv_separator(header: str) -> str:
@@ -63,9 +73,11 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
 def read_source(source: str | Path) -> pd.DataFrame:
     """The input table named by ``data.source``, all columns as read, in file order."""
     path = Path(source)
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
-        raise InputFileError(f"{path}: unsupported file type '{suffix}'; use one of {SUPPORTED}.")
+    gzipped = path.name.lower().endswith(".gz")  # a text format, gzipped (e.g. my.csv.gz, library.sdf.gz)
+    suffix = Path(path.name.lower().removesuffix(".gz")).suffix
+    if suffix not in SUPPORTED or (gzipped and suffix not in (".sdf", *TEXT_SEPARATORS)):
+        raise InputFileError(f"{path}: unsupported file type '{''.join(path.suffixes[-2:]) if gzipped else suffix}'; "
+                             f"use one of {SUPPORTED} (the text formats and .sdf may be gzipped: .csv.gz).")
     if not path.is_file():
         raise InputFileError(f"{path}: file not found. Check data.source in params.yaml (paths "
                              "are relative to the repository root).")

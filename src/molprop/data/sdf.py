@@ -4,7 +4,7 @@ Each record is read as RDKit's ``SDMolSupplier`` reads it (sanitized, hydrogens 
 stereo from the mol block). A record RDKit parses but cannot sanitize (e.g. a five-bonded
 carbon) is read again unsanitized, so that its SMILES reaches the molecule checks and the
 row is rejected with RDKit's reason, like any bad SMILES; a record that is not a mol block
-at all stops the reading with its number.
+at all stops the reading with its number. A name ending in ``.gz`` is read gunzipped.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rdkit import Chem
+
+from molprop.data.io import open_text
 
 END_OF_RECORD = "$$$$"
 
@@ -23,7 +25,7 @@ class SDRecordError(ValueError):
 
 def _blocks(path: Path) -> Iterator[str]:
     lines: list[str] = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open_text(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             lines.append(line)
             if line.startswith(END_OF_RECORD):

@@ -8,7 +8,8 @@ and skipped; blank lines and lines starting with ``#`` are skipped) and SD files
 at a time, as ``molprop.data.sdf`` reads them; the SMILES is written from the mol block, the
 id is the record's title or the SD property named as id column). Every chunk but
 the last holds exactly ``chunk_size`` molecules, so chunk ``k`` is always the same rows of the
-same input: the unit of resumption.
+same input: the unit of resumption. The text formats may be gzipped (``.csv.gz``, ``.smi.gz``,
+``.sdf.gz``, ...).
 
 A chunk is a DataFrame with ``row`` (0-based data row of the input), ``id`` (the id column,
 or the row number as text without one or where the id cell is empty) and ``smiles_input``
@@ -25,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from molprop.data.io import csv_separator
+from molprop.data.io import csv_separator, open_text
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
            ".pq": "parquet", ".smi": "smi", ".smiles": "smi", ".sdf": "sdf", ".sd": "sdf"}  # fmt: skip
@@ -42,15 +43,18 @@ class InputError(ValueError):
 
 
 def input_format(path: str | Path) -> str:
-    """``csv``, ``tsv``, ``parquet``, ``smi`` or ``sdf`` from the file suffix (a directory:
-    Parquet shards)."""
+    """``csv``, ``tsv``, ``parquet``, ``smi`` or ``sdf`` from the file suffix, before a ``.gz``
+    of a gzipped text file (a directory: Parquet shards)."""
     path = Path(path)
     if path.is_dir():
         return "parquet"
-    fmt = FORMATS.get(path.suffix.lower())
+    name = path.name.lower()
+    fmt = FORMATS.get(Path(name.removesuffix(".gz")).suffix)
+    if fmt == "parquet" and name.endswith(".gz"):  # Parquet compresses inside the file
+        fmt = None
     if fmt is None:
-        raise InputError(f"{path}: unknown input type '{path.suffix}'; use .csv, .tsv, .parquet, "
-                         ".smi, .sdf or a directory of Parquet shards.")
+        raise InputError(f"{path}: unknown input type '{''.join(path.suffixes[-2:])}'; use .csv, .tsv, .parquet, "
+                         ".smi, .sdf (text formats also gzipped, e.g. .sdf.gz) or a directory of Parquet shards.")
     return fmt
 
 
@@ -176,7 +180,7 @@ def _separator(path: Path, fmt: str) -> str:
     """A TSV's tab, or a CSV's separator as found from its header line."""
     if fmt != "csv":
         return "\t"
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+    with open_text(path, errors="replace") as handle:
         return csv_separator(handle.readline())
 
 
@@ -195,7 +199,7 @@ def _table(path: Path, sep: str, chunk_size: int, smiles_column: str, id_column:
 
 def _smi(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     start, ids, smiles, first = 0, [], [], True
-    with open(path, encoding="utf-8-sig") as handle:
+    with open_text(path) as handle:
         for line in handle:
             words = line.split()
             if not words or words[0].startswith("#"):
