@@ -469,6 +469,9 @@ def test_read_source_reads_gzipped_text_and_sd_files(tmp_path) -> None:
     for name in ("in.csv", "in.sdf"):
         (tmp_path / f"{name}.gz").write_bytes(gzip.compress((tmp_path / name).read_bytes()))
         pd.testing.assert_frame_equal(read_source(tmp_path / f"{name}.gz"), read_source(tmp_path / name))
+    (tmp_path / "cut.csv.gz").write_bytes(gzip.compress(b"smiles,y\nCCO,1\n")[:-6])
+    with pytest.raises(InputFileError, match="not a readable gzip file"):
+        read_source(tmp_path / "cut.csv.gz")
     (tmp_path / "in.parquet.gz").write_bytes(b"x")
     with pytest.raises(InputFileError, match="unsupported file type '.parquet.gz'"):
         read_source(tmp_path / "in.parquet.gz")

@@ -26,7 +26,13 @@ class InputFileError(ValueError):
 
 
 def _decode(path: Path) -> str:
-    data = gzip.decompress(path.read_bytes()) if path.name.lower().endswith(".gz") else path.read_bytes()
+    data = path.read_bytes()
+    if path.name.lower().endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as err:  # not gzip, or cut short
+            raise InputFileError(f"{path}: not a readable gzip file ({err}); gzip it again or give "
+                                 "the uncompressed file.") from err
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[bom:].decode("utf-8")

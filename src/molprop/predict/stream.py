@@ -53,7 +53,8 @@ def input_format(path: str | Path) -> str:
     if fmt == "parquet" and name.endswith(".gz"):  # Parquet compresses inside the file
         fmt = None
     if fmt is None:
-        raise InputError(f"{path}: unknown input type '{''.join(path.suffixes[-2:])}'; use .csv, .tsv, .parquet, "
+        shown = "".join(path.suffixes[-2:]) if name.endswith(".gz") else path.suffix
+        raise InputError(f"{path}: unknown input type '{shown}'; use .csv, .tsv, .parquet, "
                          ".smi, .sdf (text formats also gzipped, e.g. .sdf.gz) or a directory of Parquet shards.")
     return fmt
 
