@@ -125,6 +125,9 @@ def test_gzipped_text_inputs_read_like_the_plain_ones(tmp_path, name):
     pd.testing.assert_frame_equal(gzipped, plain)
     with pytest.raises(InputError, match="unknown input type '.parquet.gz'"):
         iter_chunks(tmp_path / "x.parquet.gz", 4)
+    (tmp_path / f"cut_{name}.gz").write_bytes((tmp_path / f"{name}.gz").read_bytes()[:-12])
+    with pytest.raises(InputError, match="could not be read to the end|not a readable table"):
+        list(iter_chunks(tmp_path / f"cut_{name}.gz", 4, "smiles", id_column))
 
 
 def test_smi_lines_and_missing_ids(tmp_path):

@@ -95,7 +95,7 @@ def column_names(path: str | Path) -> list[str] | None:
     try:
         return pd.read_csv(file, sep=_separator(file, fmt), nrows=0,
                            encoding="utf-8-sig").columns.tolist()
-    except (pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+    except (pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as err:
         raise InputError(f"{file}: not a readable table ({err}).") from err
 
 
@@ -262,7 +262,17 @@ def iter_chunks(path: str | Path, chunk_size: int, smiles_column: str = "smiles"
     if fmt == "parquet":
         return _parquet(path, chunk_size, smiles_column, id_column)
     if fmt == "smi":
-        return _smi(path, chunk_size)
+        return _to_the_end(path, _smi(path, chunk_size))
     if fmt == "sdf":
-        return _sdf(path, chunk_size, id_column)
-    return _table(path, _separator(path, fmt), chunk_size, smiles_column, id_column)
+        return _to_the_end(path, _sdf(path, chunk_size, id_column))
+    return _to_the_end(path, _table(path, _separator(path, fmt), chunk_size, smiles_column, id_column))
+
+
+def _to_the_end(path: Path, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``chunks``, with a text input that cannot be read to its end (a truncated or damaged
+    ``.gz``) reported as an ``InputError``."""
+    try:
+        yield from chunks
+    except (OSError, EOFError) as err:
+        raise InputError(f"{path}: could not be read to the end ({err}); a truncated download or a "
+                         "damaged .gz? Chunks already written are kept: fix the file and run again.") from err
