@@ -275,4 +275,5 @@ def _to_the_end(path: Path, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataF
         yield from chunks
     except (OSError, EOFError) as err:
         raise InputError(f"{path}: could not be read to the end ({err}); a truncated download or a "
-                         "damaged .gz? Chunks already written are kept: fix the file and run again.") from err
+                         "damaged .gz? Replace the file and run again with --overwrite (the parts "
+                         "written so far belong to the damaged file).") from err
