@@ -27,7 +27,7 @@ class InputFileError(ValueError):
 
 def _decode(path: Path) -> str:
     data = path.read_bytes()
-    if path.name.lower().endswith(".gz"):
+    if file_suffix(path)[1]:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as err:  # not gzip, or cut short
@@ -45,9 +45,17 @@ def _decode(path: Path) -> str:
         ) from err
 
 
+def file_suffix(path: str | Path) -> tuple[str, bool]:
+    """(lower-case suffix of the file's format, whether the name ends in ``.gz``): ``.csv``,
+    True for ``My.CSV.gz``."""
+    name = Path(path).name.lower()
+    gzipped = name.endswith(".gz")
+    return Path(name.removesuffix(".gz")).suffix, gzipped
+
+
 def open_text(path: str | Path, encoding: str = "utf-8-sig", errors: str = "strict") -> TextIO:
     """A text file for reading, gunzipped on the fly when its name ends in ``.gz``."""
-    if str(path).lower().endswith(".gz"):
+    if file_suffix(path)[1]:
         return gzip.open(path, "rt", encoding=encoding, errors=errors)
     return open(path, encoding=encoding, errors=errors)
 
@@ -79,8 +87,7 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
 def read_source(source: str | Path) -> pd.DataFrame:
     """The input table named by ``data.source``, all columns as read, in file order."""
     path = Path(source)
-    gzipped = path.name.lower().endswith(".gz")  # a text format, gzipped (e.g. my.csv.gz, library.sdf.gz)
-    suffix = Path(path.name.lower().removesuffix(".gz")).suffix
+    suffix, gzipped = file_suffix(path)  # gzipped: a text format or SD file (my.csv.gz, library.sdf.gz)
     if suffix not in SUPPORTED or (gzipped and suffix not in (".sdf", *TEXT_SEPARATORS)):
         raise InputFileError(f"{path}: unsupported file type '{''.join(path.suffixes[-2:]) if gzipped else suffix}'; "
                              f"use one of {SUPPORTED} (the text formats and .sdf may be gzipped: .csv.gz).")

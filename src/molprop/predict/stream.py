@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from molprop.data.io import csv_separator, open_text
+from molprop.data.io import csv_separator, file_suffix, open_text
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
            ".pq": "parquet", ".smi": "smi", ".smiles": "smi", ".sdf": "sdf", ".sd": "sdf"}  # fmt: skip
@@ -48,12 +48,12 @@ def input_format(path: str | Path) -> str:
     path = Path(path)
     if path.is_dir():
         return "parquet"
-    name = path.name.lower()
-    fmt = FORMATS.get(Path(name.removesuffix(".gz")).suffix)
-    if fmt == "parquet" and name.endswith(".gz"):  # Parquet compresses inside the file
+    suffix, gzipped = file_suffix(path)
+    fmt = FORMATS.get(suffix)
+    if fmt == "parquet" and gzipped:  # Parquet compresses inside the file
         fmt = None
     if fmt is None:
-        shown = "".join(path.suffixes[-2:]) if name.endswith(".gz") else path.suffix
+        shown = "".join(path.suffixes[-2:]) if gzipped else path.suffix
         raise InputError(f"{path}: unknown input type '{shown}'; use .csv, .tsv, .parquet, "
                          ".smi, .sdf (text formats also gzipped, e.g. .sdf.gz) or a directory of Parquet shards.")
     return fmt
@@ -236,11 +236,10 @@ def _sdf(path: Path, chunk_size: int, id_column: str | None) -> Iterator[pd.Data
 
     from molprop.data.sdf import SDRecordError, sd_molecules
 
-    start, ids, smiles = 0, [], []
+    start, ids, smiles, key = 0, [], [], id_column or "_Name"
     try:
         for mol in sd_molecules(path):
             smiles.append(Chem.MolToSmiles(mol))
-            key = id_column or "_Name"
             ids.append(mol.GetProp(key).strip() if mol.HasProp(key) else None)
             if len(smiles) == chunk_size:
                 yield _frame(start, ids, smiles)
