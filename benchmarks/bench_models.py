@@ -173,8 +173,9 @@ def main() -> None:
             print(f"{name:<10} {method + ':' + str(seed):<20} {row['baseline']:8.3f} {row['model']:7.3f} "
                   f"{row['members']:8.3f} ± {row['members_std']:.3f} {row['seconds']:8.1f}", flush=True)
             print(" " * 31 + f"members' mean validation RMSE {row['val']:.3f}", flush=True)
+            others = sum(v for k, v in row["stages"].items() if k != "train")
             print(" " * 31 + "stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in row["stages"].items())
-                  + f"; load average before {row['load']:.2f}", flush=True)
+                  + f"; all but train {others:.1f}; load average before {row['load']:.2f}", flush=True)
             row["curves"] = ensemble_curves(root)
             for part, label in (("val", "validation"), ("test", "test")):
                 print(" " * 31 + f"{label} RMSE of the first k members' mean: "
