@@ -46,7 +46,7 @@ def main() -> None:
     from molprop.nn.device import pick_device
     from molprop.nn.members import MemberData, MemberRun, ensemble_members, predict_rows, train_members
     from molprop.nn.store import NEEDS_GRAPHS
-    from molprop.nn.training import TrainConfig
+    from molprop.nn.training import TrainConfig, hardly_trained_warning
 
     seed_everything(cfg["seed"])
     validated, features, split = read_aligned(
@@ -65,6 +65,7 @@ def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     print(f"train: {len(members)} {kind} member(s) on {device}, {len(data.columns)} molecule features")
     val_predictions: dict[str, list[np.ndarray]] = {}
+    best_epochs: list[int] = []
     run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device.type, OUT, CHECKPOINTS)
     # The workers start training on entering train_members; the tracking run opens meanwhile.
     with train_members(run, members, cfg["n_jobs"]) as trained, \
@@ -78,6 +79,7 @@ def main() -> None:
                     live.log_metric(prefix + name, record[key])
             tracking.log_history(result.history, prefix)
             summary = {"best_epoch": result.best_epoch, "epochs_run": len(result.history)}
+            best_epochs.append(result.best_epoch)
             val = member.partition.val
             if len(val):
                 pred = predict_rows(OUT, member, data, val, device)
@@ -87,6 +89,10 @@ def main() -> None:
                 live.summary[prefix + key] = value
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
             print(f"train {member.name}: {summary}")
+        warning = hardly_trained_warning(best_epochs, options.warmup_epochs,
+                                         min(len(m.partition.val) for m in members))
+        if warning:
+            print(f"train: warning: {warning}")
         extra = ensemble_summary(members, val_predictions, data.y, task)
         for key, value in extra.items():
             live.summary[f"ensemble/{key}"] = value

@@ -7,7 +7,7 @@ from molprop.models.matrix import Preprocessor
 from molprop.nn.device import pick_device
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.store import predict_member, save_member
-from molprop.nn.training import TrainConfig, fit, lr_factor
+from molprop.nn.training import TrainConfig, fit, hardly_trained_warning, lr_factor
 
 CPU = torch.device("cpu")
 
@@ -41,6 +41,16 @@ def test_early_stopping_stops_after_patience_without_improvement():
     config = TrainConfig(lr=1e-2, max_epochs=500, patience=5, batch_size=16, warmup_epochs=1)
     result = fit(MLP(MLPConfig(5, 1, 64, 2, 0.0)), "regression", (x[:90], noise[:90]), (x[90:], noise[90:]), config, CPU)
     assert len(result.history) == result.best_epoch + 5 + 1 < 500
+
+
+def test_warning_when_every_member_kept_weights_from_the_warm_up():
+    warning = hardly_trained_warning([1, 2, 0, 2], warmup_epochs=2, n_val=3)
+    assert warning is not None and "first 3 epoch(s)" in warning and "3 molecule(s)" in warning
+    assert "[0, 1, 2]" in warning and "split.fractions.val" in warning
+    assert hardly_trained_warning([1, 2, 3, 0], warmup_epochs=2, n_val=3) is None  # one member trained on
+    assert hardly_trained_warning([0, 0], warmup_epochs=2, n_val=0) is None  # no validation part
+    assert hardly_trained_warning([], warmup_epochs=2, n_val=5) is None
+    assert hardly_trained_warning([0], warmup_epochs=0, n_val=5) is not None
 
 
 def test_same_seed_gives_identical_weights():
