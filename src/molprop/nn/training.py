@@ -170,16 +170,16 @@ def fit(
 
 def hardly_trained_warning(best_epochs: list[int], warmup_epochs: int, n_val: int) -> str | None:
     """A warning when every member's lowest validation loss came within its first
-    ``warmup_epochs + 1`` epochs (the warm-up and the first epoch at the full rate): early
-    stopping then kept weights that have hardly trained, usually because a tiny validation
-    part makes its loss noise. None otherwise."""
+    ``warmup_epochs + 1`` epochs (the warm-up and the first epoch at the full rate), so that
+    early stopping kept weights that have hardly trained. None otherwise."""
     first = warmup_epochs + 1
     if not best_epochs or n_val == 0 or max(best_epochs) >= first:  # no validation part: train loss decides
         return None
     return (f"every member's validation loss was lowest in its first {first} epoch(s) (best epochs "
-            f"{sorted(set(best_epochs))}), so the kept weights have hardly trained. The smallest validation "
-            f"part has {n_val} molecule(s); with few, early stopping follows noise. A larger validation "
-            "part (split.fractions.val) gives it a steadier signal.")
+            f"{sorted(set(best_epochs))}) and never lower later, so the kept weights have hardly trained. "
+            f"The smallest validation part has {n_val} molecule(s): with few, that can be noise (a larger "
+            "split.fractions.val steadies it); otherwise the validation molecules are unlike anything "
+            "the network learned from the training part.")
 
 
 def predict(model: nn.Module, x: Inputs | np.ndarray, task: str, device: torch.device,
