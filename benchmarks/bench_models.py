@@ -124,7 +124,7 @@ def repro(root: Path, method: str, seed: int, metric: str = "rmse") -> dict:
     stages = {name: (marks[i + 1][0] if i + 1 < len(marks) else seconds) - t for i, (t, name) in enumerate(marks)}
     metrics = json.loads((root / "metrics/evaluate.json").read_text())
     live = json.loads((root / "dvclive/metrics.json").read_text())
-    # the members' own scores ("ensemble/val_..." is their mean's; it was counted in too before 2026-12-05)
+    # the members' own scores, not the ensemble's ("ensemble/val_...")
     val = [v for k, v in live.items() if k.endswith(f"/val_{metric}") and not k.startswith("ensemble/")]
     members = metrics.get("model_members", {})
     return {"seconds": seconds, "val": statistics.mean(val) if val else float("nan"),
