@@ -45,6 +45,7 @@ EXPECTED_PARENT = {
     "quaternary_ammonium_chloride": "C[N+](C)(C)C",
     "pyrrole_kekule": "c1cc[nH]c1",
     "padded_smiles": "CCC",
+    "potassium_cyanide_is_a_salt": "C#N",
 }
 
 

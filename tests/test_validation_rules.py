@@ -114,11 +114,34 @@ def test_metal_counter_ion_is_a_salt_not_a_metal() -> None:
     assert (outcome.reason, outcome.smiles) == (None, "O=C(O)c1ccccc1")
 
 
+@pytest.mark.parametrize(("smiles", "metal"), [
+    ("[CH-]1C=CC=C1.[CH-]1C=CC=C1.[Fe+2]", "Fe"),  # ferrocene as PubChem writes it
+    ("[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1", "Fe"), ("[Li+].[CH2-]CCC", "Li"), ("[Mg+2].[Br-].[CH3-]", "Mg"),
+])
+def test_ionic_organometallic_is_rejected_as_metal(smiles: str, metal: str) -> None:
+    """A metal cation beside a carbanion is an organometallic (bug fixed: butyllithium was kept
+    as butane, methylmagnesium bromide as methane, ferrocene failed as a standardization)."""
+    outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
+    assert outcome.reason == "metal"
+    assert outcome.message.startswith(f"Contains metal atom(s) {metal} (organometallic")
+    assert "carbanion" in outcome.message
+
+
+@pytest.mark.parametrize(("smiles", "parent"), [
+    ("[K+].[C-]#N", "C#N"), ("[Na+].[Cl-].[C-]#[N+]c1ccccc1", "[C-]#[N+]c1ccccc1"),
+])
+def test_cyanide_and_isocyanide_carbons_are_not_carbanions_of_an_organometallic(smiles: str, parent: str) -> None:
+    outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
+    assert (outcome.reason, outcome.smiles) == (None, parent)
+
+
 def test_output_smiles_always_parses_back() -> None:
-    """Uncharger leaves a non-kekulizable cyclopentadiene: rejected, not written out."""
-    outcome = standardize_smiles("[cH-]1cccc1.[Na+]", StandardizeConfig(), MoleculeRules())
-    assert outcome.reason == "standardization_failed"
-    assert "c1cccc1" in outcome.message
+    """Uncharger leaves a non-kekulizable cyclopentadiene: rejected, not written out (with
+    metals rejected, the sodium salt is rejected as an ionic organometallic before that)."""
+    for smiles, rules in [("[cH-]1cccc1", MoleculeRules()), ("[cH-]1cccc1.[Na+]", MoleculeRules(reject_metals=False))]:
+        outcome = standardize_smiles(smiles, StandardizeConfig(), rules)
+        assert outcome.reason == "standardization_failed"
+        assert "c1cccc1" in outcome.message
 
 
 # --- identity key ----------------------------------------------------------------------------

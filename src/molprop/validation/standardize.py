@@ -34,6 +34,10 @@ _METAL = Chem.MolFromSmarts(_METAL_ATOM)
 _CARBON = Chem.MolFromSmarts("[#6]")
 # A metal bonded to carbon: an organometallic (cleanup's MetalDisconnector would cut the bond).
 _METAL_CARBON = Chem.MolFromSmarts(_METAL_ATOM + "~[#6]")
+# A carbanion other than cyanide's or an isocyanide's carbon. Beside a metal it is an
+# organometallic written ionically: PubChem's ferrocene '[CH-]1C=CC=C1.[CH-]1C=CC=C1.[Fe+2]',
+# butyllithium '[Li+].[CH2-]CCC'.
+_CARBANION = Chem.MolFromSmarts("[#6-;!$([#6-]#[#7])]")
 # An atom that a default rdMolStandardize step could act on: a charged atom, an element other
 # than H, C, N, O, S and the halogens F, Cl, Br, I, or a three-connected S (sulfoxide-like).
 # Every transform of RDKit's default Normalizer needs a charged atom, a sulfoxide S, or P, As,
@@ -102,22 +106,30 @@ def _has_carbon(mol: Chem.Mol) -> bool:
     return mol.HasSubstructMatch(_CARBON)
 
 
-def _metal_rejection(metals: list[str]) -> _Rejected:
-    """The 'metal' rejection naming the metal element(s)."""
+def _metal_rejection(metals: list[str], detail: str = "") -> _Rejected:
+    """The 'metal' rejection naming the metal element(s) and, when given, how it was seen."""
+    how = f", {detail}" if detail else ""
     return _Rejected("metal", f"Contains metal atom(s) {', '.join(metals)} (organometallic or "
-                     "metal complex); set validate.rules.reject_metals: false to keep it.")
+                     f"metal complex{how}); set validate.rules.reject_metals: false to keep it.")
 
 
 def _check_organometallic(mol: Chem.Mol, rules: MoleculeRules) -> None:
-    """Reject a metal bonded to carbon in the parsed input, before cleanup runs.
+    """Reject a metal bonded to carbon, or beside a carbanion, in the parsed input, before
+    cleanup runs.
 
     Cleanup's MetalDisconnector cuts transition-metal--carbon bonds and fragment stripping
-    then keeps the organic ligand alone ('CC[Fe]' -> 'CC', 'C[Au]' -> 'C'), so the metal rule
-    on the standardized parent could never fire for those organometallics."""
-    if rules.reject_metals and mol.HasSubstructMatch(_METAL_CARBON):
+    then keeps the organic ligand alone ('CC[Fe]' -> 'CC', 'C[Au]' -> 'C'); a metal cation is
+    stripped as a counter-ion and the carbanion neutralized ('[Li+].[CH2-]CCC' -> 'CCCC'). The
+    metal rule on the standardized parent could never fire for those organometallics."""
+    if not rules.reject_metals:
+        return
+    if mol.HasSubstructMatch(_METAL_CARBON):
         bonded = {mol.GetAtomWithIdx(match[0]).GetSymbol()
                   for match in mol.GetSubstructMatches(_METAL_CARBON)}
         raise _metal_rejection(sorted(bonded))
+    metals = _metal_symbols(mol)
+    if metals and mol.HasSubstructMatch(_CARBANION):
+        raise _metal_rejection(metals, "written ionically: a metal cation beside a carbanion")
 
 
 def cleanup(mol: Chem.Mol) -> Chem.Mol:
