@@ -22,7 +22,7 @@ from molprop.validation.config import (
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import standardize_many, standardize_smiles
-from molprop.validation.targets import read_label, read_number, sorted_classes
+from molprop.validation.targets import case_variants, read_label, read_number, sorted_classes
 
 ACETIC_ACID_INCHIKEY = "QTBSBXVTEAMEQO-UHFFFAOYSA-N"
 
@@ -324,6 +324,16 @@ def test_too_many_classes_is_an_input_error() -> None:
     cfg = ValidationConfig(target=TargetRules(task="classification"), n_jobs=1, max_classes=5)
     with pytest.raises(InputFileError, match="7 distinct labels"):
         curate(data, "smiles", "y", cfg)
+
+
+def test_labels_differing_only_in_case_are_an_input_error() -> None:
+    """'Active' and 'active' would be two classes (a 3-class task from a binary column)."""
+    data = table(["CCO", "CCN", "CCC", "CCCl", "CCBr"], ["active", "inactive", " Active", "active", "NA"])
+    with pytest.raises(InputFileError, match=r"differ only in letter case: 'Active' \(row 2\); "
+                       r"'active' \(rows 0, 3\)"):
+        curate(data, "smiles", "y", config("classification"))
+    assert case_variants(["a", "b", None, "B", "A", "a"]) == {"a": [0, 5], "A": [4], "b": [1], "B": [3]}
+    assert case_variants(["1", "0", "yes", None]) == {}
 
 
 # --- accounting --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from molprop.data.io import InputFileError
 from molprop.validation.config import ValidationConfig
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import MolOutcome, standardize_many
-from molprop.validation.targets import read_label, read_number, sorted_classes, target_text
+from molprop.validation.targets import case_variants, read_label, read_number, sorted_classes, target_text
 
 REJECTED_COLUMNS = ["row", "smiles_input", "target_input", "reason", "message"]
 CHANGES_COLUMNS = ["row", "smiles_input", "smiles", "steps"]
@@ -60,8 +60,9 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
            config: ValidationConfig) -> CurationResult:
     """Validate every input row: each ends up kept, rejected (with a reason) or merged away.
 
-    Raises ``InputFileError`` when no row survives, or when a classification target has more
-    distinct labels than ``config.max_classes`` (most likely a continuous column).
+    Raises ``InputFileError`` when no row survives, when a classification target has more
+    distinct labels than ``config.max_classes`` (most likely a continuous column), or labels
+    that differ only in letter case (they would become separate classes).
     """
     task = config.target.task
     smiles_cells = table[smiles_column].tolist()
@@ -69,6 +70,8 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
     molecules = standardize_column(smiles_cells, config)
     read = read_number if task == "regression" else None
     targets = [read(v, config.target) if read else read_label(v, config.target.decimal) for v in target_cells]
+    if task != "regression":
+        _check_label_spelling(targets, target_column)
 
     rejected, candidates, changes = [], [], []
     for row, (cell, mol, target) in enumerate(zip(smiles_cells, molecules, targets)):
@@ -118,6 +121,20 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
                        dup.n_groups_merged, dup.n_merged_away, classes)
     return CurationResult(validated, rejected_frame,
                           pd.DataFrame(changes, columns=CHANGES_COLUMNS), metrics, classes)
+
+
+def _check_label_spelling(targets: list, target_column: str) -> None:
+    """Refuse class labels written in more than one letter case ('Active', 'active')."""
+    variants = case_variants([t.value if t.reason is None else None for t in targets])
+    if variants:
+        def rows(positions: list[int]) -> str:
+            more = f" and {len(positions) - 3} more" if len(positions) > 3 else ""
+            return f"row{'s' if len(positions) > 1 else ''} {', '.join(map(str, positions[:3]))}{more}"
+
+        found = "; ".join(f"'{label}' ({rows(positions)})" for label, positions in sorted(variants.items()))
+        raise InputFileError(f"Target '{target_column}' has class labels that differ only in letter "
+                             f"case: {found} (0-based data rows). They would be separate classes; "
+                             "write each class one way in the file.")
 
 
 def _no_valid_rows(n_in: int, rejected: list[tuple]) -> InputFileError:

@@ -87,3 +87,14 @@ def sorted_classes(labels: list[str]) -> list[str]:
         return sorted(unique, key=lambda label: (float(label), label))
     except ValueError:
         return sorted(unique)
+
+
+def case_variants(labels: list[str | None]) -> dict[str, list[int]]:
+    """Labels that another label equals but for letter case ('Active' and 'active'): each
+    spelling with the positions where it occurs; empty when every class is written one way.
+    None entries (unreadable labels) are skipped."""
+    spellings: dict[str, dict[str, list[int]]] = {}
+    for position, label in enumerate(labels):
+        if label is not None:
+            spellings.setdefault(label.casefold(), {}).setdefault(label, []).append(position)
+    return {label: rows for group in spellings.values() if len(group) > 1 for label, rows in group.items()}
