@@ -61,8 +61,9 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
     """Validate every input row: each ends up kept, rejected (with a reason) or merged away.
 
     Raises ``InputFileError`` when no row survives, when a classification target has more
-    distinct labels than ``config.max_classes`` (most likely a continuous column), or labels
-    that differ only in letter case (they would become separate classes).
+    distinct labels than ``config.max_classes`` (most likely a continuous column) or labels
+    that differ only in letter case (they would become separate classes), or when every kept
+    molecule (two or more) has the same target (one value, one class).
     """
     task = config.target.task
     smiles_cells = table[smiles_column].tolist()
@@ -115,6 +116,7 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
         columns[schema.LABEL] = merged["value"].astype("str")
     columns[schema.N_REPLICATES] = merged["n_replicates"].astype("int64")
     validated = pd.DataFrame(columns).reset_index(drop=True)
+    _check_target_varies(merged["value"], target_column, task, rejected)
 
     rejected_frame = pd.DataFrame(sorted(rejected), columns=REJECTED_COLUMNS)
     metrics = _metrics(len(table), validated, rejected_frame, len(changes),
@@ -135,6 +137,23 @@ def _check_label_spelling(targets: list, target_column: str) -> None:
         raise InputFileError(f"Target '{target_column}' has class labels that differ only in letter "
                              f"case: {found} (0-based data rows). They would be separate classes; "
                              "write each class one way in the file.")
+
+
+def _check_target_varies(values: pd.Series, target_column: str, task: str, rejected: list[tuple]) -> None:
+    """Refuse two or more kept molecules that all have one target value (regression) or one
+    class (fewer molecules than validate.expectations.min_rows fail the suite anyway)."""
+    if len(values) < 2 or values.nunique() > 1:
+        return
+    value = values.iloc[0]
+    if task == "regression":
+        what = f"the same value ({value:g}) for all {len(values)} kept molecules: there is nothing to learn"
+    else:
+        what = (f"one class ('{value}') among the {len(values)} kept molecules: a classifier "
+                "needs at least two")
+    counts = Counter(r[3] for r in rejected).most_common(3)
+    dropped = f" ({len(rejected)} rows were rejected; most common reasons: {counts})" if rejected else ""
+    raise InputFileError(f"Target '{target_column}' has {what}{dropped}. Check data.target_column "
+                         "and data.task.")
 
 
 def _no_valid_rows(n_in: int, rejected: list[tuple]) -> InputFileError:
