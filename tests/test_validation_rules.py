@@ -336,6 +336,18 @@ def test_labels_differing_only_in_case_are_an_input_error() -> None:
     assert case_variants(["1", "0", "yes", None]) == {}
 
 
+def test_a_target_without_variation_is_an_input_error() -> None:
+    """One class (or one value) left among the kept molecules: nothing to learn, not a run of
+    NaN metrics (bug fixed: a one-class column ran through every stage)."""
+    data = table(["CCO", "CCN", "CCC", "C1CC("], ["1", "1", "1.0", "0"])
+    with pytest.raises(InputFileError, match=r"one class \('1'\) among the 3 kept molecules.*"
+                       r"1 rows were rejected; most common reasons: \[\('unparsable_smiles', 1\)\]"):
+        curate(data, "smiles", "y", config("classification"))
+    with pytest.raises(InputFileError, match=r"the same value \(2.5\) for all 3 kept molecules"):
+        curate(table(["CCO", "CCN", "CCC"], ["2.5", "2.50", "2.5"]), "smiles", "y", config())
+    assert len(curate(table(["CCO", "CCN"], ["2.5", "2.6"]), "smiles", "y", config()).validated) == 2
+
+
 # --- accounting --------------------------------------------------------------------------------
 
 def test_accounting_identity() -> None:
@@ -526,6 +538,13 @@ def test_missing_smiles_column_suggests_a_close_match() -> None:
     typo = pd.DataFrame({"canonical_smile": ["CCO"], "y": ["1"]})
     with pytest.raises(InputFileError, match="Did you mean 'canonical_smile'"):
         require_columns(typo, {"data.smiles_column": "canonical_smiles"}, "in.csv")
+
+
+def test_headerless_smi_file_is_told_to_add_a_header_line(tmp_path) -> None:
+    path = tmp_path / "in.smi"
+    path.write_text("CCO 1.5\nCCN 2.0\n")
+    with pytest.raises(InputFileError, match="start the file with a header line such as 'smiles logS'"):
+        require_columns(read_source(path), {"data.smiles_column": "smiles", "data.target_column": "logS"}, path)
 
 
 def test_missing_column_without_a_close_match() -> None:

@@ -130,5 +130,9 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
         lower = {c.lower(): c for c in present}
         close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        if not close and file_suffix(source)[0] in (".smi", ".smiles"):
+            hint = (" The first line of a .smi file names its columns: start the file with a header "
+                    f"line such as '{columns.get('data.smiles_column', 'smiles')} "
+                    f"{columns.get('data.target_column', 'y')}'.")
         raise InputFileError(f"{source}: no column '{name}' ({key} in params.yaml).{hint} "
                              f"Columns in the file: {present}.")
