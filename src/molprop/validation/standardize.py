@@ -167,6 +167,11 @@ def _check_text(value: object) -> str:
         raise _Rejected("reaction_smiles", "This is reaction SMILES (reactants>agents>products), "
                         "not one molecule. Give the product (or the molecule measured) only.")
     match = _WHITESPACE.search(text)
+    if match and text[match.start():].strip().startswith("|"):
+        raise _Rejected("trailing_text", f"'{text[match.start():].strip()[:60]}' after the SMILES is a "
+                        "CXSMILES extension (coordinates, enhanced stereo, labels...), which plain "
+                        "SMILES cannot carry. Export plain SMILES; where the block marks stereo "
+                        "groups (&1, or1), decide which stereo the measured sample had.")
     if match:
         raise _Rejected("trailing_text", f"Text after the SMILES: '{text[match.start():].strip()[:60]}'. "
                         "RDKit would silently ignore it; put names and notes in their own column.")
