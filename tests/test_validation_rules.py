@@ -246,6 +246,7 @@ def test_classification_replicates() -> None:
 
 @pytest.mark.parametrize(("cell", "expected"), [
     ("1.5", 1.5), (" -2 ", -2.0), ("3e2", 300.0), (4, 4.0), (0.25, 0.25),
+    ("\u22121.5", -1.5), ("1.5\u00a0", 1.5),  # the minus sign of word processors; no-break space
 ])
 def test_read_number_values(cell: object, expected: float) -> None:
     assert read_number(cell, TargetRules()) == (expected, None, "")
@@ -272,6 +273,8 @@ def test_read_number_range_is_inclusive_and_open_ended() -> None:
     assert read_number("-0.1", rules).reason == "target_out_of_range"
     assert read_number("1e6", TargetRules(min_value=0.0)).value == 1e6
     assert "decimal comma? set data.decimal: ','" in read_number("1,5", rules).message
+    for dashed in ("\u20131.5", "1\u20132"):  # an en dash is not read as a minus (it may be a range)
+        assert "a dash where a minus sign '-' belongs?" in read_number(dashed, rules).message
 
 
 def test_read_number_with_a_decimal_comma() -> None:
@@ -290,6 +293,7 @@ def test_read_label() -> None:
     assert read_label(0.5).value == "0.5"
     assert read_label("1.0").value == read_label("1").value == read_label(1).value == "1"
     assert read_label("1e0").value == "1" and read_label("007").value == "7"
+    assert read_label("\u22121").value == read_label("-1").value == "-1"
     assert read_label(" active ").value == "active"
     assert read_label("NA").reason == "missing_target"
     assert read_label(float("nan")).reason == "missing_target"

@@ -19,6 +19,11 @@ class TargetOutcome(NamedTuple):
     message: str = ""
 
 
+# Dashes that stand for a minus in copied tables but are not one (hyphen, figure dash, en and
+# em dash); read as a minus they could turn a range '1–2' into a number.
+DASHES = ("\u2010", "\u2012", "\u2013", "\u2014")
+
+
 def target_text(value: object) -> str:
     """A target cell as the user would read it (for rejected.csv); missing cells are ''."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -28,7 +33,9 @@ def target_text(value: object) -> str:
 
 def parse_number(text: str, decimal: str = ".") -> float:
     """``float`` of a number written with ``decimal`` (``.`` or ``,``) as its decimal mark;
-    with ``,`` a point is refused (it would be a thousands separator). Raises ValueError."""
+    with ``,`` a point is refused (it would be a thousands separator). The minus sign U+2212
+    (as word processors and PDFs write it) reads as '-'. Raises ValueError."""
+    text = text.replace("\u2212", "-")
     if decimal == ",":
         if "." in text:
             raise ValueError(text)
@@ -52,6 +59,8 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
             hint = " (a decimal comma? set data.decimal: ',' in params.yaml)"
         elif rules.decimal == "," and "." in text:
             hint = " (data.decimal is ',': a point is not read as a decimal mark)"
+        elif any(dash in text for dash in DASHES):
+            hint = " (a dash where a minus sign '-' belongs?)"
         return TargetOutcome(reason="non_numeric_target",
                              message=f"The target '{text[:40]}' is not a number{hint}.")
     if not math.isfinite(number):
