@@ -135,6 +135,12 @@ def test_cyanide_and_isocyanide_carbons_are_not_carbanions_of_an_organometallic(
     assert (outcome.reason, outcome.smiles) == (None, parent)
 
 
+def test_unparsable_smiles_with_non_ascii_characters_names_them() -> None:
+    outcome = standardize_smiles("CC\u2013O", StandardizeConfig(), MoleculeRules())
+    assert outcome.reason == "unparsable_smiles"
+    assert "non-ASCII character(s) (U+2013 EN DASH)" in outcome.message
+
+
 def test_output_smiles_always_parses_back() -> None:
     """Uncharger leaves a non-kekulizable cyclopentadiene: rejected, not written out (with
     metals rejected, the sodium salt is rejected as an ionic organometallic before that)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from typing import NamedTuple
 
 from rdkit import Chem, RDLogger
@@ -187,6 +188,12 @@ def _parse(text: str) -> Chem.Mol:
         return mol
     mol = Chem.MolFromSmiles(text, sanitize=False)
     if mol is None:
+        foreign = sorted({c for c in text if ord(c) > 127})
+        if foreign:  # SMILES are ASCII: a dash, a full-width letter... from a document
+            names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in foreign[:3])
+            raise _Rejected("unparsable_smiles", f"RDKit cannot parse '{text[:80]}': it holds "
+                            f"non-ASCII character(s) ({names}), which SMILES never contain. Copy "
+                            "the SMILES as plain text (or replace them by their ASCII form).")
         raise _Rejected("unparsable_smiles", f"RDKit cannot parse '{text[:80]}' (SMILES syntax "
                         "error: unbalanced brackets or ring closures, unknown element...).")
     if mol.GetNumAtoms() == 0:
