@@ -304,6 +304,10 @@ def test_read_label() -> None:
     assert read_label("NA").reason == "missing_target"
     assert read_label(float("nan")).reason == "missing_target"
     assert read_label("").reason == "missing_target"
+    for error in ("#N/A", "#DIV/0!", "#value!", "#NAME?", "Err:502"):  # not classes of their own
+        assert read_label(error).reason == read_number(error, TargetRules()).reason == "missing_target"
+        assert f"spreadsheet error '{error}'" in read_label(error).message
+    assert read_label("#1").value == "#1" and read_label("N/A2").value == "N/A2"
 
 
 def test_sorted_classes_order() -> None:

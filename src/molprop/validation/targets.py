@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import NamedTuple
 
 from molprop.validation.config import TargetRules
 
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none"})
 CENSOR_PREFIXES = ("<", ">", "≤", "≥", "=<", "=>")
+# Error values a spreadsheet writes into a cell it could not compute (Excel, LibreOffice,
+# Google Sheets); a class label "#N/A" would otherwise become a class of its own.
+SPREADSHEET_ERROR = re.compile(r"#(N/?A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|ERROR!|SPILL!|CALC!|"
+                               r"GETTING_DATA|FIELD!|BLOCKED!|CONNECT!|BUSY!|UNKNOWN!)|Err:\d{3}",
+                               re.IGNORECASE)
 
 
 class TargetOutcome(NamedTuple):
@@ -43,11 +49,23 @@ def parse_number(text: str, decimal: str = ".") -> float:
     return float(text)
 
 
+def _missing(text: str, what: str) -> TargetOutcome | None:
+    """The missing_target outcome of an empty / NA cell or a spreadsheet error value."""
+    if text.lower() in MISSING_MARKERS:
+        return TargetOutcome(reason="missing_target", message=f"The {what} is missing.")
+    if SPREADSHEET_ERROR.fullmatch(text):
+        return TargetOutcome(reason="missing_target", message=f"The {what} is the spreadsheet error "
+                             f"'{text}': the spreadsheet could not compute it. Fix the formula or "
+                             "leave the cell empty.")
+    return None
+
+
 def read_number(value: object, rules: TargetRules) -> TargetOutcome:
     """A regression target as a finite float inside the plausible range, or why not."""
     text = target_text(value).strip()
-    if text.lower() in MISSING_MARKERS:
-        return TargetOutcome(reason="missing_target", message="The target value is missing.")
+    missing = _missing(text, "target value")
+    if missing is not None:
+        return missing
     if text.startswith(CENSOR_PREFIXES):
         return TargetOutcome(reason="censored_target", message=f"'{text}' is a censored value "
                              "(only a bound is known); the model needs exact measurements.")
@@ -76,8 +94,9 @@ def read_label(value: object, decimal: str = ".") -> TargetOutcome:
     """A classification target as label text; integral numbers, given as numbers or as text
     ("1", "1.0"; "1,0" with ``decimal`` ","), become the same label "1"."""
     text = target_text(value).strip()
-    if text.lower() in MISSING_MARKERS:
-        return TargetOutcome(reason="missing_target", message="The class label is missing.")
+    missing = _missing(text, "class label")
+    if missing is not None:
+        return missing
     try:
         number = parse_number(text, decimal)
     except ValueError:
