@@ -23,7 +23,7 @@ REASONS: dict[str, str] = {
     "too_many_heavy_atoms": "more heavy atoms than validate.rules.max_heavy_atoms",
     "identity_key_failed": "no InChIKey could be computed",
     # the target cell
-    "missing_target": "the target cell is empty or a missing-value marker",
+    "missing_target": "the target cell is empty, a missing-value marker or a spreadsheet error value",
     "censored_target": "the target is a censored value such as '<10' or '>100'",
     "non_numeric_target": "the target is not a number",
     "non_finite_target": "the target is infinite",
