@@ -340,6 +340,11 @@ def test_too_many_classes_is_an_input_error() -> None:
         curate(data, "smiles", "y", cfg)
 
 
+def test_class_labels_read_as_regression_targets_suggest_classification() -> None:
+    with pytest.raises(InputFileError, match="No valid rows.*set data.task: classification"):
+        curate(table(["CCO", "CCN"], ["active", "inactive"]), "smiles", "y", config())
+
+
 def test_labels_differing_only_in_case_are_an_input_error() -> None:
     """'Active' and 'active' would be two classes (a 3-class task from a binary column)."""
     data = table(["CCO", "CCN", "CCC", "CCCl", "CCBr"], ["active", "inactive", " Active", "active", "NA"])

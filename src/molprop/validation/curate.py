@@ -159,8 +159,11 @@ def _check_target_varies(values: pd.Series, target_column: str, task: str, rejec
 def _no_valid_rows(n_in: int, rejected: list[tuple]) -> InputFileError:
     """The error raised when every input row was rejected, with the most common reasons."""
     counts = Counter(r[3] for r in rejected).most_common(3)
+    hint = ""
+    if counts and counts[0][0] == "non_numeric_target":
+        hint = " If the target column holds class labels, set data.task: classification."
     return InputFileError(f"No valid rows: all {n_in} rows were rejected (most common "
-                          f"reasons: {counts}). Check data.smiles_column / data.target_column.")
+                          f"reasons: {counts}). Check data.smiles_column / data.target_column.{hint}")
 
 
 def _metrics(n_in: int, validated: pd.DataFrame, rejected: pd.DataFrame, n_changed: int,
