@@ -17,9 +17,11 @@ from pathlib import Path
 from common import read_params, run_stage
 
 from molprop.data.io import InputFileError, read_source, require_columns
+from molprop.schema import TARGET
 from molprop.serialization import write_json
 from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
+from molprop.validation.targets import class_like_target
 
 RAW = Path("data/raw.parquet")
 VALIDATED = Path("data/validated.parquet")
@@ -66,7 +68,8 @@ def main() -> int:
     result.rejected.to_csv(REJECTED, index=False)
     metrics = result.metrics | {"gx_blocking_failures": 0, "gx_warnings": len(outcome.warnings)}
     write_json(METRICS, metrics)
-    for warning in outcome.warnings:
+    class_like = class_like_target(result.validated[TARGET].tolist()) if data["task"] == "regression" else None
+    for warning in [*outcome.warnings, *([class_like] if class_like else [])]:
         print(f"validate: warning: {warning}")
     print(f"validate: {metrics['n_in']} rows in, {metrics['n_kept']} kept, "
           f"{metrics['n_rejected']} rejected {metrics['rejected_by_reason']}, "

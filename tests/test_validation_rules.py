@@ -22,7 +22,7 @@ from molprop.validation.config import (
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import standardize_many, standardize_smiles
-from molprop.validation.targets import case_variants, read_label, read_number, sorted_classes
+from molprop.validation.targets import case_variants, class_like_target, read_label, read_number, sorted_classes
 
 ACETIC_ACID_INCHIKEY = "QTBSBXVTEAMEQO-UHFFFAOYSA-N"
 
@@ -343,6 +343,12 @@ def test_too_many_classes_is_an_input_error() -> None:
 def test_class_labels_read_as_regression_targets_suggest_classification() -> None:
     with pytest.raises(InputFileError, match="No valid rows.*set data.task: classification"):
         curate(table(["CCO", "CCN"], ["active", "inactive"]), "smiles", "y", config())
+
+
+def test_a_two_valued_regression_target_is_flagged_as_class_like() -> None:
+    assert "only 2 distinct values (0, 1) over 4 molecules" in class_like_target([0.0, 1.0, 1.0, 0.0])
+    assert class_like_target([0.0, 1.0]) is None  # two molecules: nothing to tell
+    assert class_like_target([0.0, 1.0, 2.5]) is None
 
 
 def test_labels_differing_only_in_case_are_an_input_error() -> None:

@@ -126,3 +126,14 @@ def case_variants(labels: list[str | None]) -> dict[str, list[int]]:
         if label is not None:
             spellings.setdefault(label.casefold(), {}).setdefault(label, []).append(position)
     return {label: rows for group in spellings.values() if len(group) > 1 for label, rows in group.items()}
+
+
+def class_like_target(values: list[float], max_distinct: int = 2) -> str | None:
+    """A warning when a regression target takes at most ``max_distinct`` distinct values over
+    more molecules (e.g. 0 / 1: a class column read as numbers), else None."""
+    distinct = sorted(set(values))
+    if len(values) <= max_distinct or not 1 < len(distinct) <= max_distinct:
+        return None
+    shown = ", ".join(f"{v:g}" for v in distinct)
+    return (f"the target takes only {len(distinct)} distinct values ({shown}) over {len(values)} molecules: "
+            "if these are classes, set data.task: classification (regression would fit them as numbers)")
