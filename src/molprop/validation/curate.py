@@ -18,7 +18,8 @@ from molprop.data.io import InputFileError
 from molprop.validation.config import ValidationConfig
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import MolOutcome, standardize_many
-from molprop.validation.targets import case_variants, read_label, read_number, sorted_classes, target_text
+from molprop.validation.targets import (TargetOutcome, case_variants, read_label, read_number, sorted_classes,
+                                       target_text)
 
 REJECTED_COLUMNS = ["row", "smiles_input", "target_input", "reason", "message"]
 CHANGES_COLUMNS = ["row", "smiles_input", "smiles", "steps"]
@@ -125,7 +126,7 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
                           pd.DataFrame(changes, columns=CHANGES_COLUMNS), metrics, classes)
 
 
-def _check_label_spelling(targets: list, target_column: str) -> None:
+def _check_label_spelling(targets: list[TargetOutcome], target_column: str) -> None:
     """Refuse class labels written in more than one letter case ('Active', 'active')."""
     variants = case_variants([t.value if t.reason is None else None for t in targets])
     if variants:

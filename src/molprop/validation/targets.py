@@ -15,6 +15,9 @@ CENSOR_PREFIXES = ("<", ">", "≤", "≥", "=<", "=>")
 SPREADSHEET_ERROR = re.compile(r"#(N/?A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|ERROR!|SPILL!|CALC!|"
                                r"GETTING_DATA|FIELD!|BLOCKED!|CONNECT!|BUSY!|UNKNOWN!)|Err:\d{3}",
                                re.IGNORECASE)
+# Dashes that stand for a minus in copied tables but are not one (hyphen, figure dash, en and
+# em dash); read as a minus they could turn a range '1–2' into a number.
+DASHES = ("\u2010", "\u2012", "\u2013", "\u2014")
 
 
 class TargetOutcome(NamedTuple):
@@ -23,11 +26,6 @@ class TargetOutcome(NamedTuple):
     value: float | str | None = None
     reason: str | None = None
     message: str = ""
-
-
-# Dashes that stand for a minus in copied tables but are not one (hyphen, figure dash, en and
-# em dash); read as a minus they could turn a range '1–2' into a number.
-DASHES = ("\u2010", "\u2012", "\u2013", "\u2014")
 
 
 def target_text(value: object) -> str:
