@@ -21,7 +21,7 @@ from molprop.schema import TARGET
 from molprop.serialization import write_json
 from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
-from molprop.validation.targets import class_like_target
+from molprop.validation.targets import class_like_target, negated_positive
 
 RAW = Path("data/raw.parquet")
 VALIDATED = Path("data/validated.parquet")
@@ -35,7 +35,7 @@ def main() -> int:
     data = params["data"]
     source, smiles_col, target_col = data["source"], data["smiles_column"], data["target_column"]
     config, expectations = config_from_params(params["validate"], data["task"], target_col,
-                                              str(data.get("decimal", ".")))
+                                              str(data.get("decimal", ".")), data.get("positive_class"))
     try:
         table = read_source(source)
         require_columns(table, {"data.smiles_column": smiles_col,
@@ -68,8 +68,11 @@ def main() -> int:
     result.rejected.to_csv(REJECTED, index=False)
     metrics = result.metrics | {"gx_blocking_failures": 0, "gx_warnings": len(outcome.warnings)}
     write_json(METRICS, metrics)
-    class_like = class_like_target(result.validated[TARGET].tolist()) if data["task"] == "regression" else None
-    for warning in [*outcome.warnings, *([class_like] if class_like else [])]:
+    if data["task"] == "regression":
+        target_warning = class_like_target(result.validated[TARGET].tolist())
+    else:
+        target_warning = None if config.target.positive_class is not None else negated_positive(result.classes)
+    for warning in [*outcome.warnings, *([target_warning] if target_warning else [])]:
         print(f"validate: warning: {warning}")
     print(f"validate: {metrics['n_in']} rows in, {metrics['n_kept']} kept, "
           f"{metrics['n_rejected']} rejected {metrics['rejected_by_reason']}, "

@@ -90,3 +90,19 @@ def test_blocking_expectation_failure_stops_the_pipeline(tmp_path):
     assert "Great Expectations blocking failure" in result.stderr
     assert "expect_table_row_count_to_be_between" in result.stderr
     assert_no_outputs(tmp_path)
+
+
+def test_positive_class_orders_the_classes_and_a_negated_default_is_warned_about(tmp_path):
+    rows = "smiles,logS\nCCO,active\nCCN,inactive\nCCC,inactive\nc1ccccc1,active\n"
+    default = run_stage(tmp_path, rows, task="classification")
+    assert default.returncode == 0, default.stderr
+    assert "class 1, the positive class of F1, PR-AUC and calibration, is 'inactive'" in default.stdout
+    assert json.loads((tmp_path / "metrics/validation.json").read_text())["positive_class"] == "inactive"
+    chosen = run_stage(tmp_path, rows, task="classification", positive_class="active")
+    assert chosen.returncode == 0, chosen.stderr
+    assert "positive class" not in chosen.stdout
+    validated = pd.read_parquet(tmp_path / "data/validated.parquet")
+    assert validated.set_index("label")["y"].to_dict() == {"active": 1, "inactive": 0}
+    unknown = run_stage(tmp_path, rows, task="classification", positive_class="Active")
+    assert unknown.returncode == 1
+    assert "data.positive_class 'Active' is not a label of the target" in unknown.stderr

@@ -22,7 +22,8 @@ from molprop.validation.config import (
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import standardize_many, standardize_smiles
-from molprop.validation.targets import case_variants, class_like_target, read_label, read_number, sorted_classes
+from molprop.validation.targets import (case_variants, class_like_target, negated_positive, order_classes, read_label,
+                                       read_number, sorted_classes)
 
 ACETIC_ACID_INCHIKEY = "QTBSBXVTEAMEQO-UHFFFAOYSA-N"
 
@@ -349,6 +350,22 @@ def test_a_two_valued_regression_target_is_flagged_as_class_like() -> None:
     assert "only 2 distinct values (0, 1) over 4 molecules" in class_like_target([0.0, 1.0, 1.0, 0.0])
     assert class_like_target([0.0, 1.0]) is None  # two molecules: nothing to tell
     assert class_like_target([0.0, 1.0, 2.5]) is None
+
+
+def test_positive_class_is_class_one() -> None:
+    assert order_classes(["active", "inactive"], "active") == ["inactive", "active"]
+    assert order_classes(["0", "1"], None) == ["0", "1"] == order_classes(["0", "1"], "1")
+    with pytest.raises(ValueError, match="not a label of the target"):
+        order_classes(["0", "1"], "2")
+    with pytest.raises(ValueError, match="applies to two classes; the target has 3"):
+        order_classes(["a", "b", "c"], "a")
+    cfg = ValidationConfig(target=TargetRules(task="classification", positive_class=0), n_jobs=1)
+    result = curate(table(["CCO", "CCN", "CCC"], ["1", "0.0", "1"]), "smiles", "y", cfg)
+    assert result.classes == ["1", "0"] and result.metrics["positive_class"] == "0"
+    assert result.validated[schema.TARGET].tolist() == [0, 1, 0]
+    assert negated_positive(["active", "inactive"]).startswith("class 1, the positive class")
+    assert negated_positive(["Active", "not active"]) is not None
+    assert negated_positive(["non-toxic", "toxic"]) is None and negated_positive(["0", "1"]) is None
 
 
 def test_labels_differing_only_in_case_are_an_input_error() -> None:

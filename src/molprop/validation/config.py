@@ -38,13 +38,15 @@ class MoleculeRules:
 
 @dataclass(frozen=True)
 class TargetRules:
-    """How target cells are read: task, the plausible range (regression only) and the
-    decimal mark of numbers written as text (``.`` or ``,``)."""
+    """How target cells are read: task, the plausible range (regression only), the decimal
+    mark of numbers written as text (``.`` or ``,``) and, for two classes, the label of the
+    positive class (class 1; None: the second label in sorted order)."""
 
     task: str = "regression"
     min_value: float | None = None
     max_value: float | None = None
     decimal: str = "."
+    positive_class: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in ("regression", "classification"):
@@ -92,10 +94,12 @@ def _build(cls: type, values: dict[str, Any] | None, where: str, **extra: Any) -
 
 
 def config_from_params(
-    section: dict[str, Any], task: str, target_column: str, decimal: str = "."
+    section: dict[str, Any], task: str, target_column: str, decimal: str = ".",
+    positive_class: str | None = None,
 ) -> tuple[ValidationConfig, dict[str, Any]]:
     """The curation config and the expectation settings from the ``validate`` params section
-    (``decimal``: the decimal mark of the input's numbers, from the ``data`` section).
+    (``decimal``: the decimal mark of the input's numbers, and ``positive_class``, from the
+    ``data`` section; the positive class is not used for regression).
 
     ``target_range`` maps target column names to ``[min, max]``; a column that is not listed
     gets no range check (classification never has one).
@@ -113,7 +117,8 @@ def config_from_params(
     config = ValidationConfig(
         standardize=standardize,
         rules=_build(MoleculeRules, section.get("rules"), "validate.rules"),
-        target=TargetRules(task=task, min_value=low, max_value=high, decimal=decimal),
+        target=TargetRules(task=task, min_value=low, max_value=high, decimal=decimal,
+                           positive_class=positive_class if task == "classification" else None),
         duplicates=_build(DuplicatePolicy, section.get("duplicates"), "validate.duplicates"),
         n_jobs=int(section.get("n_jobs", 0)),
         chunk_size=int(section.get("chunk_size", 2000)),

@@ -18,8 +18,8 @@ from molprop.data.io import InputFileError
 from molprop.validation.config import ValidationConfig
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import MolOutcome, standardize_many
-from molprop.validation.targets import (TargetOutcome, case_variants, read_label, read_number, sorted_classes,
-                                       target_text)
+from molprop.validation.targets import (TargetOutcome, case_variants, order_classes, read_label, read_number,
+                                       sorted_classes, target_text)
 
 REJECTED_COLUMNS = ["row", "smiles_input", "target_input", "reason", "message"]
 CHANGES_COLUMNS = ["row", "smiles_input", "smiles", "steps"]
@@ -99,6 +99,7 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
         raise _no_valid_rows(len(table), rejected)
 
     merged = dup.merged
+    _check_target_varies(merged["value"], target_column, task, rejected)
     columns = {schema.MOL_ID: merged["key"].astype("str"),
                schema.ROW: merged["row"].astype("int64"),
                schema.SMILES_INPUT: merged["smiles_input"].astype("str"),
@@ -112,12 +113,18 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
             raise InputFileError(f"Target '{target_column}' has {len(classes)} distinct labels "
                                  f"(more than validate.max_classes = {config.max_classes}): is it "
                                  "a continuous value? Use data.task: regression for it.")
+        positive = config.target.positive_class
+        if positive is not None:
+            positive = read_label(positive, config.target.decimal).value
+        try:
+            classes = order_classes(classes, positive)
+        except ValueError as err:
+            raise InputFileError(f"Target '{target_column}': {err}") from None
         index = {label: i for i, label in enumerate(classes)}
         columns[schema.TARGET] = merged["value"].map(index).astype("int64")
         columns[schema.LABEL] = merged["value"].astype("str")
     columns[schema.N_REPLICATES] = merged["n_replicates"].astype("int64")
     validated = pd.DataFrame(columns).reset_index(drop=True)
-    _check_target_varies(merged["value"], target_column, task, rejected)
 
     rejected_frame = pd.DataFrame(sorted(rejected), columns=REJECTED_COLUMNS)
     metrics = _metrics(len(table), validated, rejected_frame, len(changes),
@@ -183,6 +190,8 @@ def _metrics(n_in: int, validated: pd.DataFrame, rejected: pd.DataFrame, n_chang
         metrics["n_classes"] = len(classes)
         counts = np.bincount(validated[schema.TARGET].to_numpy(), minlength=len(classes))
         metrics["class_counts"] = {label: int(n) for label, n in zip(classes, counts)}
+        if len(classes) == 2:
+            metrics["positive_class"] = classes[1]
     if metrics["n_kept"] + metrics["n_rejected"] + metrics["n_merged_away"] != n_in:
         raise RuntimeError(f"validation accounting is broken: {metrics}")
     return metrics

@@ -115,6 +115,35 @@ def sorted_classes(labels: list[str]) -> list[str]:
         return sorted(unique)
 
 
+def order_classes(classes: list[str], positive: str | None) -> list[str]:
+    """``classes`` (sorted) with the ``positive`` label last, so that it is class 1 of a binary
+    task; unchanged when ``positive`` is None. Raises ValueError when ``positive`` is not one
+    of two labels."""
+    if positive is None:
+        return classes
+    if positive not in classes:
+        raise ValueError(f"data.positive_class '{positive}' is not a label of the target; its labels: {classes}")
+    if len(classes) != 2:
+        raise ValueError(f"data.positive_class applies to two classes; the target has {len(classes)}: "
+                         f"{classes}. Set it to null.")
+    return [label for label in classes if label != positive] + [positive]
+
+
+def negated_positive(classes: list[str]) -> str | None:
+    """A warning when the positive class (class 1) of two labels reads as the negation of the
+    other ('inactive' against 'active': F1 and PR-AUC would measure the inactive molecules),
+    else None."""
+    if len(classes) != 2:
+        return None
+    negative, positive = (label.casefold() for label in classes)
+    prefixes = ("in", "un", "non", "non-", "non_", "non ", "not", "not-", "not_", "not ", "no ", "no-", "no_")
+    if not any(positive == prefix + negative for prefix in prefixes):
+        return None
+    return (f"class 1, the positive class of F1, PR-AUC and calibration, is '{classes[1]}' (the second "
+            f"label in sorted order); if '{classes[0]}' is the class to find, set data.positive_class: "
+            f"{classes[0]}")
+
+
 def case_variants(labels: list[str | None]) -> dict[str, list[int]]:
     """Labels that another label equals but for letter case ('Active' and 'active'): each
     spelling with the positions where it occurs; empty when every class is written one way.
