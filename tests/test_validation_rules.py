@@ -365,6 +365,7 @@ def test_positive_class_is_class_one() -> None:
     assert result.validated[schema.TARGET].tolist() == [0, 1, 0]
     assert negated_positive(["active", "inactive"]).startswith("class 1, the positive class")
     assert negated_positive(["Active", "not active"]) is not None
+    assert negated_positive(sorted_classes(["+", "-"])) is not None  # '-' sorts after '+'
     assert negated_positive(["non-toxic", "toxic"]) is None and negated_positive(["0", "1"]) is None
 
 
