@@ -46,6 +46,8 @@ EXPECTED_PARENT = {
     "pyrrole_kekule": "c1cc[nH]c1",
     "padded_smiles": "CCC",
     "potassium_cyanide_is_a_salt": "C#N",
+    "cyclopentadienide_protonated": "C1=CCC=C1",
+    "phenylbutazone_sodium_carbon_acid_salt": "CCCCC1C(=O)N(c2ccccc2)N(c2ccccc2)C1=O",
 }
 
 

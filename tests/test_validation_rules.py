@@ -118,6 +118,8 @@ def test_metal_counter_ion_is_a_salt_not_a_metal() -> None:
 @pytest.mark.parametrize(("smiles", "metal"), [
     ("[CH-]1C=CC=C1.[CH-]1C=CC=C1.[Fe+2]", "Fe"),  # ferrocene as PubChem writes it
     ("[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1", "Fe"), ("[Li+].[CH2-]CCC", "Li"), ("[Mg+2].[Br-].[CH3-]", "Mg"),
+    ("[C-]#[N+]CC(C)(C)OC.[C-]#[N+]CC(C)(C)OC.[Tc+]", "Tc"),  # sestamibi (DrugBank; was kept as the ligand)
+    ("[Zn+2].[C-]#N.[C-]#N", "Zn"),
 ])
 def test_ionic_organometallic_is_rejected_as_metal(smiles: str, metal: str) -> None:
     """A metal cation beside a carbanion is an organometallic (bug fixed: butyllithium was kept
@@ -125,13 +127,13 @@ def test_ionic_organometallic_is_rejected_as_metal(smiles: str, metal: str) -> N
     outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
     assert outcome.reason == "metal"
     assert outcome.message.startswith(f"Contains metal atom(s) {metal} (organometallic")
-    assert "carbanion" in outcome.message
+    assert "carbanion" in outcome.message or "isocyanide ligands" in outcome.message
 
 
 @pytest.mark.parametrize(("smiles", "parent"), [
-    ("[K+].[C-]#N", "C#N"), ("[Na+].[Cl-].[C-]#[N+]c1ccccc1", "[C-]#[N+]c1ccccc1"),
+    ("[K+].[C-]#N", "C#N"), ("[Ca+2].[C-]#N.[C-]#N", "C#N"), ("[Na+].[Cl-].[C-]#[N+]c1ccccc1", "[C-]#[N+]c1ccccc1"),
 ])
-def test_cyanide_and_isocyanide_carbons_are_not_carbanions_of_an_organometallic(smiles: str, parent: str) -> None:
+def test_cyanide_beside_an_alkali_or_alkaline_earth_metal_is_a_salt(smiles: str, parent: str) -> None:
     outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
     assert (outcome.reason, outcome.smiles) == (None, parent)
 
@@ -142,13 +144,30 @@ def test_unparsable_smiles_with_non_ascii_characters_names_them() -> None:
     assert "non-ASCII character(s) (U+2013 EN DASH)" in outcome.message
 
 
-def test_output_smiles_always_parses_back() -> None:
-    """Uncharger leaves a non-kekulizable cyclopentadiene: rejected, not written out (with
-    metals rejected, the sodium salt is rejected as an ionic organometallic before that)."""
-    for smiles, rules in [("[cH-]1cccc1", MoleculeRules()), ("[cH-]1cccc1.[Na+]", MoleculeRules(reject_metals=False))]:
-        outcome = standardize_smiles(smiles, StandardizeConfig(), rules)
-        assert outcome.reason == "standardization_failed"
-        assert "c1cccc1" in outcome.message
+def test_output_smiles_always_parses_back(monkeypatch) -> None:
+    """A standardized molecule whose SMILES RDKit cannot read is rejected, not written out:
+    RDKit's Uncharger alone leaves cyclopentadienide as a non-kekulizable 'c1cccc1'."""
+    from rdkit.Chem.MolStandardize import rdMolStandardize
+
+    from molprop.validation import standardize
+
+    monkeypatch.setattr(standardize, "neutralize", rdMolStandardize.Uncharger().uncharge)
+    outcome = standardize_smiles("[cH-]1cccc1", StandardizeConfig(), MoleculeRules())
+    assert outcome.reason == "standardization_failed"
+    assert "c1cccc1" in outcome.message
+
+
+@pytest.mark.parametrize(("smiles", "parent"), [
+    ("[cH-]1cccc1", "C1=CCC=C1"), ("[CH-]1C=CC=C1", "C1=CCC=C1"),
+    ("CCCC[C-]1C(=O)N(c2ccccc2)N(c2ccccc2)C1=O.[Na+]", "CCCCC1C(=O)N(c2ccccc2)N(c2ccccc2)C1=O"),
+    ("CC(=O)[CH-]C(C)=O.[Na+]", "CC(=O)CC(C)=O"), ("[n-]1cccc1.[Na+]", "c1cc[nH]c1"),
+])
+def test_carbanions_are_protonated_to_a_readable_parent(smiles: str, parent: str) -> None:
+    """Bug fixed: the Uncharger kept the aromatic flags of a carbanion ring it protonated
+    (cyclopentadienide, phenylbutazone's anion), so the row failed as a standardization; the
+    sodium salts of carbon acids are salts, not organometallics."""
+    outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
+    assert (outcome.reason, outcome.smiles) == (None, parent)
 
 
 # --- identity key ----------------------------------------------------------------------------

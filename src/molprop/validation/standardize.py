@@ -35,10 +35,19 @@ _METAL = Chem.MolFromSmarts(_METAL_ATOM)
 _CARBON = Chem.MolFromSmarts("[#6]")
 # A metal bonded to carbon: an organometallic (cleanup's MetalDisconnector would cut the bond).
 _METAL_CARBON = Chem.MolFromSmarts(_METAL_ATOM + "~[#6]")
-# A carbanion other than cyanide's or an isocyanide's carbon. Beside a metal it is an
-# organometallic written ionically: PubChem's ferrocene '[CH-]1C=CC=C1.[CH-]1C=CC=C1.[Fe+2]',
-# butyllithium '[Li+].[CH2-]CCC'.
-_CARBANION = Chem.MolFromSmarts("[#6-;!$([#6-]#[#7])]")
+# A carbanion other than cyanide's or an isocyanide's carbon and other than the anion of a
+# carbon acid (next to C=O, C=N, C#N, S=O, P=O or a nitro group: the sodium salt of
+# phenylbutazone or of acetylacetone). Beside a metal it is an organometallic written
+# ionically: PubChem's ferrocene '[CH-]1C=CC=C1.[CH-]1C=CC=C1.[Fe+2]', butyllithium
+# '[Li+].[CH2-]CCC'.
+_ANY_CARBANION = Chem.MolFromSmarts("[#6-]")
+# The carbon of a cyanide or isocyanide ('[C-]#N', '[C-]#[N+]R'): a ligand beside a metal
+# cation other than an alkali or alkaline-earth one (technetium sestamibi written as [Tc+]
+# and six isocyanides; hexacyanoferrate), the anion of a plain salt beside those (KCN).
+_CYANO_CARBON = Chem.MolFromSmarts("[#6-]#[#7]")
+SALT_METALS = frozenset(["Li", "Na", "K", "Rb", "Cs", "Be", "Mg", "Ca", "Sr", "Ba"])
+_CARBANION = Chem.MolFromSmarts(
+    "[#6-;!$([#6-]#[#7]);!$([#6-]~[#6,#7,#15,#16]=[#7,#8,#16]);!$([#6-]~[#6]#[#7])]")
 # An atom that a default rdMolStandardize step could act on: a charged atom, an element other
 # than H, C, N, O, S and the halogens F, Cl, Br, I, or a three-connected S (sulfoxide-like).
 # Every transform of RDKit's default Normalizer needs a charged atom, a sulfoxide S, or P, As,
@@ -115,13 +124,15 @@ def _metal_rejection(metals: list[str], detail: str = "") -> _Rejected:
 
 
 def _check_organometallic(mol: Chem.Mol, rules: MoleculeRules) -> None:
-    """Reject a metal bonded to carbon, or beside a carbanion, in the parsed input, before
-    cleanup runs.
+    """Reject a metal bonded to carbon, or beside a carbanion (or, unless an alkali or
+    alkaline-earth metal, beside a cyanide or isocyanide), in the parsed input, before cleanup
+    runs.
 
     Cleanup's MetalDisconnector cuts transition-metal--carbon bonds and fragment stripping
     then keeps the organic ligand alone ('CC[Fe]' -> 'CC', 'C[Au]' -> 'C'); a metal cation is
-    stripped as a counter-ion and the carbanion neutralized ('[Li+].[CH2-]CCC' -> 'CCCC'). The
-    metal rule on the standardized parent could never fire for those organometallics."""
+    stripped as a counter-ion and the carbanion neutralized ('[Li+].[CH2-]CCC' -> 'CCCC'), or
+    the ligands kept ('[Tc+]' and six isocyanides -> the isocyanide). The metal rule on the
+    standardized parent could never fire for those organometallics and complexes."""
     if not rules.reject_metals:
         return
     if mol.HasSubstructMatch(_METAL_CARBON):
@@ -131,6 +142,9 @@ def _check_organometallic(mol: Chem.Mol, rules: MoleculeRules) -> None:
     metals = _metal_symbols(mol)
     if metals and mol.HasSubstructMatch(_CARBANION):
         raise _metal_rejection(metals, "written ionically: a metal cation beside a carbanion")
+    if set(metals) - SALT_METALS and mol.HasSubstructMatch(_CYANO_CARBON):
+        raise _metal_rejection(metals, "written ionically: a metal cation beside cyanide or isocyanide "
+                               "ligands")
 
 
 def cleanup(mol: Chem.Mol) -> Chem.Mol:
@@ -149,8 +163,20 @@ def cleanup(mol: Chem.Mol) -> Chem.Mol:
 
 
 def neutralize(mol: Chem.Mol) -> Chem.Mol:
-    """rdMolStandardize.Uncharger on charged molecules (a no-op on neutral ones)."""
-    return _tools().uncharger.uncharge(mol) if _charged(mol) else mol
+    """rdMolStandardize.Uncharger on charged molecules (a no-op on neutral ones).
+
+    A molecule with a carbanion is uncharged in its Kekulé form and its aromaticity perceived
+    again: the Uncharger protonates the carbon but keeps the ring's aromatic flags, so the
+    anion of phenylbutazone or cyclopentadienide came out as a SMILES RDKit cannot read."""
+    if not _charged(mol):
+        return mol
+    if not mol.HasSubstructMatch(_ANY_CARBANION):
+        return _tools().uncharger.uncharge(mol)
+    kekule = Chem.Mol(mol)
+    Chem.Kekulize(kekule, clearAromaticFlags=True)
+    result = _tools().uncharger.uncharge(kekule)
+    Chem.SanitizeMol(result)
+    return result
 
 
 def _check_text(value: object) -> str:
@@ -367,8 +393,9 @@ def standardize_smiles(value: object, config: StandardizeConfig, rules: Molecule
             parent, steps, input_smiles, smiles = _run_steps(mol, text, config, rules)
         _check_parent(parent, rules, "[" in text, metals=not plain)
         changed = bool(steps) and smiles != input_smiles
-        # A changed molecule must read back (the Uncharger, e.g., turns a cyclopentadienide
-        # into a non-kekulizable 'c1cccc1'); an unchanged one is the parsed input itself.
+        # A changed molecule must read back (RDKit's Uncharger alone turned a cyclopentadienide
+        # into a non-kekulizable 'c1cccc1', see neutralize); an unchanged one is the parsed
+        # input itself.
         if changed and Chem.MolFromSmiles(smiles) is None:
             raise _Rejected("standardization_failed", f"The standardized SMILES '{smiles[:80]}' "
                             "cannot be parsed back by RDKit (a standardization step left an "
