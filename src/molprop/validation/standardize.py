@@ -35,19 +35,20 @@ _METAL = Chem.MolFromSmarts(_METAL_ATOM)
 _CARBON = Chem.MolFromSmarts("[#6]")
 # A metal bonded to carbon: an organometallic (cleanup's MetalDisconnector would cut the bond).
 _METAL_CARBON = Chem.MolFromSmarts(_METAL_ATOM + "~[#6]")
+# Any negatively charged carbon (neutralize protonates those in Kekulé form).
+_ANY_CARBANION = Chem.MolFromSmarts("[#6-]")
 # A carbanion other than cyanide's or an isocyanide's carbon and other than the anion of a
 # carbon acid (next to C=O, C=N, C#N, S=O, P=O or a nitro group: the sodium salt of
 # phenylbutazone or of acetylacetone). Beside a metal it is an organometallic written
 # ionically: PubChem's ferrocene '[CH-]1C=CC=C1.[CH-]1C=CC=C1.[Fe+2]', butyllithium
 # '[Li+].[CH2-]CCC'.
-_ANY_CARBANION = Chem.MolFromSmarts("[#6-]")
+_CARBANION = Chem.MolFromSmarts(
+    "[#6-;!$([#6-]#[#7]);!$([#6-]~[#6,#7,#15,#16]=[#7,#8,#16]);!$([#6-]~[#6]#[#7])]")
 # The carbon of a cyanide or isocyanide ('[C-]#N', '[C-]#[N+]R'): a ligand beside a metal
 # cation other than an alkali or alkaline-earth one (technetium sestamibi written as [Tc+]
 # and six isocyanides; hexacyanoferrate), the anion of a plain salt beside those (KCN).
 _CYANO_CARBON = Chem.MolFromSmarts("[#6-]#[#7]")
 SALT_METALS = frozenset(["Li", "Na", "K", "Rb", "Cs", "Be", "Mg", "Ca", "Sr", "Ba"])
-_CARBANION = Chem.MolFromSmarts(
-    "[#6-;!$([#6-]#[#7]);!$([#6-]~[#6,#7,#15,#16]=[#7,#8,#16]);!$([#6-]~[#6]#[#7])]")
 # An atom that a default rdMolStandardize step could act on: a charged atom, an element other
 # than H, C, N, O, S and the halogens F, Cl, Br, I, or a three-connected S (sulfoxide-like).
 # Every transform of RDKit's default Normalizer needs a charged atom, a sulfoxide S, or P, As,
