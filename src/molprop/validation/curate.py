@@ -158,15 +158,21 @@ def _check_target_varies(values: pd.Series, target_column: str, task: str, rejec
     else:
         what = (f"one class ('{value}') among the {len(values)} kept molecules: a classifier "
                 "needs at least two")
-    counts = Counter(r[3] for r in rejected).most_common(3)
-    dropped = f" ({len(rejected)} rows were rejected; most common reasons: {counts})" if rejected else ""
+    dropped = ""
+    if rejected:
+        dropped = f" ({len(rejected)} rows were rejected; most common reasons: {_top_reasons(rejected)})"
     raise InputFileError(f"Target '{target_column}' has {what}{dropped}. Check data.target_column "
                          "and data.task.")
 
 
+def _top_reasons(rejected: list[tuple]) -> list[tuple[str, int]]:
+    """The three most common rejection reasons with their counts."""
+    return Counter(r[3] for r in rejected).most_common(3)
+
+
 def _no_valid_rows(n_in: int, rejected: list[tuple]) -> InputFileError:
     """The error raised when every input row was rejected, with the most common reasons."""
-    counts = Counter(r[3] for r in rejected).most_common(3)
+    counts = _top_reasons(rejected)
     hint = ""
     if counts and counts[0][0] == "non_numeric_target":
         hint = " If the target column holds class labels, set data.task: classification."
