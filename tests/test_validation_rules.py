@@ -122,8 +122,10 @@ def test_metal_counter_ion_is_a_salt_not_a_metal() -> None:
     ("[Zn+2].[C-]#N.[C-]#N", "Zn"),
 ])
 def test_ionic_organometallic_is_rejected_as_metal(smiles: str, metal: str) -> None:
-    """A metal cation beside a carbanion is an organometallic (bug fixed: butyllithium was kept
-    as butane, methylmagnesium bromide as methane, ferrocene failed as a standardization)."""
+    """A metal cation beside a carbanion is an organometallic, and one other than an alkali or
+    alkaline-earth metal beside cyanide or isocyanide ligands a complex (bugs fixed:
+    butyllithium was kept as butane, methylmagnesium bromide as methane, sestamibi as its
+    isocyanide; ferrocene failed as a standardization)."""
     outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
     assert outcome.reason == "metal"
     assert outcome.message.startswith(f"Contains metal atom(s) {metal} (organometallic")
