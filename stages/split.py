@@ -14,6 +14,7 @@ from common import read_params, run_stage
 
 from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, TARGET
 from molprop.splits.config import SplitConfig
+from molprop.splits.report import missing_class_warnings
 from molprop.splits.run import make_split
 
 VALIDATED = Path("data/validated.parquet")
@@ -49,6 +50,9 @@ def main() -> None:
     result.similarity_histogram.to_csv(SIMILARITY_PLOT, index=False)
     parts = result.report["parts"]
     sims = result.report["test_similarity_to_train"]
+    for warning in missing_class_warnings(result.report, result.report.get("class_labels")):
+        hint = "" if config.method == "stratified" else " (split.method: stratified spreads each class over the parts)"
+        print(f"split: warning: {warning}{hint}")
     print(
         f"split ({config.method}, seed {config.seed}, folds {config.n_folds}): "
         + ", ".join(f"{name} {part['n']}" for name, part in parts.items())

@@ -8,7 +8,7 @@ from molprop.data.builtin import load_builtin
 from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, to_mols
 from molprop.splits.config import SplitConfig
 from molprop.splits.kfold import assign_folds
-from molprop.splits.report import similarity_histogram, split_report, target_summary
+from molprop.splits.report import missing_class_warnings, similarity_histogram, split_report, target_summary
 from molprop.splits.run import make_split
 
 # Hand-made example. Scaffolds: toluene and phenol -> benzene, cyclohexane -> itself, the rest
@@ -120,3 +120,20 @@ def test_assign_folds_stratified_and_errors():
         assign_folds(6, 3, 0, groups=["a", "a", "b", "b", "b", "a"])
     with pytest.raises(ValueError, match="from 2 non-test"):
         assign_folds(2, 3, 0)
+
+
+def test_parts_without_a_class_are_warned_about() -> None:
+    """A test part without positives has an undefined ROC-AUC; a training part without a class
+    gives models that never predict it. Empty parts (no validation part) are not warned about."""
+    smiles = ["CCO", "CCN", "c1ccccc1", "c1ccccc1O", "C1CCCCC1", "CCCl", "CCBr", "CC(=O)O"]
+    y = np.array([0, 0, 0, 1, 0, 0, 1, 0])
+    labels = np.array(["train", "train", "train", "train", "test", "test", "train", "train"])
+    mols = to_mols(smiles)
+    report, _ = split_report(labels, np.full(len(smiles), -1), y, "classification",
+                             murcko_scaffolds(mols), morgan_fingerprints(mols))
+    assert missing_class_warnings(report, {"0": "inactive", "1": "active"}) == [
+        "the test part has no molecule of class 'active' (2 in all): ROC-AUC and PR-AUC there are undefined"]
+    labels[[3, 6]] = "test"  # every active in test: the training part lacks the class
+    report, _ = split_report(labels, np.full(len(smiles), -1), y, "classification",
+                             murcko_scaffolds(mols), morgan_fingerprints(mols))
+    assert missing_class_warnings(report) == ["the train part has no molecule of class '1' (2 in all): no model learns it"]

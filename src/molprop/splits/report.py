@@ -117,3 +117,27 @@ def _fold_report(fold, folds, y, task, scaffolds, fps, classes) -> dict:
         ],
         "val_similarity_to_train": similarity_summary(sims),
     }
+
+
+def missing_class_warnings(report: dict, class_labels: dict[str, str] | None = None) -> list[str]:
+    """Warnings for the non-empty parts (and fold parts) of a classification split's report
+    that hold no molecule of a class the data has: an undefined ROC-AUC in a test or
+    validation part, a class no model learns in a training part."""
+    labels = class_labels or {}
+    places = list(report["parts"].items())
+    places += [(f"fold {f['fold']} {name}", f[name]) for f in report.get("folds", []) for name in ("train", "val")]
+    totals: dict[str, int] = {}
+    for part in report["parts"].values():
+        for c, n in part["target"].get("class_counts", {}).items():
+            totals[c] = totals.get(c, 0) + n
+    warnings = []
+    for name, part in places:
+        counts = part["target"].get("class_counts", {})
+        missing = [c for c, n in counts.items() if n == 0]
+        if part["n"] == 0 or not missing:
+            continue
+        what = ", ".join(f"'{labels.get(c, c)}' ({totals[c]} in all)" for c in missing)
+        effect = ("no model learns it" if name.endswith("train")
+                  else "ROC-AUC and PR-AUC there are undefined")
+        warnings.append(f"the {name} part has no molecule of class {what}: {effect}")
+    return warnings
