@@ -134,14 +134,13 @@ def _check_organometallic(mol: Chem.Mol, rules: MoleculeRules) -> None:
     stripped as a counter-ion and the carbanion neutralized ('[Li+].[CH2-]CCC' -> 'CCCC'), or
     the ligands kept ('[Tc+]' and six isocyanides -> the isocyanide). The metal rule on the
     standardized parent could never fire for those organometallics and complexes."""
-    if not rules.reject_metals:
+    metals = _metal_symbols(mol) if rules.reject_metals else []
+    if not metals:  # the one search most molecules need
         return
-    if mol.HasSubstructMatch(_METAL_CARBON):
-        bonded = {mol.GetAtomWithIdx(match[0]).GetSymbol()
-                  for match in mol.GetSubstructMatches(_METAL_CARBON)}
+    bonded = {mol.GetAtomWithIdx(match[0]).GetSymbol() for match in mol.GetSubstructMatches(_METAL_CARBON)}
+    if bonded:
         raise _metal_rejection(sorted(bonded))
-    metals = _metal_symbols(mol)
-    if metals and mol.HasSubstructMatch(_CARBANION):
+    if mol.HasSubstructMatch(_CARBANION):
         raise _metal_rejection(metals, "written ionically: a metal cation beside a carbanion")
     if set(metals) - SALT_METALS and mol.HasSubstructMatch(_CYANO_CARBON):
         raise _metal_rejection(metals, "written ionically: a metal cation beside cyanide or isocyanide "
