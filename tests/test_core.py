@@ -74,12 +74,13 @@ def test_write_json_is_sorted_stable_and_creates_folders(tmp_path):
     assert path.read_bytes() == first
 
 
-def test_parse_validated_names_the_molecule_rdkit_cannot_read():
+@pytest.mark.parametrize("for_fingerprints", [False, True])
+def test_parse_validated_names_the_molecule_rdkit_cannot_read(for_fingerprints):
     from molprop.molecules import parse_validated
 
-    mols = parse_validated(["CCO", "c1ccccc1"], ["a", "b"], "mol_id", "t")
+    mols = parse_validated(["CCO", "c1ccccc1"], ["a", "b"], "mol_id", "t", for_fingerprints)
     assert [m.GetNumAtoms() for m in mols] == [3, 6]
     with pytest.raises(ValueError, match=r"mol_id 'b' of t: SMILES 'C1CC' could not be parsed.*validate"):
-        parse_validated(["CCO", "C1CC"], ["a", "b"], "mol_id", "t")
+        parse_validated(["CCO", "C1CC"], ["a", "b"], "mol_id", "t", for_fingerprints)
     with pytest.raises(ValueError, match="row 0 of t: SMILES None"):
-        parse_validated([None], range(1), "row", "t")
+        parse_validated([None], range(1), "row", "t", for_fingerprints)

@@ -53,3 +53,38 @@ def test_counts_above_255_are_clipped_and_counted():
 def test_invalid_config_is_rejected():
     with pytest.raises(ValueError, match="n_bits"):
         MorganConfig(n_bits=0)
+
+
+# RDKit-canonical SMILES of varied chemistry: charged and fused aromatics, heteroaromatics
+# with [nH], Se, B; isotopes; radicals; hypervalent atoms; salts; a dative bond (oxaliplatin).
+VARIED = ["c1ccc2c(c1)[nH]c1ccccc12", "C[n+]1ccccc1", "[O-][n+]1ccccc1", "c1cc[se]c1", "c1ccb[nH]1",
+          "O=c1cc[nH]cc1", "O=[N+]([O-])c1ccccc1", "[2H]c1ccccc1", "[13CH3]O", "[CH2]C", "[O][O]",
+          "F[P-](F)(F)(F)(F)F", "S=P(Cl)(Cl)Cl", "c1ccc-2c(c1)-c1ccccc-21", "C1CC2CCC1C2", "[NH4+].[Cl-]",
+          "C[S+](C)C", "[H][H]", "CC(C)(C)[Si](C)(C)O", "O=C1O[Pt]2(<-N[C@@H]3CCCC[C@H]3N->2)OC1=O",
+          "CC(=O)Oc1ccccc1C(=O)O", "C#[N+][O-]", "c1ccc2[n+](c1)CC2", "Cc1nc2ccccc2s1"]
+
+
+@pytest.mark.parametrize("counts", [True, False])
+@pytest.mark.parametrize("radius", [0, 1, 2, 3])
+def test_molecules_read_for_fingerprints_give_the_sanitized_fingerprints(radius, counts):
+    from molprop.molecules import parse_validated
+
+    smiles = [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in VARIED]
+    quick = parse_validated(smiles, range(len(smiles)), "row", "t", for_fingerprints=True)
+    config = MorganConfig(radius=radius, counts=counts)
+    np.testing.assert_array_equal(morgan_fingerprints(quick, config)[0], morgan_fingerprints(mols(smiles), config)[0])
+
+
+def test_a_dative_bond_is_read_in_full():
+    """RDKit's ring search leaves dative bonds out, the quick one does not: oxaliplatin's amine
+    nitrogens would count as ring atoms."""
+    from molprop.molecules import parse_validated
+
+    smiles = Chem.MolToSmiles(Chem.MolFromSmiles("O=C1O[Pt]2(<-N[C@@H]3CCCC[C@H]3N->2)OC1=O"))
+    quick = Chem.MolFromSmiles(smiles, sanitize=False)
+    quick.UpdatePropertyCache(strict=False)
+    Chem.FastFindRings(quick)
+    full, = morgan_fingerprints(mols([smiles]), MorganConfig())[0]
+    assert not np.array_equal(morgan_fingerprints([quick], MorganConfig())[0][0], full)
+    read = parse_validated([smiles], ["x"], "row", "t", for_fingerprints=True)
+    np.testing.assert_array_equal(morgan_fingerprints(read, MorganConfig())[0][0], full)

@@ -31,7 +31,8 @@ class ChunkResult:
 def featurize_chunk(task: tuple[Sequence[str], Sequence[str], FeaturizeConfig]) -> ChunkResult:
     """Every enabled featurizer on one chunk of (mol_ids, SMILES)."""
     mol_ids, smiles, config = task
-    mols = parse_validated(smiles, mol_ids, "mol_id", "the featurize input")
+    fingerprints_only = not (config.descriptors or config.graph)
+    mols = parse_validated(smiles, mol_ids, "mol_id", "the featurize input", for_fingerprints=fingerprints_only)
     fps, n_clipped = morgan_fingerprints(mols, config.morgan) if config.morgan else (None, 0)
     desc = None
     if config.descriptors:  # imported here: RDKit's Descriptors module takes ~0.2 s to import

@@ -85,8 +85,9 @@ def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
 
     ``validate_cfg`` and ``featurize_cfg`` are the params.yaml sections the model's data went
     through; ``train_smiles`` the standardized SMILES of the molecules the model was fitted on
-    (the applicability-domain reference); ``data_hash`` identifies the training data (e.g.
-    ``file_md5("data/validated.parquet")``). Both files are byte-reproducible.
+    (the applicability-domain reference; RDKit-canonical, as validate writes them);
+    ``data_hash`` identifies the training data (e.g. ``file_md5("data/validated.parquet")``).
+    Both files are byte-reproducible.
     """
     from molprop.molecules import parse_validated
     from molprop.predict.domain import bit_fingerprints
@@ -96,7 +97,7 @@ def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
     smiles = list(train_smiles)
     if not smiles:
         raise ValueError("save_predict_context: no training SMILES given")
-    mols = parse_validated(smiles, range(len(smiles)), "training molecule", "train_smiles")
+    mols = parse_validated(smiles, range(len(smiles)), "training molecule", "train_smiles", for_fingerprints=True)
     packed = bit_fingerprints(mols, domain.radius, domain.n_bits)
     model_dir.mkdir(parents=True, exist_ok=True)
     np.save(model_dir / TRAIN_FPS_FILE, packed, allow_pickle=False)
