@@ -3,7 +3,7 @@
 AdamW with warm-up + cosine decay, gradient clipping and early stopping on the validation
 loss; ``ensemble_size`` members (different seeds) per partition, one partition per fold in
 k-fold mode. The members' spread on the validation part calibrates the uncertainty. Training
-is checkpointed under checkpoints/train (every few seconds), so a killed run resumes there.
+is checkpointed under checkpoints/train (after every epoch), so a killed run resumes there.
 Members train in parallel processes on the CPU (train.n_jobs). Per-epoch curves go to
 dvclive (dvclive/) and MLflow; models/model holds the best weights (state dicts + JSON, no
 pickle).
@@ -66,7 +66,8 @@ def main() -> None:
     print(f"train: {len(members)} {kind} member(s) on {device}, {len(data.columns)} molecule features")
     val_predictions: dict[str, list[np.ndarray]] = {}
     best_epochs: list[int] = []
-    run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device.type, OUT, CHECKPOINTS)
+    run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device.type, OUT, CHECKPOINTS,
+                    cfg["checkpoint_interval_s"])
     # The workers start training on entering train_members; the tracking run opens meanwhile.
     with train_members(run, members, cfg["n_jobs"]) as trained, \
             tracking.mlflow_run("molprop", "train", params), \

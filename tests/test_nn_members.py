@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from rdkit import Chem
 
 from molprop.features.graph import featurize_graph
@@ -12,7 +13,7 @@ from molprop.models.calibration import spread_scale
 from molprop.models.partitions import Partition
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card
-from molprop.nn.members import MemberData, MemberRun, ensemble_members, train_members
+from molprop.nn.members import MemberData, MemberRun, ensemble_members, train_member, train_members
 from molprop.nn.training import TrainConfig
 
 SMILES = ["CCO", "CCCO", "CCCCO", "c1ccccc1O", "CC(=O)O", "CCN", "CCCN", "c1ccccc1N", "ClCCl",
@@ -63,6 +64,21 @@ def test_parallel_members_equal_serial_members(tmp_path):
     data = _data()
     pred = predict_saved(serial, data.features.iloc[13:], "cpu", data.graphs[13:])
     assert pred.members.shape == (2, 3) and (pred.spread > 0).all()  # seeds differ, members differ
+
+
+@pytest.mark.parametrize(("interval_s", "written_after"), [(0.0, [1, 2, 3, 4]), (3600.0, [1, 1, 1, 4])])
+def test_a_member_is_checkpointed_after_every_epoch_or_at_the_interval(tmp_path, interval_s, written_after):
+    """train.checkpoint_interval_s reaches the member's checkpoint: 0 writes after every epoch;
+    a long interval writes after the first and the last epoch only."""
+    member = ensemble_members([_partition()], 1, seed=0)[0]
+    seen = []
+
+    def on_epoch(record):
+        seen.append(torch.load(tmp_path / "ckpt" / "member_0.pt", weights_only=True)["epoch"])
+
+    train_member(member, _data(), "dmpnn", NETWORK, "quantile", OPTIONS, torch.device("cpu"), tmp_path / "out",
+                 tmp_path / "ckpt", on_epoch, checkpoint_interval_s=interval_s)  # fmt: skip
+    assert seen == written_after
 
 
 def test_spread_scale_recovers_the_factor_of_an_overconfident_ensemble():

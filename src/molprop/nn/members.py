@@ -2,7 +2,7 @@
 
 A plain split gives ``ensemble_size`` members on the same train/validation parts that differ
 by seed (initialization, batch order, dropout); k-fold mode gives that many per fold. Each
-member is checkpointed (after its first epoch, then every few seconds, and at its end) under
+member is checkpointed (after every epoch, or every ``checkpoint_interval_s`` seconds) under
 its own file, keyed by everything it depends on.
 """
 
@@ -33,9 +33,6 @@ from molprop.nn.training import TrainConfig, TrainResult, fit
 from molprop.nn.workers import worker_context
 
 
-# Seconds between checkpoint writes of a member (epochs of small datasets take a fraction of a
-# second, and each write a few percent of that); a killed run redoes at most this much.
-CHECKPOINT_INTERVAL_S = 5.0
 # Part of every checkpoint's key: changed whenever a code change alters what training computes
 # (2: dropout masks from random bytes; 3: fused AdamW), so that checkpoints written by older code
 # are not resumed.
@@ -94,10 +91,12 @@ def graphs_digest(graphs: Sequence[MolGraph] | None) -> str:
 
 def train_member(member: Member, data: MemberData, kind: str, network_params: dict[str, Any],
                  scaling: str, options: TrainConfig, device: torch.device, out: Path,
-                 checkpoint_dir: Path | None,
-                 on_epoch: Callable[[dict], None] | None = None) -> TrainResult:  # fmt: skip
+                 checkpoint_dir: Path | None, on_epoch: Callable[[dict], None] | None = None,
+                 checkpoint_interval_s: float = 0.0) -> TrainResult:  # fmt: skip
     """Fit one member (features scaled and targets standardized on its training rows only) and
-    save it under ``out / member.name``; returns the training result."""
+    save it under ``out / member.name``; returns the training result. With ``checkpoint_dir``,
+    its checkpoint is written after every epoch, or at most every ``checkpoint_interval_s``
+    seconds (and after the first and the last epoch)."""
     train, val = member.partition.train, member.partition.val
     prep = Preprocessor.fit(data.features.iloc[train], data.columns, scale=scaling)
     y_train, y_val = data.y[train], data.y[val]
@@ -116,7 +115,7 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
     if checkpoint_dir is not None:
         key = run_key(TRAINING_REVISION, kind, asdict(config), asdict(options), scaling, x_train, x_val,
                       y_train, y_val, graphs_digest(train_graphs), graphs_digest(val_graphs))
-        checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, CHECKPOINT_INTERVAL_S)
+        checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, checkpoint_interval_s)
     result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
                  (network_inputs(kind, x_val, val_graphs), y_val), options, device, on_epoch, checkpoint)
     if checkpoint is not None and checkpoint.resumed_epoch:
@@ -145,12 +144,14 @@ class MemberRun:
     device: str
     out: Path
     checkpoint_dir: Path | None
+    checkpoint_interval_s: float = 0.0  # 0: a checkpoint after every epoch
 
 
 def _train_one(run: MemberRun, member: Member) -> TrainResult:
     with one_cpu_thread():  # the same arithmetic whether members run in parallel or not
         result = train_member(member, run.data, run.kind, run.network_params, run.scaling, run.options,
-                              torch.device(run.device), run.out, run.checkpoint_dir)
+                              torch.device(run.device), run.out, run.checkpoint_dir,
+                              checkpoint_interval_s=run.checkpoint_interval_s)
     result.state_dict = {}  # saved under run.out already; no need to send it back
     return result
 
