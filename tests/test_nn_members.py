@@ -81,6 +81,24 @@ def test_a_member_is_checkpointed_after_every_epoch_or_at_the_interval(tmp_path,
     assert seen == written_after
 
 
+def test_the_run_passes_its_checkpoint_interval_to_every_member(tmp_path, monkeypatch):
+    import molprop.nn.members as members_module
+
+    intervals = []
+
+    class Recording(members_module.Checkpoint):
+        def __init__(self, path, key, min_interval_s=0.0):
+            intervals.append(min_interval_s)
+            super().__init__(path, key, min_interval_s)
+
+    monkeypatch.setattr(members_module, "Checkpoint", Recording)
+    members = ensemble_members([_partition()], 2, seed=0)
+    run = MemberRun(_data(), "dmpnn", NETWORK, "quantile", OPTIONS, "cpu", tmp_path / "out", tmp_path / "ckpt", 7.5)
+    with train_members(run, members, 1) as trained:  # one job: the members train in this process
+        list(trained)
+    assert intervals == [7.5, 7.5]
+
+
 def test_spread_scale_recovers_the_factor_of_an_overconfident_ensemble():
     rng = np.random.default_rng(0)
     spread = rng.uniform(0.5, 2.0, size=20000)
