@@ -153,6 +153,40 @@ def test_parent_or_workers_featurizing_gives_the_serial_bytes(tmp_path, slice_sm
     assert m1 == m2
 
 
+class _UpAndCounting(_UpBeforeStart):
+    """Workers up before featurizing starts; records the size of every task they get."""
+
+    sizes: list[int] = []
+
+    def map(self, func, items, *args):
+        def counted():
+            for item in items:
+                self.sizes.append(len(item[0]))
+                yield item
+
+        return super().map(func, counted(), *args)
+
+
+def test_the_last_chunks_go_to_the_workers_in_smaller_tasks_with_the_same_bytes(tmp_path, slice_smiles, monkeypatch):
+    ids, smiles = slice_smiles  # 61 molecules
+    monkeypatch.setattr(runner, "MIN_CHUNKS", 1)
+    monkeypatch.setattr(runner, "PROBE_MOLECULES", 4)
+    assert runner.task_ranges(40, 60, 5) == [(40, 45), (45, 50), (50, 55), (55, 60)]
+    assert runner.task_ranges(40, 61, 5)[-1] == (60, 61)
+    assert runner.task_ranges(3, 20, 2) == [(3, 7), (7, 11), (11, 15), (15, 19), (19, 20)]  # >= the probe
+    serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, chunk_size=20, row_group_size=20)
+    monkeypatch.setattr(runner, "WorkerPool", _UpAndCounting)
+    monkeypatch.setattr(_UpAndCounting, "sizes", [])
+    parallel, m2 = run(tmp_path, ids, smiles, "parallel", n_jobs=2, chunk_size=20, row_group_size=20,
+                       serial_below_seconds=0.0)  # fmt: skip
+    # chunks [0, 20) (less the 4-molecule probe) and [20, 40) whole; the last 2 x 20 molecules
+    # ([40, 60) and [60, 61)) in tasks of 20 / TAIL_SPLIT = 5
+    assert _UpAndCounting.sizes == [16, 20, 5, 5, 5, 5, 1]
+    for name in ("f.parquet", "g.parquet"):
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes()
+    assert m1 == m2
+
+
 def test_submit_returns_before_the_workers_are_up_and_passes_results_and_errors():
     with WorkerPool(1, abs) as pool:
         pool.ready.wait()

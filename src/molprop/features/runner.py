@@ -11,7 +11,8 @@ background and goes on featurizing a few molecules at a time, from the front, un
 are up; they get the rest. With workers, the parent writes Parquet in a background thread
 (in order), so that encoding a row group (a large share of the parent's work) does not keep
 it from handing the workers their next chunks, and at the end it finishes the two files in
-two threads at once. Chunk boundaries do not change the files.
+two threads at once. The workers get the last chunks in smaller tasks, so that they finish
+close together. Chunk boundaries do not change the files.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ PROBE_MOLECULES = 32  # molecules the parent featurizes at a time: the probe, an
 # busy alone. It depends on the input's size only: the files must not depend on n_jobs.
 MIN_CHUNKS = 8
 QUEUED_WRITES = 16  # chunks at most waiting for the writer thread (bounds the parent's memory)
+# The last n_jobs chunks go to the workers in this many tasks each, so that the workers finish
+# within a fraction of a chunk of each other (one whole last chunk would leave one core idle).
+TAIL_SPLIT = 4
 log = logging.getLogger(__name__)
 
 
@@ -140,10 +144,20 @@ def _chunks(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig, step
         parts.append(featurize_chunk((mol_ids[end:k], smiles[end:k], config)))
         end = k
     starts = range(start, n, step)  # not a list: memory does not grow with the input
-    tasks = ((mol_ids[max(i, end):i + step], smiles[max(i, end):i + step], config)
-             for i in starts if max(i, end) < min(i + step, n))  # fmt: skip
+    tail = n - pool.n_jobs * step if pool is not None else n
+
+    def pieces(i: int) -> list[tuple[int, int]]:  # the tasks of chunk i: what this process left of it
+        return task_ranges(max(i, end), min(i + step, n), step if i < tail else -(-step // TAIL_SPLIT))
+
+    tasks = ((mol_ids[a:b], smiles[a:b], config) for i in starts for a, b in pieces(i))
     results = map(featurize_chunk, tasks) if pool is None else pool.map(featurize_chunk, tasks)
     for i in starts:
-        j = min(i + step, n)
         own = parts if i == start else []
-        yield i, j, merge_results(own + ([next(results)] if max(i, end) < j else []))
+        yield i, min(i + step, n), merge_results(own + [next(results) for _ in pieces(i)])
+
+
+def task_ranges(begin: int, end: int, size: int) -> list[tuple[int, int]]:
+    """``[begin, end)`` cut into consecutive ranges of ``size`` molecules, or of
+    ``PROBE_MOLECULES`` if ``size`` is smaller; the last range may be shorter."""
+    size = max(size, PROBE_MOLECULES)
+    return [(a, min(a + size, end)) for a in range(begin, end, size)]
