@@ -2,8 +2,8 @@
 
 Molecules are real: built-in parents grown by substituent enumeration (molecule_pool.py),
 cached in --cache-dir. Every size of one invocation takes evenly spaced molecules of the
-pool of the largest size, so all sizes have the same mix of molecules (later enumeration
-levels hold larger ones) and time per molecule can be compared across sizes. Each
+pool of the largest size (or of --pool-size), so all sizes have the same mix of molecules
+(later enumeration levels hold larger ones) and time per molecule can be compared across sizes. Each
 measurement runs in a fresh process: wall time of ``featurize_table`` (worker start-up and Parquet writing included), CPU time of the main
 process (with 1 process: all the work; with more: the parent's share, mostly Parquet
 writing), peak RSS of that process and of the whole process tree (parent + forkserver +
@@ -141,6 +141,8 @@ def main() -> None:
     ap.add_argument("--jobs", default=f"1,{len(os.sched_getaffinity(0))}")
     ap.add_argument("--chunk-size", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=3, help="repeats (median) for sizes <= 10000")
+    ap.add_argument("--pool-size", type=int, help="take the sizes from the pool of this many molecules "
+                    "(default: the largest size), e.g. 10k with the mix of the 1M pool")
     ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "molprop_bench")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--yardstick", action="store_true", help=argparse.SUPPRESS)
@@ -154,8 +156,9 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     jobs = [int(j) for j in args.jobs.split(",")]
     t0 = time.perf_counter()
-    pool = molecule_pool(max(sizes), args.cache_dir)
-    print(f"molecule pool: {max(sizes)} molecules ({time.perf_counter() - t0:.0f} s) at {pool}; "
+    n_pool = max(args.pool_size or 0, *sizes)
+    pool = molecule_pool(n_pool, args.cache_dir)
+    print(f"molecule pool: {n_pool} molecules ({time.perf_counter() - t0:.0f} s) at {pool}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)  # fmt: skip
     print("yardstick per mode: parse + " + "; ".join(f"{m}: {' + '.join(mode_steps(m))}" for m in MODES))
     per_1k: dict[tuple[str, int], dict[int, float]] = {}
