@@ -21,8 +21,8 @@ METRICS = Path("metrics/featurize.json")
 
 
 def main() -> None:
-    # Imported here, not at the top: each featurize worker process imports this script again,
-    # and needs neither pyarrow nor the runner (see molprop.features.chunk).
+    # Imported here, not at the top: where workers start from a forkserver (not Linux) each
+    # imports this script again, and needs neither pyarrow nor the runner (molprop.features.chunk).
     import pyarrow.parquet as pq
 
     from molprop.features.runner import featurize_table

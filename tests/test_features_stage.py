@@ -40,9 +40,12 @@ def run(tmp_path, ids, smiles, name, **kw):
     return out, metrics
 
 
-def test_parallel_output_is_byte_identical_to_serial(tmp_path, slice_smiles):
+@pytest.mark.parametrize("start", ["fork", "forkserver"])  # fork on Linux, forkserver elsewhere
+def test_parallel_output_is_byte_identical_to_serial(tmp_path, slice_smiles, monkeypatch, start):
     ids, smiles = slice_smiles
     serial, m1 = run(tmp_path, ids, smiles, "serial", n_jobs=1, chunk_size=7, row_group_size=20)
+    monkeypatch.setattr(runner, "start_method", lambda: start)
+    monkeypatch.setattr(runner, "WorkerPool", _UpBeforeStart)  # the workers featurize all but the probe
     parallel, m2 = run(tmp_path, ids, smiles, "parallel", n_jobs=2, chunk_size=7, row_group_size=20,
                        serial_below_seconds=0.0)  # fmt: skip
     again, _ = run(tmp_path, ids, smiles, "again", n_jobs=2, chunk_size=7, row_group_size=20,
@@ -108,24 +111,24 @@ def test_small_inputs_are_cut_into_several_chunks_whatever_the_processes():
 class _UpBeforeStart(WorkerPool):
     """Workers already up when featurizing starts: they get every chunk after the probe."""
 
-    def __init__(self, n_jobs, func, preload=()):
-        super().__init__(n_jobs, func, preload)
+    def __init__(self, *args):
+        super().__init__(*args)
         self.ready.wait()
 
 
 class _NeverUp(WorkerPool):
     """Workers that never report up: the parent featurizes every molecule itself."""
 
-    def __init__(self, n_jobs, func, preload=()):
-        super().__init__(n_jobs, func, preload)
+    def __init__(self, *args):
+        super().__init__(*args)
         self.ready = threading.Event()
 
 
 class _UpMidChunk(WorkerPool):
     """Workers that report up after the parent's 5th batch of molecules (in its 1st chunk)."""
 
-    def __init__(self, n_jobs, func, preload=()):
-        super().__init__(n_jobs, func, preload)
+    def __init__(self, *args):
+        super().__init__(*args)
         self.ready.wait()
         self.ready = self._Countdown(5)
 

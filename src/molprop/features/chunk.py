@@ -1,8 +1,9 @@
 """Every enabled featurizer on one chunk of molecules: what a featurize worker process runs.
 
-The worker processes fork from a server that imports this module once, so it imports only
-what featurizing needs (RDKit, numpy; the descriptor functions when they are on), not the
-Parquet writing or the progress bar of ``molprop.features.runner``.
+On Linux the worker processes are forked from the featurizing process; elsewhere they fork
+from a server that imports this module once, so it imports only what featurizing needs
+(RDKit, numpy; the descriptor functions when they are on), not the Parquet writing or the
+progress bar of ``molprop.features.runner``. Either way a worker uses nothing else.
 """
 
 from __future__ import annotations

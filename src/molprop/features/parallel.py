@@ -39,30 +39,39 @@ def _answer() -> None:
 class WorkerPool:
     """``n_jobs`` worker processes, started in a background thread.
 
-    Workers start with ``forkserver`` (no fork of a process that already runs threads),
-    which first imports ``func``'s module and the modules named in ``preload`` once (the
-    server of a process is started once, by its first pool, with that pool's modules); that
-    takes a fraction of a second, during which the caller can do useful work of its own
+    By default workers start with ``forkserver`` (no fork of a process that already runs
+    threads), which first imports ``func``'s module and the modules named in ``preload`` once
+    (the server of a process is started once, by its first pool, with that pool's modules);
+    that takes a fraction of a second, during which the caller can do useful work of its own
     until ``ready`` is set. As with any such start method, the caller's main script needs an
     ``if __name__ == "__main__":`` guard; each worker imports that script again, so it
     should import heavy modules inside its functions.
+
+    ``start_method="fork"`` forks the workers from the caller at once, in the calling thread,
+    before the pool starts a thread of its own: they start in milliseconds with everything
+    the caller imported. Only for work that touches no library whose threads the caller may
+    have started (torch, pyarrow's thread pool), and only where fork is safe (Linux; not
+    macOS).
     """
 
-    def __init__(self, n_jobs: int, func: Callable, preload: Sequence[str] = ()) -> None:
-        context = multiprocessing.get_context("forkserver")
+    def __init__(self, n_jobs: int, func: Callable, preload: Sequence[str] = (),
+                 start_method: str = "forkserver") -> None:  # fmt: skip
+        context = multiprocessing.get_context(start_method)
         module = getattr(func, "__module__", None)
         modules = [module] if module and module != "__main__" else []
-        if modules or preload:  # workers fork from a server that imported these once
+        if start_method == "forkserver" and (modules or preload):  # workers fork from a server that imported these
             context.set_forkserver_preload([*modules, *preload])
         self.n_jobs = n_jobs
         self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
         self.ready = threading.Event()
-        self._starter = threading.Thread(target=self._start, name="worker-start", daemon=True)
+        # a process is started per submitted task, up to n_jobs; with fork, all n_jobs at the first
+        answers = [self.executor.submit(_answer) for _ in range(n_jobs)] if start_method == "fork" else None
+        self._starter = threading.Thread(target=self._start, args=(answers,), name="worker-start", daemon=True)
         self._starter.start()
 
-    def _start(self) -> None:
-        try:  # a process is started per submitted task, up to n_jobs (or fewer if one is idle)
-            wait([self.executor.submit(_answer) for _ in range(self.n_jobs)])
+    def _start(self, answers: list[Future] | None) -> None:
+        try:
+            wait(answers if answers is not None else [self.executor.submit(_answer) for _ in range(self.n_jobs)])
         finally:
             self.ready.set()
 
