@@ -102,16 +102,10 @@ def _processes() -> tuple[dict[int, int], dict[int, int]]:
     return parent, rss
 
 
-def tree_rss_kib(root: int) -> tuple[int, int]:
-    """(RSS of ``root``, RSS of root + all its descendants) in KiB, from /proc."""
-    parent, rss = _processes()
-    return rss.get(root, 0), sum(rss.get(p, 0) for p in process_tree(root, parent))
-
-
-def tree_rss_pss_kib(root: int) -> tuple[int, int]:
-    """(RSS, PSS) of ``root`` + all its descendants in KiB, from one walk of /proc. PSS counts
-    a page shared between processes (fork copy-on-write, Ray's shared-memory object store)
-    once in all, where the RSS sum counts it once per process."""
+def tree_memory_kib(root: int) -> tuple[int, int, int]:
+    """(RSS of ``root``, RSS of root + all its descendants, their PSS) in KiB, from one walk
+    of /proc. PSS counts a page shared between processes (fork copy-on-write, Ray's
+    shared-memory object store) once in all, where the RSS sum counts it once per process."""
     parent, rss = _processes()
     tree = process_tree(root, parent)
     pss = 0
@@ -121,4 +115,9 @@ def tree_rss_pss_kib(root: int) -> tuple[int, int]:
                 pss += next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
         except (OSError, StopIteration, ValueError):
             continue
-    return sum(rss.get(p, 0) for p in tree), pss
+    return rss.get(root, 0), sum(rss.get(p, 0) for p in tree), pss
+
+
+def tree_rss_pss_kib(root: int) -> tuple[int, int]:
+    """(RSS, PSS) of ``root`` + all its descendants in KiB (see :func:`tree_memory_kib`)."""
+    return tree_memory_kib(root)[1:]
