@@ -142,11 +142,13 @@ def save_sklearn_member(directory: Path, estimator: Any, prep: Preprocessor) -> 
 def load_sklearn_member(directory: Path) -> tuple[Any, Preprocessor]:
     """Load one scikit-learn member, refusing any type not in :data:`SKOPS_TRUSTED`."""
     skops_io = _import_skops_io()
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     path = directory / "estimator.skops"
-    untrusted = set(skops_io.get_untrusted_types(file=path)) - set(SKOPS_TRUSTED)
-    if untrusted:
-        raise ValueError(f"{path} contains untrusted types {sorted(untrusted)}; refusing to load")
-    estimator = skops_io.load(path, trusted=SKOPS_TRUSTED)
+    try:  # skops audits every type in the file before it constructs anything
+        estimator = skops_io.load(path, trusted=SKOPS_TRUSTED)
+    except UntrustedTypesFoundException as error:
+        raise ValueError(f"{path} contains untrusted types ({error}); refusing to load") from None
     prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
     return estimator, prep
 
