@@ -273,8 +273,9 @@ def test_stage_on_a_real_slice_without_heavy_imports(tmp_path, slice_smiles):
 
 
 def test_worker_module_imports_only_what_workers_use():
-    # The workers' server imports molprop.features.chunk before any worker starts: Parquet,
-    # the progress bar and the descriptor module (imported when descriptors are on) stay out.
+    # Where workers start from a forkserver (not Linux), the server imports molprop.features.chunk
+    # before any worker starts: Parquet, the progress bar and the descriptor module (imported
+    # when descriptors are on) stay out.
     code = ("import sys, molprop.features.chunk; "
             "print(sorted({'pyarrow', 'pandas', 'tqdm', 'rdkit.Chem.Descriptors', 'torch'} & set(sys.modules)))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

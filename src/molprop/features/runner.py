@@ -110,7 +110,8 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
 
     queued: deque[Future] = deque()
     # the workers first: forked before this process starts threads of its own (tqdm's, the writer)
-    with (WorkerPool(n_jobs, featurize_chunk, _preload(config), start_method()) if n_jobs > 1 else nullcontext() as pool,
+    with (WorkerPool(n_jobs, featurize_chunk, _preload(config), start_method())
+          if n_jobs > 1 else nullcontext() as pool,
           tqdm(total=len(mol_ids), unit="mol", desc="featurize", disable=not progress, file=sys.stderr,
                mininterval=1.0) as bar,
           ThreadPoolExecutor(max_workers=1) as writer):  # one thread: chunks written in order  # fmt: skip
