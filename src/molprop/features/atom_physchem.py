@@ -40,7 +40,8 @@ def _molecule_terms(mol: Chem.Mol) -> np.ndarray:
         return out
     out[:, 0:2] = rdMolDescriptors._CalcCrippenContribs(mol, force=True)
     out[:, 2] = rdMolDescriptors._CalcTPSAContribs(mol, force=True)
-    out[:, 3] = rdMolDescriptors._CalcLabuteASAContribs(mol, force=True)[0]
+    labute = rdMolDescriptors._CalcLabuteASAContribs(mol, force=True)[0]  # a boost vector:
+    out[:, 3] = list(map(labute.__getitem__, range(n)))  # indexed, ~2x faster than iterated
     rdPartialCharges.ComputeGasteigerCharges(mol, throwOnParamFailure=False)
     # atoms by index: half the cost of iterating mol.GetAtoms() (a Python-level sequence)
     out[:, 4] = list(map(_GASTEIGER, map(mol.GetAtomWithIdx, range(n))))

@@ -71,13 +71,7 @@ def _slots(raw: np.ndarray, lowest: int, table: np.ndarray) -> np.ndarray:
     return table[np.clip(raw - lowest, -1, len(table) - 1)]
 
 
-def _offsets(choices: tuple) -> np.ndarray:
-    """Column offset of each one-hot block (a block: its values + "other")."""
-    return np.cumsum([0] + [len(values) + 1 for _, values, _ in choices[:-1]]).astype(np.intp)
-
-
-_ATOM_TABLES, _ATOM_OFFSETS = _slot_tables(_ATOM_CHOICES), _offsets(_ATOM_CHOICES)
-_BOND_TABLES, _BOND_OFFSETS = _slot_tables(_BOND_CHOICES), _offsets(_BOND_CHOICES)
+_ATOM_TABLES, _BOND_TABLES = _slot_tables(_ATOM_CHOICES), _slot_tables(_BOND_CHOICES)
 ATOM_BLOCK_SIZES = tuple(len(v) + 1 for _, v, _ in _ATOM_CHOICES)  # one-hot blocks (+ "other"), in order
 BOND_BLOCK_SIZES = tuple(len(v) + 1 for _, v, _ in _BOND_CHOICES)
 ATOM_ONEHOT_DIM = sum(len(v) + 1 for _, v, _ in _ATOM_CHOICES)
@@ -87,7 +81,9 @@ ATOM_REAL_DIM = 1 + N_PHYSCHEM
 ATOM_FDIM = ATOM_BINARY_DIM + ATOM_REAL_DIM
 BOND_ONEHOT_DIM = sum(len(v) + 1 for _, v, _ in _BOND_CHOICES)
 BOND_FDIM = BOND_ONEHOT_DIM + 2  # + conjugated, in ring
-OTHER_ELEMENT_COLUMN = len(ELEMENTS)  # atom feature column "element=other"
+OTHER_ELEMENT = len(ELEMENTS)  # the element block's "other" slot (its code, and its atom feature column)
+ATOM_CODES = len(_ATOM_CHOICES) + 1  # a slot per one-hot block + the aromatic flag
+BOND_CODES = len(_BOND_CHOICES) + 2  # + conjugated, in ring
 
 
 def _names(choices: tuple) -> list[str]:
@@ -125,18 +121,20 @@ class MolGraph:
 @dataclass(frozen=True)
 class GraphChunk:
     """Compact graphs of several molecules, concatenated: per-molecule atom / bond counts,
-    atom 0/1 features (sum n_atoms, ATOM_BINARY_DIM) uint8, real-valued atom features
-    (sum n_atoms, ATOM_REAL_DIM) float32, bonds (sum n_bonds, 2) int32 with atom indices local
-    to each molecule, bond features uint8. A physicochemical value RDKit could not compute
-    stays NaN here (and in graphs.parquet, where the featurize metrics count it); the
-    MolGraph the network sees has 0 in its place."""
+    atom codes (sum n_atoms, ATOM_CODES) uint8 (the slot of each one-hot block, then the
+    aromatic flag), real-valued atom features (sum n_atoms, ATOM_REAL_DIM) float32, bonds
+    (sum n_bonds, 2) int32 with atom indices local to each molecule, bond codes (sum n_bonds,
+    BOND_CODES) uint8 (bond type and stereo slots, then the conjugated and in-ring flags), as
+    graphs.parquet stores them. A physicochemical value RDKit could not compute stays NaN here
+    (and in graphs.parquet, where the featurize metrics count it); the MolGraph the network
+    sees has 0 in its place."""
 
     n_atoms: np.ndarray  # (n_mols,) int32
     n_bonds: np.ndarray  # (n_mols,) int32
-    atom_bits: np.ndarray
+    atom_codes: np.ndarray
     atom_real: np.ndarray
     bond_index: np.ndarray
-    bond_bits: np.ndarray
+    bond_codes: np.ndarray
 
     def __len__(self) -> int:
         return int(self.n_atoms.shape[0])
@@ -150,6 +148,16 @@ class GraphChunk:
     def bond_offsets(self) -> np.ndarray:
         """(n_mols + 1,) start of each molecule's bonds in the concatenated bond arrays."""
         return np.concatenate([[0], np.cumsum(self.n_bonds, dtype=np.int64)])
+
+    @cached_property
+    def atom_bits(self) -> np.ndarray:
+        """(sum n_atoms, ATOM_BINARY_DIM) uint8: the 0/1 atom features the codes stand for."""
+        return codes_to_bits(self.atom_codes, ATOM_BLOCK_SIZES, ATOM_BINARY_DIM)
+
+    @cached_property
+    def bond_bits(self) -> np.ndarray:
+        """(sum n_bonds, BOND_FDIM) uint8: the 0/1 bond features the codes stand for."""
+        return codes_to_bits(self.bond_codes, BOND_BLOCK_SIZES, BOND_FDIM)
 
     def graph(self, i: int) -> MolGraph:
         """The i-th molecule as a MolGraph (float32 features)."""
@@ -173,30 +181,39 @@ _CHUNK_FIELDS = tuple(f.name for f in fields(GraphChunk))
 
 def graph_chunk(mols: Sequence[Chem.Mol]) -> GraphChunk:
     """Featurize several molecules at once into one GraphChunk (RDKit reads per property,
-    one-hot encoding in numpy over the whole chunk)."""
+    one-hot slots looked up in numpy over the whole chunk)."""
     bonds = read_bonds(mols)
     atoms = read_atoms(mols, bonds)
     raw = (atoms.atomic_num, atoms.total_degree, atoms.formal_charge, atoms.chiral_tag,
            atoms.total_num_hs, atoms.hybridization)  # fmt: skip
-    atom_bits = _one_hot(raw, _ATOM_TABLES, _ATOM_OFFSETS, ATOM_BINARY_DIM)
-    atom_bits[:, ATOM_ONEHOT_DIM] = atoms.aromatic
-    bond_bits = _one_hot((bonds.bond_type, bonds.stereo), _BOND_TABLES, _BOND_OFFSETS, BOND_FDIM)
-    bond_bits[:, BOND_ONEHOT_DIM] = bonds.conjugated
-    bond_bits[:, BOND_ONEHOT_DIM + 1] = bonds.in_ring
+    atom_codes = _codes(raw, _ATOM_TABLES, (atoms.aromatic,))
+    bond_codes = _codes((bonds.bond_type, bonds.stereo), _BOND_TABLES, (bonds.conjugated, bonds.in_ring))
     bond_index = np.stack([bonds.begin, bonds.end], axis=1).astype(np.int32)
     atom_real = np.empty((len(atoms.mass), ATOM_REAL_DIM), dtype=np.float32)
     atom_real[:, 0] = atoms.mass * 0.01
     atom_real[:, 1:] = atom_physchem(mols)
     atom_real[np.isinf(atom_real)] = np.nan
-    return GraphChunk(atoms.n_atoms, bonds.n_bonds, atom_bits, atom_real, bond_index, bond_bits)
+    return GraphChunk(atoms.n_atoms, bonds.n_bonds, atom_codes, atom_real, bond_index, bond_codes)
 
 
-def _one_hot(raw: tuple[np.ndarray, ...], tables: list, offsets: np.ndarray, width: int) -> np.ndarray:
-    """(n, width) uint8 with a 1 in each block's slot of each row's raw value."""
-    n = len(raw[0])
-    columns = np.stack([_slots(r, *t) for r, t in zip(raw, tables)], axis=1) + offsets
-    bits = np.zeros((n, width), dtype=np.uint8)
-    bits[np.arange(n)[:, None], columns] = 1
+def _codes(raw: tuple[np.ndarray, ...], tables: list, flags: tuple[np.ndarray, ...]) -> np.ndarray:
+    """(n, blocks + flags) uint8: each block's slot of each row's raw value, then the flags."""
+    codes = np.empty((len(raw[0]), len(raw) + len(flags)), dtype=np.uint8)
+    for k, (values, table) in enumerate(zip(raw, tables)):
+        codes[:, k] = _slots(values, *table)
+    for k, flag in enumerate(flags, len(raw)):
+        codes[:, k] = flag
+    return codes
+
+
+def codes_to_bits(codes: np.ndarray, blocks: Sequence[int], width: int) -> np.ndarray:
+    """The (n, width) uint8 0/1 matrix that ``codes`` stand for: per row, a 1 in the coded
+    slot of each one-hot block (sizes ``blocks``, from column 0), then the 0/1 flags."""
+    n_blocks = len(blocks)
+    bits = np.zeros((codes.shape[0], width), dtype=np.uint8)
+    starts = np.cumsum([0, *blocks[:-1]])
+    bits[np.arange(codes.shape[0])[:, None], codes[:, :n_blocks] + starts] = 1
+    bits[:, sum(blocks):] = codes[:, n_blocks:]
     return bits
 
 

@@ -16,7 +16,8 @@ each one molecule's array as little-endian bytes, row-major:
 Codes rather than one-hot vectors, and one binary value per molecule rather than Parquet
 lists, keep the file small and its writing and reading fast (a list column costs Parquet
 levels for every element). The feature names and block sizes are stored in the schema
-metadata and checked when loading; loading expands the codes to the one-hot ``GraphChunk``.
+metadata and checked when loading; the codes are ``GraphChunk``'s own (it expands them to
+one-hot features when it builds the network's graphs).
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.features.graph import (
-    ATOM_BINARY_DIM,
     ATOM_BLOCK_SIZES,
+    ATOM_CODES,
     ATOM_REAL_DIM,
     BOND_BLOCK_SIZES,
-    BOND_FDIM,
+    BOND_CODES,
     GraphChunk,
     MolGraph,
     atom_feature_names,
@@ -44,8 +45,6 @@ from molprop.schema import MOL_ID
 
 METADATA_KEY = b"molprop.graph"
 VERSION = 3
-ATOM_CODES = len(ATOM_BLOCK_SIZES) + ATOM_BINARY_DIM - sum(ATOM_BLOCK_SIZES)  # block slots + 0/1 flags
-BOND_CODES = len(BOND_BLOCK_SIZES) + BOND_FDIM - sum(BOND_BLOCK_SIZES)
 # binary column: (dtype, values per atom or bond, one row per atom (True) or per bond (False))
 _COLUMNS = {"atom_codes": ("<u1", ATOM_CODES, True), "atom_real": ("<f4", ATOM_REAL_DIM, True),
             "bond_index": ("<i4", 2, False), "bond_codes": ("<u1", BOND_CODES, False)}  # fmt: skip
@@ -77,23 +76,11 @@ def graph_schema(enabled: bool = True) -> pa.Schema:
     return pa.schema(columns, metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
 
 
-def to_codes(bits: np.ndarray, blocks: Sequence[int]) -> np.ndarray:
-    """(n, len(blocks) + flags) uint8: the hot slot of each one-hot block of ``bits`` (block
-    sizes ``blocks``, in order from column 0), then the 0/1 columns after the blocks."""
-    starts = np.cumsum([0, *blocks])
-    slots = [bits[:, a:b].argmax(axis=1) for a, b in zip(starts[:-1], starts[1:])]
-    return np.column_stack([*slots, bits[:, starts[-1]:]]).astype(np.uint8)
-
-
-def from_codes(codes: np.ndarray, blocks: Sequence[int], width: int) -> np.ndarray:
-    """The (n, width) uint8 one-hot + 0/1 matrix of ``to_codes`` output."""
-    sizes = np.asarray(blocks)
-    if (codes[:, : len(blocks)] >= sizes).any() or (codes[:, len(blocks) :] > 1).any():
-        raise ValueError("graph codes out of range: the graphs file is damaged; re-run the featurize stage")
-    bits = np.zeros((codes.shape[0], width), dtype=np.uint8)
-    bits[np.arange(codes.shape[0])[:, None], codes[:, : len(blocks)] + np.cumsum([0, *blocks[:-1]])] = 1
-    bits[:, sizes.sum():] = codes[:, len(blocks):]
-    return bits
+def _checked_codes(codes: np.ndarray, blocks: Sequence[int], path: object) -> np.ndarray:
+    """``codes`` as read from ``path``, refused if a slot lies outside its block or a flag is not 0/1."""
+    if (codes[:, : len(blocks)] >= np.asarray(blocks)).any() or (codes[:, len(blocks) :] > 1).any():
+        raise ValueError(f"{path}: graph codes out of range: the graphs file is damaged; re-run the featurize stage")
+    return codes
 
 
 def _blobs(values: np.ndarray, counts: np.ndarray, dtype: str, width: int) -> pa.LargeBinaryArray:
@@ -106,8 +93,8 @@ def _blobs(values: np.ndarray, counts: np.ndarray, dtype: str, width: int) -> pa
 
 def graph_table(mol_ids: Sequence[str], chunk: GraphChunk) -> pa.Table:
     """The rows of graphs.parquet for the molecules of a GraphChunk."""
-    sources = {"atom_codes": to_codes(chunk.atom_bits, ATOM_BLOCK_SIZES), "atom_real": chunk.atom_real,
-               "bond_index": chunk.bond_index, "bond_codes": to_codes(chunk.bond_bits, BOND_BLOCK_SIZES)}  # fmt: skip
+    sources = {"atom_codes": chunk.atom_codes, "atom_real": chunk.atom_real,
+               "bond_index": chunk.bond_index, "bond_codes": chunk.bond_codes}  # fmt: skip
     arrays = [pa.array(list(mol_ids), pa.string()), pa.array(chunk.n_atoms), pa.array(chunk.n_bonds)]
     arrays += [_blobs(sources[name], chunk.n_atoms if per_atom else chunk.n_bonds, dtype, width)
                for name, (dtype, width, per_atom) in _COLUMNS.items()]  # fmt: skip
@@ -148,10 +135,10 @@ def load_graph_chunk(path: str | Path) -> tuple[list[str], GraphChunk]:
     chunk = GraphChunk(
         n_atoms=n_atoms,
         n_bonds=n_bonds,
-        atom_bits=from_codes(_unblob(table, "atom_codes", n_atoms, path), ATOM_BLOCK_SIZES, ATOM_BINARY_DIM),
+        atom_codes=_checked_codes(_unblob(table, "atom_codes", n_atoms, path), ATOM_BLOCK_SIZES, path),
         atom_real=_unblob(table, "atom_real", n_atoms, path),
         bond_index=_unblob(table, "bond_index", n_bonds, path),
-        bond_bits=from_codes(_unblob(table, "bond_codes", n_bonds, path), BOND_BLOCK_SIZES, BOND_FDIM),
+        bond_codes=_checked_codes(_unblob(table, "bond_codes", n_bonds, path), BOND_BLOCK_SIZES, path),
     )
     return table.column(MOL_ID).to_pylist(), chunk
 

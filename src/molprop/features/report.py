@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from molprop.features.config import FeaturizeConfig
-from molprop.features.graph import ATOM_FDIM, ATOM_REAL_NAMES, BOND_FDIM, OTHER_ELEMENT_COLUMN
+from molprop.features.graph import ATOM_FDIM, ATOM_REAL_NAMES, BOND_FDIM, OTHER_ELEMENT
 
 MAX_REPORTED_IDS = 20  # mol_ids listed per descriptor with non-finite values
 
@@ -47,7 +47,7 @@ class FeatureReport:
             self.n_atoms += int(g.n_atoms.sum())
             self.n_bonds += int(g.n_bonds.sum())
             self.max_atoms = max(self.max_atoms, int(g.n_atoms.max(initial=0)))
-            self.n_other_element += int(g.atom_bits[:, OTHER_ELEMENT_COLUMN].sum())
+            self.n_other_element += int(np.count_nonzero(g.atom_codes[:, 0] == OTHER_ELEMENT))
             self.atom_nan += np.isnan(g.atom_real).sum(axis=0)
 
     def fractions(self) -> np.ndarray:
