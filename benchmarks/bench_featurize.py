@@ -7,7 +7,9 @@ pool of the largest size (or of --pool-size), so all sizes have the same mix of 
 measurement runs in a fresh process: wall time of ``featurize_table`` (worker start-up and Parquet writing included), CPU time of the main
 process (with 1 process: all the work; with more: the parent's share, mostly Parquet
 writing), peak RSS of that process and of the whole process tree (parent + workers, and the
-forkserver where there is one), and the tree's peak PSS, sampled every 0.2 s. Workers forked
+forkserver where there is one), and the tree's peak PSS, sampled every 0.2 s, or less often
+where a sample costs more than 4 ms of CPU (PSS walks the page tables: the sampler stays near
+2% of one core; its CPU time, printed as "sampler s", is left out of "CPU s"). Workers forked
 from the parent share its pages: the RSS sum counts those once per process, PSS once in all.
 
 The yardstick (rdkit_yardstick.py) is raw RDKit on one core on a sample of the same
@@ -40,6 +42,8 @@ from molecule_pool import molecule_pool, tree_memory_kib
 from rdkit_yardstick import mode_rate, rdkit_seconds
 
 YARDSTICK_SAMPLE = 2000  # molecules (spread over the run's) timed for the yardstick
+SAMPLE_EVERY = 0.2  # seconds between memory samples, at least
+SAMPLE_PAUSE = 50  # ... and at least this many times the last sample's CPU time
 
 MODES = {  # featurizers of each mode: (morgan, descriptor set or None, graph)
     "fp": (True, None, False), "fp+graph": (True, None, True),
@@ -83,21 +87,30 @@ def child(args: argparse.Namespace) -> None:
     logging.getLogger("molprop.features.runner").setLevel(logging.INFO)
     peak = [0, 0, 0]
     done = threading.Event()
+    sampler_cpu = [0.0]
 
     def sample() -> None:
-        while not done.wait(0.2):
+        # PSS walks every page table of the tree (~5 ms for 3 processes of ~1 GB in all, more
+        # at 1M): waiting SAMPLE_PAUSE x the last sample's cost keeps the sampler's own CPU,
+        # which the featurizing processes share their cores with, near 2% of one core
+        pause = SAMPLE_EVERY
+        while not done.wait(pause):
+            began = time.thread_time()
             peak[:] = [max(a, b) for a, b in zip(peak, tree_memory_kib(os.getpid()))]
+            cost = time.thread_time() - began
+            sampler_cpu[0] += cost
+            pause = max(SAMPLE_EVERY, SAMPLE_PAUSE * cost)
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     with tempfile.TemporaryDirectory() as tmp:
         start, cpu = time.perf_counter(), time.process_time()
         featurize_table(ids, smiles, config, Path(tmp) / "f.parquet", Path(tmp) / "g.parquet", progress=False)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu - sampler_cpu[0]
         sizes = [os.path.getsize(Path(tmp) / n) for n in ("f.parquet", "g.parquet")]
     done.set()
     thread.join()
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rss_main_mib": peak[0] / 1024, "rss_tree_mib": peak[1] / 1024,
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "sampler_cpu_seconds": sampler_cpu[0], "rss_main_mib": peak[0] / 1024, "rss_tree_mib": peak[1] / 1024,
                       "pss_tree_mib": peak[2] / 1024,
                       "bytes": sizes, "processes": decisions[-1] if decisions else ""}))  # fmt: skip
 
@@ -126,7 +139,7 @@ def measure(pool: Path, size: int, mode: str, n_jobs: int, chunk_size: int, repe
         runs.append(_run("--child", *common, "--n-jobs", str(n_jobs), "--chunk-size", str(chunk_size)))
         sticks.append(_run("--yardstick", *common))
         runs[-1]["rdkit"] = {k: (sticks[-2][k] + sticks[-1][k]) / 2 for k in sticks[-1]}
-    keys = ("seconds", "cpu_seconds", "rss_main_mib", "rss_tree_mib", "pss_tree_mib")
+    keys = ("seconds", "cpu_seconds", "sampler_cpu_seconds", "rss_main_mib", "rss_tree_mib", "pss_tree_mib")
     best = {k: statistics.median(r[k] for r in runs) for k in keys}
     rdkit = {k: statistics.median(r["rdkit"][k] for r in runs) for k in runs[0]["rdkit"]}
     processes = ",".join(sorted({r["processes"] for r in runs}))
@@ -169,7 +182,7 @@ def main() -> None:
         if not modes:
             continue
         print(f"{'mode':14s} {'size':>8s} {'procs':>5s} {'seconds':>8s} {'mol/s':>7s} {'RDKit':>6s} {'eff.':>5s} "
-              f"{'CPU s':>6s} {'CPU eff.':>8s} {'speedup':>7s} {'RSS main':>8s} {'RSS all':>7s} {'PSS all':>7s} {'MB feat':>7s} "
+              f"{'CPU s':>6s} {'CPU eff.':>8s} {'sampler s':>9s} {'speedup':>7s} {'RSS main':>8s} {'RSS all':>7s} {'PSS all':>7s} {'MB feat':>7s} "
               f"{'MB graph':>8s} ran", flush=True)  # fmt: skip
         raw: dict[str, dict[str, float]] = {}
         for mode in modes:
@@ -182,7 +195,8 @@ def main() -> None:
                 per_1k.setdefault((mode, n_jobs), {})[size] = r["seconds"] / size * 1000
                 cpu_eff = f"{size / r['cpu_seconds'] / rate:8.0%}" if n_jobs == 1 else f"{'':8s}"
                 print(f"{mode:14s} {size:8d} {n_jobs:5d} {r['seconds']:8.1f} {ours:7.0f} {rate:6.0f} "
-                      f"{ours / (rate * n_jobs):5.0%} {r['cpu_seconds']:6.1f} {cpu_eff} {serial / r['seconds']:7.2f} "
+                      f"{ours / (rate * n_jobs):5.0%} {r['cpu_seconds']:6.1f} {cpu_eff} {r['sampler_cpu_seconds']:9.2f} "
+                      f"{serial / r['seconds']:7.2f} "
                       f"{r['rss_main_mib']:6.0f}Mi {r['rss_tree_mib']:5.0f}Mi {r['pss_tree_mib']:5.0f}Mi {r['bytes'][0] / 1e6:7.1f} "
                       f"{r['bytes'][1] / 1e6:8.1f} {r['processes']}", flush=True)  # fmt: skip
         steps = {k: v for by_mode in raw.values() for k, v in by_mode.items()}  # latest value of each step
