@@ -13,7 +13,8 @@ from molprop.models.calibration import spread_scale
 from molprop.models.partitions import Partition
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card
-from molprop.nn.members import MemberData, MemberRun, ensemble_members, train_member, train_members
+from molprop.nn.members import (MemberData, MemberRun, ensemble_members, train_member, train_members,
+                                worker_count)
 from molprop.nn.training import TrainConfig
 
 SMILES = ["CCO", "CCCO", "CCCCO", "c1ccccc1O", "CC(=O)O", "CCN", "CCCN", "c1ccccc1N", "ClCCl",
@@ -43,6 +44,27 @@ def test_member_names_and_seeds():
         "fold_0_member_0", "fold_0_member_1", "fold_1_member_0", "fold_1_member_1"]
     with pytest.raises(ValueError, match="ensemble_size"):
         ensemble_members(folds, 0, 0)
+
+
+def _rounds_time(n_members: int, workers: int, cores: int) -> float:
+    """Wall time, in one member's training time, of equal members in rounds of ``workers``
+    processes sharing ``cores`` cores."""
+    rounds = [workers] * (n_members // workers) + ([n_members % workers] if n_members % workers else [])
+    return sum(max(size, cores) / cores for size in rounds)
+
+
+def test_worker_count_obeys_n_jobs_and_leaves_no_core_idle_while_members_are_left():
+    assert worker_count(4, 3, 2) == 3 and worker_count(2, 8, 4) == 2 and worker_count(5, 1, 2) == 1
+    assert [worker_count(n, -1, 2) for n in range(1, 8)] == [1, 2, 3, 2, 3, 2, 4]
+    assert worker_count(4, 0, 2) == 2  # 0 means all cores too
+    for cores in (1, 2, 3, 4, 8):
+        for n in range(1, 40):
+            workers = worker_count(n, -1, cores)
+            assert 1 <= workers <= max(cores, min(n, 2 * cores))
+            plain = _rounds_time(n, min(n, cores), cores)  # rounds of one member per core
+            assert _rounds_time(n, workers, cores) <= plain
+            if n <= 2 * cores:  # as fast as the cores allow: n / cores member times, or one
+                assert _rounds_time(n, workers, cores) == max(n, cores) / cores
 
 
 def _train(tmp_path, n_jobs: int):

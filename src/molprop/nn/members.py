@@ -169,6 +169,22 @@ def _train_in_worker(member: Member) -> TrainResult:
     return _train_one(_RUN, member)
 
 
+def worker_count(n_members: int, n_jobs: int, cores: int) -> int:
+    """Worker processes for ``n_members`` members: ``n_jobs`` if given (0 or -1: all
+    ``cores``). With all cores, members that do not fill the last round of ``cores`` (3 on 2
+    cores: 2, then 1 with a core idle) run more than one per core instead, up to 2 per core,
+    with a last round of at least ``cores`` members (3 on 2 cores: all at once; 5: 3, then 2),
+    so that no core waits while members are left."""
+    if n_jobs not in (0, -1):
+        return max(1, min(n_members, n_jobs))
+    if n_members <= cores or n_members % cores == 0:
+        return min(n_members, cores)
+    for workers in range(cores + 1, 2 * cores + 1):
+        if n_members % workers == 0 or n_members % workers >= cores:
+            return workers
+    return cores
+
+
 @contextmanager
 def train_members(run: MemberRun, members: Sequence[Member],
                   n_jobs: int) -> Iterator[Iterator[tuple[Member, TrainResult]]]:
@@ -177,7 +193,7 @@ def train_members(run: MemberRun, members: Sequence[Member],
     manager giving an iterator of the members and their results (epoch history, best epoch)
     in order; the workers start on entering it, so the caller can do other work (open its
     tracking run) while they import torch and train."""
-    n_jobs = min(len(members), (os.cpu_count() or 1) if n_jobs in (0, -1) else n_jobs)
+    n_jobs = worker_count(len(members), n_jobs, os.cpu_count() or 1)
     if n_jobs <= 1 or run.device != "cpu":
         yield _train_serially(run, members)
         return
