@@ -7,6 +7,7 @@ then ``params``, ``metrics``, ``artifacts``, and ``end``). It prints the run id 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 PARAMS_PER_BATCH = 100  # MLflow's limits per log_batch call
@@ -50,4 +51,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is logged and the run is terminated (each client call commits): skip tearing
+    # down the interpreter with MLflow and SQLAlchemy loaded (~0.8 s the stage would wait for).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
