@@ -209,6 +209,16 @@ def test_ordered_map_keeps_input_order():
     assert list(ordered_map(abs, [], n_jobs=2)) == []
 
 
+def test_a_forkserver_preloads_the_server_exit_module_which_changes_no_other_exit_code():
+    """The server of WorkerPool's workers imports molprop.server_exit (the workers, forked
+    from it, have it); imported by any other process the module leaves its exit code alone."""
+    with WorkerPool(1, abs) as pool:
+        assert pool.submit(eval, "__import__('sys').modules['molprop.server_exit'].ARMED").result(timeout=60)
+    script = "import molprop.server_exit as m; print(m.ARMED); raise SystemExit(3)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (3, "False")
+
+
 def test_feature_table_dtypes_alignment_and_nan_report(tmp_path, slice_smiles):
     ids, smiles = slice_smiles
     out, metrics = run(tmp_path, ids, smiles, "t", n_jobs=1, chunk_size=16, descriptors=DescriptorConfig(

@@ -12,6 +12,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import TypeVar
 
 T = TypeVar("T")
+SERVER_EXIT = "molprop.server_exit"  # imported by the forkserver last: it exits without teardown
 R = TypeVar("R")
 
 
@@ -41,7 +42,8 @@ class WorkerPool:
 
     By default workers start with ``forkserver`` (no fork of a process that already runs
     threads), which first imports ``func``'s module and the modules named in ``preload`` once
-    (the server of a process is started once, by its first pool, with that pool's modules);
+    (the server of a process is started once, by its first pool, with that pool's modules,
+    and ends without tearing its interpreter down: ``molprop.server_exit``);
     that takes a fraction of a second, during which the caller can do useful work of its own
     until ``ready`` is set. As with any such start method, the caller's main script needs an
     ``if __name__ == "__main__":`` guard; each worker imports that script again, so it
@@ -59,8 +61,8 @@ class WorkerPool:
         context = multiprocessing.get_context(start_method)
         module = getattr(func, "__module__", None)
         modules = [module] if module and module != "__main__" else []
-        if start_method == "forkserver" and (modules or preload):  # workers fork from a server that imported these
-            context.set_forkserver_preload([*modules, *preload])
+        if start_method == "forkserver":  # workers fork from a server that imported these
+            context.set_forkserver_preload([*modules, *preload, SERVER_EXIT])
         self.n_jobs = n_jobs
         self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
         self.ready = threading.Event()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import multiprocessing
 from multiprocessing import context as mp_context
 
-# torch imports torch._dynamo (~1.5 s) when the first optimizer is made: preloaded too.
-PRELOAD = ["torch", "torch._dynamo", "molprop.nn.members"]
+# torch imports torch._dynamo (~1.5 s) when the first optimizer is made: preloaded too. The
+# last module makes the server exit without tearing down (see molprop.server_exit).
+PRELOAD = ["torch", "torch._dynamo", "molprop.nn.members", "molprop.server_exit"]
 
 
 def worker_context() -> mp_context.BaseContext:
