@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import time
@@ -55,11 +56,12 @@ def chemprop_score(chemprop: str, folder: Path, extra: list[str], task: str = "r
     """Train Chemprop on folder/data.csv with folder/splits.json; (test RMSE or, for
     classification, test ROC-AUC, wall seconds)."""
     out = folder / f"out_{len(extra)}"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as bench_models runs
     start = time.perf_counter()
     run = subprocess.run([chemprop, "train", "--data-path", str(folder / "data.csv"), "--task-type", task,
                           "--smiles-columns", "smiles", "--target-columns", "y", "--splits-file",
                           str(folder / "splits.json"), "--epochs", "50", "--save-dir", str(out), *extra],
-                         capture_output=True, text=True)  # fmt: skip
+                         capture_output=True, text=True, env=env)  # fmt: skip
     seconds = time.perf_counter() - start
     key = "test/mse" if task == "regression" else "test/roc"
     found = [line for line in (run.stdout + run.stderr).splitlines() if key in line]
