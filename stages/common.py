@@ -55,4 +55,18 @@ def run_stage(main: Callable[[], int | None]) -> None:
     code = main() or 0
     sys.stdout.flush()
     sys.stderr.flush()
+    _remove_multiprocessing_tempdir()
     os._exit(code)
+
+
+def _remove_multiprocessing_tempdir() -> None:
+    """Remove the directory multiprocessing made for its forkserver's socket (/tmp/pymp-*),
+    which its own clean-up at exit would have removed had the stage not ended with os._exit."""
+    if "multiprocessing.process" not in sys.modules:
+        return
+    import shutil
+    from multiprocessing.process import current_process
+
+    tempdir = current_process()._config.get("tempdir")
+    if tempdir:
+        shutil.rmtree(tempdir, ignore_errors=True)

@@ -40,3 +40,32 @@ def test_a_stage_ends_with_its_exit_code_and_everything_written(tmp_path):
 def test_an_error_in_a_stage_ends_it_with_a_traceback(tmp_path):
     done = _run(tmp_path, "1 / 0")
     assert done.returncode == 1 and "ZeroDivisionError" in done.stderr
+
+
+POOL_SCRIPT = """
+import sys
+sys.path.insert(0, {stages!r})
+from common import run_stage
+
+def main():
+    from multiprocessing.process import current_process
+    from molprop.features.parallel import WorkerPool
+
+    with WorkerPool(1, abs) as pool:
+        assert pool.submit(abs, -2).result(timeout=60) == 2
+    print(current_process()._config["tempdir"])
+
+if __name__ == "__main__":
+    run_stage(main)
+"""
+
+
+def test_a_stage_with_worker_processes_leaves_no_multiprocessing_directory(tmp_path):
+    """The forkserver's socket lives in a /tmp/pymp-* directory that multiprocessing removes
+    at a normal exit; a stage ending with os._exit removes it itself."""
+    script = tmp_path / "stage.py"
+    script.write_text(POOL_SCRIPT.format(stages=str(STAGES)))
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    tempdir = Path(done.stdout.strip())
+    assert tempdir.name.startswith("pymp-") and not tempdir.exists()
