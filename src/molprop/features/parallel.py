@@ -12,8 +12,9 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import TypeVar
 
 T = TypeVar("T")
-SERVER_EXIT = "molprop.server_exit"  # imported by the forkserver last: it exits without teardown
 R = TypeVar("R")
+# Preloaded last by every forkserver molprop starts: the server then exits without teardown.
+SERVER_EXIT = "molprop.server_exit"
 
 
 def resolve_n_jobs(n_jobs: int) -> int:

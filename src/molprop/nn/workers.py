@@ -11,9 +11,10 @@ from __future__ import annotations
 import multiprocessing
 from multiprocessing import context as mp_context
 
-# torch imports torch._dynamo (~1.5 s) when the first optimizer is made: preloaded too. The
-# last module makes the server exit without tearing down (see molprop.server_exit).
-PRELOAD = ["torch", "torch._dynamo", "molprop.nn.members", "molprop.server_exit"]
+from molprop.features.parallel import SERVER_EXIT
+
+# torch imports torch._dynamo (~1.5 s) when the first optimizer is made: preloaded too.
+PRELOAD = ["torch", "torch._dynamo", "molprop.nn.members", SERVER_EXIT]
 
 
 def worker_context() -> mp_context.BaseContext:
