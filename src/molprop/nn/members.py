@@ -34,9 +34,9 @@ from molprop.nn.workers import worker_context
 
 
 # Part of every checkpoint's key: changed whenever a code change alters what training computes
-# (2: dropout masks from random bytes; 3: fused AdamW), so that checkpoints written by older code
-# are not resumed.
-TRAINING_REVISION = 3
+# (2: dropout masks from random bytes; 3: fused AdamW; 4: molprop's FusedAdamW, same updates,
+# another checkpoint layout), so that checkpoints written by older code are not resumed.
+TRAINING_REVISION = 4
 
 
 @dataclass(frozen=True)

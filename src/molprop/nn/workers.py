@@ -13,8 +13,8 @@ from multiprocessing import context as mp_context
 
 from molprop.features.parallel import SERVER_EXIT
 
-# torch imports torch._dynamo (~1.5 s) when the first optimizer is made: preloaded too.
-PRELOAD = ["torch", "torch._dynamo", "molprop.nn.members", SERVER_EXIT]
+# (training does not import torch._dynamo, ~1 s: molprop.nn.optimizer)
+PRELOAD = ["torch", "molprop.nn.members", SERVER_EXIT]
 
 
 def worker_context() -> mp_context.BaseContext:
