@@ -170,7 +170,7 @@ def _model_hash(project: Path) -> str:
     return next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model")
 
 
-def test_killed_training_resumes_to_the_same_model(project):
+def test_killed_training_resumes_to_the_same_model(project, tmp_path):
     """SIGKILL `dvc repro` in the middle of training; the next repro continues from the
     checkpoints and saves the model an uninterrupted run saved."""
     _run(["git", "checkout", "--", "."], project)  # back from the k-fold experiment
@@ -180,7 +180,8 @@ def test_killed_training_resumes_to_the_same_model(project):
     shutil.rmtree(project / "checkpoints", ignore_errors=True)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1",
-           "MLFLOW_TRACKING_URI": f"sqlite:///{project}/mlflow.db"}
+           "MLFLOW_TRACKING_URI": f"sqlite:///{project}/mlflow.db",
+           "TMPDIR": str(tmp_path)}  # what the killed processes leave (worker files) goes with it
     process = subprocess.Popen(["dvc", "repro", "-f", "train"], cwd=project, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first = project / "checkpoints/train/member_0.pt"
