@@ -46,7 +46,7 @@ def main() -> None:
     from molprop.nn.device import pick_device
     from molprop.nn.members import MemberData, MemberRun, ensemble_members, predict_rows, train_members
     from molprop.nn.store import NEEDS_GRAPHS
-    from molprop.nn.training import TrainConfig, hardly_trained_warning
+    from molprop.nn.training import TrainConfig, hardly_trained_warning, output_count
 
     seed_everything(cfg["seed"])
     validated, features, split = read_aligned(
@@ -58,7 +58,7 @@ def main() -> None:
         graphs = load_aligned_graphs("data/graphs.parquet", validated[MOL_ID].tolist())
     classes = class_names(validated, task)
     data = MemberData(features, select_feature_columns(list(features.columns), cfg["features"]),
-                      graphs, validated[TARGET].to_numpy(), task, len(classes) or 1)
+                      graphs, validated[TARGET].to_numpy(), task, output_count(task, len(classes)))
     device = pick_device(cfg["device"])
     options = TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__})
     members = ensemble_members(partitions(split), cfg["ensemble_size"], cfg["seed"])

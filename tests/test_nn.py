@@ -7,7 +7,8 @@ from molprop.models.matrix import Preprocessor
 from molprop.nn.device import pick_device
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.store import predict_member, save_member
-from molprop.nn.training import TrainConfig, fit, hardly_trained_warning, lr_factor
+from molprop.nn.training import (TrainConfig, class_probabilities, fit, hardly_trained_warning, loss_function,
+                                 lr_factor, output_count)
 
 CPU = torch.device("cpu")
 
@@ -64,18 +65,36 @@ def test_same_seed_gives_identical_weights():
         assert torch.equal(runs[0].state_dict[key], runs[1].state_dict[key])
 
 
-def test_classification_outputs_probabilities_after_save_and_load(tmp_path):
+@pytest.mark.parametrize("n_classes, n_outputs", [(2, 1), (2, 2), (3, 3)])
+def test_classification_outputs_probabilities_after_save_and_load(tmp_path, n_classes, n_outputs):
+    """Two classes train one output with binary cross-entropy (a network saved with one logit
+    per class still predicts); three or more, one logit per class with cross-entropy."""
     x, y = _regression()
-    labels = (y > 0).astype(np.int64)
+    labels = np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1])).astype(np.int64)
     frame = pd.DataFrame(x, columns=[f"desc_{i}" for i in range(5)])
     prep = Preprocessor.fit(frame, list(frame.columns), scale=True)
-    net = MLPConfig(5, 2, 16, 1, 0.0)
+    net = MLPConfig(5, n_outputs, 16, 1, 0.0)
     result = fit(MLP(net), "classification", (prep.transform(frame), labels), (prep.transform(frame), labels),
                  TrainConfig(lr=1e-2, batch_size=16, max_epochs=30, warmup_epochs=1), CPU)
     save_member(tmp_path, "mlp", net, result.state_dict, prep, None)
     proba = predict_member(tmp_path, frame, None, "classification", CPU)
-    assert proba.shape == (120, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert proba.shape == (120, n_classes) and np.allclose(proba.sum(axis=1), 1.0)
     assert (proba.argmax(axis=1) == labels).mean() > 0.8
+
+
+def test_two_classes_get_one_output_and_binary_cross_entropy():
+    assert [output_count("classification", k) for k in (2, 3, 5)] == [1, 3, 5]
+    assert output_count("regression", 0) == 1
+    logits, labels = torch.tensor([[2.0], [-1.0], [0.5]]), torch.tensor([1, 0, 0])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], labels.float())
+    assert torch.allclose(loss_function("classification")(logits, labels), expected)
+    # the same probabilities as the softmax of logits (0, z)
+    two = torch.cat([torch.zeros_like(logits), logits], dim=1)
+    assert torch.allclose(class_probabilities(logits), torch.softmax(two, dim=1))
+    many = torch.tensor([[1.0, 2.0, 0.0]])
+    assert torch.allclose(class_probabilities(many), torch.softmax(many, dim=1))
+    assert torch.allclose(loss_function("classification")(many, torch.tensor([1])),
+                          torch.nn.functional.cross_entropy(many, torch.tensor([1])))
 
 
 def test_regression_predictions_come_back_in_target_units(tmp_path):

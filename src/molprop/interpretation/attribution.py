@@ -58,7 +58,9 @@ def _load(directory: Path):
 def _explained(raw, classification: bool, target_scale: tuple[float, float] | None, which: int):
     """The explained scalar per row: regression value in target units or a class probability."""
     if classification:
-        return raw.softmax(dim=1)[:, which]
+        from molprop.nn.training import class_probabilities
+
+        return class_probabilities(raw)[:, which]
     mean, std = (0.0, 1.0) if target_scale is None else target_scale
     return raw[:, 0] * std + mean
 

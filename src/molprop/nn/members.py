@@ -35,8 +35,9 @@ from molprop.nn.workers import worker_context
 
 # Part of every checkpoint's key: changed whenever a code change alters what training computes
 # (2: dropout masks from random bytes; 3: fused AdamW; 4: molprop's FusedAdamW, same updates,
-# another checkpoint layout), so that checkpoints written by older code are not resumed.
-TRAINING_REVISION = 4
+# another checkpoint layout; 5: two classes trained with binary cross-entropy on one output),
+# so that checkpoints written by older code are not resumed.
+TRAINING_REVISION = 5
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,33 @@ def lr_factor(epoch: int, warmup: int, total: int) -> float:
     return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+def output_count(task: str, n_classes: int) -> int:
+    """Network outputs: one for regression and for two classes (the logit of class 1), one
+    logit per class for three or more."""
+    return n_classes if task == "classification" and n_classes > 2 else 1
+
+
+class ClassificationLoss(nn.Module):
+    """Binary cross-entropy of a single output (class 1's logit) against labels 0 / 1, or
+    cross-entropy over one logit per class."""
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if logits.shape[1] == 1:
+            return nn.functional.binary_cross_entropy_with_logits(logits[:, 0], labels.to(logits.dtype))
+        return nn.functional.cross_entropy(logits, labels)
+
+
 def loss_function(task: str) -> nn.Module:
-    """MSE on scaled targets for regression, cross-entropy for classification."""
-    return nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
+    """MSE on scaled targets for regression, (binary) cross-entropy for classification."""
+    return ClassificationLoss() if task == "classification" else nn.MSELoss()
+
+
+def class_probabilities(raw: torch.Tensor) -> torch.Tensor:
+    """(n, K) class probabilities of raw outputs: (1 - p, p) of a single logit (two classes),
+    else the softmax of the class logits."""
+    if raw.shape[1] == 1:
+        return torch.cat([torch.sigmoid(-raw), torch.sigmoid(raw)], dim=1)
+    return torch.softmax(raw, dim=1)
 
 
 class ArrayInputs:
@@ -187,7 +211,7 @@ def predict(model: nn.Module, x: Inputs | np.ndarray, task: str, device: torch.d
         for start in range(0, len(inputs), batch_size):
             index = np.arange(start, min(start + batch_size, len(inputs)))
             out = model(inputs.batch(index, device))
-            out = torch.softmax(out, dim=1) if task == "classification" else out.squeeze(1)
+            out = class_probabilities(out) if task == "classification" else out.squeeze(1)
             outputs.append(out.cpu().numpy().astype(np.float64))
     if not outputs:
         return np.empty((0,), dtype=np.float64)
