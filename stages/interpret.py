@@ -34,8 +34,10 @@ from molprop.schema import MOL_ID, SMILES
 OUT = Path("reports/interpret")
 GRAPHS = Path("data/graphs.parquet")
 # What the helper process's server imports before the helper forks from it: torch and the
-# modules of the network's maps and of the picture grids (matplotlib is imported by the grid).
-HELPER_PRELOAD = ["torch", "molprop.interpretation.attribution", "molprop.interpretation.drawing"]
+# modules of the network's maps, the picture grids and the importance chart (matplotlib is
+# imported by the grid).
+HELPER_PRELOAD = ["torch", "molprop.interpretation.attribution", "molprop.interpretation.drawing",
+                  "molprop.interpretation.plots"]
 
 
 def main() -> None:
@@ -65,15 +67,16 @@ def main() -> None:
         found = baseline_importance(baseline, data, predictions[MOL_ID], config)
         found.importance.round(8).to_csv(OUT / "feature_importance.csv", index=False)
         top = found.importance.dropna(subset=["importance"]).head(config.n_top_features)
-        plot_importance(top, OUT / "feature_importance.png", f"Baseline ({baseline.name}): {found.method} over "
-                        f"{found.n_explained} test molecules", f"{found.measure} ({found.output_name})")
+        chart_args = (top, OUT / "feature_importance.png", f"Baseline ({baseline.name}): {found.method} "
+                      f"over {found.n_explained} test molecules", f"{found.measure} ({found.output_name})")
+        # the helper draws the chart if it is done with the network's maps, while this process
+        # draws the baseline's; its page section is made once the chart is there
+        chart = helper.submit(plot_importance, *chart_args) if all(f.done() for f in network.values()) else None
+        if chart is None:
+            plot_importance(*chart_args)
         if found.n_explained < found.n_test:
             print(f"interpret: baseline importance over {found.explained}")
-        note = sections.importance_note(found.method, baseline.name, found.explained,
-                                        found.output_name, found.importance, config.permutation.n_repeats)
-        page = [(f"Baseline: which features matter ({found.method})", sections.importance_section(
-            (OUT / "feature_importance.png").read_bytes(), found.importance, config.n_top_bits, found.bits,
-            mols, config.n_bit_examples, note, found.measure))]
+        page = []
 
         by_id = dict(zip(validated[MOL_ID], mols))
         headings = {"baseline": f"Baseline ({baseline.name})", "model": "Model (neural network)"}
@@ -108,6 +111,13 @@ def main() -> None:
                          sections.errors_section(result.worst, by_id, classes)))
             print(f"interpret {name}: worst error {result.worst['error'].iloc[0]:.3f} "
                   f"({result.worst[SMILES].iloc[0]})")
+        if chart is not None:
+            chart.result()
+        note = sections.importance_note(found.method, baseline.name, found.explained,
+                                        found.output_name, found.importance, config.permutation.n_repeats)
+        page.insert(0, (f"Baseline: which features matter ({found.method})", sections.importance_section(
+            (OUT / "feature_importance.png").read_bytes(), found.importance, config.n_top_bits, found.bits,
+            mols, config.n_bit_examples, note, found.measure)))
         for grid in grids:
             grid.result()
 
