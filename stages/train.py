@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from common import read_params, run_stage, save_model_context
@@ -25,8 +26,12 @@ from molprop.models.calibration import spread_scale
 from molprop.models.matrix import select_feature_columns
 from molprop.models.partitions import partitions
 from molprop.models.store import ModelCard, save_card
+from molprop.nn.workers import only_cpu_available, start_worker_server
 from molprop.schema import MOL_ID, TARGET
 from molprop.seeding import seed_everything
+
+if TYPE_CHECKING:
+    from dvclive import Live
 
 OUT = Path("models/model")
 CHECKPOINTS = Path("checkpoints/train")
@@ -36,17 +41,31 @@ def main() -> None:
     params = read_params("data", "train")
     task, cfg = params["data"]["task"], params["train"]
     if cfg["n_jobs"] != 1 and cfg["device"] in ("auto", "cpu") and (os.cpu_count() or 1) > 1:
-        from molprop.nn.workers import start_worker_server
+        start_worker_server()  # it imports torch for the workers while this process goes on
+    if cfg["device"] == "cpu" or (cfg["device"] == "auto" and only_cpu_available()):
+        device = "cpu"  # torch is imported where members train: in the workers, or later here
+    else:
+        import torch  # noqa: F401  (imported before seeding so torch's generator is seeded too)
 
-        start_worker_server()  # it imports torch for the workers while this process does
-    import torch  # noqa: F401  (imported before seeding so torch's generator is seeded too)
+        from molprop.nn.device import pick_device
+
+        device = pick_device(cfg["device"]).type
     from dvclive import Live
 
+    # The MLflow run and dvclive open first: the helper process that logs the run imports
+    # MLflow (~2 s of CPU) while this process reads the data and the worker server imports
+    # torch, rather than beside the first members (FreeSolv: the stage ~0.5-1 s faster).
+    with tracking.mlflow_run("molprop", "train", params), \
+            Live("dvclive", dvcyaml=None, save_dvc_exp=False) as live:
+        train_ensemble(task, cfg, device, live)
+
+
+def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
+    """Train the members on ``device``, log each one's curves and validation scores as it comes
+    back, then the ensemble's; save its card and prediction context under models/model."""
     from molprop.features.graph_store import load_aligned_graphs
-    from molprop.nn.device import pick_device
-    from molprop.nn.members import MemberData, MemberRun, ensemble_members, predict_rows, train_members
-    from molprop.nn.store import NEEDS_GRAPHS
-    from molprop.nn.training import TrainConfig, hardly_trained_warning, output_count
+    from molprop.nn.members import MemberData, MemberRun, ensemble_members, train_members
+    from molprop.nn.training_types import NEEDS_GRAPHS, TrainConfig, hardly_trained_warning, output_count
 
     seed_everything(cfg["seed"])
     validated, features, split = read_aligned(
@@ -59,19 +78,15 @@ def main() -> None:
     classes = class_names(validated, task)
     data = MemberData(features, select_feature_columns(list(features.columns), cfg["features"]),
                       graphs, validated[TARGET].to_numpy(), task, output_count(task, len(classes)))
-    device = pick_device(cfg["device"])
     options = TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__})
     members = ensemble_members(partitions(split), cfg["ensemble_size"], cfg["seed"])
     shutil.rmtree(OUT, ignore_errors=True)
     print(f"train: {len(members)} {kind} member(s) on {device}, {len(data.columns)} molecule features")
     val_predictions: dict[str, list[np.ndarray]] = {}
     best_epochs: list[int] = []
-    run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device.type, OUT, CHECKPOINTS,
+    run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device, OUT, CHECKPOINTS,
                     cfg["checkpoint_interval_s"])
-    # The workers start training on entering train_members; the tracking run opens meanwhile.
-    with train_members(run, members, cfg["n_jobs"]) as trained, \
-            tracking.mlflow_run("molprop", "train", params), \
-            Live("dvclive", dvcyaml=None, save_dvc_exp=False) as live:
+    with train_members(run, members, cfg["n_jobs"]) as trained:
         for member, result in trained:
             prefix = f"{member.name}/"
             for record in result.history:
@@ -83,25 +98,24 @@ def main() -> None:
             best_epochs.append(result.best_epoch)
             val = member.partition.val
             if len(val):
-                pred = predict_rows(OUT, member, data, val, device)
+                pred = result.val_predictions
                 val_predictions.setdefault(member.partition.name, []).append(pred)
                 summary |= {f"val_{k}": v for k, v in score(task, data.y[val], pred).items()}
             for key, value in summary.items():
                 live.summary[prefix + key] = value
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
             print(f"train {member.name}: {summary}")
-        warning = hardly_trained_warning(best_epochs, options.warmup_epochs,
-                                         min(len(m.partition.val) for m in members))
-        if warning:
-            print(f"train: warning: {warning}")
-        extra = ensemble_summary(members, val_predictions, data.y, task)
-        for key, value in extra.items():
-            live.summary[f"ensemble/{key}"] = value
-        live.make_summary()
-        tracking.log_metrics({f"ensemble.{k}": v for k, v in extra.items() if v is not None})
-        save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra))
-        save_model_context(OUT, validated, np.concatenate([m.partition.train for m in members]), extra)
-        tracking.log_model_dir(OUT)
+    warning = hardly_trained_warning(best_epochs, options.warmup_epochs, min(len(m.partition.val) for m in members))
+    if warning:
+        print(f"train: warning: {warning}")
+    extra = ensemble_summary(members, val_predictions, data.y, task)
+    for key, value in extra.items():
+        live.summary[f"ensemble/{key}"] = value
+    live.make_summary()
+    tracking.log_metrics({f"ensemble.{k}": v for k, v in extra.items() if v is not None})
+    save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra))
+    save_model_context(OUT, validated, np.concatenate([m.partition.train for m in members]), extra)
+    tracking.log_model_dir(OUT)
 
 
 def ensemble_summary(members, val_predictions: dict[str, list[np.ndarray]], y: np.ndarray,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,8 +16,8 @@ from molprop.models.calibration import spread_scale
 from molprop.models.partitions import Partition
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card
-from molprop.nn.members import (MemberData, MemberRun, ensemble_members, train_member, train_members,
-                                worker_count)
+from molprop.nn.members import (MemberData, MemberRun, ensemble_members, predict_rows, train_member,
+                                train_members, worker_count)
 from molprop.nn.training import TrainConfig
 
 SMILES = ["CCO", "CCCO", "CCCCO", "c1ccccc1O", "CC(=O)O", "CCN", "CCCN", "c1ccccc1N", "ClCCl",
@@ -83,6 +86,11 @@ def test_parallel_members_equal_serial_members(tmp_path):
     for name in ("member_0", "member_1"):
         assert (serial / name / "weights.pt").read_bytes() == (parallel / name / "weights.pt").read_bytes()
     assert [r.history for _, r in serial_results] == [r.history for _, r in parallel_results]
+    # each result carries the saved member's validation predictions (rows 10-12), not its weights
+    for (member, s), (_, p) in zip(serial_results, parallel_results):
+        assert s.state_dict == {} and np.array_equal(s.val_predictions, p.val_predictions)
+        assert np.array_equal(s.val_predictions, predict_rows(serial, member, _data(), np.arange(10, 13),
+                                                              torch.device("cpu")))
     data = _data()
     pred = predict_saved(serial, data.features.iloc[13:], "cpu", data.graphs[13:])
     assert pred.members.shape == (2, 3) and (pred.spread > 0).all()  # seeds differ, members differ
@@ -104,16 +112,16 @@ def test_a_member_is_checkpointed_after_every_epoch_or_at_the_interval(tmp_path,
 
 
 def test_the_run_passes_its_checkpoint_interval_to_every_member(tmp_path, monkeypatch):
-    import molprop.nn.members as members_module
+    import molprop.nn.checkpoint as checkpoint_module
 
     intervals = []
 
-    class Recording(members_module.Checkpoint):
+    class Recording(checkpoint_module.Checkpoint):
         def __init__(self, path, key, min_interval_s=0.0):
             intervals.append(min_interval_s)
             super().__init__(path, key, min_interval_s)
 
-    monkeypatch.setattr(members_module, "Checkpoint", Recording)
+    monkeypatch.setattr(checkpoint_module, "Checkpoint", Recording)  # members.py imports it when training
     members = ensemble_members([_partition()], 2, seed=0)
     run = MemberRun(_data(), "dmpnn", NETWORK, "quantile", OPTIONS, "cpu", tmp_path / "out", tmp_path / "ckpt", 7.5)
     with train_members(run, members, 1) as trained:  # one job: the members train in this process
@@ -131,3 +139,30 @@ def test_spread_scale_recovers_the_factor_of_an_overconfident_ensemble():
 def test_spread_scale_needs_a_spread():
     assert spread_scale(np.ones(5), np.zeros(5), np.zeros(5)) is None
     assert spread_scale(np.ones(1), np.zeros(1), np.ones(1)) is None
+
+
+def test_planning_members_does_not_import_torch():
+    """The train stage plans members and reads their results without torch (~1 s) when they
+    train in workers: the modules it uses for that do not import it."""
+    code = ("import sys; import molprop.nn.members, molprop.nn.training_types, molprop.nn.workers; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("platform", "version", "expected"), [
+    ("linux", "2.13.0+cpu", True), ("linux", "2.13.0", False), ("linux", "2.13.0+cu126", False),
+    ("darwin", "2.13.0+cpu", False), ("linux", None, False)])
+def test_only_cpu_available_from_the_torch_build(monkeypatch, platform, version, expected):
+    import importlib.metadata
+
+    import molprop.nn.workers as workers
+
+    def fake_version(name):
+        if version is None:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return version
+
+    monkeypatch.setattr(workers.sys, "platform", platform)
+    monkeypatch.setattr(workers.importlib.metadata, "version", fake_version)
+    assert workers.only_cpu_available() is expected

@@ -3,7 +3,8 @@
 A plain split gives ``ensemble_size`` members on the same train/validation parts that differ
 by seed (initialization, batch order, dropout); k-fold mode gives that many per fold. Each
 member is checkpointed (after every epoch, or every ``checkpoint_interval_s`` seconds) under
-its own file, keyed by everything it depends on.
+its own file, keyed by everything it depends on. torch is imported only where a member is
+trained, so a stage whose members train in worker processes never imports it itself.
 """
 
 from __future__ import annotations
@@ -17,20 +18,19 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from molprop.features.graph import MolGraph
 from molprop.models.matrix import Preprocessor
 from molprop.models.partitions import Partition
-from molprop.nn.checkpoint import Checkpoint, run_key
-from molprop.nn.device import one_cpu_thread
-from molprop.nn.store import build_network, network_config, network_inputs, predict_member, save_member
-from molprop.nn.training import TrainConfig, TrainResult, fit
+from molprop.nn.training_types import TrainConfig, TrainResult
 from molprop.nn.workers import worker_context
+
+if TYPE_CHECKING:
+    import torch
 
 
 # Part of every checkpoint's key: changed whenever a code change alters what training computes
@@ -98,6 +98,12 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
     save it under ``out / member.name``; returns the training result. With ``checkpoint_dir``,
     its checkpoint is written after every epoch, or at most every ``checkpoint_interval_s``
     seconds (and after the first and the last epoch)."""
+    import torch
+
+    from molprop.nn.checkpoint import Checkpoint, run_key
+    from molprop.nn.store import build_network, network_config, network_inputs, save_member
+    from molprop.nn.training import fit
+
     train, val = member.partition.train, member.partition.val
     prep = Preprocessor.fit(data.features.iloc[train], data.columns, scale=scaling)
     y_train, y_val = data.y[train], data.y[val]
@@ -128,6 +134,9 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
 def predict_rows(out: Path, member: Member, data: MemberData, index: np.ndarray,
                  device: torch.device) -> np.ndarray:
     """A saved member's predictions (target units / class probabilities) for rows ``index``."""
+    from molprop.nn.device import one_cpu_thread
+    from molprop.nn.store import predict_member
+
     with one_cpu_thread():
         return predict_member(out / member.name, data.features.iloc[index], data.graph_subset(index),
                               data.task, device)
@@ -149,11 +158,20 @@ class MemberRun:
 
 
 def _train_one(run: MemberRun, member: Member) -> TrainResult:
+    """Train and save ``member``; its result carries the saved member's validation predictions
+    instead of the weights (saved under ``run.out`` already)."""
+    import torch
+
+    from molprop.nn.device import one_cpu_thread
+
+    device = torch.device(run.device)
     with one_cpu_thread():  # the same arithmetic whether members run in parallel or not
         result = train_member(member, run.data, run.kind, run.network_params, run.scaling, run.options,
-                              torch.device(run.device), run.out, run.checkpoint_dir,
-                              checkpoint_interval_s=run.checkpoint_interval_s)
-    result.state_dict = {}  # saved under run.out already; no need to send it back
+                              device, run.out, run.checkpoint_dir, checkpoint_interval_s=run.checkpoint_interval_s)
+    result.state_dict = {}
+    val = member.partition.val
+    if len(val):
+        result.val_predictions = predict_rows(run.out, member, run.data, val, device)
     return result
 
 
@@ -191,8 +209,8 @@ def train_members(run: MemberRun, members: Sequence[Member],
                   n_jobs: int) -> Iterator[Iterator[tuple[Member, TrainResult]]]:
     """Train every member, ``n_jobs`` at a time in worker processes on the CPU (serially on a
     GPU), each with one torch thread so the weights do not depend on ``n_jobs``. A context
-    manager giving an iterator of the members and their results (epoch history, best epoch)
-    in order; the workers start on entering it, so the caller can do other work (open its
+    manager giving an iterator of the members and their results (epoch history, best epoch,
+    validation predictions) in order; the workers start on entering it, so the caller can do other work (open its
     tracking run) while they import torch and train."""
     n_jobs = worker_count(len(members), n_jobs, os.cpu_count() or 1)
     if n_jobs <= 1 or run.device != "cpu":

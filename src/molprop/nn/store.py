@@ -23,10 +23,8 @@ from molprop.models.matrix import Preprocessor
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.mpnn import MPNN, GraphInputs, MPNNConfig
 from molprop.nn.training import Inputs, predict
+from molprop.nn.training_types import ARCHITECTURES, NEEDS_GRAPHS  # noqa: F401 (re-exported)
 from molprop.serialization import write_json
-
-ARCHITECTURES = ("mlp", "dmpnn")
-NEEDS_GRAPHS = {"mlp": False, "dmpnn": True}
 
 
 def network_config(kind: str, n_features: int, n_outputs: int, params: dict[str, Any]) -> MLPConfig | MPNNConfig:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -14,44 +13,8 @@ from torch import nn
 
 from molprop.nn.checkpoint import Checkpoint, TrainingState
 from molprop.nn.optimizer import FusedAdamW
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings."""
-
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    batch_size: int = 64
-    max_epochs: int = 200
-    warmup_epochs: int = 5
-    patience: int = 20
-    grad_clip: float = 5.0
-    seed: int = 0
-
-
-@dataclass
-class TrainResult:
-    """Best weights (lowest validation loss) and per-epoch history."""
-
-    state_dict: dict
-    best_epoch: int
-    best_val_loss: float
-    history: list[dict] = field(default_factory=list)
-
-
-def lr_factor(epoch: int, warmup: int, total: int) -> float:
-    """Linear warm-up to 1 over ``warmup`` epochs, then cosine decay to 0.05 at ``total``."""
-    if epoch < warmup:
-        return (epoch + 1) / warmup
-    progress = (epoch - warmup) / max(1, total - warmup)
-    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def output_count(task: str, n_classes: int) -> int:
-    """Network outputs: one for regression and for two classes (the logit of class 1), one
-    logit per class for three or more."""
-    return n_classes if task == "classification" and n_classes > 2 else 1
+from molprop.nn.training_types import (TrainConfig, TrainResult, hardly_trained_warning,  # noqa: F401
+                                       lr_factor, output_count)
 
 
 class ClassificationLoss(nn.Module):
@@ -185,20 +148,6 @@ def fit(
         if on_epoch is not None:
             on_epoch(record)
     return best
-
-
-def hardly_trained_warning(best_epochs: list[int], warmup_epochs: int, n_val: int) -> str | None:
-    """A warning when every member's lowest validation loss came within its first
-    ``warmup_epochs + 1`` epochs (the warm-up and the first epoch at the full rate), so that
-    early stopping kept weights that have hardly trained. None otherwise."""
-    first = warmup_epochs + 1
-    if not best_epochs or n_val == 0 or max(best_epochs) >= first:  # no validation part: train loss decides
-        return None
-    return (f"every member's validation loss was lowest in its first {first} epoch(s) (best epochs "
-            f"{sorted(set(best_epochs))}) and never lower later, so the kept weights have hardly trained. "
-            f"The smallest validation part has {n_val} molecule(s): with few, that can be noise (a larger "
-            "split.fractions.val steadies it); otherwise the validation molecules are unlike anything "
-            "the network learned from the training part.")
 
 
 def predict(model: nn.Module, x: Inputs | np.ndarray, task: str, device: torch.device,

@@ -8,13 +8,16 @@ go on with its own imports and data while the server imports torch on another co
 
 from __future__ import annotations
 
+import importlib.metadata
 import multiprocessing
+import sys
 from multiprocessing import context as mp_context
 
 from molprop.features.parallel import SERVER_EXIT
 
-# (training does not import torch._dynamo, ~1 s: molprop.nn.optimizer)
-PRELOAD = ["torch", "molprop.nn.members", SERVER_EXIT]
+# the training code members.py imports when a member trains (training does not import
+# torch._dynamo, ~1 s: molprop.nn.optimizer)
+PRELOAD = ["torch", "molprop.nn.members", "molprop.nn.store", "molprop.nn.device", SERVER_EXIT]
 
 
 def worker_context() -> mp_context.BaseContext:
@@ -33,3 +36,15 @@ def start_worker_server() -> None:
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
+
+
+def only_cpu_available() -> bool:
+    """True when torch can use nothing but the CPU here, known without importing it (~1 s): a
+    CPU-only build (local version ``+cpu``, as PyTorch's CPU wheels have) on a machine other
+    than a Mac (whose GPU torch reaches through MPS). False when that is not certain."""
+    if sys.platform == "darwin":
+        return False
+    try:
+        return importlib.metadata.version("torch").endswith("+cpu")
+    except importlib.metadata.PackageNotFoundError:
+        return False
