@@ -22,7 +22,7 @@ from common import read_params, run_stage, save_model_context
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.metrics import score
-from molprop.models.calibration import spread_scale
+from molprop.models.calibration import ensemble_validation
 from molprop.models.matrix import select_feature_columns
 from molprop.models.partitions import partitions
 from molprop.models.store import ModelCard, save_card
@@ -108,7 +108,8 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     warning = hardly_trained_warning(best_epochs, options.warmup_epochs, min(len(m.partition.val) for m in members))
     if warning:
         print(f"train: warning: {warning}")
-    extra = ensemble_summary(members, val_predictions, data.y, task)
+    parts = {m.partition.name: m.partition.val for m in members}
+    extra = ensemble_validation(parts, val_predictions, data.y, task)
     for key, value in extra.items():
         live.summary[f"ensemble/{key}"] = value
     live.make_summary()
@@ -116,25 +117,6 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra))
     save_model_context(OUT, validated, np.concatenate([m.partition.train for m in members]), extra)
     tracking.log_model_dir(OUT)
-
-
-def ensemble_summary(members, val_predictions: dict[str, list[np.ndarray]], y: np.ndarray,
-                     task: str) -> dict:  # fmt: skip
-    """Validation metrics of each partition's ensemble mean, and (regression) the spread scale
-    fitted on all validation molecules of partitions with several members."""
-    parts = {m.partition.name: m.partition for m in members}
-    out: dict = {}
-    ys, means, spreads = [], [], []
-    for name, preds in val_predictions.items():
-        stacked = np.stack(preds)
-        val_y = y[parts[name].val]
-        prefix = "" if len(val_predictions) == 1 else f"{name}_"
-        out |= {f"{prefix}val_{k}": v for k, v in score(task, val_y, stacked.mean(axis=0)).items()}
-        if task == "regression" and len(preds) > 1:
-            ys.append(val_y), means.append(stacked.mean(axis=0)), spreads.append(stacked.std(axis=0))
-    scale = spread_scale(np.concatenate(ys), np.concatenate(means), np.concatenate(spreads)) if ys else None
-    out["uncertainty_scale"] = scale
-    return out
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import torch
 from rdkit import Chem
 
 from molprop.features.graph import featurize_graph
-from molprop.models.calibration import spread_scale
+from molprop.models.calibration import ensemble_validation, spread_scale
 from molprop.models.partitions import Partition
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card
@@ -139,6 +139,22 @@ def test_spread_scale_recovers_the_factor_of_an_overconfident_ensemble():
 def test_spread_scale_needs_a_spread():
     assert spread_scale(np.ones(5), np.zeros(5), np.zeros(5)) is None
     assert spread_scale(np.ones(1), np.zeros(1), np.ones(1)) is None
+
+
+def test_ensemble_validation_scores_the_mean_and_fits_the_spread_scale():
+    y = np.array([0.0, 1.0, 2.0, 3.0, 10.0])
+    rows = {"main": np.array([0, 1, 2, 3])}
+    members = [np.array([0.5, 1.0, 2.5, 2.0]), np.array([1.5, 2.0, 1.5, 3.0])]  # mean y + (1, 0.5, 0, -0.5)
+    out = ensemble_validation(rows, {"main": members}, y, "regression")
+    mean, spread = np.mean(members, axis=0), np.std(members, axis=0)
+    assert out["val_rmse"] == pytest.approx(np.sqrt(np.mean((mean - y[:4]) ** 2)))
+    assert out["uncertainty_scale"] == pytest.approx(spread_scale(y[:4], mean, spread))
+    # k-fold: keys per partition; one member per partition has no spread to scale
+    folds = ensemble_validation({"fold_0": np.array([0, 1]), "fold_1": np.array([2, 3])},
+                                {"fold_0": [np.array([0.0, 1.0])], "fold_1": [np.array([2.0, 4.0])]}, y,
+                                "regression")
+    assert folds["fold_0_val_rmse"] == 0.0 and folds["fold_1_val_rmse"] == pytest.approx(np.sqrt(0.5))
+    assert folds["uncertainty_scale"] is None
 
 
 def test_planning_members_does_not_import_torch():
