@@ -7,8 +7,8 @@ from molprop.models.matrix import Preprocessor
 from molprop.nn.device import pick_device
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.store import predict_member, save_member
-from molprop.nn.training import (TrainConfig, class_probabilities, fit, hardly_trained_warning, loss_function,
-                                 lr_factor, output_count)
+from molprop.nn.training import TrainConfig, class_probabilities, fit, loss_function
+from molprop.nn.training_types import hardly_trained_warning, lr_factor, output_count
 
 CPU = torch.device("cpu")
 

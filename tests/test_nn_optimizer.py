@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from molprop.nn.optimizer import FusedAdamW
-from molprop.nn.training import lr_factor
+from molprop.nn.training_types import lr_factor
 
 
 class _Net(torch.nn.Module):

@@ -55,12 +55,8 @@ def _load(directory: Path):
     return model.eval(), kind, prep, None if scale is None else (float(scale[0]), float(scale[1]))
 
 
-def _explained(raw, classification: bool, target_scale: tuple[float, float] | None, which: int):
-    """The explained scalar per row: regression value in target units or a class probability."""
-    if classification:
-        from molprop.nn.training import class_probabilities
-
-        return class_probabilities(raw)[:, which]
+def _in_target_units(raw, target_scale: tuple[float, float] | None):
+    """A regression network's raw output per row in target units."""
     mean, std = (0.0, 1.0) if target_scale is None else target_scale
     return raw[:, 0] * std + mean
 
@@ -133,6 +129,8 @@ def _integrated_gradients(model_dir: Path, features: pd.DataFrame, graphs: Seque
                           classes: Sequence[int] | None, steps: int) -> tuple[list[str], list[Attribution]]:
     import torch
 
+    from molprop.nn.training import class_probabilities
+
     card = load_card(model_dir)
     if card.kind != "torch":
         raise ValueError(f"{model_dir}: integrated gradients need a PyTorch model, not {card.kind!r}")
@@ -154,8 +152,8 @@ def _integrated_gradients(model_dir: Path, features: pd.DataFrame, graphs: Seque
         for i in range(len(x)):
             which = int(classes[i]) if classification else 0
 
-            def explain(raw, which=which):
-                return _explained(raw, classification, target_scale, which)
+            def explain(raw, which=which):  # the explained scalar per row
+                return class_probabilities(raw)[:, which] if classification else _in_target_units(raw, target_scale)
 
             with torch.enable_grad():
                 if kind == "dmpnn":

@@ -24,7 +24,7 @@ import torch
 
 if TYPE_CHECKING:
     from molprop.nn.optimizer import FusedAdamW
-    from molprop.nn.training import TrainResult
+    from molprop.nn.training_types import TrainResult
 
 
 @dataclass

@@ -4,7 +4,7 @@ A plain split gives ``ensemble_size`` members on the same train/validation parts
 by seed (initialization, batch order, dropout); k-fold mode gives that many per fold. Each
 member is checkpointed (after every epoch, or every ``checkpoint_interval_s`` seconds) under
 its own file, keyed by everything it depends on. torch is imported only where a member is
-trained, so a stage whose members train in worker processes never imports it itself.
+trained or predicts, so a stage whose members train in worker processes never imports it.
 """
 
 from __future__ import annotations
@@ -210,8 +210,7 @@ def train_members(run: MemberRun, members: Sequence[Member],
     """Train every member, ``n_jobs`` at a time in worker processes on the CPU (serially on a
     GPU), each with one torch thread so the weights do not depend on ``n_jobs``. A context
     manager giving an iterator of the members and their results (epoch history, best epoch,
-    validation predictions) in order; the workers start on entering it, so the caller can do other work (open its
-    tracking run) while they import torch and train."""
+    validation predictions) in order; the workers start on entering it."""
     n_jobs = worker_count(len(members), n_jobs, os.cpu_count() or 1)
     if n_jobs <= 1 or run.device != "cpu":
         yield _train_serially(run, members)

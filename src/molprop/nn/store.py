@@ -23,7 +23,7 @@ from molprop.models.matrix import Preprocessor
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.mpnn import MPNN, GraphInputs, MPNNConfig
 from molprop.nn.training import Inputs, predict
-from molprop.nn.training_types import ARCHITECTURES, NEEDS_GRAPHS  # noqa: F401 (re-exported)
+from molprop.nn.training_types import ARCHITECTURES, NEEDS_GRAPHS
 from molprop.serialization import write_json
 
 

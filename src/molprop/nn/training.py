@@ -13,8 +13,7 @@ from torch import nn
 
 from molprop.nn.checkpoint import Checkpoint, TrainingState
 from molprop.nn.optimizer import FusedAdamW
-from molprop.nn.training_types import (TrainConfig, TrainResult, hardly_trained_warning,  # noqa: F401
-                                       lr_factor, output_count)
+from molprop.nn.training_types import TrainConfig, TrainResult, lr_factor
 
 
 class ClassificationLoss(nn.Module):

@@ -1,7 +1,7 @@
 """The network kinds, training settings and results, the learning-rate schedule and the
 checks on a finished ensemble: plain Python without torch, so the train stage plans its
 members and reads their results without importing torch (~1 s) when the members train in
-worker processes. ``molprop.nn.training`` and ``molprop.nn.store`` re-export these names."""
+worker processes."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ def model_info(model_dir: str | Path) -> ModelInfo:
 def _needs_graphs(model_dir: Path, members: list[str]) -> bool:
     import json
 
-    from molprop.nn.store import NEEDS_GRAPHS
+    from molprop.nn.training_types import NEEDS_GRAPHS
 
     kinds = {json.loads((model_dir / m / "network.json").read_text())["kind"] for m in members}
     return any(NEEDS_GRAPHS[k] for k in kinds)
