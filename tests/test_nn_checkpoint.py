@@ -63,7 +63,9 @@ def test_writes_limited_by_interval_still_resume_exactly(tmp_path):
     path = tmp_path / "member.pt"
     with pytest.raises(Killed):
         _train(Checkpoint(path, run_key("slow writes"), min_interval_s=3600.0), kill_after=4)
-    assert Checkpoint(path, run_key("slow writes")).load()["epoch"] == 1
+    saved = Checkpoint(path, run_key("slow writes")).load()
+    assert saved["epoch"] == 1 and saved["scheduler"]["next_epoch"] == 1
+    assert saved["scheduler"]["lr"] == saved["optimizer"]["lr"] == saved["history"][0]["lr"]
     resumed, seen = _train(Checkpoint(path, run_key("slow writes"), min_interval_s=3600.0), init_seed=7)
     assert seen == list(range(CONFIG.max_epochs))
     assert Checkpoint(path, run_key("slow writes")).load()["finished"]

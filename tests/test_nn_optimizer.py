@@ -1,4 +1,5 @@
-"""FusedAdamW: torch.optim.AdamW(fused=True)'s updates without torch.optim."""
+"""FusedAdamW and WarmupCosineSchedule: torch.optim.AdamW(fused=True) + LambdaLR's updates
+without torch.optim."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from molprop.nn.optimizer import FusedAdamW
+from molprop.nn.optimizer import FusedAdamW, WarmupCosineSchedule
 from molprop.nn.training_types import lr_factor
 
 
@@ -54,9 +55,7 @@ def test_updates_equal_torch_fused_adamw_bit_for_bit():
         if epoch:
             scheduler.step()
 
-    def our_lr(epoch: int) -> None:
-        ours.lr = 3e-3 * factor(epoch)
-
+    our_lr = WarmupCosineSchedule(ours, 3e-3, 2, 6).start_epoch
     assert _steps(ours_model, ours, our_lr) == _steps(torch_model, reference, torch_lr)
     for (name, a), b in zip(ours_model.state_dict().items(), torch_model.state_dict().values()):
         assert torch.equal(a, b), name
@@ -91,3 +90,19 @@ def test_training_does_not_import_torch_compiler():
             "print('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_schedule_state_round_trip_and_mismatch():
+    optimizer = FusedAdamW(_model(0).parameters(), lr=1.0, weight_decay=0.0)
+    schedule = WarmupCosineSchedule(optimizer, 1e-3, 2, 10)
+    rates = [schedule.start_epoch(epoch) for epoch in range(4)]
+    assert rates[:3] == [5e-4, 1e-3, 1e-3] and rates[3] < 1e-3  # warm-up, then decay
+    state = schedule.state_dict()
+    assert state["next_epoch"] == 4 and state["lr"] == rates[-1]
+    other = FusedAdamW(_model(0).parameters(), lr=1.0, weight_decay=0.0)
+    resumed = WarmupCosineSchedule(other, 1e-3, 2, 10)
+    resumed.load_state_dict(state)
+    assert (resumed.next_epoch, other.lr) == (4, rates[-1])
+    assert resumed.start_epoch(4) == schedule.start_epoch(4)
+    with pytest.raises(ValueError, match="schedule"):
+        WarmupCosineSchedule(other, 1e-3, 3, 10).load_state_dict(state)

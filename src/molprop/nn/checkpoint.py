@@ -1,8 +1,8 @@
 """Per-epoch training checkpoints: everything needed to continue a run exactly.
 
-A checkpoint holds the model and optimizer states, the next epoch (which alone sets the
-learning rate of the warm-up + decay schedule), the batch-order generator and torch's global
-RNG, the best weights so far, the epoch history and whether training ended.
+A checkpoint holds the model, optimizer and learning-rate schedule states, the next epoch, the
+batch-order generator and torch's global RNG, the best weights so far (with their epoch and
+validation loss), the epoch history and whether training ended.
 It is tagged with a ``key`` (a hash of what the run depends on: data, config, seed); a file
 with another key belongs to another run and is ignored, so stale checkpoints never leak into
 a new model. Writing can be limited to one file every few seconds (a short epoch then does
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:
-    from molprop.nn.optimizer import FusedAdamW
+    from molprop.nn.optimizer import FusedAdamW, WarmupCosineSchedule
     from molprop.nn.training_types import TrainResult
 
 
@@ -33,6 +33,7 @@ class TrainingState:
 
     model: torch.nn.Module
     optimizer: FusedAdamW
+    scheduler: WarmupCosineSchedule
     generator: torch.Generator
     best: TrainResult
     finished: bool = False
@@ -79,6 +80,7 @@ class Checkpoint:
         state.model.load_state_dict(payload["model"])
         state.model.to(device)
         state.optimizer.load_state_dict(payload["optimizer"])
+        state.scheduler.load_state_dict(payload["scheduler"])
         state.generator.set_state(payload["generator"])
         torch.set_rng_state(payload["torch_rng"])
         if payload["cuda_rng"] and torch.cuda.is_available():
@@ -105,6 +107,7 @@ class Checkpoint:
             "finished": state.finished,
             "model": {k: v.detach().cpu() for k, v in state.model.state_dict().items()},
             "optimizer": state.optimizer.state_dict(),
+            "scheduler": state.scheduler.state_dict(),
             "generator": state.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],

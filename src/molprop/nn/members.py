@@ -35,9 +35,10 @@ if TYPE_CHECKING:
 
 # Part of every checkpoint's key: changed whenever a code change alters what training computes
 # (2: dropout masks from random bytes; 3: fused AdamW; 4: molprop's FusedAdamW, same updates,
-# another checkpoint layout; 5: two classes trained with binary cross-entropy on one output),
+# another checkpoint layout; 5: two classes trained with binary cross-entropy on one output; 6:
+# the learning-rate schedule's state saved in the checkpoint),
 # so that checkpoints written by older code are not resumed.
-TRAINING_REVISION = 5
+TRAINING_REVISION = 6
 
 
 @dataclass(frozen=True)

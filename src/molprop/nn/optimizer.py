@@ -1,4 +1,5 @@
-"""AdamW whose every step is one call of torch's fused AdamW kernel.
+"""AdamW whose every step is one call of torch's fused AdamW kernel, and its per-epoch
+learning-rate schedule.
 
 ``torch.optim.AdamW(fused=True)`` calls the same kernel, but torch.optim's optimizers import
 torch's compiler (``torch._dynamo``, ~1 s of CPU per process) when the first one is made and
@@ -12,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
+
+from molprop.nn.training_types import lr_factor
 
 
 class FusedAdamW:
@@ -68,3 +71,34 @@ class FusedAdamW:
             for target, value in zip(own, saved):
                 target.copy_(value)
         self.lr = float(state["lr"])
+
+
+class WarmupCosineSchedule:
+    """Sets ``optimizer.lr`` at the start of every epoch: linear warm-up over ``warmup_epochs``,
+    then cosine decay to 5% of ``base_lr`` at ``max_epochs`` (:func:`lr_factor`). Its state is
+    the next epoch and the learning rate set; a checkpoint saves and restores it."""
+
+    def __init__(self, optimizer: FusedAdamW, base_lr: float, warmup_epochs: int, max_epochs: int) -> None:
+        self.optimizer = optimizer
+        self.base_lr, self.warmup_epochs, self.max_epochs = base_lr, warmup_epochs, max_epochs
+        self.next_epoch = 0
+
+    def start_epoch(self, epoch: int) -> float:
+        """Set and return the learning rate of ``epoch``."""
+        self.optimizer.lr = self.base_lr * lr_factor(epoch, self.warmup_epochs, self.max_epochs)
+        self.next_epoch = epoch + 1
+        return self.optimizer.lr
+
+    def state_dict(self) -> dict:
+        """The schedule's settings, the next epoch and the learning rate last set."""
+        return {"base_lr": self.base_lr, "warmup_epochs": self.warmup_epochs, "max_epochs": self.max_epochs,
+                "next_epoch": self.next_epoch, "lr": self.optimizer.lr}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue a saved schedule; one with other settings is an error."""
+        saved = (state["base_lr"], state["warmup_epochs"], state["max_epochs"])
+        if saved != (self.base_lr, self.warmup_epochs, self.max_epochs):
+            raise ValueError(f"saved learning-rate schedule {saved} differs from "
+                             f"{(self.base_lr, self.warmup_epochs, self.max_epochs)}")
+        self.next_epoch = int(state["next_epoch"])
+        self.optimizer.lr = float(state["lr"])

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from molprop.nn.checkpoint import Checkpoint, TrainingState
-from molprop.nn.optimizer import FusedAdamW
-from molprop.nn.training_types import TrainConfig, TrainResult, lr_factor
+from molprop.nn.optimizer import FusedAdamW, WarmupCosineSchedule
+from molprop.nn.training_types import TrainConfig, TrainResult
 
 
 class ClassificationLoss(nn.Module):
@@ -110,8 +110,9 @@ def fit(
     # fused: one kernel for all parameters instead of a dozen small ops per tensor (~8% of a
     # FreeSolv D-MPNN epoch on the CPU); its updates differ from the loop's in the last bits
     optimizer = FusedAdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = WarmupCosineSchedule(optimizer, config.lr, config.warmup_epochs, config.max_epochs)
     best = TrainResult(copy.deepcopy(model.state_dict()), -1, math.inf)
-    state = TrainingState(model, optimizer, generator, best)
+    state = TrainingState(model, optimizer, scheduler, generator, best)
     first_epoch = checkpoint.restore(state, device) if checkpoint is not None else 0
     for record in best.history if on_epoch is not None else []:
         on_epoch(record)
@@ -120,8 +121,7 @@ def fit(
         if state.finished:
             break
         model.train()
-        # the schedule is a function of the epoch alone (which the checkpoint holds)
-        optimizer.lr = config.lr * lr_factor(epoch, config.warmup_epochs, config.max_epochs)
+        scheduler.start_epoch(epoch)
         order = torch.randperm(len(x_tr), generator=generator).numpy()
         total = 0.0
         for start in range(0, len(order), config.batch_size):
