@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,6 +46,27 @@ def test_early_stopping_stops_after_patience_without_improvement():
     assert len(result.history) == result.best_epoch + 5 + 1 < 500
 
 
+def test_weights_before_start_from_epoch_are_never_kept():
+    """On noise the validation loss is lowest early; watched from epoch 6 on, the result is
+    the best of epochs 6-9 of the same run (the trajectory does not depend on the setting)."""
+    x, _ = _regression()
+    noise = np.random.default_rng(1).normal(size=len(x)).astype(np.float32)
+    config = TrainConfig(lr=1e-2, max_epochs=10, patience=50, batch_size=16, warmup_epochs=1)
+
+    def run(start: int):
+        torch.manual_seed(0)
+        return fit(MLP(MLPConfig(5, 1, 64, 2, 0.0)), "regression", (x[:90], noise[:90]), (x[90:], noise[90:]),
+                   replace(config, start_from_epoch=start), CPU)
+
+    every, late, beyond = run(0), run(6), run(99)
+    losses = [h["val_loss"] for h in every.history]
+    assert every.best_epoch < 6  # the case the setting is for
+    assert [h["val_loss"] for h in late.history] == losses
+    assert late.best_epoch == 6 + int(np.argmin(losses[6:])) and late.best_val_loss == min(losses[6:])
+    assert beyond.best_epoch == 9  # past the end: the last epoch is kept
+    assert not any(torch.equal(late.state_dict[k], every.state_dict[k]) for k in every.state_dict)
+
+
 def test_warning_when_every_member_kept_weights_from_the_warm_up():
     warning = hardly_trained_warning([1, 2, 0, 2], warmup_epochs=2, n_val=3)
     assert warning is not None and "first 3 epoch(s)" in warning and "3 molecule(s)" in warning
@@ -52,6 +75,9 @@ def test_warning_when_every_member_kept_weights_from_the_warm_up():
     assert hardly_trained_warning([0, 0], warmup_epochs=2, n_val=0) is None  # no validation part
     assert hardly_trained_warning([], warmup_epochs=2, n_val=5) is None
     assert hardly_trained_warning([0], warmup_epochs=0, n_val=5) is not None
+    # watched from epoch 3 on: lowest at once, at epoch 3, is the same sign
+    assert "first 4 epoch(s)" in hardly_trained_warning([3, 3], warmup_epochs=2, n_val=5, start_from_epoch=3)
+    assert hardly_trained_warning([3, 4], warmup_epochs=2, n_val=5, start_from_epoch=3) is None
 
 
 def test_same_seed_gives_identical_weights():

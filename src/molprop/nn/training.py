@@ -94,7 +94,8 @@ def fit(
     checkpoint: Checkpoint | None = None,
 ) -> TrainResult:
     """Train ``model`` on (inputs, targets) pairs; returns the weights of the epoch with the
-    lowest validation loss. Inputs are feature arrays or any :class:`Inputs` (e.g. graphs).
+    lowest validation loss from ``config.start_from_epoch`` on (at the latest the last epoch).
+    Inputs are feature arrays or any :class:`Inputs` (e.g. graphs).
 
     With an empty validation set, the training loss drives early stopping instead. With a
     ``checkpoint``, the full training state is saved after every epoch and a run that finds a
@@ -117,6 +118,7 @@ def fit(
     for record in best.history if on_epoch is not None else []:
         on_epoch(record)
     eval_batch = max(config.batch_size, 1024)
+    watched_from = min(config.start_from_epoch, config.max_epochs - 1)
     for epoch in range(first_epoch, config.max_epochs):
         if state.finished:
             break
@@ -136,7 +138,9 @@ def fit(
         record["val_loss"] = (_mean_loss(model, loss_fn, x_va, y_va, device, eval_batch)
                               if len(x_va) else record["train_loss"])
         best.history.append(record)
-        if record["val_loss"] < best.best_val_loss - 1e-7:
+        if epoch < watched_from:
+            pass  # not watched yet: these weights are never kept
+        elif record["val_loss"] < best.best_val_loss - 1e-7:
             best.state_dict = copy.deepcopy(model.state_dict())
             best.best_epoch, best.best_val_loss = epoch, record["val_loss"]
         elif epoch - best.best_epoch >= config.patience:

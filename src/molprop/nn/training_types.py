@@ -24,6 +24,9 @@ class TrainConfig:
     max_epochs: int = 200
     warmup_epochs: int = 5
     patience: int = 20
+    # the first epoch whose weights may be kept (0-based): the validation loss is watched from
+    # there on, so weights of the earliest, barely trained epochs are never the result
+    start_from_epoch: int = 0
     grad_clip: float = 5.0
     seed: int = 0
 
@@ -55,11 +58,13 @@ def output_count(task: str, n_classes: int) -> int:
     return n_classes if task == "classification" and n_classes > 2 else 1
 
 
-def hardly_trained_warning(best_epochs: list[int], warmup_epochs: int, n_val: int) -> str | None:
+def hardly_trained_warning(best_epochs: list[int], warmup_epochs: int, n_val: int,
+                           start_from_epoch: int = 0) -> str | None:
     """A warning when every member's lowest validation loss came within its first
-    ``warmup_epochs + 1`` epochs (the warm-up and the first epoch at the full rate), so that
-    early stopping kept weights that have hardly trained. None otherwise."""
-    first = warmup_epochs + 1
+    ``max(warmup_epochs, start_from_epoch) + 1`` epochs (the warm-up or the first epoch
+    watched, and one more), so that early stopping kept weights that have hardly trained.
+    None otherwise."""
+    first = max(warmup_epochs, start_from_epoch) + 1
     if not best_epochs or n_val == 0 or max(best_epochs) >= first:  # no validation part: train loss decides
         return None
     return (f"every member's validation loss was lowest in its first {first} epoch(s) (best epochs "
