@@ -21,7 +21,7 @@ from molprop.schema import TARGET
 from molprop.serialization import write_json
 from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
-from molprop.validation.targets import class_like_target, negated_positive
+from molprop.validation.targets import class_like_target, negated_positive, unlogged_target
 
 RAW = Path("data/raw.parquet")
 VALIDATED = Path("data/validated.parquet")
@@ -69,7 +69,8 @@ def main() -> int:
     metrics = result.metrics | {"gx_blocking_failures": 0, "gx_warnings": len(outcome.warnings)}
     write_json(METRICS, metrics)
     if data["task"] == "regression":
-        target_warning = class_like_target(result.validated[TARGET].tolist())
+        values = result.validated[TARGET].tolist()
+        target_warning = class_like_target(values) or unlogged_target(values)
     else:
         target_warning = None if config.target.positive_class is not None else negated_positive(result.classes)
     for warning in [*outcome.warnings, *([target_warning] if target_warning else [])]:

@@ -4,6 +4,7 @@ classification labels, accounting, params and the input-file errors of molprop.d
 from __future__ import annotations
 
 import gzip
+import math
 
 import pandas as pd
 import pytest
@@ -23,7 +24,7 @@ from molprop.validation.curate import curate
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import standardize_many, standardize_smiles
 from molprop.validation.targets import (case_variants, class_like_target, negated_positive, order_classes, read_label,
-                                       read_number, sorted_classes)
+                                       read_number, sorted_classes, unlogged_target)
 
 ACETIC_ACID_INCHIKEY = "QTBSBXVTEAMEQO-UHFFFAOYSA-N"
 
@@ -371,6 +372,16 @@ def test_a_two_valued_regression_target_is_flagged_as_class_like() -> None:
     assert "only 2 distinct values (0, 1) over 4 molecules" in class_like_target([0.0, 1.0, 1.0, 0.0])
     assert class_like_target([0.0, 1.0]) is None  # two molecules: nothing to tell
     assert class_like_target([0.0, 1.0, 2.5]) is None
+
+
+def test_an_unlogged_concentration_target_is_flagged() -> None:
+    ic50_nm = [0.5, 3.0, 12.0, 40.0, 85.0, 150.0, 900.0, 2500.0, 30000.0, 250000.0]  # ~6 decades
+    warning = unlogged_target(ic50_nm)
+    assert warning is not None and "5.7 orders of magnitude" in warning and "pIC50" in warning
+    assert unlogged_target([9.0 - math.log10(v) for v in ic50_nm]) is None  # its pIC50
+    assert unlogged_target([-3.2, 0.5, 4.1, -7.9, 1.0]) is None  # log units with negative values
+    assert unlogged_target([1.33, 1.41, 1.52, 1.78]) is None  # positive, one decade
+    assert unlogged_target([0.001, 1.0]) is None  # too few values to tell
 
 
 def test_positive_class_is_class_one() -> None:

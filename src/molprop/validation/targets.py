@@ -164,3 +164,23 @@ def class_like_target(values: list[float], max_distinct: int = 2) -> str | None:
     shown = ", ".join(f"{v:g}" for v in distinct)
     return (f"the target takes only {len(distinct)} distinct values ({shown}) over {len(values)} molecules: "
             "if these are classes, set data.task: classification (regression would fit them as numbers)")
+
+
+def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness: float = 2.0) -> str | None:
+    """A warning when a regression target looks like an untransformed concentration or rate:
+    every value positive, spanning at least ``min_decades`` orders of magnitude, with a long
+    right tail (sample skewness at least ``min_skewness``), else None. Fitted by squared error,
+    such a target is dominated by its largest values; its logarithm usually is not."""
+    if len(values) < 3 or min(values) <= 0:
+        return None
+    low, high = min(values), max(values)
+    decades = math.log10(high / low)
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    skewness = sum(((v - mean) / spread) ** 3 for v in values) / len(values) if spread else 0.0
+    if decades < min_decades or skewness < min_skewness:
+        return None
+    return (f"the target is positive and spans {decades:.1f} orders of magnitude ({low:g} to {high:g}) with a "
+            f"long right tail (skewness {skewness:.1f}): the models' squared error is then dominated by the "
+            "largest values. If it is a concentration, a potency or a rate (IC50, Ki, mol/L, clearance), "
+            "give its logarithm instead (e.g. pIC50 = 9 - log10(IC50 in nM))")
