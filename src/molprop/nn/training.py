@@ -138,12 +138,11 @@ def fit(
         record["val_loss"] = (_mean_loss(model, loss_fn, x_va, y_va, device, eval_batch)
                               if len(x_va) else record["train_loss"])
         best.history.append(record)
-        if epoch < watched_from:
-            pass  # not watched yet: these weights are never kept
-        elif record["val_loss"] < best.best_val_loss - 1e-7:
+        watched = epoch >= watched_from  # the weights of earlier epochs are never kept
+        if watched and record["val_loss"] < best.best_val_loss - 1e-7:
             best.state_dict = copy.deepcopy(model.state_dict())
             best.best_epoch, best.best_val_loss = epoch, record["val_loss"]
-        elif epoch - best.best_epoch >= config.patience:
+        elif watched and epoch - best.best_epoch >= config.patience:
             state.finished = True
         state.finished = state.finished or epoch + 1 == config.max_epochs
         if checkpoint is not None:
