@@ -21,6 +21,7 @@ from molprop.schema import TARGET
 from molprop.serialization import write_json
 from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
+from molprop.validation.duplicates import loose_tolerance
 from molprop.validation.targets import class_like_target, negated_positive, unlogged_target
 
 RAW = Path("data/raw.parquet")
@@ -70,10 +71,11 @@ def main() -> int:
     write_json(METRICS, metrics)
     if data["task"] == "regression":
         values = result.validated[TARGET].tolist()
-        target_warning = class_like_target(values) or unlogged_target(values)
+        target_warnings = [class_like_target(values) or unlogged_target(values),
+                           loose_tolerance(config.duplicates.tolerance, values, metrics["n_duplicate_groups_merged"])]
     else:
-        target_warning = None if config.target.positive_class is not None else negated_positive(result.classes)
-    for warning in [*outcome.warnings, *([target_warning] if target_warning else [])]:
+        target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes)]
+    for warning in [*outcome.warnings, *filter(None, target_warnings)]:
         print(f"validate: warning: {warning}")
     print(f"validate: {metrics['n_in']} rows in, {metrics['n_kept']} kept, "
           f"{metrics['n_rejected']} rejected {metrics['rejected_by_reason']}, "

@@ -21,7 +21,7 @@ from molprop.validation.config import (
     config_from_params,
 )
 from molprop.validation.curate import curate
-from molprop.validation.duplicates import resolve_duplicates
+from molprop.validation.duplicates import loose_tolerance, resolve_duplicates
 from molprop.validation.standardize import standardize_many, standardize_smiles
 from molprop.validation.targets import (case_variants, class_like_target, negated_positive, order_classes, read_label,
                                        read_number, sorted_classes, unlogged_target)
@@ -372,6 +372,15 @@ def test_a_two_valued_regression_target_is_flagged_as_class_like() -> None:
     assert "only 2 distinct values (0, 1) over 4 molecules" in class_like_target([0.0, 1.0, 1.0, 0.0])
     assert class_like_target([0.0, 1.0]) is None  # two molecules: nothing to tell
     assert class_like_target([0.0, 1.0, 2.5]) is None
+
+
+def test_a_tolerance_set_for_other_units_is_flagged_once_it_merged() -> None:
+    refractive = [1.33, 1.41, 1.45, 1.52, 1.60, 1.78]  # standard deviation 0.145
+    warning = loose_tolerance(0.5, refractive, n_groups_merged=2)
+    assert warning is not None and "2 group(s)" in warning and "(0.145)" in warning
+    assert loose_tolerance(0.5, refractive, n_groups_merged=0) is None  # nothing was merged
+    assert loose_tolerance(0.05, refractive, n_groups_merged=2) is None
+    assert loose_tolerance(0.5, [-3.2, -1.0, 0.5, -6.1, -4.4], n_groups_merged=3) is None  # log units, sd ~2.2
 
 
 def test_an_unlogged_concentration_target_is_flagged() -> None:

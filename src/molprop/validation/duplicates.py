@@ -63,3 +63,17 @@ def resolve_duplicates(table: pd.DataFrame, policy: DuplicatePolicy, task: str) 
     n_groups = int(np.sum(merged["n_replicates"] > 1))
     n_away = int(merged["n_replicates"].sum() - len(merged))
     return DuplicateOutcome(merged, conflicts, n_groups, n_away)
+
+
+def loose_tolerance(tolerance: float, values: list[float], n_groups_merged: int) -> str | None:
+    """A warning when replicates were merged under a tolerance (target units) above half the
+    standard deviation of the kept targets, i.e. one set for other units, else None."""
+    if n_groups_merged == 0 or len(values) < 2:
+        return None
+    spread = float(np.std(values))
+    if tolerance <= 0.5 * spread:
+        return None
+    return (f"{n_groups_merged} group(s) of replicates were merged under validate.duplicates.tolerance "
+            f"{tolerance:g}, more than half the target's standard deviation ({spread:.3g}): replicates that "
+            "far apart are averaged rather than rejected as conflicting. Set the tolerance in your "
+            "target's units (e.g. a tenth of its standard deviation)")
