@@ -6,6 +6,8 @@ import math
 import re
 from typing import NamedTuple
 
+import numpy as np
+
 from molprop.validation.config import TargetRules
 
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none"})
@@ -171,13 +173,13 @@ def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness:
     every value positive, spanning at least ``min_decades`` orders of magnitude, with a long
     right tail (sample skewness at least ``min_skewness``), else None. Fitted by squared error,
     such a target is dominated by its largest values; its logarithm usually is not."""
-    if len(values) < 3 or min(values) <= 0:
+    y = np.asarray(values, dtype=np.float64)
+    if len(y) < 3 or y.min() <= 0:
         return None
-    low, high = min(values), max(values)
+    low, high = float(y.min()), float(y.max())
     decades = math.log10(high / low)
-    mean = sum(values) / len(values)
-    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-    skewness = sum(((v - mean) / spread) ** 3 for v in values) / len(values) if spread else 0.0
+    spread = float(y.std())
+    skewness = float(np.mean(((y - y.mean()) / spread) ** 3)) if spread else 0.0
     if decades < min_decades or skewness < min_skewness:
         return None
     return (f"the target is positive and spans {decades:.1f} orders of magnitude ({low:g} to {high:g}) with a "
