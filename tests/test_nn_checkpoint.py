@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from molprop.nn.checkpoint import Checkpoint, run_key
+from molprop.nn.checkpoint import Checkpoint, code_digest, run_key, source_digest
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.training import TrainConfig, fit
 
@@ -101,3 +103,28 @@ def test_run_key_depends_on_arrays_and_values():
     assert run_key({"lr": 1e-3}, a) == run_key({"lr": 1e-3}, a.copy())
     assert run_key({"lr": 1e-3}, a) != run_key({"lr": 3e-4}, a)
     assert run_key(a) != run_key(a.astype(np.int32))
+
+
+def test_source_digest_follows_every_source_file_and_torch(tmp_path, monkeypatch):
+    package = tmp_path / "pkg"
+    (package / "nn").mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    (package / "nn" / "b.py").write_text("def f():\n    return 1\n")
+    first = source_digest(package)
+    assert source_digest(package) == first
+    (package / "notes.txt").write_text("not code")
+    assert source_digest(package) == first
+    (package / "nn" / "b.py").write_text("def f():\n    return 2\n")
+    edited = source_digest(package)
+    assert edited != first
+    (package / "nn" / "b.py").rename(package / "nn" / "c.py")
+    renamed = source_digest(package)
+    assert renamed not in (first, edited)
+    monkeypatch.setattr(torch, "__version__", "0.0.0")
+    assert source_digest(package) != renamed
+
+
+def test_code_digest_is_the_installed_package_s():
+    import molprop
+
+    assert code_digest() == source_digest(Path(molprop.__file__).resolve().parent)

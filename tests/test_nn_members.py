@@ -111,6 +111,28 @@ def test_a_member_is_checkpointed_after_every_epoch_or_at_the_interval(tmp_path,
     assert seen == written_after
 
 
+def test_a_finished_checkpoint_is_reused_by_the_same_code_only(tmp_path, monkeypatch, capsys):
+    """Re-running a finished member returns its checkpointed result; after a change to the
+    code (its digest), the member trains afresh instead of returning the old code's weights."""
+    import molprop.nn.checkpoint as checkpoint_module
+
+    member = ensemble_members([_partition()], 1, seed=0)[0]
+
+    def run() -> list[int]:
+        epochs: list[int] = []
+        train_member(member, _data(), "dmpnn", NETWORK, "quantile", OPTIONS, torch.device("cpu"), tmp_path / "out",
+                     tmp_path / "ckpt", lambda record: epochs.append(record["epoch"]))  # fmt: skip
+        return epochs
+
+    run()
+    capsys.readouterr()
+    assert run() == [0, 1, 2, 3]  # the recorded epochs, replayed
+    assert "member_0: resumed from its checkpoint after epoch 4" in capsys.readouterr().out
+    monkeypatch.setattr(checkpoint_module, "code_digest", lambda: "edited code")
+    assert run() == [0, 1, 2, 3]
+    assert "resumed" not in capsys.readouterr().out
+
+
 def test_the_run_passes_its_checkpoint_interval_to_every_member(tmp_path, monkeypatch):
     import molprop.nn.checkpoint as checkpoint_module
 

@@ -3,14 +3,15 @@
 A checkpoint holds the model, optimizer and learning-rate schedule states, the next epoch, the
 batch-order generator and torch's global RNG, the best weights so far (with their epoch and
 validation loss), the epoch history and whether training ended.
-It is tagged with a ``key`` (a hash of what the run depends on: data, config, seed); a file
-with another key belongs to another run and is ignored, so stale checkpoints never leak into
-a new model. Writing can be limited to one file every few seconds (a short epoch then does
+It is tagged with a ``key`` (a hash of what the run depends on: data, config, seed and the
+code, :func:`code_digest`); a file with another key belongs to another run and is ignored, so
+stale checkpoints never leak into a new model. Writing can be limited to one file every few seconds (a short epoch then does
 not pay for a write; a killed run redoes at most those seconds of work).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -49,6 +50,24 @@ def run_key(*parts: Any) -> str:
         else:
             digest.update(json.dumps(part, sort_keys=True, default=str).encode())
     return digest.hexdigest()
+
+
+def source_digest(package: Path) -> str:
+    """A hash of every Python source file under ``package`` (names and contents) and of
+    torch's version."""
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """The :func:`source_digest` of the installed molprop package: part of every checkpoint's
+    key, so that after any change to the code (an edited network, loss or optimizer) or to
+    torch a run trains afresh instead of resuming, or returning, the weights the old code made."""
+    return source_digest(Path(__file__).resolve().parents[1])
 
 
 class Checkpoint:

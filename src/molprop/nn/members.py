@@ -33,14 +33,6 @@ if TYPE_CHECKING:
     import torch
 
 
-# Part of every checkpoint's key: changed whenever a code change alters what training computes
-# (2: dropout masks from random bytes; 3: fused AdamW; 4: molprop's FusedAdamW, same updates,
-# another checkpoint layout; 5: two classes trained with binary cross-entropy on one output; 6:
-# the learning-rate schedule's state saved in the checkpoint),
-# so that checkpoints written by older code are not resumed.
-TRAINING_REVISION = 6
-
-
 @dataclass(frozen=True)
 class Member:
     """One network to train: its name, rows and seed."""
@@ -101,7 +93,7 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
     seconds (and after the first and the last epoch)."""
     import torch
 
-    from molprop.nn.checkpoint import Checkpoint, run_key
+    from molprop.nn.checkpoint import Checkpoint, code_digest, run_key
     from molprop.nn.store import build_network, network_config, network_inputs, save_member
     from molprop.nn.training import fit
 
@@ -121,7 +113,7 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
     network = build_network(kind, config)
     checkpoint = None
     if checkpoint_dir is not None:
-        key = run_key(TRAINING_REVISION, kind, asdict(config), asdict(options), scaling, x_train, x_val,
+        key = run_key(code_digest(), kind, asdict(config), asdict(options), scaling, x_train, x_val,
                       y_train, y_val, graphs_digest(train_graphs), graphs_digest(val_graphs))
         checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, checkpoint_interval_s)
     result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
