@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
@@ -24,6 +26,35 @@ def resolve_n_jobs(n_jobs: int) -> int:
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be -1 (all cores) or >= 1, got {n_jobs}")
     return n_jobs
+
+
+def watch_owner(owner_pid: int, poll_s: float = 1.0) -> None:
+    """End this worker process (``os._exit``) once the process ``owner_pid`` that started its
+    pool has ended, however it ended. Without this, workers whose owner was killed (``kill
+    -9`` of a stage) would go on with the tasks already queued to them, writing their files
+    beside the next run's, and then wait forever, with their forkserver, for tasks that never
+    come. Watches through a pidfd where the platform has one (Linux), else polls."""
+
+    def wait_for_exit() -> None:
+        try:
+            fd = os.pidfd_open(owner_pid) if hasattr(os, "pidfd_open") else None
+        except ProcessLookupError:
+            os._exit(1)
+        except OSError:  # a kernel without pidfds
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])  # readable once the owner has exited
+            os._exit(1)
+        while True:
+            time.sleep(poll_s)
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # alive, another user's: not ours to signal
+                pass
+
+    threading.Thread(target=wait_for_exit, name="owner-watch", daemon=True).start()
 
 
 def _copy_outcome(source: Future, target: Future) -> None:
@@ -65,7 +96,8 @@ class WorkerPool:
         if start_method == "forkserver":  # workers fork from a server that imported these
             context.set_forkserver_preload([*modules, *preload, SERVER_EXIT])
         self.n_jobs = n_jobs
-        self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
+        self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=watch_owner,
+                                            initargs=(os.getpid(),))
         self.ready = threading.Event()
         # a process is started per submitted task, up to n_jobs; with fork, all n_jobs at the first
         answers = [self.executor.submit(_answer) for _ in range(n_jobs)] if start_method == "fork" else None

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.features.graph import MolGraph
+from molprop.features.parallel import watch_owner
 from molprop.models.matrix import Preprocessor
 from molprop.models.partitions import Partition
 from molprop.nn.training_types import TrainConfig, TrainResult
@@ -171,8 +172,9 @@ def _train_one(run: MemberRun, member: Member) -> TrainResult:
 _RUN: MemberRun | None = None
 
 
-def _init_worker(run_file: str) -> None:
+def _init_worker(run_file: str, owner_pid: int) -> None:
     global _RUN
+    watch_owner(owner_pid)  # a worker of a killed stage ends rather than train on
     _RUN = pickle.loads(Path(run_file).read_bytes())
 
 
@@ -215,7 +217,7 @@ def train_members(run: MemberRun, members: Sequence[Member],
         run_file.write_bytes(pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL))
         context = worker_context()
         with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=(str(run_file),)) as pool:
+                                 initargs=(str(run_file), os.getpid())) as pool:
             futures = [pool.submit(_train_in_worker, member) for member in members]
             try:
                 yield ((member, future.result()) for member, future in zip(members, futures))

@@ -1,0 +1,103 @@
+"""Worker processes end when the process that started them is killed (``kill -9`` of a stage):
+they neither train on beside the next run nor wait forever with their forkserver."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+POOL_OWNER = """
+import sys, time
+from molprop.features.parallel import WorkerPool
+
+if __name__ == "__main__":
+    with WorkerPool(2, time.sleep, start_method=sys.argv[1]) as pool:
+        pool.ready.wait()
+        tasks = [pool.submit(time.sleep, 600) for _ in range(4)]  # two running, two queued
+        print("up", flush=True)
+        time.sleep(600)
+"""
+
+TRAIN_OWNER = """
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem
+
+from molprop.features.graph import featurize_graph
+from molprop.models.partitions import Partition
+from molprop.nn.members import MemberData, MemberRun, ensemble_members, train_members
+from molprop.nn.training import TrainConfig
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    smiles = ["CCO", "CCCO", "CCCCO", "c1ccccc1O", "CC(=O)O", "CCN", "CCCN", "c1ccccc1N"]
+    graphs = [featurize_graph(Chem.MolFromSmiles(s)) for s in smiles]
+    features = pd.DataFrame({"desc_a": np.arange(8.0)})
+    data = MemberData(features, ["desc_a"], graphs, np.arange(8.0), "regression", 1)
+    network = {"hidden_size": 8, "depth": 2, "dropout": 0.0, "ffn_hidden_size": 8, "n_layers": 2,
+               "readout": "mean", "batch_norm": False}
+    options = TrainConfig(batch_size=2, max_epochs=1_000_000, patience=1_000_000)
+    members = ensemble_members([Partition("member_0", np.arange(6), np.arange(6, 8), np.arange(0))], 4, 0)
+    run = MemberRun(data, "dmpnn", network, "none", options, "cpu", out / "model", out / "ckpt")
+    with train_members(run, members, 2) as trained:  # two workers, two members queued
+        list(trained)
+"""
+
+
+def _descendants_after_kill(script: str, args: list[str], ready, tmp_path: Path) -> list[psutil.Process]:
+    """Run ``script`` (its workers up once ``ready(owner, stdout)``), kill it with SIGKILL and
+    return its descendants still running 60 s later (zombies, already ended, left out)."""
+    path = tmp_path / "owner.py"
+    path.write_text(textwrap.dedent(script))
+    owner = subprocess.Popen([sys.executable, str(path), *args], stdout=subprocess.PIPE, text=True,
+                             cwd=tmp_path)  # fmt: skip
+    try:
+        ready(owner)
+        descendants = psutil.Process(owner.pid).children(recursive=True)
+        assert len(descendants) >= 2, "the workers should be running"
+    finally:
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+    deadline = time.monotonic() + 60
+    while True:
+        alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        if not alive or time.monotonic() > deadline:
+            for process in alive:
+                process.kill()
+            return alive
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_pool_workers_end_when_their_owner_is_killed(tmp_path, start):
+    def ready(owner):
+        assert owner.stdout.readline().strip() == "up"
+
+    assert _descendants_after_kill(POOL_OWNER, [start], ready, tmp_path) == []
+
+
+def test_member_workers_stop_training_when_the_stage_is_killed(tmp_path):
+    checkpoints = tmp_path / "ckpt"
+
+    def ready(owner):
+        deadline = time.monotonic() + 120
+        while len(list(checkpoints.glob("member_*.pt"))) < 2:  # both workers are training
+            assert owner.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+
+    assert _descendants_after_kill(TRAIN_OWNER, [str(tmp_path)], ready, tmp_path) == []
+    written = {p.name: p.stat().st_mtime for p in checkpoints.glob("member_*.pt")}
+    time.sleep(1.0)
+    assert {p.name: p.stat().st_mtime for p in checkpoints.glob("member_*.pt")} == written
+    assert sorted(written) == ["member_0.pt", "member_1.pt"]  # the queued members never started
