@@ -3,10 +3,11 @@
 A checkpoint holds the model, optimizer and learning-rate schedule states, the next epoch, the
 batch-order generator and torch's global RNG, the best weights so far (with their epoch and
 validation loss), the epoch history and whether training ended.
-It is tagged with a ``key`` (a hash of what the run depends on: data, config, seed and the
-code, :func:`code_digest`); a file with another key belongs to another run and is ignored, so
-stale checkpoints never leak into a new model. Writing can be limited to one file every few seconds (a short epoch then does
-not pay for a write; a killed run redoes at most those seconds of work).
+It is tagged with a ``key`` (a hash of what the run depends on: data, config, seed, device
+and the code, :func:`code_digest`); a file with another key belongs to another run and is
+ignored, so stale checkpoints never leak into a new model. Writing can be limited to one file
+every few seconds (a short epoch then does not pay for a write; a killed run redoes at most
+those seconds of work).
 """
 
 from __future__ import annotations

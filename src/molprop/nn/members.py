@@ -114,7 +114,7 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
     network = build_network(kind, config)
     checkpoint = None
     if checkpoint_dir is not None:
-        key = run_key(code_digest(), kind, asdict(config), asdict(options), scaling, x_train, x_val,
+        key = run_key(code_digest(), device.type, kind, asdict(config), asdict(options), scaling, x_train, x_val,
                       y_train, y_val, graphs_digest(train_graphs), graphs_digest(val_graphs))
         checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, checkpoint_interval_s)
     result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
