@@ -15,10 +15,12 @@ import psutil
 import pytest
 
 POOL_OWNER = """
-import sys, time
+import os, sys, time
 from molprop.features.parallel import WorkerPool
 
 if __name__ == "__main__":
+    if sys.argv[2] == "poll" and hasattr(os, "pidfd_open"):
+        del os.pidfd_open  # forked workers inherit this: they watch by polling, as on macOS
     with WorkerPool(2, time.sleep, start_method=sys.argv[1]) as pool:
         pool.ready.wait()
         tasks = [pool.submit(time.sleep, 600) for _ in range(4)]  # two running, two queued
@@ -79,12 +81,12 @@ def _descendants_after_kill(script: str, args: list[str], ready, tmp_path: Path)
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("start", ["fork", "forkserver"])
-def test_pool_workers_end_when_their_owner_is_killed(tmp_path, start):
+@pytest.mark.parametrize(("start", "watch"), [("fork", "pidfd"), ("forkserver", "pidfd"), ("fork", "poll")])
+def test_pool_workers_end_when_their_owner_is_killed(tmp_path, start, watch):
     def ready(owner):
         assert owner.stdout.readline().strip() == "up"
 
-    assert _descendants_after_kill(POOL_OWNER, [start], ready, tmp_path) == []
+    assert _descendants_after_kill(POOL_OWNER, [start, watch], ready, tmp_path) == []
 
 
 def test_member_workers_stop_training_when_the_stage_is_killed(tmp_path):

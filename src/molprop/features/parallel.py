@@ -43,7 +43,9 @@ def watch_owner(owner_pid: int, poll_s: float = 1.0) -> None:
         except OSError:  # a kernel without pidfds
             fd = None
         if fd is not None:
-            select.select([fd], [], [])  # readable once the owner has exited
+            watcher = select.poll()  # (select.select cannot take descriptors above 1023)
+            watcher.register(fd, select.POLLIN)
+            watcher.poll()  # returns once the owner has exited
             os._exit(1)
         while True:
             time.sleep(poll_s)
