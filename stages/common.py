@@ -50,9 +50,13 @@ def run_stage(main: Callable[[], int | None]) -> None:
     process therefore ends with ``os._exit`` once stdout and stderr are flushed. Every
     output is a closed file by then, and the worker pools, the MLflow run and dvclive were
     shut down by their ``with`` blocks. An exception propagates as usual (traceback,
-    exit code 1).
+    exit code 1); Ctrl-C ends the stage with a one-line message and exit code 130.
     """
-    code = main() or 0
+    try:
+        code = main() or 0
+    except KeyboardInterrupt:
+        print(f"{Path(sys.argv[0]).stem}: interrupted", file=sys.stderr)
+        code = 130
     sys.stdout.flush()
     sys.stderr.flush()
     _remove_multiprocessing_tempdir()

@@ -42,6 +42,12 @@ def test_an_error_in_a_stage_ends_it_with_a_traceback(tmp_path):
     assert done.returncode == 1 and "ZeroDivisionError" in done.stderr
 
 
+def test_ctrl_c_ends_a_stage_with_one_line_and_exit_code_130(tmp_path):
+    done = _run(tmp_path, "(_ for _ in ()).throw(KeyboardInterrupt)")
+    assert done.returncode == 130
+    assert done.stderr.endswith("-c: interrupted\n") and "Traceback" not in done.stderr
+
+
 POOL_SCRIPT = """
 import sys
 sys.path.insert(0, {stages!r})

@@ -46,6 +46,20 @@ def test_an_error_in_the_block_ends_the_run_failed_and_propagates():
     assert [(r.info.run_name, r.info.status, r.data.metrics) for r in runs] == [("broken", "FAILED", {"seen": 1.0})]
 
 
+def test_ctrl_c_ends_the_run_killed_and_does_not_reach_the_helper():
+    """The terminal's Ctrl-C goes to its foreground process group; the helper has left it."""
+    import os
+
+    with pytest.raises(KeyboardInterrupt):
+        with tracking.mlflow_run("unit", "interrupted", {}):
+            tracking.log_metrics({"seen": 1.0})
+            assert os.getpgid(tracking._ACTIVE.process.pid) != os.getpgid(0)
+            raise KeyboardInterrupt
+    runs = mlflow.search_runs(experiment_names=["unit"], output_format="list")
+    assert [(r.info.run_name, r.info.status, r.data.metrics) for r in runs] == [("interrupted", "KILLED",
+                                                                                 {"seen": 1.0})]
+
+
 def test_a_store_that_cannot_be_opened_fails_the_run(tmp_path, monkeypatch):
     (tmp_path / "a_file").write_text("")  # the store's directory would have to be inside a file
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/a_file/mlflow.db")

@@ -57,20 +57,31 @@ if __name__ == "__main__":
 """
 
 
-def _descendants_after_kill(script: str, args: list[str], ready, tmp_path: Path) -> list[psutil.Process]:
-    """Run ``script`` (its workers up once ``ready(owner, stdout)``), kill it with SIGKILL and
-    return its descendants still running 60 s later (zombies, already ended, left out)."""
+def _descendants_after_kill(script: str, args: list[str], ready, tmp_path: Path,
+                            ctrl_c: bool = False) -> list[psutil.Process]:  # fmt: skip
+    """Run ``script`` (its workers up once ``ready(owner)``), kill it with SIGKILL (or press
+    Ctrl-C: SIGINT to its whole process group) and return its descendants still running 60 s
+    later (zombies, already ended, left out)."""
     path = tmp_path / "owner.py"
     path.write_text(textwrap.dedent(script))
-    owner = subprocess.Popen([sys.executable, str(path), *args], stdout=subprocess.PIPE, text=True,
-                             cwd=tmp_path)  # fmt: skip
+    owner = subprocess.Popen([sys.executable, str(path), *args], stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+                             start_new_session=True,  # a process group of its own, as a terminal's job
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
         ready(owner)
         descendants = psutil.Process(owner.pid).children(recursive=True)
         assert len(descendants) >= 2, "the workers should be running"
     finally:
-        os.kill(owner.pid, signal.SIGKILL)
-        owner.wait()
+        if ctrl_c:
+            os.killpg(owner.pid, signal.SIGINT)
+        else:
+            os.kill(owner.pid, signal.SIGKILL)
+        try:
+            owner.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # the owner waits for its workers' tasks
+            os.killpg(owner.pid, signal.SIGKILL)
+            owner.wait()
+            pytest.fail("the interrupted owner did not end: its workers went on with their tasks")
     deadline = time.monotonic() + 60
     while True:
         alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
@@ -81,15 +92,17 @@ def _descendants_after_kill(script: str, args: list[str], ready, tmp_path: Path)
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize(("start", "watch"), [("fork", "pidfd"), ("forkserver", "pidfd"), ("fork", "poll")])
-def test_pool_workers_end_when_their_owner_is_killed(tmp_path, start, watch):
+@pytest.mark.parametrize(("start", "watch", "ctrl_c"), [("fork", "pidfd", False), ("forkserver", "pidfd", False),
+                                                      ("fork", "poll", False), ("forkserver", "pidfd", True)])
+def test_pool_workers_end_when_their_owner_is_killed_or_interrupted(tmp_path, start, watch, ctrl_c):
     def ready(owner):
         assert owner.stdout.readline().strip() == "up"
 
-    assert _descendants_after_kill(POOL_OWNER, [start, watch], ready, tmp_path) == []
+    assert _descendants_after_kill(POOL_OWNER, [start, watch], ready, tmp_path, ctrl_c) == []
 
 
-def test_member_workers_stop_training_when_the_stage_is_killed(tmp_path):
+@pytest.mark.parametrize("ctrl_c", [False, True])
+def test_member_workers_stop_training_when_the_stage_is_killed_or_interrupted(tmp_path, ctrl_c):
     checkpoints = tmp_path / "ckpt"
 
     def ready(owner):
@@ -98,7 +111,7 @@ def test_member_workers_stop_training_when_the_stage_is_killed(tmp_path):
             assert owner.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
 
-    assert _descendants_after_kill(TRAIN_OWNER, [str(tmp_path)], ready, tmp_path) == []
+    assert _descendants_after_kill(TRAIN_OWNER, [str(tmp_path)], ready, tmp_path, ctrl_c) == []
     written = {p.name: p.stat().st_mtime for p in checkpoints.glob("member_*.pt")}
     time.sleep(1.0)
     assert {p.name: p.stat().st_mtime for p in checkpoints.glob("member_*.pt")} == written

@@ -49,8 +49,11 @@ class _Helper:
 
     def __init__(self, experiment: str, run_name: str) -> None:
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true")}
+        # in a session of its own, out of reach of the terminal's Ctrl-C: the stage decides
+        # what that means, and the helper records how the run ended (KILLED when the stage
+        # dies before its "end" message)
         self.process = subprocess.Popen([sys.executable, "-m", "molprop.tracking_helper"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, env=env)
+                                        stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
         self.broken = False
         self.send("start", {"uri": os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
                             "experiment": experiment, "run_name": run_name,
@@ -91,7 +94,8 @@ class TrackedRun:
 @contextmanager
 def mlflow_run(experiment: str, run_name: str, params: Mapping[str, Any]) -> Iterator[TrackedRun]:
     """An MLflow run with ``params`` logged (nested keys flattened with dots); the log_*
-    functions below log to it. The run ends FINISHED, or FAILED when the block raises."""
+    functions below log to it. The run ends FINISHED, or FAILED when the block raises (KILLED
+    when Ctrl-C interrupts it)."""
     global _ACTIVE
     if _ACTIVE is not None:
         raise RuntimeError("an MLflow run is already open in this process")
@@ -101,9 +105,9 @@ def mlflow_run(experiment: str, run_name: str, params: Mapping[str, Any]) -> Ite
     _ACTIVE = helper
     try:
         yield run
-    except BaseException:
+    except BaseException as error:
         _ACTIVE = None
-        helper.finish("FAILED")
+        helper.finish("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
         raise
     _ACTIVE = None
     run.run_id, code = helper.finish("FINISHED")

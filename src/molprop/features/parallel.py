@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 from collections import deque
@@ -59,6 +60,15 @@ def watch_owner(owner_pid: int, poll_s: float = 1.0) -> None:
     threading.Thread(target=wait_for_exit, name="owner-watch", daemon=True).start()
 
 
+def end_with_owner(owner_pid: int) -> None:
+    """A pool's worker initializer: the worker ends with its owner, at once on Ctrl-C (the
+    terminal interrupts the whole process group; the executor would report each worker's
+    interrupt and let it start the tasks queued to it, a whole ensemble member each in train)
+    and when the owner has ended, however it ended (:func:`watch_owner`)."""
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
+    watch_owner(owner_pid)
+
+
 def _copy_outcome(source: Future, target: Future) -> None:
     error = source.exception()
     if error is not None:
@@ -98,7 +108,7 @@ class WorkerPool:
         if start_method == "forkserver":  # workers fork from a server that imported these
             context.set_forkserver_preload([*modules, *preload, SERVER_EXIT])
         self.n_jobs = n_jobs
-        self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=watch_owner,
+        self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=end_with_owner,
                                             initargs=(os.getpid(),))
         self.ready = threading.Event()
         # a process is started per submitted task, up to n_jobs; with fork, all n_jobs at the first

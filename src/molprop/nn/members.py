@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.features.graph import MolGraph
-from molprop.features.parallel import watch_owner
+from molprop.features.parallel import end_with_owner
 from molprop.models.matrix import Preprocessor
 from molprop.models.partitions import Partition
 from molprop.nn.training_types import TrainConfig, TrainResult
@@ -174,7 +174,7 @@ _RUN: MemberRun | None = None
 
 def _init_worker(run_file: str, owner_pid: int) -> None:
     global _RUN
-    watch_owner(owner_pid)  # a worker of a killed stage ends rather than train on
+    end_with_owner(owner_pid)  # an interrupted or killed stage's worker ends rather than train on
     _RUN = pickle.loads(Path(run_file).read_bytes())
 
 
