@@ -11,6 +11,12 @@ from typing import Any
 import yaml
 
 PARAMS_FILE = Path("params.yaml")
+# A stage runs the library of the checkout it belongs to. A queued `dvc exp run` runs in a copy
+# of the repository (.dvc/tmp/exps/...), from which an editable install would import the
+# workspace's src/ as it is by then, not the experiment's code that dvc.lock records.
+SRC = Path(__file__).resolve().parents[1] / "src"
+if (SRC / "molprop").is_dir() and str(SRC) not in sys.path:
+    sys.path.insert(1, str(SRC))
 
 
 def read_params(*sections: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,20 @@ def test_a_stage_with_worker_processes_leaves_no_multiprocessing_directory(tmp_p
     assert done.returncode == 0, done.stderr
     tempdir = Path(done.stdout.strip())
     assert tempdir.name.startswith("pymp-") and not tempdir.exists()
+
+
+def test_a_stage_imports_the_library_of_its_own_checkout(tmp_path):
+    """A copy of the repository (a queued experiment's) runs its own src/, not the installed one."""
+    (tmp_path / "stages").mkdir()
+    shutil.copy(STAGES / "common.py", tmp_path / "stages" / "common.py")
+    (tmp_path / "stages" / "probe.py").write_text("import common\nimport molprop\nprint(molprop.__file__)\n")
+
+    def imported() -> Path:
+        done = subprocess.run([sys.executable, "stages/probe.py"], cwd=tmp_path, capture_output=True, text=True,
+                              check=True)  # fmt: skip
+        return Path(done.stdout.strip()).resolve()
+
+    assert imported() == (STAGES.parent / "src" / "molprop" / "__init__.py").resolve()  # no src/: installed
+    (tmp_path / "src" / "molprop").mkdir(parents=True)
+    (tmp_path / "src" / "molprop" / "__init__.py").write_text("")
+    assert imported() == (tmp_path / "src" / "molprop" / "__init__.py").resolve()

@@ -48,7 +48,10 @@ class _Helper:
     """The process that owns one MLflow run; messages are JSON lines on its standard input."""
 
     def __init__(self, experiment: str, run_name: str) -> None:
-        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true")}
+        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true"),
+               # the helper imports the molprop this process imported (a stage's own checkout)
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                           os.environ.get("PYTHONPATH")]))}
         # in a session of its own, out of reach of the terminal's Ctrl-C: the stage decides
         # what that means, and the helper records how the run ended (KILLED when the stage
         # dies before its "end" message)
