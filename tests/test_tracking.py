@@ -60,6 +60,24 @@ def test_ctrl_c_ends_the_run_killed_and_does_not_reach_the_helper():
                                                                                  {"seen": 1.0})]
 
 
+def test_the_default_store_is_in_the_repository_root_dvc_names(tmp_path, monkeypatch):
+    """A queued experiment's stages run in a temporary copy (the current directory here); DVC
+    names the repository in DVC_ROOT, where the default store and its artifacts must go."""
+    root, copy = tmp_path / "repo", tmp_path / "repo_copy"
+    root.mkdir()
+    (copy / "model").mkdir(parents=True)
+    (copy / "model" / "model.json").write_text("{}")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("DVC_ROOT", str(root))
+    monkeypatch.chdir(copy)
+    with tracking.mlflow_run("unit", "queued", {"a": 1}) as run:
+        tracking.log_model_dir("model")
+    client = mlflow.MlflowClient(f"sqlite:///{root}/mlflow.db")
+    assert client.get_run(run.run_id).info.status == "FINISHED"
+    assert (root / "mlruns").is_dir() and "model.json" in {p.name for p in (root / "mlruns").rglob("*")}
+    assert sorted(p.name for p in copy.iterdir()) == ["model"]
+
+
 def test_a_store_that_cannot_be_opened_fails_the_run(tmp_path, monkeypatch):
     (tmp_path / "a_file").write_text("")  # the store's directory would have to be inside a file
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/a_file/mlflow.db")

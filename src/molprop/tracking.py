@@ -21,7 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_STORE = "mlflow.db"  # in the repository's root, with artifacts under mlruns/ beside it
+
+
+def store_root() -> Path:
+    """The directory of the default MLflow store: the repository's root. DVC names it in
+    DVC_ROOT for every stage command, for a queued `dvc exp run` too, whose stages run in a
+    temporary copy that is deleted afterwards (with any store inside it). Elsewhere: the
+    current directory."""
+    return Path(os.environ.get("DVC_ROOT") or ".").resolve()
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI when set, else the default store's sqlite URI."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(store_root() / DEFAULT_STORE).as_posix()}"
 
 
 def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -58,7 +71,8 @@ class _Helper:
         self.process = subprocess.Popen([sys.executable, "-m", "molprop.tracking_helper"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
         self.broken = False
-        self.send("start", {"uri": os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
+        default = not os.environ.get("MLFLOW_TRACKING_URI")
+        self.send("start", {"uri": tracking_uri(), "root": str(store_root()) if default else None,
                             "experiment": experiment, "run_name": run_name,
                             "source": os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "",
                             "start_ms": _now_ms()})
@@ -116,7 +130,7 @@ def mlflow_run(experiment: str, run_name: str, params: Mapping[str, Any]) -> Ite
     run.run_id, code = helper.finish("FINISHED")
     if code != 0:
         raise RuntimeError(f"MLflow tracking failed (exit code {code}; its error is printed above). Check "
-                           f"MLFLOW_TRACKING_URI ({os.environ.get('MLFLOW_TRACKING_URI', DEFAULT_TRACKING_URI)}).")
+                           f"MLFLOW_TRACKING_URI ({tracking_uri()}).")
 
 
 def _active() -> _Helper:

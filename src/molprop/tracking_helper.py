@@ -20,6 +20,8 @@ def main() -> int:
     from mlflow.entities import Metric, Param
     from mlflow.tracking.context.registry import resolve_tags
 
+    if start.get("root"):  # the default store: its artifacts go to mlruns/ beside it, not in cwd
+        os.chdir(start["root"])
     client = MlflowClient(start["uri"])
     experiment = client.get_experiment_by_name(start["experiment"])
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(start["experiment"])
