@@ -18,6 +18,7 @@ from common import read_params, run_stage
 
 from molprop.features.parallel import WorkerPool
 from molprop.models.predictor import predict_saved
+from molprop.nn.workers import device_name_problem
 
 GRAPHS = Path("data/graphs.parquet")
 PLOTS = Path("plots")
@@ -27,6 +28,9 @@ SUBGROUPS = Path("reports/evaluate/subgroups.csv")
 def main() -> None:
     params = read_params("data", "evaluate")
     task, section = params["data"]["task"], params["evaluate"]
+    problem = device_name_problem(section["device"])
+    if problem:
+        raise SystemExit(f"evaluate: evaluate.device {section['device']!r}: {problem}")
     if sys.platform == "darwin" and section["device"] in ("auto", "mps"):
         evaluate_models(task, section, None)  # Apple's GPU (MPS) is not usable in a forked process
         return

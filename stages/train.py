@@ -26,7 +26,7 @@ from molprop.models.calibration import ensemble_validation
 from molprop.models.matrix import select_feature_columns
 from molprop.models.partitions import partitions
 from molprop.models.store import ModelCard, save_card
-from molprop.nn.workers import only_cpu_available, start_worker_server
+from molprop.nn.workers import device_name_problem, only_cpu_available, start_worker_server
 from molprop.schema import MOL_ID, TARGET
 from molprop.seeding import seed_everything
 
@@ -40,6 +40,9 @@ CHECKPOINTS = Path("checkpoints/train")
 def main() -> None:
     params = read_params("data", "train")
     task, cfg = params["data"]["task"], params["train"]
+    problem = device_name_problem(cfg["device"])
+    if problem:
+        raise SystemExit(f"train: train.device {cfg['device']!r}: {problem}")
     if cfg["n_jobs"] != 1 and cfg["device"] in ("auto", "cpu") and (os.cpu_count() or 1) > 1:
         start_worker_server()  # it imports torch for the workers while this process goes on
     if cfg["device"] == "cpu" or (cfg["device"] == "auto" and only_cpu_available()):

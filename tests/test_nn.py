@@ -137,3 +137,22 @@ def test_regression_predictions_come_back_in_target_units(tmp_path):
 def test_device_choice():
     assert pick_device("cpu") == CPU
     assert pick_device("auto").type in {"cpu", "cuda", "mps"}
+
+
+def test_a_device_this_machine_lacks_is_a_clear_error(monkeypatch):
+    from molprop.nn import workers
+    from molprop.nn.workers import device_name_problem
+
+    assert device_name_problem("auto") is None and device_name_problem("cpu") is None
+    for name in ("gpu", "cuda:x", "cpu:0", ""):
+        assert device_name_problem(name).startswith("not a device name")
+        with pytest.raises(ValueError, match=f"device {name!r}: not a device name"):
+            pick_device(name)
+    monkeypatch.setattr(workers, "only_cpu_available", lambda: True)
+    assert "CPU-only build; use auto or cpu" in device_name_problem("cuda:1")
+    monkeypatch.setattr(workers.sys, "platform", "linux")
+    assert "macOS only" in device_name_problem("mps")
+    monkeypatch.setattr(workers, "only_cpu_available", lambda: False)  # a CUDA build that sees no GPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="sees no CUDA GPU here; use auto or cpu"):
+        pick_device("cuda")

@@ -7,16 +7,30 @@ from contextlib import contextmanager
 
 import torch
 
+from molprop.nn.workers import device_name_problem
+
 
 def pick_device(preference: str = "auto") -> torch.device:
-    """``cuda`` if available, else Apple ``mps``, else ``cpu``; or the explicitly named device."""
+    """``cuda`` if available, else Apple ``mps``, else ``cpu``; or the explicitly named device.
+    ValueError, saying what to use instead, for a device this machine does not have."""
+    problem = device_name_problem(preference)
+    if problem is None and preference.startswith("cuda") and not torch.cuda.is_available():
+        problem = f"torch {torch.__version__} sees no CUDA GPU here; use auto or cpu"
+    if problem is None and preference == "mps" and not _mps_available():
+        problem = "Apple's GPU (mps) is not available here; use auto or cpu"
+    if problem is not None:
+        raise ValueError(f"device {preference!r}: {problem}")
     if preference != "auto":
         return torch.device(preference)
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 @contextmanager

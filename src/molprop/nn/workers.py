@@ -48,3 +48,20 @@ def only_cpu_available() -> bool:
         return importlib.metadata.version("torch").endswith("+cpu")
     except importlib.metadata.PackageNotFoundError:
         return False
+
+
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+
+
+def device_name_problem(name: str) -> str | None:
+    """What rules out the torch device ``name`` here, known without importing torch; None when
+    it may be used (a CUDA build may still see no GPU: :func:`molprop.nn.device.pick_device`
+    says so)."""
+    kind, _, index = str(name).partition(":")
+    if kind not in DEVICE_NAMES or (index and not (kind == "cuda" and index.isdigit())):
+        return "not a device name: use auto, cpu, cuda (or cuda:<index>) or mps"
+    if kind == "cuda" and only_cpu_available():
+        return f"torch {importlib.metadata.version('torch')} here is a CPU-only build; use auto or cpu"
+    if kind == "mps" and sys.platform != "darwin":
+        return "mps (Apple's GPU) exists on macOS only; use auto or cpu"
+    return None
