@@ -11,7 +11,6 @@ pickle).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from common import read_params, run_stage, save_model_context
 from molprop import tracking
 from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.metrics import score
+from molprop.features.parallel import available_cores
 from molprop.models.calibration import ensemble_validation
 from molprop.models.matrix import select_feature_columns
 from molprop.models.partitions import partitions
@@ -43,7 +43,7 @@ def main() -> None:
     problem = device_name_problem(cfg["device"])
     if problem:
         raise SystemExit(f"train: train.device {cfg['device']!r}: {problem}")
-    if cfg["n_jobs"] != 1 and cfg["device"] in ("auto", "cpu") and (os.cpu_count() or 1) > 1:
+    if cfg["n_jobs"] != 1 and cfg["device"] in ("auto", "cpu") and available_cores() > 1:
         start_worker_server()  # it imports torch for the workers while this process goes on
     if cfg["device"] == "cpu" or (cfg["device"] == "auto" and only_cpu_available()):
         device = "cpu"  # torch is imported where members train: in the workers, or later here

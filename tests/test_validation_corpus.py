@@ -176,3 +176,16 @@ def test_worker_processes_give_the_same_result(corpus: pd.DataFrame,
     pd.testing.assert_frame_equal(other.validated, result.validated)
     pd.testing.assert_frame_equal(other.rejected, result.rejected)
     assert other.metrics == result.metrics
+
+
+def test_all_cores_without_cpu_affinity_as_on_macos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """n_jobs 0 / -1 mean every core; macOS has no os.sched_getaffinity to ask."""
+    import os
+
+    from molprop.features.parallel import resolve_n_jobs
+    from molprop.validation.curate import n_workers
+
+    assert n_workers(0) == resolve_n_jobs(-1) == len(os.sched_getaffinity(0))
+    monkeypatch.delattr(os, "sched_getaffinity")
+    assert n_workers(0) == resolve_n_jobs(-1) == os.cpu_count()
+    assert n_workers(3) == 3

@@ -20,10 +20,18 @@ R = TypeVar("R")
 SERVER_EXIT = "molprop.server_exit"
 
 
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the platform has one (Linux),
+    else every core of the machine (macOS has no ``os.sched_getaffinity``)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def resolve_n_jobs(n_jobs: int) -> int:
     """Number of worker processes: ``-1`` means every core this process may run on."""
     if n_jobs == -1:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return available_cores()
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be -1 (all cores) or >= 1, got {n_jobs}")
     return n_jobs

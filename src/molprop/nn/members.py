@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.features.graph import MolGraph
-from molprop.features.parallel import end_with_owner
+from molprop.features.parallel import available_cores, end_with_owner
 from molprop.models.matrix import Preprocessor
 from molprop.models.partitions import Partition
 from molprop.nn.training_types import TrainConfig, TrainResult
@@ -206,7 +206,7 @@ def train_members(run: MemberRun, members: Sequence[Member],
     GPU), each with one torch thread so the weights do not depend on ``n_jobs``. A context
     manager giving an iterator of the members and their results (epoch history, best epoch,
     validation predictions) in order; the workers start on entering it."""
-    n_jobs = worker_count(len(members), n_jobs, os.cpu_count() or 1)
+    n_jobs = worker_count(len(members), n_jobs, available_cores())
     if n_jobs <= 1 or run.device != "cpu":
         yield _train_serially(run, members)
         return

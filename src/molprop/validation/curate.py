@@ -15,6 +15,7 @@ import pandas as pd
 
 from molprop import schema
 from molprop.data.io import InputFileError
+from molprop.features.parallel import SERVER_EXIT, available_cores, end_with_owner
 from molprop.validation.config import ValidationConfig
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import MolOutcome, standardize_many
@@ -40,7 +41,7 @@ class CurationResult:
 
 def n_workers(n_jobs: int) -> int:
     """Worker processes for ``n_jobs`` (0 or less: every core this process may use)."""
-    return n_jobs if n_jobs > 0 else len(os.sched_getaffinity(0))
+    return n_jobs if n_jobs > 0 else available_cores()
 
 
 def standardize_column(values: list[object], config: ValidationConfig) -> list[MolOutcome]:
@@ -52,7 +53,9 @@ def standardize_column(values: list[object], config: ValidationConfig) -> list[M
     size = max(1, config.chunk_size)
     chunks = [values[i : i + size] for i in range(0, len(values), size)]
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    context.set_forkserver_preload([standardize_many.__module__, SERVER_EXIT])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=end_with_owner,
+                             initargs=(os.getpid(),)) as pool:
         parts = pool.map(standardize_many, chunks, repeat(config.standardize), repeat(config.rules))
         return [outcome for part in parts for outcome in part]
 
