@@ -13,10 +13,14 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
+
+if TYPE_CHECKING:
+    from molprop.models.baseline import BaselineConfig
 
 OUT = Path("models/baseline")
 

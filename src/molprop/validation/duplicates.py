@@ -33,7 +33,6 @@ def resolve_duplicates(table: pd.DataFrame, policy: DuplicatePolicy, task: str) 
     groups are conflicts. ``merged`` keeps the first row's other columns plus ``n_replicates``.
     """
     groups = table.groupby("key", sort=False)["value"]
-    size = groups.transform("size").to_numpy()
     if task == "regression":
         values = table["value"].astype("float64")
         spread = (values.groupby(table["key"]).transform("max")
