@@ -84,12 +84,22 @@ def _descendants_after_kill(script: str, args: list[str], ready, tmp_path: Path,
             pytest.fail("the interrupted owner did not end: its workers went on with their tasks")
     deadline = time.monotonic() + 60
     while True:
-        alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        alive = [p for p in descendants if _running(p)]
         if not alive or time.monotonic() > deadline:
             for process in alive:
-                process.kill()
+                try:
+                    process.kill()
+                except psutil.NoSuchProcess:
+                    pass
             return alive
         time.sleep(0.2)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # it ended between the two questions
+        return False
 
 
 @pytest.mark.parametrize(("start", "watch", "ctrl_c"), [("fork", "pidfd", False), ("forkserver", "pidfd", False),
