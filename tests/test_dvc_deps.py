@@ -101,3 +101,13 @@ def test_the_import_walk_finds_imports_inside_functions_and_preloaded_names():
     for name in ("stages/common.py", "src/molprop/nn/workers.py", "src/molprop/server_exit.py",
                  "src/molprop/tracking_helper.py", "src/molprop/nn/members.py"):
         assert ROOT / name in found
+
+
+def test_the_checkpoint_code_hash_reads_only_train_deps():
+    """What the checkpoint key hashes of the code changes only with a change that re-runs
+    train, so dvc.lock's checkpoints are those a fresh `dvc repro` writes."""
+    from molprop.nn.checkpoint import TRAINING_SOURCES
+
+    deps = [d if isinstance(d, str) else next(iter(d)) for d in STAGES["train"]["deps"]]
+    for source in TRAINING_SOURCES:
+        assert covered(SRC / "molprop" / source, deps), f"{source} is not a dep of the train stage"

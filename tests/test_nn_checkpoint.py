@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from molprop.nn.checkpoint import Checkpoint, code_digest, run_key, source_digest
+from molprop.nn.checkpoint import TRAINING_SOURCES, Checkpoint, code_digest, run_key, source_digest
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.training import TrainConfig, fit
 
@@ -105,26 +105,34 @@ def test_run_key_depends_on_arrays_and_values():
     assert run_key(a) != run_key(a.astype(np.int32))
 
 
-def test_source_digest_follows_every_source_file_and_torch(tmp_path, monkeypatch):
+def test_source_digest_follows_every_training_source_file_and_torch(tmp_path, monkeypatch):
     package = tmp_path / "pkg"
     (package / "nn").mkdir(parents=True)
     (package / "a.py").write_text("x = 1\n")
-    (package / "nn" / "b.py").write_text("def f():\n    return 1\n")
-    first = source_digest(package)
-    assert source_digest(package) == first
-    (package / "notes.txt").write_text("not code")
-    assert source_digest(package) == first
-    (package / "nn" / "b.py").write_text("def f():\n    return 2\n")
-    edited = source_digest(package)
+    (package / "b.py").write_text("y = 1\n")
+    (package / "nn" / "c.py").write_text("def f():\n    return 1\n")
+    sources = ("nn", "a.py")
+    first = source_digest(package, sources)
+    assert source_digest(package, sources) == first
+    (package / "nn" / "notes.txt").write_text("not code")
+    (package / "b.py").write_text("y = 2\n")  # not a training source
+    assert source_digest(package, sources) == first
+    (package / "nn" / "c.py").write_text("def f():\n    return 2\n")
+    edited = source_digest(package, sources)
     assert edited != first
-    (package / "nn" / "b.py").rename(package / "nn" / "c.py")
-    renamed = source_digest(package)
-    assert renamed not in (first, edited)
+    (package / "a.py").write_text("x = 2\n")
+    assert source_digest(package, sources) not in (first, edited)
+    edited = source_digest(package, sources)
+    (package / "nn" / "c.py").rename(package / "nn" / "d.py")
+    renamed = source_digest(package, sources)
+    assert renamed != edited
     monkeypatch.setattr(torch, "__version__", "0.0.0")
-    assert source_digest(package) != renamed
+    assert source_digest(package, sources) != renamed
 
 
-def test_code_digest_is_the_installed_package_s():
+def test_code_digest_is_the_installed_package_s_training_code():
     import molprop
 
-    assert code_digest() == source_digest(Path(molprop.__file__).resolve().parent)
+    package = Path(molprop.__file__).resolve().parent
+    assert code_digest() == source_digest(package)
+    assert all((package / source).exists() for source in TRAINING_SOURCES)

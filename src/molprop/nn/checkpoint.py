@@ -18,6 +18,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,21 +54,30 @@ def run_key(*parts: Any) -> str:
     return digest.hexdigest()
 
 
-def source_digest(package: Path) -> str:
-    """A hash of every Python source file under ``package`` (names and contents) and of
-    torch's version."""
+# The sources that decide what training computes from its inputs (which the key hashes
+# themselves): the network, loss, optimizer and loop, and the batching of graphs. Relative to
+# the molprop package; all of them are deps of the train stage, so dvc.lock's checkpoints stay
+# those a fresh `dvc repro` writes.
+TRAINING_SOURCES = ("nn", "features/graph.py")
+
+
+def source_digest(package: Path, sources: Sequence[str] = TRAINING_SOURCES) -> str:
+    """A hash of the Python files ``sources`` (files or folders under ``package``: names and
+    contents) and of torch's version."""
     digest = hashlib.sha256(torch.__version__.encode())
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for source in sources:
+        root = package / source
+        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """The :func:`source_digest` of the installed molprop package: part of every checkpoint's
-    key, so that after any change to the code (an edited network, loss or optimizer) or to
-    torch a run trains afresh instead of resuming, or returning, the weights the old code made."""
+    """The :func:`source_digest` of the installed molprop's training code: part of every
+    checkpoint's key, so that after a change to it (an edited network, loss or optimizer) or
+    to torch a run trains afresh instead of resuming, or returning, the old code's weights."""
     return source_digest(Path(__file__).resolve().parents[1])
 
 
