@@ -37,7 +37,7 @@ def resolve_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
-def watch_owner(owner_pid: int, poll_s: float = 1.0) -> None:
+def _watch_owner(owner_pid: int, poll_s: float = 1.0) -> None:
     """End this worker process (``os._exit``) once the process ``owner_pid`` that started its
     pool has ended, however it ended. Without this, workers whose owner was killed (``kill
     -9`` of a stage) would go on with the tasks already queued to them, writing their files
@@ -72,9 +72,9 @@ def end_with_owner(owner_pid: int) -> None:
     """A pool's worker initializer: the worker ends with its owner, at once on Ctrl-C (the
     terminal interrupts the whole process group; the executor would report each worker's
     interrupt and let it start the tasks queued to it, a whole ensemble member each in train)
-    and when the owner has ended, however it ended (:func:`watch_owner`)."""
+    and when the owner has ended, however it ended (:func:`_watch_owner`)."""
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
-    watch_owner(owner_pid)
+    _watch_owner(owner_pid)
 
 
 def _copy_outcome(source: Future, target: Future) -> None:
