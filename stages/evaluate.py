@@ -31,6 +31,13 @@ def main() -> None:
     problem = device_name_problem(section["device"])
     if problem:
         raise SystemExit(f"evaluate: evaluate.device {section['device']!r}: {problem}")
+    if section["device"] not in ("auto", "cpu"):  # a named GPU: is it here? (checked in torch)
+        from molprop.nn.device import pick_device
+
+        try:
+            pick_device(section["device"])
+        except ValueError as error:
+            raise SystemExit(f"evaluate: evaluate.{error}") from None
     if sys.platform == "darwin" and section["device"] in ("auto", "mps"):
         evaluate_models(task, section, None)  # Apple's GPU (MPS) is not usable in a forked process
         return

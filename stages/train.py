@@ -19,15 +19,12 @@ import numpy as np
 from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
-from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.metrics import score
 from molprop.features.parallel import available_cores
 from molprop.models.calibration import ensemble_validation
-from molprop.models.matrix import select_feature_columns
 from molprop.models.partitions import partitions
 from molprop.models.store import ModelCard, save_card
 from molprop.nn.workers import device_name_problem, only_cpu_available, start_worker_server
-from molprop.schema import MOL_ID, TARGET
 from molprop.seeding import seed_everything
 
 if TYPE_CHECKING:
@@ -45,14 +42,10 @@ def main() -> None:
         raise SystemExit(f"train: train.device {cfg['device']!r}: {problem}")
     if cfg["n_jobs"] != 1 and cfg["device"] in ("auto", "cpu") and available_cores() > 1:
         start_worker_server()  # it imports torch for the workers while this process goes on
-    if cfg["device"] == "cpu" or (cfg["device"] == "auto" and only_cpu_available()):
-        device = "cpu"  # torch is imported where members train: in the workers, or later here
-    else:
-        import torch  # noqa: F401  (imported before seeding so torch's generator is seeded too)
-
-        from molprop.nn.device import pick_device
-
-        device = pick_device(cfg["device"]).type
+    try:
+        device = training_device(cfg["device"])
+    except ValueError as error:  # a device torch here cannot reach, e.g. cuda:3 on a 1-GPU machine
+        raise SystemExit(f"train: train.{error}") from None
     from dvclive import Live
 
     # The MLflow run and dvclive open first: the helper process that logs the run imports
@@ -63,24 +56,29 @@ def main() -> None:
         train_ensemble(task, cfg, device, live)
 
 
+def training_device(name: str) -> str:
+    """The device the members train on, for train.device ``name``: ``cpu`` without importing
+    torch where it can use nothing else, else the device torch picks (``cuda:1`` stays
+    ``cuda:1``). ValueError for a device this machine lacks."""
+    if name == "cpu" or (name == "auto" and only_cpu_available()):
+        return "cpu"  # torch is imported where members train: in the workers, or later here
+    import torch  # noqa: F401  (imported before seeding so torch's generator is seeded too)
+
+    from molprop.nn.device import pick_device
+
+    return str(pick_device(name))
+
+
 def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     """Train the members on ``device``, log each one's curves and validation scores as it comes
     back, then the ensemble's; save its card and prediction context under models/model."""
-    from molprop.features.graph_store import load_aligned_graphs
-    from molprop.nn.members import MemberData, MemberRun, ensemble_members, train_members
-    from molprop.nn.training_types import NEEDS_GRAPHS, TrainConfig, hardly_trained_warning, output_count
+    from molprop.nn.members import MemberRun, ensemble_members, read_training_tables, train_members
+    from molprop.nn.training_types import TrainConfig, hardly_trained_warning
 
     seed_everything(cfg["seed"])
-    validated, features, split = read_aligned(
-        "data/validated.parquet", "data/features.parquet", "data/split.parquet"
-    )
     kind = cfg["model"]
-    graphs = None
-    if NEEDS_GRAPHS.get(kind):
-        graphs = load_aligned_graphs("data/graphs.parquet", validated[MOL_ID].tolist())
-    classes = class_names(validated, task)
-    data = MemberData(features, select_feature_columns(list(features.columns), cfg["features"]),
-                      graphs, validated[TARGET].to_numpy(), task, output_count(task, len(classes)))
+    tables = read_training_tables(Path("data"), task, kind, cfg["features"])
+    validated, split, classes, data = tables.validated, tables.split, tables.classes, tables.data
     options = TrainConfig(**{k: cfg[k] for k in TrainConfig.__dataclass_fields__})
     members = ensemble_members(partitions(split), cfg["ensemble_size"], cfg["seed"])
     shutil.rmtree(OUT, ignore_errors=True)

@@ -156,3 +156,33 @@ def test_a_device_this_machine_lacks_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="sees no CUDA GPU here; use auto or cpu"):
         pick_device("cuda")
+
+
+def _a_cuda_build_seeing(gpus: int, monkeypatch) -> None:
+    from molprop.nn import workers
+
+    monkeypatch.setattr(workers, "only_cpu_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+
+
+def test_a_gpu_index_this_machine_lacks_is_a_clear_error(monkeypatch):
+    _a_cuda_build_seeing(1, monkeypatch)
+    assert pick_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ValueError, match=r"device 'cuda:1': this machine has 1 CUDA GPU\(s\), cuda:0 to cuda:0"):
+        pick_device("cuda:1")
+
+
+def test_the_train_stage_keeps_the_gpu_index(monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    stages = Path(__file__).resolve().parents[1] / "stages"
+    monkeypatch.syspath_prepend(str(stages))
+    training_device = runpy.run_path(str(stages / "train.py"))["training_device"]
+    assert training_device("cpu") == "cpu"
+    _a_cuda_build_seeing(2, monkeypatch)
+    assert training_device("cuda:1") == "cuda:1"  # not the first GPU
+    assert training_device("cuda") == "cuda"
+    with pytest.raises(ValueError, match="cuda:0 to cuda:1"):
+        training_device("cuda:2")

@@ -16,6 +16,10 @@ def pick_device(preference: str = "auto") -> torch.device:
     problem = device_name_problem(preference)
     if problem is None and preference.startswith("cuda") and not torch.cuda.is_available():
         problem = f"torch {torch.__version__} sees no CUDA GPU here; use auto or cpu"
+    if problem is None and preference.startswith("cuda:") and int(preference[5:]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        problem = (f"this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}; use one of them, "
+                   "auto or cpu")
     if problem is None and preference == "mps" and not _mps_available():
         problem = "Apple's GPU (mps) is not available here; use auto or cpu"
     if problem is not None:

@@ -75,6 +75,38 @@ class MemberData:
         return None if self.graphs is None else [self.graphs[i] for i in index]
 
 
+@dataclass
+class TrainingTables:
+    """The pipeline's tables an ensemble trains on (rows aligned on ``mol_id``): the validated
+    molecules, the split, the class names (classification) and what every member reads."""
+
+    validated: pd.DataFrame
+    split: pd.DataFrame
+    classes: list[str]
+    data: MemberData
+
+
+def read_training_tables(data_dir: Path, task: str, kind: str, feature_groups: Sequence[str]) -> TrainingTables:
+    """validated, features and split under ``data_dir`` (and the graphs, for a ``kind`` of
+    network that reads them), with the feature columns of ``feature_groups``."""
+    from molprop.data.tables import class_names, read_aligned
+    from molprop.features.graph_store import load_aligned_graphs
+    from molprop.models.matrix import select_feature_columns
+    from molprop.nn.training_types import NEEDS_GRAPHS, output_count
+    from molprop.schema import MOL_ID, TARGET
+
+    validated, features, split = read_aligned(
+        data_dir / "validated.parquet", data_dir / "features.parquet", data_dir / "split.parquet"
+    )
+    graphs = None
+    if NEEDS_GRAPHS.get(kind):
+        graphs = load_aligned_graphs(data_dir / "graphs.parquet", validated[MOL_ID].tolist())
+    classes = class_names(validated, task)
+    data = MemberData(features, select_feature_columns(list(features.columns), feature_groups),
+                      graphs, validated[TARGET].to_numpy(), task, output_count(task, len(classes)))
+    return TrainingTables(validated, split, classes, data)
+
+
 def graphs_digest(graphs: Sequence[MolGraph] | None) -> str:
     """A hash of the graphs' contents (so checkpoints notice a changed featurizer)."""
     digest = hashlib.sha256()
