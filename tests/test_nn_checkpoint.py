@@ -136,3 +136,18 @@ def test_code_digest_is_the_installed_package_s_training_code():
     package = Path(molprop.__file__).resolve().parent
     assert code_digest() == source_digest(package)
     assert all((package / source).exists() for source in TRAINING_SOURCES)
+
+
+def test_a_checkpoint_from_a_machine_with_more_gpus_restores_the_gpus_here(tmp_path, monkeypatch):
+    checkpoint = Checkpoint(tmp_path / "member.pt", run_key("test", 2))
+    with pytest.raises(Killed):
+        _train(checkpoint, kill_after=2)
+    payload = torch.load(checkpoint.path, weights_only=True)
+    payload["cuda_rng"] = [torch.zeros(16, dtype=torch.uint8), torch.ones(16, dtype=torch.uint8)]  # 2 GPUs there
+    torch.save(payload, checkpoint.path)
+    restored = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # 1 GPU here
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, index: restored.append((int(state[0]), index)))
+    resumed, _ = _train(checkpoint)
+    assert restored == [(0, 0)]  # the first GPU's state; the second GPU is not asked for
+    assert len(resumed.history) == CONFIG.max_epochs

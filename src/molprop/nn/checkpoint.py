@@ -113,8 +113,10 @@ class Checkpoint:
         state.scheduler.load_state_dict(payload["scheduler"])
         state.generator.set_state(payload["generator"])
         torch.set_rng_state(payload["torch_rng"])
-        if payload["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        # the GPUs this machine has (a checkpoint pulled from a machine with more GPUs names
+        # some this one lacks; members train on one GPU)
+        for index, rng_state in enumerate(payload["cuda_rng"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(rng_state, index)
         best = state.best
         best.state_dict = payload["best_state"]
         best.best_epoch, best.best_val_loss = payload["best_epoch"], payload["best_val_loss"]
