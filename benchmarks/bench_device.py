@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
+from ruamel.yaml import YAML
 
 from molprop.evaluation.metrics import score
 from molprop.features.parallel import WorkerPool
@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--timing-only", action="store_true", help="train and score the ensemble, no checks")
     parser.add_argument("--saved", type=Path, default=Path("models/model"), help="the pipeline's saved network")
     args = parser.parse_args()
-    params = yaml.safe_load(args.params.read_text())
+    params = YAML(typ="safe").load(args.params.read_text())  # as DVC and the stages read it
     task, cfg = params["data"]["task"], params["train"]
     tables = read_training_tables(args.data, task, cfg["model"], cfg["features"])
     members = ensemble_members(partitions(tables.split), cfg["ensemble_size"], cfg["seed"])

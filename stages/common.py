@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 PARAMS_FILE = Path("params.yaml")
 # A stage runs the library of the checkout it belongs to. A queued `dvc exp run` runs in a copy
 # of the repository (.dvc/tmp/exps/...), from which an editable install would import the
@@ -20,8 +18,12 @@ if (SRC / "molprop").is_dir() and str(SRC) not in sys.path:
 
 
 def read_params(*sections: str) -> dict[str, Any]:
-    """The named top-level sections of params.yaml."""
-    params = yaml.safe_load(PARAMS_FILE.read_text())
+    """The named top-level sections of params.yaml, read as DVC reads them (YAML 1.2, by
+    ruamel.yaml): ``lr: 3e-4`` is the number 0.0003 that `dvc params diff` shows, where
+    PyYAML (YAML 1.1) reads the text '3e-4'; ``yes`` and ``on`` are text, not booleans."""
+    from ruamel.yaml import YAML
+
+    params = YAML(typ="safe").load(PARAMS_FILE.read_text()) or {}
     missing = [s for s in sections if s not in params]
     if missing:
         raise KeyError(f"params.yaml has no section(s) {missing}")

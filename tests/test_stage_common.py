@@ -93,3 +93,19 @@ def test_a_stage_imports_the_library_of_its_own_checkout(tmp_path):
     (tmp_path / "src" / "molprop").mkdir(parents=True)
     (tmp_path / "src" / "molprop" / "__init__.py").write_text("")
     assert imported() == (tmp_path / "src" / "molprop" / "__init__.py").resolve()
+
+
+def test_params_are_read_as_dvc_reads_them(tmp_path, monkeypatch):
+    """YAML 1.2 as DVC parses params.yaml: a learning rate written 3e-4 is a number (PyYAML's
+    YAML 1.1 reads the text '3e-4', and training failed on it), yes/on are text."""
+    from dvc.utils.serialize import parse_yaml
+
+    text = "train:\n  lr: 3e-4\n  weight_decay: 1E-2\ndata:\n  positive_class: yes\n  other: on\n"
+    (tmp_path / "params.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(STAGES))
+    from common import read_params
+
+    params = read_params("train", "data")
+    assert params == {"train": {"lr": 0.0003, "weight_decay": 0.01}, "data": {"positive_class": "yes", "other": "on"}}
+    assert params == parse_yaml(text, "params.yaml")  # what `dvc params diff` and `dvc exp show` show
