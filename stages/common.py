@@ -20,14 +20,23 @@ if (SRC / "molprop").is_dir() and str(SRC) not in sys.path:
 def read_params(*sections: str) -> dict[str, Any]:
     """The named top-level sections of params.yaml, read as DVC reads them (YAML 1.2, by
     ruamel.yaml): ``lr: 3e-4`` is the number 0.0003 that `dvc params diff` shows, where
-    PyYAML (YAML 1.1) reads the text '3e-4'; ``yes`` and ``on`` are text, not booleans."""
+    PyYAML (YAML 1.1) reads the text '3e-4'; ``yes`` and ``on`` are text, not booleans.
+    Sections that do not conform to molprop's params schema end the stage, one line per
+    problem (:mod:`molprop.params_check`)."""
     from ruamel.yaml import YAML
+
+    from molprop.params_check import params_problems
 
     params = YAML(typ="safe").load(PARAMS_FILE.read_text()) or {}
     missing = [s for s in sections if s not in params]
     if missing:
         raise KeyError(f"params.yaml has no section(s) {missing}")
-    return {s: params[s] for s in sections}
+    chosen = {s: params[s] for s in sections}
+    problems = params_problems(chosen)
+    if problems:  # before any work: a typo is not ignored, a wrong type does not fail deep inside
+        lines = "\n".join(f"  {line}" for line in problems)
+        raise SystemExit(f"{Path(sys.argv[0]).stem}: params.yaml: {len(problems)} problem(s):\n{lines}")
+    return chosen
 
 
 def save_model_context(model_dir: Path, validated: Any, train_rows: Any, metrics: dict | None) -> None:

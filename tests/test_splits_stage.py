@@ -88,7 +88,7 @@ def test_stage_kfold(tmp_path):
 
 @pytest.mark.parametrize("bad, message", [
     ({"fractions": {"train": 0.7, "val": 0.1, "test": 0.1}}, "sum to 0.9, not 1"),
-    ({"method": "scafold"}, "split.method is 'scafold'"),
+    ({"method": "scafold"}, 'split.method is "scafold"; use one of "random", "scaffold", "scaffold_balanced",'),
 ])
 def test_stage_bad_params_fail_clearly(tmp_path, bad, message):
     write_inputs(tmp_path, bad)

@@ -97,15 +97,31 @@ def test_a_stage_imports_the_library_of_its_own_checkout(tmp_path):
 
 def test_params_are_read_as_dvc_reads_them(tmp_path, monkeypatch):
     """YAML 1.2 as DVC parses params.yaml: a learning rate written 3e-4 is a number (PyYAML's
-    YAML 1.1 reads the text '3e-4', and training failed on it), yes/on are text."""
+    YAML 1.1 reads the text '3e-4', and training failed on it), yes is text."""
     from dvc.utils.serialize import parse_yaml
 
-    text = "train:\n  lr: 3e-4\n  weight_decay: 1E-2\ndata:\n  positive_class: yes\n  other: on\n"
+    text = "train:\n  lr: 3e-4\n  weight_decay: 1E-2\ndata:\n  positive_class: yes\n"
     (tmp_path / "params.yaml").write_text(text)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(STAGES))
     from common import read_params
 
     params = read_params("train", "data")
-    assert params == {"train": {"lr": 0.0003, "weight_decay": 0.01}, "data": {"positive_class": "yes", "other": "on"}}
+    assert params == {"train": {"lr": 0.0003, "weight_decay": 0.01}, "data": {"positive_class": "yes"}}
     assert params == parse_yaml(text, "params.yaml")  # what `dvc params diff` and `dvc exp show` show
+
+
+def test_params_outside_the_schema_stop_the_stage_before_any_work(tmp_path):
+    """A misspelt key (also one `dvc exp run -S` adds) is not ignored, and a wrong type does not
+    fail deep inside training: the stage ends with one line per problem, naming the key."""
+    (tmp_path / "params.yaml").write_text("train:\n  lrr: 0.0003\n  lr: fast\n  batch_size: 0\n")
+    script = (f"import sys; sys.path.insert(0, {str(STAGES)!r}); from common import read_params, run_stage\n"
+              "def main():\n    read_params('train')\n    open('worked', 'w').close()\nrun_stage(main)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and not (tmp_path / "worked").exists()
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == "-c: params.yaml: 3 problem(s):"
+    assert lines[1].startswith("  train: unknown key(s) 'lrr'; the known keys are batch_norm, batch_size")
+    assert lines[2] == "  train.batch_size is 0; it must be >= 1"
+    assert lines[3] == '  train.lr is "fast"; expected a number'

@@ -1,0 +1,57 @@
+"""params.yaml checked against molprop's JSON Schema (``params.schema.json`` beside this module).
+
+The schema holds every key the stages read, with its type, range or allowed values, so that a
+misspelt key (``train.lrr``, also one added by ``dvc exp run -S``) or a wrong value
+(``lr: fast``, ``batch_size: 0``) stops a stage with one line per problem before any work,
+instead of being ignored or failing deep inside a library. Editors that read JSON Schema (the
+YAML language server) use the same file: see the first line of params.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+SCHEMA_FILE = Path(__file__).with_name("params.schema.json")
+
+
+def params_problems(params: Mapping[str, Any]) -> list[str]:
+    """One line per problem in ``params`` (sections of params.yaml): the key, and what is wrong
+    or what to write instead. Empty when the sections conform to the schema."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+    errors = sorted(validator.iter_errors(dict(params)), key=lambda e: [str(p) for p in e.absolute_path])
+    return [_describe(error) for error in errors]
+
+
+TYPE_NAMES = {"string": "text", "number": "a number", "integer": "an integer", "boolean": "true or false",
+              "object": "a mapping (key: value lines)", "array": "a list", "null": "null"}
+BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def _shown(value: Any) -> str:
+    """``value`` as it would be written in params.yaml (JSON is YAML's flow style), cut short."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error.absolute_path) or "params.yaml"
+    kind, hint = error.validator, error.schema.get("description")
+    if kind == "additionalProperties" and error.validator_value is False:
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(known))
+        return f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; the known keys are {', '.join(known)}"
+    if kind in BOUNDS:
+        return f"{where} is {_shown(error.instance)}; it must be {BOUNDS[kind]} {error.validator_value}"
+    if kind == "enum":
+        return f"{where} is {_shown(error.instance)}; use one of {', '.join(map(_shown, error.validator_value))}"
+    if hint:
+        return f"{where} is {_shown(error.instance)}; expected {hint}"
+    if kind == "type":
+        types = [error.validator_value] if isinstance(error.validator_value, str) else error.validator_value
+        return f"{where} is {_shown(error.instance)}; expected {' or '.join(TYPE_NAMES.get(t, t) for t in types)}"
+    return f"{where}: {error.message}"

@@ -1,0 +1,86 @@
+"""params.schema.json: the project's params.yaml conforms, the allowed values are the code's,
+and problems are reported by key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from ruamel.yaml import YAML
+
+from molprop.evaluation.config import SCAFFOLDS
+from molprop.models.estimators import KINDS
+from molprop.models.matrix import FEATURE_GROUPS, SCALINGS
+from molprop.models.search import CV_GROUPS, METHODS as SEARCH_METHODS
+from molprop.models.tanimoto import WEIGHTS
+from molprop.nn.mpnn import READOUTS
+from molprop.nn.training_types import ARCHITECTURES
+from molprop.nn.workers import device_name_problem
+from molprop.params_check import SCHEMA_FILE, params_problems
+from molprop.schema import TASKS
+from molprop.splits.config import CLUSTER_METHODS, METHODS as SPLIT_METHODS
+from molprop.validation.config import AGGREGATES, IDENTITY_KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads(SCHEMA_FILE.read_text())
+
+
+def _at(path: str) -> dict:
+    node = SCHEMA
+    for part in path.split("."):
+        node = node["properties"][part]
+    return node
+
+
+def test_the_schema_is_valid_and_the_project_params_conform():
+    Draft202012Validator.check_schema(SCHEMA)
+    params = YAML(typ="safe").load((ROOT / "params.yaml").read_text())
+    assert params_problems(params) == []
+    assert set(params) == set(SCHEMA["properties"])  # every section is described
+
+
+@pytest.mark.parametrize("path, values", [
+    ("data.task", TASKS), ("validate.identity_key", IDENTITY_KEYS), ("validate.duplicates.aggregate", AGGREGATES),
+    ("split.method", SPLIT_METHODS), ("split.cluster.method", CLUSTER_METHODS), ("baseline.model", KINDS),
+    ("baseline.knn_tanimoto.weights", WEIGHTS), ("baseline.search.method", SEARCH_METHODS),
+    ("baseline.search.cv_groups", CV_GROUPS), ("train.model", ARCHITECTURES), ("train.readout", READOUTS),
+    ("train.feature_scaling", SCALINGS), ("evaluate.subgroups.scaffold", SCAFFOLDS),
+])
+def test_allowed_values_are_the_code_s(path, values):
+    assert sorted(_at(path)["enum"]) == sorted(values)
+
+
+def test_feature_groups_and_devices_are_the_code_s():
+    assert sorted(SCHEMA["$defs"]["feature_groups"]["items"]["enum"]) == sorted(FEATURE_GROUPS)
+    assert sorted(_at("baseline.search.space")["propertyNames"]["enum"]) == sorted(KINDS)
+    accepted = Draft202012Validator(SCHEMA["$defs"]["device"])
+    for name in ("auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps", "gpu", "cuda:x", "cpu:0", "", "CUDA"):
+        known = "not a device name" not in (device_name_problem(name) or "")
+        assert accepted.is_valid(name) == known, name
+
+
+def test_problems_name_the_key_and_what_to_write():
+    params = {"data": {"target_column": ["logD", "logS"], "task": "regresion"},
+              "split": {"fractions": {"train": 1.5}},
+              "baseline": {"random_forest": {"max_features": "all"}, "search": {"timeout_s": 0}},
+              "train": {"lrr": 0.1, "device": "gpu", "lr": None}}
+    problems = params_problems(params)
+    assert problems == [
+        "baseline.random_forest.max_features is \"all\"; expected a fraction of the features (0-1], a count, "
+        "sqrt, log2 or null (all)",
+        "baseline.search.timeout_s is 0; expected seconds > 0, or null (no limit)",
+        "data.target_column is [\"logD\", \"logS\"]; expected one column name: molprop trains one target per "
+        "pipeline; for several targets, run an experiment per target: dvc exp run -S data.target_column=<name>",
+        "data.task is \"regresion\"; use one of \"regression\", \"classification\"",
+        "split.fractions.train is 1.5; it must be <= 1",
+        problems[5],
+        "train.device is \"gpu\"; expected auto, cpu, cuda, cuda:<index> or mps",
+        "train.lr is null; expected a number",
+    ]
+    assert problems[5].startswith("train: unknown key(s) 'lrr'; the known keys are batch_norm, batch_size,")
+
+
+def test_sections_it_does_not_know_are_left_to_their_owners():
+    assert params_problems({"my_own_stage": {"anything": [1, "a"]}}) == []
