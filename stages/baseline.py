@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
+from molprop.errors import UserInputError
 
 if TYPE_CHECKING:
     from molprop.models.baseline import BaselineConfig
@@ -28,7 +29,8 @@ OUT = Path("models/baseline")
 def check_model_section(cfg: dict) -> None:
     """The params.yaml ``baseline`` section has a sub-section for its ``model``."""
     if cfg["model"] not in cfg:
-        raise KeyError(f"params.yaml baseline section has no {cfg['model']}: sub-section")
+        raise UserInputError(f"params.yaml: baseline.model is {cfg['model']}, but the baseline section has no "
+                             f"{cfg['model']}: sub-section with its settings; add one (see the other models')")
 
 
 def config_from(cfg: dict) -> BaselineConfig:

@@ -66,14 +66,21 @@ def run_stage(main: Callable[[], int | None]) -> None:
     imported torch, MLflow or Great Expectations takes another 0.5-2.5 s per stage. The
     process therefore ends with ``os._exit`` once stdout and stderr are flushed. Every
     output is a closed file by then, and the worker pools, the MLflow run and dvclive were
-    shut down by their ``with`` blocks. An exception propagates as usual (traceback,
-    exit code 1); Ctrl-C ends the stage with a one-line message and exit code 130.
+    shut down by their ``with`` blocks. A :class:`~molprop.errors.UserInputError` (a setting
+    or the data to fix) ends the stage with its one-line message and exit code 1, Ctrl-C with
+    a one-line message and exit code 130; any other exception propagates as usual (traceback,
+    exit code 1).
     """
+    from molprop.errors import UserInputError
+
     try:
         code = main() or 0
     except KeyboardInterrupt:
         print(f"{Path(sys.argv[0]).stem}: interrupted", file=sys.stderr)
         code = 130
+    except UserInputError as error:  # a setting or the data to fix: its message says what
+        print(f"{Path(sys.argv[0]).stem}: {error}", file=sys.stderr)
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     _remove_multiprocessing_tempdir()

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from common import read_params, run_stage
 
+from molprop.errors import UserInputError
 from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, TARGET
 from molprop.splits.config import SplitConfig
 from molprop.splits.report import missing_class_warnings
@@ -29,7 +30,8 @@ def main() -> None:
     config = SplitConfig.from_params(params["split"] or {})
     table = pd.read_parquet(VALIDATED)
     if task == "classification" and not pd.api.types.is_integer_dtype(table[TARGET]):
-        raise ValueError(f"{VALIDATED}: data.task is classification but y is {table[TARGET].dtype}")
+        raise UserInputError(f"{VALIDATED}: data.task is classification but y is {table[TARGET].dtype}; "
+                             "re-run validate (dvc repro)")
     result = make_split(table[SMILES].tolist(), table[TARGET].to_numpy(), task, config)
     if task == "classification" and LABEL in table:
         pairs = table[[TARGET, LABEL]].drop_duplicates().sort_values(TARGET)

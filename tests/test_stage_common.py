@@ -125,3 +125,16 @@ def test_params_outside_the_schema_stop_the_stage_before_any_work(tmp_path):
     assert lines[1].startswith("  train: unknown key(s) 'lrr'; the known keys are batch_norm, batch_size")
     assert lines[2] == "  train.batch_size is 0; it must be >= 1"
     assert lines[3] == '  train.lr is "fast"; expected a number'
+
+
+def test_a_setting_to_fix_ends_the_stage_in_one_line(tmp_path):
+    script = (f"import sys; sys.path.insert(0, {str(STAGES)!r}); from common import run_stage\n"
+              "from molprop.errors import UserInputError\n"
+              "def main():\n    raise UserInputError('split.fractions sum to 0.9, not 1; change them')\n"
+              "run_stage(main)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr == "-c: split.fractions sum to 0.9, not 1; change them\n"  # no traceback
+    other = script.replace("UserInputError('split", "ValueError('split")
+    done = subprocess.run([sys.executable, "-c", other], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" in done.stderr  # anything else: a bug to report

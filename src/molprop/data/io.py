@@ -17,11 +17,13 @@ from typing import TextIO
 
 import pandas as pd
 
+from molprop.errors import UserInputError
+
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".smi": r"\s+", ".smiles": r"\s+"}
 SUPPORTED = (".yaml", ".yml", ".parquet", ".sdf", *TEXT_SEPARATORS)
 
 
-class InputFileError(ValueError):
+class InputFileError(UserInputError):
     """A problem with the input file as a whole; the validate stage stops on it."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from molprop.errors import UserInputError
 from molprop.evaluation.bootstrap import BootstrapConfig
 from molprop.evaluation.subgroups import FlagRule
 
@@ -19,7 +20,7 @@ _KEYS = {
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    """Every evaluation option. Invalid values raise ``ValueError`` naming the
+    """Every evaluation option. Invalid values raise ``UserInputError`` naming the
     ``evaluate.*`` key."""
 
     device: str = "auto"
@@ -34,23 +35,23 @@ class EvaluateConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.interval < 1.0:
-            raise ValueError(f"evaluate.uncertainty.interval is {self.interval!r}; give a level "
+            raise UserInputError(f"evaluate.uncertainty.interval is {self.interval!r}; give a level "
                              "between 0 and 1, e.g. 0.9")
         for key, value in (("calibration_bins", self.calibration_bins),
                            ("subgroups.target_bins", self.target_bins),
                            ("subgroups.size_bins", self.size_bins),
                            ("subgroups.min_group_size", self.flag.min_group_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 2:
-                raise ValueError(f"evaluate.{key} is {value!r}; use an integer >= 2")
+                raise UserInputError(f"evaluate.{key} is {value!r}; use an integer >= 2")
         if not isinstance(self.flag.worse_factor, (int, float)) or self.flag.worse_factor < 1.0:
-            raise ValueError(f"evaluate.subgroups.worse_factor is {self.flag.worse_factor!r}; use "
+            raise UserInputError(f"evaluate.subgroups.worse_factor is {self.flag.worse_factor!r}; use "
                              "a number >= 1 (1.0: flag on the interval condition alone)")
         if self.scaffold not in SCAFFOLDS:
-            raise ValueError(f"evaluate.subgroups.scaffold is {self.scaffold!r}; use one of "
+            raise UserInputError(f"evaluate.subgroups.scaffold is {self.scaffold!r}; use one of "
                              f"{', '.join(SCAFFOLDS)}")
         edges = list(self.similarity_bins)
         if len(edges) < 2 or edges != sorted(set(edges)) or edges[0] < 0 or edges[-1] > 1:
-            raise ValueError(f"evaluate.domain.similarity_bins is {edges!r}; give at least two "
+            raise UserInputError(f"evaluate.domain.similarity_bins is {edges!r}; give at least two "
                              "increasing edges between 0 and 1, e.g. [0.0, 0.4, 0.6, 1.0]")
 
     @classmethod
@@ -62,7 +63,7 @@ class EvaluateConfig:
             given = section if not name else parts[name]
             unknown = sorted(set(given) - allowed)
             if unknown:
-                raise ValueError(f"unknown key(s) {', '.join(unknown)} under "
+                raise UserInputError(f"unknown key(s) {', '.join(unknown)} under "
                                  f"{'evaluate.' + name if name else 'evaluate'} in params.yaml; "
                                  f"allowed: {', '.join(sorted(allowed))}")
         subgroups, defaults = parts["subgroups"], cls()

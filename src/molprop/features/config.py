@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from molprop.errors import UserInputError
+
 DescriptorSet = Literal["full", "fast"]
 
 
@@ -20,9 +22,9 @@ class MorganConfig:
 
     def __post_init__(self) -> None:
         if self.radius < 0:
-            raise ValueError(f"featurize.morgan.radius must be >= 0, got {self.radius}")
+            raise UserInputError(f"featurize.morgan.radius must be >= 0, got {self.radius}")
         if self.n_bits < 1:
-            raise ValueError(f"featurize.morgan.n_bits must be >= 1, got {self.n_bits}")
+            raise UserInputError(f"featurize.morgan.n_bits must be >= 1, got {self.n_bits}")
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,9 @@ class DescriptorConfig:
 
     def __post_init__(self) -> None:
         if self.set not in ("full", "fast"):
-            raise ValueError(f"featurize.descriptors.set must be 'full' or 'fast', got {self.set!r}")
+            raise UserInputError(f"featurize.descriptors.set must be 'full' or 'fast', got {self.set!r}")
         if not 0.0 <= self.max_nonfinite_fraction <= 1.0:
-            raise ValueError(
+            raise UserInputError(
                 "featurize.descriptors.max_nonfinite_fraction must be in [0, 1], got "
                 f"{self.max_nonfinite_fraction}"
             )
@@ -56,13 +58,13 @@ class FeaturizeConfig:
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
-            raise ValueError(f"featurize.chunk_size must be >= 1, got {self.chunk_size}")
+            raise UserInputError(f"featurize.chunk_size must be >= 1, got {self.chunk_size}")
         if self.row_group_size < 1:
-            raise ValueError(f"featurize.row_group_size must be >= 1, got {self.row_group_size}")
+            raise UserInputError(f"featurize.row_group_size must be >= 1, got {self.row_group_size}")
         if not self.serial_below_seconds >= 0:
-            raise ValueError(f"featurize.serial_below_seconds must be >= 0, got {self.serial_below_seconds}")
+            raise UserInputError(f"featurize.serial_below_seconds must be >= 0, got {self.serial_below_seconds}")
         if self.n_jobs == 0 or self.n_jobs < -1:
-            raise ValueError(f"featurize.n_jobs must be -1 (all cores) or >= 1, got {self.n_jobs}")
+            raise UserInputError(f"featurize.n_jobs must be -1 (all cores) or >= 1, got {self.n_jobs}")
 
 
 _RUN_SETTINGS = ("n_jobs", "chunk_size", "row_group_size", "serial_below_seconds")
@@ -77,7 +79,7 @@ def config_from_params(section: Mapping[str, Any]) -> FeaturizeConfig:
     need not carry them).
     """
     if "graph" not in section:
-        raise ValueError(f"the featurize section has no 'graph' key (keys: {sorted(section)})")
+        raise UserInputError(f"the featurize section has no 'graph' key (keys: {sorted(section)})")
     morgan, desc = section.get("morgan") or {}, section.get("descriptors") or {}
     defaults = FeaturizeConfig()
     run = {k: type(getattr(defaults, k))(section.get(k, getattr(defaults, k))) for k in _RUN_SETTINGS}

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from molprop.errors import UserInputError
 from molprop.features.graph import (
     ATOM_BLOCK_SIZES,
     ATOM_CODES,
@@ -122,7 +123,7 @@ def load_graph_chunk(path: str | Path) -> tuple[list[str], GraphChunk]:
     table = pq.read_table(path)
     meta = json.loads((table.schema.metadata or {}).get(METADATA_KEY, b"{}"))
     if meta.get("enabled") is False:
-        raise ValueError(f"{path} holds no graphs: set featurize.graph: true and re-run featurize")
+        raise UserInputError(f"{path} holds no graphs: set featurize.graph: true and re-run featurize")
     features = (meta.get("atom_features"), meta.get("bond_features"))
     if meta.get("version") != VERSION or features != (atom_feature_names(), bond_feature_names()):
         raise ValueError(

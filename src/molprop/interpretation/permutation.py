@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from molprop.errors import UserInputError
 from molprop.interpretation.baseline_model import SklearnModel
 
 _CHUNK_ROWS = 4096  # permuted rows predicted at once (bounds memory)
@@ -42,9 +43,9 @@ class PermutationConfig:
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
             if name != "max_seconds" and int(value) < 1:
-                raise ValueError(f"interpret.permutation.{name} must be >= 1, got {value}")
+                raise UserInputError(f"interpret.permutation.{name} must be >= 1, got {value}")
         if not self.max_seconds > 0:
-            raise ValueError(f"interpret.permutation.max_seconds must be > 0, got {self.max_seconds}")
+            raise UserInputError(f"interpret.permutation.max_seconds must be > 0, got {self.max_seconds}")
 
 
 def row_seconds(model: SklearnModel) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from rdkit import Chem
 
+from molprop.errors import UserInputError
 from molprop.features.graph import MolGraph
 from molprop.interpretation.drawing import similarity_map_png
 from molprop.interpretation.errors import TrainingNeighbours, typical_predictions, worst_predictions
@@ -47,11 +48,11 @@ class InterpretConfig:
             object.__setattr__(self, "permutation", PermutationConfig(**self.permutation))
         for name in ("max_explained", "n_top_features", "n_worst", "ig_steps", "n_bit_examples"):
             if getattr(self, name) < 1:
-                raise ValueError(f"interpret.{name} must be >= 1, got {getattr(self, name)}")
+                raise UserInputError(f"interpret.{name} must be >= 1, got {getattr(self, name)}")
         if not self.max_treeshap_seconds > 0:
-            raise ValueError(f"interpret.max_treeshap_seconds must be > 0, got {self.max_treeshap_seconds}")
+            raise UserInputError(f"interpret.max_treeshap_seconds must be > 0, got {self.max_treeshap_seconds}")
         if self.n_maps_worst > self.n_worst:
-            raise ValueError(f"interpret.n_maps_worst ({self.n_maps_worst}) must not exceed n_worst ({self.n_worst})")
+            raise UserInputError(f"interpret.n_maps_worst ({self.n_maps_worst}) must not exceed n_worst ({self.n_worst})")
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Molecules:
         rows = index.get_indexer(list(mol_ids))
         if (rows < 0).any():
             missing = [m for m, r in zip(mol_ids, rows) if r < 0][:3]
-            raise ValueError(f"data/predictions.parquet has molecules {missing} not in data/validated.parquet; "
+            raise UserInputError(f"data/predictions.parquet has molecules {missing} not in data/validated.parquet; "
                              "re-run `dvc repro`")
         return rows
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from molprop.errors import UserInputError
 from molprop.models.matrix import FEATURE_GROUPS
 
 # Hyperparameters each kind accepts (the keys of its params.yaml sub-section and search space).
@@ -23,7 +24,7 @@ KINDS = tuple(HYPERPARAMETERS)
 def check_kind(kind: str) -> None:
     """Raise a clear error for an unknown model kind."""
     if kind not in HYPERPARAMETERS:
-        raise ValueError(f"baseline.model is {kind!r}; choose from {list(KINDS)}")
+        raise UserInputError(f"baseline.model is {kind!r}; choose from {list(KINDS)}")
 
 
 def check_hyperparameters(kind: str, names: list[str], where: str) -> None:
@@ -31,7 +32,7 @@ def check_hyperparameters(kind: str, names: list[str], where: str) -> None:
     check_kind(kind)
     unknown = sorted(set(names) - set(HYPERPARAMETERS[kind]))
     if unknown:
-        raise ValueError(f"{where}: {unknown} are not hyperparameters of {kind}; "
+        raise UserInputError(f"{where}: {unknown} are not hyperparameters of {kind}; "
                          f"it has {list(HYPERPARAMETERS[kind])}")
 
 
@@ -41,7 +42,7 @@ def input_columns(kind: str, columns: list[str]) -> list[str]:
         return columns
     fingerprints = [c for c in columns if c.startswith(FEATURE_GROUPS["morgan"])]
     if not fingerprints:
-        raise ValueError("baseline.model knn_tanimoto compares Morgan fingerprints: add morgan to "
+        raise UserInputError("baseline.model knn_tanimoto compares Morgan fingerprints: add morgan to "
                          "baseline.features (and enable featurize.morgan)")
     return fingerprints
 
@@ -76,7 +77,7 @@ def make_estimator(kind: str, task: str, hyperparameters: Mapping[str, Any], see
 
         alpha = float(params.get("alpha", 1.0))
         if alpha <= 0:
-            raise ValueError(f"baseline.ridge.alpha is {alpha}; it must be > 0")
+            raise UserInputError(f"baseline.ridge.alpha is {alpha}; it must be > 0")
         if classify:
             return LogisticRegression(C=1.0 / alpha, class_weight="balanced", max_iter=5000)
         return Ridge(alpha=alpha)

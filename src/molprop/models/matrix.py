@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from molprop.errors import UserInputError
+
 FEATURE_GROUPS: dict[str, str] = {"morgan": "fp_", "descriptors": "desc_"}
 
 
@@ -15,11 +17,11 @@ def select_feature_columns(columns: list[str], groups: list[str]) -> list[str]:
     groups, no columns (a graph network may use none)."""
     unknown = [g for g in groups if g not in FEATURE_GROUPS]
     if unknown:
-        raise ValueError(f"Unknown feature group(s) {unknown}; choose from {sorted(FEATURE_GROUPS)}")
+        raise UserInputError(f"Unknown feature group(s) {unknown}; choose from {sorted(FEATURE_GROUPS)}")
     prefixes = tuple(FEATURE_GROUPS[g] for g in groups)
     selected = [c for c in columns if c.startswith(prefixes)]
     if groups and not selected:
-        raise ValueError(
+        raise UserInputError(
             f"No feature columns for groups {groups} in data/features.parquet; enable them in the "
             "featurize section of params.yaml."
         )
@@ -48,7 +50,7 @@ class Preprocessor:
         """Fit on training rows only; ``scale``: ``none``/False, ``standard``/True or ``quantile``."""
         scaling = {False: "none", True: "standard"}.get(scale, scale)
         if scaling not in SCALINGS:
-            raise ValueError(f"feature scaling {scale!r}: use one of {SCALINGS}")
+            raise UserInputError(f"feature scaling {scale!r}: use one of {SCALINGS}")
         values = frame[columns].to_numpy(dtype=np.float64)
         values = np.where(np.isfinite(values), values, np.nan)
         medians = np.nanmedian(values, axis=0) if len(values) else np.zeros(len(columns))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from molprop.errors import UserInputError
 from molprop.schema import FOLD, SPLIT
 
 
@@ -35,5 +36,5 @@ def partitions(split: pd.DataFrame) -> list[Partition]:
     labels = split[SPLIT].to_numpy()
     train, val = np.flatnonzero(labels == "train"), np.flatnonzero(labels == "val")
     if len(train) == 0:
-        raise ValueError("data/split.parquet has no training molecules")
+        raise UserInputError("data/split.parquet has no training molecules")
     return [Partition("member_0", train, val, test)]

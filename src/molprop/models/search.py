@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from molprop.errors import UserInputError
 from molprop.evaluation.metrics import score
 
 METHODS = ("none", "grid", "optuna")
@@ -32,11 +33,11 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"baseline.search.method is {self.method!r}; choose from {list(METHODS)}")
+            raise UserInputError(f"baseline.search.method is {self.method!r}; choose from {list(METHODS)}")
         if self.cv_groups not in CV_GROUPS:
-            raise ValueError(f"baseline.search.cv_groups is {self.cv_groups!r}; choose from {list(CV_GROUPS)}")
+            raise UserInputError(f"baseline.search.cv_groups is {self.cv_groups!r}; choose from {list(CV_GROUPS)}")
         if self.method != "none" and (self.n_trials < 1 or self.cv_folds < 2):
-            raise ValueError("baseline.search needs n_trials >= 1 and cv_folds >= 2")
+            raise UserInputError("baseline.search needs n_trials >= 1 and cv_folds >= 2")
 
 
 @dataclass
@@ -78,12 +79,12 @@ def cv_splits(n: int, n_folds: int, groups: Sequence[str] | None, seed: int
 
     if groups is None:
         if n < n_folds:
-            raise ValueError(f"cannot make {n_folds} CV folds from {n} training molecules; "
+            raise UserInputError(f"cannot make {n_folds} CV folds from {n} training molecules; "
                              "lower baseline.search.cv_folds")
         return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(n)))
     n_groups = len(set(groups))
     if n_groups < 2:
-        raise ValueError(f"the training molecules have {n_groups} scaffold; scaffold-grouped CV "
+        raise UserInputError(f"the training molecules have {n_groups} scaffold; scaffold-grouped CV "
                          "needs 2 or more: set baseline.search.cv_groups to random")
     if n_groups < n_folds:
         print(f"baseline search: {n_groups} scaffold groups in the training part, so {n_groups} CV folds")
@@ -115,7 +116,7 @@ def _suggest(trial: Any, name: str, spec: Any) -> Any:
         if isinstance(low, int) and isinstance(high, int) and not isinstance(low, bool):
             return trial.suggest_int(name, low, high, log=log)
         return trial.suggest_float(name, float(low), float(high), log=log)
-    raise ValueError(f"baseline.search.space: {name} must be a list of choices or "
+    raise UserInputError(f"baseline.search.space: {name} must be a list of choices or "
                      f"{{low, high, log}}; got {spec!r}")
 
 
@@ -126,7 +127,7 @@ def _sampler(config: SearchConfig, seed: int) -> Any:
         return optuna.samplers.TPESampler(seed=seed)
     ranges = [name for name, spec in config.space.items() if not isinstance(spec, list)]
     if ranges:
-        raise ValueError(f"baseline.search.method grid needs a list of values for {ranges}")
+        raise UserInputError(f"baseline.search.method grid needs a list of values for {ranges}")
     return optuna.samplers.GridSampler({k: list(v) for k, v in config.space.items()}, seed=seed)
 
 
@@ -161,5 +162,5 @@ def run_search(objective: Callable[[dict[str, Any]], float], config: SearchConfi
     trials = [{"number": t.number, "params": t.params, "value": t.value}
               for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not trials:
-        raise ValueError("baseline search: no trial finished; raise timeout_s or n_trials")
+        raise UserInputError("baseline search: no trial finished; raise timeout_s or n_trials")
     return SearchResult(dict(study.best_params), float(study.best_value), metric, trials)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from molprop.errors import UserInputError
 from molprop.features.graph import MolGraph
 from molprop.features.parallel import available_cores, end_with_owner
 from molprop.models.matrix import Preprocessor
@@ -47,7 +48,7 @@ def ensemble_members(parts: Sequence[Partition], ensemble_size: int, seed: int) 
     """``ensemble_size`` seeds (seed, seed + 1, ...) per partition. Names: ``member_<i>`` for a
     plain split, ``fold_<k>`` or ``fold_<k>_member_<i>`` in k-fold mode."""
     if ensemble_size < 1:
-        raise ValueError(f"train.ensemble_size is {ensemble_size}; it must be >= 1")
+        raise UserInputError(f"train.ensemble_size is {ensemble_size}; it must be >= 1")
     members = []
     for part in parts:
         for i in range(ensemble_size):

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from molprop.errors import UserInputError
 from molprop.features.graph import ATOM_FDIM, BOND_FDIM, MolGraph
 from molprop.models.matrix import Preprocessor
 from molprop.nn.mlp import MLP, MLPConfig
@@ -37,7 +38,7 @@ def network_config(kind: str, n_features: int, n_outputs: int, params: dict[str,
                           dropout=params["dropout"], n_extra=n_features,
                           ffn_hidden_size=params["ffn_hidden_size"], ffn_layers=params["n_layers"],
                           readout=params["readout"], batch_norm=params["batch_norm"])
-    raise ValueError(f"train.model is {kind!r}; use one of {ARCHITECTURES}")
+    raise UserInputError(f"train.model is {kind!r}; use one of {ARCHITECTURES}")
 
 
 def build_network(kind: str, config: MLPConfig | MPNNConfig) -> nn.Module:
@@ -51,7 +52,7 @@ def network_inputs(kind: str, x: np.ndarray, graphs: Sequence[MolGraph] | None) 
     if not NEEDS_GRAPHS[kind]:
         return x
     if graphs is None:
-        raise ValueError("a dmpnn network needs the molecular graphs (featurize.graph: true)")
+        raise UserInputError("a dmpnn network needs the molecular graphs (featurize.graph: true)")
     return GraphInputs(graphs, x if x.shape[1] else None)
 
 
@@ -82,7 +83,7 @@ def load_network(directory: Path) -> LoadedNetwork:
     prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
     config = MLPConfig(**network["config"]) if kind == "mlp" else MPNNConfig(**network["config"])
     if kind == "dmpnn" and (config.atom_fdim, config.bond_fdim) != (ATOM_FDIM, BOND_FDIM):
-        raise ValueError(
+        raise UserInputError(
             f"{directory}: this network was trained on graphs with {config.atom_fdim} atom / "
             f"{config.bond_fdim} bond features, this molprop makes {ATOM_FDIM} / {BOND_FDIM}: "
             "it was trained by another molprop version; retrain it (dvc repro train)"

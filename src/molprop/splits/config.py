@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from molprop.errors import UserInputError
+
 METHODS = ("random", "scaffold", "scaffold_balanced", "stratified", "cluster")
 CLUSTER_METHODS = ("butina", "kmeans")
 
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """How to split a dataset. Invalid values raise ``ValueError`` naming the ``split.*`` key."""
+    """How to split a dataset. Invalid values raise ``UserInputError`` naming the ``split.*`` key."""
 
     method: str = "scaffold"
     train: float = 0.8
@@ -27,45 +29,45 @@ class SplitConfig:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"split.method is {self.method!r}; use one of {', '.join(METHODS)}")
+            raise UserInputError(f"split.method is {self.method!r}; use one of {', '.join(METHODS)}")
         for name in ("train", "val", "test"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(
+                raise UserInputError(
                     f"split.fractions.{name} is {value!r}; give a fraction between 0 and 1"
                 )
         total = self.train + self.val + self.test
         if not math.isclose(total, 1.0, abs_tol=1e-9):
-            raise ValueError(
+            raise UserInputError(
                 f"split.fractions train={self.train}, val={self.val}, test={self.test} sum to "
                 f"{total:g}, not 1; change them in params.yaml so that they add up to 1"
             )
         if self.train <= 0:
-            raise ValueError("split.fractions.train must be > 0: a model needs training data")
+            raise UserInputError("split.fractions.train must be > 0: a model needs training data")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"split.seed is {self.seed!r}; use an integer")
+            raise UserInputError(f"split.seed is {self.seed!r}; use an integer")
         if not isinstance(self.group_folds_by_scaffold, bool):
-            raise ValueError("split.group_folds_by_scaffold must be true or false")
+            raise UserInputError("split.group_folds_by_scaffold must be true or false")
         if not isinstance(self.n_folds, int) or self.n_folds < 0 or self.n_folds == 1:
-            raise ValueError(
+            raise UserInputError(
                 f"split.n_folds is {self.n_folds!r}; use 0 for no cross-validation or k >= 2 folds"
             )
         if self.cluster_method not in CLUSTER_METHODS:
-            raise ValueError(
+            raise UserInputError(
                 f"split.cluster.method is {self.cluster_method!r}; use one of "
                 f"{', '.join(CLUSTER_METHODS)}"
             )
         if not 0.0 < self.cluster_distance_cutoff < 1.0:
-            raise ValueError(
+            raise UserInputError(
                 f"split.cluster.distance_cutoff is {self.cluster_distance_cutoff!r}; give a "
                 "Tanimoto distance strictly between 0 and 1"
             )
         if not isinstance(self.n_clusters, int) or self.n_clusters < 2:
-            raise ValueError(
+            raise UserInputError(
                 f"split.cluster.n_clusters is {self.n_clusters!r}; use an integer >= 2"
             )
         if not isinstance(self.stratify_bins, int) or self.stratify_bins < 2:
-            raise ValueError(f"split.stratify_bins is {self.stratify_bins!r}; use an integer >= 2")
+            raise UserInputError(f"split.stratify_bins is {self.stratify_bins!r}; use an integer >= 2")
 
     @classmethod
     def from_params(cls, section: dict) -> SplitConfig:
@@ -101,7 +103,7 @@ _TOP_KEYS = {
 def _check_keys(where: str, given: dict, allowed: set[str]) -> None:
     unknown = sorted(set(given) - allowed)
     if unknown:
-        raise ValueError(
+        raise UserInputError(
             f"unknown key(s) {', '.join(unknown)} under {where} in params.yaml; "
             f"allowed: {', '.join(sorted(allowed))}"
         )

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from molprop.errors import UserInputError
+
 IDENTITY_KEYS = ("inchikey", "smiles")
 AGGREGATES = ("median", "mean")
 
@@ -23,7 +25,7 @@ class StandardizeConfig:
 
     def __post_init__(self) -> None:
         if self.identity_key not in IDENTITY_KEYS:
-            raise ValueError(f"identity_key must be one of {IDENTITY_KEYS}, got {self.identity_key!r}")
+            raise UserInputError(f"identity_key must be one of {IDENTITY_KEYS}, got {self.identity_key!r}")
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,9 @@ class TargetRules:
 
     def __post_init__(self) -> None:
         if self.task not in ("regression", "classification"):
-            raise ValueError(f"task must be regression or classification, got {self.task!r}")
+            raise UserInputError(f"task must be regression or classification, got {self.task!r}")
         if self.decimal not in (".", ","):
-            raise ValueError(f"data.decimal must be '.' or ',', got {self.decimal!r}")
+            raise UserInputError(f"data.decimal must be '.' or ',', got {self.decimal!r}")
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,9 @@ class DuplicatePolicy:
 
     def __post_init__(self) -> None:
         if self.aggregate not in AGGREGATES:
-            raise ValueError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
+            raise UserInputError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
         if not self.tolerance >= 0:
-            raise ValueError(f"duplicate tolerance must be >= 0, got {self.tolerance!r}")
+            raise UserInputError(f"duplicate tolerance must be >= 0, got {self.tolerance!r}")
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def _build(cls: type, values: dict[str, Any] | None, where: str, **extra: Any) -
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"params {where}: unknown key(s) {unknown}; known: {sorted(names)}")
+        raise UserInputError(f"params {where}: unknown key(s) {unknown}; known: {sorted(names)}")
     return cls(**values, **extra)
 
 
@@ -109,7 +111,7 @@ def config_from_params(
              "expectations", "n_jobs", "chunk_size", "parallel_min_rows", "max_classes"}
     unknown = sorted(set(section) - known)
     if unknown:
-        raise ValueError(f"params validate: unknown key(s) {unknown}; known: {sorted(known)}")
+        raise UserInputError(f"params validate: unknown key(s) {unknown}; known: {sorted(known)}")
     standardize = _build(StandardizeConfig, section.get("standardize"), "validate.standardize",
                          identity_key=section.get("identity_key", "smiles"))
     bounds = (section.get("target_range") or {}).get(target_column)
