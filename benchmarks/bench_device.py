@@ -20,7 +20,6 @@ the CPU and every accelerator torch sees) prints:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 import time

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from rdkit import Chem
 
+from molprop.errors import UserInputError
+
 
 def use_legacy_stereo_perception() -> None:
     """Make this process perceive stereochemistry with RDKit's legacy algorithm (its default),
@@ -36,7 +38,7 @@ def parse_validated(smiles: Sequence[str], names: Sequence[object], kind: str,
     for name, text in zip(names, smiles, strict=True):
         mol = read(text) if isinstance(text, str) else None
         if mol is None:
-            raise ValueError(
+            raise UserInputError(
                 f"{kind} {name!r} of {where}: SMILES {text!r} could not be parsed by RDKit. "
                 "data/validated.parquet should hold only valid molecules: re-run the validate stage."
             )

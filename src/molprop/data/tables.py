@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from molprop.errors import UserInputError
 from molprop.schema import MOL_ID
 
 
@@ -19,7 +20,7 @@ def read_aligned(*paths: str | Path, columns: dict[str, list[str]] | None = None
     reference = frames[0][MOL_ID].to_numpy()
     for path, frame in zip(paths[1:], frames[1:]):
         if MOL_ID in frame and not (len(frame) == len(reference) and (frame[MOL_ID].to_numpy() == reference).all()):
-            raise ValueError(
+            raise UserInputError(
                 f"{path} is not row-aligned with {paths[0]} (mol_id differs); re-run `dvc repro`."
             )
     return frames
@@ -33,5 +34,5 @@ def class_names(validated: pd.DataFrame, task: str) -> list[str]:
         return []
     pairs = validated[[TARGET, LABEL]].drop_duplicates().sort_values(TARGET)
     if pairs[TARGET].tolist() != list(range(len(pairs))):
-        raise ValueError("data/validated.parquet: class indices are not 0..K-1 with one label each")
+        raise UserInputError("data/validated.parquet: class indices are not 0..K-1 with one label each")
     return pairs[LABEL].astype(str).tolist()

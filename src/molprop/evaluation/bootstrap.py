@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from molprop.errors import UserInputError
+
 CHUNK = 100  # resamples evaluated together at most ...
 CHUNK_ELEMENTS = 2_000_000  # ... and fewer for large n: each (chunk, n) float array <= 16 MB
 
@@ -22,14 +24,14 @@ class BootstrapConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_resamples, int) or self.n_resamples < 10:
-            raise ValueError(
+            raise UserInputError(
                 f"evaluate.bootstrap.n_resamples is {self.n_resamples!r}; use an integer >= 10 "
                 "(1000 or more for stable 95% intervals)"
             )
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"evaluate.bootstrap.seed is {self.seed!r}; use an integer")
+            raise UserInputError(f"evaluate.bootstrap.seed is {self.seed!r}; use an integer")
         if not 0.0 < self.confidence < 1.0:
-            raise ValueError(
+            raise UserInputError(
                 f"evaluate.bootstrap.confidence is {self.confidence!r}; give a level between "
                 "0 and 1, e.g. 0.95"
             )

@@ -80,7 +80,7 @@ def graph_schema(enabled: bool = True) -> pa.Schema:
 def _checked_codes(codes: np.ndarray, blocks: Sequence[int], path: object) -> np.ndarray:
     """``codes`` as read from ``path``, refused if a slot lies outside its block or a flag is not 0/1."""
     if (codes[:, : len(blocks)] >= np.asarray(blocks)).any() or (codes[:, len(blocks) :] > 1).any():
-        raise ValueError(f"{path}: graph codes out of range: the graphs file is damaged; re-run the featurize stage")
+        raise UserInputError(f"{path}: graph codes out of range: the graphs file is damaged; re-run the featurize stage")
     return codes
 
 
@@ -112,7 +112,7 @@ def _unblob(table: pa.Table, name: str, counts: np.ndarray, path: object) -> np.
         parts.append(np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]])
         lengths.append(np.diff(offsets))
     if not np.array_equal(np.concatenate(lengths), counts.astype(np.int64) * np.dtype(dtype).itemsize * width):
-        raise ValueError(f"{path}: column {name} does not match n_atoms / n_bonds: the file is damaged; "
+        raise UserInputError(f"{path}: column {name} does not match n_atoms / n_bonds: the file is damaged; "
                          "re-run the featurize stage (dvc repro featurize)")  # fmt: skip
     native = np.dtype(dtype).newbyteorder("=")
     return np.concatenate(parts).view(dtype).astype(native, copy=False).reshape(-1, width)
@@ -126,7 +126,7 @@ def load_graph_chunk(path: str | Path) -> tuple[list[str], GraphChunk]:
         raise UserInputError(f"{path} holds no graphs: set featurize.graph: true and re-run featurize")
     features = (meta.get("atom_features"), meta.get("bond_features"))
     if meta.get("version") != VERSION or features != (atom_feature_names(), bond_feature_names()):
-        raise ValueError(
+        raise UserInputError(
             f"{path} was written by another molprop version (graph format {meta.get('version')}, this "
             f"one reads {VERSION}) or with other atom/bond features; re-run the featurize stage "
             "(dvc repro featurize)"
@@ -154,7 +154,7 @@ def load_aligned_graphs(path: str | Path, mol_ids: Sequence[str]) -> list[MolGra
     (the row order of data/validated.parquet)."""
     ids, chunk = load_graph_chunk(path)
     if list(ids) != list(mol_ids):
-        raise ValueError(f"{path} is not row-aligned with data/validated.parquet; re-run `dvc repro`")
+        raise UserInputError(f"{path} is not row-aligned with data/validated.parquet; re-run `dvc repro`")
     return chunk.graphs()
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import TypeVar
 
+from molprop.errors import UserInputError
+
 T = TypeVar("T")
 R = TypeVar("R")
 # Preloaded last by every forkserver molprop starts: the server then exits without teardown.
@@ -33,7 +35,7 @@ def resolve_n_jobs(n_jobs: int) -> int:
     if n_jobs == -1:
         return available_cores()
     if n_jobs < 1:
-        raise ValueError(f"n_jobs must be -1 (all cores) or >= 1, got {n_jobs}")
+        raise UserInputError(f"n_jobs must be -1 (all cores) or >= 1, got {n_jobs}")
     return n_jobs
 
 

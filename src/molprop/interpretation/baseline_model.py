@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from molprop.errors import UserInputError
 from molprop.models.estimators import predict_matrix
 from molprop.models.matrix import Preprocessor
 from molprop.models.store import ModelCard, load_card, load_sklearn_member
@@ -106,7 +107,7 @@ def load_sklearn_model(model_dir: str | Path) -> SklearnModel:
     members = [load_sklearn_member(model_dir / member) for member in card.members]
     for member, (estimator, prep) in zip(card.members[1:], members[1:]):
         if prep.columns != members[0][1].columns or type(estimator) is not type(members[0][0]):
-            raise ValueError(f"{model_dir}/{member} differs from {card.members[0]} in estimator type or "
+            raise UserInputError(f"{model_dir}/{member} differs from {card.members[0]} in estimator type or "
                              "feature columns; re-run the baseline stage")
     return SklearnModel(card, members)
 

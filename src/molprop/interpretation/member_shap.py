@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from molprop.errors import UserInputError
+
 # TreeSHAP seconds per explained molecule and per (node x depth) of each tree: shap 0.51 on one
 # core of the development machine took 1.39e-8 on FreeSolv's forest (200 trees of ~630 nodes,
 # 0.03 s per molecule) and 1.49e-8 on a 10,000-molecule dataset's (200 trees of ~10,000 nodes,
@@ -98,7 +100,7 @@ def class_contributions(member: MemberShap, chosen: np.ndarray | None, log_odds:
     for i, c in enumerate(np.asarray(chosen, dtype=int)):
         if c not in position:
             if log_odds:
-                raise ValueError(f"a baseline member never saw class {c} (its log-odds are undefined); "
+                raise UserInputError(f"a baseline member never saw class {c} (its log-odds are undefined); "
                                  "use a split with every class in every training fold")
             continue
         if log_odds:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from molprop.errors import UserInputError
 from molprop.features.config import FeaturizeConfig, config_from_params
 from molprop.serialization import write_json
 
@@ -60,7 +61,7 @@ class PredictContext:
         missing = [g for g, on in (("morgan", full.morgan), ("descriptors", full.descriptors))
                    if g in groups and on is None]
         if missing or (graph and not full.graph):
-            raise ValueError(f"the model uses {missing or 'graphs'} but the saved featurize "
+            raise UserInputError(f"the model uses {missing or 'graphs'} but the saved featurize "
                              "config has them turned off: the model directory is inconsistent; "
                              "re-run `dvc repro`.")
         return FeaturizeConfig(morgan=full.morgan if "morgan" in groups else None,
@@ -123,12 +124,12 @@ def load_predict_context(model_dir: str | Path) -> PredictContext:
                                 "fingerprints). Retrain it with this molprop version (dvc repro).")
     data = json.loads(path.read_text())
     if data.get("version") != CONTEXT_VERSION:
-        raise ValueError(f"{path}: context version {data.get('version')!r}, this molprop reads "
+        raise UserInputError(f"{path}: context version {data.get('version')!r}, this molprop reads "
                          f"version {CONTEXT_VERSION}; retrain the model (dvc repro).")
     domain = DomainFingerprint(int(data["domain"]["radius"]), int(data["domain"]["n_bits"]))
     fps = np.load(model_dir / TRAIN_FPS_FILE, allow_pickle=False)
     if fps.dtype != np.uint8 or fps.ndim != 2 or fps.shape != (data["n_train"], -(-domain.n_bits // 8)):
-        raise ValueError(f"{model_dir / TRAIN_FPS_FILE}: shape {fps.shape} / {fps.dtype} does not "
+        raise UserInputError(f"{model_dir / TRAIN_FPS_FILE}: shape {fps.shape} / {fps.dtype} does not "
                          f"match {data['n_train']} molecules x {domain.n_bits} bits; retrain the model.")
     return PredictContext(data["validate"], data["featurize"], data["data_hash"], data.get("metrics"),
                           int(data["n_train"]), domain, fps)

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from molprop.errors import UserInputError
 from molprop.predict.stream import input_files
 
 MANIFEST = "_manifest.json"  # "_" and "." names are skipped by Parquet dataset readers
@@ -33,7 +34,7 @@ def output_kind(output: str | Path) -> str:
         return "directory"
     kind = OUTPUT_FORMATS.get(output.suffix.lower())
     if kind is None:
-        raise ValueError(f"{output}: unknown output type '{output.suffix}'; use .parquet, .csv "
+        raise UserInputError(f"{output}: unknown output type '{output.suffix}'; use .parquet, .csv "
                          "or a directory (no suffix) to keep the part files.")
     return kind
 
@@ -80,7 +81,7 @@ class PartStore:
         manifest = self._read()
         if manifest is not None and {k: manifest.get(k) for k in identity} != identity:
             what = [k for k in identity if manifest.get(k) != identity[k]]
-            raise ValueError(f"{self.folder} holds a run with a different {' and '.join(what)}; "
+            raise UserInputError(f"{self.folder} holds a run with a different {' and '.join(what)}; "
                              "pass overwrite=True (--overwrite) to start afresh, or another output.")
         if manifest is None and self.folder.exists() and any(self.folder.iterdir()):
             raise FileExistsError(f"{self.folder} exists and is not a molprop predict output; "

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from molprop.errors import UserInputError
 from molprop.predict.chunk import PrepareSpec, output_schema, process
 from molprop.predict.context import load_predict_context
 from molprop.predict.domain import DEFAULT_THRESHOLD
@@ -42,9 +43,9 @@ class PredictOptions:
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1 or self.batch_size < 1:
-            raise ValueError(f"chunk_size and batch_size must be >= 1 ({self.chunk_size}, {self.batch_size})")
+            raise UserInputError(f"chunk_size and batch_size must be >= 1 ({self.chunk_size}, {self.batch_size})")
         if not 0.0 <= self.ad_threshold <= 1.0:
-            raise ValueError(f"ad_threshold must be in [0, 1], got {self.ad_threshold}")
+            raise UserInputError(f"ad_threshold must be in [0, 1], got {self.ad_threshold}")
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     from tqdm import tqdm
 
     if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+        raise UserInputError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     info = model_info(model_dir)
     id_column, id_source = resolve_id_column(input_path, options.id_column)
     options = replace(options, id_column=id_column)

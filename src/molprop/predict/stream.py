@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from molprop.data.io import csv_separator, file_suffix, open_text
+from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
            ".pq": "parquet", ".smi": "smi", ".smiles": "smi", ".sdf": "sdf", ".sd": "sdf"}  # fmt: skip
@@ -254,7 +255,7 @@ def iter_chunks(path: str | Path, chunk_size: int, smiles_column: str = "smiles"
                 id_column: str | None = None) -> Iterator[pd.DataFrame]:
     """The input's molecules, ``chunk_size`` at a time, in file order (see the module doc)."""
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        raise UserInputError(f"chunk_size must be >= 1, got {chunk_size}")
     path = Path(path)
     fmt = input_format(path)
     check_columns(path, smiles_column, id_column)

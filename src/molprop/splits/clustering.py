@@ -9,6 +9,7 @@ from rdkit import DataStructs
 from rdkit.DataStructs import ExplicitBitVect
 from rdkit.ML.Cluster import Butina
 
+from molprop.errors import UserInputError
 from molprop.splits.chem import fingerprint_matrix
 
 
@@ -31,7 +32,7 @@ def kmeans_clusters(fps: Sequence[ExplicitBitVect], n_clusters: int, seed: int) 
     from sklearn.cluster import KMeans
 
     if len(fps) < n_clusters:
-        raise ValueError(
+        raise UserInputError(
             f"split.cluster.n_clusters is {n_clusters} but there are only {len(fps)} molecules; "
             "lower n_clusters"
         )

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from molprop.errors import UserInputError
+
 
 def assign_folds(
     n: int,
@@ -23,14 +25,14 @@ def assign_folds(
     from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
     if n < n_folds:
-        raise ValueError(
+        raise UserInputError(
             f"cannot make {n_folds} folds from {n} non-test molecules; lower split.n_folds"
         )
     dummy = np.zeros(n)
     if groups is not None:
         n_groups = len(set(groups))
         if n_groups < n_folds:
-            raise ValueError(
+            raise UserInputError(
                 f"cannot make {n_folds} scaffold-grouped folds from {n_groups} scaffold(s) among "
                 f"the {n} non-test molecules; lower split.n_folds or set "
                 "split.group_folds_by_scaffold to false"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from molprop.errors import UserInputError
 from molprop.schema import SPLIT_NAMES
 
 Fractions = tuple[float, float, float]
@@ -17,7 +18,7 @@ def part_sizes(n: int, fractions: Fractions) -> np.ndarray:
     wanted = np.array(fractions, dtype=np.float64)
     positive = wanted > 0
     if n < positive.sum():
-        raise ValueError(
+        raise UserInputError(
             f"cannot split {n} molecule(s) into {int(positive.sum())} non-empty parts; "
             "use more data or set the fraction of a part to 0"
         )
@@ -70,7 +71,7 @@ def fill_groups(
         if fractions[part] > 0 and not placed[part]:
             donor = max(range(3), key=lambda p: (len(placed[p]), -p))
             if len(placed[donor]) < 2:
-                raise ValueError(
+                raise UserInputError(
                     f"cannot make a non-empty {SPLIT_NAMES[part]} part: the {n} molecules form "
                     f"only {len(groups)} group(s) that may not be divided; use more data or "
                     "another split.method (e.g. random)"

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from molprop.errors import UserInputError
 from molprop.splits import strategies
 from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, to_mols
 from molprop.splits.clustering import butina_clusters, kmeans_clusters
@@ -63,10 +64,10 @@ def make_split(
     (val fraction merged into train), then gives every other molecule a fold and part "train"."""
     y = np.asarray(y)
     if task not in ("regression", "classification"):
-        raise ValueError(f"data.task is {task!r}; use regression or classification")
+        raise UserInputError(f"data.task is {task!r}; use regression or classification")
     missing = np.flatnonzero(pd.isna(y))
     if missing.size:
-        raise ValueError(f"rows {missing[:5].tolist()} have no target y; re-run validate")
+        raise UserInputError(f"rows {missing[:5].tolist()} have no target y; re-run validate")
     mols = to_mols(list(smiles))
     scaffolds, fps = murcko_scaffolds(mols), morgan_fingerprints(mols)
     fractions = (config.train + config.val, 0.0, config.test) if config.kfold else config.fractions

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from molprop.errors import UserInputError
 from molprop.validation.config import TargetRules
 
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none"})
@@ -124,9 +125,9 @@ def order_classes(classes: list[str], positive: str | None) -> list[str]:
     if positive is None:
         return classes
     if positive not in classes:
-        raise ValueError(f"data.positive_class '{positive}' is not a label of the target; its labels: {classes}")
+        raise UserInputError(f"data.positive_class '{positive}' is not a label of the target; its labels: {classes}")
     if len(classes) != 2:
-        raise ValueError(f"data.positive_class applies to two classes; the target has {len(classes)}: "
+        raise UserInputError(f"data.positive_class applies to two classes; the target has {len(classes)}: "
                          f"{classes}. Set it to null.")
     return [label for label in classes if label != positive] + [positive]
 
