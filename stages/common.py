@@ -25,12 +25,14 @@ def read_params(*sections: str) -> dict[str, Any]:
     problem (:mod:`molprop.params_check`)."""
     from ruamel.yaml import YAML
 
+    from molprop.errors import UserInputError
     from molprop.params_check import params_problems
 
     params = YAML(typ="safe").load(PARAMS_FILE.read_text()) or {}
     missing = [s for s in sections if s not in params]
     if missing:
-        raise KeyError(f"params.yaml has no section(s) {missing}")
+        raise UserInputError(f"params.yaml has no section(s) {', '.join(missing)}; restore them from the "
+                             "project's params.yaml (git show HEAD:params.yaml)")
     chosen = {s: params[s] for s in sections}
     problems = params_problems(chosen)
     if problems:  # before any work: a typo is not ignored, a wrong type does not fail deep inside

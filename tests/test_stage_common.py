@@ -138,3 +138,12 @@ def test_a_setting_to_fix_ends_the_stage_in_one_line(tmp_path):
     other = script.replace("UserInputError('split", "ValueError('split")
     done = subprocess.run([sys.executable, "-c", other], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 1 and "Traceback" in done.stderr  # anything else: a bug to report
+
+
+def test_a_missing_params_section_ends_the_stage_in_one_line(tmp_path):
+    (tmp_path / "params.yaml").write_text("data:\n  task: regression\n")
+    script = (f"import sys; sys.path.insert(0, {str(STAGES)!r}); from common import read_params, run_stage\n"
+              "run_stage(lambda: read_params('data', 'train'))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.startswith("-c: params.yaml has no section(s) train; restore them") and "Traceback" not in done.stderr

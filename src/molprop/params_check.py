@@ -1,10 +1,11 @@
 """params.yaml checked against molprop's JSON Schema (``params.schema.json`` beside this module).
 
-The schema holds every key the stages read, with its type, range or allowed values, so that a
-misspelt key (``train.lrr``, also one added by ``dvc exp run -S``) or a wrong value
-(``lr: fast``, ``batch_size: 0``) stops a stage with one line per problem before any work,
-instead of being ignored or failing deep inside a library. Editors that read JSON Schema (the
-YAML language server) use the same file: see the first line of params.yaml.
+The schema holds every key the stages read, with its type, range or allowed values, so that
+a misspelt key (``train.lrr`` in a hand edit, or added by ``dvc exp run -S +train.lrr=...``)
+or a wrong value (``lr: fast``, ``batch_size: 0``) stops a stage with one line per problem
+before any work, instead of being ignored or failing deep inside a library. Editors that
+read JSON Schema (the YAML language server) use the same file: see the first line of
+params.yaml.
 """
 
 from __future__ import annotations
