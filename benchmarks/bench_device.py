@@ -31,8 +31,8 @@ from ruamel.yaml import YAML
 
 from molprop.evaluation.metrics import score
 from molprop.features.parallel import WorkerPool
-from molprop.models.predictor import predict_saved
 from molprop.models.partitions import partitions
+from molprop.models.predictor import predict_saved
 from molprop.nn.device import one_cpu_thread
 from molprop.nn.members import (Member, MemberRun, ensemble_members, predict_rows, read_training_tables, train_member,
                                 train_members)
@@ -75,10 +75,14 @@ def train_first_member(run: MemberRun, member: Member, device: torch.device, out
 
 def saved_model_difference(directory: Path, run: MemberRun, test: np.ndarray) -> float:
     """Largest difference between ``directory``'s member predictions of ``test`` on
-    ``run.device`` (in a worker process, as evaluate predicts) and on the CPU."""
+    ``run.device`` (in a worker process, as evaluate predicts, except on Apple's GPU) and on
+    the CPU."""
     features, graphs = run.data.features.iloc[test], run.data.graph_subset(test)
-    with WorkerPool(1, predict_saved, ["torch", "molprop.nn.store"]) as helper:
-        on_device = helper.submit(predict_saved, directory, features, run.device, graphs).result()
+    if run.device == "mps":  # not usable in a forked process; evaluate predicts in its own process there
+        on_device = predict_saved(directory, features, run.device, graphs)
+    else:
+        with WorkerPool(1, predict_saved, ["torch", "molprop.nn.store"]) as helper:
+            on_device = helper.submit(predict_saved, directory, features, run.device, graphs).result()
     on_cpu = predict_saved(directory, features, "cpu", graphs)
     return float(np.max(np.abs(on_device.members - on_cpu.members)))
 
