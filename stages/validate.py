@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common import read_params, run_stage
 
-from molprop.data.io import InputFileError, read_source, require_columns
+from molprop.data.io import read_source, require_columns
 from molprop.schema import TARGET
 from molprop.serialization import write_json
 from molprop.validation.config import config_from_params
@@ -37,14 +37,9 @@ def main() -> int:
     source, smiles_col, target_col = data["source"], data["smiles_column"], data["target_column"]
     config, expectations = config_from_params(params["validate"], data["task"], target_col,
                                               str(data.get("decimal", ".")), data.get("positive_class"))
-    try:
-        table = read_source(source)
-        require_columns(table, {"data.smiles_column": smiles_col,
-                                "data.target_column": target_col}, source)
-        result = curate(table, smiles_col, target_col, config)
-    except InputFileError as err:
-        print(f"validate: {err}", file=sys.stderr)
-        return 1
+    table = read_source(source)  # a problem with the file as a whole: InputFileError, one line
+    require_columns(table, {"data.smiles_column": smiles_col, "data.target_column": target_col}, source)
+    result = curate(table, smiles_col, target_col, config)
 
     from molprop.validation.expectations import build_suite, run_suite  # GX: ~3 s import
 
