@@ -106,8 +106,8 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                 live.summary[prefix + key] = value
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
             print(f"train {member.name}: {summary}")
-    warning = hardly_trained_warning(best_epochs, options.warmup_epochs,
-                                     min(len(m.partition.val) for m in members), options.start_from_epoch)
+    warning = hardly_trained_warning(best_epochs, options.warmup_epochs, min(len(m.partition.val) for m in members),
+                                     options.start_from_epoch, options.max_epochs)
     if warning:
         print(f"train: warning: {warning}")
     parts = {m.partition.name: m.partition.val for m in members}

@@ -78,6 +78,12 @@ def test_warning_when_every_member_kept_weights_from_the_warm_up():
     # watched from epoch 3 on: lowest at once, at epoch 3, is the same sign
     assert "first 4 epoch(s)" in hardly_trained_warning([3, 3], warmup_epochs=2, n_val=5, start_from_epoch=3)
     assert hardly_trained_warning([3, 4], warmup_epochs=2, n_val=5, start_from_epoch=3) is None
+    # training that ended within those epochs (max_epochs 3) says so rather than blame the data
+    short = hardly_trained_warning([2, 2], warmup_epochs=2, n_val=50, start_from_epoch=2, max_epochs=3)
+    assert short.startswith("train.max_epochs is 3, so training ended within the first 3 epoch(s)")
+    assert "validation molecules" not in short
+    assert "never lower later" in hardly_trained_warning([2, 2], warmup_epochs=2, n_val=50, start_from_epoch=2,
+                                                         max_epochs=40)
 
 
 def test_same_seed_gives_identical_weights():
