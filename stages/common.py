@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -21,24 +23,30 @@ def read_params(*sections: str) -> dict[str, Any]:
     """The named top-level sections of params.yaml, read as DVC reads them (YAML 1.2, by
     ruamel.yaml): ``lr: 3e-4`` is the number 0.0003 that `dvc params diff` shows, where
     PyYAML (YAML 1.1) reads the text '3e-4'; ``yes`` and ``on`` are text, not booleans.
-    Sections that do not conform to molprop's params schema end the stage, one line per
-    problem (:mod:`molprop.params_check`)."""
-    from ruamel.yaml import YAML
-
+    Sections that do not conform to molprop's params schema raise a UserInputError with one
+    line per problem (:mod:`molprop.params_check`)."""
     from molprop.errors import UserInputError
     from molprop.params_check import params_problems
 
-    params = YAML(typ="safe").load(PARAMS_FILE.read_text()) or {}
+    params = _parsed(PARAMS_FILE.read_text())
     missing = [s for s in sections if s not in params]
     if missing:
         raise UserInputError(f"params.yaml has no section(s) {', '.join(missing)}; restore them from the "
                              "project's params.yaml (git show HEAD:params.yaml)")
-    chosen = {s: params[s] for s in sections}
+    chosen = copy.deepcopy({s: params[s] for s in sections})
     problems = params_problems(chosen)
     if problems:  # before any work: a typo is not ignored, a wrong type does not fail deep inside
         lines = "\n".join(f"  {line}" for line in problems)
-        raise SystemExit(f"{Path(sys.argv[0]).stem}: params.yaml: {len(problems)} problem(s):\n{lines}")
+        raise UserInputError(f"params.yaml: {len(problems)} problem(s):\n{lines}")
     return chosen
+
+
+@functools.lru_cache(maxsize=2)
+def _parsed(text: str) -> dict[str, Any]:
+    """params.yaml's text parsed, once per text (a stage that saves a model reads it twice)."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(text) or {}
 
 
 def save_model_context(model_dir: Path, validated: Any, train_rows: Any, metrics: dict | None) -> None:

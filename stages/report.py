@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import read_params
+from common import read_params, run_stage
 
 from molprop.report.build import ReportConfig, build_report
 
@@ -28,4 +28,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)
