@@ -118,7 +118,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(models, library, tmp_path, 
     assert pd.read_parquet(out).equals(pd.read_parquet(reference))
     assert summary["rows"] == len(models.raw) + len(BAD_SMILES)
     predict_file(models.baseline, library, tmp_path / "dir", options, progress=False, n_jobs=1)
-    with pytest.raises(ValueError, match="different settings"):  # another threshold
+    with pytest.raises(ValueError, match="with other settings"):  # another threshold
         predict_file(models.baseline, library, tmp_path / "dir",
                      PredictOptions(id_column="name", chunk_size=40, ad_threshold=0.5), progress=False)
 
@@ -159,6 +159,26 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
     bad = _cli("predict", "--model", models.baseline, "--input", library, "--output", tmp_path / "x.csv",
                "--smiles-column", "SMILES")
     assert bad.returncode == 1 and "Did you mean 'smiles'" in bad.stderr
+
+
+def test_a_header_only_input_gives_an_empty_output_and_a_failed_run_leaves_nothing(models, tmp_path):
+    header_only = tmp_path / "none.csv"
+    header_only.write_text("smiles,name\n")
+    summary = predict_file(models.baseline, header_only, tmp_path / "none.parquet", n_jobs=1, progress=False)
+    out = pd.read_parquet(tmp_path / "none.parquet")
+    assert summary["rows"] == len(out) == 0 and {"row", "prediction", "in_domain"} <= set(out.columns)
+    library = tmp_path / "lib.csv"
+    library.write_text("SMILES\nCCO\nc1ccccc1\n")
+    with pytest.raises(ValueError, match="Did you mean 'SMILES'"):
+        predict_file(models.baseline, library, tmp_path / "out.csv", n_jobs=1, progress=False)
+    assert not (tmp_path / "out.csv.parts").exists()
+    with pytest.raises(ValueError):  # a failure once the run has started: no worker count of 0
+        predict_file(models.baseline, library, tmp_path / "out.csv", PredictOptions(smiles_column="SMILES"),
+                     n_jobs=0, progress=False)
+    assert not (tmp_path / "out.csv.parts").exists()
+    summary = predict_file(models.baseline, library, tmp_path / "out.csv", PredictOptions(smiles_column="SMILES"),
+                           n_jobs=1, progress=False)
+    assert summary["rows"] == 2
 
 
 def test_ids_detected_from_common_column_names_else_row_numbers(models, tmp_path):

@@ -108,7 +108,7 @@ def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
         frame.loc[failed, "smiles"] = None
         ok = ok.difference(failed)
     frame["status"] = np.where(frame["reason"].isna(), OK, INVALID)
-    similarity = np.zeros(0, np.float32)
+    similarity = np.zeros(0, np.float64)
     if len(ok):
         morgan = spec.featurize.morgan
         if morgan is not None and (morgan.radius, morgan.n_bits) == (spec.domain.radius, spec.domain.n_bits):

@@ -77,18 +77,28 @@ class PartStore:
             if self.kind != "directory":
                 self.output.unlink(missing_ok=True)
         elif self.kind != "directory" and self.output.exists():
-            raise FileExistsError(f"{self.output} exists; pass overwrite=True (--overwrite) to replace it.")
+            raise FileExistsError(f"{self.output} exists; pass --overwrite (overwrite=True in Python) to replace it.")
         manifest = self._read()
+        if manifest is not None and not manifest["parts"] and not manifest.get("complete"):
+            manifest = None  # a run that stopped before its first part: nothing to keep (discard_if_empty)
         if manifest is not None and {k: manifest.get(k) for k in identity} != identity:
-            what = [k for k in identity if manifest.get(k) != identity[k]]
-            raise UserInputError(f"{self.folder} holds a run with a different {' and '.join(what)}; "
-                             "pass overwrite=True (--overwrite) to start afresh, or another output.")
-        if manifest is None and self.folder.exists() and any(self.folder.iterdir()):
+            what = [("other " if k == "settings" else "another ") + k for k in identity if manifest.get(k) != identity[k]]
+            raise UserInputError(f"{self.folder} holds a part-finished run with {' and '.join(what)}; "
+                                 "pass --overwrite (overwrite=True in Python) to start afresh, or choose "
+                                 "another output.")
+        if manifest is None and self.folder.exists() and any(p.name != MANIFEST for p in self.folder.iterdir()):
             raise FileExistsError(f"{self.folder} exists and is not a molprop predict output; "
                                   "remove it or choose another output.")
         self.manifest = manifest or {"version": 1, **identity, "parts": {}, "complete": False}
         self.folder.mkdir(parents=True, exist_ok=True)
         self._write_manifest()
+
+    def discard_if_empty(self) -> None:
+        """Remove the part folder when the run wrote no part (it failed before its first
+        chunk: a wrong column, option or device), so that nothing is left behind."""
+        if not self.manifest["parts"] and not self.complete and self.folder.is_dir() \
+                and all(p.name == MANIFEST for p in self.folder.iterdir()):
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def _read(self) -> dict | None:
         path = self.folder / MANIFEST

@@ -26,7 +26,7 @@ from molprop.predict.chunk import PrepareSpec, output_schema, process
 from molprop.predict.context import load_predict_context
 from molprop.predict.domain import DEFAULT_THRESHOLD
 from molprop.predict.parts import PartStore, run_identity
-from molprop.predict.stream import count_rows, iter_chunks, resolve_id_column
+from molprop.predict.stream import check_columns, count_rows, iter_chunks, resolve_id_column
 
 EXECUTORS = ("local", "ray")
 
@@ -121,43 +121,20 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     (``stream.resolve_id_column``). Returns a summary: output path, rows, invalid rows,
     out-of-domain rows, the id column used (``id_column``, ``id_source``: given, detected,
     row or smi) and ``repeated_ids`` (rows whose id repeats an earlier row's; all are kept)."""
-    from tqdm import tqdm
-
     if executor not in EXECUTORS:
         raise UserInputError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     info = model_info(model_dir)
     id_column, id_source = resolve_id_column(input_path, options.id_column)
     options = replace(options, id_column=id_column)
     settings = {k: v for k, v in asdict(options).items() if k != "batch_size"}  # output-relevant
+    check_columns(input_path, options.smiles_column, options.id_column)
     store = PartStore(output, run_identity(input_path, model_dir, settings), overwrite)
-    schema = output_schema(info.task, info.classes)
-    if not store.complete:
-        done = store.done()
-        total = count_rows(input_path)
-        seen = [0]  # chunks in the input, counted as they are read
-
-        def chunks() -> Iterator[tuple[int, pd.DataFrame]]:
-            reader = iter_chunks(input_path, options.chunk_size, options.smiles_column, options.id_column)
-            for index, frame in enumerate(reader):
-                seen[0] = index + 1
-                if index not in done:
-                    yield index, frame
-        n_done = sum(int(v["rows"]) for v in store.manifest["parts"].values())
-        bar = tqdm(total=total, initial=n_done, unit="mol", desc="predict", disable=not progress,
-                   file=sys.stderr, mininterval=1.0, smoothing=0.1)
-        if executor == "local":
-            results = run_local(info, chunks(), options, n_jobs, device)
-        else:
-            from molprop.predict.ray_executor import run_ray
-
-            results = run_ray(info, chunks(), options, device, **(ray_options or {}))
-        with bar:
-            for index, table in results:
-                store.write(index, table, _summary(table))
-                bar.update(table.num_rows)
-        result = store.finish(seen[0], schema, count_repeats=id_source != "row")
-    else:
-        result = store.output if store.kind != "directory" else store.folder
+    try:
+        result = _run(store, info, input_path, options, executor, n_jobs, device, progress, ray_options,
+                      count_repeats=id_source != "row")
+    except BaseException:
+        store.discard_if_empty()
+        raise
     parts = store.manifest["parts"].values()
     repeats = store.manifest.get("repeated_ids") or {"rows": 0, "examples": []}
     return {"output": str(result), "rows": sum(int(p["rows"]) for p in parts),
@@ -165,6 +142,39 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
             "out_of_domain": sum(int(p["out_of_domain"]) for p in parts),
             "id_column": id_column, "id_source": id_source, "repeated_ids": repeats["rows"],
             "repeated_id_examples": repeats["examples"]}
+
+
+def _run(store: PartStore, info: ModelInfo, input_path: str | Path, options: PredictOptions, executor: str,
+         n_jobs: int, device: str, progress: bool, ray_options: dict | None, count_repeats: bool) -> Path:
+    """Predict the chunks ``store`` lacks, write them and merge the output; returns its path."""
+    from tqdm import tqdm
+
+    if store.complete:
+        return store.output if store.kind != "directory" else store.folder
+    done = store.done()
+    total = count_rows(input_path)
+    seen = [0]  # chunks in the input, counted as they are read
+
+    def chunks() -> Iterator[tuple[int, pd.DataFrame]]:
+        reader = iter_chunks(input_path, options.chunk_size, options.smiles_column, options.id_column)
+        for index, frame in enumerate(reader):
+            seen[0] = index + 1
+            if index not in done:
+                yield index, frame
+    n_done = sum(int(v["rows"]) for v in store.manifest["parts"].values())
+    bar = tqdm(total=total, initial=n_done, unit="mol", desc="predict", disable=not progress,
+               file=sys.stderr, mininterval=1.0, smoothing=0.1)
+    if executor == "local":
+        results = run_local(info, chunks(), options, n_jobs, device)
+    else:
+        from molprop.predict.ray_executor import run_ray
+
+        results = run_ray(info, chunks(), options, device, **(ray_options or {}))
+    with bar:
+        for index, table in results:
+            store.write(index, table, _summary(table))
+            bar.update(table.num_rows)
+    return store.finish(seen[0], output_schema(info.task, info.classes), count_repeats=count_repeats)
 
 
 def _summary(table) -> dict[str, int]:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.data.io import csv_separator, file_suffix, open_text
@@ -92,7 +93,10 @@ def column_names(path: str | Path) -> list[str] | None:
         return None
     file = input_files(path)[0]
     if fmt == "parquet":
-        return pq.read_schema(file).names
+        try:
+            return pq.read_schema(file).names
+        except (pa.ArrowInvalid, OSError) as err:
+            raise InputError(f"{file}: not a readable Parquet file ({err}).") from err
     try:
         return pd.read_csv(file, sep=_separator(file, fmt), nrows=0,
                            encoding="utf-8-sig").columns.tolist()
@@ -193,6 +197,8 @@ def _table(path: Path, sep: str, chunk_size: int, smiles_column: str, id_column:
     start = 0
     with reader:
         for part in reader:
+            if part.empty:  # a header-only file reads as one empty chunk: it has no molecules
+                continue
             part = part.astype(object).where(part.notna(), None)
             ids = part[id_column].tolist() if id_column else None
             yield _frame(start, ids, part[smiles_column].tolist())
