@@ -57,6 +57,7 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
     from molprop.evaluation.predictions import MODELS, plot_table, prediction_table
     from molprop.evaluation.run import evaluate
     from molprop.features.graph_store import has_graphs, load_aligned_graphs
+    from molprop.models.partitions import partitions
     from molprop.schema import MOL_ID, SPLIT
     from molprop.serialization import write_json
 
@@ -77,7 +78,9 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
     predictions = {name: networks[name].result() if name in networks else
                    predict_saved(Path("models") / name, features.iloc[test], config.device, graphs)
                    for name in MODELS}
-    seen = validated.iloc[np.flatnonzero(parts != "test")]  # train + val: what the models saw
+    # the molecules the models were fitted on (k-fold: every fold's training part), the same
+    # reference as the split report's and `molprop predict`'s applicability domain
+    seen = validated.iloc[np.unique(np.concatenate([p.train for p in partitions(split)]))]
     result = evaluate(task, validated.iloc[test].reset_index(drop=True), predictions, seen,
                       config, class_names(validated, task))
 

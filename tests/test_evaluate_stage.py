@@ -10,8 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
+from rdkit import Chem
 from test_interpretation_stage import _project
+
+from molprop.evaluation.domain import max_train_similarity
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUTS = ["data/predictions.parquet", "metrics/evaluate.json", "metrics/uncertainty.json",
@@ -42,3 +47,31 @@ def test_network_in_the_helper_or_in_process_gives_the_same_outputs(tmp_path, mo
     monkeypatch.setitem(stage["main"].__globals__, "WorkerPool", None)  # would fail if it were used
     stage["main"]()
     assert _digests(tmp_path) == helper
+
+
+
+def test_similarity_is_to_the_molecules_the_models_were_fitted_on(tmp_path):
+    """train_similarity is to the train part, not to the validation part (which only chose the
+    epoch): the reference `molprop predict` uses for its applicability domain."""
+    _project(tmp_path, "regression")
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["evaluate"] = yaml.safe_load((REPO / "params.yaml").read_text())["evaluate"]
+    params["evaluate"]["bootstrap"]["n_resamples"] = 20
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "metrics").mkdir()
+    validated = pd.read_parquet(tmp_path / "data/validated.parquet")
+    split = pd.read_parquet(tmp_path / "data/split.parquet")
+    mols = [Chem.MolFromSmiles(s) for s in validated["smiles"]]
+    train, test = np.flatnonzero(split["split"] == "train"), np.flatnonzero(split["split"] == "test")
+    nearest = [max(train, key=lambda t: max_train_similarity([mols[i]], [mols[t]])[0]) for i in test]
+    split.loc[nearest[0], "split"] = "val"  # the first test molecule's nearest training molecule
+    split.to_parquet(tmp_path / "data/split.parquet")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run([sys.executable, "stages/evaluate.py"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = pd.read_parquet(tmp_path / "data/predictions.parquet")
+    fitted = [mols[i] for i in np.flatnonzero(split["split"] == "train")]
+    assert np.array_equal(table["train_similarity"], max_train_similarity([mols[i] for i in test], fitted))
+    with_val = max_train_similarity([mols[test[0]]], [*fitted, mols[nearest[0]]])[0]
+    assert table["train_similarity"].iloc[0] < with_val
