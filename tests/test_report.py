@@ -98,14 +98,25 @@ def test_report_says_so_when_nothing_changed(repo):
 def test_report_without_a_base_branch_says_so_instead_of_failing(repo):
     _git(repo, "branch", "-q", "-m", "main", "trunk")
     text = build_report(repo, repo / "report.md", ReportConfig(base=("main", "origin/main")))
-    assert "no base revision found" in text
-    assert text.count("No base revision to compare with") == 2
+    assert "no base revision found (`main`)" in text
+    assert text.count("No base revision to compare with (no `main` in this clone)") == 2
+
+
+def test_a_base_asked_for_by_name_must_exist(repo):
+    project = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"lr": 0.0003}, "report": project["report"]}))
+    script = Path(__file__).parents[1] / "stages" / "report.py"
+    for base in ("develop", " "):
+        run = subprocess.run([sys.executable, str(script), "--base", base], cwd=repo, capture_output=True, text=True)
+        assert run.returncode == 1, run.stderr
+        assert "no such branch or commit in this clone" in run.stderr and "Traceback" not in run.stderr
+    assert not (repo / project["report"]["out"]).exists()
 
 
 def test_report_outside_git_still_builds(tmp_path):
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {}}))
     text = build_report(tmp_path, tmp_path / "report.md", ReportConfig())
-    assert "Workspace at `no commit`, no base revision found." in text
+    assert "Workspace at `no commit`, no base revision found (`main`)." in text
     assert "`metrics/evaluate.json` is missing" in text
 
 

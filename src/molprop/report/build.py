@@ -46,10 +46,10 @@ def metrics_files(dvc_yaml: dict) -> list[str]:
     return files
 
 
-def _diff_section(kind: str, base: tuple[str, str] | None, root: Path) -> str:
+def _diff_section(kind: str, base: tuple[str, str] | None, root: Path, wanted: str) -> str:
     heading = f"### {kind.capitalize()} (`dvc {kind} diff`)"
     if base is None:
-        return f"{heading}\n\nNo base revision to compare with (no main branch in this clone)."
+        return f"{heading}\n\nNo base revision to compare with (no `{wanted}` in this clone)."
     result: Diff = dvc_diff(kind, base[0], root)
     if result.problem:
         return f"{heading}\n\nNot available: {cell(result.problem)}"
@@ -80,7 +80,8 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text())
     head, base = head_commit(root), resolve_base(config.base, root)
     lines = ["# molprop pipeline report", ""]
-    compared = f"compared with `{base[0]}` (`{base[1][:8]}`)" if base else "no base revision found"
+    compared = (f"compared with `{base[0]}` (`{base[1][:8]}`)" if base
+                else f"no base revision found (`{config.base[0]}`)")
     lines += [f"Workspace at `{head[:8] if head else 'no commit'}`, {compared}.", ""]
 
     primary = root / config.primary_metrics
@@ -94,8 +95,9 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     else:
         lines += [f"`{config.primary_metrics}` is missing: run `dvc repro` first.", ""]
 
-    lines += [f"## Changes against `{base[0] if base else 'main'}`", ""]
-    lines += [_diff_section("metrics", base, root), "", _diff_section("params", base, root), ""]
+    lines += [f"## Changes against `{base[0] if base else config.base[0]}`", ""]
+    lines += [_diff_section("metrics", base, root, config.base[0]), "",
+              _diff_section("params", base, root, config.base[0]), ""]
 
     lines += ["## Plots", ""]
     for spec in plot_specs(dvc_yaml):
