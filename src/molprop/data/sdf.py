@@ -4,7 +4,7 @@ Each record is read as RDKit's ``SDMolSupplier`` reads it (sanitized, hydrogens 
 stereo from the mol block). A record RDKit parses but cannot sanitize (e.g. a five-bonded
 carbon) is read again unsanitized, so that its SMILES reaches the molecule checks and the
 row is rejected with RDKit's reason, like any bad SMILES; a record that is not a mol block
-at all stops the reading with its number. A name ending in ``.gz`` is read gunzipped.
+at all stops the reading with its number and first line. A name ending in ``.gz`` is read gunzipped.
 """
 
 from __future__ import annotations
@@ -23,23 +23,25 @@ class SDRecordError(ValueError):
     """A record of an SD file that RDKit cannot parse as a mol block."""
 
 
-def _blocks(path: Path) -> Iterator[str]:
+def _blocks(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number of its first line, counting from 1; text) of every record."""
     lines: list[str] = []
+    start = 1
     with open_text(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
             lines.append(line)
             if line.startswith(END_OF_RECORD):
-                yield "".join(lines)
-                lines = []
+                yield start, "".join(lines)
+                lines, start = [], number + 1
     if "".join(lines).strip():
-        yield "".join(lines)
+        yield start, "".join(lines)
 
 
 def _first(supplier: Chem.SDMolSupplier, block: str, sanitize: bool) -> Chem.Mol | None:
     supplier.SetData(block, sanitize=sanitize, removeHs=sanitize)
     try:
         return supplier[0]
-    except (IndexError, RuntimeError):  # not even a record's structure (RDKit says why above)
+    except (IndexError, RuntimeError):  # not even a record's structure
         return None
 
 
@@ -49,13 +51,14 @@ def sd_molecules(path: str | Path) -> Iterator[Chem.Mol]:
     first record that is not a mol block."""
     path = Path(path)
     supplier = Chem.SDMolSupplier()
-    for index, block in enumerate(_blocks(path)):
+    for index, (line, block) in enumerate(_blocks(path)):
         mol = _first(supplier, block, sanitize=True)
         if mol is None:
             mol = _first(supplier, block, sanitize=False)
         if mol is None:
-            raise SDRecordError(f"{path}: record {index + 1} (counting from 1) is not a readable mol "
-                                "block; fix or delete that record (RDKit's message is above).")
+            raise SDRecordError(f"{path}: record {index + 1} (counting from 1; from line {line}, "
+                                f"{block.splitlines()[0][:40]!r}) is not a readable mol block; fix or "
+                                "delete that record.")
         yield mol
 
 

@@ -116,6 +116,9 @@ def config_from_params(
                          identity_key=section.get("identity_key", "smiles"))
     bounds = (section.get("target_range") or {}).get(target_column)
     low, high = (None, None) if bounds is None or task == "classification" else bounds
+    if low is not None and high is not None and low > high:
+        raise UserInputError(f"validate.target_range.{target_column} is [{low}, {high}]: the minimum is "
+                             f"above the maximum, so every row would be out of range; write [{high}, {low}]")
     config = ValidationConfig(
         standardize=standardize,
         rules=_build(MoleculeRules, section.get("rules"), "validate.rules"),

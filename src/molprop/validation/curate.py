@@ -116,7 +116,11 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
             raise InputFileError(f"Target '{target_column}' has {len(classes)} distinct labels "
                                  f"(more than validate.max_classes = {config.max_classes}): is it "
                                  "a continuous value? Use data.task: regression for it.")
+        _check_labels_are_classes(merged["value"].value_counts(), target_column)
         positive = config.target.positive_class
+        if isinstance(positive, bool):  # YAML reads positive_class: TRUE / yes as a boolean
+            spelled = [label for label in classes if label.lower() == str(positive).lower()]
+            positive = spelled[0] if len(spelled) == 1 else str(positive)
         if positive is not None:
             positive = read_label(positive, config.target.decimal).value
         try:
@@ -150,6 +154,26 @@ def _check_label_spelling(targets: list[TargetOutcome], target_column: str) -> N
                              "write each class one way in the file.")
 
 
+def _check_labels_are_classes(counts: pd.Series, target_column: str) -> None:
+    """Refuse labels that read as measurements: numbers with decimals (-4.59), or more than
+    two labels with most molecules alone in their class (``counts``: molecules per label)."""
+    fractional = [label for label in counts.index if _is_fractional(label)]
+    alone = int((counts == 1).sum())
+    if fractional or (len(counts) > 2 and 2 * alone > counts.sum()):
+        example = f" such as {fractional[0]}" if fractional else f", {alone} of them with one molecule each"
+        raise InputFileError(f"Target '{target_column}' has {len(counts)} distinct labels for {counts.sum()} "
+                             f"molecules{example}: is it a continuous value? Use data.task: regression "
+                             "for it, or bin it into classes first (class labels are text or whole numbers).")
+
+
+def _is_fractional(label: str) -> bool:
+    try:
+        number = float(label)
+    except ValueError:
+        return False
+    return np.isfinite(number) and not number.is_integer()
+
+
 def _check_target_varies(values: pd.Series, target_column: str, task: str, rejected: list[tuple]) -> None:
     """Refuse two or more kept molecules that all have one target value (regression) or one
     class (fewer molecules than validate.expectations.min_rows fail the suite anyway)."""
@@ -177,8 +201,11 @@ def _no_valid_rows(n_in: int, rejected: list[tuple]) -> InputFileError:
     """The error raised when every input row was rejected, with the most common reasons."""
     counts = _top_reasons(rejected)
     hint = ""
+    if counts:  # what the most common reason says about its first row, e.g. to set data.decimal
+        row, _, _, reason, message = min(r for r in rejected if r[3] == counts[0][0])
+        hint = f" The first {reason} row ({row}, 0-based data rows): {message}"
     if counts and counts[0][0] == "non_numeric_target":
-        hint = " If the target column holds class labels, set data.task: classification."
+        hint += " If the target column holds class labels, set data.task: classification."
     return InputFileError(f"No valid rows: all {n_in} rows were rejected (most common "
                           f"reasons: {counts}). Check data.smiles_column / data.target_column.{hint}")
 

@@ -9,7 +9,7 @@ REASONS: dict[str, str] = {
     "trailing_text": "text follows the SMILES after whitespace",
     # RDKit parsing and sanitization
     "unparsable_smiles": "RDKit cannot parse the SMILES",
-    "no_atoms": "the SMILES parses to a molecule with 0 atoms",
+    "no_atoms": "no heavy atom: the SMILES parses to 0 atoms, or to hydrogen only ([H+])",
     "valence_error": "an atom exceeds its allowed valence",
     "kekulization_error": "an aromatic system cannot be kekulized",
     "sanitization_error": "RDKit sanitization failed for another reason",

@@ -8,7 +8,6 @@ standardized parent run along the way; the first failing rule names the rejectio
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from typing import NamedTuple
@@ -18,6 +17,7 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from molprop.molecules import use_legacy_stereo_perception
 from molprop.validation.config import MoleculeRules, StandardizeConfig
+from molprop.validation.targets import is_missing
 
 RDLogger.DisableLog("rdApp.*")  # every failure is reported as a rejected row instead
 
@@ -181,7 +181,7 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
 
 def _check_text(value: object) -> str:
     """The SMILES text, stripped of surrounding whitespace, or a string-level rejection."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         raise _Rejected("missing_smiles", "The SMILES cell is empty. Fill it in or drop the row.")
     text = str(value).strip()
     if not text:
@@ -235,6 +235,10 @@ def _parse(text: str) -> Chem.Mol:
     raise _Rejected("sanitization_error", f"RDKit could not sanitize '{text[:80]}'.")
 
 
+# the counter-ions of inorganic salts (NaCl: an inorganic salt, not a metal complex)
+SALT_METALS = frozenset({"Li", "Na", "K", "Rb", "Cs", "Mg", "Ca", "Sr", "Ba"})
+
+
 def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str) -> Chem.Mol:
     """The single component left after stripping salts and solvents (or a mixture rejection).
 
@@ -266,6 +270,9 @@ def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str
         merged = Chem.MolFromSmiles(".".join(unique))
         return _tools().largest.choose(merged) if merged is not None else mol
     if strip:
+        metals = [m for m in _metal_symbols(mol) if m not in SALT_METALS]
+        if metals and rules.reject_metals:  # a metal complex such as cisplatin, disconnected by cleanup
+            raise _metal_rejection(metals)
         raise _Rejected("inorganic", f"Inorganic salt ({Chem.MolToSmiles(mol)}): no organic "
                         "component is left to keep as the parent molecule.")
     return mol
@@ -278,15 +285,17 @@ def _check_parent(mol: Chem.Mol, rules: MoleculeRules, bracket_atoms: bool,
     the metal search for a molecule known to have none."""
     if mol.GetNumAtoms() == 0:
         raise _Rejected("no_atoms", "Nothing is left after standardization (0 atoms).")
+    if mol.GetNumHeavyAtoms() == 0:
+        raise _Rejected("no_atoms", f"Only hydrogen ({Chem.MolToSmiles(mol)}): no heavy atom to describe.")
+    metals = _metal_symbols(mol) if metals else []
+    if metals and rules.reject_metals:  # before the radical check: [Cu+2] is a metal ion
+        raise _metal_rejection(metals)
     if bracket_atoms:
         radicals = [f"{a.GetSymbol()}{a.GetIdx() + 1}" for a in mol.GetAtoms()
                     if a.GetNumRadicalElectrons()]
         if radicals:
             raise _Rejected("radical", f"Unpaired electrons on atom(s) {', '.join(radicals[:5])}: "
                             "a radical. If hydrogens are missing, write them (e.g. [CH3] -> C).")
-    metals = _metal_symbols(mol) if metals else []
-    if metals and rules.reject_metals:
-        raise _metal_rejection(metals)
     if rules.reject_inorganic and not _has_carbon(mol):
         raise _Rejected("inorganic", f"No carbon atom ({Chem.MolToSmiles(mol)}): an inorganic "
                         "species; set validate.rules.reject_inorganic: false to keep it.")

@@ -7,6 +7,7 @@ import re
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from molprop.errors import UserInputError
 from molprop.validation.config import TargetRules
@@ -31,11 +32,14 @@ class TargetOutcome(NamedTuple):
     message: str = ""
 
 
+def is_missing(value: object) -> bool:
+    """Whether a cell is empty: None, a float NaN or pandas' NA (nullable Parquet columns)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def target_text(value: object) -> str:
     """A target cell as the user would read it (for rejected.csv); missing cells are ''."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value)
+    return "" if is_missing(value) else str(value)
 
 
 def parse_number(text: str, decimal: str = ".") -> float:
@@ -43,6 +47,8 @@ def parse_number(text: str, decimal: str = ".") -> float:
     with ``,`` a point is refused (it would be a thousands separator). The minus sign U+2212
     (as word processors and PDFs write it) reads as '-'. Raises ValueError."""
     text = text.replace("\u2212", "-")
+    if "_" in text:  # Python's float() reads 1_000 as 1000; a table's number never has one
+        raise ValueError(text)
     if decimal == ",":
         if "." in text:
             raise ValueError(text)

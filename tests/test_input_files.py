@@ -1,0 +1,111 @@
+"""Users' own input files read by validate: the ways a spreadsheet export goes wrong, each read
+correctly or refused with a message that names the place; no row vanishes unreported."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from molprop.data.io import InputFileError, read_source
+from molprop.errors import UserInputError
+from molprop.validation.config import TargetRules, ValidationConfig, config_from_params
+from molprop.validation.curate import curate
+from molprop.validation.targets import read_number
+
+ROWS = [("CCO", "1.5", "ethanol"), ("CCCO", "2.0", "propanol"), ("c1ccccc1", "3.25", "benzene"),
+        ("CCN", "0.5", "ethylamine"), ("CC(=O)O", "1.0", "acetic acid")]
+
+
+def _write(path, text: str) -> str:
+    path.write_bytes(text.encode())
+    return str(path)
+
+
+@pytest.mark.parametrize("suffix, sep", [(".csv", ","), (".tsv", "\t")])
+def test_an_unmatched_quote_that_would_swallow_rows_is_refused(tmp_path, suffix, sep):
+    lines = [sep.join(("smiles", "y", "name"))] + [sep.join(row) for row in ROWS]
+    lines[2] = sep.join(("CCCO", "2.0", '"propanol (technical'))  # opens a quote it never closes
+    lines[4] = sep.join(("CCN", "0.5", 'pipe 5" wide'))  # the next quote, two rows later
+    with pytest.raises(InputFileError, match=r"data row 1 \(0-based\): the 'name' field runs over 3 lines"):
+        read_source(_write(tmp_path / f"in{suffix}", "\n".join(lines) + "\n"))
+
+
+def test_a_quoted_field_over_several_lines_is_still_read(tmp_path):
+    text = 'smiles,y,note\nCCO,1.5,"first line\nsecond line"\nCCCO,2.0,plain\n'
+    table = read_source(_write(tmp_path / "in.csv", text))
+    assert table["note"].tolist() == ["first line\nsecond line", "plain"]
+
+
+def test_a_trailing_separator_does_not_shift_the_columns(tmp_path):
+    first_only = read_source(_write(tmp_path / "a.csv", "smiles,y\nCCO,1.0,\nCCC,2.0\nCCCC,3.5\n"))
+    every_row = read_source(_write(tmp_path / "b.csv", "smiles,y\nCCO,1.0,\nCCC,2.0,\nCCCC,3.5,\n"))
+    for table in (first_only, every_row):
+        assert table["smiles"].tolist() == ["CCO", "CCC", "CCCC"] and table["y"].tolist() == ["1.0", "2.0", "3.5"]
+    with pytest.raises(InputFileError, match=r"the first data row has 3 fields, the header 2 \(\['x'\]"):
+        read_source(_write(tmp_path / "c.csv", "smiles,y\nCCO,1.0,x\nCCC,2.0\n"))
+
+
+def test_a_repeated_column_name_is_refused(tmp_path):
+    with pytest.raises(InputFileError, match=r"names the column\(s\) \['logS'\] more than once"):
+        read_source(_write(tmp_path / "in.csv", "smiles,logS,logS\nCCO,,1.0\nCCC,,2.0\n"))
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_excel_semicolon_files_with_a_comma_in_a_quoted_header(tmp_path, newline):
+    text = newline.join(['\ufeffsmiles;"log S (mol/L, 25 °C)"', "CCO;1,5", "CCCO;-0,25", ""])
+    table = read_source(_write(tmp_path / "in.csv", text))
+    assert list(table.columns) == ["smiles", "log S (mol/L, 25 °C)"]
+    assert table["log S (mol/L, 25 °C)"].tolist() == ["1,5", "-0,25"]
+
+
+def test_missing_values_of_nullable_parquet_columns_are_missing(tmp_path):
+    frame = pd.DataFrame({"smiles": pd.array(["CCO", None, "CCCO", "CCN", "c1ccccc1", "CCCl"], dtype="string"),
+                          "y": pd.array([1.5, 2.0, None, 0.5, 3.0, 1.0], dtype="Float64"),
+                          "label": pd.array([1, 0, 1, None, 0, 1], dtype="Int64"),
+                          "flag": pd.array([True, False, True, None, False, True], dtype="boolean")})
+    frame.to_parquet(tmp_path / "in.parquet")
+    table = read_source(tmp_path / "in.parquet")
+    regression = curate(table, "smiles", "y", ValidationConfig(n_jobs=1))
+    assert dict(zip(regression.rejected["row"], regression.rejected["reason"])) == {1: "missing_smiles",
+                                                                                  2: "missing_target"}
+    for column, classes in (("label", ["0", "1"]), ("flag", ["False", "True"])):
+        result = curate(table, "smiles", column, ValidationConfig(target=TargetRules(task="classification"), n_jobs=1))
+        assert result.classes == classes and result.metrics["n_classes"] == 2
+        assert result.rejected.set_index("row").loc[3, "reason"] == "missing_target"
+
+
+def test_a_number_with_an_underscore_is_not_a_number():
+    assert read_number("1_000", TargetRules()).reason == "non_numeric_target"
+
+
+def test_a_continuous_column_read_as_classes_is_refused():
+    smiles = ["C" * n for n in range(1, 13)]
+    decimals = pd.DataFrame({"smiles": smiles, "y": [f"{-4.5 + n / 7:.3f}" for n in range(12)]}, dtype=object)
+    classification = ValidationConfig(target=TargetRules(task="classification"), n_jobs=1)
+    with pytest.raises(InputFileError, match="12 distinct labels for 12 molecules such as -4.500: is it a continuous"):
+        curate(decimals, "smiles", "y", classification)
+    whole = pd.DataFrame({"smiles": smiles, "y": [str(n) for n in range(12)]}, dtype=object)
+    with pytest.raises(InputFileError, match="12 of them with one molecule each: is it a continuous"):
+        curate(whole, "smiles", "y", classification)
+    three = pd.DataFrame({"smiles": smiles, "y": ["a", "b", "c"] * 4}, dtype=object)
+    assert curate(three, "smiles", "y", classification).classes == ["a", "b", "c"]
+
+
+def test_when_every_row_is_rejected_the_message_gives_a_row_and_its_reason():
+    rows = pd.DataFrame({"smiles": ["CCO", "CCCO", "CCN"], "y": ["1,5", "2,25", "0,5"]}, dtype=object)
+    with pytest.raises(InputFileError, match=r"The first non_numeric_target row \(0, .*data.decimal: ','"):
+        curate(rows, "smiles", "y", ValidationConfig(n_jobs=1))
+
+
+def test_a_target_range_written_max_first_is_refused():
+    with pytest.raises(UserInputError, match=r"validate.target_range.y is \[5, -15\]: the minimum is above"):
+        config_from_params({"target_range": {"y": [5, -15]}}, "regression", "y")
+
+
+def test_a_positive_class_yaml_reads_as_a_boolean_names_the_label_so_spelled():
+    rows = pd.DataFrame({"smiles": ["CCO", "CCCO", "CCN", "CCCN"], "y": ["TRUE", "FALSE", "TRUE", "FALSE"]},
+                        dtype=object)
+    config = ValidationConfig(target=TargetRules(task="classification", positive_class=True), n_jobs=1)
+    assert curate(rows, "smiles", "y", config).classes == ["FALSE", "TRUE"]
+    config = ValidationConfig(target=TargetRules(task="classification", positive_class=False), n_jobs=1)
+    assert curate(rows, "smiles", "y", config).classes == ["TRUE", "FALSE"]
