@@ -72,7 +72,7 @@ def test_report_shows_metrics_with_intervals_diffs_and_plots(repo):
     out = repo / "reports/report.md"
     text = build_report(repo, out, ReportConfig(identity_line=("pred_vs_measured",)))
     assert out.read_text() == text
-    assert "compared with `main`" in text
+    assert "with uncommitted changes to `metrics/evaluate.json`, `params.yaml`, compared with `main`" in text
     assert "| model | 1.75 [1.25, 2.25] |" in text and "task: regression, n_test: 10" in text
     metrics_diff = text.split("### Metrics")[1].split("###")[0]
     row = next(line for line in metrics_diff.splitlines() if "model.rmse" in line)

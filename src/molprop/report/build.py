@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from molprop.report.diff import Diff, dvc_diff, head_commit, resolve_base, rows_of
+from molprop.report.diff import Diff, changed_files, dvc_diff, head_commit, resolve_base, rows_of
 from molprop.report.figures import plot_specs, render
 from molprop.report.markdown import cell, has_intervals, image, metrics_tables, table
 from molprop.report.metrics import load_metrics
@@ -82,7 +82,10 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     lines = ["# molprop pipeline report", ""]
     compared = (f"compared with `{base[0]}` (`{base[1][:8]}`)" if base
                 else f"no base revision found (`{config.base[0]}`)")
-    lines += [f"Workspace at `{head[:8] if head else 'no commit'}`, {compared}.", ""]
+    changed = changed_files(root) if head else []
+    dirty = f" with uncommitted changes to {', '.join(f'`{f}`' for f in changed[:5])}" + (
+        f" and {len(changed) - 5} more file(s)" if len(changed) > 5 else "") if changed else ""
+    lines += [f"Workspace at `{head[:8] if head else 'no commit'}`{dirty}, {compared}.", ""]
 
     primary = root / config.primary_metrics
     lines += ["## Test-set metrics", ""]

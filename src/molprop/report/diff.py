@@ -45,6 +45,13 @@ def head_commit(cwd: str | Path = ".") -> str | None:
     return (found.stdout.strip() or None) if found.returncode == 0 else None
 
 
+def changed_files(cwd: str | Path = ".") -> list[str]:
+    """Tracked files that differ from HEAD (``git status``), e.g. params.yaml after `dvc exp
+    apply`; [] outside a git repository."""
+    found = _run(["git", "status", "--porcelain", "--untracked-files=no"], Path(cwd))
+    return [line[3:] for line in found.stdout.splitlines()] if found.returncode == 0 else []
+
+
 def rows_of(markdown: str) -> int:
     """Data rows of a markdown table (DVC prints a header-only table when nothing changed)."""
     lines = [line for line in markdown.strip().splitlines() if line.startswith("|")]
