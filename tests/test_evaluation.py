@@ -105,6 +105,19 @@ def test_prediction_table_regression_and_plot():
     assert list(plot_table(table).columns) == ["measured", "baseline", "model"]
 
 
+def test_k_fold_spread_is_within_the_folds_as_calibrated():
+    """Several members per fold: the spread is each fold's own (what the validation molecules,
+    predicted by their fold's members, calibrated), not the folds' differences."""
+    members = np.array([[1.0, 2.0], [1.2, 2.4], [5.0, 6.0], [5.6, 6.0]])  # folds 0, 0, 1, 1
+    names = ["fold_0_member_0", "fold_0_member_1", "fold_1_member_0", "fold_1_member_1"]
+    within = Predictions(members, names, 2.0)
+    expected = np.sqrt((np.array([0.1, 0.2]) ** 2 + np.array([0.3, 0.0]) ** 2) / 2)
+    assert np.allclose(within.spread, expected) and np.allclose(within.uncertainty, 2 * expected)
+    one_per_fold = Predictions(members, ["fold_0", "fold_1", "fold_2", "fold_3"])
+    plain = Predictions(members, [f"member_{i}" for i in range(4)])
+    assert np.allclose(one_per_fold.spread, members.std(axis=0)) and np.allclose(plain.spread, members.std(axis=0))
+
+
 def test_prediction_table_classification_error_is_one_minus_true_class_probability():
     test = pd.DataFrame({"mol_id": ["a"], "smiles": ["C"], "y": [1]})
     p = Predictions(np.array([[[0.3, 0.7]]]), ["m"])

@@ -38,3 +38,14 @@ def partitions(split: pd.DataFrame) -> list[Partition]:
     if len(train) == 0:
         raise UserInputError("data/split.parquet has no training molecules")
     return [Partition("member_0", train, val, test)]
+
+
+def members_by_partition(names: list[str]) -> list[list[int]]:
+    """Positions of the members of each partition, from the members' names: k-fold members
+    ``fold_<k>`` or ``fold_<k>_member_<i>`` by fold; the ``member_<i>`` of a plain split
+    (and any other names) as one partition."""
+    groups: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        key = name.rsplit("_member_", 1)[0] if name.startswith("fold_") else ""
+        groups.setdefault(key, []).append(position)
+    return list(groups.values())

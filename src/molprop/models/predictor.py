@@ -13,6 +13,7 @@ import pandas as pd
 
 from molprop.features.graph import MolGraph
 from molprop.models.estimators import predict_matrix
+from molprop.models.partitions import members_by_partition
 from molprop.models.store import ModelCard, load_card, load_sklearn_member
 
 
@@ -33,7 +34,14 @@ class Predictions:
 
     @property
     def spread(self) -> np.ndarray:
-        """Standard deviation over members (0 for a single member)."""
+        """Standard deviation over members (0 for a single member). In k-fold mode with
+        several members per fold, the root mean square of each fold's spread: what the
+        uncertainty scale was fitted on, as a validation molecule is predicted by the members
+        of its own fold only (the spread over every fold's members also holds the folds'
+        differences, and scaled by that fit it was ~20x too wide)."""
+        groups = members_by_partition(self.names)
+        if len(groups) > 1 and all(len(group) > 1 for group in groups):
+            return np.sqrt(np.mean([self.members[group].var(axis=0) for group in groups], axis=0))
         return self.members.std(axis=0)
 
     @property
