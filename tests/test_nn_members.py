@@ -204,3 +204,15 @@ def test_only_cpu_available_from_the_torch_build(monkeypatch, platform, version,
     monkeypatch.setattr(workers.sys, "platform", platform)
     monkeypatch.setattr(workers.importlib.metadata, "version", fake_version)
     assert workers.only_cpu_available() is expected
+
+
+def test_an_mlp_without_feature_groups_is_a_setting_to_fix(tmp_path):
+    from test_interpretation_stage import _project
+
+    from molprop.errors import UserInputError
+    from molprop.nn.members import read_training_tables
+
+    _project(tmp_path, "regression")
+    with pytest.raises(UserInputError, match=r"train.model: mlp reads nothing but the feature groups"):
+        read_training_tables(tmp_path / "data", "regression", "mlp", [])
+    assert read_training_tables(tmp_path / "data", "regression", "dmpnn", []).data.columns == []

@@ -99,6 +99,9 @@ def read_training_tables(data_dir: Path, task: str, kind: str, feature_groups: S
     validated, features, split = read_aligned(
         data_dir / "validated.parquet", data_dir / "features.parquet", data_dir / "split.parquet"
     )
+    if not NEEDS_GRAPHS.get(kind, True) and not feature_groups:
+        raise UserInputError(f"train.model: {kind} reads nothing but the feature groups, and train.features is "
+                             "[]: name at least one (morgan, descriptors), or use model: dmpnn (graphs)")
     graphs = None
     if NEEDS_GRAPHS.get(kind):
         graphs = load_aligned_graphs(data_dir / "graphs.parquet", validated[MOL_ID].tolist())
