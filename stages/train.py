@@ -19,6 +19,7 @@ import numpy as np
 from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
+from molprop.errors import UserInputError
 from molprop.evaluation.metrics import score
 from molprop.features.parallel import available_cores
 from molprop.models.calibration import ensemble_validation
@@ -46,14 +47,26 @@ def main() -> None:
         device = training_device(cfg["device"])
     except ValueError as error:  # a device torch here cannot reach, e.g. cuda:3 on a 1-GPU machine
         raise SystemExit(f"train: train.{error}") from None
-    from dvclive import Live
-
     # The MLflow run and dvclive open first: the helper process that logs the run imports
     # MLflow (~2 s of CPU) while this process reads the data and the worker server imports
     # torch, rather than beside the first members (FreeSolv: the stage ~0.5-1 s faster).
-    with tracking.mlflow_run("molprop", "train", params), \
-            Live("dvclive", dvcyaml=None, save_dvc_exp=False) as live:
+    with tracking.mlflow_run("molprop", "train", params), open_live() as live:
         train_ensemble(task, cfg, device, live)
+
+
+def open_live() -> Live:
+    """dvclive's logger for dvclive/; a git repository without a commit, where dvclive fails
+    with a traceback (it records the commit), is a one-line error."""
+    from dvclive import Live
+
+    try:
+        return Live("dvclive", dvcyaml=None, save_dvc_exp=False)
+    except Exception as error:
+        if "Empty git repo" not in str(error):
+            raise
+        raise UserInputError("this git repository has no commit yet, and dvclive records the one it "
+                             "logs against: commit the project first (git add -A && git commit -m start), "
+                             "then run dvc repro again") from None
 
 
 def training_device(name: str) -> str:
