@@ -15,7 +15,7 @@ from common import read_params, run_stage
 from molprop.errors import UserInputError
 from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, TARGET
 from molprop.splits.config import SplitConfig
-from molprop.splits.report import missing_class_warnings
+from molprop.splits.report import missing_class_warnings, one_class_training_parts
 from molprop.splits.run import make_split
 
 VALIDATED = Path("data/validated.parquet")
@@ -33,6 +33,12 @@ def main() -> None:
         raise UserInputError(f"{VALIDATED}: data.task is classification but y is {table[TARGET].dtype}; "
                              "re-run validate (dvc repro)")
     result = make_split(table[SMILES].tolist(), table[TARGET].to_numpy(), task, config)
+    single = one_class_training_parts(result.report) if task == "classification" else []
+    if single:
+        fix = ("split.group_folds_by_scaffold: false, so that the folds spread each class"
+               if config.kfold and config.group_folds_by_scaffold else "split.method: stratified")
+        raise UserInputError(f"the {' and the '.join(single)} part(s) hold molecules of one class only, and "
+                             f"a classifier needs two to learn from; set {fix}")
     if task == "classification" and LABEL in table:
         pairs = table[[TARGET, LABEL]].drop_duplicates().sort_values(TARGET)
         labels = zip(pairs[TARGET], pairs[LABEL], strict=True)
@@ -53,7 +59,12 @@ def main() -> None:
     parts = result.report["parts"]
     sims = result.report["test_similarity_to_train"]
     for warning in missing_class_warnings(result.report, result.report.get("class_labels")):
-        hint = "" if config.method == "stratified" else " (split.method: stratified spreads each class over the parts)"
+        if warning.startswith("the fold") and config.group_folds_by_scaffold:
+            hint = " (split.group_folds_by_scaffold: false lets the folds spread each class)"
+        elif config.method != "stratified":
+            hint = " (split.method: stratified spreads each class over the parts)"
+        else:
+            hint = ""
         print(f"split: warning: {warning}{hint}")
     print(
         f"split ({config.method}, seed {config.seed}, folds {config.n_folds}): "

@@ -95,3 +95,24 @@ def test_stage_bad_params_fail_clearly(tmp_path, bad, message):
     done = run_stage(tmp_path)
     assert done.returncode != 0 and message in done.stderr
     assert not (tmp_path / "data/split.parquet").exists()
+
+
+def test_a_training_part_of_one_class_is_refused_with_the_setting_to_change(tmp_path):
+    from molprop.splits.chem import murcko_scaffolds, to_mols
+
+    write_inputs(tmp_path, {"method": "random", "n_folds": 3, "group_folds_by_scaffold": True})
+    validated = pd.read_parquet(tmp_path / "data/validated.parquet")
+    scaffolds = pd.Series(murcko_scaffolds(to_mols(validated["smiles"].tolist())))
+    common = scaffolds[scaffolds != ""].value_counts().index[0]
+    validated["y"] = (scaffolds == common).astype("int64")  # class 1: the molecules of one scaffold
+    validated.to_parquet(tmp_path / "data/validated.parquet", index=False)
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["data"]["task"] = "classification"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    done = run_stage(tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "train part(s) hold molecules of one class only" in done.stderr
+    assert "set split.group_folds_by_scaffold: false" in done.stderr
+    params["split"]["group_folds_by_scaffold"] = False
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run_stage(tmp_path).returncode == 0

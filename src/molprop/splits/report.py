@@ -69,8 +69,9 @@ def part_summary(
 
 
 def shared_scaffolds(labels: np.ndarray, scaffolds: np.ndarray, parts=SPLIT_NAMES) -> dict:
-    """Number of scaffolds present in both parts, for every pair of the given parts."""
-    sets = {p: set(scaffolds[labels == p].tolist()) for p in parts}
+    """Number of scaffolds present in both parts, for every pair of the given parts; acyclic
+    molecules (the empty scaffold) share no ring system and are not counted."""
+    sets = {p: set(scaffolds[labels == p].tolist()) - {""} for p in parts}
     return {f"{a}_{b}": len(sets[a] & sets[b]) for a, b in combinations(parts, 2)}
 
 
@@ -141,3 +142,12 @@ def missing_class_warnings(report: dict, class_labels: dict[str, str] | None = N
                   else "ROC-AUC and PR-AUC there are undefined")
         warnings.append(f"the {name} part has no molecule of class {what}: {effect}")
     return warnings
+
+
+def one_class_training_parts(report: dict) -> list[str]:
+    """The training parts (plain, or of a fold) of a classification split's report that hold
+    molecules of a single class, where no classifier can be fitted."""
+    places = [("train", report["parts"]["train"])]
+    places += [(f"fold {f['fold']} train", f["train"]) for f in report.get("folds", [])]
+    return [name for name, part in places
+            if part["n"] and sum(n > 0 for n in part["target"].get("class_counts", {}).values()) == 1]
