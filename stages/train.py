@@ -98,6 +98,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     print(f"train: {len(members)} {kind} member(s) on {device}, {len(data.columns)} molecule features")
     val_predictions: dict[str, list[np.ndarray]] = {}
     best_epochs: list[int] = []
+    histories: list[list[dict]] = []
     run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device, OUT, CHECKPOINTS,
                     cfg["checkpoint_interval_s"])
     with train_members(run, members, cfg["n_jobs"]) as trained:
@@ -108,6 +109,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                 for key, name in (("train_loss", "train/loss"), ("val_loss", "val/loss"), ("lr", "lr")):
                     live.log_metric(prefix + name, record[key])
             tracking.log_history(result.history, prefix)
+            histories.append(result.history)
             summary = {"best_epoch": result.best_epoch, "epochs_run": len(result.history)}
             best_epochs.append(result.best_epoch)
             val = member.partition.val
@@ -123,6 +125,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                                      options.start_from_epoch, options.max_epochs)
     if warning:
         print(f"train: warning: {warning}")
+    log_mean_curves(live, histories)
     parts = {m.partition.name: m.partition.val for m in members}
     extra = ensemble_validation(parts, val_predictions, data.y, task)
     for key, value in extra.items():
@@ -132,6 +135,20 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra))
     save_model_context(OUT, validated, np.concatenate([m.partition.train for m in members]), extra)
     tracking.log_model_dir(OUT)
+
+
+def log_mean_curves(live: Live, histories: list[list[dict]]) -> None:
+    """Per epoch, the mean train and validation loss of the members that ran it, as
+    ``ensemble/train/loss`` and ``ensemble/val/loss`` (dvc.yaml's learning_curves plot: the
+    same files whatever the members are called, k-fold included)."""
+    by_epoch: dict[int, list[dict]] = {}
+    for history in histories:
+        for record in history:
+            by_epoch.setdefault(record["epoch"], []).append(record)
+    for epoch in sorted(by_epoch):
+        live.step = epoch
+        for key, name in (("train_loss", "ensemble/train/loss"), ("val_loss", "ensemble/val/loss")):
+            live.log_metric(name, float(np.mean([record[key] for record in by_epoch[epoch]])))
 
 
 if __name__ == "__main__":

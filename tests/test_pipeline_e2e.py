@@ -163,6 +163,8 @@ def test_kfold_experiment_trains_one_member_per_fold_and_reports_spread(project)
     quality = json.loads((project / "metrics/uncertainty.json").read_text())
     for model in ("baseline", "model"):  # the spread over folds is an uncertainty to judge
         assert 0 <= quality[model]["coverage"] <= 1 and "reason" not in quality[model]
+    plots = json.loads(_run(["dvc", "plots", "show", "--json"], project).stdout)
+    assert not plots.get("errors") and "learning_curves" in plots["data"]  # whatever the members' names
 
 
 def _model_hash(project: Path) -> str:
