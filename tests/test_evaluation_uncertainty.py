@@ -30,6 +30,7 @@ def test_perfectly_calibrated_gaussian_covers_90_percent_with_small_area():
     assert report["miscalibration_area"] < 0.02
     assert report["spread_error_spearman"] > 0.3  # larger σ, larger errors
     assert report["coverage_level"] == 0.9 and report["uncertainty_scale"] is None
+    assert report["note"].startswith("not calibrated: the raw member spread")
 
 
 def test_overconfident_uncertainty_undercovers_and_has_a_large_area():
@@ -38,7 +39,7 @@ def test_overconfident_uncertainty_undercovers_and_has_a_large_area():
                                config=CONFIG)
     assert report["coverage"] < 0.5
     assert report["miscalibration_area"] > 0.2
-    assert report["uncertainty_scale"] == 0.5
+    assert report["uncertainty_scale"] == 0.5 and "note" not in report
 
 
 def test_uninformative_uncertainty_has_no_rank_correlation():

@@ -71,8 +71,11 @@ def regression_report(abs_error: np.ndarray, sigma: np.ndarray, n_members: int,
     for key in point:
         low, high = interval(samples[key], config.confidence)
         out[f"{key}_ci"] = {"low": low, "high": high}
-    return out | {"coverage_level": level, "mean_uncertainty": float(np.mean(sigma)),
-                  "uncertainty_scale": scale}
+    out |= {"coverage_level": level, "mean_uncertainty": float(np.mean(sigma)), "uncertainty_scale": scale}
+    if scale is None:  # e.g. split.fractions.val 0, or one member per fold
+        out["note"] = ("not calibrated: the raw member spread, as no validation part was predicted by "
+                       "several members to fit uncertainty_scale on")
+    return out
 
 
 def regression_curve(abs_error: np.ndarray, sigma: np.ndarray) -> pd.DataFrame:
