@@ -86,3 +86,23 @@ def test_a_store_that_cannot_be_opened_fails_the_run(tmp_path, monkeypatch):
             tracking.log_metrics({"x": 1.0})
     with pytest.raises(RuntimeError, match="no MLflow run is open"):
         tracking.log_metrics({"x": 1.0})
+
+
+def test_a_killed_stage_leaves_its_helper_without_a_traceback(tmp_path):
+    """The stage dies (stdin ends, no one reads stdout): the helper marks the run KILLED and
+    ends quietly (it printed a BrokenPipeError traceback)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    start = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "root": None, "experiment": "e", "run_name": "r",
+             "source": "", "start_ms": 0}
+    helper = subprocess.Popen([sys.executable, "-m", "molprop.tracking_helper"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                              env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    helper.stdout.close()  # the stage's end of the pipe is gone
+    helper.stdin.write((json.dumps({"start": start}) + "\n").encode())
+    helper.stdin.close()
+    assert helper.wait(timeout=120) == 0
+    assert b"Traceback" not in helper.stderr.read()

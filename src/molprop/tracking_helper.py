@@ -48,7 +48,10 @@ def main() -> int:
         else:
             raise ValueError(f"unknown tracking message {kind!r}")
     client.set_terminated(run_id, status, end_time=end_ms)
-    print(run_id, flush=True)
+    try:
+        print(run_id, flush=True)
+    except BrokenPipeError:  # the stage was killed: the run is marked KILLED, no one to tell
+        pass
     return 0
 
 
@@ -56,6 +59,9 @@ if __name__ == "__main__":
     code = main()
     # Everything is logged and the run is terminated (each client call commits): skip tearing
     # down the interpreter with MLflow and SQLAlchemy loaded (~0.8 s the stage would wait for).
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            pass
     os._exit(code)
