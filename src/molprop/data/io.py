@@ -81,7 +81,7 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty (no header, no rows).")
     if separator == ",":  # the header's line ends in \n, \r\n or \r (Excel for Mac)
-        separator = csv_separator(text.lstrip("\r\n").splitlines()[0])
+        separator = csv_separator(re.match(r"[\r\n]*([^\r\n]*)", text).group(1))
     if separator != r"\s+":
         _check_header(path, text, separator)
     try:
@@ -92,7 +92,8 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
                             engine="python" if separator == r"\s+" else "c")
     except pd.errors.ParserError as err:
         raise InputFileError(f"{path}: not a well-formed table: {err}") from err
-    if separator != r"\s+":
+    # fewer rows than lines: some field holds a line break (or blank lines were skipped)
+    if separator != r"\s+" and len(table) + 1 < max(text.count("\n"), text.count("\r")):
         _check_no_swallowed_rows(path, table, separator)
     return table
 
@@ -100,8 +101,8 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
 def _check_header(path: Path, text: str, separator: str) -> None:
     """Refuse a header that names a column twice, and a first data row with more fields than
     the header (empty trailing fields, as some exports end every line with a separator, are fine)."""
-    rows = csv.reader(io.StringIO(text.lstrip("\r\n"), newline=""), delimiter=separator)
-    header = next(rows, [])
+    rows = csv.reader(io.StringIO(text[:1 << 16], newline=""), delimiter=separator)  # the first records
+    header = next((row for row in rows if row), [])
     repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
     if repeated:
         raise InputFileError(f"{path}: the header names the column(s) {repeated} more than once; "
@@ -109,7 +110,7 @@ def _check_header(path: Path, text: str, separator: str) -> None:
     try:
         first = next((row for row in rows if row), [])
     except csv.Error:
-        return  # pandas reports a damaged first row with its own words
+        return  # pandas reports a damaged first row with its own words (or it is longer than 64 KiB)
     if len(first) > len(header) and any(field.strip() for field in first[len(header):]):
         raise InputFileError(f"{path}: the first data row has {len(first)} fields, the header "
                              f"{len(header)} ({first[len(header):]} beyond the last column); add the missing "
