@@ -109,3 +109,19 @@ def test_a_positive_class_yaml_reads_as_a_boolean_names_the_label_so_spelled():
     assert curate(rows, "smiles", "y", config).classes == ["FALSE", "TRUE"]
     config = ValidationConfig(target=TargetRules(task="classification", positive_class=False), n_jobs=1)
     assert curate(rows, "smiles", "y", config).classes == ["TRUE", "FALSE"]
+
+
+def test_the_suffixes_molprop_predict_reads_are_read_by_validate_too(tmp_path):
+    from rdkit import Chem
+
+    frame = pd.DataFrame({"smiles": ["CCO", "CCCO"], "y": ["1.5", "2.0"]})
+    frame.to_parquet(tmp_path / "in.pq")
+    frame.to_csv(tmp_path / "in.txt", sep="\t", index=False)
+    with Chem.SDWriter(str(tmp_path / "in.sd")) as writer:
+        for smiles, y in zip(frame["smiles"], frame["y"]):
+            mol = Chem.MolFromSmiles(smiles)
+            mol.SetProp("y", y)
+            writer.write(mol)
+    for name in ("in.pq", "in.txt", "in.sd"):
+        table = read_source(tmp_path / name)
+        assert table["smiles"].tolist() == ["CCO", "CCCO"], name

@@ -21,8 +21,8 @@ import pandas as pd
 
 from molprop.errors import UserInputError
 
-TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".smi": r"\s+", ".smiles": r"\s+"}
-SUPPORTED = (".yaml", ".yml", ".parquet", ".sdf", *TEXT_SEPARATORS)
+TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".smi": r"\s+", ".smiles": r"\s+"}
+SUPPORTED = (".yaml", ".yml", ".parquet", ".pq", ".sdf", ".sd", *TEXT_SEPARATORS)  # as molprop predict reads
 
 
 class InputFileError(UserInputError):
@@ -137,7 +137,7 @@ def read_source(source: str | Path) -> pd.DataFrame:
     """The input table named by ``data.source``, all columns as read, in file order."""
     path = Path(source)
     suffix, gzipped = file_suffix(path)  # gzipped: a text format or SD file (my.csv.gz, library.sdf.gz)
-    if suffix not in SUPPORTED or (gzipped and suffix not in (".sdf", *TEXT_SEPARATORS)):
+    if suffix not in SUPPORTED or (gzipped and suffix not in (".sdf", ".sd", *TEXT_SEPARATORS)):
         raise InputFileError(f"{path}: unsupported file type '{''.join(path.suffixes[-2:]) if gzipped else suffix}'; "
                              f"use one of {SUPPORTED} (the text formats and .sdf may be gzipped: .csv.gz).")
     if not path.is_file():
@@ -149,12 +149,12 @@ def read_source(source: str | Path) -> pd.DataFrame:
         from molprop.data.builtin import load_builtin
 
         table = load_builtin(path)
-    elif suffix == ".parquet":
+    elif suffix in (".parquet", ".pq"):
         try:
             table = pd.read_parquet(path)
         except Exception as err:  # pyarrow raises several types for corrupt files
             raise InputFileError(f"{path}: not a readable Parquet file: {err}") from err
-    elif suffix == ".sdf":
+    elif suffix in (".sdf", ".sd"):
         from molprop.data.builtin import read_sdf
 
         try:
