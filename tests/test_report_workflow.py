@@ -80,3 +80,12 @@ def test_cml_is_set_up_and_posts_the_built_report_with_its_images():
     params = yaml.safe_load((REPO / "params.yaml").read_text())["report"]
     report = Path(post.get("working-directory", ".")) / post["run"].split()[-1]
     assert report.as_posix() == params["out"]
+
+
+def test_a_fork_gets_the_report_as_an_artifact_and_no_failing_comment():
+    steps = _steps()
+    post = next(s for s in steps if "cml comment update" in s.get("run", ""))
+    assert post["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    keep = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert "if" not in keep and keep["with"]["path"].startswith("reports/report")
+    assert steps.index(keep) < steps.index(post)
