@@ -23,6 +23,7 @@ from molprop.nn.workers import device_name_problem
 GRAPHS = Path("data/graphs.parquet")
 PLOTS = Path("plots")
 SUBGROUPS = Path("reports/evaluate/subgroups.csv")
+FEW_TEST_MOLECULES = 20  # fewer test molecules: the stage warns that its figures rest on too few
 
 
 def main() -> None:
@@ -110,6 +111,10 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...]) -> None:
         print(f"evaluate {name}: {shown}")
     comparison = metrics.get("model_vs_baseline", {})
     print(f"evaluate model vs baseline: Wilcoxon p = {comparison.get('wilcoxon_p_value')}")
+    if metrics["n_test"] < FEW_TEST_MOLECULES:
+        print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "
+              "intervals rest on too few molecules to compare models by (a resample can only repeat "
+              f"them); raise split.fractions.test, or use more data, for {FEW_TEST_MOLECULES} or more")
 
 
 if __name__ == "__main__":

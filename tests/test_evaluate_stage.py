@@ -38,6 +38,7 @@ def test_network_in_the_helper_or_in_process_gives_the_same_outputs(tmp_path, mo
     done = subprocess.run([sys.executable, "stages/evaluate.py"], cwd=tmp_path, env=env, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "evaluate: warning: 10 test molecule(s): the metrics and their bootstrap intervals" in done.stdout
     helper = _digests(tmp_path)
 
     monkeypatch.chdir(tmp_path)
