@@ -27,17 +27,26 @@ def _digests(root: Path) -> dict[str, str]:
     return {name: hashlib.md5((root / name).read_bytes()).hexdigest() for name in OUTPUTS}
 
 
-def test_network_in_the_helper_or_in_process_gives_the_same_outputs(tmp_path, monkeypatch):
-    _project(tmp_path, "regression")
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+def _evaluate_project(root: Path, n_resamples: int) -> None:
+    """The interpret stage test's small project, with the evaluate params (fewer resamples)."""
+    _project(root, "regression")
+    params = yaml.safe_load((root / "params.yaml").read_text())
     params["evaluate"] = yaml.safe_load((REPO / "params.yaml").read_text())["evaluate"]
-    params["evaluate"]["bootstrap"]["n_resamples"] = 50
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    (tmp_path / "metrics").mkdir()
+    params["evaluate"]["bootstrap"]["n_resamples"] = n_resamples
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    (root / "metrics").mkdir()
+
+
+def _run_evaluate(root: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run([sys.executable, "stages/evaluate.py"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True)
+    done = subprocess.run([sys.executable, "stages/evaluate.py"], cwd=root, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_network_in_the_helper_or_in_process_gives_the_same_outputs(tmp_path, monkeypatch):
+    _evaluate_project(tmp_path, 50)
+    done = _run_evaluate(tmp_path)
     assert "evaluate: warning: 10 test molecule(s): the metrics and their bootstrap intervals" in done.stdout
     helper = _digests(tmp_path)
 
@@ -50,16 +59,10 @@ def test_network_in_the_helper_or_in_process_gives_the_same_outputs(tmp_path, mo
     assert _digests(tmp_path) == helper
 
 
-
 def test_similarity_is_to_the_molecules_the_models_were_fitted_on(tmp_path):
     """train_similarity is to the train part, not to the validation part (which only chose the
     epoch): the reference `molprop predict` uses for its applicability domain."""
-    _project(tmp_path, "regression")
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["evaluate"] = yaml.safe_load((REPO / "params.yaml").read_text())["evaluate"]
-    params["evaluate"]["bootstrap"]["n_resamples"] = 20
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    (tmp_path / "metrics").mkdir()
+    _evaluate_project(tmp_path, 20)
     validated = pd.read_parquet(tmp_path / "data/validated.parquet")
     split = pd.read_parquet(tmp_path / "data/split.parquet")
     mols = [Chem.MolFromSmiles(s) for s in validated["smiles"]]
@@ -67,10 +70,7 @@ def test_similarity_is_to_the_molecules_the_models_were_fitted_on(tmp_path):
     nearest = [max(train, key=lambda t: max_train_similarity([mols[i]], [mols[t]])[0]) for i in test]
     split.loc[nearest[0], "split"] = "val"  # the first test molecule's nearest training molecule
     split.to_parquet(tmp_path / "data/split.parquet")
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run([sys.executable, "stages/evaluate.py"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    _run_evaluate(tmp_path)
     table = pd.read_parquet(tmp_path / "data/predictions.parquet")
     fitted = [mols[i] for i in np.flatnonzero(split["split"] == "train")]
     assert np.array_equal(table["train_similarity"], max_train_similarity([mols[i] for i in test], fitted))
