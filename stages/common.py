@@ -15,8 +15,14 @@ PARAMS_FILE = Path("params.yaml")
 # of the repository (.dvc/tmp/exps/...), from which an editable install would import the
 # workspace's src/ as it is by then, not the experiment's code that dvc.lock records.
 SRC = Path(__file__).resolve().parents[1] / "src"
-if (SRC / "molprop").is_dir() and str(SRC) not in sys.path:
-    sys.path.insert(1, str(SRC))
+if (SRC / "molprop").is_dir():
+    if str(SRC) not in sys.path:
+        sys.path.insert(1, str(SRC))
+    # The stage's worker processes too: a forkserver imports its preload modules (molprop's
+    # training and prediction code) before it applies this process's sys.path, so without the
+    # variable they imported the library the environment's install points at.
+    if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != str(SRC):
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
 
 
 def read_params(*sections: str) -> dict[str, Any]:

@@ -95,6 +95,27 @@ def test_a_stage_imports_the_library_of_its_own_checkout(tmp_path):
     assert imported() == (tmp_path / "src" / "molprop" / "__init__.py").resolve()
 
 
+def test_a_stage_s_worker_processes_import_the_library_of_its_own_checkout(tmp_path):
+    """A forkserver imports its preload modules before it applies the stage's sys.path: the
+    workers of a queued experiment's copy imported the installed src/ (found by a probe)."""
+    shutil.copytree(STAGES.parent / "src" / "molprop", tmp_path / "src" / "molprop",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "src" / "molprop" / "where.py").write_text(
+        "def here():\n    import molprop\n    return molprop.__file__\n")
+    (tmp_path / "stages").mkdir()
+    shutil.copy(STAGES / "common.py", tmp_path / "stages" / "common.py")
+    (tmp_path / "stages" / "probe.py").write_text(
+        "import common\n"
+        "from molprop.features.parallel import WorkerPool\n"
+        "from molprop.where import here\n"
+        "if __name__ == '__main__':\n"
+        "    with WorkerPool(1, here, ['molprop.where']) as pool:\n"
+        "        print(pool.submit(here).result(timeout=120))\n")
+    done = subprocess.run([sys.executable, "stages/probe.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).resolve() == (tmp_path / "src" / "molprop" / "__init__.py").resolve()
+
+
 def test_params_are_read_as_dvc_reads_them(tmp_path, monkeypatch):
     """YAML 1.2 as DVC parses params.yaml: a learning rate written 3e-4 is a number (PyYAML's
     YAML 1.1 reads the text '3e-4', and training failed on it), yes is text."""
