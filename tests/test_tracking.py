@@ -37,6 +37,18 @@ def test_history_steps_status_and_the_stage_never_importing_mlflow(tmp_path):
     assert stored.data.params == {"a": "1"}
 
 
+def test_a_run_of_a_dvc_experiment_is_tagged_with_it(monkeypatch):
+    monkeypatch.setenv("DVC_EXP_NAME", "gyral-poof")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "1335097" + "0" * 33)
+    with tracking.mlflow_run("unit", "exp", {"a": 1}) as run:
+        pass
+    tags = mlflow.get_run(run.run_id).data.tags
+    assert tags["dvc.experiment"] == "gyral-poof" and tags["dvc.baseline_rev"].startswith("1335097")
+    monkeypatch.delenv("DVC_EXP_NAME")
+    monkeypatch.delenv("DVC_EXP_BASELINE_REV")
+    assert tracking.dvc_experiment_tags() == {}
+
+
 def test_an_error_in_the_block_ends_the_run_failed_and_propagates():
     with pytest.raises(ZeroDivisionError):
         with tracking.mlflow_run("unit", "broken", {}):

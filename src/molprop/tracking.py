@@ -57,6 +57,14 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else str(value)
 
 
+def dvc_experiment_tags() -> dict[str, str]:
+    """The DVC experiment a run belongs to, as MLflow tags (``dvc.experiment``: its name,
+    ``dvc.baseline_rev``: the commit it starts from), from the variables `dvc exp run` sets
+    for its stages; none in a plain `dvc repro`."""
+    names = {"dvc.experiment": "DVC_EXP_NAME", "dvc.baseline_rev": "DVC_EXP_BASELINE_REV"}
+    return {tag: os.environ[variable] for tag, variable in names.items() if os.environ.get(variable)}
+
+
 class _Helper:
     """The process that owns one MLflow run; messages are JSON lines on its standard input."""
 
@@ -75,7 +83,7 @@ class _Helper:
         self.send("start", {"uri": tracking_uri(), "root": str(store_root()) if default else None,
                             "experiment": experiment, "run_name": run_name,
                             "source": os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "",
-                            "start_ms": _now_ms()})
+                            "start_ms": _now_ms(), "tags": dvc_experiment_tags()})
 
     def send(self, kind: str, body: Any) -> None:
         if self.broken:

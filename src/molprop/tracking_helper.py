@@ -26,7 +26,7 @@ def main() -> int:
     experiment = client.get_experiment_by_name(start["experiment"])
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(start["experiment"])
     sys.argv[0] = start["source"] or sys.argv[0]  # source name and git commit: the stage's, not ours
-    tags = resolve_tags({"mlflow.runName": start["run_name"]})
+    tags = resolve_tags({"mlflow.runName": start["run_name"], **start.get("tags", {})})
     run_id = client.create_run(experiment_id, start_time=start["start_ms"], tags=tags,
                                run_name=start["run_name"]).info.run_id
     status, end_ms = "KILLED", None  # no "end" message: the stage died
