@@ -19,7 +19,6 @@ import numpy as np
 from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
-from molprop.errors import UserInputError
 from molprop.evaluation.metrics import score
 from molprop.features.parallel import available_cores
 from molprop.models.calibration import ensemble_validation
@@ -50,23 +49,8 @@ def main() -> None:
     # The MLflow run and dvclive open first: the helper process that logs the run imports
     # MLflow (~2 s of CPU) while this process reads the data and the worker server imports
     # torch, rather than beside the first members (FreeSolv: the stage ~0.5-1 s faster).
-    with tracking.mlflow_run("molprop", "train", params), open_live() as live:
+    with tracking.mlflow_run("molprop", "train", params), tracking.open_dvclive("dvclive") as live:
         train_ensemble(task, cfg, device, live)
-
-
-def open_live() -> Live:
-    """dvclive's logger for dvclive/; a git repository without a commit, where dvclive fails
-    with a traceback (it records the commit), is a one-line error."""
-    from dvclive import Live
-
-    try:
-        return Live("dvclive", dvcyaml=None, save_dvc_exp=False)
-    except Exception as error:
-        if "Empty git repo" not in str(error):
-            raise
-        raise UserInputError("this git repository has no commit yet, and dvclive records the one it "
-                             "logs against: commit the project first (git add -A && git commit -m start), "
-                             "then run dvc repro again") from None
 
 
 def training_device(name: str) -> str:
@@ -86,7 +70,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     """Train the members on ``device``, log each one's curves and validation scores as it comes
     back, then the ensemble's; save its card and prediction context under models/model."""
     from molprop.nn.members import MemberRun, ensemble_members, read_training_tables, train_members
-    from molprop.nn.training_types import TrainConfig, hardly_trained_warning
+    from molprop.nn.training_types import TrainConfig, hardly_trained_warning, mean_history
 
     seed_everything(cfg["seed"])
     kind = cfg["model"]
@@ -125,7 +109,10 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                                      options.start_from_epoch, options.max_epochs)
     if warning:
         print(f"train: warning: {warning}")
-    log_mean_curves(live, histories)
+    for record in mean_history(histories):  # dvc.yaml's learning_curves, whatever the members are called
+        live.step = record["epoch"]
+        live.log_metric("ensemble/train/loss", record["train_loss"])
+        live.log_metric("ensemble/val/loss", record["val_loss"])
     parts = {m.partition.name: m.partition.val for m in members}
     extra = ensemble_validation(parts, val_predictions, data.y, task)
     for key, value in extra.items():
@@ -135,20 +122,6 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra))
     save_model_context(OUT, validated, np.concatenate([m.partition.train for m in members]), extra)
     tracking.log_model_dir(OUT)
-
-
-def log_mean_curves(live: Live, histories: list[list[dict]]) -> None:
-    """Per epoch, the mean train and validation loss of the members that ran it, as
-    ``ensemble/train/loss`` and ``ensemble/val/loss`` (dvc.yaml's learning_curves plot: the
-    same files whatever the members are called, k-fold included)."""
-    by_epoch: dict[int, list[dict]] = {}
-    for history in histories:
-        for record in history:
-            by_epoch.setdefault(record["epoch"], []).append(record)
-    for epoch in sorted(by_epoch):
-        live.step = epoch
-        for key, name in (("train_loss", "ensemble/train/loss"), ("val_loss", "ensemble/val/loss")):
-            live.log_metric(name, float(np.mean([record[key] for record in by_epoch[epoch]])))
 
 
 if __name__ == "__main__":

@@ -194,25 +194,10 @@ def test_the_train_stage_keeps_the_gpu_index(monkeypatch):
         training_device("cuda:2")
 
 
-def test_dvclive_in_a_repository_without_a_commit_is_a_setting_to_fix(tmp_path, monkeypatch):
-    import os
-    import runpy
-    import subprocess
-    import sys
-    from pathlib import Path
+def test_the_ensemble_curve_is_the_mean_of_the_members_that_ran_each_epoch():
+    from molprop.nn.training_types import mean_history
 
-    from molprop.errors import UserInputError
-
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True,
-                   env={**os.environ, "DVC_NO_ANALYTICS": "1"})
-    stages = Path(__file__).resolve().parents[1] / "stages"
-    monkeypatch.syspath_prepend(str(stages))
-    monkeypatch.chdir(tmp_path)
-    open_live = runpy.run_path(str(stages / "train.py"))["open_live"]
-    with pytest.raises(UserInputError, match="no commit yet"):
-        open_live()
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start"], cwd=tmp_path,
-                   check=True)
-    with open_live() as live:
-        live.log_metric("x", 1.0)
+    one = [{"epoch": 0, "train_loss": 2.0, "val_loss": 3.0}, {"epoch": 1, "train_loss": 1.0, "val_loss": 2.0}]
+    two = [{"epoch": 0, "train_loss": 4.0, "val_loss": 5.0}]  # stopped early
+    assert mean_history([one, two]) == [{"epoch": 0, "train_loss": 3.0, "val_loss": 4.0},
+                                        {"epoch": 1, "train_loss": 1.0, "val_loss": 2.0}]

@@ -118,3 +118,20 @@ def test_a_killed_stage_leaves_its_helper_without_a_traceback(tmp_path):
     helper.stdin.close()
     assert helper.wait(timeout=120) == 0
     assert b"Traceback" not in helper.stderr.read()
+
+
+def test_dvclive_in_a_repository_without_a_commit_is_a_setting_to_fix(tmp_path, monkeypatch):
+    import os
+
+    from molprop.errors import UserInputError
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True,
+                   env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserInputError, match="no commit yet"):
+        tracking.open_dvclive("dvclive")
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start"], cwd=tmp_path,
+                   check=True)
+    with tracking.open_dvclive("dvclive") as live:
+        live.log_metric("x", 1.0)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from molprop.errors import UserInputError
+
 DEFAULT_STORE = "mlflow.db"  # in the repository's root, with artifacts under mlruns/ beside it
 
 
@@ -63,6 +65,22 @@ def dvc_experiment_tags() -> dict[str, str]:
     for its stages; none in a plain `dvc repro`."""
     names = {"dvc.experiment": "DVC_EXP_NAME", "dvc.baseline_rev": "DVC_EXP_BASELINE_REV"}
     return {tag: os.environ[variable] for tag, variable in names.items() if os.environ.get(variable)}
+
+
+def open_dvclive(directory: str) -> Any:
+    """dvclive's logger for ``directory`` (a ``dvclive.Live``, no dvc.yaml of its own, no DVC
+    experiment saved); a git repository without a commit, where dvclive fails with a traceback
+    (it records the commit), is a one-line error."""
+    from dvclive import Live
+
+    try:
+        return Live(directory, dvcyaml=None, save_dvc_exp=False)
+    except Exception as error:
+        if "Empty git repo" not in str(error):
+            raise
+        raise UserInputError("this git repository has no commit yet, and dvclive records the one it "
+                             "logs against: commit the project first (git add -A && git commit -m start), "
+                             "then run dvc repro again") from None
 
 
 class _Helper:

@@ -76,3 +76,14 @@ def hardly_trained_warning(best_epochs: list[int], warmup_epochs: int, n_val: in
             f"The smallest validation part has {n_val} molecule(s): with few, that can be noise (a larger "
             "split.fractions.val steadies it); otherwise the validation molecules are unlike anything "
             "the network learned from the training part.")
+
+
+def mean_history(histories: list[list[dict]]) -> list[dict]:
+    """Per epoch (in order), the mean ``train_loss`` and ``val_loss`` of the members whose
+    history has that epoch (early stopping ends members at different epochs)."""
+    by_epoch: dict[int, list[dict]] = {}
+    for history in histories:
+        for record in history:
+            by_epoch.setdefault(record["epoch"], []).append(record)
+    return [{"epoch": epoch, **{key: sum(r[key] for r in records) / len(records) for key in ("train_loss", "val_loss")}}
+            for epoch, records in sorted(by_epoch.items())]
