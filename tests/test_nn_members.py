@@ -12,7 +12,7 @@ import torch
 from rdkit import Chem
 
 from molprop.features.graph import featurize_graph
-from molprop.models.calibration import ensemble_validation, spread_scale
+from molprop.models.calibration import calibrated_sigma, ensemble_validation, spread_calibration
 from molprop.models.partitions import Partition
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card
@@ -151,16 +151,35 @@ def test_the_run_passes_its_checkpoint_interval_to_every_member(tmp_path, monkey
     assert intervals == [7.5, 7.5]
 
 
-def test_spread_scale_recovers_the_factor_of_an_overconfident_ensemble():
+def test_spread_calibration_recovers_scale_and_floor():
     rng = np.random.default_rng(0)
-    spread = rng.uniform(0.5, 2.0, size=20000)
-    y = rng.normal(0.0, 3.0 * spread)  # errors three times the spread
-    assert spread_scale(y, np.zeros_like(y), spread) == pytest.approx(3.0, rel=0.02)
+    spread = rng.uniform(0.0, 2.0, size=20000)
+    sigma = np.sqrt((3.0 * spread) ** 2 + 0.5**2)  # errors three times the spread, at least 0.5
+    scale, floor = spread_calibration(rng.normal(0.0, sigma), np.zeros_like(spread), spread)
+    assert scale == pytest.approx(3.0, rel=0.03) and floor == pytest.approx(0.5, rel=0.1)
+    y = rng.normal(0.0, 3.0 * spread)  # no floor in the data: (next to) none fitted
+    scale, floor = spread_calibration(y, np.zeros_like(y), spread)
+    assert scale == pytest.approx(3.0, rel=0.03) and floor < 0.01
 
 
-def test_spread_scale_needs_a_spread():
-    assert spread_scale(np.ones(5), np.zeros(5), np.zeros(5)) is None
-    assert spread_scale(np.ones(1), np.zeros(1), np.ones(1)) is None
+def test_a_member_pair_agreeing_by_chance_does_not_set_the_scale():
+    """Two members whose predictions agree on one molecule (spread 1e-4, error 1.4): the
+    scale-only fit was decided by it (as 397 was in a k-fold run); the floor absorbs it."""
+    rng = np.random.default_rng(1)
+    spread = rng.uniform(0.2, 0.6, size=200)
+    y = rng.normal(0.0, 4.0 * spread)
+    spread[0], y[0] = 1e-4, 1.4
+    scale, floor = spread_calibration(y, np.zeros_like(y), spread)
+    assert 3.0 < scale < 4.5 and floor < 1.0  # without that molecule: 3.6 and 0
+    assert np.sqrt(np.mean((y / spread) ** 2)) > 50  # what the scale alone would have been
+
+
+def test_spread_calibration_needs_a_spread():
+    assert spread_calibration(np.ones(5), np.zeros(5), np.zeros(5)) is None
+    assert spread_calibration(np.ones(1), np.zeros(1), np.ones(1)) is None
+    assert np.allclose(calibrated_sigma(np.array([0.0, 1.0]), 2.0, 0.5), [0.5, np.sqrt(4.25)])
+    assert np.allclose(calibrated_sigma(np.array([0.0, 1.0]), 2.0, None), [0.0, 2.0])  # calibrated before floors
+    assert np.allclose(calibrated_sigma(np.array([0.0, 1.0]), None, None), [0.0, 1.0])
 
 
 def test_ensemble_validation_scores_the_mean_and_fits_the_spread_scale():
@@ -170,13 +189,13 @@ def test_ensemble_validation_scores_the_mean_and_fits_the_spread_scale():
     out = ensemble_validation(rows, {"main": members}, y, "regression")
     mean, spread = np.mean(members, axis=0), np.std(members, axis=0)
     assert out["val_rmse"] == pytest.approx(np.sqrt(np.mean((mean - y[:4]) ** 2)))
-    assert out["uncertainty_scale"] == pytest.approx(spread_scale(y[:4], mean, spread))
+    assert (out["uncertainty_scale"], out["uncertainty_floor"]) == spread_calibration(y[:4], mean, spread)
     # k-fold: keys per partition; one member per partition has no spread to scale
     folds = ensemble_validation({"fold_0": np.array([0, 1]), "fold_1": np.array([2, 3])},
                                 {"fold_0": [np.array([0.0, 1.0])], "fold_1": [np.array([2.0, 4.0])]}, y,
                                 "regression")
     assert folds["fold_0_val_rmse"] == 0.0 and folds["fold_1_val_rmse"] == pytest.approx(np.sqrt(0.5))
-    assert folds["uncertainty_scale"] is None
+    assert folds["uncertainty_scale"] is None and folds["uncertainty_floor"] is None
 
 
 def test_planning_members_does_not_import_torch():

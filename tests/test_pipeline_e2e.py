@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -119,6 +120,10 @@ def test_ensemble_members_and_calibrated_spread(project):
     quality = json.loads((project / "metrics/uncertainty.json").read_text())
     assert quality["model"]["uncertainty_scale"] == pytest.approx(card["extra"]["uncertainty_scale"],
                                                                   rel=1e-5)
+    assert card["extra"]["uncertainty_floor"] >= 0
+    expected = np.sqrt((card["extra"]["uncertainty_scale"] * predictions["model_spread"]) ** 2
+                       + card["extra"]["uncertainty_floor"] ** 2)
+    assert np.allclose(predictions["model_uncertainty"], expected)
     assert 0 <= quality["model"]["coverage"] <= 1 and "reason" in quality["baseline"]
 
 

@@ -86,6 +86,7 @@ def model_summary(model_dir: str | Path) -> dict:
     return {"model": str(model_dir), "kind": card.kind, "task": card.task,
             "members": card.members, "feature_groups": card.feature_groups,
             "classes": card.classes, "uncertainty_scale": card.extra.get("uncertainty_scale"),
+            "uncertainty_floor": card.extra.get("uncertainty_floor"),
             "data_hash": context.data_hash, "n_train": context.n_train,
             "domain_fingerprint": {"radius": context.domain.radius, "n_bits": context.domain.n_bits},
             "validate": context.validate, "featurize": context.featurize, "metrics": context.metrics,
@@ -105,11 +106,13 @@ def _info(args: argparse.Namespace) -> int:
     print(f"feature groups:   {', '.join(info['feature_groups']) or '(none: graphs only)'}")
     if info["classes"]:
         print(f"classes:          {', '.join(info['classes'])}")
-    print(f"uncertainty:      {'spread x ' + format(scale, '.4g') if scale is not None else 'member spread (not calibrated)'}")
+    floor = info["uncertainty_floor"] or 0.0
+    calibrated = f"sqrt((spread x {scale:.4g})^2 + {floor:.4g}^2)" if floor else f"spread x {scale:.4g}" if scale else ""
+    print(f"uncertainty:      {calibrated or 'member spread (not calibrated)'}")
     print(f"trained on:       {info['n_train']} molecules, data hash {info['data_hash']}")
     print(f"domain:           Morgan r={info['domain_fingerprint']['radius']}, "
           f"{info['domain_fingerprint']['n_bits']} bits, max Tanimoto to the training set")
-    card_metrics = {k: v for k, v in info["extra"].items() if k != "uncertainty_scale"}
+    card_metrics = {k: v for k, v in info["extra"].items() if k not in ("uncertainty_scale", "uncertainty_floor")}
     if card_metrics:
         info["metrics"] = {"model card": card_metrics} | (
             {"predict context": info["metrics"]} if info["metrics"] else {})

@@ -110,7 +110,8 @@ def evaluate(task: str, test: pd.DataFrame, predictions: Mapping[str, Prediction
         else:
             sigma = pred.uncertainty
             quality[name] = uncertainty.regression_report(
-                errors[name], sigma, len(pred.names), pred.uncertainty_scale, config.interval, boot)
+                errors[name], sigma, len(pred.names), pred.uncertainty_scale, config.interval, boot,
+                pred.uncertainty_floor)
             usable = uncertainty.unavailable_reason(sigma, len(pred.names)) is None
             tables[f"calibration_{name}"] = (uncertainty.regression_curve(errors[name], sigma)
                                              if usable else plots.empty_calibration())

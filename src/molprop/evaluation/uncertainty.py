@@ -57,7 +57,8 @@ def regression_statistics(abs_error: np.ndarray, sigma: np.ndarray, level: float
 
 
 def regression_report(abs_error: np.ndarray, sigma: np.ndarray, n_members: int,
-                      scale: float | None, level: float, config: BootstrapConfig) -> dict:
+                      scale: float | None, level: float, config: BootstrapConfig,
+                      floor: float | None = None) -> dict:
     """Uncertainty metrics with bootstrap intervals; the metrics None and a ``reason`` when
     the model has no usable uncertainty."""
     reason = unavailable_reason(sigma, n_members)
@@ -71,7 +72,8 @@ def regression_report(abs_error: np.ndarray, sigma: np.ndarray, n_members: int,
     for key in point:
         low, high = interval(samples[key], config.confidence)
         out[f"{key}_ci"] = {"low": low, "high": high}
-    out |= {"coverage_level": level, "mean_uncertainty": float(np.mean(sigma)), "uncertainty_scale": scale}
+    out |= {"coverage_level": level, "mean_uncertainty": float(np.mean(sigma)), "uncertainty_scale": scale,
+            "uncertainty_floor": floor}
     if scale is None:  # e.g. split.fractions.val 0, or one member per fold
         out["note"] = ("not calibrated: the raw member spread, as no validation part was predicted by "
                        "several members to fit uncertainty_scale on")

@@ -11,26 +11,65 @@ from molprop.evaluation.metrics import score
 MIN_SPREAD = 1e-8
 
 
-def spread_scale(y: np.ndarray, mean: np.ndarray, spread: np.ndarray) -> float | None:
-    """The factor ``s`` making ``N(mean, (s * spread)^2)`` most likely for the measured ``y``:
-    ``s = sqrt(mean(((y - mean) / spread)^2))`` over molecules with a non-zero spread.
+def spread_calibration(y: np.ndarray, mean: np.ndarray, spread: np.ndarray) -> tuple[float, float] | None:
+    """``(scale, floor)`` making ``N(mean, (scale * spread)^2 + floor^2)`` most likely for the
+    measured ``y`` (maximum likelihood over a log-spaced grid, refined twice around the best).
 
-    None when it cannot be fitted (fewer than 2 usable molecules, or no spread at all, as with
-    a single member)."""
+    The floor keeps a molecule on which the few members agree by chance (a spread near 0, so
+    a huge error-to-spread ratio) from deciding the scale: fitted on the scale alone, one such
+    validation molecule made FreeSolv's scale 17.8 (90% intervals covering 98%) and a k-fold
+    run's 397. ``floor`` 0 is the scale-only fit. None when nothing can be fitted (fewer than
+    2 molecules with a spread, as with a single member)."""
     y, mean, spread = (np.asarray(a, dtype=float).ravel() for a in (y, mean, spread))
-    usable = spread > MIN_SPREAD
-    if usable.sum() < 2:
+    keep = np.isfinite(y) & np.isfinite(mean) & np.isfinite(spread)
+    residual, spread = (y - mean)[keep], spread[keep]
+    if (spread > MIN_SPREAD).sum() < 2:
         return None
-    z = (y[usable] - mean[usable]) / spread[usable]
-    return float(np.sqrt(np.mean(z**2)))
+    rms = float(np.sqrt(np.mean(residual**2))) or 1.0
+    typical = float(np.median(spread[spread > MIN_SPREAD]))
+    scales = rms / typical * np.exp(np.linspace(-7.0, 7.0, 57))
+    floors = np.concatenate([[0.0], rms * np.exp(np.linspace(-9.0, 1.0, 41))])
+    for _ in range(3):  # the grid, then finer grids around its best point
+        scale, floor = _best_on_grid(residual, spread, scales, floors)
+        step_s, step_f = np.log(scales[1] / scales[0]), np.log(floors[2] / floors[1])
+        scales = scale * np.exp(np.linspace(-step_s, step_s, 21))
+        floors = (np.concatenate([[0.0], rms * np.exp(np.linspace(-9.0, -8.0, 5))]) if floor == 0.0
+                  else floor * np.exp(np.linspace(-step_f, step_f, 21)))
+    return float(scale), float(floor)
+
+
+def _best_on_grid(residual: np.ndarray, spread: np.ndarray, scales: np.ndarray,
+                  floors: np.ndarray) -> tuple[float, float]:
+    """The (scale, floor) of the grid with the lowest mean Gaussian negative log-likelihood."""
+    best, found = np.inf, (float(scales[0]), float(floors[0]))
+    for floor in floors:
+        variance = (scales[:, None] * spread[None, :]) ** 2 + floor**2  # (n_scales, n_molecules)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nll = np.mean(np.log(variance) + residual[None, :] ** 2 / variance, axis=1)
+        nll = np.where(np.isfinite(nll), nll, np.inf)
+        k = int(np.argmin(nll))
+        if nll[k] < best:
+            best, found = float(nll[k]), (float(scales[k]), float(floor))
+    return found
+
+
+def calibrated_sigma(spread: np.ndarray, scale: float | None, floor: float | None) -> np.ndarray:
+    """The predictive standard deviation ``sqrt((scale * spread)^2 + floor^2)``; the raw
+    spread without a calibration (``scale`` None), the scale alone without a floor (models
+    calibrated before the floor)."""
+    spread = np.asarray(spread, dtype=float)
+    if scale is None:
+        return spread
+    return np.sqrt((scale * spread) ** 2 + (floor or 0.0) ** 2)
 
 
 def ensemble_validation(val_rows: Mapping[str, np.ndarray], predictions: Mapping[str, Sequence[np.ndarray]],
                         y: np.ndarray, task: str) -> dict:  # fmt: skip
     """Validation scores of each partition's ensemble (the mean of its members' predictions
     for the partition's ``val_rows`` of ``y``), keys prefixed ``<partition>_`` when there are
-    several, and ``uncertainty_scale``: for regression, the :func:`spread_scale` fitted on the
-    validation molecules of every partition with more than one member (else None)."""
+    several, and ``uncertainty_scale`` and ``uncertainty_floor``: for regression, the
+    :func:`spread_calibration` fitted on the validation molecules of every partition with more
+    than one member (else None)."""
     out: dict = {}
     ys, means, spreads = [], [], []
     for name, preds in predictions.items():
@@ -40,6 +79,6 @@ def ensemble_validation(val_rows: Mapping[str, np.ndarray], predictions: Mapping
         out |= {f"{prefix}val_{k}": v for k, v in score(task, val_y, stacked.mean(axis=0)).items()}
         if task == "regression" and len(preds) > 1:
             ys.append(val_y), means.append(stacked.mean(axis=0)), spreads.append(stacked.std(axis=0))
-    out["uncertainty_scale"] = (spread_scale(np.concatenate(ys), np.concatenate(means), np.concatenate(spreads))
-                                if ys else None)
+    fitted = spread_calibration(np.concatenate(ys), np.concatenate(means), np.concatenate(spreads)) if ys else None
+    out["uncertainty_scale"], out["uncertainty_floor"] = fitted if fitted is not None else (None, None)
     return out

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.features.graph import MolGraph
+from molprop.models.calibration import calibrated_sigma
 from molprop.models.estimators import predict_matrix
 from molprop.models.partitions import members_by_partition
 from molprop.models.store import ModelCard, load_card, load_sklearn_member
@@ -23,9 +24,11 @@ class Predictions:
 
     members: np.ndarray  # (n_members, n) or (n_members, n, K)
     names: list[str]
-    # Regression: factor turning the member spread into a calibrated standard deviation
-    # (fitted on the validation part by the train stage; None = not calibrated).
+    # Regression: the calibration turning the member spread into a standard deviation,
+    # sqrt((scale * spread)^2 + floor^2), fitted on the validation part by the train stage
+    # (scale None: not calibrated; floor None: a model calibrated before there was one).
     uncertainty_scale: float | None = None
+    uncertainty_floor: float | None = None
 
     @property
     def mean(self) -> np.ndarray:
@@ -46,9 +49,9 @@ class Predictions:
 
     @property
     def uncertainty(self) -> np.ndarray:
-        """Calibrated standard deviation of a regression prediction: spread x scale (the raw
-        spread when the model carries no calibration)."""
-        return self.spread * (1.0 if self.uncertainty_scale is None else self.uncertainty_scale)
+        """Calibrated standard deviation of a regression prediction, sqrt((spread x scale)^2 +
+        floor^2) (the raw spread when the model carries no calibration)."""
+        return calibrated_sigma(self.spread, self.uncertainty_scale, self.uncertainty_floor)
 
 
 def load_member(directory: Path, card: ModelCard, name: str) -> Any:
@@ -105,4 +108,5 @@ def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "
     with _one_thread_for(card):
         outputs = [predict_loaded(load_member(directory, card, name), card, features, graphs, torch_device)
                    for name in card.members]
-    return Predictions(np.stack(outputs), list(card.members), card.extra.get("uncertainty_scale"))
+    return Predictions(np.stack(outputs), list(card.members), card.extra.get("uncertainty_scale"),
+                       card.extra.get("uncertainty_floor"))

@@ -33,4 +33,5 @@ class HeldModel:
         """Member predictions of ``features`` (and ``graphs`` for graph networks), as
         ``predict_saved`` returns them."""
         outputs = [predict_loaded(m, self.card, features, graphs, self.device) for m in self.members]
-        return Predictions(np.stack(outputs), list(self.card.members), self.card.extra.get("uncertainty_scale"))
+        return Predictions(np.stack(outputs), list(self.card.members), self.card.extra.get("uncertainty_scale"),
+                           self.card.extra.get("uncertainty_floor"))
