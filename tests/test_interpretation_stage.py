@@ -161,3 +161,15 @@ def test_interpret_stage_explains_other_baseline_kinds(tmp_path, monkeypatch, ba
         assert importance["feature"].str.startswith("fp_").all()
         assert importance["importance"].gt(0).sum() <= 40 and "estimated by permutation sampling" in html
         assert "log-odds" not in html and "probability of the predicted class" in html
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_the_forest_s_starting_value_is_described_as_it_is(tmp_path, task):
+    """TreeSHAP starts a classifier from the class-weighted mean (balanced class weights), not
+    from the classes' shares among the training molecules; the maps' note says which."""
+    from molprop.interpretation.explain import method_note
+
+    _project(tmp_path, task)
+    note = method_note(tmp_path / "models/baseline", 32)
+    assert "mean output over its training molecules" in note
+    assert ("each class weighted equally" in note) == (task == "classification")

@@ -120,8 +120,10 @@ def _baseline_how(model: SklearnModel, permutation: PermutationConfig) -> tuple[
     """(how the values are computed, what their base is) for a scikit-learn baseline."""
     members = " averaged over the members" if len(model.members) > 1 else ""
     if model.kind == "tree":
+        weighted = (", each class weighted equally (the model was fitted with balanced class weights, "
+                    "so this is not the share of a class among them)") if model.classification else ""
         return (f"Exact TreeSHAP values of the {model.name}{members}",
-                f"the {model.name}'s mean output over its training molecules")
+                f"the {model.name}'s mean output over its training molecules{weighted}")
     if model.kind == "linear":
         return (f"Exact linear SHAP values of the {model.name}{members}: per feature, its coefficient x "
                 "(input - mean input over the non-test molecules), on the model's own imputed and "
