@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 
-from molprop.interpretation.drawing import environment_svg, molecule_svg, picture_grid, similarity_map_png
+from molprop.interpretation.drawing import (environment_svg, grid_figure, molecule_svg, picture_grid,
+                                            similarity_map_png)
 from molprop.interpretation.explain import MoleculeExplanation
 from molprop.interpretation.page import card, png_img, render_page, table_html
 from molprop.interpretation.sections import errors_section, map_card, value_text
@@ -40,6 +41,19 @@ def test_picture_grid_repeats_byte_for_byte(tmp_path):
     picture_grid(pictures, ["a", "b"], tmp_path / "one.png", "title", columns=2)
     picture_grid(pictures, ["a", "b"], tmp_path / "two.png", "title", columns=2)
     assert (tmp_path / "one.png").read_bytes() == (tmp_path / "two.png").read_bytes()
+
+
+@pytest.mark.parametrize("n_maps", [3, 9, 15])
+def test_the_grid_s_title_stays_above_the_captions(n_maps):
+    import matplotlib.pyplot as plt
+
+    pictures = [similarity_map_png(Chem.MolFromSmiles("CCO"), [0.1, -0.2, 0.3], 0.3)] * n_maps
+    fig = grid_figure(pictures, [f"worst #{i}\nerror 1.23" for i in range(n_maps)], "Model: atom contributions")
+    renderer = fig.canvas.get_renderer()
+    title_bottom = fig._suptitle.get_window_extent(renderer).y0
+    captions_top = max(ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.get_title())
+    plt.close(fig)
+    assert title_bottom > captions_top
 
 
 def test_page_is_self_contained_and_escapes_text():

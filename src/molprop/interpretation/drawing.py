@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rdkit import Chem
@@ -70,19 +71,29 @@ def _inline(svg: str) -> str:
 def picture_grid(pictures: Sequence[bytes], captions: Sequence[str], path: str | Path,
                  title: str, columns: int = 3) -> None:
     """One PNG of several PNG pictures with a caption under each (matplotlib, Agg)."""
+    import matplotlib.pyplot as plt
+
+    fig = grid_figure(pictures, captions, title, columns)
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def grid_figure(pictures: Sequence[bytes], captions: Sequence[str], title: str, columns: int = 3) -> Any:
+    """The matplotlib figure of :func:`picture_grid`: the title in a band of its own above the
+    pictures' captions, however many rows there are."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = max(1, -(-len(pictures) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.3 * rows + 0.5), squeeze=False)
+    height = 3.3 * rows + 0.5
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, height), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, picture, caption in zip(axes.ravel(), pictures, captions):
         ax.imshow(np.asarray(plt.imread(io.BytesIO(picture), format="png")))
         ax.set_title(caption, fontsize=8.5)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    fig.suptitle(title, fontsize=11, y=1.0 - 0.1 / height, va="top")
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.5 / height))  # the top 0.5 in is the title's
+    return fig
