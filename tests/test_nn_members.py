@@ -12,9 +12,9 @@ import torch
 from rdkit import Chem
 
 from molprop.features.graph import featurize_graph
-from molprop.models.calibration import calibrated_sigma, ensemble_validation, spread_calibration
+from molprop.models.calibration import ensemble_validation, spread_calibration
 from molprop.models.partitions import Partition
-from molprop.models.predictor import predict_saved
+from molprop.models.predictor import calibrated_sigma, predict_saved
 from molprop.models.store import ModelCard, save_card
 from molprop.nn.members import (MemberData, MemberRun, ensemble_members, predict_rows, train_member,
                                 train_members, worker_count)

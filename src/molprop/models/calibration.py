@@ -53,16 +53,6 @@ def _best_on_grid(residual: np.ndarray, spread: np.ndarray, scales: np.ndarray,
     return found
 
 
-def calibrated_sigma(spread: np.ndarray, scale: float | None, floor: float | None) -> np.ndarray:
-    """The predictive standard deviation ``sqrt((scale * spread)^2 + floor^2)``; the raw
-    spread without a calibration (``scale`` None), the scale alone without a floor (models
-    calibrated before the floor)."""
-    spread = np.asarray(spread, dtype=float)
-    if scale is None:
-        return spread
-    return np.sqrt((scale * spread) ** 2 + (floor or 0.0) ** 2)
-
-
 def ensemble_validation(val_rows: Mapping[str, np.ndarray], predictions: Mapping[str, Sequence[np.ndarray]],
                         y: np.ndarray, task: str) -> dict:  # fmt: skip
     """Validation scores of each partition's ensemble (the mean of its members' predictions

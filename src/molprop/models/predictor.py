@@ -12,10 +12,19 @@ import numpy as np
 import pandas as pd
 
 from molprop.features.graph import MolGraph
-from molprop.models.calibration import calibrated_sigma
 from molprop.models.estimators import predict_matrix
 from molprop.models.partitions import members_by_partition
 from molprop.models.store import ModelCard, load_card, load_sklearn_member
+
+
+def calibrated_sigma(spread: np.ndarray, scale: float | None, floor: float | None) -> np.ndarray:
+    """The predictive standard deviation ``sqrt((scale * spread)^2 + floor^2)``; the raw
+    spread without a calibration (``scale`` None), the scale alone without a floor (models
+    calibrated before the floor)."""
+    spread = np.asarray(spread, dtype=float)
+    if scale is None:
+        return spread
+    return np.sqrt((scale * spread) ** 2 + (floor or 0.0) ** 2)
 
 
 @dataclass
