@@ -65,10 +65,9 @@ def cv_groups_of(smiles: Sequence[str], kind: str) -> list[str] | None:
     """
     if kind == "random":
         return None
-    from molprop.splits.chem import murcko_scaffolds, to_mols
+    from molprop.splits.chem import murcko_scaffolds, scaffold_groups, to_mols
 
-    scaffolds = murcko_scaffolds(to_mols(list(smiles)))
-    return [scaffold or f"acyclic:{row}" for row, scaffold in enumerate(scaffolds)]
+    return scaffold_groups(murcko_scaffolds(to_mols(list(smiles))))
 
 
 def cv_splits(n: int, n_folds: int, groups: Sequence[str] | None, seed: int

@@ -10,7 +10,7 @@ import pandas as pd
 
 from molprop.errors import UserInputError
 from molprop.splits import strategies
-from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, to_mols
+from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, scaffold_groups, to_mols
 from molprop.splits.clustering import butina_clusters, kmeans_clusters
 from molprop.splits.config import SplitConfig
 from molprop.splits.kfold import assign_folds
@@ -76,9 +76,7 @@ def make_split(
     if config.kfold:
         rest = np.flatnonzero(labels != "test")
         labels[rest] = "train"
-        # an acyclic molecule shares no ring system: a group of its own (as one "empty
-        # scaffold" group they filled a fold by themselves: FreeSolv, 320 of 577 molecules)
-        groups = [scaffolds[i] or f"acyclic:{i}" for i in rest] if config.group_folds_by_scaffold else None
+        groups = scaffold_groups([scaffolds[i] for i in rest]) if config.group_folds_by_scaffold else None
         strata = None
         if config.method == "stratified":
             strata = strategies.strata(y[rest], task, config.stratify_bins)
