@@ -166,8 +166,10 @@ def test_kfold_experiment_trains_one_member_per_fold_and_reports_spread(project)
         members = metrics[f"{model}_members"]
         assert members["rmse_std"] > 0 and members["rmse_mean"] > 0
     quality = json.loads((project / "metrics/uncertainty.json").read_text())
-    for model in ("baseline", "model"):  # the spread over folds is an uncertainty to judge
+    for model in ("baseline", "model"):  # a spread to judge: over the folds, or within each fold
         assert 0 <= quality[model]["coverage"] <= 1 and "reason" not in quality[model]
+    assert "note" in quality["baseline"]  # one member per fold: the raw spread over the folds
+    assert quality["model"]["uncertainty_scale"] > 0 and "note" not in quality["model"]  # 2 per fold: calibrated
     plots = json.loads(_run(["dvc", "plots", "show", "--json"], project).stdout)
     assert not plots.get("errors") and "learning_curves" in plots["data"]  # whatever the members' names
 
