@@ -111,7 +111,7 @@ def test_sd_file_records_titles_properties_and_unsanitizable_records(tmp_path):
     (tmp_path / "lib.sdf.gz").write_bytes(gzip.compress(path.read_bytes()))
     pd.testing.assert_frame_equal(pd.concat(iter_chunks(tmp_path / "lib.sdf.gz", 5), ignore_index=True), whole)
     path.write_text(blocks[0] + "not a mol block\n$$$$\n")
-    with pytest.raises(InputError, match=r"record 2 \(counting from 1; from line \d+, .*\) is not a readable mol block"):
+    with pytest.raises(InputError, match=r"record 2 \(counting from 1; from line \d+, .*\) is not a readable mol"):
         list(iter_chunks(path, 5))
 
 

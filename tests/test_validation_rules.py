@@ -599,7 +599,7 @@ def test_read_source_names_an_unreadable_sd_record(tmp_path) -> None:
     path = tmp_path / "in.sdf"
     _sd_file(path, [("CCO", "1.0")])
     path.write_text(path.read_text() + "broken\n  no counts line\n\nM  END\n$$$$\n")
-    with pytest.raises(InputFileError, match=r"record 2 \(counting from 1; from line \d+, 'broken'\) is not a readable mol block"):
+    with pytest.raises(InputFileError, match=r"record 2 \(counting from 1; from line \d+, 'broken'\) is not a readable"):
         read_source(path)
 
 

@@ -107,8 +107,10 @@ def _info(args: argparse.Namespace) -> int:
     if info["classes"]:
         print(f"classes:          {', '.join(info['classes'])}")
     floor = info["uncertainty_floor"] or 0.0
-    calibrated = f"sqrt((spread x {scale:.4g})^2 + {floor:.4g}^2)" if floor else f"spread x {scale:.4g}" if scale else ""
-    print(f"uncertainty:      {calibrated or 'member spread (not calibrated)'}")
+    shown = "member spread (not calibrated)"
+    if scale is not None:
+        shown = f"sqrt((spread x {scale:.4g})^2 + {floor:.4g}^2)" if floor else f"spread x {scale:.4g}"
+    print(f"uncertainty:      {shown}")
     print(f"trained on:       {info['n_train']} molecules, data hash {info['data_hash']}")
     print(f"domain:           Morgan r={info['domain_fingerprint']['radius']}, "
           f"{info['domain_fingerprint']['n_bits']} bits, max Tanimoto to the training set")

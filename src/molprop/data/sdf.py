@@ -4,7 +4,8 @@ Each record is read as RDKit's ``SDMolSupplier`` reads it (sanitized, hydrogens 
 stereo from the mol block). A record RDKit parses but cannot sanitize (e.g. a five-bonded
 carbon) is read again unsanitized, so that its SMILES reaches the molecule checks and the
 row is rejected with RDKit's reason, like any bad SMILES; a record that is not a mol block
-at all stops the reading with its number and first line. A name ending in ``.gz`` is read gunzipped.
+at all stops the reading with its number and first line. A name ending in ``.gz`` is read
+gunzipped.
 """
 
 from __future__ import annotations

@@ -82,7 +82,8 @@ class PartStore:
         if manifest is not None and not manifest["parts"] and not manifest.get("complete"):
             manifest = None  # a run that stopped before its first part: nothing to keep (discard_if_empty)
         if manifest is not None and {k: manifest.get(k) for k in identity} != identity:
-            what = [("other " if k == "settings" else "another ") + k for k in identity if manifest.get(k) != identity[k]]
+            what = [("other " if k == "settings" else "another ") + k
+                    for k in identity if manifest.get(k) != identity[k]]
             raise UserInputError(f"{self.folder} holds a part-finished run with {' and '.join(what)}; "
                                  "pass --overwrite (overwrite=True in Python) to start afresh, or choose "
                                  "another output.")
