@@ -11,6 +11,7 @@ import pytest
 import torch
 from rdkit import Chem
 
+from molprop.errors import UserInputError
 from molprop.features.graph import featurize_graph
 from molprop.models.calibration import ensemble_validation, spread_calibration
 from molprop.models.partitions import Partition
@@ -59,7 +60,8 @@ def _rounds_time(n_members: int, workers: int, cores: int) -> float:
 def test_worker_count_obeys_n_jobs_and_leaves_no_core_idle_while_members_are_left():
     assert worker_count(4, 3, 2) == 3 and worker_count(2, 8, 4) == 2 and worker_count(5, 1, 2) == 1
     assert [worker_count(n, -1, 2) for n in range(1, 8)] == [1, 2, 3, 2, 3, 2, 4]
-    assert worker_count(4, 0, 2) == 2  # 0 means all cores too
+    with pytest.raises(UserInputError, match="train.n_jobs must be -1"):
+        worker_count(4, 0, 2)
     for cores in (1, 2, 3, 4, 8):
         for n in range(1, 40):
             workers = worker_count(n, -1, cores)
@@ -228,7 +230,6 @@ def test_only_cpu_available_from_the_torch_build(monkeypatch, platform, version,
 def test_an_mlp_without_feature_groups_is_a_setting_to_fix(tmp_path):
     from test_interpretation_stage import _project
 
-    from molprop.errors import UserInputError
     from molprop.nn.members import read_training_tables
 
     _project(tmp_path, "regression")

@@ -84,3 +84,11 @@ def test_problems_name_the_key_and_what_to_write():
 
 def test_sections_it_does_not_know_are_left_to_their_owners():
     assert params_problems({"my_own_stage": {"anything": [1, "a"]}}) == []
+
+
+@pytest.mark.parametrize("section", ["validate", "featurize", "baseline", "train"])
+def test_n_jobs_is_minus_one_or_a_count_in_every_section(section):
+    assert params_problems({section: {"n_jobs": -1}}) == params_problems({section: {"n_jobs": 3}}) == []
+    assert params_problems({section: {"n_jobs": 0}}) == [
+        f"{section}.n_jobs is 0; expected an integer: -1 for all cores, k >= 1 for k processes or threads"]
+    assert params_problems({section: {"n_jobs": -2}}) == [f"{section}.n_jobs is -2; it must be >= -1"]

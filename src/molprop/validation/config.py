@@ -79,7 +79,7 @@ class ValidationConfig:
     rules: MoleculeRules = field(default_factory=MoleculeRules)
     target: TargetRules = field(default_factory=TargetRules)
     duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
-    n_jobs: int = 0  # 0: all available cores
+    n_jobs: int = -1  # -1: all available cores
     chunk_size: int = 2000
     parallel_min_rows: int = 5000
     max_classes: int = 50
@@ -125,7 +125,7 @@ def config_from_params(
         target=TargetRules(task=task, min_value=low, max_value=high, decimal=decimal,
                            positive_class=positive_class if task == "classification" else None),
         duplicates=_build(DuplicatePolicy, section.get("duplicates"), "validate.duplicates"),
-        n_jobs=int(section.get("n_jobs", 0)),
+        n_jobs=int(section.get("n_jobs", -1)),
         chunk_size=int(section.get("chunk_size", 2000)),
         parallel_min_rows=int(section.get("parallel_min_rows", 5000)),
         max_classes=int(section.get("max_classes", 50)),

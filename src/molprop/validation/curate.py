@@ -40,7 +40,7 @@ class CurationResult:
 
 
 def n_workers(n_jobs: int) -> int:
-    """Worker processes for ``n_jobs`` (0 or less: every core this process may use)."""
+    """Worker processes for ``n_jobs`` (-1: every core this process may use)."""
     return n_jobs if n_jobs > 0 else available_cores()
 
 
