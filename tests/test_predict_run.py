@@ -72,7 +72,7 @@ def test_invalid_rows_get_a_reason_and_domain_scores_are_consistent(models, libr
     assert (bad["status"] == "invalid").all() and bad["prediction"].isna().all()
     assert bad["in_domain"].isna().all() and bad["smiles"].isna().all()
     assert bad["reason"].tolist() == ["unparsable_smiles", "missing_smiles", "valence_error",
-                                      "inorganic", "reaction_smiles", "trailing_text", "metal"]
+                                      "inorganic_salt", "reaction_smiles", "trailing_text", "metal"]
     assert bad["message"].str.len().min() > 10
     ok = out[out["status"] == "ok"]
     assert len(ok) == len(models.raw) and ok["prediction"].notna().all()

@@ -48,6 +48,7 @@ EXPECTED_PARENT = {
     "potassium_cyanide_is_a_salt": "C#N",
     "cyclopentadienide_protonated": "C1=CCC=C1",
     "phenylbutazone_sodium_carbon_acid_salt": "CCCCC1C(=O)N(c2ccccc2)N(c2ccccc2)C1=O",
+    "water_written_twice_is_water": "O",
 }
 
 
@@ -83,7 +84,7 @@ def _message_hint(case: pd.Series) -> str:
         "kekulization_error": "kekul",
         "dummy_atom": "'*'",
         "mixture": "distinct components",
-        "inorganic": "no organic component",
+        "inorganic_salt": "no organic one to keep",
         "radical": "radical",
         "standardization_failed": "cannot be parsed back",
         "missing_target": "missing",

@@ -114,7 +114,7 @@ def test_organometallic_is_rejected_not_stripped_to_its_ligand(smiles: str, meta
 @pytest.mark.parametrize(("smiles", "reason", "start"), [
     ("[Cu+2]", "metal", "Contains metal atom(s) Cu"),  # a metal ion, not a radical
     ("[Pt](N)(N)(Cl)Cl", "metal", "Contains metal atom(s) Pt"),  # cisplatin: a complex, not a salt
-    ("[Na+].[Cl-]", "inorganic", "Inorganic salt"),  # a salt of an alkali metal stays a salt
+    ("[Na+].[Cl-]", "inorganic_salt", "Inorganic salt"),  # a salt of an alkali metal stays a salt
     ("[H+]", "no_atoms", "Only hydrogen"), ("[H][H]", "no_atoms", "Only hydrogen"),
 ])
 def test_metal_ions_complexes_salts_and_hydrogen_get_their_own_reason(smiles: str, reason: str, start: str) -> None:

@@ -269,12 +269,17 @@ def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str
     if strip and unique:
         merged = Chem.MolFromSmiles(".".join(unique))
         return _tools().largest.choose(merged) if merged is not None else mol
-    if strip:
+    if strip:  # no organic fragment
         metals = [m for m in _metal_symbols(mol) if m not in SALT_METALS]
         if metals and rules.reject_metals:  # a metal complex such as cisplatin, disconnected by cleanup
             raise _metal_rejection(metals)
-        raise _Rejected("inorganic", f"Inorganic salt ({Chem.MolToSmiles(mol)}): no organic "
-                        "component is left to keep as the parent molecule.")
+        inorganic = {Chem.MolToSmiles(frag) for frag in fragments}
+        if len(inorganic) == 1:  # repeats of one species (O.O): that species, for the rules to judge
+            parent = Chem.MolFromSmiles(next(iter(inorganic)))
+            return parent if parent is not None else mol
+        raise _Rejected("inorganic_salt", f"Inorganic salt or mixture ({Chem.MolToSmiles(mol)}): several "
+                        "carbon-free components and no organic one to keep as the parent molecule. Give "
+                        "the species that was measured on its own.")
     return mol
 
 
