@@ -205,7 +205,7 @@ def test_parts_resume_merge_and_refuse_another_run(tmp_path):
     assert again.done() == {0, 2}
     with pytest.raises(RuntimeError, match=r"chunks \[1\] are missing"):
         again.finish(3, _table([]).schema)
-    with pytest.raises(ValueError, match="another model"):
+    with pytest.raises(ValueError, match="holds a part-finished run with another model"):
         PartStore(out, identity | {"model": {"md5": "c"}})
     again.write(1, _table([2, 3]), {"rows": 2})
     assert again.finish(3, _table([]).schema) == out

@@ -118,7 +118,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(models, library, tmp_path, 
     assert pd.read_parquet(out).equals(pd.read_parquet(reference))
     assert summary["rows"] == len(models.raw) + len(BAD_SMILES)
     predict_file(models.baseline, library, tmp_path / "dir", options, progress=False, n_jobs=1)
-    with pytest.raises(ValueError, match="with other settings"):  # another threshold
+    with pytest.raises(ValueError, match="holds a finished run with other settings"):  # another threshold
         predict_file(models.baseline, library, tmp_path / "dir",
                      PredictOptions(id_column="name", chunk_size=40, ad_threshold=0.5), progress=False)
 

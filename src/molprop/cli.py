@@ -12,12 +12,13 @@ from pathlib import Path
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molprop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="predict every molecule of a CSV / TSV / Parquet / .smi file",
+    p = sub.add_parser("predict", help="predict every molecule of a CSV / TSV / Parquet / .smi / SD file",
                        description="Standardize, featurize and predict a molecule library with a saved "
                        "model, in chunks; an interrupted run resumes where it stopped (run the same "
                        "command again). See docs/predict.md.")
     p.add_argument("--model", default="models/model", help="saved model directory (default: models/model)")
-    p.add_argument("--input", required=True, help=".csv, .tsv, .parquet (file or directory of shards), .smi or .sdf")
+    p.add_argument("--input", required=True, help=".csv, .tsv (.tab, .txt), .parquet (.pq; a file or a directory "
+                   "of shards), .smi (.smiles) or .sdf (.sd); text formats also gzipped (.csv.gz)")
     p.add_argument("--output", required=True, help=".parquet, .csv, or a directory (keeps the part files)")
     p.add_argument("--smiles-column", default="smiles", help="SMILES column of a CSV/Parquet input (default: smiles)")
     p.add_argument("--id-column", default=None,
@@ -30,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local worker processes, or a Ray cluster (pip install 'molprop[ray]')")
     p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes; -1 = all cores")
-    p.add_argument("--device", default="auto", help="torch device for network models: auto | cpu | cuda | mps")
+    p.add_argument("--device", default="auto", help="torch device for network models: auto | cpu | cuda | cuda:<index> | mps")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
     p.add_argument("--ray-actors", type=int, default=None, help="model-holding Ray actors (default: the cluster's CPUs)")
     p.add_argument("--overwrite", action="store_true", help="discard an existing output / unfinished run")

@@ -84,7 +84,8 @@ class PartStore:
         if manifest is not None and {k: manifest.get(k) for k in identity} != identity:
             what = [("other " if k == "settings" else "another ") + k
                     for k in identity if manifest.get(k) != identity[k]]
-            raise UserInputError(f"{self.folder} holds a part-finished run with {' and '.join(what)}; "
+            state = "a finished" if manifest.get("complete") else "a part-finished"
+            raise UserInputError(f"{self.folder} holds {state} run with {' and '.join(what)}; "
                                  "pass --overwrite (overwrite=True in Python) to start afresh, or choose "
                                  "another output.")
         if manifest is None and self.folder.exists() and any(p.name != MANIFEST for p in self.folder.iterdir()):
