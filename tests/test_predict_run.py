@@ -156,6 +156,8 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
     assert data["featurize"]["morgan"]["radius"] == 3 and data["n_train"] > 0 and len(data["data_hash"]) == 32
     bad = _cli("predict", "--model", models.root, "--input", smi, "--output", tmp_path / "x.csv")
     assert bad.returncode == 1 and "not a saved molprop model" in bad.stderr
+    bad = _cli("info", "--model", models.root)
+    assert bad.returncode == 1 and "not a saved molprop model" in bad.stderr
     bad = _cli("predict", "--model", models.baseline, "--input", library, "--output", tmp_path / "x.csv",
                "--smiles-column", "SMILES")
     assert bad.returncode == 1 and "Did you mean 'smiles'" in bad.stderr

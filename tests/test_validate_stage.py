@@ -89,6 +89,7 @@ def test_blocking_expectation_failure_stops_the_pipeline(tmp_path):
     assert result.returncode == 1
     assert "Great Expectations blocking failure" in result.stderr
     assert "expect_table_row_count_to_be_between" in result.stderr
+    assert "lower min_rows" in result.stderr  # what to do
     assert_no_outputs(tmp_path)
 
 

@@ -82,8 +82,8 @@ def model_summary(model_dir: str | Path) -> dict:
     from molprop.models.store import load_card
     from molprop.predict.context import load_predict_context
 
+    context = load_predict_context(model_dir)  # first: it says when model_dir is not a saved model
     card = load_card(Path(model_dir))
-    context = load_predict_context(model_dir)
     return {"model": str(model_dir), "kind": card.kind, "task": card.task,
             "members": card.members, "feature_groups": card.feature_groups,
             "classes": card.classes, "uncertainty_scale": card.extra.get("uncertainty_scale"),

@@ -155,8 +155,8 @@ def mlflow_run(experiment: str, run_name: str, params: Mapping[str, Any]) -> Ite
     _ACTIVE = None
     run.run_id, code = helper.finish("FINISHED")
     if code != 0:
-        raise RuntimeError(f"MLflow tracking failed (exit code {code}; its error is printed above). Check "
-                           f"MLFLOW_TRACKING_URI ({tracking_uri()}).")
+        raise UserInputError(f"MLflow tracking failed (exit code {code}; its error is printed above). Check "
+                             f"MLFLOW_TRACKING_URI ({tracking_uri()}).")
 
 
 def _active() -> _Helper:

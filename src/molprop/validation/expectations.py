@@ -85,5 +85,7 @@ def run_suite(frame: pd.DataFrame, suite: dict[str, Any]) -> SuiteOutcome:
         text = f"{config.type}({ {k: v for k, v in config.kwargs.items() if k != 'batch_id'} })"
         observed = item.result.get("observed_value", item.result.get("partial_unexpected_list"))
         text += f": observed {observed}"
+        if (config.meta or {}).get("hint"):
+            text += f" ({config.meta['hint']})"
         (blocking if str(config.severity.value) == "critical" else warnings).append(text)
     return SuiteOutcome(not blocking, blocking, warnings, _strip_volatile(result.to_json_dict()))
