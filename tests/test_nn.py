@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from molprop.errors import UserInputError
 from molprop.models.matrix import Preprocessor
 from molprop.nn.device import pick_device
 from molprop.nn.mlp import MLP, MLPConfig
@@ -36,6 +37,14 @@ def test_training_learns_and_keeps_the_best_epoch():
     assert losses[-1] < 0.2 * losses[0]
     assert result.best_val_loss == min(losses)
     assert result.best_epoch == int(np.argmin(losses))
+
+
+@pytest.mark.parametrize("lr", [float("nan"), 1e12])
+def test_a_diverging_loss_stops_training_with_the_settings_to_change(lr):
+    x, y = _regression()
+    config = TrainConfig(lr=lr, max_epochs=5, patience=5, batch_size=16, warmup_epochs=1, start_from_epoch=0)
+    with pytest.raises(UserInputError, match=r"the training diverged: .* lower train.lr"):
+        fit(MLP(MLPConfig(5, 1, 32, 2, 0.0)), "regression", (x[:90], y[:90]), (x[90:], y[90:]), config, CPU)
 
 
 def test_early_stopping_stops_after_patience_without_improvement():

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from molprop.errors import UserInputError
 from molprop.nn.checkpoint import Checkpoint, TrainingState
 from molprop.nn.optimizer import FusedAdamW, WarmupCosineSchedule
 from molprop.nn.training_types import TrainConfig, TrainResult
@@ -137,6 +138,10 @@ def fit(
         record = {"epoch": epoch, "train_loss": total / len(x_tr), "lr": optimizer.lr}
         record["val_loss"] = (_mean_loss(model, loss_fn, x_va, y_va, device, eval_batch)
                               if len(x_va) else record["train_loss"])
+        if not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"])):
+            raise UserInputError(f"the training diverged: loss {record['train_loss']:.4g} (train), "
+                                 f"{record['val_loss']:.4g} (validation) in epoch {epoch}; lower train.lr "
+                                 f"({config.lr:g}) or train.grad_clip ({config.grad_clip:g})")
         best.history.append(record)
         watched = epoch >= watched_from  # the weights of earlier epochs are never kept
         if watched and record["val_loss"] < best.best_val_loss - 1e-7:
