@@ -77,7 +77,7 @@ def test_problems_name_the_key_and_what_to_write():
         "split.fractions.train is 1.5; it must be <= 1",
         problems[5],
         "train.device is \"gpu\"; expected auto, cpu, cuda, cuda:<index> or mps",
-        "train.lr is null; expected a number",
+        "train.lr is null; expected a finite number",
     ]
     assert problems[5].startswith("train: unknown key(s) 'lrr'; the known keys are batch_norm, batch_size,")
 
@@ -92,3 +92,17 @@ def test_n_jobs_is_minus_one_or_a_count_in_every_section(section):
     assert params_problems({section: {"n_jobs": 0}}) == [
         f"{section}.n_jobs is 0; expected an integer: -1 for all cores, k >= 1 for k processes or threads"]
     assert params_problems({section: {"n_jobs": -2}}) == [f"{section}.n_jobs is -2; it must be >= -1"]
+
+
+def test_whole_floats_are_not_counts_and_nan_or_infinity_is_not_a_number():
+    problems = params_problems({"train": {"hidden_size": 1e2, "lr": float("nan"), "max_epochs": True},
+                                "baseline": {"ridge": {"alpha": float("inf")}},
+                                "validate": {"target_range": {"y": [float("nan"), 5.0]}}})
+    assert problems == [
+        "baseline.ridge.alpha is Infinity; expected a finite number",
+        "train.hidden_size is 100.0; write it as an integer (100)",
+        "train.lr is NaN; expected a finite number",
+        "train.max_epochs is true; expected an integer",
+        "validate.target_range.y.0 is NaN; expected a finite number or null",
+    ]
+    assert params_problems({"train": {"lr": 1, "dropout": 0}, "split": {"fractions": {"train": 1}}}) == []

@@ -11,6 +11,7 @@ params.yaml.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,23 @@ SCHEMA_FILE = Path(__file__).with_name("params.schema.json")
 def params_problems(params: Mapping[str, Any]) -> list[str]:
     """One line per problem in ``params`` (sections of params.yaml): the key, and what is wrong
     or what to write instead. Empty when the sections conform to the schema."""
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
-    validator = Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+    # Stricter than JSON's types: 3.0 or 1e2 is not an integer (torch and scikit-learn refuse
+    # floats for sizes and counts), and NaN or infinity is not a number (no range check would
+    # catch it: every comparison with NaN is false).
+    checker = Draft202012Validator.TYPE_CHECKER.redefine_many({
+        "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
+        "number": lambda _, value: (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                    and math.isfinite(value)),
+    })
+    strict = validators.extend(Draft202012Validator, type_checker=checker)
+    validator = strict(json.loads(SCHEMA_FILE.read_text()))
     errors = sorted(validator.iter_errors(dict(params)), key=lambda e: [str(p) for p in e.absolute_path])
     return [_describe(error) for error in errors]
 
 
-TYPE_NAMES = {"string": "text", "number": "a number", "integer": "an integer", "boolean": "true or false",
+TYPE_NAMES = {"string": "text", "number": "a finite number", "integer": "an integer", "boolean": "true or false",
               "object": "a mapping (key: value lines)", "array": "a list", "null": "null"}
 BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
 
@@ -50,6 +60,10 @@ def _describe(error: Any) -> str:
         return f"{where} is {_shown(error.instance)}; it must be {BOUNDS[kind]} {error.validator_value}"
     if kind == "enum":
         return f"{where} is {_shown(error.instance)}; use one of {', '.join(map(_shown, error.validator_value))}"
+    whole = (isinstance(error.instance, float) and error.instance.is_integer()
+             and "integer" in json.dumps(error.schema.get("type", "")))
+    if whole:  # 1e2 or 3.0 where a count belongs
+        return f"{where} is {_shown(error.instance)}; write it as an integer ({int(error.instance)})"
     if hint:
         return f"{where} is {_shown(error.instance)}; expected {hint}"
     if kind == "type":
