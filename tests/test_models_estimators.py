@@ -106,6 +106,14 @@ def test_thread_count_does_not_change_gradient_boosting():
     assert np.array_equal(one.predict(x), two.predict(x))
 
 
+def test_a_hyperparameter_scikit_learn_refuses_is_a_setting_to_change():
+    frame, y = toy_table("regression")
+    x = np.nan_to_num(frame.to_numpy(dtype=np.float32))
+    with pytest.raises(ValueError, match=r"scikit-learn refuses a hyperparameter: The 'min_samples_leaf' .* "
+                                         r"Change it in params.yaml"):
+        fit_estimator(make_estimator("random_forest", "regression", {"min_samples_leaf": 1.5}, 0), x, y)
+
+
 def test_unknown_kind_and_hyperparameter_are_named():
     with pytest.raises(ValueError, match="choose from"):
         check_hyperparameters("svm", [], "baseline.svm")

@@ -106,3 +106,26 @@ def test_whole_floats_are_not_counts_and_nan_or_infinity_is_not_a_number():
         "validate.target_range.y.0 is NaN; expected a finite number or null",
     ]
     assert params_problems({"train": {"lr": 1, "dropout": 0}, "split": {"fractions": {"train": 1}}}) == []
+
+
+def test_search_space_values_follow_their_hyperparameter_s_rules():
+    space = {"random_forest": {"min_samples_leaf": [0, 1], "max_features": [0.5, 2.5]},
+             "ridge": {"alpha": {"low": 100, "high": 1}},
+             "hist_gradient_boosting": {"learning_rate": {"low": 0, "high": 1, "log": True}},
+             "knn_tanimoto": {"n_neighbors": {"low": 1, "high": 30.5}, "k": [1]}}
+    assert params_problems({"baseline": {"search": {"space": space}}}) == [
+        "baseline.search.space.random_forest.min_samples_leaf: 0 is not a value of "
+        "baseline.random_forest.min_samples_leaf (expected a count >= 1, or a fraction (0-1) of the training rows)",
+        "baseline.search.space.random_forest.max_features: 2.5 is not a value of baseline.random_forest.max_features "
+        "(expected a fraction of the features (0-1], a count, sqrt, log2 or null (all))",
+        "baseline.search.space.ridge.alpha: low 100 is above high 1",
+        "baseline.search.space.hist_gradient_boosting.learning_rate: 0 is not a value of "
+        "baseline.hist_gradient_boosting.learning_rate (it must be > 0)",
+        "baseline.search.space.knn_tanimoto.n_neighbors: 30.5 is not a value of baseline.knn_tanimoto.n_neighbors "
+        "(expected an integer)",
+        "baseline.search.space.knn_tanimoto.k: knn_tanimoto has no hyperparameter 'k'; it has n_neighbors, "
+        "weights, binarize",
+    ]
+    assert params_problems({"baseline": {"random_forest": {"min_samples_leaf": 1.5, "max_features": 2}}}) == [
+        "baseline.random_forest.min_samples_leaf is 1.5; expected a count >= 1, or a fraction (0-1) of the "
+        "training rows"]

@@ -35,7 +35,39 @@ def params_problems(params: Mapping[str, Any]) -> list[str]:
     strict = validators.extend(Draft202012Validator, type_checker=checker)
     validator = strict(json.loads(SCHEMA_FILE.read_text()))
     errors = sorted(validator.iter_errors(dict(params)), key=lambda e: [str(p) for p in e.absolute_path])
-    return [_describe(error) for error in errors]
+    problems = [_describe(error) for error in errors]
+    return problems or _search_space_problems(params.get("baseline"), validator)
+
+
+def _search_space_problems(baseline: Any, validator: Any) -> list[str]:
+    """Each value a search may try (a list's items, a range's ends) checked against the rules
+    of the hyperparameter itself (``baseline.search.space.ridge.alpha`` against
+    ``baseline.ridge.alpha``), and ranges with low <= high (> 0 on a log scale)."""
+    space = ((baseline or {}).get("search") or {}).get("space") or {}
+    models = validator.schema["properties"]["baseline"]["properties"]
+    problems = []
+    for model, dimensions in space.items():
+        rules = models[model]["properties"]
+        for name, spec in (dimensions or {}).items():
+            where = f"baseline.search.space.{model}.{name}"
+            if name not in rules:
+                problems.append(f"{where}: {model} has no hyperparameter {name!r}; it has {', '.join(rules)}")
+                continue
+            is_range = isinstance(spec, Mapping)
+            values = [spec["low"], spec["high"]] if is_range else list(spec)
+            refused = []
+            for value in values:
+                errors = list(validator.evolve(schema=rules[name]).iter_errors(value))
+                if errors:
+                    text = _describe(errors[0]).split(";", 1)[-1].strip()
+                    refused.append(f"{where}: {_shown(value)} is not a value of baseline.{model}.{name} ({text})")
+            problems += refused
+            if is_range and not refused:
+                if spec["low"] > spec["high"]:
+                    problems.append(f"{where}: low {spec['low']} is above high {spec['high']}")
+                elif spec.get("log") and spec["low"] <= 0:
+                    problems.append(f"{where}: a log range needs low > 0, got {spec['low']}")
+    return problems
 
 
 TYPE_NAMES = {"string": "text", "number": "a finite number", "integer": "an integer", "boolean": "true or false",

@@ -93,11 +93,16 @@ def fit_estimator(estimator: Any, x: np.ndarray, y: np.ndarray, n_jobs: int = 1)
 
     A fitted forest is set to predict in one thread: threaded prediction sums the trees in a
     varying order, so its last bits (and the metrics) would change from run to run."""
+    from sklearn.utils._param_validation import InvalidParameterError
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"), \
             threadpool_limits(limits=None if n_jobs < 1 else n_jobs, user_api="openmp"):
-        estimator.fit(x, y)
+        try:
+            estimator.fit(x, y)
+        except InvalidParameterError as error:  # a value params.yaml's check lets through
+            raise UserInputError(f"baseline: scikit-learn refuses a hyperparameter: {error} Change it in "
+                                 "params.yaml (baseline.<model> or baseline.search.space.<model>).") from error
     if "n_jobs" in estimator.get_params():
         estimator.set_params(n_jobs=1)
     return estimator

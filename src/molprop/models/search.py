@@ -38,6 +38,11 @@ class SearchConfig:
             raise UserInputError(f"baseline.search.cv_groups is {self.cv_groups!r}; choose from {list(CV_GROUPS)}")
         if self.method != "none" and (self.n_trials < 1 or self.cv_folds < 2):
             raise UserInputError("baseline.search needs n_trials >= 1 and cv_folds >= 2")
+        ranges = [name for name, spec in self.space.items() if not isinstance(spec, list)]
+        if self.method == "grid" and ranges:
+            raise UserInputError(f"baseline.search.method grid needs a list of values for each hyperparameter "
+                                 f"in baseline.search.space.<model>; {ranges} are ranges: give lists of "
+                                 "values, or set method: optuna")
 
 
 @dataclass
@@ -124,9 +129,6 @@ def _sampler(config: SearchConfig, seed: int) -> Any:
 
     if config.method == "optuna":
         return optuna.samplers.TPESampler(seed=seed)
-    ranges = [name for name, spec in config.space.items() if not isinstance(spec, list)]
-    if ranges:
-        raise UserInputError(f"baseline.search.method grid needs a list of values for {ranges}")
     return optuna.samplers.GridSampler({k: list(v) for k, v in config.space.items()}, seed=seed)
 
 
