@@ -42,6 +42,12 @@ def test_weighted_regression_equals_plain_metrics_of_the_repeated_sample(ties):
             assert got[key][b] == pytest.approx(value, abs=1e-10), key
 
 
+def test_a_sample_of_one_distinct_molecule_has_no_r2_not_a_rounding_error():
+    y = np.array([-4.58, -0.7, 2.67])
+    r2 = weighted.regression(y, y + 0.3, np.vstack([np.eye(3) * 3, [[1.0, 1.0, 1.0]]]))["r2"]
+    assert np.isnan(r2[:3]).all() and r2[3] == pytest.approx(1 - 0.09 / np.var(y))
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_weighted_classification_equals_plain_metrics_of_the_repeated_sample(n_classes):
     rng = np.random.default_rng(2)
@@ -93,8 +99,9 @@ def test_interval_leaves_out_nan_and_is_nan_when_all_are():
     assert all(np.isnan(interval(np.array([np.nan, np.nan]), 0.95)))
 
 
-def test_p_value_identical_models_is_one():
+def test_p_value_identical_models_is_one_and_resamples_without_spread_judge_nothing():
     assert p_value(np.zeros(100), 0.0) == 1.0
+    assert np.isnan(p_value(np.full(100, -0.387624), -0.387624))  # 2 test molecules, equal differences
     assert wilcoxon_p_value(np.ones(10), np.ones(10)) == 1.0
 
 

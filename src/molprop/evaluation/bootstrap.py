@@ -79,10 +79,12 @@ def interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
 def p_value(differences: np.ndarray, observed: float) -> float:
     """Two-sided paired-bootstrap p-value of "no difference": the share of resampled
     differences, shifted to be centred on 0, at least as far from 0 as the observed one
-    (add-one smoothed, so never 0). NaN without an observed value or resamples."""
+    (add-one smoothed, so never 0). NaN without an observed value or resamples, and when the
+    resamples do not vary (two test molecules whose differences are equal): no spread to
+    judge the observed difference by."""
     d = np.asarray(differences, dtype=float)
     d = d[~np.isnan(d)]
-    if d.size == 0 or np.isnan(observed):
+    if d.size == 0 or np.isnan(observed) or (observed != 0 and np.ptp(d) <= 1e-12 * abs(observed)):
         return float("nan")
     extreme = np.abs(d - observed) >= abs(observed)
     return float((1 + extreme.sum()) / (d.size + 1))

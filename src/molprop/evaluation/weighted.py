@@ -82,8 +82,11 @@ def regression(y: np.ndarray, pred: np.ndarray, weights: np.ndarray,
     y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
     error = pred - y
     total = weights.sum(axis=1)
-    y_mean = _divide(weights @ y, total)
-    sum_squares = np.maximum(weights @ y**2 - total * y_mean**2, 0.0)
+    centred = y - y.mean()  # smaller terms for the one-pass sum of squares below
+    second = weights @ centred**2
+    sum_squares = second - total * _divide(weights @ centred, total) ** 2
+    # a sample of one distinct value has none: 0 up to rounding (which made R² -1e15), so R² NaN
+    sum_squares = np.where(sum_squares > 1e-12 * second, sum_squares, 0.0)
     squared = weights @ error**2
     return {
         "rmse": np.sqrt(_divide(squared, total)),
