@@ -92,8 +92,9 @@ def test_config_defaults_and_errors_name_the_key():
         EvaluateConfig.from_params({"subgroups": {"colour": 1}})
     with pytest.raises(ValueError, match="evaluate.uncertainty.interval"):
         EvaluateConfig.from_params({"uncertainty": {"interval": 90}})
-    with pytest.raises(ValueError, match="similarity_bins"):
-        EvaluateConfig.from_params({"domain": {"similarity_bins": [0.5, 0.2]}})
+    for edges in ([0.5, 0.2], [0.3, 0.6], [0.0, 0.5]):  # unsorted, or not covering 0-1
+        with pytest.raises(ValueError, match="similarity_bins"):
+            EvaluateConfig.from_params({"domain": {"similarity_bins": edges}})
     with pytest.raises(ValueError, match="scaffold"):
         EvaluateConfig.from_params({"subgroups": {"scaffold": "exact"}})
     with pytest.raises(ValueError, match="worse_factor"):

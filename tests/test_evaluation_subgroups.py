@@ -51,6 +51,14 @@ def test_quantile_groups_are_about_equally_full_and_merge_tied_edges():
     assert len(tied.order) < 5 and sum(np.sum(tied.labels == g) for g in tied.order) == 10
     single = quantile_grouping("size", np.full(4, 3.0), 5)
     assert single.order == ["[3, 3]"]
+    # heavy-atom counts whose interpolated edge was 23.000000000000004: 23 went to "[20, 23)"
+    sizes = np.array([7, 8, 10, 10, 11, 13, 14, 16, 17, 18, 18, 19, 20, 20, 20, 20, 21, 21, 22, 22, 23, 23, 24, 24,
+                      24, 25, 26, 27, 29, 29, 32, 33, 35, 45, 46, 58], dtype=float)
+    grouping = quantile_grouping("size", sizes, 5)
+    for label in grouping.order:
+        low, high = (float(x) for x in label[1:-1].split(", "))
+        inside = sizes[grouping.labels == label]
+        assert inside.min() >= low and (inside.max() <= high if label.endswith("]") else inside.max() < high)
 
 
 def test_class_groups_use_class_names():

@@ -50,9 +50,9 @@ class EvaluateConfig:
             raise UserInputError(f"evaluate.subgroups.scaffold is {self.scaffold!r}; use one of "
                              f"{', '.join(SCAFFOLDS)}")
         edges = list(self.similarity_bins)
-        if len(edges) < 2 or edges != sorted(set(edges)) or edges[0] < 0 or edges[-1] > 1:
-            raise UserInputError(f"evaluate.domain.similarity_bins is {edges!r}; give at least two "
-                             "increasing edges between 0 and 1, e.g. [0.0, 0.4, 0.6, 1.0]")
+        if len(edges) < 2 or edges != sorted(set(edges)) or edges[0] != 0 or edges[-1] != 1:
+            raise UserInputError(f"evaluate.domain.similarity_bins is {edges!r}; give increasing edges "
+                                 "from 0 to 1 (every similarity falls in a bin), e.g. [0.0, 0.4, 0.6, 1.0]")
 
     @classmethod
     def from_params(cls, section: dict | None) -> EvaluateConfig:

@@ -82,9 +82,11 @@ def binned_grouping(name: str, values: np.ndarray, edges: Sequence[float]) -> Gr
 
 
 def quantile_grouping(name: str, values: np.ndarray, n_bins: int) -> Grouping:
-    """About equally populated bins of ``values`` (quantile edges; tied edges merged)."""
+    """About equally populated bins of ``values`` (quantile edges; tied edges merged). The
+    edges are values of the data (the quantile's higher one), so that a label such as
+    "[20, 23)" holds what it says (an interpolated 23.000000000000004 put 23 in that bin)."""
     values = np.asarray(values, dtype=float)
-    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1)))
+    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1), method="higher"))
     if len(edges) < 2:  # one distinct value
         edges = np.array([edges[0], edges[0]])
     return binned_grouping(name, values, edges)
