@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def _same_weights(a: dict, b: dict) -> bool:
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
-    reference, _ = _train()
+    reference, _ = _train(Checkpoint(tmp_path / "reference" / "member.pt", run_key("test", 1)))
     checkpoint = Checkpoint(tmp_path / "member.pt", run_key("test", 1))
     with pytest.raises(Killed):
         _train(checkpoint, kill_after=4)
@@ -56,6 +57,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     assert resumed.best_epoch == reference.best_epoch
     assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in reference.history]
     assert _same_weights(resumed.state_dict, reference.state_dict)
+    # the same bytes, so that DVC's hash of checkpoints/train does not change with a resume
+    assert (tmp_path / "member.pt").read_bytes() == (tmp_path / "reference" / "member.pt").read_bytes()
 
 
 def test_writes_limited_by_interval_still_resume_exactly(tmp_path):
@@ -67,7 +70,7 @@ def test_writes_limited_by_interval_still_resume_exactly(tmp_path):
         _train(Checkpoint(path, run_key("slow writes"), min_interval_s=3600.0), kill_after=4)
     saved = Checkpoint(path, run_key("slow writes")).load()
     assert saved["epoch"] == 1 and saved["scheduler"]["next_epoch"] == 1
-    assert saved["scheduler"]["lr"] == saved["optimizer"]["lr"] == saved["history"][0]["lr"]
+    assert saved["scheduler"]["lr"] == saved["optimizer"]["lr"] == json.loads(saved["history"])[0]["lr"]
     resumed, seen = _train(Checkpoint(path, run_key("slow writes"), min_interval_s=3600.0), init_seed=7)
     assert seen == list(range(CONFIG.max_epochs))
     assert Checkpoint(path, run_key("slow writes")).load()["finished"]

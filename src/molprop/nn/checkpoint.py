@@ -120,7 +120,7 @@ class Checkpoint:
         best = state.best
         best.state_dict = payload["best_state"]
         best.best_epoch, best.best_val_loss = payload["best_epoch"], payload["best_val_loss"]
-        best.history = list(payload["history"])
+        best.history = json.loads(payload["history"])
         state.finished = payload["finished"]
         self.resumed_epoch = int(payload["epoch"])
         return self.resumed_epoch
@@ -146,7 +146,9 @@ class Checkpoint:
             "best_state": {k: v.detach().cpu() for k, v in best.state_dict.items()},
             "best_epoch": best.best_epoch,
             "best_val_loss": best.best_val_loss,
-            "history": best.history,
+            # as text: pickled, the dicts read back by a resumed run have other key objects
+            # than the code's, so its file (and DVC's hash of checkpoints/) had other bytes
+            "history": json.dumps(best.history),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(self.path.name + ".partial")
