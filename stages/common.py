@@ -86,9 +86,18 @@ def run_stage(main: Callable[[], int | None]) -> None:
     or the data to fix) ends the stage with its one-line message and exit code 1, Ctrl-C with
     a one-line message and exit code 130; any other exception propagates as usual (traceback,
     exit code 1).
+
+    Run by ``dvc`` (which sets DVC_STAGE), the stage also ends when dvc has ended: a ``kill``
+    of ``dvc repro`` (SIGTERM, as CI cancellation and process supervisors send) reaches dvc
+    alone, and the orphaned stage went on writing checkpoints and outputs while the next
+    ``dvc repro`` ran the same stage.
     """
     from molprop.errors import UserInputError
 
+    if os.environ.get("DVC_STAGE"):
+        from molprop.features.parallel import exit_with
+
+        exit_with(os.getppid())
     try:
         code = main() or 0
     except KeyboardInterrupt:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 STAGES = Path(__file__).resolve().parents[1] / "stages"
 
 SCRIPT = """
 import sys
+import time
 sys.path.insert(0, {stages!r})
 from common import run_stage
 
@@ -51,6 +54,7 @@ def test_ctrl_c_ends_a_stage_with_one_line_and_exit_code_130(tmp_path):
 
 POOL_SCRIPT = """
 import sys
+import time
 sys.path.insert(0, {stages!r})
 from common import run_stage
 
@@ -145,7 +149,7 @@ def test_params_outside_the_schema_stop_the_stage_before_any_work(tmp_path):
     assert lines[0] == "-c: params.yaml: 3 problem(s):"
     assert lines[1].startswith("  train: unknown key(s) 'lrr'; the known keys are batch_norm, batch_size")
     assert lines[2] == "  train.batch_size is 0; it must be >= 1"
-    assert lines[3] == '  train.lr is "fast"; expected a number'
+    assert lines[3] == '  train.lr is "fast"; expected a finite number'
 
 
 def test_a_setting_to_fix_ends_the_stage_in_one_line(tmp_path):
@@ -168,3 +172,27 @@ def test_a_missing_params_section_ends_the_stage_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.startswith("-c: params.yaml has no section(s) train; restore them") and "Traceback" not in done.stderr
+
+
+def test_a_stage_run_by_dvc_ends_when_dvc_is_killed(tmp_path):
+    stage = ("import sys, time; sys.path.insert(0, {stages!r}); from common import run_stage\n"
+             "def main():\n    open('started', 'w').close(); time.sleep(60)\n"
+             "run_stage(main)\n").format(stages=str(STAGES))
+    # stands in for dvc: starts the stage, then is killed (os._exit) without a word to it
+    dvc = ("import os, subprocess, sys, time\n"
+           "child = subprocess.Popen([sys.executable, '-c', {stage!r}], env=dict(os.environ, DVC_STAGE='x'),\n"
+           "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+           "print(child.pid, flush=True)\n"
+           "while not os.path.exists('started'): time.sleep(0.05)\n"
+           "os._exit(143)\n").format(stage=stage)
+    done = subprocess.run([sys.executable, "-c", dvc], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return  # the stage has ended
+        time.sleep(0.1)
+    os.kill(pid, 9)
+    raise AssertionError("the stage went on after dvc had been killed")

@@ -39,12 +39,13 @@ def resolve_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
-def _watch_owner(owner_pid: int, poll_s: float = 1.0) -> None:
-    """End this worker process (``os._exit``) once the process ``owner_pid`` that started its
-    pool has ended, however it ended. Without this, workers whose owner was killed (``kill
-    -9`` of a stage) would go on with the tasks already queued to them, writing their files
-    beside the next run's, and then wait forever, with their forkserver, for tasks that never
-    come. Watches through a pidfd where the platform has one (Linux), else polls."""
+def exit_with(owner_pid: int, poll_s: float = 1.0) -> None:
+    """End this process (``os._exit``, code 1) once the process ``owner_pid`` has ended,
+    however it ended: a pool's worker with the stage that started it (workers whose stage was
+    killed would go on with the tasks queued to them, writing their files beside the next
+    run's, and then wait forever for tasks that never come), a stage with the ``dvc`` that
+    runs it. Watches in a daemon thread, through a pidfd where the platform has one (Linux),
+    else polls."""
 
     def wait_for_exit() -> None:
         try:
@@ -74,9 +75,9 @@ def end_with_owner(owner_pid: int) -> None:
     """A pool's worker initializer: the worker ends with its owner, at once on Ctrl-C (the
     terminal interrupts the whole process group; the executor would report each worker's
     interrupt and let it start the tasks queued to it, a whole ensemble member each in train)
-    and when the owner has ended, however it ended (:func:`_watch_owner`)."""
+    and when the owner has ended, however it ended (:func:`exit_with`)."""
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
-    _watch_owner(owner_pid)
+    exit_with(owner_pid)
 
 
 def _copy_outcome(source: Future, target: Future) -> None:
