@@ -69,6 +69,7 @@ def training_device(name: str) -> str:
 def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     """Train the members on ``device``, log each one's curves and validation scores as it comes
     back, then the ensemble's; save its card and prediction context under models/model."""
+    from molprop.nn.checkpoint import remove_other_checkpoints
     from molprop.nn.members import MemberRun, ensemble_members, read_training_tables, train_members
     from molprop.nn.training_types import TrainConfig, hardly_trained_warning, mean_history
 
@@ -105,6 +106,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                 live.summary[prefix + key] = value
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
             print(f"train {member.name}: {summary}")
+    remove_other_checkpoints(CHECKPOINTS, [m.name for m in members])
     warning = hardly_trained_warning(best_epochs, options.warmup_epochs, min(len(m.partition.val) for m in members),
                                      options.start_from_epoch, options.max_epochs)
     if warning:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from molprop.nn.checkpoint import TRAINING_SOURCES, Checkpoint, code_digest, run_key, source_digest
+from molprop.nn.checkpoint import (TRAINING_SOURCES, Checkpoint, code_digest, remove_other_checkpoints, run_key,
+                                   source_digest)
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.training import TrainConfig, fit
 
@@ -154,3 +155,11 @@ def test_a_checkpoint_from_a_machine_with_more_gpus_restores_the_gpus_here(tmp_p
     resumed, _ = _train(checkpoint)
     assert restored == [(0, 0)]  # the first GPU's state; the second GPU is not asked for
     assert len(resumed.history) == CONFIG.max_epochs
+
+
+def test_checkpoints_of_members_no_longer_trained_are_removed(tmp_path):
+    for name in ("member_0.pt", "member_1.pt", "member_2.pt", "fold_0.pt", "member_3.pt.partial"):
+        (tmp_path / name).write_bytes(b"x")
+    removed = remove_other_checkpoints(tmp_path, ["fold_0", "member_0"])
+    assert removed == ["member_1.pt", "member_2.pt", "member_3.pt.partial"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fold_0.pt", "member_0.pt"]

@@ -236,3 +236,15 @@ def test_an_mlp_without_feature_groups_is_a_setting_to_fix(tmp_path):
     with pytest.raises(UserInputError, match=r"train.model: mlp reads nothing but the feature groups"):
         read_training_tables(tmp_path / "data", "regression", "mlp", [])
     assert read_training_tables(tmp_path / "data", "regression", "dmpnn", []).data.columns == []
+
+
+def test_a_worker_that_died_is_reported_in_one_line_with_what_to_do():
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from molprop.nn.members import _results
+
+    died = Future()
+    died.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+    with pytest.raises(UserInputError, match=r"worker process died .* resume from checkpoints/train"):
+        list(_results(["member_0"], [died]))

@@ -257,10 +257,22 @@ def train_members(run: MemberRun, members: Sequence[Member],
                                  initargs=(str(run_file), os.getpid())) as pool:
             futures = [pool.submit(_train_in_worker, member) for member in members]
             try:
-                yield ((member, future.result()) for member, future in zip(members, futures))
+                yield _results(members, futures)
             except BaseException:
                 pool.shutdown(cancel_futures=True)  # members not started yet are dropped
                 raise
+
+
+def _results(members: Sequence[Member], futures: Sequence[Any]) -> Iterator[tuple[Member, TrainResult]]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    for member, future in zip(members, futures):
+        try:
+            yield member, future.result()
+        except BrokenProcessPool as error:
+            raise UserInputError("a training worker process died (killed, or out of memory?); run `dvc repro` "
+                                 "again to resume from checkpoints/train, or lower train.n_jobs for less "
+                                 "memory") from error
 
 
 def _train_serially(run: MemberRun, members: Sequence[Member]) -> Iterator[tuple[Member, TrainResult]]:
