@@ -23,8 +23,10 @@ def test_select_feature_columns_by_group():
     assert select_feature_columns(cols, ["morgan", "descriptors"]) == ["fp_0", "fp_1", "desc_A"]
     with pytest.raises(ValueError, match="Unknown feature group"):
         select_feature_columns(cols, ["ecfp"])
-    with pytest.raises(ValueError, match="enable them"):
+    with pytest.raises(ValueError, match="set featurize.descriptors.enabled: true"):
         select_feature_columns(["mol_id", "fp_0"], ["descriptors"])
+    with pytest.raises(ValueError, match=r"\['morgan'\] are listed"):  # one of two groups off: not dropped silently
+        select_feature_columns(["mol_id", "desc_A"], ["morgan", "descriptors"])
 
 
 def test_non_finite_values_get_the_train_median_and_only_descriptors_are_scaled():

@@ -14,18 +14,20 @@ FEATURE_GROUPS: dict[str, str] = {"morgan": "fp_", "descriptors": "desc_"}
 
 def select_feature_columns(columns: list[str], groups: list[str]) -> list[str]:
     """Feature columns of the named groups (``morgan``, ``descriptors``), in table order; no
-    groups, no columns (a graph network may use none)."""
+    groups, no columns (a graph network may use none). A group without columns (its
+    featurizer off) is an error, not a model silently trained without it."""
     unknown = [g for g in groups if g not in FEATURE_GROUPS]
     if unknown:
         raise UserInputError(f"Unknown feature group(s) {unknown}; choose from {sorted(FEATURE_GROUPS)}")
-    prefixes = tuple(FEATURE_GROUPS[g] for g in groups)
-    selected = [c for c in columns if c.startswith(prefixes)]
-    if groups and not selected:
+    missing = [g for g in groups if not any(c.startswith(FEATURE_GROUPS[g]) for c in columns)]
+    if missing:
         raise UserInputError(
-            f"No feature columns for groups {groups} in data/features.parquet; enable them in the "
-            "featurize section of params.yaml."
+            f"feature group(s) {missing} are listed (baseline.features / train.features) but "
+            f"data/features.parquet has no columns of them: set featurize.{missing[0]}.enabled: true, "
+            "or take them off the list."
         )
-    return selected
+    prefixes = tuple(FEATURE_GROUPS[g] for g in groups)
+    return [c for c in columns if c.startswith(prefixes)]
 
 
 SCALINGS = ("none", "standard", "quantile")
