@@ -233,6 +233,8 @@ def test_worst_and_typical_predictions():
     assert worst["mol_id"].tolist() == ["b", "e"]
     assert list(worst.columns) == ["mol_id", "smiles", "measured", "predicted", "error"]
     assert typical_predictions(_predictions(), "model", 1)["mol_id"].tolist() == ["a"]  # median 0.5
+    # the median of all test molecules, not of those outside the worst list (here: 0.3, "d")
+    assert typical_predictions(_predictions(), "model", 2, exclude=["a"])["mol_id"].tolist() == ["d", "c"]
 
 
 def test_training_neighbours_find_the_closest_molecule_and_scaffold_counts():

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,6 +41,17 @@ def test_non_finite_values_get_the_train_median_and_only_descriptors_are_scaled(
     assert x[1, 1] == pytest.approx(x[3, 1])
     assert x[:3, 1].mean() == pytest.approx(0.0, abs=1e-6)
     assert np.allclose(x[:, 2], 0.0)  # constant column: centred, not divided by zero
+
+
+def test_standard_scaling_clips_descriptors_to_their_training_range_and_leaves_fingerprints():
+    train = pd.DataFrame({"fp_0": [0.0, 2.0, 1.0], "desc_Ipc": [10.0, 1e3, 2e5]})
+    new = pd.DataFrame({"fp_0": [40.0, 1.0], "desc_Ipc": [8e12, 5.0]})  # a C60 alkane, a tiny molecule
+    prep = Preprocessor.fit(train, ["fp_0", "desc_Ipc"], scale=True)
+    x, seen = prep.transform(new), prep.transform(train)
+    assert x[0, 0] == 40.0  # counts as they are
+    assert x[0, 1] == seen[:, 1].max() and x[1, 1] == seen[:, 1].min()
+    again = Preprocessor.from_dict(json.loads(json.dumps(prep.to_dict(), allow_nan=False)))  # strict JSON
+    assert np.array_equal(again.transform(new), x)
 
 
 def test_preprocessor_round_trips_through_a_dict():

@@ -27,10 +27,13 @@ def worst_predictions(predictions: pd.DataFrame, model: str, n: int) -> pd.DataF
     return table.sort_values(["error", MOL_ID], ascending=[False, True], ignore_index=True).head(n)
 
 
-def typical_predictions(predictions: pd.DataFrame, model: str, n: int) -> pd.DataFrame:
-    """The ``n`` molecules whose error is closest to the median error of ``model``."""
+def typical_predictions(predictions: pd.DataFrame, model: str, n: int,
+                        exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """The ``n`` molecules whose error is closest to the median error of ``model`` over all
+    of ``predictions``, leaving out the mol_ids ``exclude`` (those drawn already)."""
     table = _errors(predictions, model)
     table["_distance"] = (table["error"] - table["error"].median()).abs()
+    table = table[~table[MOL_ID].isin(list(exclude))]
     table = table.sort_values(["_distance", MOL_ID], ignore_index=True).head(n)
     return table.drop(columns="_distance")
 

@@ -206,8 +206,8 @@ def choose_for_maps(name: str, predictions: pd.DataFrame, data: Molecules, neigh
     worst = worst_predictions(predictions, name, config.n_worst)
     described = neighbours.describe(worst, [data.mols[i] for i in data.rows(worst[MOL_ID])])
     described.insert(1, ROW, data.table[ROW].to_numpy()[data.rows(worst[MOL_ID])])
-    typical = typical_predictions(predictions[~predictions[MOL_ID].isin(worst[MOL_ID])], name,
-                                  config.n_maps_typical)
+    typical = typical_predictions(predictions, name, config.n_maps_typical,
+                                  exclude=worst[MOL_ID].head(config.n_maps_worst))
     chosen = pd.concat([worst.head(config.n_maps_worst).assign(kind="worst"), typical.assign(kind="typical")],
                        ignore_index=True)
     rows = data.rows(chosen[MOL_ID])
