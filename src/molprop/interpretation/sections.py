@@ -75,6 +75,13 @@ def importance_section(chart_png: bytes, importance: pd.DataFrame, n_top_bits: i
         rows, columns, markup=[columns[-1]], numeric=["rank", measure, "direction"]))
 
 
+def _leftover(e: MoleculeExplanation) -> str:
+    """What the parts leave of the output at the caption's precision: integrated gradients'
+    integration error (the SHAP values of the baseline add up exactly)."""
+    rest = e.output - e.base - e.atoms_total - e.other_total
+    return f" + integration error {rest:+.3f}" if abs(rest) >= 0.0005 else ""
+
+
 def map_card(png: bytes, title: str, row: Mapping[str, object], explanation: MoleculeExplanation,
              classes: Sequence[str], other_label: str) -> str:
     """One similarity map with what was measured and predicted and how the output splits."""
@@ -83,7 +90,7 @@ def map_card(png: bytes, title: str, row: Mapping[str, object], explanation: Mol
              f"measured {value_text(row['measured'], classes)}, predicted "
              f"{value_text(row['predicted'], classes)}, error {row['error']:.2f}",
              f"explained output {e.output:.3f} = baseline {e.base:.3f} + atoms {e.atoms_total:+.3f}"
-             f" + {other_label} {e.other_total:+.3f}"]
+             f" + {other_label} {e.other_total:+.3f}" + _leftover(e)]
     if e.top_other:
         lines.append("largest " + other_label + ": " + ", ".join(f"{n} {v:+.3f}" for n, v in e.top_other))
     return card(png_img(png, title), lines)
