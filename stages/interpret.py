@@ -107,7 +107,7 @@ def main() -> None:
             note = (f"{method_note(model, config.ig_steps, result.permutation)} Green raises the {output}, pink "
                     f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
             page.append((f"{headings[name]}: atom contributions", sections.maps_section(note, groups)))
-            page.append((f"{headings[name]}: worst predictions and their nearest training molecules",
+            page.append((f"{headings[name]}: worst predictions and their nearest non-test molecules",
                          sections.errors_section(result.worst, by_id, classes)))
             print(f"interpret {name}: worst error {result.worst['error'].iloc[0]:.3f} "
                   f"({result.worst[SMILES].iloc[0]})")

@@ -134,18 +134,20 @@ def errors_section(described: pd.DataFrame, mols_by_id: Mapping[str, Chem.Mol],
             "predicted": value_text(item["predicted"], classes),
             "error": f"{item['error']:.2f}",
             "scaffold": item["scaffold"] or "(acyclic)",
-            "training molecules with this scaffold": item["n_train_same_scaffold"],
-            "nearest training molecule": molecule_svg(mols_by_id[item["neighbour_id"]])
+            "non-test molecules with this scaffold": item["n_train_same_scaffold"],
+            "nearest non-test molecule": molecule_svg(mols_by_id[item["neighbour_id"]])
             + f"<br><code>{text(item['neighbour_smiles'])}</code> ({text(item['neighbour_split'])})",
             "Tanimoto": f"{item['neighbour_similarity']:.2f}",
             "its measured value": value_text(item["neighbour_measured"], classes),
         })
     columns = list(rows[0]) if rows else ["test molecule"]
-    numeric = ["input row", "measured", "predicted", "error", "training molecules with this scaffold", "Tanimoto",
+    numeric = ["input row", "measured", "predicted", "error", "non-test molecules with this scaffold", "Tanimoto",
                "its measured value"]
     note = ("<p class=\"note\">Nearest neighbour: highest Tanimoto similarity (Morgan radius 2, 2048 "
-            "bits) among the non-test molecules. A low similarity or an unseen scaffold means the "
+            "bits) among the non-test molecules: the train and validation parts, which both shaped "
+            "the models (early stopping, calibration), so it can be closer than the train-part-only "
+            "similarity of evaluate (metrics/domain.json). A low similarity or an unseen scaffold means the "
             "model extrapolated; a close neighbour with a very different measured value points to "
             "an activity cliff or a questionable measurement.</p>")
-    return note + table_html(rows, columns, markup=["test molecule", "nearest training molecule"],
+    return note + table_html(rows, columns, markup=["test molecule", "nearest non-test molecule"],
                              numeric=numeric)
