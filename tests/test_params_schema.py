@@ -66,7 +66,7 @@ def test_problems_name_the_key_and_what_to_write():
               "split": {"fractions": {"train": 1.5}},
               "baseline": {"random_forest": {"max_features": "all"}, "search": {"timeout_s": 0}},
               "train": {"lrr": 0.1, "device": "gpu", "lr": None}}
-    problems = params_problems(params)
+    problems = params_problems(params, require_keys=False)
     assert problems == [
         "baseline.random_forest.max_features is \"all\"; expected a fraction of the features (0-1], a count, "
         "sqrt, log2 or null (all)",
@@ -83,21 +83,24 @@ def test_problems_name_the_key_and_what_to_write():
 
 
 def test_sections_it_does_not_know_are_left_to_their_owners():
-    assert params_problems({"my_own_stage": {"anything": [1, "a"]}}) == []
+    assert params_problems({"my_own_stage": {"anything": [1, "a"]}}, require_keys=False) == []
 
 
 @pytest.mark.parametrize("section", ["validate", "featurize", "baseline", "train"])
 def test_n_jobs_is_minus_one_or_a_count_in_every_section(section):
-    assert params_problems({section: {"n_jobs": -1}}) == params_problems({section: {"n_jobs": 3}}) == []
-    assert params_problems({section: {"n_jobs": 0}}) == [
+    def problems(value):
+        return params_problems({section: {"n_jobs": value}}, require_keys=False)
+
+    assert problems(-1) == problems(3) == []
+    assert problems(0) == [
         f"{section}.n_jobs is 0; expected an integer: -1 for all cores, k >= 1 for k processes or threads"]
-    assert params_problems({section: {"n_jobs": -2}}) == [f"{section}.n_jobs is -2; it must be >= -1"]
+    assert problems(-2) == [f"{section}.n_jobs is -2; it must be >= -1"]
 
 
 def test_whole_floats_are_not_counts_and_nan_or_infinity_is_not_a_number():
     problems = params_problems({"train": {"hidden_size": 1e2, "lr": float("nan"), "max_epochs": True},
                                 "baseline": {"ridge": {"alpha": float("inf")}},
-                                "validate": {"target_range": {"y": [float("nan"), 5.0]}}})
+                                "validate": {"target_range": {"y": [float("nan"), 5.0]}}}, require_keys=False)
     assert problems == [
         "baseline.ridge.alpha is Infinity; expected a finite number",
         "train.hidden_size is 100.0; write it as an integer (100)",
@@ -105,7 +108,8 @@ def test_whole_floats_are_not_counts_and_nan_or_infinity_is_not_a_number():
         "train.max_epochs is true; expected an integer",
         "validate.target_range.y.0 is NaN; expected a finite number or null",
     ]
-    assert params_problems({"train": {"lr": 1, "dropout": 0}, "split": {"fractions": {"train": 1}}}) == []
+    assert params_problems({"train": {"lr": 1, "dropout": 0}, "split": {"fractions": {"train": 1}}},
+                           require_keys=False) == []
 
 
 def test_search_space_values_follow_their_hyperparameter_s_rules():
@@ -113,7 +117,7 @@ def test_search_space_values_follow_their_hyperparameter_s_rules():
              "ridge": {"alpha": {"low": 100, "high": 1}},
              "hist_gradient_boosting": {"learning_rate": {"low": 0, "high": 1, "log": True}},
              "knn_tanimoto": {"n_neighbors": {"low": 1, "high": 30.5}, "k": [1]}}
-    assert params_problems({"baseline": {"search": {"space": space}}}) == [
+    assert params_problems({"baseline": {"search": {"space": space}}}, require_keys=False) == [
         "baseline.search.space.random_forest.min_samples_leaf: 0 is not a value of "
         "baseline.random_forest.min_samples_leaf (expected a count >= 1, or a fraction (0-1) of the training rows)",
         "baseline.search.space.random_forest.max_features: 2.5 is not a value of baseline.random_forest.max_features "
@@ -126,6 +130,17 @@ def test_search_space_values_follow_their_hyperparameter_s_rules():
         "baseline.search.space.knn_tanimoto.k: knn_tanimoto has no hyperparameter 'k'; it has n_neighbors, "
         "weights, binarize",
     ]
-    assert params_problems({"baseline": {"random_forest": {"min_samples_leaf": 1.5, "max_features": 2}}}) == [
+    assert params_problems({"baseline": {"random_forest": {"min_samples_leaf": 1.5, "max_features": 2}}},
+                           require_keys=False) == [
         "baseline.random_forest.min_samples_leaf is 1.5; expected a count >= 1, or a fraction (0-1) of the "
         "training rows"]
+
+
+def test_keys_the_stages_read_are_required():
+    params = YAML(typ="safe").load((ROOT / "params.yaml").read_text())
+    del params["train"]["lr"], params["data"]["task"]
+    params["featurize"]["morgan"] = {"enabled": True}
+    hint = "add them back (the project's params.yaml has each with a comment: git show HEAD:params.yaml)"
+    assert params_problems(params) == [f"data: missing key(s) 'task'; {hint}",
+                                       f"featurize.morgan: missing key(s) 'radius', 'n_bits', 'counts'; {hint}",
+                                       f"train: missing key(s) 'lr'; {hint}"]

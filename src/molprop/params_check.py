@@ -19,9 +19,11 @@ from typing import Any
 SCHEMA_FILE = Path(__file__).with_name("params.schema.json")
 
 
-def params_problems(params: Mapping[str, Any]) -> list[str]:
+def params_problems(params: Mapping[str, Any], require_keys: bool = True) -> list[str]:
     """One line per problem in ``params`` (sections of params.yaml): the key, and what is wrong
-    or what to write instead. Empty when the sections conform to the schema."""
+    or what to write instead. Empty when the sections conform to the schema. ``require_keys``:
+    the keys the stages read without a default must be there (False: check the values of a
+    partial section)."""
     from jsonschema import Draft202012Validator, validators
 
     # Stricter than JSON's types: 3.0 or 1e2 is not an integer (torch and scikit-learn refuse
@@ -34,8 +36,9 @@ def params_problems(params: Mapping[str, Any]) -> list[str]:
     })
     strict = validators.extend(Draft202012Validator, type_checker=checker)
     validator = strict(json.loads(SCHEMA_FILE.read_text()))
-    errors = sorted(validator.iter_errors(dict(params)), key=lambda e: [str(p) for p in e.absolute_path])
-    problems = [_describe(error) for error in errors]
+    errors = sorted((e for e in validator.iter_errors(dict(params)) if require_keys or e.validator != "required"),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    problems = list(dict.fromkeys(_describe(error) for error in errors))  # one line per missing-keys list
     return problems or _search_space_problems(params.get("baseline"), validator)
 
 
@@ -88,6 +91,10 @@ def _describe(error: Any) -> str:
         known = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(known))
         return f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; the known keys are {', '.join(known)}"
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return (f"{where}: missing key(s) {', '.join(map(repr, missing))}; add them back (the project's "
+                "params.yaml has each with a comment: git show HEAD:params.yaml)")
     if kind in BOUNDS:
         return f"{where} is {_shown(error.instance)}; it must be {BOUNDS[kind]} {error.validator_value}"
     if kind == "enum":
