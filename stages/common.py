@@ -95,7 +95,7 @@ def run_stage(main: Callable[[], int | None]) -> None:
     from molprop.errors import UserInputError
 
     if os.environ.get("DVC_STAGE"):
-        from molprop.features.parallel import exit_with
+        from molprop.lifetime import exit_with
 
         exit_with(os.getppid())
     try:

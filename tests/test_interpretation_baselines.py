@@ -25,6 +25,7 @@ from molprop.interpretation.permutation import (PermutationConfig, affordable_mo
                                                 permutation_importance, permutation_shap, row_seconds)
 from molprop.interpretation.run import InterpretConfig, Molecules, baseline_importance
 from molprop.models.baseline import BaselineConfig, fit_on_rows
+from molprop.models.matrix import FEATURE_GROUPS
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card, save_sklearn_member
 from molprop.schema import MOL_ID, ROW, SMILES, SPLIT, TARGET
@@ -60,14 +61,15 @@ def _labels(y: np.ndarray, n_classes: int) -> np.ndarray:
 def _save(directory: Path, kind: str, frame: pd.DataFrame, y: np.ndarray, task: str = "regression",
           n_classes: int = 0, members: int = 1) -> None:
     """Members fitted like the baseline stage fits them (k-fold style: each on its own rows)."""
-    config = BaselineConfig(model=kind, hyperparameters=KINDS[kind], features=["morgan", "descriptors"], n_jobs=1)
+    groups = [g for g, prefix in FEATURE_GROUPS.items() if any(c.startswith(prefix) for c in frame.columns)]
+    config = BaselineConfig(model=kind, hyperparameters=KINDS[kind], features=groups, n_jobs=1)
     names = ["member_0"] if members == 1 else [f"fold_{k}" for k in range(members)]
     for k, name in enumerate(names):
         rows = np.arange(len(frame)) if members == 1 else np.flatnonzero(np.arange(len(frame)) % members != k)
         estimator, prep = fit_on_rows(frame.iloc[rows], y[rows], task, config, KINDS[kind])
         save_sklearn_member(directory / name, estimator, prep)
     classes = [f"c{k}" for k in range(n_classes)]
-    save_card(directory, ModelCard("sklearn", task, ["morgan", "descriptors"], names, classes))
+    save_card(directory, ModelCard("sklearn", task, groups, names, classes))
 
 
 def _log_odds(proba: np.ndarray, chosen: np.ndarray) -> np.ndarray:

@@ -101,8 +101,9 @@ def _project(root: Path, task: str, baseline: str = "random_forest") -> None:
     predictions = {name: predict_saved(root / "models" / name, features.iloc[test], "cpu", [graphs[i] for i in test])
                    for name in ("baseline", "model")}
     prediction_table(validated.iloc[test], predictions, task).to_parquet(root / "data/predictions.parquet")
-    params = {"data": {"task": task}, "featurize": {"morgan": {"radius": 2, "n_bits": N_BITS}},
-              "interpret": INTERPRET}
+    project = yaml.safe_load((REPO / "params.yaml").read_text())  # every key the stages require
+    featurize = project["featurize"] | {"morgan": project["featurize"]["morgan"] | {"radius": 2, "n_bits": N_BITS}}
+    params = {"data": project["data"] | {"task": task}, "featurize": featurize, "interpret": INTERPRET}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
 
 

@@ -126,12 +126,10 @@ def test_params_are_read_as_dvc_reads_them(tmp_path, monkeypatch):
     from dvc.utils.serialize import parse_yaml
 
     text = "train:\n  lr: 3e-4\n  weight_decay: 1E-2\ndata:\n  positive_class: yes\n"
-    (tmp_path / "params.yaml").write_text(text)
-    monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(STAGES))
-    from common import read_params
+    from common import _parsed  # what read_params checks against the schema, a section at a time
 
-    params = read_params("train", "data")
+    params = _parsed(text)
     assert params == {"train": {"lr": 0.0003, "weight_decay": 0.01}, "data": {"positive_class": "yes"}}
     assert params == parse_yaml(text, "params.yaml")  # what `dvc params diff` and `dvc exp show` show
 
@@ -146,10 +144,11 @@ def test_params_outside_the_schema_stop_the_stage_before_any_work(tmp_path):
     assert done.returncode == 1 and not (tmp_path / "worked").exists()
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
-    assert lines[0] == "-c: params.yaml: 3 problem(s):"
-    assert lines[1].startswith("  train: unknown key(s) 'lrr'; the known keys are batch_norm, batch_size")
-    assert lines[2] == "  train.batch_size is 0; it must be >= 1"
-    assert lines[3] == '  train.lr is "fast"; expected a finite number'
+    assert lines[0] == "-c: params.yaml: 4 problem(s):"
+    assert lines[1].startswith("  train: missing key(s) 'model', 'features',")
+    assert lines[2].startswith("  train: unknown key(s) 'lrr'; the known keys are batch_norm, batch_size")
+    assert lines[3] == "  train.batch_size is 0; it must be >= 1"
+    assert lines[4] == '  train.lr is "fast"; expected a finite number'
 
 
 def test_a_setting_to_fix_ends_the_stage_in_one_line(tmp_path):

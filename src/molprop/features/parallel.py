@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import select
 import signal
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from typing import TypeVar
 
 from molprop.errors import UserInputError
+from molprop.lifetime import exit_with
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,43 +38,11 @@ def resolve_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
-def exit_with(owner_pid: int, poll_s: float = 1.0) -> None:
-    """End this process (``os._exit``, code 1) once the process ``owner_pid`` has ended,
-    however it ended: a pool's worker with the stage that started it (workers whose stage was
-    killed would go on with the tasks queued to them, writing their files beside the next
-    run's, and then wait forever for tasks that never come), a stage with the ``dvc`` that
-    runs it. Watches in a daemon thread, through a pidfd where the platform has one (Linux),
-    else polls."""
-
-    def wait_for_exit() -> None:
-        try:
-            fd = os.pidfd_open(owner_pid) if hasattr(os, "pidfd_open") else None
-        except ProcessLookupError:
-            os._exit(1)
-        except OSError:  # a kernel without pidfds
-            fd = None
-        if fd is not None:
-            watcher = select.poll()  # (select.select cannot take descriptors above 1023)
-            watcher.register(fd, select.POLLIN)
-            watcher.poll()  # returns once the owner has exited
-            os._exit(1)
-        while True:
-            time.sleep(poll_s)
-            try:
-                os.kill(owner_pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # alive, another user's: not ours to signal
-                pass
-
-    threading.Thread(target=wait_for_exit, name="owner-watch", daemon=True).start()
-
-
 def end_with_owner(owner_pid: int) -> None:
     """A pool's worker initializer: the worker ends with its owner, at once on Ctrl-C (the
     terminal interrupts the whole process group; the executor would report each worker's
     interrupt and let it start the tasks queued to it, a whole ensemble member each in train)
-    and when the owner has ended, however it ended (:func:`exit_with`)."""
+    and when the owner has ended, however it ended (:func:`molprop.lifetime.exit_with`)."""
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
     exit_with(owner_pid)
 
