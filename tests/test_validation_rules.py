@@ -569,6 +569,24 @@ def test_csv_separator_is_found_from_the_header(header, separator) -> None:
     assert csv_separator(header) == separator
 
 
+@pytest.mark.parametrize(("lines", "separator"), [
+    (["smiles;logS (mol/L, 25 C);id", "CCO;1,5;a", "CCCO;-0,5;b"], ";"),  # unit left unquoted by the exporter
+    (["name;x,smiles,y", "a;b,CCO,1", "c,CC,2"], ","),  # ';' inside a name: the commas split every line
+    (["smiles,y", "CCO,1"], ","), (["smiles;y", "CCO;1,5"], ";"),
+])
+def test_a_header_with_two_separators_is_settled_by_the_lines_after_it(lines, separator) -> None:
+    assert csv_separator(lines[0], lines[1:]) == separator
+
+
+def test_an_excel_sep_line_and_an_extra_field_in_a_later_row(tmp_path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("sep=;\nsmiles;logS (mol/L, 25 C)\nCCO;1,5\nCCCO;2\n")
+    assert read_source(path).columns.tolist() == ["smiles", "logS (mol/L, 25 C)"]
+    path.write_text("smiles,logS\nCCO,1\nCCCO,0,5\nCCCCO,2\n")
+    with pytest.raises(InputFileError, match=r"line 3 has 3 fields, the header 2; .* decimal comma"):
+        read_source(path)
+
+
 def test_read_source_reads_a_semicolon_csv_with_decimal_commas_as_text(tmp_path) -> None:
     path = tmp_path / "in.csv"
     path.write_bytes("\ufeffsmiles;logS;note\r\nCCO;1,5;a, b\r\nc1ccccc1;-2;\r\n".encode())

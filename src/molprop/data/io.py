@@ -14,6 +14,7 @@ import difflib
 import gzip
 import io
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -64,24 +65,42 @@ def open_text(path: str | Path, encoding: str = "utf-8-sig", errors: str = "stri
     return open(path, encoding=encoding, errors=errors)
 
 
-def csv_separator(header: str) -> str:
+def csv_separator(header: str, sample: Sequence[str] = ()) -> str:
     """The field separator of a ``.csv`` file from its header line: ``,``, or ``;`` (as Excel
     writes CSV where the decimal mark is a comma) or a tab when the header has no comma
-    outside quoted names (``smiles;"logS (mol/L, 25 C)"`` is separated by ``;``)."""
-    header = re.sub(r'"[^"]*"', "", header)
-    if "," not in header:
-        for separator in (";", "\t"):
-            if separator in header:
-                return separator
-    return ","
+    outside quoted names (``smiles;"logS (mol/L, 25 C)"`` is separated by ``;``). A header
+    with both (``smiles;logS (mol/L, 25 C)``: exporters quote only names that hold *their*
+    separator) is settled by the ``sample`` lines after it: the separator that splits the
+    header into the most fields and no line into more."""
+    bare = re.sub(r'"[^"]*"', "", header)
+    others = [separator for separator in (";", "\t") if separator in bare]
+    if "," not in bare:
+        return others[0] if others else ","
+    fitting = {}
+    for separator in [",", *others] if sample else []:
+        counts = [len(_without_trailing_empty(row))
+                  for row in csv.reader([header, *sample], delimiter=separator) if row]
+        if counts[0] > 1 and all(2 <= n <= counts[0] for n in counts[1:]):
+            fitting[separator] = counts[0]
+    return max(fitting, key=fitting.get) if fitting else ","
+
+
+def _without_trailing_empty(row: list[str]) -> list[str]:
+    while row and not row[-1].strip():
+        row = row[:-1]
+    return row
 
 
 def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     text = _decode(path)
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty (no header, no rows).")
-    if separator == ",":  # the header's line ends in \n, \r\n or \r (Excel for Mac)
-        separator = csv_separator(re.match(r"[\r\n]*([^\r\n]*)", text).group(1))
+    excel_hint = re.match(r"sep=(.)[ \t]*(\r\n|\n|\r)", text)  # Excel's optional first line "sep=;"
+    if excel_hint:
+        separator, text = excel_hint.group(1), text[excel_hint.end():]
+    elif separator == ",":  # lines end in \n, \r\n or \r (Excel for Mac)
+        lines = [line for line in re.split(r"\r\n|\n|\r", text[:1 << 16]) if line.strip()]
+        separator = csv_separator(lines[0], lines[1:21])
     if separator != r"\s+":
         _check_header(path, text, separator)
     try:
@@ -91,7 +110,13 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
                             na_values=[""], skipinitialspace=False, index_col=False,
                             engine="python" if separator == r"\s+" else "c")
     except pd.errors.ParserError as err:
-        raise InputFileError(f"{path}: not a well-formed table: {err}") from err
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if found is None:
+            raise InputFileError(f"{path}: not a well-formed table: {err}") from err
+        expected, line, saw = found.groups()
+        raise InputFileError(f"{path}: line {line} has {saw} fields, the header {expected}; add the missing "
+                             f"column name(s) to the header, or quote the field that holds the separator"
+                             f"{_decimal_comma_hint(separator)}.") from err
     # fewer rows than lines: some field holds a line break (or blank lines were skipped)
     if separator != r"\s+" and len(table) + 1 < max(text.count("\n"), text.count("\r")):
         _check_no_swallowed_rows(path, table, separator)
@@ -114,7 +139,13 @@ def _check_header(path: Path, text: str, separator: str) -> None:
     if len(first) > len(header) and any(field.strip() for field in first[len(header):]):
         raise InputFileError(f"{path}: the first data row has {len(first)} fields, the header "
                              f"{len(header)} ({first[len(header):]} beyond the last column); add the missing "
-                             "column name(s) to the header, or quote the field that holds the separator.")
+                             f"column name(s) to the header, or quote the field that holds the separator"
+                             f"{_decimal_comma_hint(separator)}.")
+
+
+def _decimal_comma_hint(separator: str) -> str:
+    return (" (a number with a decimal comma in a comma-separated file is split in two: quote it, or save "
+            "the file with ';' between fields)") if separator == "," else ""
 
 
 def _check_no_swallowed_rows(path: Path, table: pd.DataFrame, separator: str) -> None:
