@@ -18,12 +18,14 @@ from pathlib import Path
 from common import read_params, run_stage
 
 from molprop.data.io import read_source, require_columns
+from molprop.errors import UserInputError
 from molprop.schema import TARGET
 from molprop.serialization import write_json
 from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import loose_tolerance
-from molprop.validation.targets import class_like_target, negated_positive, unlogged_target
+from molprop.validation.targets import (class_like_target, decimal_mark_mistake, negated_positive,
+                                       unlogged_target)
 
 RAW = Path("data/raw.parquet")
 VALIDATED = Path("data/validated.parquet")
@@ -40,6 +42,9 @@ def main() -> int:
                                               str(data.get("decimal", ".")), data.get("positive_class"))
     table = read_source(source)  # a problem with the file as a whole: InputFileError, one line
     require_columns(table, {"data.smiles_column": smiles_col, "data.target_column": target_col}, source)
+    mistake = decimal_mark_mistake(table[target_col], config.target.decimal) if data["task"] == "regression" else None
+    if mistake:  # before the work: the rows left would be the few whole numbers
+        raise UserInputError(mistake)
     result = curate(table, smiles_col, target_col, config)
 
     from molprop.validation.expectations import build_suite, run_suite  # GX: ~3 s import

@@ -75,6 +75,7 @@ def test_semicolon_file_with_decimal_commas_is_read_with_data_decimal(tmp_path):
     (b"smiles,logS\nCCO,1\nC\xe9C,2\n", {}, "line 3 is not valid UTF-8"),
     ("smiles,logS\nxyz,1\nCCO,abc\n", {}, "No valid rows: all 2 rows were rejected"),
     ("smiles,logS\nCCO,1\n", {"source": "missing.csv"}, "missing.csv: file not found"),
+    ("smiles;logS\nCCO;1.5\nCCC;2.5\nCCN;3\n", {"decimal": ","}, "set data.decimal: '.'"),
 ])
 def test_file_level_problem_stops_with_a_message_and_no_outputs(tmp_path, csv, params, expected):
     result = run_stage(tmp_path, csv, **params)

@@ -23,8 +23,8 @@ from molprop.validation.config import (
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import loose_tolerance, resolve_duplicates
 from molprop.validation.standardize import standardize_many, standardize_smiles
-from molprop.validation.targets import (case_variants, class_like_target, negated_positive, order_classes, read_label,
-                                       read_number, sorted_classes, unlogged_target)
+from molprop.validation.targets import (case_variants, class_like_target, decimal_mark_mistake, negated_positive,
+                                       order_classes, read_label, read_number, sorted_classes, unlogged_target)
 
 ACETIC_ACID_INCHIKEY = "QTBSBXVTEAMEQO-UHFFFAOYSA-N"
 
@@ -326,6 +326,25 @@ def test_read_number_with_a_decimal_comma() -> None:
     assert read_label("1,0", decimal=",").value == read_label("1").value == "1"
     with pytest.raises(ValueError, match="data.decimal must be"):
         TargetRules(decimal=";")
+    thousands = read_number("1.333,85", rules)  # a point between thousands
+    assert "a '.' between thousands? remove it" in thousands.message
+    assert "a ',' between thousands?" in read_number("1,234.5", TargetRules()).message
+    assert "a decimal comma? set data.decimal" in read_number("1,5", TargetRules()).message
+
+
+def test_a_wrong_decimal_mark_for_most_targets_is_named_before_any_work() -> None:
+    points = ["-1.5", "2.25", "0.75", "3", "NA", "-0.5"]
+    assert decimal_mark_mistake(points, ".") is None
+    message = decimal_mark_mistake(points, ",")
+    assert message.startswith("4 of 5 target values are not numbers with data.decimal ',' but are with '.'")
+    assert decimal_mark_mistake(["1,5", "abc", "def", "2,5"], ".") is None  # text, not a decimal mark
+
+
+def test_a_missing_value_marker_is_named() -> None:
+    assert read_number("", TargetRules()).message == "The target value is missing."
+    label = read_label("none")
+    assert label.reason == "missing_target" and "'none' is read as a missing-value marker; if it names a class" \
+        in label.message
 
 
 def test_read_label() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -59,7 +60,11 @@ def parse_number(text: str, decimal: str = ".") -> float:
 def _missing(text: str, what: str) -> TargetOutcome | None:
     """The missing_target outcome of an empty / NA cell or a spreadsheet error value."""
     if text.lower() in MISSING_MARKERS:
-        return TargetOutcome(reason="missing_target", message=f"The {what} is missing.")
+        if not text:
+            return TargetOutcome(reason="missing_target", message=f"The {what} is missing.")
+        rename = "; if it names a class, rename that class in the file (e.g. 'no_effect')" if "label" in what else ""
+        return TargetOutcome(reason="missing_target",
+                             message=f"The {what} '{text}' is read as a missing-value marker{rename}.")
     if SPREADSHEET_ERROR.fullmatch(text):
         return TargetOutcome(reason="missing_target", message=f"The {what} is the spreadsheet error "
                              f"'{text}': the spreadsheet could not compute it. Fix the formula or "
@@ -80,7 +85,10 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
         number = parse_number(text, rules.decimal)
     except ValueError:
         hint = ""
-        if rules.decimal == "." and "," in text:
+        thousands = {".": ",", ",": "."}[rules.decimal]
+        if re.fullmatch(rf"[-+]?\d{{1,3}}(\{thousands}\d{{3}})+(\{rules.decimal}\d*)?", text):
+            hint = f" (a '{thousands}' between thousands? remove it, e.g. 1{thousands}234 -> 1234)"
+        elif rules.decimal == "." and "," in text:
             hint = " (a decimal comma? set data.decimal: ',' in params.yaml)"
         elif rules.decimal == "," and "." in text:
             hint = " (data.decimal is ',': a point is not read as a decimal mark)"
@@ -193,3 +201,24 @@ def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness:
             f"long right tail (skewness {skewness:.1f}): the models' squared error is then dominated by the "
             "largest values. If it is a concentration, a potency or a rate (IC50, Ki, mol/L, clearance), "
             "give its logarithm instead (e.g. pIC50 = 9 - log10(IC50 in nM))")
+
+
+def decimal_mark_mistake(values: Sequence[object], decimal: str) -> str | None:
+    """A message when most of ``values`` (a target column) are not numbers with the decimal
+    mark ``decimal`` but are with the other one: data.decimal is then set wrong, and the rows
+    left would be the few whole numbers. None otherwise."""
+    other = {".": ",", ",": "."}[decimal]
+    texts = [target_text(v).strip() for v in values]
+    texts = [t for t in texts if t and t.lower() not in MISSING_MARKERS]
+
+    def reads(text: str, mark: str) -> bool:
+        try:
+            return math.isfinite(parse_number(text, mark))
+        except ValueError:
+            return False
+
+    unread = [t for t in texts if not reads(t, decimal)]
+    if 2 * len(unread) <= len(texts) or 10 * sum(reads(t, other) for t in unread) < 9 * len(unread):
+        return None
+    return (f"{len(unread)} of {len(texts)} target values are not numbers with data.decimal '{decimal}' but are "
+            f"with '{other}' (e.g. '{unread[0]}'): set data.decimal: '{other}' in params.yaml")
