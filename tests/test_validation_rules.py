@@ -540,6 +540,21 @@ def test_read_source_keeps_cells_as_text(tmp_path) -> None:
 def test_read_source_missing_file(tmp_path) -> None:
     with pytest.raises(InputFileError, match="file not found"):
         read_source(tmp_path / "absent.csv")
+    (tmp_path / "shards.parquet").mkdir()
+    with pytest.raises(InputFileError, match="is a directory; data.source names one file"):
+        read_source(tmp_path / "shards.parquet")
+
+
+def test_an_sd_file_s_structures_are_in_the_smiles_column(tmp_path) -> None:
+    path = tmp_path / "in.sdf"
+    mol = Chem.MolFromSmiles("CCO")
+    mol.SetProp("SMILES", "CCO")
+    mol.SetProp("y", "1.5")
+    with Chem.SDWriter(str(path)) as writer:
+        writer.write(mol)
+    table = read_source(path)
+    with pytest.raises(InputFileError, match="the column 'smiles' .* set data.smiles_column: smiles"):
+        require_columns(table, {"data.smiles_column": "SMILES", "data.target_column": "y"}, path)
 
 
 def test_read_source_unsupported_type(tmp_path) -> None:

@@ -171,6 +171,9 @@ def read_source(source: str | Path) -> pd.DataFrame:
     if suffix not in SUPPORTED or (gzipped and suffix not in (".sdf", ".sd", *TEXT_SEPARATORS)):
         raise InputFileError(f"{path}: unsupported file type '{''.join(path.suffixes[-2:]) if gzipped else suffix}'; "
                              f"use one of {SUPPORTED} (the text formats and .sdf may be gzipped: .csv.gz).")
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory; data.source names one file (for Parquet shards: "
+                             "combine them into one file, e.g. with pandas or pyarrow).")
     if not path.is_file():
         raise InputFileError(f"{path}: file not found. Check data.source in params.yaml (paths "
                              "are relative to the repository root).")
@@ -210,7 +213,10 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
         lower = {c.lower(): c for c in present}
         close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        if not close and file_suffix(source)[0] in (".smi", ".smiles"):
+        if key == "data.smiles_column" and file_suffix(source)[0] in (".sdf", ".sd"):
+            hint = (" In an SD file the structures are each record's mol block, read into the column "
+                    "'smiles' (a SMILES property is not used): set data.smiles_column: smiles.")
+        elif not close and file_suffix(source)[0] in (".smi", ".smiles"):
             hint = (" The first line of a .smi file names its columns: start the file with a header "
                     f"line such as '{columns.get('data.smiles_column', 'smiles')} "
                     f"{columns.get('data.target_column', 'y')}'.")
