@@ -94,6 +94,10 @@ def fit_and_save(task: str, cfg: dict) -> None:
         member = fit_member(features, y, groups, part.train, task, len(classes), config, log_trial)
         save_sklearn_member(OUT / part.name, member.estimator, member.prep)
         chosen[part.name] = member.hyperparameters
+        neighbours = member.hyperparameters.get("n_neighbors") if config.model == "knn_tanimoto" else None
+        if neighbours is not None and neighbours >= len(part.train):
+            print(f"baseline {part.name}: warning: knn_tanimoto.n_neighbors {neighbours} is not below the "
+                  f"{len(part.train)} training molecules: every prediction is their (weighted) mean")
         tracking.log_params(member.hyperparameters, f"{part.name}.chosen.")
         summary = f"baseline {part.name}: {config.model} {member.hyperparameters}"
         if member.search is not None:

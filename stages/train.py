@@ -21,7 +21,7 @@ from common import read_params, run_stage, save_model_context
 from molprop import tracking
 from molprop.evaluation.metrics import score
 from molprop.features.parallel import available_cores
-from molprop.models.calibration import ensemble_validation
+from molprop.models.calibration import ensemble_validation, flat_uncertainty_warning
 from molprop.models.partitions import partitions
 from molprop.models.store import ModelCard, save_card
 from molprop.nn.workers import device_name_problem, only_cpu_available, start_worker_server
@@ -117,6 +117,9 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
         live.log_metric("ensemble/val/loss", record["val_loss"])
     parts = {m.partition.name: m.partition.val for m in members}
     extra = ensemble_validation(parts, val_predictions, data.y, task)
+    flat = flat_uncertainty_warning(val_predictions, extra["uncertainty_scale"], extra["uncertainty_floor"])
+    if flat:
+        print(f"train: warning: {flat}")
     for key, value in extra.items():
         live.summary[f"ensemble/{key}"] = value
     live.make_summary()

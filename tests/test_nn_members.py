@@ -248,3 +248,14 @@ def test_a_worker_that_died_is_reported_in_one_line_with_what_to_do():
     died.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
     with pytest.raises(UserInputError, match=r"worker process died .* resume from checkpoints/train"):
         list(_results(["member_0"], [died]))
+
+
+def test_a_calibration_that_ignores_the_spread_is_warned_about():
+    from molprop.models.calibration import flat_uncertainty_warning
+
+    rng = np.random.default_rng(0)
+    members = [rng.normal(size=50) * 0.1 for _ in range(4)]  # spread ~0.1
+    assert flat_uncertainty_warning({"all": members}, scale=7.0, floor=0.8) is None  # 0.7 of 0.8
+    warning = flat_uncertainty_warning({"all": members}, scale=0.003, floor=0.6)
+    assert warning.startswith("the calibrated uncertainty is about the same for every molecule (+-0.6")
+    assert flat_uncertainty_warning({"all": members}, scale=None, floor=None) is None

@@ -113,6 +113,11 @@ def test_a_base_asked_for_by_name_must_exist(repo):
     assert not (repo / project["report"]["out"]).exists()
 
 
+def test_an_identity_line_for_a_plot_dvc_yaml_lacks_is_named(repo):
+    with pytest.raises(ValueError, match=r"report.identity_line names \['pred_vs_measurd'\], which dvc.yaml"):
+        build_report(repo, repo / "reports/report.md", ReportConfig(identity_line=("pred_vs_measurd",)))
+
+
 def test_report_outside_git_still_builds(tmp_path):
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {}}))
     text = build_report(tmp_path, tmp_path / "report.md", ReportConfig())

@@ -72,3 +72,23 @@ def ensemble_validation(val_rows: Mapping[str, np.ndarray], predictions: Mapping
     fitted = spread_calibration(np.concatenate(ys), np.concatenate(means), np.concatenate(spreads)) if ys else None
     out["uncertainty_scale"], out["uncertainty_floor"] = fitted if fitted is not None else (None, None)
     return out
+
+
+def flat_uncertainty_warning(predictions: Mapping[str, Sequence[np.ndarray]], scale: float | None,
+                             floor: float | None) -> str | None:
+    """A warning when the calibrated uncertainty is about the same for every molecule: the
+    members' scaled spread at its median is under a third of the floor, so the validation part
+    gave the spread hardly any weight (small or unlike the test part, or members that agree
+    everywhere). None when the spread matters, or without a calibration."""
+    if not scale or not floor:
+        return None
+    spreads = [np.stack(preds).std(axis=0) for preds in predictions.values() if len(preds) > 1]
+    if not spreads:
+        return None
+    typical = scale * float(np.median(np.concatenate(spreads)))
+    if typical >= floor / 3:
+        return None
+    return (f"the calibrated uncertainty is about the same for every molecule (+-{floor:.3g}, the floor; the "
+            f"members' spread adds {typical:.2g} at its median): on the validation part the spread did not "
+            "tell good predictions from bad ones. A larger validation part (split.fractions.val) or more "
+            "members (train.ensemble_size) may help; until then read the uncertainty as one figure for all.")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from molprop.errors import UserInputError
 from molprop.report.diff import Diff, changed_files, dvc_diff, head_commit, resolve_base, rows_of
 from molprop.report.figures import plot_specs, render
 from molprop.report.markdown import cell, has_intervals, image, metrics_tables, table
@@ -78,6 +79,11 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     figures = out.parent / "report_figures"
     figures.mkdir(parents=True, exist_ok=True)
     dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text())
+    plot_ids = [spec.id for spec in plot_specs(dvc_yaml)]
+    unknown = [name for name in config.identity_line if name not in plot_ids]
+    if unknown:
+        raise UserInputError(f"report.identity_line names {unknown}, which dvc.yaml's plots do not have; "
+                             f"its plots: {plot_ids}")
     head, base = head_commit(root), resolve_base(config.base, root)
     lines = ["# molprop pipeline report", ""]
     compared = (f"compared with `{base[0]}` (`{base[1][:8]}`)" if base
