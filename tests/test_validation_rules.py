@@ -338,6 +338,8 @@ def test_a_wrong_decimal_mark_for_most_targets_is_named_before_any_work() -> Non
     message = decimal_mark_mistake(points, ",")
     assert message.startswith("4 of 5 target values are not numbers with data.decimal ',' but are with '.'")
     assert decimal_mark_mistake(["1,5", "abc", "def", "2,5"], ".") is None  # text, not a decimal mark
+    ambiguous = decimal_mark_mistake(["50,594", "55,225", "249", "1,200"], ".")  # IC50s in nM, or decimals?
+    assert "if ',' separates thousands there, remove it in the file" in ambiguous and "set data.decimal: ','" in ambiguous
 
 
 def test_a_missing_value_marker_is_named() -> None:
@@ -607,6 +609,9 @@ def test_csv_separator_is_found_from_the_header(header, separator) -> None:
     (["smiles;logS (mol/L, 25 C);id", "CCO;1,5;a", "CCCO;-0,5;b"], ";"),  # unit left unquoted by the exporter
     (["name;x,smiles,y", "a;b,CCO,1", "c,CC,2"], ","),  # ';' inside a name: the commas split every line
     (["smiles,y", "CCO,1"], ","), (["smiles;y", "CCO;1,5"], ";"),
+    (["smiles;logS (mol/L, 25 C)", "CCO;-0,77", "CCC;-1,5"], ";"),  # two columns: ',' splits rows in two too
+    (["smiles;logS (mol/L, 25 C)", "CCO;-0.77", "CCC;", "CCCC;-2.1"], ";"),  # a missing target
+    (["smiles\tlogS (mol/L, 25 C)", "CCO\t-0,77", "CCC\t-1,5"], "\t"),
 ])
 def test_a_header_with_two_separators_is_settled_by_the_lines_after_it(lines, separator) -> None:
     assert csv_separator(lines[0], lines[1:]) == separator
@@ -616,6 +621,9 @@ def test_an_excel_sep_line_and_an_extra_field_in_a_later_row(tmp_path) -> None:
     path = tmp_path / "in.csv"
     path.write_text("sep=;\nsmiles;logS (mol/L, 25 C)\nCCO;1,5\nCCCO;2\n")
     assert read_source(path).columns.tolist() == ["smiles", "logS (mol/L, 25 C)"]
+    path.write_text("sep=;\nsmiles;logS\nCCO;1\nCCC;2;x;y\n")
+    with pytest.raises(InputFileError, match=r"line 4 has 4 fields"):  # the line of the file
+        read_source(path)
     path.write_text("smiles,logS\nCCO,1\nCCCO,0,5\nCCCCO,2\n")
     with pytest.raises(InputFileError, match=r"line 3 has 3 fields, the header 2; .* decimal comma"):
         read_source(path)

@@ -71,18 +71,20 @@ def csv_separator(header: str, sample: Sequence[str] = ()) -> str:
     outside quoted names (``smiles;"logS (mol/L, 25 C)"`` is separated by ``;``). A header
     with both (``smiles;logS (mol/L, 25 C)``: exporters quote only names that hold *their*
     separator) is settled by the ``sample`` lines after it: the separator that splits the
-    header into the most fields and no line into more."""
+    header into the most fields, every line into two or more and none into more than the
+    header (empty trailing fields aside). On a tie ';' or a tab wins: a comma inside a field
+    (a decimal comma, a unit) is common, the others are not."""
     bare = re.sub(r'"[^"]*"', "", header)
     others = [separator for separator in (";", "\t") if separator in bare]
     if "," not in bare:
         return others[0] if others else ","
     fitting = {}
-    for separator in [",", *others] if sample else []:
-        counts = [len(_without_trailing_empty(row))
-                  for row in csv.reader([header, *sample], delimiter=separator) if row]
-        if counts[0] > 1 and all(2 <= n <= counts[0] for n in counts[1:]):
-            fitting[separator] = counts[0]
-    return max(fitting, key=fitting.get) if fitting else ","
+    for separator in [*others, ","] if sample else []:
+        rows = [row for row in csv.reader([header, *sample], delimiter=separator) if row]
+        fields = len(rows[0])
+        if fields > 1 and all(len(row) >= 2 and len(_without_trailing_empty(row)) <= fields for row in rows[1:]):
+            fitting[separator] = fields
+    return max(fitting, key=fitting.get) if fitting else ","  # max: the first of the best
 
 
 def _without_trailing_empty(row: list[str]) -> list[str]:
@@ -96,7 +98,7 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty (no header, no rows).")
     excel_hint = re.match(r"sep=(.)[ \t]*(\r\n|\n|\r)", text)  # Excel's optional first line "sep=;"
-    if excel_hint:
+    if excel_hint:  # (pandas' line numbers below are then one short)
         separator, text = excel_hint.group(1), text[excel_hint.end():]
     elif separator == ",":  # lines end in \n, \r\n or \r (Excel for Mac)
         lines = [line for line in re.split(r"\r\n|\n|\r", text[:1 << 16]) if line.strip()]
@@ -114,6 +116,7 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
         if found is None:
             raise InputFileError(f"{path}: not a well-formed table: {err}") from err
         expected, line, saw = found.groups()
+        line = int(line) + (1 if excel_hint else 0)
         raise InputFileError(f"{path}: line {line} has {saw} fields, the header {expected}; add the missing "
                              f"column name(s) to the header, or quote the field that holds the separator"
                              f"{_decimal_comma_hint(separator)}.") from err

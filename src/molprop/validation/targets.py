@@ -220,5 +220,9 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str) -> str | None:
     unread = [t for t in texts if not reads(t, decimal)]
     if 2 * len(unread) <= len(texts) or 10 * sum(reads(t, other) for t in unread) < 9 * len(unread):
         return None
-    return (f"{len(unread)} of {len(texts)} target values are not numbers with data.decimal '{decimal}' but are "
-            f"with '{other}' (e.g. '{unread[0]}'): set data.decimal: '{other}' in params.yaml")
+    counted = f"{len(unread)} of {len(texts)} target values are not numbers with data.decimal '{decimal}'"
+    thousands = [t for t in unread if re.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(\{other}\d{{3}})+(\{decimal}\d*)?", t)]
+    if 2 * len(thousands) >= len(unread):  # 50,594: a decimal comma, or a comma between thousands?
+        return (f"{counted} (e.g. '{thousands[0]}'): if '{other}' separates thousands there, remove it in the "
+                f"file (1{other}234 -> 1234); if it is the decimal mark, set data.decimal: '{other}'")
+    return f"{counted} but are with '{other}' (e.g. '{unread[0]}'): set data.decimal: '{other}' in params.yaml"
