@@ -106,6 +106,15 @@ def test_thread_count_does_not_change_gradient_boosting():
     assert np.array_equal(one.predict(x), two.predict(x))
 
 
+def test_knn_needs_only_the_fingerprints_it_compares():
+    frame, y = toy_table("regression")
+    fingerprints = frame.drop(columns=["desc_size", "desc_noisy"])  # featurize.descriptors switched off
+    estimator, prep = fit_on_rows(fingerprints, y, "regression", _config("knn_tanimoto"), SMALL["knn_tanimoto"])
+    assert prep.columns == [f"fp_{i}" for i in range(24)]
+    with pytest.raises(ValueError, match=r"\['descriptors'\] are listed in baseline.features"):
+        fit_on_rows(fingerprints, y, "regression", _config("random_forest"), SMALL["random_forest"])
+
+
 def test_a_hyperparameter_scikit_learn_refuses_is_a_setting_to_change():
     frame, y = toy_table("regression")
     x = np.nan_to_num(frame.to_numpy(dtype=np.float32))

@@ -48,7 +48,10 @@ def fit_on_rows(frame: pd.DataFrame, y: np.ndarray, task: str, config: BaselineC
                 hyperparameters: Mapping[str, Any]) -> tuple[Any, Preprocessor]:
     """Preprocessing (train-only imputation, scaling where the model needs it) and estimator,
     both fitted on these rows only."""
-    columns = input_columns(config.model, select_feature_columns(list(frame.columns), list(config.features)))
+    groups = list(config.features)
+    if config.model == "knn_tanimoto" and "morgan" in groups:
+        groups = ["morgan"]  # what it compares; its other groups may be switched off in featurize
+    columns = input_columns(config.model, select_feature_columns(list(frame.columns), groups, "baseline.features"))
     prep = Preprocessor.fit(frame, columns, scale=scales_features(config.model))
     estimator = make_estimator(config.model, task, hyperparameters, config.seed, config.n_jobs)
     return fit_estimator(estimator, prep.transform(frame), y, config.n_jobs), prep

@@ -12,19 +12,19 @@ from molprop.errors import UserInputError
 FEATURE_GROUPS: dict[str, str] = {"morgan": "fp_", "descriptors": "desc_"}
 
 
-def select_feature_columns(columns: list[str], groups: list[str]) -> list[str]:
+def select_feature_columns(columns: list[str], groups: list[str], key: str = "the features list") -> list[str]:
     """Feature columns of the named groups (``morgan``, ``descriptors``), in table order; no
     groups, no columns (a graph network may use none). A group without columns (its
-    featurizer off) is an error, not a model silently trained without it."""
+    featurizer off) is an error naming ``key`` (the params key that lists the groups), not a
+    model silently trained without it."""
     unknown = [g for g in groups if g not in FEATURE_GROUPS]
     if unknown:
         raise UserInputError(f"Unknown feature group(s) {unknown}; choose from {sorted(FEATURE_GROUPS)}")
     missing = [g for g in groups if not any(c.startswith(FEATURE_GROUPS[g]) for c in columns)]
     if missing:
         raise UserInputError(
-            f"feature group(s) {missing} are listed (baseline.features / train.features) but "
-            f"data/features.parquet has no columns of them: set featurize.{missing[0]}.enabled: true, "
-            "or take them off the list."
+            f"feature group(s) {missing} are listed in {key} but data/features.parquet has no columns "
+            f"of them: set featurize.{missing[0]}.enabled: true, or take them off {key}."
         )
     prefixes = tuple(FEATURE_GROUPS[g] for g in groups)
     return [c for c in columns if c.startswith(prefixes)]

@@ -106,7 +106,7 @@ def read_training_tables(data_dir: Path, task: str, kind: str, feature_groups: S
     if NEEDS_GRAPHS.get(kind):
         graphs = load_aligned_graphs(data_dir / "graphs.parquet", validated[MOL_ID].tolist())
     classes = class_names(validated, task)
-    data = MemberData(features, select_feature_columns(list(features.columns), feature_groups),
+    data = MemberData(features, select_feature_columns(list(features.columns), feature_groups, "train.features"),
                       graphs, validated[TARGET].to_numpy(), task, output_count(task, len(classes)))
     return TrainingTables(validated, split, classes, data)
 
