@@ -77,7 +77,7 @@ def test_problems_name_the_key_and_what_to_write():
         "split.fractions.train is 1.5; it must be <= 1",
         problems[5],
         "train.device is \"gpu\"; expected auto, cpu, cuda, cuda:<index> or mps",
-        "train.lr is null; expected a finite number",
+        "train.lr is null; expected a number",
     ]
     assert problems[5].startswith("train: unknown key(s) 'lrr'; the known keys are batch_norm, batch_size,")
 
@@ -97,19 +97,21 @@ def test_n_jobs_is_minus_one_or_a_count_in_every_section(section):
     assert problems(-2) == [f"{section}.n_jobs is -2; it must be >= -1"]
 
 
-def test_whole_floats_are_not_counts_and_nan_or_infinity_is_not_a_number():
-    problems = params_problems({"train": {"hidden_size": 1e2, "lr": float("nan"), "max_epochs": True},
-                                "baseline": {"ridge": {"alpha": float("inf")}},
+def test_whole_floats_are_not_counts_and_nan_is_not_a_number():
+    problems = params_problems({"train": {"hidden_size": 1e2, "lr": float("nan"), "max_epochs": True,
+                                          "dropout": float("inf")},
+                                "baseline": {"ridge": {"alpha": float("nan")}},
                                 "validate": {"target_range": {"y": [float("nan"), 5.0]}}}, require_keys=False)
     assert problems == [
-        "baseline.ridge.alpha is Infinity; expected a finite number",
+        "baseline.ridge.alpha is .nan (not a number); give a value",
+        "train.dropout is .inf; it must be < 1",
         "train.hidden_size is 100.0; write it as an integer (100)",
-        "train.lr is NaN; expected a finite number",
+        "train.lr is .nan (not a number); give a value",
         "train.max_epochs is true; expected an integer",
-        "validate.target_range.y.0 is NaN; expected a finite number or null",
+        "validate.target_range.y.0 is .nan (not a number); give a value",
     ]
-    assert params_problems({"train": {"lr": 1, "dropout": 0}, "split": {"fractions": {"train": 1}}},
-                           require_keys=False) == []
+    assert params_problems({"train": {"lr": 1, "dropout": 0}, "split": {"fractions": {"train": 1}},
+                            "validate": {"target_range": {"y": [float("-inf"), 10.0]}}}, require_keys=False) == []
 
 
 def test_search_space_values_follow_their_hyperparameter_s_rules():
@@ -140,7 +142,26 @@ def test_keys_the_stages_read_are_required():
     params = YAML(typ="safe").load((ROOT / "params.yaml").read_text())
     del params["train"]["lr"], params["data"]["task"]
     params["featurize"]["morgan"] = {"enabled": True}
-    hint = "add them back (the project's params.yaml has each with a comment: git show HEAD:params.yaml)"
+    hint = "add them back: molprop's own params.yaml has each, with a comment on what it does"
     assert params_problems(params) == [f"data: missing key(s) 'task'; {hint}",
                                        f"featurize.morgan: missing key(s) 'radius', 'n_bits', 'counts'; {hint}",
                                        f"train: missing key(s) 'lr'; {hint}"]
+
+
+def test_dvc_can_set_every_list_after_another_change(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml with ruamel; a comment continuing after a flow-style
+    list ('features: [descriptors]  # ...' and an indented '# ...' line under it) made a second
+    rewrite (-S train.features=[] after any other) write a file that no longer parses."""
+    from dvc.utils.hydra import apply_overrides
+
+    params = YAML(typ="safe").load((ROOT / "params.yaml").read_text())
+    lists = {f"{section}.{key}": value[:1] for section, body in params.items() if isinstance(body, dict)
+             for key, value in body.items() if isinstance(value, list)} | {"train.features": []}
+    assert {"baseline.features", "train.features"} <= set(lists)
+    path = tmp_path / "params.yaml"
+    for key, value in lists.items():
+        path.write_text((ROOT / "params.yaml").read_text())
+        apply_overrides(str(path), ["split.n_folds=3"])
+        apply_overrides(str(path), [f"{key}={json.dumps(value)}"])
+        section, name = key.split(".")
+        assert YAML(typ="safe").load(path.read_text())[section][name] == value, key

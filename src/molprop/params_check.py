@@ -27,12 +27,13 @@ def params_problems(params: Mapping[str, Any], require_keys: bool = True) -> lis
     from jsonschema import Draft202012Validator, validators
 
     # Stricter than JSON's types: 3.0 or 1e2 is not an integer (torch and scikit-learn refuse
-    # floats for sizes and counts), and NaN or infinity is not a number (no range check would
-    # catch it: every comparison with NaN is false).
+    # floats for sizes and counts), and NaN is not a number (no range check would catch it:
+    # every comparison with NaN is false). Infinity is, where the range allows it (a target
+    # range [-.inf, 10]).
     checker = Draft202012Validator.TYPE_CHECKER.redefine_many({
         "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
         "number": lambda _, value: (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                    and math.isfinite(value)),
+                                    and not math.isnan(value)),
     })
     strict = validators.extend(Draft202012Validator, type_checker=checker)
     validator = strict(json.loads(SCHEMA_FILE.read_text()))
@@ -73,14 +74,15 @@ def _search_space_problems(baseline: Any, validator: Any) -> list[str]:
     return problems
 
 
-TYPE_NAMES = {"string": "text", "number": "a finite number", "integer": "an integer", "boolean": "true or false",
+TYPE_NAMES = {"string": "text", "number": "a number", "integer": "an integer", "boolean": "true or false",
               "object": "a mapping (key: value lines)", "array": "a list", "null": "null"}
 BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
 
 
 def _shown(value: Any) -> str:
     """``value`` as it would be written in params.yaml (JSON is YAML's flow style), cut short."""
-    text = json.dumps(value, default=str)
+    text = json.dumps(value, default=str).replace("-Infinity", "-.inf").replace("Infinity", ".inf").replace(
+        "NaN", ".nan")  # YAML's spellings
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -93,14 +95,16 @@ def _describe(error: Any) -> str:
         return f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; the known keys are {', '.join(known)}"
     if kind == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
-        return (f"{where}: missing key(s) {', '.join(map(repr, missing))}; add them back (the project's "
-                "params.yaml has each with a comment: git show HEAD:params.yaml)")
+        return (f"{where}: missing key(s) {', '.join(map(repr, missing))}; add them back: molprop's own "
+                "params.yaml has each, with a comment on what it does")
     if kind in BOUNDS:
         return f"{where} is {_shown(error.instance)}; it must be {BOUNDS[kind]} {error.validator_value}"
     if kind == "enum":
         return f"{where} is {_shown(error.instance)}; use one of {', '.join(map(_shown, error.validator_value))}"
     whole = (isinstance(error.instance, float) and error.instance.is_integer()
              and "integer" in json.dumps(error.schema.get("type", "")))
+    if isinstance(error.instance, float) and math.isnan(error.instance):
+        return f"{where} is .nan (not a number); give a value"
     if whole:  # 1e2 or 3.0 where a count belongs
         return f"{where} is {_shown(error.instance)}; write it as an integer ({int(error.instance)})"
     if hint:
