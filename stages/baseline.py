@@ -43,7 +43,7 @@ def config_from(cfg: dict) -> BaselineConfig:
     space = (search.pop("space", None) or {}).get(model) or {}
     return BaselineConfig(model=model, hyperparameters=cfg[model] or {}, features=cfg["features"],
                           search=SearchConfig(**search, space=space), seed=cfg["seed"],
-                          n_jobs=cfg["n_jobs"])
+                          n_jobs=cfg["n_jobs"], class_weight=cfg.get("class_weight", "balanced"))
 
 
 def main() -> None:

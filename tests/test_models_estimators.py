@@ -145,3 +145,16 @@ def test_ridge_standardizes_descriptors_on_the_training_rows():
     x = prep.transform(frame.iloc[:100])
     column = prep.columns.index("desc_size")
     assert abs(x[:, column].mean()) < 1e-5 and abs(x[:, column].std() - 1) < 1e-4
+
+
+def test_class_weights_are_a_choice():
+    frame, y = toy_table("classification")
+    x = np.nan_to_num(frame.to_numpy(dtype=np.float32))
+    for kind in ("random_forest", "hist_gradient_boosting", "ridge"):
+        balanced = make_estimator(kind, "classification", SMALL[kind], 0, 1, "balanced")
+        plain = make_estimator(kind, "classification", SMALL[kind], 0, 1, "none")
+        assert balanced.get_params()["class_weight"] == "balanced" and plain.get_params()["class_weight"] is None
+    assert "class_weight" not in make_estimator("random_forest", "regression", {}, 0, 1, "balanced").get_params()
+    with pytest.raises(ValueError, match="baseline.class_weight is 'auto'"):
+        make_estimator("random_forest", "classification", {}, 0, 1, "auto")
+    assert fit_estimator(make_estimator("ridge", "classification", {"alpha": 1.0}, 0, 1, "none"), x, y).predict(x).size

@@ -26,6 +26,7 @@ class BaselineConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     seed: int = 0
     n_jobs: int = -1
+    class_weight: str = "balanced"  # classification: "balanced" or "none" (make_estimator)
 
     def __post_init__(self) -> None:
         check_hyperparameters(self.model, list(self.hyperparameters), f"baseline.{self.model}")
@@ -53,7 +54,8 @@ def fit_on_rows(frame: pd.DataFrame, y: np.ndarray, task: str, config: BaselineC
         groups = ["morgan"]  # what it compares; its other groups may be switched off in featurize
     columns = input_columns(config.model, select_feature_columns(list(frame.columns), groups, "baseline.features"))
     prep = Preprocessor.fit(frame, columns, scale=scales_features(config.model))
-    estimator = make_estimator(config.model, task, hyperparameters, config.seed, config.n_jobs)
+    estimator = make_estimator(config.model, task, hyperparameters, config.seed, config.n_jobs,
+                               config.class_weight)
     return fit_estimator(estimator, prep.transform(frame), y, config.n_jobs), prep
 
 

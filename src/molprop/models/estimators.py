@@ -52,26 +52,32 @@ def scales_features(kind: str) -> bool:
     return kind == "ridge"
 
 
+CLASS_WEIGHTS = ("balanced", "none")
+
+
 def make_estimator(kind: str, task: str, hyperparameters: Mapping[str, Any], seed: int,
-                   n_jobs: int = 1) -> Any:
-    """An unfitted estimator of ``kind`` for ``task``; classifiers weight classes by inverse
-    frequency where the estimator supports it. ``ridge`` is Ridge for regression and
+                   n_jobs: int = 1, class_weight: str = "balanced") -> Any:
+    """An unfitted estimator of ``kind`` for ``task``. ``class_weight`` "balanced": classifiers
+    weight classes by inverse frequency where the estimator supports it (a rare class is not
+    ignored; its probabilities are shifted toward it, which costs Brier score and accuracy);
+    "none": unweighted, as the network trains. ``ridge`` is Ridge for regression and
     LogisticRegression(C = 1 / alpha) for classification."""
     check_hyperparameters(kind, list(hyperparameters), f"baseline.{kind}")
+    if class_weight not in CLASS_WEIGHTS:
+        raise UserInputError(f"baseline.class_weight is {class_weight!r}; choose from {list(CLASS_WEIGHTS)}")
     params = dict(hyperparameters)
     classify = task == "classification"
+    weights = {"class_weight": "balanced"} if classify and class_weight == "balanced" else {}
     if kind == "random_forest":
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-        extra = {"class_weight": "balanced"} if classify else {}
         cls = RandomForestClassifier if classify else RandomForestRegressor
-        return cls(random_state=seed, n_jobs=n_jobs, **extra, **params)
+        return cls(random_state=seed, n_jobs=n_jobs, **weights, **params)
     if kind == "hist_gradient_boosting":
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-        extra = {"class_weight": "balanced"} if classify else {}
         cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-        return cls(random_state=seed, early_stopping=False, **extra, **params)
+        return cls(random_state=seed, early_stopping=False, **weights, **params)
     if kind == "ridge":
         from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -79,7 +85,7 @@ def make_estimator(kind: str, task: str, hyperparameters: Mapping[str, Any], see
         if alpha <= 0:
             raise UserInputError(f"baseline.ridge.alpha is {alpha}; it must be > 0")
         if classify:
-            return LogisticRegression(C=1.0 / alpha, class_weight="balanced", max_iter=5000)
+            return LogisticRegression(C=1.0 / alpha, max_iter=5000, **weights)
         return Ridge(alpha=alpha)
     from molprop.models.tanimoto import TanimotoKNNClassifier, TanimotoKNNRegressor
 
