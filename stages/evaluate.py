@@ -109,6 +109,10 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...]) -> None:
             f"{metrics[f'{name}_ci'][k]['high']}]" for k in keys
         )
         print(f"evaluate {name}: {shown}")
+        r2 = metrics[name].get("r2") if task == "regression" else None
+        if r2 is not None and r2 < 0:
+            print(f"evaluate: warning: the {name}'s test R² is {r2}: it predicts the test molecules worse than "
+                  "their mean would (a setting that broke training, or a test part unlike the training one)")
     comparison = metrics.get("model_vs_baseline", {})
     print(f"evaluate model vs baseline: Wilcoxon p = {comparison.get('wilcoxon_p_value')}")
     if metrics["n_test"] < FEW_TEST_MOLECULES:

@@ -19,6 +19,7 @@ import numpy as np
 from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
+from molprop.errors import UserInputError
 from molprop.evaluation.metrics import score
 from molprop.features.parallel import available_cores
 from molprop.models.calibration import ensemble_validation, flat_uncertainty_warning
@@ -73,6 +74,10 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     from molprop.nn.members import MemberRun, ensemble_members, read_training_tables, train_members
     from molprop.nn.training_types import TrainConfig, hardly_trained_warning, mean_history
 
+    if cfg["feature_scaling"] == "none" and "descriptors" in cfg["features"]:
+        raise UserInputError("train.feature_scaling none leaves the RDKit descriptors as they are (Ipc reaches 1e9, "
+                             "BertzCT 1e3): a network does not train on such inputs. Use quantile or standard, or "
+                             "take descriptors off train.features")
     seed_everything(cfg["seed"])
     kind = cfg["model"]
     tables = read_training_tables(Path("data"), task, kind, cfg["features"])

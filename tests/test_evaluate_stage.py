@@ -76,3 +76,15 @@ def test_similarity_is_to_the_molecules_the_models_were_fitted_on(tmp_path):
     assert np.array_equal(table["train_similarity"], max_train_similarity([mols[i] for i in test], fitted))
     with_val = max_train_similarity([mols[test[0]]], [*fitted, mols[nearest[0]]])[0]
     assert table["train_similarity"].iloc[0] < with_val
+
+
+def test_a_test_r2_below_zero_is_warned_about(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "stages"))
+    from evaluate import _print_summary
+
+    interval = {"low": 0.0, "high": 1.0}
+    metrics = {"baseline": {"rmse": 1.0, "r2": 0.5}, "model": {"rmse": 3.0, "r2": -0.19}, "n_test": 65,
+               "baseline_ci": {"rmse": interval, "r2": interval}, "model_ci": {"rmse": interval, "r2": interval}}
+    _print_summary("regression", metrics, ("baseline", "model"))
+    out = capsys.readouterr().out
+    assert "warning: the model's test R² is -0.19" in out and "baseline's test R²" not in out

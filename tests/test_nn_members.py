@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -259,3 +260,11 @@ def test_a_calibration_that_ignores_the_spread_is_warned_about():
     warning = flat_uncertainty_warning({"all": members}, scale=0.003, floor=0.6)
     assert warning.startswith("the calibrated uncertainty is about the same for every molecule (+-0.6")
     assert flat_uncertainty_warning({"all": members}, scale=None, floor=None) is None
+
+
+def test_unscaled_descriptors_for_the_network_are_refused(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    from train import train_ensemble
+
+    with pytest.raises(UserInputError, match="train.feature_scaling none leaves the RDKit descriptors"):
+        train_ensemble("regression", {"feature_scaling": "none", "features": ["descriptors"]}, "cpu", None)
