@@ -276,3 +276,13 @@ def test_cli_and_runner_import_no_heavy_module():
             "print(sorted(m for m in ('torch', 'ray', 'sklearn', 'mlflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_csv_is_read_as_validate_reads_it(tmp_path):
+    """A ';' file whose header holds a comma in a name, and one after Excel's 'sep=;' line."""
+    for name, text in (("unit.csv", "smiles;logS (mol/L, 25 C);name\nCCO;-0,77;ethanol\nc1ccccc1;-1,64;benzene\n"),
+                       ("excel.csv", "sep=;\nsmiles;name\nCCO;ethanol\nc1ccccc1;benzene\n")):
+        path = tmp_path / name
+        path.write_text(text)
+        chunk = next(iter_chunks(path, 10, id_column="name"))
+        assert chunk["smiles_input"].tolist() == ["CCO", "c1ccccc1"] and chunk["id"].tolist() == ["ethanol", "benzene"]

@@ -87,6 +87,19 @@ def csv_separator(header: str, sample: Sequence[str] = ()) -> str:
     return max(fitting, key=fitting.get) if fitting else ","  # max: the first of the best
 
 
+EXCEL_SEP_LINE = re.compile(r"\ufeff?sep=(.)[ \t]*(\r\n|\n|\r)")  # Excel's optional first line "sep=;"
+
+
+def table_layout(text: str) -> tuple[str, int]:
+    """The field separator of a ``.csv`` from the start of its text, and how many lines come
+    before the header: 1 after Excel's ``sep=;`` line (which names the separator), else 0."""
+    hint = EXCEL_SEP_LINE.match(text)
+    if hint:
+        return hint.group(1), 1
+    lines = [line for line in re.split(r"\r\n|\n|\r", text.lstrip("\ufeff")[:1 << 16]) if line.strip()]
+    return (csv_separator(lines[0], lines[1:21]) if lines else ","), 0
+
+
 def _without_trailing_empty(row: list[str]) -> list[str]:
     while row and not row[-1].strip():
         row = row[:-1]
@@ -97,12 +110,11 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     text = _decode(path)
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty (no header, no rows).")
-    excel_hint = re.match(r"sep=(.)[ \t]*(\r\n|\n|\r)", text)  # Excel's optional first line "sep=;"
-    if excel_hint:  # (pandas' line numbers below are then one short)
-        separator, text = excel_hint.group(1), text[excel_hint.end():]
-    elif separator == ",":  # lines end in \n, \r\n or \r (Excel for Mac)
-        lines = [line for line in re.split(r"\r\n|\n|\r", text[:1 << 16]) if line.strip()]
-        separator = csv_separator(lines[0], lines[1:21])
+    skipped = 0  # lines before the header (pandas' line numbers below are that many short)
+    if separator == ",":  # a .csv: ',', ';' or a tab; lines end in \n, \r\n or \r (Excel for Mac)
+        separator, skipped = table_layout(text)
+        if skipped:
+            text = text[EXCEL_SEP_LINE.match(text).end():]
     if separator != r"\s+":
         _check_header(path, text, separator)
     try:
@@ -116,7 +128,7 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
         if found is None:
             raise InputFileError(f"{path}: not a well-formed table: {err}") from err
         expected, line, saw = found.groups()
-        line = int(line) + (1 if excel_hint else 0)
+        line = int(line) + skipped
         raise InputFileError(f"{path}: line {line} has {saw} fields, the header {expected}; add the missing "
                              f"column name(s) to the header, or quote the field that holds the separator"
                              f"{_decimal_comma_hint(separator)}.") from err

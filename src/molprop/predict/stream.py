@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molprop.data.io import csv_separator, file_suffix, open_text
+from molprop.data.io import file_suffix, open_text, table_layout
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -98,8 +98,8 @@ def column_names(path: str | Path) -> list[str] | None:
         except (pa.ArrowInvalid, OSError) as err:
             raise InputError(f"{file}: not a readable Parquet file ({err}).") from err
     try:
-        return pd.read_csv(file, sep=_separator(file, fmt), nrows=0,
-                           encoding="utf-8-sig").columns.tolist()
+        sep, skip = _separator(file, fmt)
+        return pd.read_csv(file, sep=sep, skiprows=skip, nrows=0, encoding="utf-8-sig").columns.tolist()
     except (pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as err:
         raise InputError(f"{file}: not a readable table ({err}).") from err
 
@@ -182,17 +182,20 @@ def _parquet(path: Path, chunk_size: int, smiles_column: str, id_column: str | N
         yield _frame(start, ids if id_column else None, smiles)
 
 
-def _separator(path: Path, fmt: str) -> str:
-    """A TSV's tab, or a CSV's separator as found from its header line."""
+def _separator(path: Path, fmt: str) -> tuple[str, int]:
+    """A TSV's tab, or a CSV's separator as validate finds it (:func:`table_layout`), and the
+    lines before the header (Excel's ``sep=;`` line)."""
     if fmt != "csv":
-        return "\t"
+        return "\t", 0
     with open_text(path, errors="replace") as handle:
-        return csv_separator(handle.readline())
+        return table_layout(handle.read(1 << 16))
 
 
-def _table(path: Path, sep: str, chunk_size: int, smiles_column: str, id_column: str | None) -> Iterator[pd.DataFrame]:
+def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: str,
+           id_column: str | None) -> Iterator[pd.DataFrame]:
     usecols = [smiles_column] + ([id_column] if id_column else [])
-    reader = pd.read_csv(path, sep=sep, usecols=usecols, dtype=str, keep_default_na=False,
+    sep, skip = layout
+    reader = pd.read_csv(path, sep=sep, skiprows=skip, usecols=usecols, dtype=str, keep_default_na=False,
                          na_values=[""], chunksize=chunk_size, encoding="utf-8-sig")
     start = 0
     with reader:
