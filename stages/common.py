@@ -95,9 +95,9 @@ def run_stage(main: Callable[[], int | None]) -> None:
     from molprop.errors import UserInputError
 
     if os.environ.get("DVC_STAGE"):
-        from molprop.lifetime import exit_with
+        from molprop.lifetime import exit_with_runner
 
-        exit_with(os.getppid())
+        exit_with_runner()
     try:
         code = main() or 0
     except KeyboardInterrupt:

@@ -144,8 +144,16 @@ def test_keys_the_stages_read_are_required():
     params["featurize"]["morgan"] = {"enabled": True}
     hint = "add them back: molprop's own params.yaml has each, with a comment on what it does"
     assert params_problems(params) == [f"data: missing key(s) 'task'; {hint}",
-                                       f"featurize.morgan: missing key(s) 'radius', 'n_bits', 'counts'; {hint}",
+                                       f"featurize.morgan: missing key(s) 'radius', 'n_bits'; {hint}",
+                                       f"featurize.morgan: missing key(s) 'counts'; {hint}",
                                        f"train: missing key(s) 'lr'; {hint}"]
+    # a group switched off needs no settings but those other stages read (morgan's radius and
+    # n_bits: interpret's bit pictures)
+    params = YAML(typ="safe").load((ROOT / "params.yaml").read_text())
+    params["featurize"]["descriptors"] = {"enabled": False}
+    params["featurize"]["morgan"] = {"enabled": False, "radius": 2, "n_bits": 2048}
+    assert params_problems(params) == []
+    assert params_problems({"train": {"lr": 10**400}}, require_keys=False) == []  # no OverflowError
 
 
 def test_dvc_can_set_every_list_after_another_change(tmp_path):

@@ -9,11 +9,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 STAGES = Path(__file__).resolve().parents[1] / "stages"
 
 SCRIPT = """
 import sys
 import time
+
+import pytest
 sys.path.insert(0, {stages!r})
 from common import run_stage
 
@@ -55,6 +59,8 @@ def test_ctrl_c_ends_a_stage_with_one_line_and_exit_code_130(tmp_path):
 POOL_SCRIPT = """
 import sys
 import time
+
+import pytest
 sys.path.insert(0, {stages!r})
 from common import run_stage
 
@@ -173,19 +179,23 @@ def test_a_missing_params_section_ends_the_stage_in_one_line(tmp_path):
     assert done.stderr.startswith("-c: params.yaml has no section(s) train; restore them") and "Traceback" not in done.stderr
 
 
-def test_a_stage_run_by_dvc_ends_when_dvc_is_killed(tmp_path):
-    stage = ("import sys, time; sys.path.insert(0, {stages!r}); from common import run_stage\n"
-             "def main():\n    open('started', 'w').close(); time.sleep(60)\n"
-             "run_stage(main)\n").format(stages=str(STAGES))
+@pytest.mark.parametrize("through_shell", [False, True])
+def test_a_stage_run_by_dvc_ends_when_dvc_is_killed(tmp_path, through_shell):
+    """dvc runs `$SHELL -c cmd`: bash execs the command, dash (/bin/sh) runs it as a child."""
+    (tmp_path / "stage.py").write_text(
+        f"import os, sys, time; sys.path.insert(0, {str(STAGES)!r}); from common import run_stage\n"
+        "def main():\n    open('started.tmp', 'w').write(str(os.getpid())); os.replace('started.tmp', 'started')\n"
+        "    time.sleep(60)\nrun_stage(main)\n")
+    command = (["/bin/sh", "-c", f"{sys.executable} stage.py"] if through_shell
+               else [sys.executable, "stage.py"])
     # stands in for dvc: starts the stage, then is killed (os._exit) without a word to it
-    dvc = ("import os, subprocess, sys, time\n"
-           "child = subprocess.Popen([sys.executable, '-c', {stage!r}], env=dict(os.environ, DVC_STAGE='x'),\n"
-           "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-           "print(child.pid, flush=True)\n"
+    dvc = (f"import os, subprocess, time\n"
+           f"subprocess.Popen({command!r}, env=dict(os.environ, DVC_STAGE='x'),\n"
+           "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
            "while not os.path.exists('started'): time.sleep(0.05)\n"
-           "os._exit(143)\n").format(stage=stage)
-    done = subprocess.run([sys.executable, "-c", dvc], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    pid = int(done.stdout.split()[0])
+           "os._exit(143)\n")
+    subprocess.run([sys.executable, "-c", dvc], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    pid = int((tmp_path / "started").read_text())
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import select
+import subprocess
 import threading
 import time
+from pathlib import Path
+
+# Shells that may run a command as a child instead of exec'ing it (dash does for `sh -c cmd`)
+SHELLS = frozenset({"sh", "dash", "bash", "zsh", "ksh", "mksh", "fish"})
 
 
 def exit_with(owner_pid: int, poll_s: float = 1.0) -> None:
@@ -15,6 +20,8 @@ def exit_with(owner_pid: int, poll_s: float = 1.0) -> None:
     run's, and then wait forever for tasks that never come), a stage with the ``dvc`` that
     runs it. Watches in a daemon thread, through a pidfd where the platform has one (Linux),
     else polls."""
+
+    parent = owner_pid == os.getppid()
 
     def wait_for_exit() -> None:
         try:
@@ -30,6 +37,8 @@ def exit_with(owner_pid: int, poll_s: float = 1.0) -> None:
             os._exit(1)
         while True:
             time.sleep(poll_s)
+            if parent and os.getppid() != owner_pid:  # ended (a zombie still answers kill 0)
+                os._exit(1)
             try:
                 os.kill(owner_pid, 0)
             except ProcessLookupError:
@@ -38,3 +47,30 @@ def exit_with(owner_pid: int, poll_s: float = 1.0) -> None:
                 pass
 
     threading.Thread(target=wait_for_exit, name="owner-watch", daemon=True).start()
+
+
+def _process(pid: int) -> tuple[str, int] | None:
+    """The command name and parent pid of process ``pid`` (/proc on Linux, ps elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.index("(") + 1:stat.rindex(")")], int(stat[stat.rindex(")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        fields = subprocess.run(["ps", "-o", "ppid=", "-o", "comm=", "-p", str(pid)], capture_output=True,
+                                text=True, timeout=10).stdout.split(None, 1)
+        return Path(fields[1].strip()).name, int(fields[0])
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return None
+
+
+def exit_with_runner() -> None:
+    """:func:`exit_with` the process that started this one, and with that one's parent too
+    when it is a shell: ``dvc`` runs a stage as ``$SHELL -c cmd``, and a shell that does not
+    exec the command (dash, /bin/sh where SHELL is unset) would outlive a killed dvc with the
+    stage under it."""
+    parent = os.getppid()
+    exit_with(parent)
+    found = _process(parent)
+    if found is not None and found[0] in SHELLS and found[1] > 1:
+        exit_with(found[1])

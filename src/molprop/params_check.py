@@ -33,7 +33,7 @@ def params_problems(params: Mapping[str, Any], require_keys: bool = True) -> lis
     checker = Draft202012Validator.TYPE_CHECKER.redefine_many({
         "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
         "number": lambda _, value: (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                    and not math.isnan(value)),
+                                    and not (isinstance(value, float) and math.isnan(value))),
     })
     strict = validators.extend(Draft202012Validator, type_checker=checker)
     validator = strict(json.loads(SCHEMA_FILE.read_text()))
