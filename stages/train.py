@@ -70,8 +70,8 @@ def training_device(name: str) -> str:
 def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     """Train the members on ``device``, log each one's curves and validation scores as it comes
     back, then the ensemble's; save its card and prediction context under models/model."""
-    from molprop.nn.checkpoint import remove_other_checkpoints
-    from molprop.nn.members import MemberRun, ensemble_members, read_training_tables, train_members
+    from molprop.nn.members import (MemberRun, ensemble_members, read_training_tables, remove_other_checkpoints,
+                                    train_members)
     from molprop.nn.training_types import TrainConfig, hardly_trained_warning, mean_history
 
     if cfg["feature_scaling"] == "none" and "descriptors" in cfg["features"]:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from molprop.nn.checkpoint import (TRAINING_SOURCES, Checkpoint, code_digest, remove_other_checkpoints, run_key,
-                                   source_digest)
+from molprop.nn.checkpoint import TRAINING_SOURCES, Checkpoint, code_digest, run_key, source_digest
+from molprop.nn.members import remove_other_checkpoints
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.training import TrainConfig, fit
 

@@ -156,15 +156,3 @@ class Checkpoint:
         os.replace(partial, self.path)
         self._written = time.monotonic()
 
-
-def remove_other_checkpoints(folder: str | Path, names: Sequence[str]) -> list[str]:
-    """Delete the files in ``folder`` other than the checkpoints of ``names`` (``<name>.pt``):
-    those of members a changed ``ensemble_size`` or fold count no longer has would stay in the
-    DVC output (cached, hashed) forever. Returns the names of the files deleted."""
-    keep = {f"{name}.pt" for name in names}
-    removed = []
-    for path in sorted(Path(folder).glob("*")):
-        if path.is_file() and path.name not in keep:
-            path.unlink()
-            removed.append(path.name)
-    return removed

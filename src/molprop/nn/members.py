@@ -278,3 +278,17 @@ def _results(members: Sequence[Member], futures: Sequence[Any]) -> Iterator[tupl
 def _train_serially(run: MemberRun, members: Sequence[Member]) -> Iterator[tuple[Member, TrainResult]]:
     for member in members:
         yield member, _train_one(run, member)
+
+
+def remove_other_checkpoints(folder: str | Path, names: Sequence[str]) -> list[str]:
+    """Delete the files in ``folder`` other than the checkpoints of ``names`` (``<name>.pt``):
+    those of members a changed ``ensemble_size`` or fold count no longer has would stay in the
+    DVC output (cached, hashed) forever. Returns the names of the files deleted. (Here, not in
+    nn.checkpoint: the train stage calls it without importing torch on the CPU.)"""
+    keep = {f"{name}.pt" for name in names}
+    removed = []
+    for path in sorted(Path(folder).glob("*")):
+        if path.is_file() and path.name not in keep:
+            path.unlink()
+            removed.append(path.name)
+    return removed
