@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local worker processes, or a Ray cluster (pip install 'molprop[ray]')")
     p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes; -1 = all cores")
-    p.add_argument("--device", default="auto", help="torch device for network models: auto | cpu | cuda | cuda:<index> | mps")
+    p.add_argument("--device", default="auto",
+                   help="torch device for network models: auto | cpu | cuda | cuda:<index> | mps")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
     p.add_argument("--ray-actors", type=int, default=None, help="model-holding Ray actors (default: the cluster's CPUs)")
     p.add_argument("--overwrite", action="store_true", help="discard an existing output / unfinished run")

@@ -220,8 +220,9 @@ def _train_in_worker(member: Member) -> TrainResult:
 
 
 def worker_count(n_members: int, n_jobs: int, cores: int) -> int:
-    """Worker processes for ``n_members`` members: ``n_jobs`` if given (-1: all ``cores``). With all cores, members that do not fill the last round of ``cores`` (3 on 2
-    cores: 2, then 1 with a core idle) run more than one per core instead, up to 2 per core,
+    """Worker processes for ``n_members`` members: ``n_jobs`` if given (-1: all ``cores``).
+    With all cores, members that do not fill the last round of ``cores`` (3 on 2 cores: 2,
+    then 1 with a core idle) run more than one per core instead, up to 2 per core,
     with a last round of at least ``cores`` members (3 on 2 cores: all at once; 5: 3, then 2),
     so that no core waits while members are left."""
     if n_jobs == 0 or n_jobs < -1:
