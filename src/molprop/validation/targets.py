@@ -43,6 +43,16 @@ def target_text(value: object) -> str:
     return "" if is_missing(value) else str(value)
 
 
+OTHER_MARK = {".": ",", ",": "."}  # the decimal mark's counterpart, a thousands separator
+
+
+def grouped_in_thousands(text: str, decimal: str) -> bool:
+    """Whether ``text`` reads as a number with the other mark between groups of three digits
+    (``1,234`` or ``50,594.5`` with decimal ``.``; ``1.333,85`` with ``,``)."""
+    other = OTHER_MARK[decimal]
+    return re.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(\{other}\d{{3}})+(\{decimal}\d*)?", text) is not None
+
+
 def parse_number(text: str, decimal: str = ".") -> float:
     """``float`` of a number written with ``decimal`` (``.`` or ``,``) as its decimal mark;
     with ``,`` a point is refused (it would be a thousands separator). The minus sign U+2212
@@ -85,8 +95,8 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
         number = parse_number(text, rules.decimal)
     except ValueError:
         hint = ""
-        thousands = {".": ",", ",": "."}[rules.decimal]
-        if re.fullmatch(rf"[-+]?\d{{1,3}}(\{thousands}\d{{3}})+(\{rules.decimal}\d*)?", text):
+        thousands = OTHER_MARK[rules.decimal]
+        if grouped_in_thousands(text, rules.decimal):
             hint = f" (a '{thousands}' between thousands? remove it, e.g. 1{thousands}234 -> 1234)"
         elif rules.decimal == "." and "," in text:
             hint = " (a decimal comma? set data.decimal: ',' in params.yaml)"
@@ -207,7 +217,7 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str) -> str | None:
     """A message when most of ``values`` (a target column) are not numbers with the decimal
     mark ``decimal`` but are with the other one: data.decimal is then set wrong, and the rows
     left would be the few whole numbers. None otherwise."""
-    other = {".": ",", ",": "."}[decimal]
+    other = OTHER_MARK[decimal]
     texts = [target_text(v).strip() for v in values]
     texts = [t for t in texts if t and t.lower() not in MISSING_MARKERS]
 
@@ -221,7 +231,7 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str) -> str | None:
     if 2 * len(unread) <= len(texts) or 10 * sum(reads(t, other) for t in unread) < 9 * len(unread):
         return None
     counted = f"{len(unread)} of {len(texts)} target values are not numbers with data.decimal '{decimal}'"
-    thousands = [t for t in unread if re.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(\{other}\d{{3}})+(\{decimal}\d*)?", t)]
+    thousands = [t for t in unread if grouped_in_thousands(t, decimal)]
     if 2 * len(thousands) >= len(unread):  # 50,594: a decimal comma, or a comma between thousands?
         return (f"{counted} (e.g. '{thousands[0]}'): if '{other}' separates thousands there, remove it in the "
                 f"file (1{other}234 -> 1234); if it is the decimal mark, set data.decimal: '{other}'")
