@@ -338,6 +338,8 @@ def test_a_wrong_decimal_mark_for_most_targets_is_named_before_any_work() -> Non
     message = decimal_mark_mistake(points, ",")
     assert message.startswith("4 of 5 target values are not numbers with data.decimal ',' but are with '.'")
     assert decimal_mark_mistake(["1,5", "abc", "def", "2,5"], ".") is None  # text, not a decimal mark
+    long = decimal_mark_mistake(points * 2000, ",", sample=100)  # judged on an even sample
+    assert long.startswith("100 of 100 target values checked are not numbers with data.decimal ','")
     ambiguous = decimal_mark_mistake(["50,594", "55,225", "249", "1,200"], ".")  # IC50s in nM, or decimals?
     assert "if ',' separates thousands there, remove it in the file" in ambiguous and "set data.decimal: ','" in ambiguous
 
