@@ -10,6 +10,7 @@ params.yaml.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -24,6 +25,16 @@ def params_problems(params: Mapping[str, Any], require_keys: bool = True) -> lis
     or what to write instead. Empty when the sections conform to the schema. ``require_keys``:
     the keys the stages read without a default must be there (False: check the values of a
     partial section)."""
+    validator = _validator()
+    errors = sorted((e for e in validator.iter_errors(dict(params)) if require_keys or e.validator != "required"),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    problems = list(dict.fromkeys(_describe(error) for error in errors))  # one line per missing-keys list
+    return problems or _search_space_problems(params.get("baseline"), validator)
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    """The schema's validator, with JSON Schema's types made stricter."""
     from jsonschema import Draft202012Validator, validators
 
     # Stricter than JSON's types: 3.0 or 1e2 is not an integer (torch and scikit-learn refuse
@@ -36,11 +47,7 @@ def params_problems(params: Mapping[str, Any], require_keys: bool = True) -> lis
                                     and not (isinstance(value, float) and math.isnan(value))),
     })
     strict = validators.extend(Draft202012Validator, type_checker=checker)
-    validator = strict(json.loads(SCHEMA_FILE.read_text()))
-    errors = sorted((e for e in validator.iter_errors(dict(params)) if require_keys or e.validator != "required"),
-                    key=lambda e: [str(p) for p in e.absolute_path])
-    problems = list(dict.fromkeys(_describe(error) for error in errors))  # one line per missing-keys list
-    return problems or _search_space_problems(params.get("baseline"), validator)
+    return strict(json.loads(SCHEMA_FILE.read_text()))
 
 
 def _search_space_problems(baseline: Any, validator: Any) -> list[str]:
