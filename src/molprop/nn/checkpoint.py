@@ -155,4 +155,3 @@ class Checkpoint:
         torch.save(payload, partial)
         os.replace(partial, self.path)
         self._written = time.monotonic()
-
