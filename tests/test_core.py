@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pandas as pd
@@ -61,6 +63,21 @@ def test_seed_everything_asks_for_deterministic_kernels_only_on_a_gpu():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     expected = torch.cuda.is_available() or torch.backends.mps.is_available()
     assert out == [str(expected), str(expected)]
+
+
+def test_seed_everything_fixes_the_cublas_workspace_on_cuda_unless_set(monkeypatch):
+    calls = []
+    fake_torch = types.SimpleNamespace(
+        manual_seed=lambda seed: None, use_deterministic_algorithms=lambda *a, **k: calls.append((a, k)),
+        cuda=types.SimpleNamespace(is_available=lambda: True),
+        backends=types.SimpleNamespace(mps=types.SimpleNamespace(is_available=lambda: False)))
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    seed_everything(0)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8" and calls == [((True,), {"warn_only": True})]
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    seed_everything(0)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
 
 
 def test_write_json_is_sorted_stable_and_creates_folders(tmp_path):

@@ -11,7 +11,8 @@ import numpy as np
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and (when it is imported) PyTorch; on a GPU, also ask torch for
-    deterministic kernels.
+    deterministic kernels, and cuBLAS for a fixed workspace (``CUBLAS_WORKSPACE_CONFIG``,
+    unless set already), without which its matrix products may differ from run to run.
 
     The CPU kernels the pipeline uses (index_add_, matrix products, the seeded generators)
     are deterministic already, so the switch is left alone there: turning it on imports
@@ -24,4 +25,6 @@ def seed_everything(seed: int) -> None:
     if torch is not None:
         torch.manual_seed(seed)
         if torch.cuda.is_available() or torch.backends.mps.is_available():
+            if torch.cuda.is_available():  # read when cuBLAS starts: before the first product
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True, warn_only=True)
