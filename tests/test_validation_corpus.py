@@ -31,9 +31,9 @@ CONFIG = ValidationConfig(
 # SMILES string (no_atoms, sanitization_error, identity_key_failed) are defensive fallbacks.
 REQUIRED_REASONS = {
     "missing_smiles", "empty_smiles", "inchi_not_smiles", "reaction_smiles", "trailing_text",
-    "unparsable_smiles", "valence_error", "kekulization_error", "dummy_atom", "mixture", "metal",
-    "radical", "too_many_heavy_atoms", "missing_target", "censored_target", "non_numeric_target",
-    "non_finite_target", "target_out_of_range",
+    "non_ascii_smiles", "unparsable_smiles", "valence_error", "kekulization_error", "dummy_atom",
+    "mixture", "metal", "radical", "too_many_heavy_atoms", "missing_target", "censored_target",
+    "non_numeric_target", "non_finite_target", "target_out_of_range",
 }
 # The standardized SMILES of kept rows whose parent differs from a plain canonicalization.
 EXPECTED_PARENT = {
@@ -79,6 +79,7 @@ def _message_hint(case: pd.Series) -> str:
         "empty_smiles": "whitespace",
         "inchi_not_smiles": "InChI",
         "reaction_smiles": "reaction",
+        "non_ascii_smiles": "non-ASCII",
         "unparsable_smiles": smiles,
         "valence_error": "valence",
         "kekulization_error": "kekul",

@@ -152,10 +152,13 @@ def test_cyanide_beside_an_alkali_or_alkaline_earth_metal_is_a_salt(smiles: str,
     assert (outcome.reason, outcome.smiles) == (None, parent)
 
 
-def test_unparsable_smiles_with_non_ascii_characters_names_them() -> None:
-    outcome = standardize_smiles("CC\u2013O", StandardizeConfig(), MoleculeRules())
-    assert outcome.reason == "unparsable_smiles"
-    assert "non-ASCII character(s) (U+2013 EN DASH)" in outcome.message
+@pytest.mark.parametrize("smiles, named", [("CC\u2013O", "U+2013 EN DASH"), ("\u20acCCO", "U+20AC EURO SIGN"),
+                                           ("CCO\u00e9", "U+00E9 LATIN SMALL LETTER E WITH ACUTE")])
+def test_smiles_with_non_ascii_characters_are_rejected_naming_them(smiles: str, named: str) -> None:
+    # RDKit parses "\u20acCCO" and "CCO\u00e9" as ethanol, skipping the character without a word
+    outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
+    assert outcome.reason == "non_ascii_smiles"
+    assert f"non-ASCII character(s) ({named})" in outcome.message
 
 
 def test_output_smiles_always_parses_back(monkeypatch) -> None:

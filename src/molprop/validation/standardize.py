@@ -190,6 +190,12 @@ def _check_text(value: object) -> str:
     if text.startswith("InChI="):
         raise _Rejected("inchi_not_smiles", f"'{text[:60]}' is an InChI string, not a SMILES. "
                         "Convert it to SMILES (e.g. RDKit Chem.MolFromInchi) first.")
+    foreign = sorted({c for c in text if ord(c) > 127})
+    if foreign:  # SMILES are ASCII; RDKit skips such characters at either end without a word
+        names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in foreign[:3])
+        raise _Rejected("non_ascii_smiles", f"'{text[:80]}' holds non-ASCII character(s) ({names}), "
+                        "which SMILES never contain (a dash, a symbol or a full-width letter from a "
+                        "document?). Copy the SMILES as plain text, or replace them by their ASCII form.")
     if ">" in text.replace("->", ""):  # "->" is a dative bond (e.g. [NH3]->[Pt]), not a reaction arrow
         raise _Rejected("reaction_smiles", "This is reaction SMILES (reactants>agents>products), "
                         "not one molecule. Give the product (or the molecule measured) only.")
@@ -214,12 +220,6 @@ def _parse(text: str) -> Chem.Mol:
         return mol
     mol = Chem.MolFromSmiles(text, sanitize=False)
     if mol is None:
-        foreign = sorted({c for c in text if ord(c) > 127})
-        if foreign:  # SMILES are ASCII: a dash, a full-width letter... from a document
-            names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in foreign[:3])
-            raise _Rejected("unparsable_smiles", f"RDKit cannot parse '{text[:80]}': it holds "
-                            f"non-ASCII character(s) ({names}), which SMILES never contain. Copy "
-                            "the SMILES as plain text (or replace them by their ASCII form).")
         raise _Rejected("unparsable_smiles", f"RDKit cannot parse '{text[:80]}' (SMILES syntax "
                         "error: unbalanced brackets or ring closures, unknown element...).")
     if mol.GetNumAtoms() == 0:
