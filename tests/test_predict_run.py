@@ -183,6 +183,22 @@ def test_a_header_only_input_gives_an_empty_output_and_a_failed_run_leaves_nothi
     assert summary["rows"] == 2
 
 
+def test_an_output_on_the_input_is_refused_and_the_input_kept_even_with_overwrite(models, tmp_path):
+    library = tmp_path / "lib.csv"
+    library.write_text("smiles\nCCO\n")
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    pd.DataFrame({"smiles": ["CCO"]}).to_parquet(shards / "a.parquet")
+    for source, output in [(library, library), (library, tmp_path), (shards, shards / "out.parquet"),
+                           (shards, shards)]:
+        with pytest.raises(ValueError, match="would (be|overlap) the input"):
+            predict_file(models.baseline, source, output, n_jobs=1, overwrite=True, progress=False)
+    assert library.read_text() == "smiles\nCCO\n" and (shards / "a.parquet").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.csv", "shards"]
+    run = _cli("predict", "--model", models.baseline, "--input", library, "--output", library, "--overwrite")
+    assert run.returncode == 1 and "would be the input" in run.stderr and library.is_file()
+
+
 def test_ids_detected_from_common_column_names_else_row_numbers(models, tmp_path):
     frame = pd.DataFrame({"SMILES": ["CCO", "c1ccccc1", "CCN", "CCO", "CCCl"],
                           "Compound ID": ["A-1", "A-2", "A-1", "A-1", "A-3"], "id": list("vwxyz")})

@@ -63,6 +63,21 @@ def run_identity(input_path: str | Path, model_dir: str | Path, settings: dict[s
     }
 
 
+def refuse_output_on_input(output: str | Path, input_path: str | Path) -> None:
+    """Raise ``UserInputError`` when writing ``output`` (the file, or its part folder) would
+    replace or delete the input, or write into an input directory of Parquet shards."""
+    output = Path(output)
+    kind = output_kind(output)
+    folder = output if kind == "directory" else output.with_name(output.name + ".parts")
+    written = [p.resolve() for p in (output, folder)]
+    inputs = [Path(input_path).resolve(), *(f.resolve() for f in input_files(input_path))]
+    for place in written:
+        for source in inputs:
+            if place == source or place in source.parents or source in place.parents:
+                raise UserInputError(f"the output {output} would {'be' if place == source else 'overlap'} the "
+                                     f"input {source}; write it elsewhere (the input is never replaced).")
+
+
 class PartStore:
     """The part folder of one output: which chunks are done, writing new ones, merging."""
 

@@ -25,7 +25,7 @@ from molprop.errors import UserInputError
 from molprop.predict.chunk import PrepareSpec, output_schema, process
 from molprop.predict.context import load_predict_context
 from molprop.predict.domain import DEFAULT_THRESHOLD
-from molprop.predict.parts import PartStore, run_identity
+from molprop.predict.parts import PartStore, refuse_output_on_input, run_identity
 from molprop.predict.stream import check_columns, count_rows, iter_chunks, resolve_id_column
 
 EXECUTORS = ("local", "ray")
@@ -128,6 +128,7 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     options = replace(options, id_column=id_column)
     settings = {k: v for k, v in asdict(options).items() if k != "batch_size"}  # output-relevant
     check_columns(input_path, options.smiles_column, options.id_column)
+    refuse_output_on_input(output, input_path)
     store = PartStore(output, run_identity(input_path, model_dir, settings), overwrite)
     try:
         result = _run(store, info, input_path, options, executor, n_jobs, device, progress, ray_options,
