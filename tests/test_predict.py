@@ -286,3 +286,33 @@ def test_a_csv_is_read_as_validate_reads_it(tmp_path):
         path.write_text(text)
         chunk = next(iter_chunks(path, 10, id_column="name"))
         assert chunk["smiles_input"].tolist() == ["CCO", "c1ccccc1"] and chunk["id"].tolist() == ["ethanol", "benzene"]
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("open.csv", 'id,smiles,note\n1,CCO,"open quote\n2,CCN,x\n3,CCC,y\n4,CCCC,"closed"\n5,CO,z\n',
+     r"data row 0 \(0-based\): the 'note' field runs over 4 lines .* an unmatched quote"),
+    ("open_to_the_end.tsv", 'id\tsmiles\tnote\n1\tCCO\ta\n2\tCCN\t"x\n3\tCCC\ty\n',
+     "data row 1 .* the 'note' field runs over 2 lines"),
+    ("twice.csv", "id,smiles,smiles\n1,CCO,CCN\n", r"names the column\(s\) \['smiles'\] more than once"),
+    ("wide_first_row.csv", "id,smiles\n1,CCO,-0,5\n", "the first data row has 4 fields, the header 2"),
+    ("empty.csv", "", "the file is empty"),
+])
+def test_a_table_that_would_lose_or_shift_rows_is_refused_as_validate_refuses_it(tmp_path, name, text, message):
+    # read as chunks of the SMILES and id columns alone, the rows swallowed by an open quote in
+    # another column vanished without a word
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=message):
+        list(iter_chunks(tmp_path / name, 2, "smiles", "id"))
+    (tmp_path / "fine.csv").write_text('id,smiles,note\n1,CCO,"a note\non two lines"\n2,CCN,"b, c"\n')
+    assert next(iter_chunks(tmp_path / "fine.csv", 5))["smiles_input"].tolist() == ["CCO", "CCN"]
+
+
+@pytest.mark.parametrize("where", [1, 30_000])
+def test_text_that_is_not_utf8_is_reported_with_its_line(tmp_path, where):
+    rows = "".join(f"{i},CCO\n" for i in range(40_000)).encode()
+    lines = rows.split(b"\n")
+    lines[where - 1] = b"M\xe9thanol,CO"  # the data row on file line where + 1
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"id,smiles\n" + b"\n".join(lines))
+    with pytest.raises(InputError, match=rf"line {where + 1} is not valid UTF-8 \(byte 0xe9 .* 'CSV UTF-8'"):
+        list(iter_chunks(path, 1000, "smiles", "id"))

@@ -43,11 +43,33 @@ def _decode(path: Path) -> str:
         return data[bom:].decode("utf-8")
     except UnicodeDecodeError as err:
         offset = bom + err.start
-        line = data[:offset].count(b"\n") + 1
-        raise InputFileError(
-            f"{path}: line {line} is not valid UTF-8 (byte 0x{data[offset]:02x} at offset "
-            f"{offset}). Save the file as UTF-8 (e.g. in Excel: 'CSV UTF-8'), or fix that line."
-        ) from err
+        raise InputFileError(_not_utf8(path, data[:offset].count(b"\n") + 1, data[offset], offset)) from err
+
+
+def _not_utf8(path: Path, line: int, byte: int, offset: int) -> str:
+    return (f"{path}: line {line} is not valid UTF-8 (byte 0x{byte:02x} at offset {offset}). Save the "
+            "file as UTF-8 (e.g. in Excel: 'CSV UTF-8'), or fix that line.")
+
+
+def first_invalid_utf8(path: str | Path) -> str | None:
+    """Where a text file (gunzipped when named ``.gz``) first breaks UTF-8, as a message naming
+    the line and what to do; None when it is valid throughout. Reads the file block by block."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line = 0, 1
+    with (gzip.open if file_suffix(path)[1] else open)(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as err:  # err.start counts from the bytes the decoder held back
+                start = err.start - (len(err.object) - len(block))
+                return _not_utf8(Path(path), line + block[:max(start, 0)].count(b"\n"), err.object[err.start],
+                                 offset + start)
+            offset, line = offset + len(block), line + block.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as err:  # a character cut short at the end of the file
+        return _not_utf8(Path(path), line, err.object[err.start], offset - len(err.object) + err.start)
+    return None
 
 
 def file_suffix(path: str | Path) -> tuple[str, bool]:
@@ -116,10 +138,10 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
         if skipped:
             text = text[EXCEL_SEP_LINE.match(text).end():]
     if separator != r"\s+":
-        _check_header(path, text, separator)
+        check_header(path, text, separator)
     try:
         # index_col=False: a row with a trailing separator does not turn the first column
-        # into an index (which shifted every column); _check_header refuses a real extra field
+        # into an index (which shifted every column); check_header refuses a real extra field
         table = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False,
                             na_values=[""], skipinitialspace=False, index_col=False,
                             engine="python" if separator == r"\s+" else "c")
@@ -138,7 +160,7 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     return table
 
 
-def _check_header(path: Path, text: str, separator: str) -> None:
+def check_header(path: Path, text: str, separator: str) -> None:
     """Refuse a header that names a column twice, and a first data row with more fields than
     the header (empty trailing fields, as some exports end every line with a separator, are fine)."""
     rows = csv.reader(io.StringIO(text[:1 << 16], newline=""), delimiter=separator)  # the first records
@@ -171,12 +193,18 @@ def _check_no_swallowed_rows(path: Path, table: pd.DataFrame, separator: str) ->
         cells = table[column]
         multiline = cells[cells.str.contains("[\r\n]", regex=True, na=False)]
         for row, cell in multiline.items():
-            lines = cell.splitlines()
-            if any(separator in line for line in lines[1:]):
-                raise InputFileError(
-                    f"{path}: data row {row} (0-based): the {column!r} field runs over {len(lines)} lines "
-                    f"that look like rows of the table (it starts {lines[0][:40]!r}): an unmatched "
-                    "quote (\") in it? Remove that quote or close it, so those rows are read as rows.")
+            check_multiline_field(path, row, column, cell, separator)
+
+
+def check_multiline_field(path: Path, row: int, column: str, cell: str, separator: str) -> None:
+    """Refuse a field (``cell`` of data row ``row``, 0-based) whose later lines hold the
+    separator: rows of the table swallowed by an unmatched quote."""
+    lines = cell.splitlines()
+    if any(separator in line for line in lines[1:]):
+        raise InputFileError(
+            f"{path}: data row {row} (0-based): the {column!r} field runs over {len(lines)} lines "
+            f"that look like rows of the table (it starts {lines[0][:40]!r}): an unmatched "
+            "quote (\") in it? Remove that quote or close it, so those rows are read as rows.")
 
 
 def read_source(source: str | Path) -> pd.DataFrame:

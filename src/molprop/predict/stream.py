@@ -19,6 +19,7 @@ table: the one named, else the first of ``ID_COLUMNS`` present.
 
 from __future__ import annotations
 
+import csv
 import difflib
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molprop.data.io import file_suffix, open_text, table_layout
+from molprop.data.io import (InputFileError, check_header, check_multiline_field, file_suffix, first_invalid_utf8,
+                             open_text, table_layout)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -100,7 +102,11 @@ def column_names(path: str | Path) -> list[str] | None:
     try:
         sep, skip = _separator(file, fmt)
         return pd.read_csv(file, sep=sep, skiprows=skip, nrows=0, encoding="utf-8-sig").columns.tolist()
-    except (pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as err:
+    except pd.errors.EmptyDataError as err:
+        raise InputError(f"{file}: the file is empty (no header, no rows).") from err
+    except UnicodeDecodeError as err:
+        raise InputError(first_invalid_utf8(file) or f"{file}: not a readable table ({err}).") from err
+    except (OSError, EOFError) as err:
         raise InputError(f"{file}: not a readable table ({err}).") from err
 
 
@@ -191,6 +197,34 @@ def _separator(path: Path, fmt: str) -> tuple[str, int]:
         return table_layout(handle.read(1 << 16))
 
 
+def check_text_table(path: Path, layout: tuple[str, int]) -> None:
+    """Raise ``InputError`` for what would lose or shift rows of a CSV / TSV without a word, as
+    validate refuses it: a column named twice, a first data row with more fields than the
+    header, a field that swallows the rows after an unmatched quote, text that is not UTF-8.
+    One pass over the file with the csv module, before any chunk is read."""
+    sep, skip = layout
+    try:
+        with open_text(path) as handle:
+            for _ in range(skip):
+                handle.readline()
+            check_header(path, handle.read(1 << 16), sep)
+        with open_text(path) as handle:
+            for _ in range(skip):
+                handle.readline()
+            records = (row for row in csv.reader(handle, delimiter=sep) if row)
+            header = next(records, [])
+            for row, fields in enumerate(records):
+                for column, cell in zip(header, fields):
+                    if "\n" in cell or "\r" in cell:
+                        check_multiline_field(path, row, column, cell, sep)
+    except InputFileError as err:
+        raise InputError(str(err)) from err
+    except UnicodeDecodeError as err:
+        raise InputError(first_invalid_utf8(path) or f"{path}: not UTF-8 text ({err}).") from err
+    except csv.Error as err:  # a field beyond the csv module's limit, a NUL byte...
+        raise InputError(f"{path}: not a well-formed table ({err}).") from err
+
+
 def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: str,
            id_column: str | None) -> Iterator[pd.DataFrame]:
     usecols = [smiles_column] + ([id_column] if id_column else [])
@@ -274,7 +308,9 @@ def iter_chunks(path: str | Path, chunk_size: int, smiles_column: str = "smiles"
         return _to_the_end(path, _smi(path, chunk_size))
     if fmt == "sdf":
         return _to_the_end(path, _sdf(path, chunk_size, id_column))
-    return _to_the_end(path, _table(path, _separator(path, fmt), chunk_size, smiles_column, id_column))
+    layout = _separator(path, fmt)
+    check_text_table(path, layout)
+    return _to_the_end(path, _table(path, layout, chunk_size, smiles_column, id_column))
 
 
 def _to_the_end(path: Path, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -282,6 +318,9 @@ def _to_the_end(path: Path, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataF
     ``.gz``) reported as an ``InputError``."""
     try:
         yield from chunks
+    except pd.errors.ParserError as err:  # a quote left open to the end of the file, say
+        raise InputError(f"{path}: not a well-formed table ({err}); an unmatched quote (\") in its last "
+                         "rows? Remove that quote or close it.") from err
     except (OSError, EOFError) as err:
         raise InputError(f"{path}: could not be read to the end ({err}); a truncated download or a "
                          "damaged .gz? Replace the file and run again with --overwrite (the parts "
