@@ -266,6 +266,10 @@ def test_context_errors(tmp_path):
         load_predict_context(tmp_path)
     with pytest.raises(ValueError, match="could not be parsed"):
         save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "C1CC"], "h")
+    save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "CCN"], "h")
+    (tmp_path / "train_fingerprints.npy").unlink()  # a model directory copied in part
+    with pytest.raises(FileNotFoundError, match="train_fingerprints.npy is missing .* Copy it whole"):
+        load_predict_context(tmp_path)
 
 
 def test_cli_and_runner_import_no_heavy_module():

@@ -74,6 +74,9 @@ def test_invalid_rows_get_a_reason_and_domain_scores_are_consistent(models, libr
     assert bad["reason"].tolist() == ["unparsable_smiles", "missing_smiles", "valence_error",
                                       "inorganic_salt", "reaction_smiles", "trailing_text", "metal"]
     assert bad["message"].str.len().min() > 10
+    # the metal's message names validate.rules.reject_metals: in predict that means retraining
+    assert "reject_metals: false" in bad.loc["bad6", "message"] and "re-run the pipeline" in bad.loc["bad6", "message"]
+    assert "re-run the pipeline" not in bad.loc["bad0", "message"]
     ok = out[out["status"] == "ok"]
     assert len(ok) == len(models.raw) and ok["prediction"].notna().all()
     train = set(models.validated["smiles"].iloc[: int(0.8 * len(models.validated))])
@@ -161,6 +164,8 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
     bad = _cli("predict", "--model", models.baseline, "--input", library, "--output", tmp_path / "x.csv",
                "--smiles-column", "SMILES")
     assert bad.returncode == 1 and "Did you mean 'smiles'" in bad.stderr
+    bad = _cli("predict", "--model", models.baseline, "--input", smi, "--output", tmp_path / "o.csv" / "x.parquet")
+    assert bad.returncode == 1 and "Not a directory" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_a_header_only_input_gives_an_empty_output_and_a_failed_run_leaves_nothing(models, tmp_path):

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _predict(args) if args.command == "predict" else _info(args)
-    except (FileNotFoundError, FileExistsError, ValueError, ImportError) as err:
+    except (OSError, ValueError, ImportError) as err:  # OSError: a missing file, a path through a file...
         print(f"molprop {args.command}: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -85,6 +85,15 @@ def _featurize(ids: list[str], smiles: list[str], config: FeaturizeConfig) -> tu
     return ChunkResult(stack("fingerprints"), sum(r.n_clipped for r in results), stack("descriptors"), graphs), errors
 
 
+def _for_predict(message: str | None) -> str | None:
+    """validate's rejection message, where it names a setting to change, with what that means
+    here: the rules are the model's, saved when it was trained."""
+    if message and "validate." in message:
+        return (f"{message} (In predict the rules are the model's, as it was trained: change the "
+                "setting in params.yaml and re-run the pipeline, then predict with the new model.)")
+    return message or None
+
+
 def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
     """Standardize, featurize and score the applicability domain of one batch (a stream.py
     chunk frame). Rows that fail get status ``invalid`` with the validation reason code."""
@@ -97,7 +106,7 @@ def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
     outcomes = standardize_many(frame["smiles_input"].tolist(), spec.standardize, spec.rules)
     frame["smiles"] = [o.smiles for o in outcomes]
     frame["reason"] = [o.reason for o in outcomes]
-    frame["message"] = [o.message or None for o in outcomes]
+    frame["message"] = [_for_predict(o.message) for o in outcomes]
     ok = frame.index[frame["reason"].isna()]
     ids, smiles = frame.loc[ok, "id"].tolist(), frame.loc[ok, "smiles"].tolist()
     features, errors = _featurize(ids, smiles, spec.featurize) if len(ok) else (None, [])

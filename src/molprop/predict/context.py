@@ -127,6 +127,10 @@ def load_predict_context(model_dir: str | Path) -> PredictContext:
         raise UserInputError(f"{path}: context version {data.get('version')!r}, this molprop reads "
                          f"version {CONTEXT_VERSION}; retrain the model (dvc repro).")
     domain = DomainFingerprint(int(data["domain"]["radius"]), int(data["domain"]["n_bits"]))
+    if not (model_dir / TRAIN_FPS_FILE).is_file():
+        raise FileNotFoundError(f"{model_dir / TRAIN_FPS_FILE} is missing (the training molecules' "
+                                "fingerprints, for the applicability domain): the model directory is "
+                                "incomplete. Copy it whole, `dvc checkout` it, or retrain (dvc repro).")
     fps = np.load(model_dir / TRAIN_FPS_FILE, allow_pickle=False)
     if fps.dtype != np.uint8 or fps.ndim != 2 or fps.shape != (data["n_train"], -(-domain.n_bits // 8)):
         raise UserInputError(f"{model_dir / TRAIN_FPS_FILE}: shape {fps.shape} / {fps.dtype} does not "
