@@ -378,7 +378,8 @@ def test_sorted_classes_order() -> None:
 
 
 def test_classification_class_index_follows_sorted_labels() -> None:
-    data = table(["CCO", "CCN", "CCC", "CCCl", "CCBr"], ["10", "2", "1", "2", "NA"])
+    data = table(["CCO", "CCN", "CCC", "CCCl", "CCBr", "CCCO", "CCCN", "CCCC", "CCCCl", "CCCBr"],
+                 ["10", "2", "1", "2", "NA", "1", "10", "2", "1", "10"])
     result = curate(data, "smiles", "y", config("classification"))
     assert result.classes == ["1", "2", "10"]
     validated = result.validated
@@ -386,11 +387,25 @@ def test_classification_class_index_follows_sorted_labels() -> None:
                                        schema.SMILES, schema.TARGET, schema.LABEL,
                                        schema.N_REPLICATES]
     assert validated[schema.TARGET].dtype == "int64"
-    assert validated[schema.TARGET].tolist() == [2, 1, 0, 1]
-    assert validated[schema.LABEL].tolist() == ["10", "2", "1", "2"]
+    assert validated[schema.TARGET].tolist() == [2, 1, 0, 1, 0, 2, 1, 0, 2]
+    assert validated[schema.LABEL].tolist() == ["10", "2", "1", "2", "1", "10", "2", "1", "10"]
     assert result.metrics["n_classes"] == 3
-    assert result.metrics["class_counts"] == {"1": 1, "2": 2, "10": 1}
+    assert result.metrics["class_counts"] == {"1": 3, "2": 3, "10": 3}
     assert result.rejected["reason"].tolist() == ["missing_target"]
+
+
+def test_a_stray_label_is_not_made_a_third_class() -> None:
+    # one '?' among yes / no turned a two-class task into three classes without a word
+    smiles = [f"C{'C' * n}O" for n in range(12)]
+    labels = ["yes", "no"] * 5 + ["?", "yes"]
+    with pytest.raises(InputFileError, match=r"3 classes, and '\?' \(row 10\) .* fewer than 3 molecules.*"
+                                             "Leave the cell empty"):
+        curate(table(smiles, labels), "smiles", "y", config("classification"))
+    labels = ["yes", "no"] * 5 + ["no", "yes"]
+    assert curate(table(smiles, labels), "smiles", "y", config("classification")).classes == ["no", "yes"]
+    # two classes with a rare one are left alone: the split warns where a part lacks it
+    labels = ["no"] * 11 + ["yes"]
+    assert curate(table(smiles, labels), "smiles", "y", config("classification")).classes == ["no", "yes"]
 
 
 def test_too_many_classes_is_an_input_error() -> None:
