@@ -27,6 +27,7 @@ from molprop.models.partitions import partitions
 from molprop.models.store import ModelCard, save_card
 from molprop.nn.workers import device_name_problem, only_cpu_available, start_worker_server
 from molprop.seeding import seed_everything
+from molprop.serialization import undefined_as_null
 
 if TYPE_CHECKING:
     from dvclive import Live
@@ -108,7 +109,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                 val_predictions.setdefault(member.partition.name, []).append(pred)
                 summary |= {f"val_{k}": v for k, v in score(task, data.y[val], pred).items()}
             for key, value in summary.items():
-                live.summary[prefix + key] = value
+                live.summary[prefix + key] = undefined_as_null(value)
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
             print(f"train {member.name}: {summary}")
     remove_other_checkpoints(CHECKPOINTS, [m.name for m in members])
@@ -126,7 +127,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     if flat:
         print(f"train: warning: {flat}")
     for key, value in extra.items():
-        live.summary[f"ensemble/{key}"] = value
+        live.summary[f"ensemble/{key}"] = undefined_as_null(value)
     live.make_summary()
     tracking.log_metrics({f"ensemble.{k}": v for k, v in extra.items() if v is not None})
     save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra))

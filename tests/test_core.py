@@ -16,7 +16,7 @@ import torch
 
 from molprop.data.tables import class_names, read_aligned
 from molprop.seeding import seed_everything
-from molprop.serialization import write_json
+from molprop.serialization import undefined_as_null, write_json
 
 
 def _write(tmp_path, name, ids, **columns):
@@ -101,3 +101,14 @@ def test_parse_validated_names_the_molecule_rdkit_cannot_read(for_fingerprints):
         parse_validated(["CCO", "C1CC"], ["a", "b"], "mol_id", "t", for_fingerprints)
     with pytest.raises(ValueError, match="row 0 of t: SMILES None"):
         parse_validated([None], range(1), "row", "t", for_fingerprints)
+
+
+def test_undefined_metrics_are_written_as_null_for_strict_json(tmp_path):
+    from molprop.models.store import ModelCard, load_card, save_card
+
+    assert undefined_as_null({"a": [float("nan"), 1.0], "b": (np.float64("nan"),), "c": float("inf")}) == \
+        {"a": [None, 1.0], "b": [None], "c": float("inf")}
+    save_card(tmp_path, ModelCard("torch", "classification", [], ["m"], ["0", "1"], {"val_roc_auc": float("nan")}))
+    text = (tmp_path / "model.json").read_text()
+    strict = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in model.json"))
+    assert strict["extra"] == {"val_roc_auc": None} and load_card(tmp_path).extra == {"val_roc_auc": None}

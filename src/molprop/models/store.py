@@ -23,7 +23,7 @@ import pandas as pd
 
 from molprop.models.estimators import predict_matrix
 from molprop.models.matrix import Preprocessor
-from molprop.serialization import write_json
+from molprop.serialization import undefined_as_null, write_json
 
 # Types a saved baseline may hold beyond skops' own trusted set (builtins, numpy arrays and
 # scikit-learn estimators): the tree structures of forests and gradient boosting, and the
@@ -50,7 +50,7 @@ class ModelCard:
 
 def save_card(directory: Path, card: ModelCard) -> None:
     """Write ``model.json``."""
-    write_json(directory / "model.json", card.__dict__)
+    write_json(directory / "model.json", undefined_as_null(card.__dict__))
 
 
 def load_card(directory: Path) -> ModelCard:

@@ -20,7 +20,7 @@ import numpy as np
 
 from molprop.errors import UserInputError
 from molprop.features.config import FeaturizeConfig, config_from_params
-from molprop.serialization import write_json
+from molprop.serialization import undefined_as_null, write_json
 
 CONTEXT_FILE = "predict_context.json"
 TRAIN_FPS_FILE = "train_fingerprints.npy"
@@ -104,7 +104,7 @@ def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
     np.save(model_dir / TRAIN_FPS_FILE, packed, allow_pickle=False)
     write_json(model_dir / CONTEXT_FILE, {
         "version": CONTEXT_VERSION, "validate": validate_cfg, "featurize": featurize_cfg,
-        "data_hash": data_hash, "metrics": metrics, "n_train": len(smiles),
+        "data_hash": data_hash, "metrics": undefined_as_null(metrics), "n_train": len(smiles),
         "domain": {"fingerprint": "morgan_bits", "radius": domain.radius, "n_bits": domain.n_bits},
     })  # fmt: skip
 
