@@ -204,6 +204,17 @@ def test_submit_returns_before_the_workers_are_up_and_passes_results_and_errors(
         assert pool.submit(abs, -4).result(timeout=60) == 4  # workers up: handed over directly
 
 
+def test_a_task_cancelled_in_the_workers_cancels_its_future_without_a_traceback(capsys):
+    from concurrent.futures import Future
+
+    from molprop.features.parallel import _copy_outcome
+
+    inner, outer = Future(), Future()
+    inner.add_done_callback(lambda done: _copy_outcome(done, outer))
+    assert inner.cancel() and outer.cancelled()  # the pool shut down before the task ran
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_ordered_map_keeps_input_order():
     assert list(ordered_map(abs, range(-40, 0), n_jobs=2, in_flight_per_worker=1)) == list(range(40, 0, -1))
     assert list(ordered_map(abs, [], n_jobs=2)) == []

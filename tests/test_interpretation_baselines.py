@@ -140,6 +140,34 @@ def test_classifiers_explain_the_predicted_class(tmp_path, freesolv, kind, n_cla
     assert np.allclose(found.base + found.values.sum(axis=1), expected, atol=1e-5)
 
 
+def test_a_fold_member_that_never_saw_a_class_is_left_out_of_that_class_s_log_odds(tmp_path, freesolv):
+    # k-fold logistic regression where fold_0's training rows lack class 2:
+    # interpret had stopped, after the whole pipeline had run
+    frame, y = freesolv
+    labels = _labels(y, 2)
+    labels[(np.arange(len(y)) % 3 == 0) & (y < np.quantile(y, 0.4))] = 2
+    train = frame.iloc[:70]
+    test = pd.concat([train[labels[:70] == 2], frame.iloc[70:]])  # molecules predicted class 2 among them
+    _save(tmp_path, "ridge", train, labels[:70], "classification", 3, members=3)
+    model = load_sklearn_model(tmp_path)
+    assert [list(est.classes_) for est, _ in model.members] == [[0, 1], [0, 1, 2], [0, 1, 2]]
+    found = baseline_shap(model, test, train)
+    chosen = found.explained_class
+    assert (chosen == 2).any() and (chosen != 2).any()
+    per_member = []  # each member's log-odds of the chosen class, NaN where it never saw it
+    for estimator, prep in model.members:
+        logs, known = np.log(estimator.predict_proba(prep.transform(test))), list(estimator.classes_)
+        odds = np.full(len(test), np.nan)
+        for i, c in enumerate(chosen):
+            if c in known:
+                k = known.index(c)
+                odds[i] = logs[i, k] - np.delete(logs[i], k).mean()
+        per_member.append(odds)
+    expected = np.nanmean(per_member, axis=0)  # class 2: folds 1 and 2; the others: all three
+    assert np.allclose(found.output, expected, atol=1e-5)
+    assert np.allclose(found.base + found.values.sum(axis=1), found.output, atol=1e-8)
+
+
 def test_permutation_importance_ranks_a_used_feature_above_unused_and_constant_ones(tmp_path, freesolv):
     frame, y = freesolv
     signal = frame[["desc_TPSA", "desc_MolWt", "desc_constant"]].copy()

@@ -48,6 +48,9 @@ def end_with_owner(owner_pid: int) -> None:
 
 
 def _copy_outcome(source: Future, target: Future) -> None:
+    if source.cancelled():  # the pool shut down before the task ran (another task failed)
+        target.cancel()
+        return
     error = source.exception()
     if error is not None:
         target.set_exception(error)

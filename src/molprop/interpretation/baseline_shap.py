@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molprop.errors import UserInputError
 from molprop.interpretation.baseline_model import SklearnModel, load_sklearn_model, predicted_classes
 from molprop.interpretation.member_shap import class_contributions, linear_member_shap, tree_member_shap
 from molprop.interpretation.permutation import PermutationConfig, permutation_shap
@@ -62,7 +63,7 @@ def baseline_shap(model: SklearnModel | str | Path, features: pd.DataFrame,
                                                 permutation or PermutationConfig(), seed)
         return ShapExplanation(model.columns, values, base, output, first_x, chosen, "permutation SHAP",
                                model.output_name())
-    values, bases = [], []
+    values, bases, counts = 0.0, 0.0, np.zeros(len(features))
     for estimator, prep in model.members:
         x = prep.transform(features)
         if model.kind == "tree":
@@ -71,10 +72,17 @@ def baseline_shap(model: SklearnModel | str | Path, features: pd.DataFrame,
             if reference is None:
                 raise ValueError(f"linear SHAP of the {model.name} needs reference molecules")
             member = linear_member_shap(estimator, x, prep.transform(reference), model.classification)
-        member_values, member_base = class_contributions(member, chosen, model.log_odds)
-        values.append(member_values)
-        bases.append(member_base)
-    mean_values, mean_base = np.mean(values, axis=0), np.mean(bases, axis=0)
+        member_values, member_base, defined = class_contributions(member, chosen, model.log_odds)
+        values = values + np.where(defined[:, None], member_values, 0.0)
+        bases = bases + np.where(defined, member_base, 0.0)
+        counts += defined
+    if (counts == 0).any():  # every member of a k-fold linear model lacked the class it is to explain
+        missing = sorted({int(c) for c in np.asarray(chosen)[counts == 0]})
+        raise UserInputError(f"no baseline member saw class(es) {missing} in training, so their log-odds are "
+                             "undefined; use a split with every class in the training part")
+    # a member that never saw a molecule's class (a fold without it) has no log-odds for it:
+    # that molecule's explanation is the mean over the members that did
+    mean_values, mean_base = values / counts[:, None], bases / counts
     return ShapExplanation(model.columns, mean_values, mean_base, mean_base + mean_values.sum(axis=1), first_x,
                            chosen, model.method, model.output_name())
 

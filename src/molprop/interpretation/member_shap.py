@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from molprop.errors import UserInputError
 
 # TreeSHAP seconds per explained molecule and per (node x depth) of each tree: shap 0.51 on one
 # core of the development machine took 1.39e-8 on FreeSolv's forest (200 trees of ~630 nodes,
@@ -88,22 +87,24 @@ def linear_member_shap(estimator: Any, x: np.ndarray, reference: np.ndarray, cla
     return _as_class_outputs(values, base, len(x), x.shape[1], estimator.classes_ if classification else None)
 
 
-def class_contributions(member: MemberShap, chosen: np.ndarray | None, log_odds: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(values (n, f), base (n,)) of the output explained per molecule: the prediction
-    (regression); for class ``chosen[i]``: its probability (0 from a member that never saw
-    it), or with ``log_odds`` its log-odds against the other classes the member knows
-    (score minus their mean score: log p_c - mean log p_k, the log-odds for two classes)."""
+def class_contributions(member: MemberShap, chosen: np.ndarray | None,
+                        log_odds: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values (n, f), base (n,), defined (n,) bool) of the output explained per molecule: the
+    prediction (regression); for class ``chosen[i]``: its probability (0 from a member that
+    never saw it), or with ``log_odds`` its log-odds against the other classes the member
+    knows (score minus their mean score: log p_c - mean log p_k, the log-odds for two
+    classes), undefined (``defined`` False, values 0) where the member never saw the class."""
+    n = len(member.values)
     if chosen is None:
-        return member.values[:, :, 0], np.full(len(member.values), member.base[0])
-    n, position = len(chosen), {int(c): k for k, c in enumerate(member.classes)}
+        return member.values[:, :, 0], np.full(n, member.base[0]), np.ones(n, dtype=bool)
+    position = {int(c): k for k, c in enumerate(member.classes)}
     weights = np.zeros((n, len(member.classes)))
+    defined = np.ones(n, dtype=bool)
     for i, c in enumerate(np.asarray(chosen, dtype=int)):
         if c not in position:
-            if log_odds:
-                raise UserInputError(f"a baseline member never saw class {c} (its log-odds are undefined); "
-                                 "use a split with every class in every training fold")
+            defined[i] = not log_odds
             continue
         if log_odds:
             weights[i] = -1.0 / max(len(member.classes) - 1, 1)
         weights[i, position[c]] = 1.0
-    return np.einsum("nfk,nk->nf", member.values, weights), weights @ member.base
+    return np.einsum("nfk,nk->nf", member.values, weights), weights @ member.base, defined
