@@ -141,3 +141,11 @@ def test_parts_without_a_class_are_warned_about() -> None:
     report, _ = split_report(labels, np.full(len(smiles), -1), y, "classification",
                              murcko_scaffolds(mols), morgan_fingerprints(mols))
     assert missing_class_warnings(report) == ["the train part has no molecule of class '1' (2 in all): no model learns it"]
+    # three classes, one missing from the test part: the AUCs average over the other two
+    y = np.array([0, 0, 2, 1, 0, 2, 1, 2])
+    labels = np.array(["train", "train", "train", "train", "train", "test", "test", "train"])
+    report, _ = split_report(labels, np.full(len(smiles), -1), y, "classification",
+                             murcko_scaffolds(mols), morgan_fingerprints(mols))
+    assert missing_class_warnings(report) == [
+        "the test part has no molecule of class '0' (3 in all): ROC-AUC and PR-AUC there average over the "
+        "other classes only"]

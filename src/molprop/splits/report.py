@@ -138,8 +138,13 @@ def missing_class_warnings(report: dict, class_labels: dict[str, str] | None = N
         if part["n"] == 0 or not missing:
             continue
         what = ", ".join(f"'{labels.get(c, c)}' ({totals[c]} in all)" for c in missing)
-        effect = ("no model learns it" if name.endswith("train")
-                  else "ROC-AUC and PR-AUC there are undefined")
+        present = len(counts) - len(missing)
+        if name.endswith("train"):
+            effect = "no model learns it"
+        elif present < 2:
+            effect = "ROC-AUC and PR-AUC there are undefined"
+        else:  # one-vs-rest averages over the classes present
+            effect = "ROC-AUC and PR-AUC there average over the other classes only"
         warnings.append(f"the {name} part has no molecule of class {what}: {effect}")
     return warnings
 
