@@ -82,8 +82,12 @@ def test_a_continuous_column_read_as_classes_is_refused():
     smiles = ["C" * n for n in range(1, 13)]
     decimals = pd.DataFrame({"smiles": smiles, "y": [f"{-4.5 + n / 7:.3f}" for n in range(12)]}, dtype=object)
     classification = ValidationConfig(target=TargetRules(task="classification"), n_jobs=1)
-    with pytest.raises(InputFileError, match="12 distinct labels for 12 molecules such as -4.500: is it a continuous"):
+    with pytest.raises(InputFileError, match=r"12 distinct labels for 12 molecules such as -4.500 \(0-based data "
+                                             r"row 0\): is it a continuous"):
         curate(decimals, "smiles", "y", classification)
+    one_half = pd.DataFrame({"smiles": smiles, "y": ["0", "1"] * 5 + ["0.5", "1"]}, dtype=object)
+    with pytest.raises(InputFileError, match=r"such as 0.5 \(0-based data row 10\)"):
+        curate(one_half, "smiles", "y", classification)
     whole = pd.DataFrame({"smiles": smiles, "y": [str(n) for n in range(12)]}, dtype=object)
     with pytest.raises(InputFileError, match="12 of them with one molecule each: is it a continuous"):
         curate(whole, "smiles", "y", classification)

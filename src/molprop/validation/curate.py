@@ -116,7 +116,7 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
             raise InputFileError(f"Target '{target_column}' has {len(classes)} distinct labels "
                                  f"(more than validate.max_classes = {config.max_classes}): is it "
                                  "a continuous value? Use data.task: regression for it.")
-        _check_labels_are_classes(merged["value"].value_counts(), target_column)
+        _check_labels_are_classes(merged, target_column)
         _check_no_stray_class(merged, target_column)
         positive = config.target.positive_class
         if isinstance(positive, bool):  # YAML reads positive_class: TRUE / yes as a boolean
@@ -155,13 +155,17 @@ def _check_label_spelling(targets: list[TargetOutcome], target_column: str) -> N
                              "write each class one way in the file.")
 
 
-def _check_labels_are_classes(counts: pd.Series, target_column: str) -> None:
+def _check_labels_are_classes(merged: pd.DataFrame, target_column: str) -> None:
     """Refuse labels that read as measurements: numbers with decimals (-4.59), or more than
-    two labels with most molecules alone in their class (``counts``: molecules per label)."""
+    two labels with most molecules alone in their class (``merged``: label and row per molecule)."""
+    counts = merged["value"].value_counts()
     fractional = [label for label in counts.index if _is_fractional(label)]
     alone = int((counts == 1).sum())
     if fractional or (len(counts) > 2 and 2 * alone > counts.sum()):
-        example = f" such as {fractional[0]}" if fractional else f", {alone} of them with one molecule each"
+        example = f", {alone} of them with one molecule each"
+        if fractional:
+            row = int(merged.loc[merged["value"] == fractional[0], "row"].min())
+            example = f" such as {fractional[0]} (0-based data row {row})"
         raise InputFileError(f"Target '{target_column}' has {len(counts)} distinct labels for {counts.sum()} "
                              f"molecules{example}: is it a continuous value? Use data.task: regression "
                              "for it, or bin it into classes first (class labels are text or whole numbers).")
