@@ -136,3 +136,31 @@ def test_dvclive_in_a_repository_without_a_commit_is_a_setting_to_fix(tmp_path, 
                    check=True)
     with tracking.open_dvclive("dvclive") as live:
         live.log_metric("x", 1.0)
+
+
+def test_a_new_default_store_is_created_under_a_lock(tmp_path):
+    """Queued experiments run at once (`dvc queue start -j 2`) both created and migrated a new
+    mlflow.db, and one failed: the helper creates the default store holding a lock."""
+    import fcntl
+    import json
+    import os
+    import time
+
+    from molprop.tracking_helper import LOCK_FILE
+
+    start = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "root": str(tmp_path), "experiment": "e",
+             "run_name": "r", "source": "", "start_ms": 0}
+    (tmp_path / LOCK_FILE).parent.mkdir()
+    with open(tmp_path / LOCK_FILE, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another stage is creating the store
+        helper = subprocess.Popen([sys.executable, "-m", "molprop.tracking_helper"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                                  env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+        helper.stdin.write(json.dumps({"start": start}) + "\n")
+        helper.stdin.flush()
+        time.sleep(8)  # time enough to import MLflow and open the store, were it not waiting
+        assert helper.poll() is None and not (tmp_path / "mlflow.db").exists()
+    helper.stdin.write(json.dumps({"end": {"status": "FINISHED", "end_ms": 1}}) + "\n")
+    out, err = helper.communicate(timeout=120)
+    assert helper.returncode == 0, err
+    assert mlflow.MlflowClient(start["uri"]).get_run(out.strip()).info.status == "FINISHED"

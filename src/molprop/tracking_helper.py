@@ -9,9 +9,38 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 PARAMS_PER_BATCH = 100  # MLflow's limits per log_batch call
 METRICS_PER_BATCH = 1000
+
+
+LOCK_FILE = Path("mlruns") / ".molprop-store.lock"
+
+
+@contextmanager
+def store_lock(root: str | None) -> Iterator[None]:
+    """Hold an exclusive lock on the default store under ``root`` (None: another store, no
+    lock) while it is created and the experiment looked up or made: stages of queued
+    experiments running at once (`dvc queue start -j 2`) would otherwise both create and
+    migrate a new mlflow.db, and one of them failed."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        fcntl = None
+    if root is None or fcntl is None:
+        yield
+        return
+    path = Path(root) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def main() -> int:
@@ -22,9 +51,10 @@ def main() -> int:
 
     if start.get("root"):  # the default store: its artifacts go to mlruns/ beside it, not in cwd
         os.chdir(start["root"])
-    client = MlflowClient(start["uri"])
-    experiment = client.get_experiment_by_name(start["experiment"])
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(start["experiment"])
+    with store_lock(start.get("root")):
+        client = MlflowClient(start["uri"])
+        experiment = client.get_experiment_by_name(start["experiment"])
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(start["experiment"])
     sys.argv[0] = start["source"] or sys.argv[0]  # source name and git commit: the stage's, not ours
     tags = resolve_tags({"mlflow.runName": start["run_name"], **start.get("tags", {})})
     run_id = client.create_run(experiment_id, start_time=start["start_ms"], tags=tags,
