@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 OUT = Path("models/model")
 CHECKPOINTS = Path("checkpoints/train")
+CURVES = {"train_loss": "train/loss", "val_loss": "val/loss", "lr": "lr"}  # history key: dvclive name
 
 
 def main() -> None:
@@ -95,15 +96,18 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     with train_members(run, members, cfg["n_jobs"]) as trained:
         for member, result in trained:
             prefix = f"{member.name}/"
+            val = member.partition.val
+            # without a validation part the history's val_loss is the training loss that early
+            # stopping watched: not logged as a validation curve
+            logged = ("train_loss", "val_loss", "lr") if len(val) else ("train_loss", "lr")
             for record in result.history:
                 live.step = record["epoch"]
-                for key, name in (("train_loss", "train/loss"), ("val_loss", "val/loss"), ("lr", "lr")):
-                    live.log_metric(prefix + name, record[key])
-            tracking.log_history(result.history, prefix)
+                for key in logged:
+                    live.log_metric(prefix + CURVES[key], record[key])
+            tracking.log_history([{"epoch": r["epoch"], **{k: r[k] for k in logged}} for r in result.history], prefix)
             histories.append(result.history)
             summary = {"best_epoch": result.best_epoch, "epochs_run": len(result.history)}
             best_epochs.append(result.best_epoch)
-            val = member.partition.val
             if len(val):
                 pred = result.val_predictions
                 val_predictions.setdefault(member.partition.name, []).append(pred)
@@ -120,7 +124,8 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     for record in mean_history(histories):  # dvc.yaml's learning_curves, whatever the members are called
         live.step = record["epoch"]
         live.log_metric("ensemble/train/loss", record["train_loss"])
-        live.log_metric("ensemble/val/loss", record["val_loss"])
+        if any(len(m.partition.val) for m in members):
+            live.log_metric("ensemble/val/loss", record["val_loss"])
     parts = {m.partition.name: m.partition.val for m in members}
     extra = ensemble_validation(parts, val_predictions, data.y, task)
     flat = flat_uncertainty_warning(val_predictions, extra["uncertainty_scale"], extra["uncertainty_floor"])

@@ -174,6 +174,22 @@ def test_kfold_experiment_trains_one_member_per_fold_and_reports_spread(project)
     assert not plots.get("errors") and "learning_curves" in plots["data"]  # whatever the members' names
 
 
+def test_without_a_validation_part_no_validation_curve_is_logged(project, tmp_path):
+    # early stopping then watches the training loss; it was logged as val/loss, a copy of the
+    # training curve that `dvc metrics diff` showed as a far better validation loss
+    _run(["dvc", "exp", "run", "-S", "split.n_folds=0", "-S", "split.fractions.val=0", "-S", "split.fractions.train=0.9"],
+         project)
+    curves = project / "dvclive/plots/metrics"
+    assert (curves / "member_0/train/loss.tsv").is_file() and (curves / "ensemble/train/loss.tsv").is_file()
+    assert not list(curves.rglob("val/loss.tsv"))
+    assert "val" not in json.loads((project / "dvclive/metrics.json").read_text())["member_0"]
+    plots = json.loads(_run(["dvc", "plots", "show", "--json"], project).stdout)  # the training curve alone
+    assert [e["source"] for e in plots.get("errors", [])] == ["dvclive/plots/metrics/ensemble/val/loss.tsv"]
+    assert "learning_curves" in plots["data"]
+    _run([sys.executable, "stages/report.py", "--out", str(tmp_path / "report.md")], project)  # draws what is there
+    assert "Training and validation loss" in (tmp_path / "report.md").read_text()
+
+
 def _model_hash(project: Path) -> str:
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     return next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model")

@@ -86,7 +86,8 @@ def render(spec: PlotSpec, root: Path, out: Path, identity_line: bool = False) -
 
     if spec.template not in (*LINES, *POINTS, *BARS, *MATRICES):
         raise ValueError(f"plot {spec.id!r}: template {spec.template!r} is not drawn by the report")
-    tables = {file: read_data(root / file) for file in spec.y}
+    # a file may be missing: no validation curve where there is no validation part
+    tables = {file: read_data(root / file) if (root / file).is_file() else pd.DataFrame() for file in spec.y}
     if all(len(t) == 0 for t in tables.values()):
         raise ValueError(f"no data in {', '.join(tables)}")
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
