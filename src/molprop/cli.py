@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -131,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _predict(args) if args.command == "predict" else _info(args)
+    except BrokenPipeError as err:
+        if args.command != "info":  # predict writes files: a broken pipe there is an error
+            print(f"molprop {args.command}: {err}", file=sys.stderr)
+            return 1
+        # `molprop info ... | head`: the reader has gone, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except (OSError, ValueError, ImportError) as err:  # OSError: a missing file, a path through a file...
         print(f"molprop {args.command}: {err}", file=sys.stderr)
         return 1
