@@ -166,6 +166,7 @@ def test_a_fold_member_that_never_saw_a_class_is_left_out_of_that_class_s_log_od
     expected = np.nanmean(per_member, axis=0)  # class 2: folds 1 and 2; the others: all three
     assert np.allclose(found.output, expected, atol=1e-5)
     assert np.allclose(found.base + found.values.sum(axis=1), found.output, atol=1e-8)
+    assert found.output_name == "log-odds of the predicted class (mean over members)"
 
 
 def test_permutation_importance_ranks_a_used_feature_above_unused_and_constant_ones(tmp_path, freesolv):

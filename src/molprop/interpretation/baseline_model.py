@@ -83,7 +83,10 @@ class SklearnModel:
         """What the explanations add up to, for axis labels and notes."""
         if not self.classification:
             return "prediction"
-        return "log-odds of the predicted class" if self.log_odds else "probability of the predicted class"
+        if not self.log_odds:
+            return "probability of the predicted class"
+        # the members' log-odds are averaged, not those of the averaged probabilities
+        return "log-odds of the predicted class" + (" (mean over members)" if len(self.members) > 1 else "")
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Ensemble output: mean member prediction (n,), or mean class probabilities (n, K)."""
