@@ -31,9 +31,10 @@ def test_an_unmatched_quote_that_would_swallow_rows_is_refused(tmp_path, suffix,
 
 
 def test_a_quoted_field_over_several_lines_is_still_read(tmp_path):
-    text = 'smiles,y,note\nCCO,1.5,"first line\nsecond line"\nCCCO,2.0,plain\n'
+    # a later line with fewer separators than a row has is text (an address), not a row
+    text = 'smiles,y,note\nCCO,1.5,"first line\nsecond, line"\nCCCO,2.0,plain\n'
     table = read_source(_write(tmp_path / "in.csv", text))
-    assert table["note"].tolist() == ["first line\nsecond line", "plain"]
+    assert table["note"].tolist() == ["first line\nsecond, line", "plain"]
 
 
 def test_a_trailing_separator_does_not_shift_the_columns(tmp_path):

@@ -307,7 +307,7 @@ def test_a_table_that_would_lose_or_shift_rows_is_refused_as_validate_refuses_it
     (tmp_path / name).write_text(text)
     with pytest.raises(InputError, match=message):
         list(iter_chunks(tmp_path / name, 2, "smiles", "id"))
-    (tmp_path / "fine.csv").write_text('id,smiles,note\n1,CCO,"a note\non two lines"\n2,CCN,"b, c"\n')
+    (tmp_path / "fine.csv").write_text('id,smiles,note\n1,CCO,"a note\non two, lines"\n2,CCN,"b, c"\n')
     assert next(iter_chunks(tmp_path / "fine.csv", 5))["smiles_input"].tolist() == ["CCO", "CCN"]
 
 

@@ -193,14 +193,15 @@ def _check_no_swallowed_rows(path: Path, table: pd.DataFrame, separator: str) ->
         cells = table[column]
         multiline = cells[cells.str.contains("[\r\n]", regex=True, na=False)]
         for row, cell in multiline.items():
-            check_multiline_field(path, row, column, cell, separator)
+            check_multiline_field(path, row, column, cell, separator, len(table.columns))
 
 
-def check_multiline_field(path: Path, row: int, column: str, cell: str, separator: str) -> None:
-    """Refuse a field (``cell`` of data row ``row``, 0-based) whose later lines hold the
-    separator: rows of the table swallowed by an unmatched quote."""
+def check_multiline_field(path: Path, row: int, column: str, cell: str, separator: str, n_fields: int) -> None:
+    """Refuse a field (``cell`` of data row ``row``, 0-based) of which a later line looks like a
+    row of a table of ``n_fields`` columns (it holds ``n_fields - 1`` separators or more): rows
+    swallowed by an unmatched quote. A note on several lines with fewer separators is text."""
     lines = cell.splitlines()
-    if any(separator in line for line in lines[1:]):
+    if any(line.count(separator) >= max(n_fields - 1, 1) for line in lines[1:]):
         raise InputFileError(
             f"{path}: data row {row} (0-based): the {column!r} field runs over {len(lines)} lines "
             f"that look like rows of the table (it starts {lines[0][:40]!r}): an unmatched "

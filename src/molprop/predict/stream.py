@@ -216,7 +216,7 @@ def check_text_table(path: Path, layout: tuple[str, int]) -> None:
             for row, fields in enumerate(records):
                 for column, cell in zip(header, fields):
                     if "\n" in cell or "\r" in cell:
-                        check_multiline_field(path, row, column, cell, sep)
+                        check_multiline_field(path, row, column, cell, sep, len(header))
     except InputFileError as err:
         raise InputError(str(err)) from err
     except UnicodeDecodeError as err:
