@@ -311,6 +311,16 @@ def test_a_table_that_would_lose_or_shift_rows_is_refused_as_validate_refuses_it
     assert next(iter_chunks(tmp_path / "fine.csv", 5))["smiles_input"].tolist() == ["CCO", "CCN"]
 
 
+def test_a_long_field_is_read_and_a_cut_gzip_is_named_as_damaged(tmp_path):
+    long_note = "x" * 200_000  # beyond the csv module's default field limit; pandas reads it
+    (tmp_path / "long.csv").write_text(f"smiles,note\nCCO,{long_note}\nCCN,y\n")
+    assert next(iter_chunks(tmp_path / "long.csv", 5))["smiles_input"].tolist() == ["CCO", "CCN"]
+    data = gzip.compress(("smiles\n" + "CCO\n" * 300_000).encode())
+    (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) * 4 // 5])  # the header reads; the end is gone
+    with pytest.raises(InputError, match="could not be read to the end .* damaged .gz"):
+        list(iter_chunks(tmp_path / "cut.csv.gz", 1000))
+
+
 @pytest.mark.parametrize("where", [1, 30_000])
 def test_text_that_is_not_utf8_is_reported_with_its_line(tmp_path, where):
     rows = "".join(f"{i},CCO\n" for i in range(40_000)).encode()
@@ -319,4 +329,7 @@ def test_text_that_is_not_utf8_is_reported_with_its_line(tmp_path, where):
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"id,smiles\n" + b"\n".join(lines))
     with pytest.raises(InputError, match=rf"line {where + 1} is not valid UTF-8 \(byte 0xe9 .* 'CSV UTF-8'"):
+        list(iter_chunks(path, 1000, "smiles", "id"))
+    path.write_bytes(b"id,smiles\r" + b"\r".join(lines))  # Excel for Mac ends lines with \r alone
+    with pytest.raises(InputError, match=rf"line {where + 1} is not valid UTF-8"):
         list(iter_chunks(path, 1000, "smiles", "id"))

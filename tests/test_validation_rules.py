@@ -159,6 +159,8 @@ def test_smiles_with_non_ascii_characters_are_rejected_naming_them(smiles: str, 
     outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
     assert outcome.reason == "non_ascii_smiles"
     assert f"non-ASCII character(s) ({named})" in outcome.message
+    # a name after the SMILES is trailing text, whatever its letters
+    assert standardize_smiles("CCO \u00e9thanol", StandardizeConfig(), MoleculeRules()).reason == "trailing_text"
 
 
 def test_output_smiles_always_parses_back(monkeypatch) -> None:

@@ -43,7 +43,12 @@ def _decode(path: Path) -> str:
         return data[bom:].decode("utf-8")
     except UnicodeDecodeError as err:
         offset = bom + err.start
-        raise InputFileError(_not_utf8(path, data[:offset].count(b"\n") + 1, data[offset], offset)) from err
+        raise InputFileError(_not_utf8(path, _line_breaks(data[:offset]) + 1, data[offset], offset)) from err
+
+
+def _line_breaks(data: bytes) -> int:
+    """Line breaks in ``data``: \n, \r\n, or a lone \r (Excel for Mac's 'CSV (Macintosh)')."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
 def _not_utf8(path: Path, line: int, byte: int, offset: int) -> str:
@@ -62,9 +67,9 @@ def first_invalid_utf8(path: str | Path) -> str | None:
                 decoder.decode(block)
             except UnicodeDecodeError as err:  # err.start counts from the bytes the decoder held back
                 start = err.start - (len(err.object) - len(block))
-                return _not_utf8(Path(path), line + block[:max(start, 0)].count(b"\n"), err.object[err.start],
+                return _not_utf8(Path(path), line + _line_breaks(block[:max(start, 0)]), err.object[err.start],
                                  offset + start)
-            offset, line = offset + len(block), line + block.count(b"\n")
+            offset, line = offset + len(block), line + _line_breaks(block)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as err:  # a character cut short at the end of the file

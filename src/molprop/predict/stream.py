@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -203,6 +204,7 @@ def check_text_table(path: Path, layout: tuple[str, int]) -> None:
     header, a field that swallows the rows after an unmatched quote, text that is not UTF-8.
     One pass over the file with the csv module, before any chunk is read."""
     sep, skip = layout
+    limit = csv.field_size_limit(sys.maxsize)  # pandas reads fields of any length: so does this pass
     try:
         with open_text(path) as handle:
             for _ in range(skip):
@@ -221,8 +223,12 @@ def check_text_table(path: Path, layout: tuple[str, int]) -> None:
         raise InputError(str(err)) from err
     except UnicodeDecodeError as err:
         raise InputError(first_invalid_utf8(path) or f"{path}: not UTF-8 text ({err}).") from err
-    except csv.Error as err:  # a field beyond the csv module's limit, a NUL byte...
+    except csv.Error as err:  # a NUL byte...
         raise InputError(f"{path}: not a well-formed table ({err}).") from err
+    except (OSError, EOFError) as err:
+        raise InputError(_damaged(path, err)) from err
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: str,
@@ -322,6 +328,10 @@ def _to_the_end(path: Path, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataF
         raise InputError(f"{path}: not a well-formed table ({err}); an unmatched quote (\") in its last "
                          "rows? Remove that quote or close it.") from err
     except (OSError, EOFError) as err:
-        raise InputError(f"{path}: could not be read to the end ({err}); a truncated download or a "
-                         "damaged .gz? Replace the file and run again with --overwrite (the parts "
-                         "written so far belong to the damaged file).") from err
+        raise InputError(_damaged(path, err)) from err
+
+
+def _damaged(path: Path, err: BaseException) -> str:
+    return (f"{path}: could not be read to the end ({err}); a truncated download or a damaged .gz? "
+            "Replace the file and run again with --overwrite (the parts written so far, if any, belong "
+            "to the damaged file).")

@@ -190,12 +190,6 @@ def _check_text(value: object) -> str:
     if text.startswith("InChI="):
         raise _Rejected("inchi_not_smiles", f"'{text[:60]}' is an InChI string, not a SMILES. "
                         "Convert it to SMILES (e.g. RDKit Chem.MolFromInchi) first.")
-    foreign = sorted({c for c in text if ord(c) > 127})
-    if foreign:  # SMILES are ASCII; RDKit skips such characters at either end without a word
-        names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in foreign[:3])
-        raise _Rejected("non_ascii_smiles", f"'{text[:80]}' holds non-ASCII character(s) ({names}), "
-                        "which SMILES never contain (a dash, a symbol or a full-width letter from a "
-                        "document?). Copy the SMILES as plain text, or replace them by their ASCII form.")
     if ">" in text.replace("->", ""):  # "->" is a dative bond (e.g. [NH3]->[Pt]), not a reaction arrow
         raise _Rejected("reaction_smiles", "This is reaction SMILES (reactants>agents>products), "
                         "not one molecule. Give the product (or the molecule measured) only.")
@@ -208,6 +202,12 @@ def _check_text(value: object) -> str:
     if match:
         raise _Rejected("trailing_text", f"Text after the SMILES: '{text[match.start():].strip()[:60]}'. "
                         "RDKit would silently ignore it; put names and notes in their own column.")
+    foreign = sorted({c for c in text if ord(c) > 127})
+    if foreign:  # SMILES are ASCII; RDKit skips such characters at either end without a word
+        names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in foreign[:3])
+        raise _Rejected("non_ascii_smiles", f"'{text[:80]}' holds non-ASCII character(s) ({names}), "
+                        "which SMILES never contain (a dash, a symbol or a full-width letter from a "
+                        "document?). Copy the SMILES as plain text, or replace them by their ASCII form.")
     return text
 
 
