@@ -2,6 +2,7 @@
 featurization, every row accounted for, resumption, the CLI and `molprop info`."""
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -155,9 +156,13 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
     info = _cli("info", "--model", models.baseline)
     assert info.returncode == 0, info.stderr
     assert "2 member(s)" in info.stdout and "spread x 1.5" in info.stdout and "val_rmse: 1.23" in info.stdout
-    piped = subprocess.run(f"'{sys.executable}' -m molprop.cli info --model '{models.baseline}' | head -1",
-                           shell=True, capture_output=True, text=True)
-    assert piped.stdout.startswith("model:") and piped.stderr == "", piped.stderr
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `molprop info | head`: the reader has gone before the output is written
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe buffers stdout
+    piped = subprocess.run([sys.executable, "-m", "molprop.cli", "info", "--model", str(models.baseline)],
+                           stdout=write_end, stderr=subprocess.PIPE, text=True, env=env)
+    os.close(write_end)
+    assert (piped.returncode, piped.stderr) == (141, "")
     data = json.loads(_cli("info", "--model", models.baseline, "--json").stdout)
     assert data["featurize"]["morgan"]["radius"] == 3 and data["n_train"] > 0 and len(data["data_hash"]) == 32
     bad = _cli("predict", "--model", models.root, "--input", smi, "--output", tmp_path / "x.csv")

@@ -131,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``molprop`` console script."""
     args = _parser().parse_args(argv)
     try:
-        return _predict(args) if args.command == "predict" else _info(args)
+        code = _predict(args) if args.command == "predict" else _info(args)
+        sys.stdout.flush()  # here, where a reader that has gone is handled (not at exit)
+        return code
     except BrokenPipeError as err:
         if args.command != "info":  # predict writes files: a broken pipe there is an error
             print(f"molprop {args.command}: {err}", file=sys.stderr)
