@@ -19,13 +19,13 @@ from common import read_params, run_stage
 
 from molprop.data.io import read_source, require_columns
 from molprop.errors import UserInputError
-from molprop.schema import TARGET
+from molprop.schema import LABEL, ROW, TARGET
 from molprop.serialization import write_json
 from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import loose_tolerance
 from molprop.validation.targets import (class_like_target, decimal_mark_mistake, negated_positive,
-                                       unlogged_target)
+                                       rare_class_warning, unlogged_target)
 
 RAW = Path("data/raw.parquet")
 VALIDATED = Path("data/validated.parquet")
@@ -75,7 +75,8 @@ def main() -> int:
         target_warnings = [class_like_target(values) or unlogged_target(values),
                            loose_tolerance(config.duplicates.tolerance, values, metrics["n_duplicate_groups_merged"])]
     else:
-        target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes)]
+        target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes),
+                           rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist())]
     for warning in [*outcome.warnings, *filter(None, target_warnings)]:
         print(f"validate: warning: {warning}")
     print(f"validate: {metrics['n_in']} rows in, {metrics['n_kept']} kept, "

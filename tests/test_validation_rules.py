@@ -24,7 +24,8 @@ from molprop.validation.curate import curate
 from molprop.validation.duplicates import loose_tolerance, resolve_duplicates
 from molprop.validation.standardize import standardize_many, standardize_smiles
 from molprop.validation.targets import (case_variants, class_like_target, decimal_mark_mistake, negated_positive,
-                                       order_classes, read_label, read_number, sorted_classes, unlogged_target)
+                                       order_classes, rare_class_warning, read_label, read_number, sorted_classes,
+                                       unlogged_target)
 
 ACETIC_ACID_INCHIKEY = "QTBSBXVTEAMEQO-UHFFFAOYSA-N"
 
@@ -396,19 +397,20 @@ def test_classification_class_index_follows_sorted_labels() -> None:
     assert result.rejected["reason"].tolist() == ["missing_target"]
 
 
-def test_a_stray_label_is_not_made_a_third_class() -> None:
+def test_a_placeholder_label_is_missing_and_a_rare_third_class_is_warned_about() -> None:
     # one '?' among yes / no turned a two-class task into three classes without a word
     smiles = [f"C{'C' * n}O" for n in range(12)]
     labels = ["yes", "no"] * 5 + ["?", "yes"]
-    with pytest.raises(InputFileError, match=r"3 classes, and '\?' \(row 10\) .* fewer than 3 molecules.*"
-                                             "Leave the cell empty"):
-        curate(table(smiles, labels), "smiles", "y", config("classification"))
-    labels = ["yes", "no"] * 5 + ["no", "yes"]
-    assert curate(table(smiles, labels), "smiles", "y", config("classification")).classes == ["no", "yes"]
-    # two classes with a rare one are left alone: the split warns where a part lacks it
-    labels = ["no"] * 11 + ["yes"]
-    assert curate(table(smiles, labels), "smiles", "y", config("classification")).classes == ["no", "yes"]
-
+    result = curate(table(smiles, labels), "smiles", "y", config("classification"))
+    assert result.classes == ["no", "yes"] and result.rejected["reason"].tolist() == ["missing_target"]
+    assert "missing-value marker" in result.rejected["message"].iloc[0]
+    labels = ["yes", "no"] * 5 + ["maybe", "yes"]  # a real label, or a typo: kept, and warned about
+    result = curate(table(smiles, labels), "smiles", "y", config("classification"))
+    assert result.classes == ["maybe", "no", "yes"]
+    warning = rare_class_warning(result.validated[schema.LABEL].tolist(), result.validated[schema.ROW].tolist())
+    assert warning.startswith("3 classes, and 'maybe' (row 10) has fewer than 3 molecules")
+    assert rare_class_warning(["a", "b"] * 3 + ["c"] * 3, list(range(9))) is None
+    assert rare_class_warning(["no"] * 11 + ["yes"], list(range(12))) is None  # two classes: the split warns
 
 def test_too_many_classes_is_an_input_error() -> None:
     data = table([("C" * n) for n in range(1, 8)], [str(n / 10) for n in range(1, 8)])

@@ -117,7 +117,6 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
                                  f"(more than validate.max_classes = {config.max_classes}): is it "
                                  "a continuous value? Use data.task: regression for it.")
         _check_labels_are_classes(merged, target_column)
-        _check_no_stray_class(merged, target_column)
         positive = config.target.positive_class
         if isinstance(positive, bool):  # YAML reads positive_class: TRUE / yes as a boolean
             spelled = [label for label in classes if label.lower() == str(positive).lower()]
@@ -169,28 +168,6 @@ def _check_labels_are_classes(merged: pd.DataFrame, target_column: str) -> None:
         raise InputFileError(f"Target '{target_column}' has {len(counts)} distinct labels for {counts.sum()} "
                              f"molecules{example}: is it a continuous value? Use data.task: regression "
                              "for it, or bin it into classes first (class labels are text or whole numbers).")
-
-
-MIN_CLASS_SIZE = 3  # one molecule for each of train, validation and test
-
-
-def _check_no_stray_class(merged: pd.DataFrame, target_column: str) -> None:
-    """Refuse a third (or further) class with fewer than ``MIN_CLASS_SIZE`` molecules: most
-    often a placeholder ('?', '-') or a typo, which would silently make a two-class task a
-    three-class one (macro F1, one-vs-rest ROC-AUC, no positive class)."""
-    counts = merged["value"].value_counts()
-    if len(counts) < 3:
-        return
-    rare = sorted(label for label, n in counts.items() if n < MIN_CLASS_SIZE)
-    if rare:
-        found = "; ".join(f"'{label}' (row{'s' if counts[label] > 1 else ''} "
-                          f"{', '.join(map(str, sorted(merged.loc[merged['value'] == label, 'row'])))})"
-                          for label in rare[:5])
-        raise InputFileError(
-            f"Target '{target_column}' has {len(counts)} classes, and {found} (0-based data rows) "
-            f"{'has' if len(rare) == 1 else 'have'} fewer than {MIN_CLASS_SIZE} molecules: too few to "
-            "train on and test. A placeholder such as '?' or a typo? Leave the cell empty (the row is "
-            "then rejected as missing_target), correct the label, or delete the row(s).")
 
 
 def _is_fractional(label: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -13,7 +14,7 @@ import pandas as pd
 from molprop.errors import UserInputError
 from molprop.validation.config import TargetRules
 
-MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none"})
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "unknown", "n.d."})
 CENSOR_PREFIXES = ("<", ">", "≤", "≥", "=<", "=>")
 # Error values a spreadsheet writes into a cell it could not compute (Excel, LibreOffice,
 # Google Sheets); a class label "#N/A" would otherwise become a class of its own.
@@ -239,3 +240,24 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str, sample: int = 5
         return (f"{counted} (e.g. '{thousands[0]}'): if '{other}' separates thousands there, remove it in the "
                 f"file (1{other}234 -> 1234); if it is the decimal mark, set data.decimal: '{other}'")
     return f"{counted} but are with '{other}' (e.g. '{unread[0]}'): set data.decimal: '{other}' in params.yaml"
+
+
+MIN_CLASS_SIZE = 3  # fewer molecules cannot be in training, validation and test at once
+
+
+def rare_class_warning(labels: Sequence[str], rows: Sequence[int]) -> str | None:
+    """A warning naming the classes (of three or more) with fewer than ``MIN_CLASS_SIZE``
+    molecules and their rows (0-based data rows): often a typo or a placeholder, which makes a
+    two-class task a three-class one (macro F1, one-vs-rest ROC-AUC, no positive class)."""
+    counts = Counter(labels)
+    if len(counts) < 3:
+        return None
+    rare = sorted(label for label, n in counts.items() if n < MIN_CLASS_SIZE)
+    if not rare:
+        return None
+    found = "; ".join(f"'{label}' (row{'s' if counts[label] > 1 else ''} "
+                      f"{', '.join(str(r) for r, lab in sorted(zip(rows, labels)) if lab == label)})"
+                      for label in rare[:5])
+    return (f"{len(counts)} classes, and {found} {'has' if len(rare) == 1 else 'have'} fewer than "
+            f"{MIN_CLASS_SIZE} molecules, too few to learn and test: a typo or a placeholder? Correct the "
+            "label, or leave the cell empty (the row is then rejected as missing_target).")
