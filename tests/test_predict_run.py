@@ -206,6 +206,11 @@ def test_an_output_on_the_input_is_refused_and_the_input_kept_even_with_overwrit
                            (shards, shards)]:
         with pytest.raises(ValueError, match="would (be|overlap) the input"):
             predict_file(models.baseline, source, output, n_jobs=1, overwrite=True, progress=False)
+    # another name for the input (a hard link here; LIB.csv for lib.csv on macOS and Windows)
+    os.link(library, tmp_path / "other_name.csv")
+    with pytest.raises(ValueError, match="would be the input"):
+        predict_file(models.baseline, library, tmp_path / "other_name.csv", n_jobs=1, overwrite=True, progress=False)
+    (tmp_path / "other_name.csv").unlink()
     assert library.read_text() == "smiles\nCCO\n" and (shards / "a.parquet").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.csv", "shards"]
     run = _cli("predict", "--model", models.baseline, "--input", library, "--output", library, "--overwrite")

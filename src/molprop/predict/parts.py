@@ -73,9 +73,21 @@ def refuse_output_on_input(output: str | Path, input_path: str | Path) -> None:
     inputs = [Path(input_path).resolve(), *(f.resolve() for f in input_files(input_path))]
     for place in written:
         for source in inputs:
-            if place == source or place in source.parents or source in place.parents:
-                raise UserInputError(f"the output {output} would {'be' if place == source else 'overlap'} the "
+            same = _same(place, source)
+            if same or any(_same(place, p) for p in source.parents) or any(_same(source, p) for p in place.parents):
+                raise UserInputError(f"the output {output} would {'be' if same else 'overlap'} the "
                                      f"input {source}; write it elsewhere (the input is never replaced).")
+
+
+def _same(a: Path, b: Path) -> bool:
+    """One file or folder, also where the names differ in letter case on a file system that
+    ignores it (macOS, Windows): compared by what they are when both exist."""
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
 
 
 class PartStore:
