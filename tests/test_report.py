@@ -178,6 +178,23 @@ def test_rendering_repeats_byte_for_byte_and_draws_confusion_matrices(tmp_path):
     assert (tmp_path / "one.png").read_bytes().startswith(PNG_MAGIC)
 
 
+def test_a_plot_with_a_file_missing_draws_the_others_and_says_so(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    pd.DataFrame({"step": [0, 1], "loss": [1.0, 0.5]}).to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+    spec = PlotSpec("loss", "linear", {"train.tsv": "step", "val.tsv": "step"},
+                    {"train.tsv": ["loss"], "val.tsv": ["loss"]}, "Loss")  # no validation part: no val.tsv
+    titles = []
+    real = matplotlib.axes.Axes.set_title
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title",
+                        lambda ax, text, **kw: titles.append(text) or real(ax, text, **kw))
+    render(spec, tmp_path, tmp_path / "loss.png")
+    assert (tmp_path / "loss.png").read_bytes().startswith(PNG_MAGIC)
+    assert titles == ["Loss (not found: val.tsv)"]
+    with pytest.raises(ValueError, match="no data"):
+        render(PlotSpec("v", "linear", {"val.tsv": "step"}, {"val.tsv": ["loss"]}, "V"), tmp_path, tmp_path / "v.png")
+
+
 def test_long_diffs_are_folded(repo):
     (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"lr": 0.0003}, "extra": {f"k{i}": i for i in range(30)}}))
     text = build_report(repo, repo / "report.md", ReportConfig())
