@@ -210,3 +210,27 @@ def test_the_ensemble_curve_is_the_mean_of_the_members_that_ran_each_epoch():
     two = [{"epoch": 0, "train_loss": 4.0, "val_loss": 5.0}]  # stopped early
     assert mean_history([one, two]) == [{"epoch": 0, "train_loss": 3.0, "val_loss": 4.0},
                                         {"epoch": 1, "train_loss": 1.0, "val_loss": 2.0}]
+
+
+def test_batch_norm_never_gets_a_batch_of_one_molecule():
+    from molprop.nn.training import batch_bounds
+
+    assert batch_bounds(51, 50) == [(0, 50), (50, 51)]
+    assert batch_bounds(51, 50, no_single=True) == [(0, 51)]
+    assert batch_bounds(52, 50, no_single=True) == [(0, 50), (50, 52)]
+    assert batch_bounds(1, 50, no_single=True) == [(0, 1)]
+
+    class Normed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
+
+        def forward(self, x):
+            return self.net(x)
+
+    x, y = _regression(n=61)
+    config = TrainConfig(lr=1e-3, max_epochs=2, patience=2, batch_size=50, warmup_epochs=1, start_from_epoch=0)
+    result = fit(Normed(), "regression", (x[:51], y[:51]), (x[51:], y[51:]), config, CPU)  # 51 = 50 + 1
+    assert len(result.history) == 2
+    with pytest.raises(UserInputError, match="train.batch_norm .* train.batch_size >= 2"):
+        fit(Normed(), "regression", (x[:51], y[:51]), (x[51:], y[51:]), replace(config, batch_size=1), CPU)

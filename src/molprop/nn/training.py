@@ -84,6 +84,16 @@ def _mean_loss(model: nn.Module, loss_fn: nn.Module, inputs: Inputs, y: torch.Te
     return total / len(inputs)
 
 
+def batch_bounds(n: int, batch_size: int, no_single: bool = False) -> list[tuple[int, int]]:
+    """(start, end) of the training batches of an epoch over ``n`` molecules; with
+    ``no_single``, a last batch of one molecule joins the one before it (batch norm cannot
+    normalize a batch of one)."""
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if no_single and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
 def fit(
     model: nn.Module,
     task: str,
@@ -103,6 +113,11 @@ def fit(
     matching checkpoint continues from it (replaying the recorded epochs to ``on_epoch``),
     ending with the same weights as an uninterrupted run.
     """
+    batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if batch_norm and (config.batch_size < 2 or len(train[1]) < 2):
+        raise UserInputError(f"train.batch_norm normalizes over a batch of molecules: it needs train.batch_size >= 2 "
+                             f"and 2 or more training molecules (batch_size {config.batch_size}, "
+                             f"{len(train[1])} molecule(s)); set train.batch_norm: false or raise them")
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model.to(device)
@@ -127,8 +142,8 @@ def fit(
         scheduler.start_epoch(epoch)
         order = torch.randperm(len(x_tr), generator=generator).numpy()
         total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start : start + config.batch_size]
+        for start, end in batch_bounds(len(order), config.batch_size, no_single=batch_norm):
+            idx = order[start:end]
             optimizer.zero_grad()
             loss = loss_fn(model(x_tr.batch(idx, device)), y_tr[torch.as_tensor(idx, device=device)])
             loss.backward()
