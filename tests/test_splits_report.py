@@ -8,7 +8,7 @@ from molprop.data.builtin import load_builtin
 from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, to_mols
 from molprop.splits.config import SplitConfig
 from molprop.splits.kfold import assign_folds
-from molprop.splits.report import missing_class_warnings, similarity_histogram, split_report, target_summary
+from molprop.splits.report import fraction_warnings, missing_class_warnings, similarity_histogram, split_report, target_summary
 from molprop.splits.run import make_split
 
 # Hand-made example. Scaffolds: toluene and phenol -> benzene, cyclohexane -> itself, the rest
@@ -149,3 +149,21 @@ def test_parts_without_a_class_are_warned_about() -> None:
     assert missing_class_warnings(report) == [
         "the test part has no molecule of class '0' (3 in all): ROC-AUC and PR-AUC there average over the "
         "other classes only"]
+
+
+def test_parts_far_from_their_fractions_are_warned_about() -> None:
+    """One scaffold group too big for train or val (all acyclic molecules share one) went whole
+    to test: val 1 molecule where 25% was asked, without a word."""
+    config = {"method": "scaffold", "train": 0.5, "val": 0.25, "test": 0.25, "n_folds": 0}
+    report = {"config": config, "parts": {"train": {"n": 221}, "val": {"n": 1}, "test": {"n": 277}}}
+    warnings = fraction_warnings(report)
+    assert [w.split(":")[0] for w in warnings] == [
+        "the val part holds 1 of 499 molecules (0%), where split.fractions.val asks for 25%",
+        "the test part holds 277 of 499 molecules (56%), where split.fractions.test asks for 25%"]
+    assert "the acyclic molecules all share the empty scaffold" in warnings[0]
+    near = {"train": {"n": 520}, "val": {"n": 60}, "test": {"n": 62}}  # FreeSolv's scaffold split
+    assert fraction_warnings({"config": config | {"train": 0.8, "val": 0.1, "test": 0.1}, "parts": near}) == []
+    tiny = {"train": {"n": 14}, "val": {"n": 0}, "test": {"n": 1}}  # 1% of 15 molecules rounds to none
+    assert fraction_warnings({"config": config | {"train": 0.98, "val": 0.01, "test": 0.01}, "parts": tiny}) == []
+    kfold = {"train": {"n": 400}, "test": {"n": 99}}
+    assert fraction_warnings({"config": config | {"n_folds": 5}, "parts": kfold}) == []

@@ -149,6 +149,35 @@ def missing_class_warnings(report: dict, class_labels: dict[str, str] | None = N
     return warnings
 
 
+SCAFFOLD_GROUPS = ("each Bemis-Murcko scaffold group goes whole to one part (the acyclic molecules all share "
+                   "the empty scaffold), and a large group can fill a part or not fit in it; use split.method "
+                   "random or cluster, or other split.fractions")
+FRACTION_ADVICE = {"scaffold": SCAFFOLD_GROUPS, "scaffold_balanced": SCAFFOLD_GROUPS,
+                   "cluster": "each cluster goes whole to one part, and a large one can fill a part or not fit in "
+                              "it; make the clusters smaller (split.cluster) or use split.method random"}
+
+
+def fraction_warnings(report: dict) -> list[str]:
+    """Warnings for parts whose share of the molecules is far from what split.fractions asks
+    (off by more than 5 points, by more than half the fraction and by 2 or more molecules):
+    grouped splits keep each group whole, and one big group (all acyclic molecules share one
+    scaffold) can overturn them.
+    In k-fold mode only the test part is compared (the folds make the validation parts)."""
+    config, parts = report["config"], report["parts"]
+    total = sum(part["n"] for part in parts.values())
+    names = ["test"] if config.get("n_folds", 0) else ["train", "val", "test"]
+    warnings = []
+    for name in names:
+        n = parts.get(name, {"n": 0})["n"]
+        asked, got = float(config[name]), n / total if total else 0.0
+        off = abs(n - asked * total) > 1.5 and abs(got - asked) > 0.05  # more than rounding on a few molecules
+        if off and not 0.5 * asked <= got <= 1.5 * asked:
+            why = FRACTION_ADVICE.get(config["method"], "check split.fractions")
+            warnings.append(f"the {name} part holds {n} of {total} molecules "
+                            f"({got:.0%}), where split.fractions.{name} asks for {asked:.0%}: {why}")
+    return warnings
+
+
 def one_class_training_parts(report: dict) -> list[str]:
     """The training parts (plain, or of a fold) of a classification split's report that hold
     molecules of a single class, where no classifier can be fitted."""
