@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from molprop.models.baseline import BaselineConfig
 
 OUT = Path("models/baseline")
+TREES = ("random_forest", "hist_gradient_boosting")
 
 
 def check_model_section(cfg: dict) -> None:
@@ -98,6 +99,11 @@ def fit_and_save(task: str, cfg: dict) -> None:
         if neighbours is not None and neighbours >= len(part.train):
             print(f"baseline {part.name}: warning: knn_tanimoto.n_neighbors {neighbours} is not below the "
                   f"{len(part.train)} training molecules: every prediction is their (weighted) mean")
+        leaf = member.hyperparameters.get("min_samples_leaf") if config.model in TREES else None
+        if isinstance(leaf, int) and 2 * leaf > len(part.train):  # a fraction is never too big
+            print(f"baseline {part.name}: warning: {config.model}.min_samples_leaf {leaf} leaves the trees no "
+                  f"split on {len(part.train)} training molecules (a split needs 2 x {leaf}): every prediction "
+                  "is their mean; lower it")
         tracking.log_params(member.hyperparameters, f"{part.name}.chosen.")
         summary = f"baseline {part.name}: {config.model} {member.hyperparameters}"
         if member.search is not None:

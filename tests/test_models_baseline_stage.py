@@ -127,3 +127,15 @@ def test_unknown_model_is_a_clear_error(tmp_path):
                           text=True, check=False)
     assert done.returncode != 0 and 'baseline.model is "svm"; use one of "random_forest",' in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_leaf_size_that_leaves_no_split_is_warned_about(tmp_path, mlflow_uri):
+    # boosting's default min_samples_leaf (20) on a training part of fewer than 40 molecules:
+    # every prediction was the training mean, without a word
+    settings = {"model": "hist_gradient_boosting", "search.method": "none", "hist_gradient_boosting.max_iter": 10,
+                "hist_gradient_boosting.min_samples_leaf": N}
+    write_inputs(tmp_path, settings)
+    out = run_stage(tmp_path, mlflow_uri).stdout
+    assert f"warning: hist_gradient_boosting.min_samples_leaf {N} leaves the trees no split" in out
+    features = pd.read_parquet(tmp_path / "data/features.parquet")
+    assert np.ptp(predict_saved(tmp_path / "models/baseline", features).mean) == 0  # as it says
