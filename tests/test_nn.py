@@ -91,6 +91,8 @@ def test_warning_when_every_member_kept_weights_from_the_warm_up():
     short = hardly_trained_warning([2, 2], warmup_epochs=2, n_val=50, start_from_epoch=2, max_epochs=3)
     assert short.startswith("train.max_epochs is 3, so training ended within the first 3 epoch(s)")
     assert "validation molecules" not in short
+    no_val = hardly_trained_warning([2, 2], warmup_epochs=2, n_val=0, start_from_epoch=2, max_epochs=3)
+    assert no_val == short  # a short training is short without a validation part too
     assert "never lower later" in hardly_trained_warning([2, 2], warmup_epochs=2, n_val=50, start_from_epoch=2,
                                                          max_epochs=40)
 

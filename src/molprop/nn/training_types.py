@@ -65,12 +65,14 @@ def hardly_trained_warning(best_epochs: list[int], warmup_epochs: int, n_val: in
     watched, and one more), so that early stopping kept weights that have hardly trained; when
     ``max_epochs`` ends training within those epochs, it says so instead. None otherwise."""
     first = max(warmup_epochs, start_from_epoch) + 1
-    if not best_epochs or n_val == 0 or max(best_epochs) >= first:  # no validation part: train loss decides
+    if not best_epochs:
         return None
-    if max_epochs is not None and max_epochs <= first:
+    if max_epochs is not None and max_epochs <= first:  # with or without a validation part
         return (f"train.max_epochs is {max_epochs}, so training ended within the first {first} epoch(s) "
                 f"(warm-up and the first epoch watched, and one more): the kept weights have hardly "
                 "trained; raise train.max_epochs (default 40).")
+    if n_val == 0 or max(best_epochs) >= first:  # no validation part: the training loss decided
+        return None
     return (f"every member's validation loss was lowest in its first {first} epoch(s) (best epochs "
             f"{sorted(set(best_epochs))}) and never lower later, so the kept weights have hardly trained. "
             f"The smallest validation part has {n_val} molecule(s): with few, that can be noise (a larger "
