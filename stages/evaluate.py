@@ -69,7 +69,7 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
     parts = split[SPLIT].to_numpy()
     test = np.flatnonzero(parts == "test")
     if len(test) == 0:
-        raise SystemExit("evaluate: the split has no test molecules; raise split test fraction.")
+        raise SystemExit("evaluate: the split has no test molecules; raise split.fractions.test.")
     graphs = None
     if has_graphs(GRAPHS):
         every = load_aligned_graphs(GRAPHS, validated[MOL_ID].tolist())

@@ -74,7 +74,8 @@ def fill_groups(
                 raise UserInputError(
                     f"cannot make a non-empty {SPLIT_NAMES[part]} part: the {n} molecules form "
                     f"only {len(groups)} group(s) that may not be divided; use more data or "
-                    "another split.method (e.g. random)"
+                    "another split.method (e.g. random), or with method cluster smaller clusters "
+                    "(a lower split.cluster.distance_cutoff, more split.cluster.n_clusters)"
                 )
             placed[part].append(placed[donor].pop())
     labels = np.empty(n, dtype="U5")
