@@ -75,8 +75,8 @@ def regression_report(abs_error: np.ndarray, sigma: np.ndarray, n_members: int,
     out |= {"coverage_level": level, "mean_uncertainty": float(np.mean(sigma)), "uncertainty_scale": scale,
             "uncertainty_floor": floor}
     if scale is None:  # e.g. split.fractions.val 0, or one member per fold
-        out["note"] = ("not calibrated: the raw member spread, as no validation part was predicted by "
-                       "several members to fit uncertainty_scale on")
+        out["note"] = ("not calibrated: the raw member spread, as no validation part of 2 or more molecules "
+                       "was predicted by several members to fit uncertainty_scale on")
     return out
 
 
