@@ -81,7 +81,9 @@ def baseline_shap(model: SklearnModel | str | Path, features: pd.DataFrame,
         raise UserInputError(f"no baseline member saw class(es) {missing} in training, so their log-odds are "
                              "undefined; use a split with every class in the training part")
     # a member that never saw a molecule's class (a fold without it) has no log-odds for it:
-    # that molecule's explanation is the mean over the members that did
+    # that molecule's explanation is the mean over the members that did. Each member's
+    # log-odds are against the other classes it knows, so where a fold lacks a class, the mean
+    # mixes references (log p0 - log p1 from it, log p0 - mean(log p1, log p2) from the others)
     mean_values, mean_base = values / counts[:, None], bases / counts
     return ShapExplanation(model.columns, mean_values, mean_base, mean_base + mean_values.sum(axis=1), first_x,
                            chosen, model.method, model.output_name())
