@@ -294,9 +294,11 @@ def test_a_csv_is_read_as_validate_reads_it(tmp_path):
 
 @pytest.mark.parametrize("name, text, message", [
     ("open.csv", 'id,smiles,note\n1,CCO,"open quote\n2,CCN,x\n3,CCC,y\n4,CCCC,"closed"\n5,CO,z\n',
-     r"data row 0 \(0-based\): the 'note' field runs over 4 lines .* an unmatched quote"),
+     r"the row that starts on line 2 is not well-formed .* on line 5\): an unmatched quote"),
     ("open_to_the_end.tsv", 'id\tsmiles\tnote\n1\tCCO\ta\n2\tCCN\t"x\n3\tCCC\ty\n',
-     "data row 1 .* the 'note' field runs over 2 lines"),
+     r"the row that starts on line 3 is not well-formed \(unexpected end of data"),
+    ("later_wide_row.csv", "id,name,smiles\nm1,ethanol,CCO\nm2,Acme, Inc. sample,CCN\n",
+     "line 3 has 4 fields, the header 3"),
     ("twice.csv", "id,smiles,smiles\n1,CCO,CCN\n", r"names the column\(s\) \['smiles'\] more than once"),
     ("wide_first_row.csv", "id,smiles\n1,CCO,-0,5\n", "the first data row has 4 fields, the header 2"),
     ("empty.csv", "", "the file is empty"),
@@ -307,8 +309,12 @@ def test_a_table_that_would_lose_or_shift_rows_is_refused_as_validate_refuses_it
     (tmp_path / name).write_text(text)
     with pytest.raises(InputError, match=message):
         list(iter_chunks(tmp_path / name, 2, "smiles", "id"))
-    (tmp_path / "fine.csv").write_text('id,smiles,note\n1,CCO,"a note\non two, lines"\n2,CCN,"b, c"\n')
+    (tmp_path / "fine.csv").write_text('id,smiles,note\n1,CCO,"Acme Inc.,\n12 Main St, Boston, MA"\n2,CCN,"b, c"\n')
     assert next(iter_chunks(tmp_path / "fine.csv", 5))["smiles_input"].tolist() == ["CCO", "CCN"]
+    # a separator ending each data row but not the header: no shift of the columns (validate's reading)
+    (tmp_path / "trailing.csv").write_text("SMILES,Name,MW\nCCO,ethanol,46.07,\nc1ccccc1O,phenol,94.11,\n")
+    chunk = next(iter_chunks(tmp_path / "trailing.csv", 5, "SMILES", "Name"))
+    assert chunk["smiles_input"].tolist() == ["CCO", "c1ccccc1O"] and chunk["id"].tolist() == ["ethanol", "phenol"]
 
 
 def test_a_long_field_is_read_and_a_cut_gzip_is_named_as_damaged(tmp_path):

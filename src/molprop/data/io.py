@@ -14,6 +14,7 @@ import difflib
 import gzip
 import io
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -85,11 +86,13 @@ def file_suffix(path: str | Path) -> tuple[str, bool]:
     return Path(name.removesuffix(".gz")).suffix, gzipped
 
 
-def open_text(path: str | Path, encoding: str = "utf-8-sig", errors: str = "strict") -> TextIO:
-    """A text file for reading, gunzipped on the fly when its name ends in ``.gz``."""
+def open_text(path: str | Path, encoding: str = "utf-8-sig", errors: str = "strict",
+              newline: str | None = None) -> TextIO:
+    """A text file for reading, gunzipped on the fly when its name ends in ``.gz``
+    (``newline=""`` for the csv module)."""
     if file_suffix(path)[1]:
-        return gzip.open(path, "rt", encoding=encoding, errors=errors)
-    return open(path, encoding=encoding, errors=errors)
+        return gzip.open(path, "rt", encoding=encoding, errors=errors, newline=newline)
+    return open(path, encoding=encoding, errors=errors, newline=newline)
 
 
 def csv_separator(header: str, sample: Sequence[str] = ()) -> str:
@@ -144,6 +147,8 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
             text = text[EXCEL_SEP_LINE.match(text).end():]
     if separator != r"\s+":
         check_header(path, text, separator)
+        if '"' in text:  # only a quote can make the parser read rows into one field
+            check_records(path, io.StringIO(text, newline=""), separator, skipped)
     try:
         # index_col=False: a row with a trailing separator does not turn the first column
         # into an index (which shifted every column); check_header refuses a real extra field
@@ -159,9 +164,6 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
         raise InputFileError(f"{path}: line {line} has {saw} fields, the header {expected}; add the missing "
                              f"column name(s) to the header, or quote the field that holds the separator"
                              f"{_decimal_comma_hint(separator)}.") from err
-    # fewer rows than lines: some field holds a line break (or blank lines were skipped)
-    if separator != r"\s+" and len(table) + 1 < max(text.count("\n"), text.count("\r")):
-        _check_no_swallowed_rows(path, table, separator)
     return table
 
 
@@ -190,27 +192,36 @@ def _decimal_comma_hint(separator: str) -> str:
             "the file with ';' between fields)") if separator == "," else ""
 
 
-def _check_no_swallowed_rows(path: Path, table: pd.DataFrame, separator: str) -> None:
-    """Refuse a field that runs over several lines that look like rows of the table: an
-    unmatched quote (``"Tinuvin 770 (technical``) makes the parser read on to the next quote,
-    and the rows in between would vanish into that field."""
-    for column in table.columns:
-        cells = table[column]
-        multiline = cells[cells.str.contains("[\r\n]", regex=True, na=False)]
-        for row, cell in multiline.items():
-            check_multiline_field(path, row, column, cell, separator, len(table.columns))
-
-
-def check_multiline_field(path: Path, row: int, column: str, cell: str, separator: str, n_fields: int) -> None:
-    """Refuse a field (``cell`` of data row ``row``, 0-based) of which a later line looks like a
-    row of a table of ``n_fields`` columns (it holds ``n_fields - 1`` separators or more): rows
-    swallowed by an unmatched quote. A note on several lines with fewer separators is text."""
-    lines = cell.splitlines()
-    if any(line.count(separator) >= max(n_fields - 1, 1) for line in lines[1:]):
+def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) -> None:
+    """One pass over a table's records (``handle`` after any lines before the header;
+    ``skipped``: how many, for the line numbers) with the csv module in strict mode. Refuses an
+    unmatched quote: a quote that opens a field must close right before a separator or the end
+    of the line, and the rows after an unmatched one would vanish into its field until the next
+    quote (which then stands before other text) or the end of the file. Refuses a row with more
+    fields than the header, empty trailing fields aside. A quoted field over several lines is
+    fine."""
+    reader = csv.reader(handle, delimiter=separator, strict=True)
+    header, start = None, 1
+    limit = csv.field_size_limit(sys.maxsize)  # pandas reads fields of any length
+    try:
+        for fields in reader:
+            if header is None:
+                header = fields if fields else None
+            elif len(_without_trailing_empty(fields)) > len(header):
+                raise InputFileError(f"{path}: line {start + skipped} has {len(fields)} fields, the header "
+                                     f"{len(header)}; add the missing column name(s) to the header, or quote the "
+                                     f"field that holds the separator{_decimal_comma_hint(separator)}.")
+            start = reader.line_num + 1
+    except csv.Error as err:
+        if "NUL" in str(err):
+            raise InputFileError(f"{path}: line {reader.line_num + skipped} holds a NUL byte: not a text table "
+                                 "(a binary file, or text saved as UTF-16?). Save it as UTF-8 CSV.") from err
         raise InputFileError(
-            f"{path}: data row {row} (0-based): the {column!r} field runs over {len(lines)} lines "
-            f"that look like rows of the table (it starts {lines[0][:40]!r}): an unmatched "
-            "quote (\") in it? Remove that quote or close it, so those rows are read as rows.")
+            f"{path}: the row that starts on line {start + skipped} is not well-formed ({err}, on line "
+            f"{reader.line_num + skipped}): an unmatched quote (\") in it? The rows after it would vanish into "
+            "that field. Remove the quote or close it.") from err
+    finally:
+        csv.field_size_limit(limit)
 
 
 def read_source(source: str | Path) -> pd.DataFrame:

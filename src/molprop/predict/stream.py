@@ -19,9 +19,7 @@ table: the one named, else the first of ``ID_COLUMNS`` present.
 
 from __future__ import annotations
 
-import csv
 import difflib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +27,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molprop.data.io import (InputFileError, check_header, check_multiline_field, file_suffix, first_invalid_utf8,
-                             open_text, table_layout)
+from molprop.data.io import (InputFileError, check_header, check_records, file_suffix, first_invalid_utf8, open_text,
+                             table_layout)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -200,43 +198,35 @@ def _separator(path: Path, fmt: str) -> tuple[str, int]:
 
 def check_text_table(path: Path, layout: tuple[str, int]) -> None:
     """Raise ``InputError`` for what would lose or shift rows of a CSV / TSV without a word, as
-    validate refuses it: a column named twice, a first data row with more fields than the
-    header, a field that swallows the rows after an unmatched quote, text that is not UTF-8.
-    One pass over the file with the csv module, before any chunk is read."""
+    validate refuses it: a column named twice, a row with more fields than the header, an
+    unmatched quote that swallows the rows after it, text that is not UTF-8. One pass over the
+    file, before any chunk is read (the chunks read only the SMILES and id columns)."""
     sep, skip = layout
-    limit = csv.field_size_limit(sys.maxsize)  # pandas reads fields of any length: so does this pass
     try:
         with open_text(path) as handle:
             for _ in range(skip):
                 handle.readline()
             check_header(path, handle.read(1 << 16), sep)
-        with open_text(path) as handle:
+        with open_text(path, newline="") as handle:
             for _ in range(skip):
                 handle.readline()
-            records = (row for row in csv.reader(handle, delimiter=sep) if row)
-            header = next(records, [])
-            for row, fields in enumerate(records):
-                for column, cell in zip(header, fields):
-                    if "\n" in cell or "\r" in cell:
-                        check_multiline_field(path, row, column, cell, sep, len(header))
+            check_records(path, handle, sep, skip)
     except InputFileError as err:
         raise InputError(str(err)) from err
     except UnicodeDecodeError as err:
         raise InputError(first_invalid_utf8(path) or f"{path}: not UTF-8 text ({err}).") from err
-    except csv.Error as err:  # a NUL byte...
-        raise InputError(f"{path}: not a well-formed table ({err}).") from err
     except (OSError, EOFError) as err:
         raise InputError(_damaged(path, err)) from err
-    finally:
-        csv.field_size_limit(limit)
 
 
 def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: str,
            id_column: str | None) -> Iterator[pd.DataFrame]:
     usecols = [smiles_column] + ([id_column] if id_column else [])
     sep, skip = layout
+    # index_col=False, as validate reads: rows ending in a separator the header lacks would
+    # otherwise make the first column the index and shift every other one
     reader = pd.read_csv(path, sep=sep, skiprows=skip, usecols=usecols, dtype=str, keep_default_na=False,
-                         na_values=[""], chunksize=chunk_size, encoding="utf-8-sig")
+                         na_values=[""], chunksize=chunk_size, encoding="utf-8-sig", index_col=False)
     start = 0
     with reader:
         for part in reader:
