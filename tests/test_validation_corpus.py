@@ -79,7 +79,7 @@ def _message_hint(case: pd.Series) -> str:
         "empty_smiles": "whitespace",
         "inchi_not_smiles": "InChI",
         "reaction_smiles": "reaction",
-        "non_ascii_smiles": "non-ASCII",
+        "non_ascii_smiles": "outside printable ASCII",
         "unparsable_smiles": smiles,
         "valence_error": "valence",
         "kekulization_error": "kekul",

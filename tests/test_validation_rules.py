@@ -154,12 +154,14 @@ def test_cyanide_beside_an_alkali_or_alkaline_earth_metal_is_a_salt(smiles: str,
 
 
 @pytest.mark.parametrize("smiles, named", [("CC\u2013O", "U+2013 EN DASH"), ("\u20acCCO", "U+20AC EURO SIGN"),
-                                           ("CCO\u00e9", "U+00E9 LATIN SMALL LETTER E WITH ACUTE")])
+                                           ("CCO\u00e9", "U+00E9 LATIN SMALL LETTER E WITH ACUTE"),
+                                           ("CCO\x1a", "U+001A control character"),
+                                           ("c1ccccc1\x00", "U+0000 control character")])
 def test_smiles_with_non_ascii_characters_are_rejected_naming_them(smiles: str, named: str) -> None:
-    # RDKit parses "\u20acCCO" and "CCO\u00e9" as ethanol, skipping the character without a word
+    # RDKit parses "\u20acCCO", "CCO\u00e9" and "CCO\x1a" as ethanol, skipping the character without a word
     outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
     assert outcome.reason == "non_ascii_smiles"
-    assert f"non-ASCII character(s) ({named})" in outcome.message
+    assert f"character(s) outside printable ASCII ({named})" in outcome.message
     # a name after the SMILES is trailing text, whatever its letters
     assert standardize_smiles("CCO \u00e9thanol", StandardizeConfig(), MoleculeRules()).reason == "trailing_text"
 
@@ -410,6 +412,10 @@ def test_a_placeholder_label_is_missing_and_a_rare_third_class_is_warned_about()
     warning = rare_class_warning(result.validated[schema.LABEL].tolist(), result.validated[schema.ROW].tolist())
     assert warning.startswith("3 classes, and 'maybe' (row 10) has fewer than 3 molecules")
     assert rare_class_warning(["a", "b"] * 3 + ["c"] * 3, list(range(9))) is None
+    # 'nd' on 4 of 120 molecules: more than 3, but under a tenth of the 58 of 'no'
+    labels = ["yes", "no"] * 58 + ["nd"] * 4
+    assert "'nd' (rows 116, 117, 118, 119) has fewer than 6 molecules" in rare_class_warning(labels, list(range(120)))
+    assert rare_class_warning([f"c{k % 30}" for k in range(300)], list(range(300))) is None  # 30 even classes
     assert rare_class_warning(["no"] * 11 + ["yes"], list(range(12))) is None  # two classes: the split warns
 
 def test_too_many_classes_is_an_input_error() -> None:

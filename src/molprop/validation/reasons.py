@@ -7,7 +7,7 @@ REASONS: dict[str, str] = {
     "inchi_not_smiles": "the SMILES column holds an InChI string",
     "reaction_smiles": "the SMILES is a reaction (contains '>')",
     "trailing_text": "text follows the SMILES after whitespace",
-    "non_ascii_smiles": "the SMILES holds a non-ASCII character (RDKit would skip one at either end)",
+    "non_ascii_smiles": "the SMILES holds a character outside printable ASCII (RDKit would skip one at either end)",
     # RDKit parsing and sanitization
     "unparsable_smiles": "RDKit cannot parse the SMILES",
     "no_atoms": "no heavy atom: the SMILES parses to 0 atoms, or to hydrogen only ([H+])",

@@ -202,12 +202,13 @@ def _check_text(value: object) -> str:
     if match:
         raise _Rejected("trailing_text", f"Text after the SMILES: '{text[match.start():].strip()[:60]}'. "
                         "RDKit would silently ignore it; put names and notes in their own column.")
-    foreign = sorted({c for c in text if ord(c) > 127})
-    if foreign:  # SMILES are ASCII; RDKit skips such characters at either end without a word
-        names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in foreign[:3])
-        raise _Rejected("non_ascii_smiles", f"'{text[:80]}' holds non-ASCII character(s) ({names}), "
-                        "which SMILES never contain (a dash, a symbol or a full-width letter from a "
-                        "document?). Copy the SMILES as plain text, or replace them by their ASCII form.")
+    foreign = sorted({c for c in text if not " " < c < "\x7f"})
+    if foreign:  # SMILES are printable ASCII; RDKit skips other characters at either end without a word
+        names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'control character')}" for c in foreign[:3])
+        raise _Rejected("non_ascii_smiles", f"{text[:80]!r} holds character(s) outside printable ASCII "
+                        f"({names}), which SMILES never contain (a dash, a symbol or a full-width letter "
+                        "from a document, a control character?). Copy the SMILES as plain text, or replace "
+                        "them by their ASCII form.")
     return text
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from molprop.errors import UserInputError
 from molprop.validation.config import TargetRules
 
-MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "unknown", "n.d."})
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "unknown", "n.d.", "n.d", "n/d"})
 CENSOR_PREFIXES = ("<", ">", "≤", "≥", "=<", "=>")
 # Error values a spreadsheet writes into a cell it could not compute (Excel, LibreOffice,
 # Google Sheets); a class label "#N/A" would otherwise become a class of its own.
@@ -243,21 +243,30 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str, sample: int = 5
 
 
 MIN_CLASS_SIZE = 3  # fewer molecules cannot be in training, validation and test at once
+RARE_SHARE = 0.1  # of the second-largest class: a further class this small is more often a placeholder
 
 
 def rare_class_warning(labels: Sequence[str], rows: Sequence[int]) -> str | None:
-    """A warning naming the classes (of three or more) with fewer than ``MIN_CLASS_SIZE``
-    molecules and their rows (0-based data rows): often a typo or a placeholder, which makes a
-    two-class task a three-class one (macro F1, one-vs-rest ROC-AUC, no positive class)."""
+    """A warning naming the classes (of three or more; not the two largest) with fewer than
+    ``MIN_CLASS_SIZE`` molecules or ``RARE_SHARE`` of the second-largest class, and their rows (0-based data rows): often a typo or a
+    placeholder, which makes a two-class task a three-class one (macro F1, one-vs-rest ROC-AUC,
+    no positive class)."""
     counts = Counter(labels)
     if len(counts) < 3:
         return None
-    rare = sorted(label for label, n in counts.items() if n < MIN_CLASS_SIZE)
+    top = counts.most_common(2)
+    below = max(MIN_CLASS_SIZE, math.ceil(RARE_SHARE * top[1][1]))
+    rare = sorted(label for label, n in counts.items() if label not in dict(top) and n < below)
     if not rare:
         return None
-    found = "; ".join(f"'{label}' (row{'s' if counts[label] > 1 else ''} "
-                      f"{', '.join(str(r) for r, lab in sorted(zip(rows, labels)) if lab == label)})"
-                      for label in rare[:5])
+
+    def where(label: str) -> str:
+        found = [str(r) for r, lab in sorted(zip(rows, labels)) if lab == label]
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        return f"'{label}' (row{'s' if len(found) > 1 else ''} {', '.join(found[:5])}{more})"
+
+    found = "; ".join(where(label) for label in rare[:5])
     return (f"{len(counts)} classes, and {found} {'has' if len(rare) == 1 else 'have'} fewer than "
-            f"{MIN_CLASS_SIZE} molecules, too few to learn and test: a typo or a placeholder? Correct the "
-            "label, or leave the cell empty (the row is then rejected as missing_target).")
+            f"{below} molecules (3, or a tenth of the second-largest class): "
+            "a typo or a placeholder for a missing value? Correct the label, or leave the cell empty (the "
+            "row is then rejected as missing_target); a real rare class is hard to learn and test.")
