@@ -126,7 +126,7 @@ def test_gzipped_text_inputs_read_like_the_plain_ones(tmp_path, name):
     with pytest.raises(InputError, match="unknown input type '.parquet.gz'"):
         iter_chunks(tmp_path / "x.parquet.gz", 4)
     (tmp_path / f"cut_{name}.gz").write_bytes((tmp_path / f"{name}.gz").read_bytes()[:-12])
-    with pytest.raises(InputError, match="could not be read to the end|not a readable table"):
+    with pytest.raises(InputError, match="could not be read to the end .* damaged .gz"):
         list(iter_chunks(tmp_path / f"cut_{name}.gz", 4, "smiles", id_column))
 
 
@@ -299,6 +299,7 @@ def test_a_csv_is_read_as_validate_reads_it(tmp_path):
      r"the row that starts on line 3 is not well-formed \(unexpected end of data"),
     ("later_wide_row.csv", "id,name,smiles\nm1,ethanol,CCO\nm2,Acme, Inc. sample,CCN\n",
      "line 3 has 4 fields, the header 3"),
+    ("small_open_to_the_end.csv", 'id,smiles,note\n1,CCO,"x\n2,CCN,y\n', r"EOF inside string.*unmatched quote"),
     ("twice.csv", "id,smiles,smiles\n1,CCO,CCN\n", r"names the column\(s\) \['smiles'\] more than once"),
     ("wide_first_row.csv", "id,smiles\n1,CCO,-0,5\n", "the first data row has 4 fields, the header 2"),
     ("empty.csv", "", "the file is empty"),

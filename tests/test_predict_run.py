@@ -163,6 +163,9 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
                            stdout=write_end, stderr=subprocess.PIPE, text=True, env=env)
     os.close(write_end)
     assert (piped.returncode, piped.stderr) == (141, "")
+    closed = subprocess.run(f"'{sys.executable}' -m molprop.cli info --model '{models.baseline}' >&-", shell=True,
+                            capture_output=True, text=True)
+    assert (closed.returncode, closed.stderr) == (0, "")  # started with stdout closed: nothing to write to
     data = json.loads(_cli("info", "--model", models.baseline, "--json").stdout)
     assert data["featurize"]["morgan"]["radius"] == 3 and data["n_train"] > 0 and len(data["data_hash"]) == 32
     bad = _cli("predict", "--model", models.root, "--input", smi, "--output", tmp_path / "x.csv")

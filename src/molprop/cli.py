@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code = _predict(args) if args.command == "predict" else _info(args)
-        sys.stdout.flush()  # here, where a reader that has gone is handled (not at exit)
+        if sys.stdout is not None:  # None: started with stdout closed (>&-)
+            sys.stdout.flush()  # here, where a reader that has gone is handled (not at exit)
         return code
     except BrokenPipeError as err:
         if args.command != "info":  # predict writes files: a broken pipe there is an error

@@ -103,10 +103,12 @@ def column_names(path: str | Path) -> list[str] | None:
         return pd.read_csv(file, sep=sep, skiprows=skip, nrows=0, encoding="utf-8-sig").columns.tolist()
     except pd.errors.EmptyDataError as err:
         raise InputError(f"{file}: the file is empty (no header, no rows).") from err
+    except pd.errors.ParserError as err:  # a quote left open to the end of a small file, say
+        raise InputError(_not_well_formed(file, err)) from err
     except UnicodeDecodeError as err:
         raise InputError(first_invalid_utf8(file) or f"{file}: not a readable table ({err}).") from err
     except (OSError, EOFError) as err:
-        raise InputError(f"{file}: not a readable table ({err}).") from err
+        raise InputError(_damaged(file, err)) from err
 
 
 def check_columns(path: str | Path, smiles_column: str, id_column: str | None) -> None:
@@ -315,10 +317,14 @@ def _to_the_end(path: Path, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataF
     try:
         yield from chunks
     except pd.errors.ParserError as err:  # a quote left open to the end of the file, say
-        raise InputError(f"{path}: not a well-formed table ({err}); an unmatched quote (\") in its last "
-                         "rows? Remove that quote or close it.") from err
+        raise InputError(_not_well_formed(path, err)) from err
     except (OSError, EOFError) as err:
         raise InputError(_damaged(path, err)) from err
+
+
+def _not_well_formed(path: Path, err: BaseException) -> str:
+    return (f"{path}: not a well-formed table ({err}); an unmatched quote (\") in it? Remove that quote "
+            "or close it.")
 
 
 def _damaged(path: Path, err: BaseException) -> str:
