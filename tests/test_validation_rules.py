@@ -162,6 +162,8 @@ def test_smiles_with_non_ascii_characters_are_rejected_naming_them(smiles: str, 
     outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
     assert outcome.reason == "non_ascii_smiles"
     assert f"character(s) outside printable ASCII ({named})" in outcome.message
+    for marker in ("NA", "n/a", "?"):  # R's write.csv writes NA for a missing SMILES
+        assert standardize_smiles(marker, StandardizeConfig(), MoleculeRules()).reason == "missing_smiles"
     # a name after the SMILES is trailing text, whatever its letters
     assert standardize_smiles("CCO \u00e9thanol", StandardizeConfig(), MoleculeRules()).reason == "trailing_text"
 

@@ -2,7 +2,7 @@
 
 REASONS: dict[str, str] = {
     # SMILES cell, before RDKit
-    "missing_smiles": "the SMILES cell is empty (NaN / None)",
+    "missing_smiles": "the SMILES cell is empty (NaN / None) or a missing-value marker (NA, n/a, ?)",
     "empty_smiles": "the SMILES is an empty or whitespace-only string",
     "inchi_not_smiles": "the SMILES column holds an InChI string",
     "reaction_smiles": "the SMILES is a reaction (contains '>')",

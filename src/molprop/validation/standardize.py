@@ -17,7 +17,7 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from molprop.molecules import use_legacy_stereo_perception
 from molprop.validation.config import MoleculeRules, StandardizeConfig
-from molprop.validation.targets import is_missing
+from molprop.validation.targets import MISSING_MARKERS, is_missing
 
 RDLogger.DisableLog("rdApp.*")  # every failure is reported as a rejected row instead
 
@@ -187,6 +187,9 @@ def _check_text(value: object) -> str:
     if not text:
         raise _Rejected("empty_smiles", "The SMILES is empty or only whitespace (RDKit would read "
                         "it as a molecule with 0 atoms). Fill it in or drop the row.")
+    if text.lower() in MISSING_MARKERS:  # R's NA, 'n/a', '?': never a SMILES
+        raise _Rejected("missing_smiles", f"The SMILES cell holds '{text}', read as a missing-value marker. "
+                        "Fill it in or drop the row.")
     if text.startswith("InChI="):
         raise _Rejected("inchi_not_smiles", f"'{text[:60]}' is an InChI string, not a SMILES. "
                         "Convert it to SMILES (e.g. RDKit Chem.MolFromInchi) first.")
