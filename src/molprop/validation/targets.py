@@ -248,9 +248,9 @@ RARE_SHARE = 0.1  # of the second-largest class: a further class this small is m
 
 def rare_class_warning(labels: Sequence[str], rows: Sequence[int]) -> str | None:
     """A warning naming the classes (of three or more; not the two largest) with fewer than
-    ``MIN_CLASS_SIZE`` molecules or ``RARE_SHARE`` of the second-largest class, and their rows (0-based data rows): often a typo or a
-    placeholder, which makes a two-class task a three-class one (macro F1, one-vs-rest ROC-AUC,
-    no positive class)."""
+    ``MIN_CLASS_SIZE`` molecules or ``RARE_SHARE`` of the second-largest class, and their rows
+    (0-based data rows): often a typo or a placeholder, which makes a two-class task a
+    three-class one (macro F1, one-vs-rest ROC-AUC, no positive class)."""
     counts = Counter(labels)
     if len(counts) < 3:
         return None
