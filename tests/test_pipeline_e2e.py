@@ -177,8 +177,8 @@ def test_kfold_experiment_trains_one_member_per_fold_and_reports_spread(project)
 def test_without_a_validation_part_no_validation_curve_is_logged(project, tmp_path):
     # early stopping then watches the training loss; it was logged as val/loss, a copy of the
     # training curve that `dvc metrics diff` showed as a far better validation loss
-    _run(["dvc", "exp", "run", "-S", "split.n_folds=0", "-S", "split.fractions.val=0", "-S", "split.fractions.train=0.9"],
-         project)
+    _run(["dvc", "exp", "run", "-S", "split.n_folds=0", "-S", "split.fractions.val=0",
+          "-S", "split.fractions.train=0.9"], project)
     curves = project / "dvclive/plots/metrics"
     assert (curves / "member_0/train/loss.tsv").is_file() and (curves / "ensemble/train/loss.tsv").is_file()
     assert not list(curves.rglob("val/loss.tsv"))

@@ -8,7 +8,8 @@ from molprop.data.builtin import load_builtin
 from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, to_mols
 from molprop.splits.config import SplitConfig
 from molprop.splits.kfold import assign_folds
-from molprop.splits.report import fraction_warnings, missing_class_warnings, similarity_histogram, split_report, target_summary
+from molprop.splits.report import (fraction_warnings, missing_class_warnings, similarity_histogram, split_report,
+                                   target_summary)
 from molprop.splits.run import make_split
 
 # Hand-made example. Scaffolds: toluene and phenol -> benzene, cyclohexane -> itself, the rest
