@@ -87,7 +87,8 @@ def render(spec: PlotSpec, root: Path, out: Path, identity_line: bool = False) -
     if spec.template not in (*LINES, *POINTS, *BARS, *MATRICES):
         raise ValueError(f"plot {spec.id!r}: template {spec.template!r} is not drawn by the report")
     # a file may be missing (no validation curve without a validation part): the title says so
-    tables = {file: read_data(root / file) if (root / file).is_file() else pd.DataFrame() for file in spec.y}
+    missing = [file for file in spec.y if not (root / file).is_file()]
+    tables = {file: pd.DataFrame() if file in missing else read_data(root / file) for file in spec.y}
     if all(len(t) == 0 for t in tables.values()):
         raise ValueError(f"no data in {', '.join(tables)}")
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
@@ -120,7 +121,6 @@ def render(spec: PlotSpec, root: Path, out: Path, identity_line: bool = False) -
     fields = list(dict.fromkeys(f for fs in spec.y.values() for f in fs))
     ax.set_xlabel(spec.x_label or spec.x.get(first) or "step")
     ax.set_ylabel(spec.y_label or ", ".join(fields))
-    missing = [file for file in spec.y if not (root / file).is_file()]
     title = spec.title + (f" (not found: {', '.join(missing)})" if missing else "")
     ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=11)
     if spec.template not in MATRICES and len(ax.get_legend_handles_labels()[0]) > 1:

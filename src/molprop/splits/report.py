@@ -161,8 +161,8 @@ def fraction_warnings(report: dict) -> list[str]:
     """Warnings for parts whose share of the molecules is far from what split.fractions asks
     (off by more than 5 points, by more than half the fraction and by 2 or more molecules):
     grouped splits keep each group whole, and one big group (all acyclic molecules share one
-    scaffold) can overturn them.
-    In k-fold mode only the test part is compared (the folds make the validation parts)."""
+    scaffold) can overturn them. In k-fold mode only the test part is compared (the folds make
+    the validation parts)."""
     config, parts = report["config"], report["parts"]
     total = sum(part["n"] for part in parts.values())
     names = ["test"] if config.get("n_folds", 0) else ["train", "val", "test"]

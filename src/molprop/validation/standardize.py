@@ -205,6 +205,8 @@ def _check_text(value: object) -> str:
     if match:
         raise _Rejected("trailing_text", f"Text after the SMILES: '{text[match.start():].strip()[:60]}'. "
                         "RDKit would silently ignore it; put names and notes in their own column.")
+    if text.isascii() and text.isprintable():  # the common case, checked in C
+        return text
     foreign = sorted({c for c in text if not " " < c < "\x7f"})
     if foreign:  # SMILES are printable ASCII; RDKit skips other characters at either end without a word
         names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'control character')}" for c in foreign[:3])
