@@ -114,6 +114,17 @@ def test_scaffold_balanced_seeded(freesolv_chem):
     assert not shared(labels, scaffolds, "train", "test")
 
 
+@pytest.mark.parametrize("fractions", [(0.9, 0.0, 0.1), (0.9, 0.1, 0.0)])
+def test_scaffold_balanced_with_an_empty_part_keeps_the_big_groups_first(freesolv_chem, fractions):
+    # A fraction of 0 (val in k-fold mode) made every group "big": FreeSolv's 320 acyclic
+    # molecules, shuffled in with the rest, often arrived with train full and went to test.
+    scaffolds, _ = freesolv_chem
+    n = len(scaffolds)
+    for seed in range(12):
+        labels = strategies.scaffold_balanced_split(scaffolds, fractions, seed)
+        assert np.all(np.abs(sizes(labels) / n - np.array(fractions)) <= 0.02), (seed, sizes(labels))
+
+
 def test_scaffold_split_disjointness_is_asserted_in_code(freesolv, monkeypatch):
     smiles, y = freesolv
     leaky = lambda scaffolds, fractions: strategies.random_split(len(scaffolds), fractions, 0)  # noqa: E731

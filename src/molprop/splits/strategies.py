@@ -28,6 +28,12 @@ def scaffold_split(scaffolds: Sequence[str], fractions: Fractions) -> np.ndarray
     return fill_groups(ordered, len(scaffolds), fractions)
 
 
+def _is_big(size: int, n: int, fractions: Fractions) -> bool:
+    """Whether a group of ``size`` molecules is larger than half the val or the test size (a
+    part of fraction 0 is not compared)."""
+    return any(size > fraction * n / 2 for fraction in fractions[1:] if fraction > 0)
+
+
 def scaffold_balanced_split(
     scaffolds: Sequence[str], fractions: Fractions, seed: int
 ) -> np.ndarray:
@@ -35,13 +41,14 @@ def scaffold_balanced_split(
 
     Groups larger than half the val size or half the test size ("big") come first, then the
     others; each list is shuffled by ``random.Random(seed)`` (big first, then small) and the
-    groups are placed by :func:`fill_groups`.
+    groups are placed by :func:`fill_groups`. A part of fraction 0 (val in k-fold mode) does
+    not make every group big, as it would in Chemprop: that shuffled the largest groups in
+    with the rest, and one arriving once train was full went to test.
     """
     n = len(scaffolds)
     groups = groups_of(scaffolds)
-    half_val, half_test = fractions[1] * n / 2, fractions[2] * n / 2
-    big = [g for g in groups if len(g) > half_val or len(g) > half_test]
-    small = [g for g in groups if not (len(g) > half_val or len(g) > half_test)]
+    big = [g for g in groups if _is_big(len(g), n, fractions)]
+    small = [g for g in groups if not _is_big(len(g), n, fractions)]
     shuffler = pyrandom.Random(seed)
     shuffler.shuffle(big)
     shuffler.shuffle(small)
@@ -86,8 +93,7 @@ def cluster_split(clusters: np.ndarray, fractions: Fractions, seed: int) -> np.n
     seeded random order."""
     n = len(clusters)
     groups = groups_of(clusters.tolist())
-    half_val, half_test = fractions[1] * n / 2, fractions[2] * n / 2
-    is_big = np.array([len(g) > half_val or len(g) > half_test for g in groups], dtype=bool)
+    is_big = np.array([_is_big(len(g), n, fractions) for g in groups], dtype=bool)
     rng = np.random.default_rng(seed)
     shuffled_big = rng.permutation(np.flatnonzero(is_big))
     big = sorted((groups[i] for i in shuffled_big), key=len, reverse=True)
