@@ -58,6 +58,13 @@ def test_hand_example_histogram():
     assert table["count"].tolist() == [2, 1, 0, 1, 0, 0, 0, 0, 0, 1]
 
 
+def test_histogram_puts_exact_tenths_in_the_bin_they_open():
+    # np.linspace's edges are 0.30000000000000004, 0.6000000000000001, ...: a similarity of
+    # exactly 3/10 (in domain at predict's default threshold 0.3) was counted in "0.2-0.3".
+    table = similarity_histogram(np.array([3 / 10, 6 / 10, 7 / 10, 0.2, 0.4]))
+    assert table["count"].tolist() == [0, 0, 1, 1, 1, 0, 1, 1, 0, 0]
+
+
 def test_classification_counts_include_absent_classes():
     y = np.array([0, 0, 1, 2, 2, 2])
     assert target_summary(y[:3], "classification", classes=[0, 1, 2]) == {

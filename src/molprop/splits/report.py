@@ -50,7 +50,7 @@ def similarity_summary(similarities: np.ndarray) -> dict:
 
 def similarity_histogram(similarities: np.ndarray) -> pd.DataFrame:
     """Counts of max-similarity values in 10 bins "0.0-0.1" ... "0.9-1.0" (1.0 in the last)."""
-    edges = np.linspace(0.0, 1.0, N_BINS + 1)
+    edges = np.arange(N_BINS + 1) / N_BINS  # exact tenths: 0.3 itself falls in "0.3-0.4"
     counts, _ = np.histogram(np.asarray(similarities, dtype=np.float64), bins=edges)
     names = [f"{edges[i]:.1f}-{edges[i + 1]:.1f}" for i in range(N_BINS)]
     return pd.DataFrame({"similarity_bin": names, "count": counts.astype(np.int64)})
