@@ -138,14 +138,23 @@ def test_search_space_values_follow_their_hyperparameter_s_rules():
         "training rows"]
 
 
+@pytest.mark.parametrize("section", ["split", "baseline", "train"])
+def test_seeds_stop_at_the_largest_scikit_learn_takes(section):
+    # 2**32 passed, then k-fold, k-means and the baseline's models failed with a traceback
+    assert params_problems({section: {"seed": 2**32 - 1}}, require_keys=False) == []
+    assert params_problems({section: {"seed": 2**32}}, require_keys=False) == [
+        f"{section}.seed is 4294967296; it must be <= 4294967295"]
+
+
 def test_keys_the_stages_read_are_required():
     params = YAML(typ="safe").load((ROOT / "params.yaml").read_text())
-    del params["train"]["lr"], params["data"]["task"]
+    del params["train"]["lr"], params["data"]["task"], params["split"]["fractions"]["val"]
     params["featurize"]["morgan"] = {"enabled": True}
     hint = "add them back: molprop's own params.yaml has each, with a comment on what it does"
     assert params_problems(params) == [f"data: missing key(s) 'task'; {hint}",
                                        f"featurize.morgan: missing key(s) 'radius', 'n_bits'; {hint}",
                                        f"featurize.morgan: missing key(s) 'counts'; {hint}",
+                                       f"split.fractions: missing key(s) 'val'; {hint}",  # not the default 0.1
                                        f"train: missing key(s) 'lr'; {hint}"]
     # a group switched off needs no settings but those other stages read (morgan's radius and
     # n_bits: interpret's bit pictures)
