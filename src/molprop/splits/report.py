@@ -159,10 +159,10 @@ FRACTION_ADVICE = {"scaffold": SCAFFOLD_GROUPS, "scaffold_balanced": SCAFFOLD_GR
 
 def fraction_warnings(report: dict) -> list[str]:
     """Warnings for parts whose share of the molecules is far from what split.fractions asks
-    (off by more than 5 points, by more than half the fraction and by 2 or more molecules):
-    grouped splits keep each group whole, and one big group (all acyclic molecules share one
-    scaffold) can overturn them. In k-fold mode only the test part is compared (the folds make
-    the validation parts)."""
+    (off by more than 5 points, by more than half the fraction and by 2 or more molecules), and
+    for any molecule in a part asked to be empty: grouped splits keep each group whole, and one
+    big group (all acyclic molecules share one scaffold) can overturn them. In k-fold mode only
+    the test part is compared (the folds make the validation parts)."""
     config, parts = report["config"], report["parts"]
     total = sum(part["n"] for part in parts.values())
     names = ["test"] if config.get("n_folds", 0) else ["train", "val", "test"]
@@ -171,7 +171,7 @@ def fraction_warnings(report: dict) -> list[str]:
         n = parts.get(name, {"n": 0})["n"]
         asked, got = float(config[name]), n / total if total else 0.0
         off = abs(n - asked * total) > 1.5 and abs(got - asked) > 0.05  # more than rounding on a few molecules
-        if off and not 0.5 * asked <= got <= 1.5 * asked:
+        if (off and not 0.5 * asked <= got <= 1.5 * asked) or (asked == 0 and n > 0):
             why = FRACTION_ADVICE.get(config["method"], "check split.fractions")
             warnings.append(f"the {name} part holds {n} of {total} molecules "
                             f"({got:.0%}), where split.fractions.{name} asks for {asked:.0%}: {why}")
