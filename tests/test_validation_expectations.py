@@ -88,3 +88,14 @@ def test_broken_tables_fail_with_the_blocking_expectation_named(validated: pd.Da
     assert failure.startswith("expect_column_values_to_be_between(")
     assert "'column': 'y'" in failure and f"'max_value': {Y_MAX}" in failure
     assert "42.0" in failure
+
+
+def test_dative_bonds_pass_and_reaction_arrows_do_not(validated: pd.DataFrame) -> None:
+    suite = suite_for(validated)
+    dative = validated.copy()
+    dative.loc[0, schema.SMILES] = "CN->[B-](F)(F)F"  # standardization keeps it; featurize reads it
+    assert run_suite(dative, suite).success
+    for text in ("CCO>>CC=O", "CC->>C", "CCO CC"):
+        broken = validated.copy()
+        broken.loc[0, schema.SMILES] = text
+        assert run_suite(broken, suite).blocking_failures[0].startswith("expect_column_values_to_match_regex(")

@@ -12,7 +12,8 @@ import pandas as pd
 
 TEMPLATE = Path(__file__).parent / "expectations" / "suite_template.json"
 # No whitespace, no reaction arrow, not an InChI: what a standardized SMILES must look like.
-SMILES_REGEX = r"^(?!InChI=)[^\s>]+$"
+# A '>' only as the head of a dative bond ("->", as in CN->[B-](F)(F)F, which RDKit keeps).
+SMILES_REGEX = r"^(?!InChI=)(?:[^\s>]|(?<=-)>)+$"
 _VOLATILE = {"id", "validation_id", "run_id", "validation_time", "ge_load_time", "batch_id",
              "pandas_data_fingerprint"}
 
