@@ -58,9 +58,14 @@ def main() -> int:
     write_json(REPORTS / "suite.json", suite)
     write_json(REPORTS / "gx_result.json", outcome.result)
     result.changes.to_csv(REPORTS / "standardization_changes.csv", index=False)
-    if not outcome.success:
+    if not outcome.success:  # the rejected rows are written all the same: they often say why
+        REJECTED.parent.mkdir(parents=True, exist_ok=True)
+        result.rejected.to_csv(REJECTED, index=False)
         print("validate: Great Expectations blocking failure(s):\n  "
-              + "\n  ".join(outcome.blocking_failures), file=sys.stderr)
+              + "\n  ".join(outcome.blocking_failures)
+              + f"\n{result.metrics['n_in']} rows in, {result.metrics['n_kept']} kept, "
+              f"{result.metrics['n_rejected']} rejected {result.metrics['rejected_by_reason']} "
+              f"(each with its reason in {REJECTED})", file=sys.stderr)
         return 1
 
     RAW.parent.mkdir(parents=True, exist_ok=True)

@@ -86,12 +86,16 @@ def test_file_level_problem_stops_with_a_message_and_no_outputs(tmp_path, csv, p
 
 
 def test_blocking_expectation_failure_stops_the_pipeline(tmp_path):
-    result = run_stage(tmp_path, "smiles,logS\nCCO,1\n")  # 1 molecule < expectations.min_rows 2
+    result = run_stage(tmp_path, "smiles,logS\nCCO,1\nCCN,\n")  # 1 molecule < expectations.min_rows 2
     assert result.returncode == 1
     assert "Great Expectations blocking failure" in result.stderr
     assert "expect_table_row_count_to_be_between" in result.stderr
     assert "lower min_rows" in result.stderr  # what to do
-    assert_no_outputs(tmp_path)
+    # the message points at data/rejected.csv: it is written, with why the other rows went
+    assert "2 rows in, 1 kept, 1 rejected {'missing_target': 1}" in result.stderr
+    rejected = pd.read_csv(tmp_path / "data/rejected.csv")
+    assert rejected["reason"].tolist() == ["missing_target"]
+    assert [p for p in OUTPUTS if (tmp_path / p).exists()] == ["data/rejected.csv"]
 
 
 def test_positive_class_orders_the_classes_and_a_negated_default_is_warned_about(tmp_path):
