@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common import read_params, run_stage
 
-from molprop.data.io import read_source, require_columns
+from molprop.data.io import as_text, read_source, require_columns
 from molprop.errors import UserInputError
 from molprop.schema import LABEL, ROW, TARGET
 from molprop.serialization import write_json
@@ -70,7 +70,7 @@ def main() -> int:
 
     RAW.parent.mkdir(parents=True, exist_ok=True)
     # Every column as text: the raw input exactly as read, whatever types the file had.
-    table.astype("string").to_parquet(RAW, index=False)
+    as_text(table).to_parquet(RAW, index=False)
     result.validated.to_parquet(VALIDATED, index=False)
     result.rejected.to_csv(REJECTED, index=False)
     metrics = result.metrics | {"gx_blocking_failures": 0, "gx_warnings": len(outcome.warnings)}

@@ -131,3 +131,35 @@ def test_the_suffixes_molprop_predict_reads_are_read_by_validate_too(tmp_path):
     for name in ("in.pq", "in.txt", "in.sd"):
         table = read_source(tmp_path / name)
         assert table["smiles"].tolist() == ["CCO", "CCCO"], name
+
+
+def test_parquet_index_and_byte_columns_are_read_as_data(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from molprop.data.io import as_text
+
+    # set_index("smiles") before to_parquet: the SMILES were dropped with the index
+    pd.DataFrame({"smiles": ["CCO", "CCCO"], "y": [1.5, 2.0]}).set_index("smiles").to_parquet(tmp_path / "a.parquet")
+    assert read_source(tmp_path / "a.parquet")[["smiles", "y"]].values.tolist() == [["CCO", 1.5], ["CCCO", 2.0]]
+    # text stored as bytes (no UTF-8 mark) is text; bytes that are not text stay bytes, and
+    # data/raw.parquet keeps them as hex (casting them to text raised UnicodeDecodeError)
+    pq.write_table(pa.table({"smiles": pa.array([b"CCO", b"CCCO"], pa.binary()), "y": [1.5, 2.0],
+                             "fp": pa.array([b"\x91\x00", None], pa.binary())}), tmp_path / "b.parquet")
+    table = read_source(tmp_path / "b.parquet")
+    assert table["smiles"].tolist() == ["CCO", "CCCO"] and table["fp"].tolist() == [b"\x91\x00", None]
+    raw = as_text(table)
+    assert raw["fp"].tolist() == ["9100", pd.NA] and raw["y"].tolist() == ["1.5", "2.0"]
+
+
+def test_a_damaged_gzipped_sd_file_is_named(tmp_path):
+    import gzip
+
+    from rdkit import Chem
+
+    block = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")) + "$$$$\n"
+    (tmp_path / "cut.sdf.gz").write_bytes(gzip.compress(block.encode() * 200)[:300])
+    (tmp_path / "plain.sdf.gz").write_text(block)
+    for name in ("cut.sdf.gz", "plain.sdf.gz"):
+        with pytest.raises(InputFileError, match=rf"{name}: not a readable gzip file .*; gzip it again"):
+            read_source(tmp_path / name)

@@ -81,6 +81,17 @@ def test_every_format_gives_the_same_chunks(tmp_path, name):
     assert whole["smiles_input"].drop(3).tolist() == frame["smiles"].drop(3).tolist()
 
 
+def test_parquet_text_stored_as_bytes_is_read_as_text(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"smiles": pa.array([b"CCO", b"C\x91C"], pa.binary()),
+                             "name": pa.array([b"e", b"x"], pa.binary())}), tmp_path / "b.parquet")
+    whole = pd.concat(iter_chunks(tmp_path / "b.parquet", 5, "smiles", "name"), ignore_index=True)
+    assert whole["smiles_input"].tolist() == ["CCO", "C\ufffdC"]  # not "b'CCO'"; U+FFFD is refused later
+    assert whole["id"].tolist() == ["e", "x"]
+
+
 def test_semicolon_csv_is_read_like_a_comma_csv(tmp_path):
     frame = _write_inputs(tmp_path, 9)
     frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)

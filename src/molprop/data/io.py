@@ -15,6 +15,7 @@ import gzip
 import io
 import re
 import sys
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -37,8 +38,7 @@ def _decode(path: Path) -> str:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as err:  # not gzip, or cut short
-            raise InputFileError(f"{path}: not a readable gzip file ({err}); gzip it again or give "
-                                 "the uncompressed file.") from err
+            raise InputFileError(_not_gzip(path, err)) from err
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[bom:].decode("utf-8")
@@ -248,11 +248,14 @@ def read_source(source: str | Path) -> pd.DataFrame:
             table = pd.read_parquet(path)
         except Exception as err:  # pyarrow raises several types for corrupt files
             raise InputFileError(f"{path}: not a readable Parquet file: {err}") from err
+        table = _utf8_text(_index_as_columns(table))
     elif suffix in (".sdf", ".sd"):
         from molprop.data.builtin import read_sdf
 
         try:
             table = read_sdf(path)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as err:  # a .sdf.gz cut short, or not gzip
+            raise InputFileError(_not_gzip(path, err)) from err
         except (OSError, ValueError) as err:
             raise InputFileError(str(err)) from err
     else:
@@ -260,6 +263,42 @@ def read_source(source: str | Path) -> pd.DataFrame:
     if table.empty:
         raise InputFileError(f"{path}: the table has no data rows.")
     return table.reset_index(drop=True)
+
+
+def _index_as_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """A named index (pandas' ``to_parquet`` stores ``set_index("smiles")`` so) back as columns,
+    as pyarrow reads them for molprop predict; an unnamed one holds only row positions."""
+    named = [name for name in table.index.names if name is not None and name not in table.columns]
+    return table.reset_index(level=named) if named else table
+
+
+def _utf8_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns of bytes (Parquet text written without its UTF-8 mark, as some writers do)
+    decoded where every value is UTF-8; other bytes stay bytes."""
+    table = table.copy()
+    for position in range(table.shape[1]):
+        column = table.iloc[:, position]
+        if column.dtype == object and column.map(type).eq(bytes).any():
+            try:
+                table.isetitem(position, column.map(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v))
+            except UnicodeDecodeError:
+                pass
+    return table
+
+
+def as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Every column as text (pandas "string"): the input as read, for data/raw.parquet; bytes
+    that are not UTF-8 (a binary Parquet column: fingerprints, pickled molecules) as hex."""
+    table = table.copy()
+    for position in range(table.shape[1]):
+        column = table.iloc[:, position]
+        if column.dtype == object and column.map(type).eq(bytes).any():
+            table.isetitem(position, column.map(lambda v: v.hex() if isinstance(v, bytes) else v))
+    return table.astype("string")
+
+
+def _not_gzip(path: Path, err: BaseException) -> str:
+    return f"{path}: not a readable gzip file ({err}); gzip it again or give the uncompressed file."
 
 
 def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | Path) -> None:

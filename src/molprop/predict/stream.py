@@ -164,8 +164,15 @@ def count_rows(path: str | Path) -> int | None:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in input_files(path))
 
 
+def _text(value: object) -> object:
+    """Bytes (Parquet text written without its UTF-8 mark) as text; a non-UTF-8 byte becomes
+    U+FFFD, which the SMILES checks refuse."""
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+
+
 def _frame(start: int, ids: list | None, smiles: list) -> pd.DataFrame:
     rows = range(start, start + len(smiles))
+    smiles, ids = [_text(s) for s in smiles], ids and [_text(i) for i in ids]
     id_text = [str(r) if i is None or i == "" or i != i else str(i)  # i != i: NaN
                for r, i in zip(rows, ids or [None] * len(smiles))]
     text = [None if s is None or (isinstance(s, float) and s != s) else str(s) for s in smiles]
