@@ -163,3 +163,38 @@ def test_a_damaged_gzipped_sd_file_is_named(tmp_path):
     for name in ("cut.sdf.gz", "plain.sdf.gz"):
         with pytest.raises(InputFileError, match=rf"{name}: not a readable gzip file .*; gzip it again"):
             read_source(tmp_path / name)
+
+
+def test_smi_rows_must_have_the_header_s_fields(tmp_path):
+    text = "smiles name y\n# from vendor X\nCCO ethanol 1.0\nC[C@H](N)C(=O)O |&1:1| alanine 2\n"
+    table = read_source(_write(tmp_path / "ok.smi", text))  # a comment line is no row
+    assert table.values.tolist() == [["CCO", "ethanol", "1.0"], ["C[C@H](N)C(=O)O |&1:1|", "alanine", "2"]]
+    # a value too many was dropped, a missing one shifted the target into the name column
+    for name, row, fields in (("more.smi", "CCN ethylamine 3.5 x", 4), ("fewer.smi", "CCCCC 6", 2)):
+        with pytest.raises(InputFileError, match=rf"{name}: line 4 has {fields} whitespace-separated fields, the "
+                                                 r"header 3 \(smiles name y\);.* save the table as \.csv or \.tsv"):
+            read_source(_write(tmp_path / name, "smiles name y\nCCO e 1\n\n" + row + "\n"))
+
+
+def test_sd_records_with_racemic_or_relative_stereo_groups_say_so(tmp_path):
+    from rdkit import Chem
+
+    with Chem.SDWriter(str(tmp_path / "in.sdf")) as writer:
+        writer.SetForceV3000(True)
+        for smiles in ("C[C@H](N)C(=O)O |&1:1|", "C[C@H](N)C(=O)O |o1:1|", "C[C@H](N)C(=O)O |a:1|",
+                       "C[C@H](N)C(=O)O"):
+            writer.write(Chem.MolFromSmiles(smiles))
+    table = read_source(tmp_path / "in.sdf")
+    assert table["smiles"].tolist() == ["C[C@H](N)C(=O)O |&1:1|", "C[C@H](N)C(=O)O |o1:1|", "C[C@H](N)C(=O)O",
+                                        "C[C@H](N)C(=O)O"]  # the racemate was read as one enantiomer
+    result = curate(table.assign(y=["1", "2", "3", "3"]), "smiles", "y", ValidationConfig(n_jobs=1))
+    assert result.rejected["reason"].tolist() == ["trailing_text", "trailing_text"]
+
+
+def test_a_header_read_as_one_column_names_the_separator_the_suffix_means(tmp_path):
+    from molprop.data.io import require_columns
+
+    path = _write(tmp_path / "in.txt", "smiles,y\nCCO,1.5\n")
+    with pytest.raises(InputFileError, match=r"read as one column: a \.txt file is read as tab-separated\. Name the "
+                                             r"file for its separator: \.csv"):
+        require_columns(read_source(path), {"data.smiles_column": "smiles"}, path)

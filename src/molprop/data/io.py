@@ -25,6 +25,7 @@ import pandas as pd
 from molprop.errors import UserInputError
 
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".smi": r"\s+", ".smiles": r"\s+"}
+_SEPARATED_BY = {".csv": "comma", ".tsv": "tab", ".tab": "tab", ".txt": "tab"}
 SUPPORTED = (".yaml", ".yml", ".parquet", ".pq", ".sdf", ".sd", *TEXT_SEPARATORS)  # as molprop predict reads
 
 
@@ -136,25 +137,67 @@ def _without_trailing_empty(row: list[str]) -> list[str]:
     return row
 
 
+def smi_fields(line: str) -> list[str]:
+    """The whitespace-separated fields of a ``.smi`` line; a CXSMILES extension (``|...|``,
+    which may hold spaces) stays with the SMILES before it, as in a CSV cell."""
+    fields: list[str] = []
+    in_extension = False
+    for word in line.split():
+        if fields and (in_extension or word.startswith("|")):
+            fields[-1] += " " + word
+            in_extension = not (word.endswith("|") and (in_extension or len(word) > 1))
+        else:
+            fields.append(word)
+    return fields
+
+
+def _read_smi_table(path: Path, text: str) -> pd.DataFrame:
+    """A ``.smi`` table: the first line names the columns, fields are separated by whitespace,
+    lines starting with ``#`` are comments (as molprop predict reads them). A row with more or
+    fewer fields than the header is refused: whitespace cannot tell a name with a space or a
+    missing value, and the values after it would shift into the wrong columns."""
+    header: list[str] | None = None
+    rows = []
+    for number, line in enumerate(re.split(r"\r\n|\n|\r", text), 1):
+        fields = smi_fields(line)
+        if not fields or fields[0].startswith("#"):
+            continue
+        if header is None:
+            header = fields
+            repeated = sorted({name for name in header if header.count(name) > 1})
+            if repeated:
+                raise InputFileError(f"{path}: the header names the column(s) {repeated} more than once; "
+                                     "rename or delete the copies.")
+        elif len(fields) != len(header):
+            raise InputFileError(
+                f"{path}: line {number} has {len(fields)} whitespace-separated fields, the header "
+                f"{len(header)} ({' '.join(header)}); in a .smi file a name with a space splits in two and a "
+                "missing value shifts the ones after it. Fix that line, or save the table as .csv or .tsv "
+                "(where fields may be empty or hold spaces).")
+        else:
+            rows.append(fields)
+    return pd.DataFrame(rows, columns=header, dtype=object)
+
+
 def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     text = _decode(path)
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty (no header, no rows).")
+    if separator == r"\s+":
+        return _read_smi_table(path, text.lstrip("\ufeff"))
     skipped = 0  # lines before the header (pandas' line numbers below are that many short)
     if separator == ",":  # a .csv: ',', ';' or a tab; lines end in \n, \r\n or \r (Excel for Mac)
         separator, skipped = table_layout(text)
         if skipped:
             text = text[EXCEL_SEP_LINE.match(text).end():]
-    if separator != r"\s+":
-        check_header(path, text, separator)
-        if '"' in text:  # only a quote can make the parser read rows into one field
-            check_records(path, io.StringIO(text, newline=""), separator, skipped)
+    check_header(path, text, separator)
+    if '"' in text:  # only a quote can make the parser read rows into one field
+        check_records(path, io.StringIO(text, newline=""), separator, skipped)
     try:
         # index_col=False: a row with a trailing separator does not turn the first column
         # into an index (which shifted every column); check_header refuses a real extra field
         table = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False,
-                            na_values=[""], skipinitialspace=False, index_col=False,
-                            engine="python" if separator == r"\s+" else "c")
+                            na_values=[""], skipinitialspace=False, index_col=False)
     except pd.errors.ParserError as err:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
         if found is None:
@@ -315,6 +358,10 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
         if key == "data.smiles_column" and file_suffix(source)[0] in (".sdf", ".sd"):
             hint = (" In an SD file the structures are each record's mol block, read into the column "
                     "'smiles' (a SMILES property is not used): set data.smiles_column: smiles.")
+        elif len(present) == 1 and any(mark in present[0] for mark in ",;\t"):
+            hint = (f" The header was read as one column: a {file_suffix(source)[0]} file is read as "
+                    f"{_SEPARATED_BY.get(file_suffix(source)[0], 'whitespace')}-separated. Name the file for "
+                    "its separator: .csv (comma or semicolon), .tsv (tab).")
         elif not close and file_suffix(source)[0] in (".smi", ".smiles"):
             hint = (" The first line of a .smi file names its columns: start the file with a header "
                     f"line such as '{columns.get('data.smiles_column', 'smiles')} "

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.data.io import (InputFileError, check_header, check_records, file_suffix, first_invalid_utf8, open_text,
-                             table_layout)
+                             smi_fields, table_layout)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -251,7 +251,7 @@ def _smi(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     start, ids, smiles, first = 0, [], [], True
     with open_text(path) as handle:
         for line in handle:
-            words = line.split()
+            words = smi_fields(line)  # a CXSMILES extension stays with its SMILES (refused there)
             if not words or words[0].startswith("#"):
                 continue
             if first and words[0].lower() == "smiles":
@@ -281,14 +281,12 @@ def _first_record_properties(path: Path) -> dict[str, object]:
 
 
 def _sdf(path: Path, chunk_size: int, id_column: str | None) -> Iterator[pd.DataFrame]:
-    from rdkit import Chem
-
-    from molprop.data.sdf import SDRecordError, sd_molecules
+    from molprop.data.sdf import SDRecordError, record_smiles, sd_molecules
 
     start, ids, smiles, key = 0, [], [], id_column or "_Name"
     try:
         for mol in sd_molecules(path):
-            smiles.append(Chem.MolToSmiles(mol))
+            smiles.append(record_smiles(mol))
             ids.append(mol.GetProp(key).strip() if mol.HasProp(key) else None)
             if len(smiles) == chunk_size:
                 yield _frame(start, ids, smiles)
