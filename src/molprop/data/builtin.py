@@ -42,15 +42,13 @@ def sha256_of(path: Path) -> str:
 def read_sdf(path: Path) -> pd.DataFrame:
     """SD file to a table: SMILES written from each mol block, plus every SD property
     (records as :func:`molprop.data.sdf.sd_molecules` reads them)."""
-    from rdkit import Chem
-
-    from molprop.data.sdf import sd_molecules, sd_properties
+    from molprop.data.sdf import record_smiles, sd_molecules, sd_properties
 
     rows = []
     for mol in sd_molecules(path):
         # The SD files' own SMILES fields are unreliable (some use `n(H)`); the mol block is not.
         props = {k: v for k, v in sd_properties(mol).items() if k.lower() != "smiles"}
-        props["smiles"] = Chem.MolToSmiles(mol)
+        props["smiles"] = record_smiles(mol)
         rows.append(props)
     return pd.DataFrame(rows)
 

@@ -63,6 +63,16 @@ def sd_molecules(path: str | Path) -> Iterator[Chem.Mol]:
         yield mol
 
 
+def record_smiles(mol: Chem.Mol) -> str:
+    """The SMILES of a record; where its mol block marks racemic or relative stereo groups
+    (V3000 ``STERAC`` / ``STEREL``: the drawn configuration is not the sample's), followed by
+    the CXSMILES block that says so, which the SMILES checks refuse as they do in a CSV cell
+    (plain SMILES would state one absolute configuration)."""
+    if any(group.GetGroupType() != Chem.StereoGroupType.STEREO_ABSOLUTE for group in mol.GetStereoGroups()):
+        return Chem.MolToCXSmiles(mol, Chem.SmilesWriteParams(), Chem.CXSmilesFields.CX_ENHANCEDSTEREO)
+    return Chem.MolToSmiles(mol)
+
+
 def sd_properties(mol: Chem.Mol) -> dict[str, object]:
     """The SD properties of a record (numbers as numbers, as RDKit reads them)."""
     return mol.GetPropsAsDict(includePrivate=False, includeComputed=False)

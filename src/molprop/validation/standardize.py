@@ -199,9 +199,10 @@ def _check_text(value: object) -> str:
     match = _WHITESPACE.search(text)
     if match and text[match.start():].strip().startswith("|"):
         raise _Rejected("trailing_text", f"'{text[match.start():].strip()[:60]}' after the SMILES is a "
-                        "CXSMILES extension (coordinates, enhanced stereo, labels...), which plain "
-                        "SMILES cannot carry. Export plain SMILES; where the block marks stereo "
-                        "groups (&1, or1), decide which stereo the measured sample had.")
+                        "CXSMILES extension (coordinates, enhanced stereo, labels...; from an SD file: "
+                        "its racemic or relative stereo groups), which plain SMILES cannot carry. "
+                        "Export plain SMILES; where the block marks stereo groups (&1, or1), decide "
+                        "which stereo the measured sample had.")
     if match:
         raise _Rejected("trailing_text", f"Text after the SMILES: '{text[match.start():].strip()[:60]}'. "
                         "RDKit would silently ignore it; put names and notes in their own column.")
