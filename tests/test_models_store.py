@@ -40,6 +40,19 @@ def test_same_seed_same_forest_whatever_the_threads():
     assert b.n_jobs == 1  # predicts in one thread: a reproducible sum over the trees
 
 
+def test_gradient_boosting_saves_the_same_bytes_whatever_the_threads(tmp_path):
+    # the binner kept its thread count: the same model saved differently on 1 and 2 cores
+    frame, y = _data()
+    prep = Preprocessor.fit(frame, ["desc_a", "desc_b"], scale=False)
+    saved = []
+    for n_jobs in (1, 2):
+        model = fit_estimator(make_estimator("hist_gradient_boosting", "regression", {"max_iter": 5}, 0, n_jobs),
+                              prep.transform(frame), y, n_jobs)
+        save_sklearn_member(tmp_path / f"m{n_jobs}", model, prep)
+        saved.append(sorted((p.name, p.read_bytes()) for p in (tmp_path / f"m{n_jobs}").iterdir()))
+    assert saved[0] == saved[1]
+
+
 def test_classes_unseen_in_training_get_zero_probability(tmp_path):
     frame, _ = _data()
     y = (frame["desc_a"] > 0).astype(int).to_numpy()  # classes 0, 1 only; the card says 3

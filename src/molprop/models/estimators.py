@@ -98,7 +98,9 @@ def fit_estimator(estimator: Any, x: np.ndarray, y: np.ndarray, n_jobs: int = 1)
     the linear solves here are small, and threaded BLAS made them 10x slower on a busy machine.
 
     A fitted forest is set to predict in one thread: threaded prediction sums the trees in a
-    varying order, so its last bits (and the metrics) would change from run to run."""
+    varying order, so its last bits (and the metrics) would change from run to run. Gradient
+    boosting's binner keeps the thread count it ran with, which only its saved bytes would
+    show: it is set to 1, so that one model saves to one file whatever the cores."""
     from sklearn.utils._param_validation import InvalidParameterError
     from threadpoolctl import threadpool_limits
 
@@ -111,6 +113,8 @@ def fit_estimator(estimator: Any, x: np.ndarray, y: np.ndarray, n_jobs: int = 1)
                                  "params.yaml (baseline.<model> or baseline.search.space.<model>).") from error
     if "n_jobs" in estimator.get_params():
         estimator.set_params(n_jobs=1)
+    if hasattr(getattr(estimator, "_bin_mapper", None), "n_threads"):
+        estimator._bin_mapper.n_threads = 1
     return estimator
 
 
