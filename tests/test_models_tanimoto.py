@@ -7,6 +7,7 @@ from rdkit.Chem import rdFingerprintGenerator
 from scipy import sparse
 
 from molprop.models import tanimoto
+from molprop.models.estimators import make_estimator
 from molprop.models.tanimoto import TanimotoKNNClassifier, TanimotoKNNRegressor, minmax_similarity
 
 SMILES = ["CCO", "CCCO", "c1ccccc1O", "c1ccccc1CC(=O)O", "CC(C)Cl", "ClC(Cl)Cl", "CCN(CC)CC",
@@ -90,6 +91,18 @@ def test_classifier_probabilities_are_weighted_votes():
     assert proba.shape == (1, 2) and proba.sum() == pytest.approx(1.0)
     assert proba[0].tolist() == pytest.approx([2 / 3, 1 / 3])
     assert model.predict(np.array([[0, 0, 1, 1]])).tolist() == [2]
+
+
+def test_balanced_class_weight_counts_a_rare_class_s_votes_more():
+    x = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [1, 0, 1, 0], [0, 0, 1, 1]])
+    y = np.array([0, 0, 0, 1])  # weights 4 / (2 x 3) and 4 / (2 x 1)
+    plain = TanimotoKNNClassifier(n_neighbors=4, weights="uniform").fit(x, y)
+    balanced = TanimotoKNNClassifier(n_neighbors=4, weights="uniform", class_weight="balanced").fit(x, y)
+    query = np.array([[1, 1, 1, 1]])
+    assert plain.predict_proba(query)[0].tolist() == pytest.approx([3 / 4, 1 / 4])
+    assert balanced.predict_proba(query)[0].tolist() == pytest.approx([1 / 2, 1 / 2])
+    assert make_estimator("knn_tanimoto", "classification", {}, 0).class_weight == "balanced"
+    assert make_estimator("knn_tanimoto", "classification", {}, 0, class_weight="none").class_weight is None
 
 
 @pytest.mark.parametrize("bad", [np.array([[0.5, 1.0]]), np.array([[-1.0, 1.0]]),

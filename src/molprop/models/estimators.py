@@ -58,8 +58,8 @@ CLASS_WEIGHTS = ("balanced", "none")
 def make_estimator(kind: str, task: str, hyperparameters: Mapping[str, Any], seed: int,
                    n_jobs: int = 1, class_weight: str = "balanced") -> Any:
     """An unfitted estimator of ``kind`` for ``task``. ``class_weight`` "balanced": classifiers
-    weight classes by inverse frequency where the estimator supports it (a rare class is not
-    ignored; its probabilities are shifted toward it, which costs Brier score and accuracy);
+    weight classes by inverse frequency (a rare class is not ignored; its probabilities are
+    shifted toward it, which costs Brier score and accuracy);
     "none": unweighted, as the network trains. ``ridge`` is Ridge for regression and
     LogisticRegression(C = 1 / alpha) for classification."""
     check_hyperparameters(kind, list(hyperparameters), f"baseline.{kind}")
@@ -89,7 +89,7 @@ def make_estimator(kind: str, task: str, hyperparameters: Mapping[str, Any], see
         return Ridge(alpha=alpha)
     from molprop.models.tanimoto import TanimotoKNNClassifier, TanimotoKNNRegressor
 
-    return (TanimotoKNNClassifier if classify else TanimotoKNNRegressor)(**params)
+    return TanimotoKNNClassifier(**weights, **params) if classify else TanimotoKNNRegressor(**params)
 
 
 def fit_estimator(estimator: Any, x: np.ndarray, y: np.ndarray, n_jobs: int = 1) -> Any:

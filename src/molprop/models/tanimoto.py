@@ -121,12 +121,27 @@ class TanimotoKNNRegressor(RegressorMixin, _TanimotoNeighbors):
 
 
 class TanimotoKNNClassifier(ClassifierMixin, _TanimotoNeighbors):
-    """Class probabilities: the (similarity-weighted) class shares among the k nearest."""
+    """Class probabilities: the (similarity-weighted) class shares among the k nearest. With
+    ``class_weight="balanced"`` a neighbour's vote counts n / (n_classes x its class's count)
+    of the training molecules, as scikit-learn's balanced weights do, so a rare class is not
+    outvoted by the neighbours' sheer number."""
+
+    class_weight: str | None = None  # models saved before the option existed
+
+    def __init__(self, n_neighbors: int = 5, weights: str = "similarity", binarize: bool = False,
+                 class_weight: str | None = None):
+        super().__init__(n_neighbors, weights, binarize)
+        self.class_weight = class_weight
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "TanimotoKNNClassifier":
-        """Keep the training fingerprints and class indices."""
+        """Keep the training fingerprints, class indices and class weights."""
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(f"class_weight is {self.class_weight!r}; use None or 'balanced'")
         self._store(x, np.asarray(y))
         self.classes_, self.labels_ = np.unique(np.asarray(y), return_inverse=True)
+        counts = np.bincount(self.labels_, minlength=len(self.classes_))
+        self.class_weights_ = (len(self.labels_) / (len(counts) * counts) if self.class_weight == "balanced"
+                               else np.ones(len(counts)))
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -134,10 +149,11 @@ class TanimotoKNNClassifier(ClassifierMixin, _TanimotoNeighbors):
         if len(x) == 0:
             return np.zeros((0, len(self.classes_)))
         indices, weights = self._neighbors(x)
+        votes = weights * getattr(self, "class_weights_", np.ones(len(self.classes_)))[self.labels_[indices]]
         proba = np.zeros((len(indices), len(self.classes_)))
         for column in range(indices.shape[1]):
-            np.add.at(proba, (np.arange(len(indices)), self.labels_[indices[:, column]]), weights[:, column])
-        return proba
+            np.add.at(proba, (np.arange(len(indices)), self.labels_[indices[:, column]]), votes[:, column])
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Most probable class (the first one on ties)."""
