@@ -143,7 +143,9 @@ def run_search(objective: Callable[[dict[str, Any]], float], config: SearchConfi
     if not config.space:
         value = float(objective({}))
         return SearchResult({}, value, metric, [{"number": 0, "params": {}, "value": value}])
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: a trial that raises (a refused hyperparameter, a missing feature group) is
+    # re-raised below with its own message; Optuna's warning would print its traceback first
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(direction="maximize" if maximize else "minimize",
                                 sampler=_sampler(config, seed))
 
