@@ -134,7 +134,7 @@ def test_the_search_never_sees_rows_outside_the_training_part(kind, monkeypatch)
     assert len(member.search.trials) == 4  # repeated points are not refitted
     assert len(matrices) == len(distinct) * 3 * 2 + 1  # folds x (fit + predict), final fit
     assert all(len(m) <= 60 and np.all(np.abs(m) < 150) for m in matrices)
-    assert member.hyperparameters == member.search.best
+    assert member.hyperparameters.items() >= member.search.best.items()
 
 
 def test_fit_member_is_repeatable_and_applies_the_best_hyperparameters():
@@ -147,7 +147,8 @@ def test_fit_member_is_repeatable_and_applies_the_best_hyperparameters():
     a = fit_member(frame, y, None, train, "regression", 0, config)
     b = fit_member(frame, y, None, train, "regression", 0, config)
     assert a.search.trials == b.search.trials
-    assert a.hyperparameters == {"weights": "uniform", "n_neighbors": a.search.best["n_neighbors"]}
+    assert a.hyperparameters == {"weights": "uniform", "n_neighbors": a.search.best["n_neighbors"],
+                                 "binarize": False}  # the default that applied is recorded too
     assert a.estimator.n_neighbors == a.search.best["n_neighbors"]
     x = pd.DataFrame(frame.iloc[80:])
     assert np.array_equal(a.estimator.predict(a.prep.transform(x)), b.estimator.predict(b.prep.transform(x)))
@@ -160,3 +161,27 @@ def test_no_search_fits_the_given_hyperparameters():
     assert member.search is None and member.hyperparameters == {"alpha": 3.0}
     assert member.estimator.C == pytest.approx(1 / 3.0)
     assert member.prep.columns == ["desc_size", "desc_noisy"]
+
+
+def test_the_card_records_the_defaults_that_applied_and_boosting_takes_a_whole_fraction():
+    frame, y = toy_table("regression", n=60)
+    # baseline.ridge: null (or a key left out) fitted alpha 1.0 and recorded {}
+    member = fit_member(frame, y, None, np.arange(60), "regression", 0, BaselineConfig("ridge", {}, ["descriptors"]))
+    assert member.hyperparameters == {"alpha": 1.0} and member.estimator.alpha == 1.0
+    config = BaselineConfig("hist_gradient_boosting", {"max_iter": 3, "max_features": 1}, ["descriptors"])
+    member = fit_member(frame, y, None, np.arange(60), "regression", 0, config)  # scikit-learn refused the integer 1
+    assert member.estimator.max_features == 1.0 and member.hyperparameters["max_features"] == 1
+    assert member.hyperparameters["learning_rate"] == 0.1  # scikit-learn's default, recorded
+
+
+def test_a_user_error_inside_a_trial_is_not_preceded_by_optuna_s_traceback(capsys):
+    from molprop.errors import UserInputError
+
+    def objective(params):
+        raise UserInputError("feature group(s) ['descriptors'] are listed in baseline.features ...")
+
+    with pytest.raises(UserInputError, match="feature group"):
+        run_search(objective, SearchConfig("optuna", n_trials=2, space={"alpha": {"low": 0.1, "high": 1.0}}),
+                   "regression", 0)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out and "Trial 0 failed" not in captured.err + captured.out

@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads(SCHEMA_FILE.read_text())
 
 
+MAX_FEATURES = ("a fraction of the features (0-1.0; all of them: 1.0, not 1, which scikit-learn reads as one "
+                "feature), a count >= 2, sqrt, log2 or null (all)")
+
+
 def _at(path: str) -> dict:
     node = SCHEMA
     for part in path.split("."):
@@ -68,8 +72,7 @@ def test_problems_name_the_key_and_what_to_write():
               "train": {"lrr": 0.1, "device": "gpu", "lr": None}}
     problems = params_problems(params, require_keys=False)
     assert problems == [
-        "baseline.random_forest.max_features is \"all\"; expected a fraction of the features (0-1], a count, "
-        "sqrt, log2 or null (all)",
+        f"baseline.random_forest.max_features is \"all\"; expected {MAX_FEATURES}",
         "baseline.search.timeout_s is 0; expected seconds > 0, or null (no limit)",
         "data.target_column is [\"logD\", \"logS\"]; expected one column name: molprop trains one target per "
         "pipeline; for several targets, run an experiment per target: dvc exp run -S data.target_column=<name>",
@@ -123,7 +126,7 @@ def test_search_space_values_follow_their_hyperparameter_s_rules():
         "baseline.search.space.random_forest.min_samples_leaf: 0 is not a value of "
         "baseline.random_forest.min_samples_leaf (expected a count >= 1, or a fraction (0-1) of the training rows)",
         "baseline.search.space.random_forest.max_features: 2.5 is not a value of baseline.random_forest.max_features "
-        "(expected a fraction of the features (0-1], a count, sqrt, log2 or null (all))",
+        f"(expected {MAX_FEATURES})",
         "baseline.search.space.ridge.alpha: low 100 is above high 1",
         "baseline.search.space.hist_gradient_boosting.learning_rate: 0 is not a value of "
         "baseline.hist_gradient_boosting.learning_rate (it must be > 0)",
@@ -136,6 +139,17 @@ def test_search_space_values_follow_their_hyperparameter_s_rules():
                            require_keys=False) == [
         "baseline.random_forest.min_samples_leaf is 1.5; expected a count >= 1, or a fraction (0-1) of the "
         "training rows"]
+    # a range with one decimal end samples decimals: every value between must be valid as one
+    # ({low: 0.5, high: 4} of a leaf size drew 2.42, which scikit-learn refused mid-search)
+    mixed = {"random_forest": {"min_samples_leaf": {"low": 0.5, "high": 4}, "max_features": {"low": 0.1, "high": 1.0}}}
+    assert params_problems({"baseline": {"search": {"space": mixed}}}, require_keys=False) == [
+        "baseline.search.space.random_forest.min_samples_leaf: 4.0 (a range with a decimal end is sampled as "
+        "decimals) is not a value of baseline.random_forest.min_samples_leaf (expected a count >= 1, or a fraction "
+        "(0-1) of the training rows)"]
+    # the integer 1 is one feature per split to scikit-learn: all of them is 1.0
+    assert params_problems({"baseline": {"random_forest": {"max_features": 1}}}, require_keys=False) == [
+        f"baseline.random_forest.max_features is 1; expected {MAX_FEATURES}"]
+    assert params_problems({"baseline": {"random_forest": {"max_features": 1.0}}}, require_keys=False) == []
 
 
 @pytest.mark.parametrize("section", ["split", "baseline", "train"])

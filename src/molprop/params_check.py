@@ -66,12 +66,13 @@ def _search_space_problems(baseline: Any, validator: Any) -> list[str]:
                 continue
             is_range = isinstance(spec, Mapping)
             values = [spec["low"], spec["high"]] if is_range else list(spec)
-            refused = []
-            for value in values:
-                errors = list(validator.evolve(schema=rules[name]).iter_errors(value))
-                if errors:
-                    text = _describe(errors[0]).split(";", 1)[-1].strip()
-                    refused.append(f"{where}: {_shown(value)} is not a value of baseline.{model}.{name} ({text})")
+            rule, label = validator.evolve(schema=rules[name]), f"baseline.{model}.{name}"
+            refused = _refusals(rule, where, label, values)
+            # a range samples whole numbers only between two integers, else any decimal in it,
+            # so both ends must be valid as decimals ({low: 0.5, high: 4} of a leaf size: 2.42)
+            if is_range and not refused and not all(isinstance(v, int) for v in values):
+                refused = _refusals(rule, where, label, [float(v) for v in values],
+                                    " (a range with a decimal end is sampled as decimals)")
             problems += refused
             if is_range and not refused:
                 if spec["low"] > spec["high"]:
@@ -79,6 +80,17 @@ def _search_space_problems(baseline: Any, validator: Any) -> list[str]:
                 elif spec.get("log") and spec["low"] <= 0:
                     problems.append(f"{where}: a log range needs low > 0, got {spec['low']}")
     return problems
+
+
+def _refusals(rule: Any, where: str, label: str, values: list, note: str = "") -> list[str]:
+    """A line for each of ``values`` that ``rule`` (a validator of one hyperparameter) refuses."""
+    found = []
+    for value in values:
+        errors = list(rule.iter_errors(value))
+        if errors:
+            text = _describe(errors[0]).split(";", 1)[-1].strip()
+            found.append(f"{where}: {_shown(value)}{note} is not a value of {label} ({text})")
+    return found
 
 
 TYPE_NAMES = {"string": "text", "number": "a number", "integer": "an integer", "boolean": "true or false",

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from molprop.models.estimators import (check_hyperparameters, fit_estimator, input_columns,
-                                       make_estimator, predict_matrix, scales_features)
+from molprop.models.estimators import (check_hyperparameters, effective_hyperparameters, fit_estimator,
+                                       input_columns, make_estimator, predict_matrix, scales_features)
 from molprop.models.matrix import Preprocessor, select_feature_columns
 from molprop.models.search import SearchConfig, SearchResult, cv_splits, cross_validated_score, run_search
 
@@ -85,4 +85,4 @@ def fit_member(features: pd.DataFrame, y: np.ndarray, groups: Sequence[str] | No
         record = run_search(objective, config.search, task, config.seed, on_trial)
     params = {**config.hyperparameters, **(record.best if record else {})}
     estimator, prep = fit_on_rows(frame, y_train, task, config, params)
-    return FittedMember(estimator, prep, params, record)
+    return FittedMember(estimator, prep, effective_hyperparameters(config.model, estimator, params), record)

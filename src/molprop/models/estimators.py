@@ -19,6 +19,7 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     "knn_tanimoto": ("n_neighbors", "weights", "binarize"),
 }
 KINDS = tuple(HYPERPARAMETERS)
+DEFAULT_ALPHA = 1.0  # ridge / logistic regression (C = 1 / alpha) without baseline.ridge.alpha
 
 
 def check_kind(kind: str) -> None:
@@ -34,6 +35,15 @@ def check_hyperparameters(kind: str, names: list[str], where: str) -> None:
     if unknown:
         raise UserInputError(f"{where}: {unknown} are not hyperparameters of {kind}; "
                          f"it has {list(HYPERPARAMETERS[kind])}")
+
+
+def effective_hyperparameters(kind: str, estimator: Any, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every hyperparameter of the kind as the fitted ``estimator`` used it: the ``given`` ones,
+    and for those params.yaml left out the default that applied (scikit-learn's, or ridge's
+    alpha 1.0), so that a model card never shows less than what was fitted."""
+    used = estimator.get_params()
+    return {name: given[name] if name in given else used.get(name, DEFAULT_ALPHA)
+            for name in HYPERPARAMETERS[kind]}
 
 
 def input_columns(kind: str, columns: list[str]) -> list[str]:
@@ -77,11 +87,13 @@ def make_estimator(kind: str, task: str, hyperparameters: Mapping[str, Any], see
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
         cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+        if "max_features" in params:  # a fraction; scikit-learn refuses the integer 1 (all of them)
+            params["max_features"] = float(params["max_features"])
         return cls(random_state=seed, early_stopping=False, **weights, **params)
     if kind == "ridge":
         from sklearn.linear_model import LogisticRegression, Ridge
 
-        alpha = float(params.get("alpha", 1.0))
+        alpha = float(params.get("alpha", DEFAULT_ALPHA))
         if alpha <= 0:
             raise UserInputError(f"baseline.ridge.alpha is {alpha}; it must be > 0")
         if classify:
