@@ -23,7 +23,8 @@ def unavailable_reason(sigma: np.ndarray, n_members: int) -> str | None:
     """Why ``sigma`` cannot be judged as an uncertainty, or None when it can."""
     if n_members < 2:
         return (f"{n_members} member: no spread between members to use as an uncertainty; "
-                "train an ensemble or use k-fold (split.n_folds) to get one")
+                "an ensemble (train.ensemble_size: the network) or k-fold (split.n_folds: both models) "
+                "gives one")
     if not np.all(np.isfinite(sigma)):
         return "the uncertainty has NaN or infinite values"
     if np.all(sigma == 0):

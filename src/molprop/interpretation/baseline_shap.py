@@ -50,9 +50,9 @@ def baseline_shap(model: SklearnModel | str | Path, features: pd.DataFrame,
                   reference: pd.DataFrame | None = None, permutation: PermutationConfig | None = None,
                   seed: int = 0) -> ShapExplanation:
     """SHAP values of every member on ``features`` (a data/features.parquet-like table),
-    averaged over members (the ensemble is the members' mean). ``reference``: the molecules
-    the model learned from (the base of linear SHAP, the background of permutation SHAP;
-    not needed for trees); ``permutation`` and ``seed``: settings of permutation SHAP."""
+    averaged over members (the ensemble is the members' mean). ``reference``: the non-test
+    molecules, training and validation (the base of linear SHAP, the background of permutation
+    SHAP; not needed for trees); ``permutation`` and ``seed``: settings of permutation SHAP."""
     model = model if isinstance(model, SklearnModel) else load_sklearn_model(model)
     chosen = predicted_classes(model, features)
     first_x = model.members[0][1].transform(features).astype(np.float64)

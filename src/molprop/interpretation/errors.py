@@ -39,8 +39,9 @@ def typical_predictions(predictions: pd.DataFrame, model: str, n: int,
 
 
 class TrainingNeighbours:
-    """The molecules a model learned from, searchable by Tanimoto similarity (Morgan radius 2,
-    2048 bits, as in the split stage's similarity report) and by Bemis-Murcko scaffold."""
+    """The non-test molecules (training and validation), searchable by Tanimoto similarity
+    (Morgan radius 2, 2048 bits, as in the split stage's similarity report) and by
+    Bemis-Murcko scaffold."""
 
     def __init__(self, mols: Sequence[Chem.Mol], table: pd.DataFrame) -> None:
         """``table`` holds mol_id, smiles, y and split of ``mols`` (same order)."""
@@ -52,7 +53,7 @@ class TrainingNeighbours:
 
     def describe(self, errors: pd.DataFrame, mols: Sequence[Chem.Mol]) -> pd.DataFrame:
         """``errors`` (rows of worst/typical_predictions for ``mols``) with the scaffold, how
-        many training molecules share it, and the nearest training molecule: its mol_id,
+        many non-test molecules share it, and the nearest non-test molecule: its mol_id,
         smiles, Tanimoto similarity, measured value and split part."""
         scaffolds = murcko_scaffolds(mols)
         nearest, similarity = [], []
