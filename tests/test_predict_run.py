@@ -65,6 +65,24 @@ def test_held_model_predicts_as_predict_saved(models, which):
     assert np.array_equal(held.members, saved.members)
 
 
+def test_a_held_network_predicts_on_one_torch_thread_as_evaluate_does(models, monkeypatch):
+    # --n-jobs 1 predicted in the main process on every torch thread: the last bits of some
+    # predictions differed from evaluate's (one thread) and between machines
+    import torch
+
+    import molprop.predict.model as held_module
+
+    seen, real = [], held_module.predict_loaded
+    monkeypatch.setattr(held_module, "predict_loaded", lambda *a: seen.append(torch.get_num_threads()) or real(*a))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        HeldModel(models.network, "cpu").predict(models.features, models.graphs)
+        assert seen and set(seen) == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_invalid_rows_get_a_reason_and_domain_scores_are_consistent(models, library, tmp_path):
     predict_file(models.baseline, library, tmp_path / "out.csv", PredictOptions(id_column="name"),
                  n_jobs=1, progress=False)

@@ -96,7 +96,7 @@ def predict_loaded(member: Any, card: ModelCard, features: pd.DataFrame,
     return predict_network(member, features, graphs, card.task, device)
 
 
-def _one_thread_for(card: ModelCard) -> AbstractContextManager:
+def one_thread_for(card: ModelCard) -> AbstractContextManager:
     """A network predicts on one torch thread (``molprop.nn.device.one_cpu_thread``);
     scikit-learn models as they are (no torch import)."""
     if card.kind != "torch":
@@ -114,7 +114,7 @@ def predict_saved(directory: str | Path, features: pd.DataFrame, device: str = "
     directory = Path(directory)
     card = load_card(directory)
     torch_device = member_device(card, device)
-    with _one_thread_for(card):
+    with one_thread_for(card):
         outputs = [predict_loaded(load_member(directory, card, name), card, features, graphs, torch_device)
                    for name in card.members]
     return Predictions(np.stack(outputs), list(card.members), card.extra.get("uncertainty_scale"),

@@ -193,27 +193,20 @@ def predict_prepared(batches: Sequence[Prepared], model, config: FeaturizeConfig
 _HELD: dict[tuple[str, str], object] = {}  # per process: the model, loaded once
 
 
-def held_model(model_dir: str, device: str, single_thread: bool = False):
-    """The model of ``model_dir``, loaded once per process; ``single_thread`` limits torch to
-    one thread (one worker per core already uses every core)."""
+def held_model(model_dir: str, device: str):
+    """The model of ``model_dir``, loaded once per process (a network predicts on one torch
+    thread: :meth:`HeldModel.predict`)."""
     key = (model_dir, device)
     if key not in _HELD:
         from molprop.predict.model import HeldModel
 
-        model = HeldModel(model_dir, device)
-        if single_thread and model.card.kind == "torch":
-            import torch
-
-            torch.set_num_threads(1)
-        _HELD[key] = model
+        _HELD[key] = HeldModel(model_dir, device)
     return _HELD[key]
 
 
 def process(task: tuple[PrepareSpec, pd.DataFrame, float, str]) -> pa.Table:
     """Output rows of one batch: ``prepare`` then the model (held by this process). The unit
     of work of a worker process or a Ray actor."""
-    import multiprocessing
-
     spec, batch, threshold, device = task
-    model = held_model(spec.model_dir, device, multiprocessing.parent_process() is not None)
+    model = held_model(spec.model_dir, device)
     return predict_prepared([prepare((spec, batch))], model, spec.featurize, threshold)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.features.graph import MolGraph
-from molprop.models.predictor import Predictions, load_member, member_device, predict_loaded
+from molprop.models.predictor import Predictions, load_member, member_device, one_thread_for, predict_loaded
 from molprop.models.store import load_card
 
 
@@ -32,6 +32,7 @@ class HeldModel:
     def predict(self, features: pd.DataFrame, graphs: Sequence[MolGraph] | None = None) -> Predictions:
         """Member predictions of ``features`` (and ``graphs`` for graph networks), as
         ``predict_saved`` returns them."""
-        outputs = [predict_loaded(m, self.card, features, graphs, self.device) for m in self.members]
+        with one_thread_for(self.card):  # evaluate's numbers, whatever --n-jobs and the cores
+            outputs = [predict_loaded(m, self.card, features, graphs, self.device) for m in self.members]
         return Predictions(np.stack(outputs), list(self.card.members), self.card.extra.get("uncertainty_scale"),
                            self.card.extra.get("uncertainty_floor"))
