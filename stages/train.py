@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 OUT = Path("models/model")
 CHECKPOINTS = Path("checkpoints/train")
+RUN_SETTINGS = ("n_jobs", "device", "checkpoint_interval_s")  # how train runs, not what it trains
 CURVES = {"train_loss": "train/loss", "val_loss": "val/loss", "lr": "lr"}  # history key: dvclive name
 
 
@@ -80,6 +81,9 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
         raise UserInputError("train.feature_scaling none leaves the RDKit descriptors as they are (Ipc reaches 1e9, "
                              "BertzCT 1e3): a network does not train on such inputs. Use quantile or standard, or "
                              "take descriptors off train.features")
+    if cfg["model"] == "dmpnn" and cfg["n_layers"] < 1:  # range(n_layers - 1) hidden + the output layer
+        raise UserInputError("train.n_layers is 0: a dmpnn's head counts its output layer, so 1 is the least "
+                             "(the output layer alone; 0 trained the same network as 1)")
     seed_everything(cfg["seed"])
     kind = cfg["model"]
     tables = read_training_tables(Path("data"), task, kind, cfg["features"])
@@ -90,6 +94,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     print(f"train: {len(members)} {kind} member(s) on {device}, {len(data.columns)} molecule features")
     val_predictions: dict[str, list[np.ndarray]] = {}
     best_epochs: list[int] = []
+    best_epoch: dict[str, int] = {}
     histories: list[list[dict]] = []
     run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device, OUT, CHECKPOINTS,
                     cfg["checkpoint_interval_s"])
@@ -108,6 +113,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
             histories.append(result.history)
             summary = {"best_epoch": result.best_epoch, "epochs_run": len(result.history)}
             best_epochs.append(result.best_epoch)
+            best_epoch[member.name] = result.best_epoch
             if len(val):
                 pred = result.val_predictions
                 val_predictions.setdefault(member.partition.name, []).append(pred)
@@ -121,11 +127,16 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                                      options.start_from_epoch, options.max_epochs)
     if warning:
         print(f"train: warning: {warning}")
+    validated_on = any(len(m.partition.val) for m in members)
     for record in mean_history(histories):  # dvc.yaml's learning_curves, whatever the members are called
         live.step = record["epoch"]
         live.log_metric("ensemble/train/loss", record["train_loss"])
-        if any(len(m.partition.val) for m in members):
+        if validated_on:
             live.log_metric("ensemble/val/loss", record["val_loss"])
+    if not validated_on:  # an empty validation curve: dvc plots show reported the file missing
+        empty = Path(live.plots_dir) / "metrics" / "ensemble" / "val" / "loss.tsv"
+        empty.parent.mkdir(parents=True, exist_ok=True)
+        empty.write_text("step\tloss\n")
     parts = {m.partition.name: m.partition.val for m in members}
     extra = ensemble_validation(parts, val_predictions, data.y, task)
     flat = flat_uncertainty_warning(val_predictions, extra["uncertainty_scale"], extra["uncertainty_floor"])
@@ -135,7 +146,9 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
         live.summary[f"ensemble/{key}"] = undefined_as_null(value)
     live.make_summary()
     tracking.log_metrics({f"ensemble.{k}": v for k, v in extra.items() if v is not None})
-    save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra))
+    what = {"model": cfg["model"], "best_epoch": {m.name: best_epoch[m.name] for m in members},
+            "settings": {k: v for k, v in cfg.items() if k not in RUN_SETTINGS}}  # what was trained
+    save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra | what))
     save_model_context(OUT, validated, np.concatenate([m.partition.train for m in members]), extra)
     tracking.log_model_dir(OUT)
 

@@ -268,6 +268,9 @@ def test_unscaled_descriptors_for_the_network_are_refused(monkeypatch):
 
     with pytest.raises(UserInputError, match="train.feature_scaling none leaves the RDKit descriptors"):
         train_ensemble("regression", {"feature_scaling": "none", "features": ["descriptors"]}, "cpu", None)
+    with pytest.raises(UserInputError, match="train.n_layers is 0: a dmpnn's head counts its output layer"):
+        train_ensemble("regression", {"feature_scaling": "quantile", "features": [], "model": "dmpnn",
+                                      "n_layers": 0}, "cpu", None)
 
 
 def test_what_the_train_stage_imports_to_coordinate_the_members_does_not_import_torch():
