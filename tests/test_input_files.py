@@ -198,3 +198,14 @@ def test_a_header_read_as_one_column_names_the_separator_the_suffix_means(tmp_pa
     with pytest.raises(InputFileError, match=r"read as one column: a \.txt file is read as tab-separated\. Name the "
                                              r"file for its separator: \.csv"):
         require_columns(read_source(path), {"data.smiles_column": "smiles"}, path)
+
+
+def test_reading_an_sd_file_keeps_rdkit_s_complaints_off_the_terminal(tmp_path, capfd):
+    from rdkit import Chem
+
+    from molprop.data.sdf import sd_molecules
+
+    five_bonds = Chem.MolFromSmiles("C(C)(C)(C)(C)C", sanitize=False)
+    (tmp_path / "in.sdf").write_text(Chem.MolToMolBlock(five_bonds) + "$$$$\n")
+    assert len(list(sd_molecules(tmp_path / "in.sdf"))) == 1  # read unsanitized: rejected later with a reason
+    assert "valence" not in capfd.readouterr().err

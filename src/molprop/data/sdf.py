@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from rdkit import Chem
+from rdkit import Chem, rdBase
 
 from molprop.data.io import open_text
 
@@ -53,9 +53,10 @@ def sd_molecules(path: str | Path) -> Iterator[Chem.Mol]:
     path = Path(path)
     supplier = Chem.SDMolSupplier()
     for index, (line, block) in enumerate(_blocks(path)):
-        mol = _first(supplier, block, sanitize=True)
-        if mol is None:
-            mol = _first(supplier, block, sanitize=False)
+        with rdBase.BlockLogs():  # RDKit's complaints: the row is rejected with its reason later
+            mol = _first(supplier, block, sanitize=True)
+            if mol is None:
+                mol = _first(supplier, block, sanitize=False)
         if mol is None:
             raise SDRecordError(f"{path}: record {index + 1} (counting from 1; from line {line}, "
                                 f"{block.splitlines()[0][:40]!r}) is not a readable mol block; fix or "
