@@ -66,7 +66,7 @@ def fit_and_save(task: str, cfg: dict) -> None:
     from molprop.models.baseline import fit_member
     from molprop.models.estimators import predict_matrix
     from molprop.models.partitions import partitions
-    from molprop.models.search import cv_groups_of, objective_metric
+    from molprop.models.search import cv_groups_of, objective_metric, timeout_note
     from molprop.models.store import ModelCard, save_card, save_sklearn_member
     from molprop.schema import SMILES, TARGET
     from molprop.seeding import seed_everything
@@ -84,7 +84,7 @@ def fit_and_save(task: str, cfg: dict) -> None:
         groups = cv_groups_of(validated[SMILES].tolist(), config.search.cv_groups)
     parts = partitions(split)
     shutil.rmtree(OUT, ignore_errors=True)
-    chosen, cv_scores = {}, {}
+    chosen, cv_scores, trials_run = {}, {}, {}
     for part in parts:
 
         def log_trial(number: int, trial: dict, value: float, name: str = part.name) -> None:
@@ -111,6 +111,10 @@ def fit_and_save(task: str, cfg: dict) -> None:
             write_json(OUT / part.name / "search.json", member.search.__dict__)
             tracking.log_metrics({f"{part.name}.cv_{member.search.metric}": member.search.cv_score})
             summary += f", CV {member.search.metric} {member.search.cv_score:.4f}"
+            trials_run[part.name] = len(member.search.trials)
+            note = timeout_note(config.search, len(member.search.trials))
+            if note:
+                print(f"baseline {part.name}: note: {note}")
         if len(part.val):
             val_pred = predict_matrix(member.estimator, member.prep.transform(features.iloc[part.val]),
                                       task, len(classes))
@@ -121,7 +125,7 @@ def fit_and_save(task: str, cfg: dict) -> None:
     extra = {"model": config.model, "hyperparameters": chosen, "cv_score": cv_scores,
              "cv_metric": objective_metric(task)[0] if cv_scores else None,
              "search": {k: v for k, v in cfg["search"].items() if k != "space"}
-             | {"space": dict(config.search.space)}}
+             | {"space": dict(config.search.space), "trials_run": trials_run}}
     used_groups = ["morgan"] if config.model == "knn_tanimoto" else list(config.features)
     card = ModelCard("sklearn", task, used_groups, [p.name for p in parts], classes, extra)
     save_card(OUT, card)

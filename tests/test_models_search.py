@@ -185,3 +185,15 @@ def test_a_user_error_inside_a_trial_is_not_preceded_by_optuna_s_traceback(capsy
                    "regression", 0)
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out and "Trial 0 failed" not in captured.err + captured.out
+
+
+def test_a_search_the_time_cap_cut_short_is_named():
+    from molprop.models.search import timeout_note
+
+    optuna = SearchConfig("optuna", n_trials=20, timeout_s=5, space={"alpha": {"low": 0.1, "high": 1.0}})
+    assert timeout_note(optuna, 3) == ("the search stopped at baseline.search.timeout_s (5 s) after 3 of 20 trials; "
+                                       "the hyperparameters chosen depend on this machine's speed")
+    assert timeout_note(optuna, 20) is None
+    assert timeout_note(SearchConfig("optuna", n_trials=20, space=optuna.space), 3) is None  # no cap: a failure
+    grid = SearchConfig("grid", n_trials=20, timeout_s=5, space={"a": [1, 2], "b": [1, 2, 3]})
+    assert timeout_note(grid, 6) is None and "after 4 of 6 trials" in timeout_note(grid, 4)  # the whole grid is 6

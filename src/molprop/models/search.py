@@ -6,6 +6,7 @@ alone, so validation and test molecules cannot influence the chosen hyperparamet
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,18 @@ class SearchResult:
     cv_score: float
     metric: str
     trials: list[dict[str, Any]]
+
+
+def timeout_note(config: SearchConfig, n_run: int) -> str | None:
+    """What to say when ``timeout_s`` ended the search before its budget (``n_trials``, or
+    every point of a smaller grid) was spent; None otherwise."""
+    budget = config.n_trials
+    if config.method == "grid":
+        budget = min(budget, math.prod(len(choices) for choices in config.space.values()))
+    if config.timeout_s is None or not config.space or n_run >= budget:
+        return None
+    return (f"the search stopped at baseline.search.timeout_s ({config.timeout_s:g} s) after {n_run} of {budget} "
+            "trials; the hyperparameters chosen depend on this machine's speed")
 
 
 def objective_metric(task: str) -> tuple[str, bool]:
