@@ -150,6 +150,13 @@ def test_parquet_index_and_byte_columns_are_read_as_data(tmp_path):
     assert table["smiles"].tolist() == ["CCO", "CCCO"] and table["fp"].tolist() == [b"\x91\x00", None]
     raw = as_text(table)
     assert raw["fp"].tolist() == ["9100", pd.NA] and raw["y"].tolist() == ["1.5", "2.0"]
+    # one value that is not UTF-8 keeps the column bytes: each cell is still read as text, the
+    # bad byte as U+FFFD (refused for it, as predict does), not as "b'CCO'"
+    pq.write_table(pa.table({"smiles": pa.array([b"CCO", b"C\x91C"], pa.binary()), "y": [b"1.5", b"2.0"]}),
+                   tmp_path / "c.parquet")
+    result = curate(read_source(tmp_path / "c.parquet"), "smiles", "y", ValidationConfig(n_jobs=1))
+    assert result.validated["smiles"].tolist() == ["CCO"] and result.validated["y"].tolist() == [1.5]
+    assert result.rejected["reason"].tolist() == ["non_ascii_smiles"]
 
 
 def test_a_damaged_gzipped_sd_file_is_named(tmp_path):

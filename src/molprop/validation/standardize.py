@@ -17,7 +17,7 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from molprop.molecules import use_legacy_stereo_perception
 from molprop.validation.config import MoleculeRules, StandardizeConfig
-from molprop.validation.targets import MISSING_MARKERS, is_missing
+from molprop.validation.targets import MISSING_MARKERS, cell_text, is_missing
 
 RDLogger.DisableLog("rdApp.*")  # every failure is reported as a rejected row instead
 
@@ -183,7 +183,7 @@ def _check_text(value: object) -> str:
     """The SMILES text, stripped of surrounding whitespace, or a string-level rejection."""
     if is_missing(value):
         raise _Rejected("missing_smiles", "The SMILES cell is empty. Fill it in or drop the row.")
-    text = str(value).strip()
+    text = cell_text(value).strip()
     if not text:
         raise _Rejected("empty_smiles", "The SMILES is empty or only whitespace (RDKit would read "
                         "it as a molecule with 0 atoms). Fill it in or drop the row.")

@@ -39,9 +39,16 @@ def is_missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+def cell_text(value: object) -> str:
+    """A cell as text. Bytes (a Parquet column of text written without its UTF-8 mark, with a
+    value that is not UTF-8) are decoded with U+FFFD for a bad byte, as molprop predict reads
+    them, so the row is refused for that character rather than read as "b'...'"."""
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def target_text(value: object) -> str:
     """A target cell as the user would read it (for rejected.csv); missing cells are ''."""
-    return "" if is_missing(value) else str(value)
+    return "" if is_missing(value) else cell_text(value)
 
 
 OTHER_MARK = {".": ",", ",": "."}  # the decimal mark's counterpart, a thousands separator
