@@ -55,8 +55,8 @@ def sd_molecules(path: str | Path) -> Iterator[Chem.Mol]:
     for index, (line, block) in enumerate(_blocks(path)):
         with rdBase.BlockLogs():  # RDKit's complaints: the row is rejected with its reason later
             mol = _first(supplier, block, sanitize=True)
-            if mol is None:
-                mol = _first(supplier, block, sanitize=False)
+        if mol is None:  # not blocked: where this fails too, RDKit's line says why before the error below
+            mol = _first(supplier, block, sanitize=False)
         if mol is None:
             raise SDRecordError(f"{path}: record {index + 1} (counting from 1; from line {line}, "
                                 f"{block.splitlines()[0][:40]!r}) is not a readable mol block; fix or "
