@@ -197,3 +197,11 @@ def test_a_search_the_time_cap_cut_short_is_named():
     assert timeout_note(SearchConfig("optuna", n_trials=20, space=optuna.space), 3) is None  # no cap: a failure
     grid = SearchConfig("grid", n_trials=20, timeout_s=5, space={"a": [1, 2], "b": [1, 2, 3]})
     assert timeout_note(grid, 6) is None and "after 4 of 6 trials" in timeout_note(grid, 4)  # the whole grid is 6
+
+
+def test_a_search_whose_every_score_is_nan_says_so():
+    from molprop.errors import UserInputError
+
+    config = SearchConfig("optuna", n_trials=3, space={"alpha": {"low": 0.1, "high": 1.0}})
+    with pytest.raises(UserInputError, match=r"cross-validated roc_auc was not a number in every trial \(3\)"):
+        run_search(lambda params: float("nan"), config, "classification", 0)

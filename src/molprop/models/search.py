@@ -177,6 +177,11 @@ def run_search(objective: Callable[[dict[str, Any]], float], config: SearchConfi
                    n_jobs=1, catch=())
     trials = [{"number": t.number, "params": t.params, "value": t.value}
               for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not trials and seen and not any(math.isfinite(v) for v in seen.values()):
+        raise UserInputError(f"baseline search: the cross-validated {metric} was not a number in every trial "
+                             f"({len(seen)}): a fold of the training part with one class (ROC-AUC is undefined) "
+                             "or a model that predicts NaN? Lower baseline.search.cv_folds, set "
+                             "search.cv_groups: random, or check the features")
     if not trials:
         raise UserInputError("baseline search: no trial finished; raise timeout_s or n_trials")
     return SearchResult(dict(study.best_params), float(study.best_value), metric, trials)
