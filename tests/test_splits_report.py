@@ -176,6 +176,6 @@ def test_parts_far_from_their_fractions_are_warned_about() -> None:
     leftover = {"train": {"n": 577}, "val": {"n": 64}, "test": {"n": 1}}  # a group fitting neither train nor val
     assert [w.split(":")[0] for w in fraction_warnings(
         {"config": config | {"train": 0.9, "val": 0.1, "test": 0.0}, "parts": leftover})] == [
-        "the test part holds 1 of 642 molecules (0%), where split.fractions.test asks for 0%"]
+        "the test part holds 1 molecule(s), where split.fractions.test asks for none"]
     kfold = {"train": {"n": 400}, "test": {"n": 99}}
     assert fraction_warnings({"config": config | {"n_folds": 5}, "parts": kfold}) == []

@@ -358,7 +358,8 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
         if key == "data.smiles_column" and file_suffix(source)[0] in (".sdf", ".sd"):
             hint = (" In an SD file the structures are each record's mol block, read into the column "
                     "'smiles' (a SMILES property is not used): set data.smiles_column: smiles.")
-        elif len(present) == 1 and any(mark in present[0] for mark in ",;\t"):
+        elif (len(present) == 1 and any(mark in present[0] for mark in ",;\t")
+              and file_suffix(source)[0] in TEXT_SEPARATORS):
             hint = (f" The header was read as one column: a {file_suffix(source)[0]} file is read as "
                     f"{_SEPARATED_BY.get(file_suffix(source)[0], 'whitespace')}-separated. Name the file for "
                     "its separator: .csv (comma or semicolon), .tsv (tab).")

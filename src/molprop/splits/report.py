@@ -171,8 +171,10 @@ def fraction_warnings(report: dict) -> list[str]:
         n = parts.get(name, {"n": 0})["n"]
         asked, got = float(config[name]), n / total if total else 0.0
         off = abs(n - asked * total) > 1.5 and abs(got - asked) > 0.05  # more than rounding on a few molecules
-        if (off and not 0.5 * asked <= got <= 1.5 * asked) or (asked == 0 and n > 0):
-            why = FRACTION_ADVICE.get(config["method"], "check split.fractions")
+        why = FRACTION_ADVICE.get(config["method"], "check split.fractions")
+        if asked == 0 and n > 0:
+            warnings.append(f"the {name} part holds {n} molecule(s), where split.fractions.{name} asks for none: {why}")
+        elif off and not 0.5 * asked <= got <= 1.5 * asked:
             warnings.append(f"the {name} part holds {n} of {total} molecules "
                             f"({got:.0%}), where split.fractions.{name} asks for {asked:.0%}: {why}")
     return warnings
