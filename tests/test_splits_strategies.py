@@ -125,6 +125,16 @@ def test_scaffold_balanced_with_an_empty_part_keeps_the_big_groups_first(freesol
         assert np.all(np.abs(sizes(labels) / n - np.array(fractions)) <= 0.02), (seed, sizes(labels))
 
 
+def test_cluster_split_with_an_empty_part_still_shuffles_the_small_clusters():
+    # a part of fraction 0 made every cluster "big", so all went in order of size: small
+    # clusters of distinct sizes were placed the same way whatever split.seed
+    sizes_ = [40, 30, 1, 2, 3, 4, 5, 6]
+    clusters = np.repeat(np.arange(len(sizes_)), sizes_)
+    splits = {tuple(strategies.cluster_split(clusters, (0.8, 0.0, 0.2), seed)) for seed in range(8)}
+    assert len(splits) > 1
+    assert all(set(labels[:70]) == {"train"} for labels in splits)  # the two big clusters still come first
+
+
 def test_scaffold_split_disjointness_is_asserted_in_code(freesolv, monkeypatch):
     smiles, y = freesolv
     leaky = lambda scaffolds, fractions: strategies.random_split(len(scaffolds), fractions, 0)  # noqa: E731
