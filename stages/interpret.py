@@ -4,7 +4,7 @@ Writes reports/interpret/: index.html (one self-contained page, opens offline),
 feature_importance.csv/.png (baseline feature importance: TreeSHAP for trees, linear SHAP for
 ridge / logistic regression, permutation importance for any other kind such as k-NN; the
 table's method column names it), worst_<model>.csv (worst test predictions with scaffold and
-nearest training neighbour), maps/<model>_<kind>_<k>.png (atom-contribution maps) and
+nearest non-test neighbour), maps/<model>_<kind>_<k>.png (atom-contribution maps) and
 maps_<model>.png (the maps of one model on one picture).
 """
 

@@ -6,7 +6,8 @@ data/validated.parquet, data/rejected.csv (row, input, reason, message),
 reports/validation/ (standardization changes, the Great Expectations suite and its result)
 and metrics/validation.json. A problem with the file as a whole stops the stage with a
 message and exit code 1, before any output is written; a failed Great Expectations check
-stops it after writing reports/validation/ (the suite and its result, to inspect).
+stops it after writing reports/validation/ (the suite and its result, to inspect) and
+data/rejected.csv (the rows already rejected often say why).
 """
 
 from __future__ import annotations

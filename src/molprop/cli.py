@@ -117,11 +117,12 @@ def _info(args: argparse.Namespace) -> int:
     print(f"trained on:       {info['n_train']} molecules, data hash {info['data_hash']}")
     print(f"domain:           Morgan r={info['domain_fingerprint']['radius']}, "
           f"{info['domain_fingerprint']['n_bits']} bits, max Tanimoto to the training set")
-    card_metrics = {k: v for k, v in info["extra"].items() if k not in ("uncertainty_scale", "uncertainty_floor")}
-    if card_metrics:
-        info["metrics"] = {"model card": card_metrics} | (
-            {"predict context": info["metrics"]} if info["metrics"] else {})
-    for key in ("metrics", "validate", "featurize"):
+    # the card's own entries: what was trained (kind, settings, chosen hyperparameters) and its
+    # validation scores; the metrics of the saved training context follow
+    info["model card"] = {k: v for k, v in info["extra"].items() if k not in ("uncertainty_scale", "uncertainty_floor")}
+    for key in ("model card", "metrics", "validate", "featurize"):
+        if key == "model card" and not info[key]:
+            continue
         text = yaml.safe_dump(info[key], sort_keys=True, default_flow_style=False).rstrip()
         print(f"{key}:\n  " + text.replace("\n", "\n  "))
     return 0

@@ -75,12 +75,12 @@ class Molecules:
         return rows
 
     def neighbours(self) -> TrainingNeighbours:
-        """Search over the molecules the models learned from (every part but test)."""
+        """Search over the non-test molecules (every part but test)."""
         learned = np.flatnonzero(self.table[SPLIT].to_numpy() != "test")
         return TrainingNeighbours([self.mols[i] for i in learned], self.table.iloc[learned])
 
     def learned_features(self) -> pd.DataFrame:
-        """Feature rows of the molecules the models learned from (every part but test): the
+        """Feature rows of the non-test molecules (every part but test): the
         reference of linear SHAP and the background of permutation SHAP."""
         return self.features.iloc[np.flatnonzero(self.table[SPLIT].to_numpy() != "test")]
 
@@ -220,7 +220,7 @@ def choose_for_maps(name: str, predictions: pd.DataFrame, data: Molecules, neigh
 def draw_maps(model: str | Path | SklearnModel, request: MapRequest, config: InterpretConfig,
               reference: pd.DataFrame | None = None, known: GlobalImportance | None = None) -> ModelExplanations:
     """Explanations and atom-contribution maps (one colour scale) of the molecules of
-    ``request``. ``reference``: the molecules the models learned from (baseline SHAP);
+    ``request``. ``reference``: the non-test molecules (baseline SHAP);
     ``known``: the baseline's importance, whose SHAP values are reused when it has them."""
     permutation = config.permutation
     if isinstance(model, SklearnModel) and model.kind == "permutation" and reference is not None:

@@ -124,7 +124,7 @@ def maps_section(note: str, groups: Sequence[tuple[str, Sequence[str]]]) -> str:
 
 def errors_section(described: pd.DataFrame, mols_by_id: Mapping[str, Chem.Mol],
                    classes: Sequence[str]) -> str:
-    """The worst predictions side by side with the nearest molecule the model learned from."""
+    """The worst predictions side by side with the nearest non-test molecule."""
     rows = []
     for item in described.to_dict("records"):
         rows.append({
