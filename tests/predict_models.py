@@ -75,7 +75,7 @@ def build_models(root: Path, n: int = 160) -> Models:
         forest = _forest(prep.transform(features.iloc[train]), y[train], "regression", 10, seed)
         save_sklearn_member(baseline / f"member_{seed}", forest, prep)
     save_card(baseline, ModelCard("sklearn", "regression", ["morgan", "descriptors"],
-                                  ["member_0", "member_1"], extra={"uncertainty_scale": 1.5}))
+                                  ["member_0", "member_1"], extra={"uncertainty_scale": 1.5, "model": "random_forest"}))
     save_predict_context(baseline, **context)
 
     classifier = root / "classifier"

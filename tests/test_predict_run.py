@@ -174,7 +174,7 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
     info = _cli("info", "--model", models.baseline)
     assert info.returncode == 0, info.stderr
     assert "2 member(s)" in info.stdout and "spread x 1.5" in info.stdout and "val_rmse: 1.23" in info.stdout
-    assert "\nmodel card:\n" in info.stdout  # what was trained has its own section, not under metrics
+    assert "\nmodel card:\n  model: random_forest\nmetrics:\n" in info.stdout  # not filed under metrics
     read_end, write_end = os.pipe()
     os.close(read_end)  # `molprop info | head`: the reader has gone before the output is written
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe buffers stdout
