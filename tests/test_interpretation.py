@@ -109,6 +109,15 @@ def test_bit_substructures_count_molecules_and_pick_the_smallest_example():
     assert found[0].example == 1 and found[0].environment == (1, 0)
 
 
+def test_bit_substructures_of_a_molecule_in_several_pieces():
+    # validate keeps CCO.CCO (identical pieces are no mixture): a rooted SMILES of a radius-0
+    # environment raised RDKit's "single fragment" precondition and stopped interpret
+    mols = [Chem.MolFromSmiles("CCO.CCO"), Chem.MolFromSmiles("CCO.c1ccccc1")]
+    bits = sorted(set(bit_environments(mols[0], RADIUS, N_BITS)) | set(bit_environments(mols[1], RADIUS, N_BITS)))
+    found = bit_substructures(mols, bits, RADIUS, N_BITS)
+    assert {s.smiles for b in bits for s in found[b]} >= {"[OH]", "[CH3]", "[cH]([cH])[cH]"}
+
+
 # --- descriptors as sums over atoms --------------------------------------------------
 
 @pytest.mark.parametrize("name,smiles", [("TPSA", "CC(=O)Nc1ccc(O)cc1"), ("MolMR", "CC(=O)Nc1ccc(O)cc1"),

@@ -43,6 +43,11 @@ def environment_smiles(mol: Chem.Mol, centre: int, radius: int) -> str:
     """The environment as a SMILES fragment with explicit hydrogen counts (so a hydroxyl
     oxygen ``[OH]`` differs from a carbonyl ``[O]``), for grouping the different substructures
     that share one fingerprint position."""
+    if len(Chem.GetMolFrags(mol)) > 1:  # a rooted SMILES needs one fragment: the centre's own
+        atom_map: list = []
+        pieces = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False, fragsMolAtomMapping=atom_map)
+        piece = next(k for k, atoms in enumerate(atom_map) if centre in atoms)
+        mol, centre = pieces[piece], list(atom_map[piece]).index(centre)
     atoms = environment_atoms(mol, centre, radius)
     bonds = list(Chem.FindAtomEnvironmentOfRadiusN(mol, radius, centre)) if radius else None
     return Chem.MolFragmentToSmiles(mol, atomsToUse=atoms, bondsToUse=bonds or None,
