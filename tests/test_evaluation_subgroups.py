@@ -61,6 +61,16 @@ def test_quantile_groups_are_about_equally_full_and_merge_tied_edges():
         assert inside.min() >= low and (inside.max() <= high if label.endswith("]") else inside.max() < high)
 
 
+def test_bins_of_close_values_keep_labels_of_their_own():
+    # targets of ~1e6 with a spread of 100: every "[1e+06, 1e+06)" was one label, and each
+    # such group was given the molecules of all of them (70 counted for 50 molecules)
+    values = 1e6 + np.random.default_rng(0).random(50) * 100
+    grouping = quantile_grouping("target", values, 5)
+    assert len(set(grouping.order)) == len(grouping.order) == 5
+    rows = group_table(grouping, {"model": np.abs(values - 1e6)}, FlagRule(), CONFIG, seed=0)
+    assert sum(row["n"] for row in rows) == 50
+
+
 def test_class_groups_use_class_names():
     grouping = class_grouping(np.array([1, 0, 1]), ["(A) low", "(B) high"])
     assert grouping.labels.tolist() == ["(B) high", "(A) low", "(B) high"]

@@ -65,8 +65,16 @@ def scaffold_grouping(mols: Sequence[Chem.Mol], min_group_size: int, generic: bo
     return Grouping("scaffold", labels, order)
 
 
-def _label(low: float, high: float, closed: bool) -> str:
-    return f"[{low:.4g}, {high:.4g}{']' if closed else ')'}"
+def _bin_names(edges: np.ndarray) -> list[str]:
+    """"[low, high)" of each bin (the last closed), with 4 significant digits or as many more
+    as it takes to tell the bins apart (targets around 1e6 with a spread of 100)."""
+    last = len(edges) - 2
+    for digits in range(4, 18):
+        names = [f"[{edges[i]:.{digits}g}, {edges[i + 1]:.{digits}g}{']' if i == last else ')'}"
+                 for i in range(len(edges) - 1)]
+        if len(set(names)) == len(names):
+            break
+    return names
 
 
 def binned_grouping(name: str, values: np.ndarray, edges: Sequence[float]) -> Grouping:
@@ -76,7 +84,7 @@ def binned_grouping(name: str, values: np.ndarray, edges: Sequence[float]) -> Gr
     if len(edges) < 2:
         raise ValueError(f"grouping {name!r}: need at least 2 bin edges, got {edges.tolist()}")
     index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
-    names = [_label(edges[i], edges[i + 1], i == len(edges) - 2) for i in range(len(edges) - 1)]
+    names = _bin_names(edges)
     labels = np.array([names[i] for i in index], dtype=object)
     return Grouping(name, labels, [names[i] for i in sorted(set(index.tolist()))])
 
