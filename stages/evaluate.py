@@ -19,6 +19,7 @@ from common import read_params, run_stage
 from molprop.features.parallel import WorkerPool
 from molprop.models.predictor import predict_saved
 from molprop.nn.workers import device_name_problem
+from molprop.serialization import SIGNIFICANT
 
 GRAPHS = Path("data/graphs.parquet")
 PLOTS = Path("plots")
@@ -89,15 +90,16 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
     table["train_similarity"] = result.similarity
     table.to_parquet("data/predictions.parquet", index=False)
     PLOTS.mkdir(exist_ok=True)
-    plot_table(table).to_csv(PLOTS / "pred_vs_measured.csv", index=False)
+    # 6 significant digits, as in metrics/*.json (6 decimals wrote 3.9e-06 as 4e-06)
+    plot_table(table).to_csv(PLOTS / "pred_vs_measured.csv", index=False, float_format=SIGNIFICANT)
     for name, frame in result.plots.items():
-        frame.round(6).to_csv(PLOTS / f"{name}.csv", index=False)
+        frame.to_csv(PLOTS / f"{name}.csv", index=False, float_format=SIGNIFICANT)
     reports = {"evaluate": result.metrics, "uncertainty": result.uncertainty,
                "domain": result.domain, "subgroups": result.subgroups}
     for name, report in reports.items():
         write_json(f"metrics/{name}.json", report)
     SUBGROUPS.parent.mkdir(parents=True, exist_ok=True)
-    result.subgroup_table.round(6).to_csv(SUBGROUPS, index=False)
+    result.subgroup_table.to_csv(SUBGROUPS, index=False, float_format=SIGNIFICANT)
     _print_summary(task, result.metrics, MODELS)
 
 

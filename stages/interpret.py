@@ -30,6 +30,7 @@ from molprop.interpretation.run import (InterpretConfig, Molecules, baseline_imp
                                         draw_maps, molecule_table)
 from molprop.molecules import parse_validated
 from molprop.schema import MOL_ID, SMILES
+from molprop.serialization import SIGNIFICANT
 
 OUT = Path("reports/interpret")
 GRAPHS = Path("data/graphs.parquet")
@@ -65,7 +66,7 @@ def main() -> None:
 
         baseline = load_sklearn_model("models/baseline")
         found = baseline_importance(baseline, data, predictions[MOL_ID], config)
-        found.importance.round(8).to_csv(OUT / "feature_importance.csv", index=False)
+        found.importance.to_csv(OUT / "feature_importance.csv", index=False, float_format=SIGNIFICANT)
         top = found.importance.dropna(subset=["importance"]).head(config.n_top_features)
         chart_args = (top, OUT / "feature_importance.png", f"Baseline ({baseline.name}): {found.method} "
                       f"over {found.n_explained} test molecules", f"{found.measure} ({found.output_name})")
@@ -87,7 +88,7 @@ def main() -> None:
                 "probability of the predicted class" if classes else "prediction")
             result = (draw_maps(baseline, requests[name], config, data.learned_features(), found)
                       if name == "baseline" else network[name].result())
-            result.worst.round(6).to_csv(OUT / f"worst_{name}.csv", index=False)
+            result.worst.to_csv(OUT / f"worst_{name}.csv", index=False, float_format=SIGNIFICANT)
             titles, groups, captions = sections.model_cards(result.chosen, result.explanations, result.pictures,
                                                             classes)
             for title, png in zip(titles, result.pictures):

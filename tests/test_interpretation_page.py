@@ -83,12 +83,18 @@ def test_map_card_shows_values_and_how_the_output_splits():
                             top_other=[("desc_BertzCT", -0.75)])
     row = {"smiles": "CO", "measured": -5.0, "predicted": -5.5, "error": 0.5}
     html = map_card(b"\x89PNG", "worst #1", row, e, [], "other")
-    assert "measured -5.00, predicted -5.50, error 0.50" in html
-    assert "baseline -3.000 + atoms -1.500 + other -1.000" in html and "desc_BertzCT -0.750" in html
+    assert "measured -5, predicted -5.5, error 0.5" in html
+    assert "baseline -3 + atoms -1.5 + other -1" in html and "desc_BertzCT -0.75" in html
+    # targets in small units keep their digits (two decimals showed "measured -0.00")
+    tiny = MoleculeExplanation(base=-3e-6, output=-5.5e-6, atoms=np.array([-1e-6, -0.5e-6]), other_total=-1e-6,
+                               top_other=[])
+    html = map_card(b"\x89PNG", "worst #1", {"smiles": "CO", "measured": -5.1234e-6, "predicted": -5.5e-6,
+                                              "error": 3.766e-7}, tiny, [], "other")
+    assert "measured -5.123e-06, predicted -5.5e-06, error 3.766e-07" in html and "atoms -1.5e-06" in html
 
 
 def test_value_text_names_classes():
-    assert value_text(1, ["inactive", "active"]) == "active" and value_text(-1.234, []) == "-1.23"
+    assert value_text(1, ["inactive", "active"]) == "active" and value_text(-1.23456, []) == "-1.235"
 
 
 def test_errors_section_draws_both_molecules():

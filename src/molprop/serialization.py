@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Any
 
 
+# Floats of the CSV outputs (plots, subgroup and interpret tables): 6 significant digits, as
+# in metrics/*.json, whatever the target's units (6 decimals wrote 3.906e-06 as 4e-06).
+SIGNIFICANT = "%.6g"
+
+
 def write_json(path: str | Path, data: Any) -> None:
     """Write pretty, key-sorted JSON, creating parent folders."""
     path = Path(path)

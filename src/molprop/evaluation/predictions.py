@@ -51,4 +51,4 @@ def plot_table(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"measured": table[TARGET]})
     for name in MODELS:
         out[name] = table[name]
-    return out.round(6)
+    return out

@@ -15,11 +15,17 @@ from molprop.interpretation.page import card, png_img, table_html, text
 from molprop.schema import MOL_ID, SMILES
 
 
+def num(value: float, sign: str = "") -> str:
+    """A value as shown to a reader: 4 significant digits whatever the units (two decimals
+    showed targets of ~1e-6 as -0.00); ``sign="+"`` always writes the sign."""
+    return f"{value:{sign}.4g}"
+
+
 def value_text(value: float, classes: Sequence[str]) -> str:
-    """A measured or predicted value as shown to a reader: a class name or two decimals."""
+    """A measured or predicted value as shown to a reader: a class name or :func:`num`."""
     if classes:
         return str(classes[int(value)])
-    return f"{value:.2f}"
+    return num(value)
 
 
 def importance_note(method: str, model_name: str, explained: str, output_name: str,
@@ -60,7 +66,7 @@ def importance_section(chart_png: bytes, importance: pd.DataFrame, n_top_bits: i
         if len(examples) > n_examples:
             pictures += text(f" + {len(examples) - n_examples} more substructures")
         rows.append({"rank": item.Index + 1, "feature": item.feature,
-                     measure: "" if pd.isna(item.importance) else f"{item.importance:.4f}",
+                     measure: "" if pd.isna(item.importance) else num(item.importance),
                      "direction": "" if pd.isna(item.direction) else f"{item.direction:+.2f}",
                      "substructures setting it": pictures})
     columns = ["rank", "feature", measure, "direction", "substructures setting it"]
@@ -79,7 +85,8 @@ def _leftover(e: MoleculeExplanation) -> str:
     """What the parts leave of the output at the caption's precision: integrated gradients'
     integration error (the SHAP values of the baseline add up exactly)."""
     rest = e.output - e.base - e.atoms_total - e.other_total
-    return f" + integration error {rest:+.3f}" if abs(rest) >= 0.0005 else ""
+    scale = abs(e.base) + abs(e.atoms_total) + abs(e.other_total)
+    return f" + integration error {num(rest, '+')}" if abs(rest) >= 5e-4 * scale and rest != 0 else ""
 
 
 def map_card(png: bytes, title: str, row: Mapping[str, object], explanation: MoleculeExplanation,
@@ -88,11 +95,11 @@ def map_card(png: bytes, title: str, row: Mapping[str, object], explanation: Mol
     e = explanation
     lines = [title, str(row[SMILES]),
              f"measured {value_text(row['measured'], classes)}, predicted "
-             f"{value_text(row['predicted'], classes)}, error {row['error']:.2f}",
-             f"explained output {e.output:.3f} = baseline {e.base:.3f} + atoms {e.atoms_total:+.3f}"
-             f" + {other_label} {e.other_total:+.3f}" + _leftover(e)]
+             f"{value_text(row['predicted'], classes)}, error {num(row['error'])}",
+             f"explained output {num(e.output)} = baseline {num(e.base)} + atoms {num(e.atoms_total, '+')}"
+             f" + {other_label} {num(e.other_total, '+')}" + _leftover(e)]
     if e.top_other:
-        lines.append("largest " + other_label + ": " + ", ".join(f"{n} {v:+.3f}" for n, v in e.top_other))
+        lines.append("largest " + other_label + ": " + ", ".join(f"{n} {num(v, '+')}" for n, v in e.top_other))
     return card(png_img(png, title), lines)
 
 
@@ -109,7 +116,7 @@ def model_cards(chosen: pd.DataFrame, explanations: Sequence[MoleculeExplanation
         smiles = row[SMILES] if len(row[SMILES]) <= 34 else row[SMILES][:33] + "…"
         captions.append(f"{titles[-1]}: {smiles}\nmeasured {value_text(row['measured'], classes)}, "
                         f"predicted {value_text(row['predicted'], classes)}\n"
-                        f"atoms {e.atoms_total:+.2f}, other {e.other_total:+.2f}")
+                        f"atoms {num(e.atoms_total, '+')}, other {num(e.other_total, '+')}")
     groups = [("Worst-predicted test molecules", cards["worst"]), ("Typical errors", cards["typical"])]
     return titles, groups, captions
 
@@ -132,7 +139,7 @@ def errors_section(described: pd.DataFrame, mols_by_id: Mapping[str, Chem.Mol],
             "test molecule": molecule_svg(mols_by_id[item[MOL_ID]]) + f"<br><code>{text(item[SMILES])}</code>",
             "measured": value_text(item["measured"], classes),
             "predicted": value_text(item["predicted"], classes),
-            "error": f"{item['error']:.2f}",
+            "error": num(item["error"]),
             "scaffold": item["scaffold"] or "(acyclic)",
             "non-test molecules with this scaffold": item["n_train_same_scaffold"],
             "nearest non-test molecule": molecule_svg(mols_by_id[item["neighbour_id"]])
