@@ -173,9 +173,15 @@ def test_a_damaged_gzipped_sd_file_is_named(tmp_path):
 
 
 def test_smi_rows_must_have_the_header_s_fields(tmp_path):
-    text = "smiles name y\n# from vendor X\nCCO ethanol 1.0\nC[C@H](N)C(=O)O |&1:1| alanine 2\n"
-    table = read_source(_write(tmp_path / "ok.smi", text))  # a comment line is no row
+    text = "# from vendor X\nsmiles name y\nCCO ethanol 1.0\nC[C@H](N)C(=O)O |&1:1| alanine 2\n"
+    table = read_source(_write(tmp_path / "ok.smi", text))  # a comment line before the header is no row
     assert table.values.tolist() == [["CCO", "ethanol", "1.0"], ["C[C@H](N)C(=O)O |&1:1|", "alanine", "2"]]
+    # after the header a '#' line is a row (a name such as #7 was dropped without a word)
+    table = read_source(_write(tmp_path / "hash.smi", "name smiles y\nethanol CCO 1.0\n#7 CCCO -4.8\n"))
+    assert table["name"].tolist() == ["ethanol", "#7"]
+    # tabs (Open Babel's SMILES<tab>title): titles with spaces, an empty last field is missing
+    table = read_source(_write(tmp_path / "tab.smi", "smiles\tname\ty\nCCO\tethyl alcohol\t1.0\nCCCl\t\t\n"))
+    assert table.values.tolist() == [["CCO", "ethyl alcohol", "1.0"], ["CCCl", None, None]]
     # a value too many was dropped, a missing one shifted the target into the name column
     for name, row, fields in (("more.smi", "CCN ethylamine 3.5 x", 4), ("fewer.smi", "CCCCC 6", 2)):
         with pytest.raises(InputFileError, match=rf"{name}: line 4 has {fields} whitespace-separated fields, the "

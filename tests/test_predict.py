@@ -147,8 +147,22 @@ def test_smi_lines_and_missing_ids(tmp_path):
     assert chunk["smiles_input"].tolist() == ["CCO", "c1ccccc1", "CCN"]
     assert chunk["id"].tolist() == ["ethanol", "1", "ZINC01"]  # no id: the row number; 2nd field
     assert resolve_id_column(tmp_path / "x.smi", None) == (None, "smi")
-    with pytest.raises(InputError, match="no columns"):
+    with pytest.raises(InputError, match="does not name the column 'smiles', so it is no header"):
         resolve_id_column(tmp_path / "x.smi", "name")
+
+
+def test_smi_with_a_header_is_read_by_column_names_as_validate_reads_it(tmp_path):
+    # by position, the header was a molecule, the target an id, a SMILES in field 2 unread
+    (tmp_path / "a.smi").write_text("canonical_smiles\tchembl_id\tpIC50\nCCO\tCHEMBL545\t5.1\n#x\tC2\t4\n")
+    chunk = next(iter_chunks(tmp_path / "a.smi", 10, "canonical_smiles"))
+    assert chunk["smiles_input"].tolist() == ["CCO", "#x"] and chunk["id"].tolist() == ["CHEMBL545", "C2"]
+    (tmp_path / "b.smi").write_text("smiles expt compound\nCCO -5.0 ethanol\n")  # no id column: row numbers
+    assert next(iter_chunks(tmp_path / "b.smi", 10))["id"].tolist() == ["0"]
+    assert next(iter_chunks(tmp_path / "b.smi", 10, "smiles", "compound"))["id"].tolist() == ["ethanol"]
+    (tmp_path / "c.smi").write_text("CCO\tCompound 1\nCCCO\tCompound 2\n")  # Open Babel: titles with spaces
+    assert next(iter_chunks(tmp_path / "c.smi", 10))["id"].tolist() == ["Compound 1", "Compound 2"]
+    with pytest.raises(InputError, match="the header line has no column 'nme'"):
+        iter_chunks(tmp_path / "b.smi", 10, "smiles", "nme")
 
 
 def test_input_errors_name_the_problem(tmp_path):

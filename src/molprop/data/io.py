@@ -137,9 +137,14 @@ def _without_trailing_empty(row: list[str]) -> list[str]:
     return row
 
 
-def smi_fields(line: str) -> list[str]:
-    """The whitespace-separated fields of a ``.smi`` line; a CXSMILES extension (``|...|``,
-    which may hold spaces) stays with the SMILES before it, as in a CSV cell."""
+def smi_fields(line: str, tab: bool = False) -> list[str]:
+    """The fields of a ``.smi`` line: separated by tabs in a file whose first line holds one
+    (Open Babel's ``SMILES<tab>title``: a title may hold spaces, a last field may be empty),
+    else by whitespace, where a CXSMILES extension (``|...|``, which may hold spaces) stays
+    with the SMILES before it, as in a CSV cell. A blank line has none."""
+    if tab:
+        fields = [field.strip() for field in line.rstrip("\r\n").split("\t")]
+        return fields if any(fields) else []
     fields: list[str] = []
     in_extension = False
     for word in line.split():
@@ -151,31 +156,41 @@ def smi_fields(line: str) -> list[str]:
     return fields
 
 
+def is_smi_comment(line: str) -> bool:
+    """Whether a line before a ``.smi`` file's first line of content is a comment (``#``)."""
+    return line.lstrip().startswith("#")
+
+
 def _read_smi_table(path: Path, text: str) -> pd.DataFrame:
-    """A ``.smi`` table: the first line names the columns, fields are separated by whitespace,
-    lines starting with ``#`` are comments (as molprop predict reads them). A row with more or
-    fewer fields than the header is refused: whitespace cannot tell a name with a space or a
-    missing value, and the values after it would shift into the wrong columns."""
+    """A ``.smi`` table: the first line names the columns; fields are separated by tabs when
+    that line holds one, else by whitespace; ``#`` lines before it are comments (after it, a
+    ``#`` line is a row like any other: never dropped unseen). A row with more or fewer fields
+    than the header is refused: whitespace cannot tell a name with a space or a missing value,
+    and the values after it would shift into the wrong columns."""
     header: list[str] | None = None
-    rows = []
+    tab, rows = False, []
     for number, line in enumerate(re.split(r"\r\n|\n|\r", text), 1):
-        fields = smi_fields(line)
-        if not fields or fields[0].startswith("#"):
-            continue
         if header is None:
-            header = fields
-            repeated = sorted({name for name in header if header.count(name) > 1})
-            if repeated:
-                raise InputFileError(f"{path}: the header names the column(s) {repeated} more than once; "
-                                     "rename or delete the copies.")
-        elif len(fields) != len(header):
+            if line.strip() and not is_smi_comment(line):
+                tab = "\t" in line
+                header = smi_fields(line, tab)
+                repeated = sorted({name for name in header if header.count(name) > 1})
+                if repeated:
+                    raise InputFileError(f"{path}: the header names the column(s) {repeated} more than once; "
+                                         "rename or delete the copies.")
+            continue
+        fields = smi_fields(line, tab)
+        if not fields:
+            continue
+        if len(fields) != len(header):
+            why = ("give each line the header's fields, an empty one for a missing value" if tab else
+                   "in a .smi file a name with a space splits in two and a missing value shifts the ones after "
+                   "it. Fix that line")
             raise InputFileError(
-                f"{path}: line {number} has {len(fields)} whitespace-separated fields, the header "
-                f"{len(header)} ({' '.join(header)}); in a .smi file a name with a space splits in two and a "
-                "missing value shifts the ones after it. Fix that line, or save the table as .csv or .tsv "
-                "(where fields may be empty or hold spaces).")
-        else:
-            rows.append(fields)
+                f"{path}: line {number} has {len(fields)} {'tab' if tab else 'whitespace'}-separated fields, the "
+                f"header {len(header)} ({' '.join(header)}); {why}, or save the table as .csv or .tsv (where "
+                "fields may be empty or hold spaces).")
+        rows.append([field or None for field in fields])
     return pd.DataFrame(rows, columns=header, dtype=object)
 
 

@@ -2,9 +2,10 @@
 
 Formats: CSV / TSV (``pandas.read_csv(chunksize=...)``), Parquet (one file or a directory of
 shards, read in file-name order with ``ParquetFile.iter_batches``) and ``.smi`` (one
-``SMILES [name ...]`` per line, no header: the second whitespace-separated field is the id,
-further fields are ignored; a first line whose first word is ``smiles`` is taken as a header
-and skipped; blank lines and lines starting with ``#`` are skipped) and SD files (one record
+``SMILES [name ...]`` per line, fields separated by tabs where the first line holds one,
+else by whitespace: the second field is the id, further fields are ignored; a first line
+naming the SMILES column is a header, and its columns are read by name as validate reads
+them; blank lines, and lines starting with ``#`` before the first one, are skipped) and SD files (one record
 at a time, as ``molprop.data.sdf`` reads them; the SMILES is written from the mol block, the
 id is the record's title or the SD property named as id column). Every chunk but
 the last holds exactly ``chunk_size`` molecules, so chunk ``k`` is always the same rows of the
@@ -27,8 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molprop.data.io import (InputFileError, check_header, check_records, file_suffix, first_invalid_utf8, open_text,
-                             smi_fields, table_layout)
+from molprop.data.io import (InputFileError, check_header, check_records, file_suffix, first_invalid_utf8,
+                             is_smi_comment, open_text, smi_fields, table_layout)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -115,10 +116,14 @@ def check_columns(path: str | Path, smiles_column: str, id_column: str | None) -
     """Raise ``InputError`` when the input (every Parquet shard) lacks a named column."""
     path = Path(path)
     fmt = input_format(path)
-    if fmt == "smi":
-        if id_column is not None:
-            raise InputError(f"{path}: a .smi file has no columns; its ids are the name after "
-                             "each SMILES. Leave out the id column (--id-column).")
+    if fmt == "smi":  # columns only where the first line is a header naming the SMILES column
+        header = smi_positions(smi_header(path)[1], smiles_column, id_column)
+        if (smiles_column != "smiles" or id_column is not None) and not header[0]:
+            raise InputError(f"{path}: the first line does not name the column '{smiles_column}', so it is no "
+                             "header: the SMILES are the first field of each line and the ids the second. Add a "
+                             "header line, or leave out --smiles-column / --id-column.")
+        if id_column is not None and header[2] is None:
+            raise InputError(f"{path}: the header line has no column '{id_column}' (--id-column).")
         return
     if fmt == "sdf":
         if id_column is not None:
@@ -247,19 +252,47 @@ def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: 
             start += len(part)
 
 
-def _smi(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
-    start, ids, smiles, first = 0, [], [], True
+def smi_header(path: Path) -> tuple[bool, list[str]]:
+    """Whether a ``.smi`` file's fields are tab-separated (its first line of content holds a
+    tab), and that line's fields."""
     with open_text(path) as handle:
         for line in handle:
-            words = smi_fields(line)  # a CXSMILES extension stays with its SMILES (refused there)
-            if not words or words[0].startswith("#"):
+            if line.strip() and not is_smi_comment(line):
+                tab = "\t" in line
+                return tab, smi_fields(line, tab)
+    return False, []
+
+
+def smi_positions(first: list[str], smiles_column: str, id_column: str | None) -> tuple[bool, int, int | None]:
+    """(the first line is a header, position of the SMILES, position of the id or None: row
+    numbers) of a ``.smi`` file. A first line naming ``smiles_column`` is a header, read as
+    validate reads it: the id is ``id_column`` or the first of ``ID_COLUMNS`` it names (none:
+    row numbers). Without one, the SMILES is the first field and the id the second."""
+    names = [_normal(name) for name in first]
+    if _normal(smiles_column) not in names:
+        return False, 0, 1
+    wanted = [_normal(id_column)] if id_column else list(ID_COLUMNS)
+    id_at = next((names.index(name) for name in wanted if name in names), None)
+    return True, names.index(_normal(smiles_column)), id_at
+
+
+def _smi(path: Path, chunk_size: int, smiles_column: str, id_column: str | None) -> Iterator[pd.DataFrame]:
+    tab, first = smi_header(path)
+    header, smiles_at, id_at = smi_positions(first, smiles_column, id_column)
+    start, ids, smiles, started = 0, [], [], False
+    with open_text(path) as handle:
+        for line in handle:
+            if not started:  # comments before the first line of content; then the header, if any
+                if not line.strip() or is_smi_comment(line):
+                    continue
+                started = True
+                if header:
+                    continue
+            fields = smi_fields(line, tab)  # a CXSMILES extension stays with its SMILES (refused there)
+            if not fields:
                 continue
-            if first and words[0].lower() == "smiles":
-                first = False
-                continue
-            first = False
-            smiles.append(words[0])
-            ids.append(words[1] if len(words) > 1 else None)
+            smiles.append(fields[smiles_at] if smiles_at < len(fields) else None)
+            ids.append(fields[id_at] if id_at is not None and id_at < len(fields) else None)
             if len(smiles) == chunk_size:
                 yield _frame(start, ids, smiles)
                 start, ids, smiles = start + chunk_size, [], []
@@ -308,7 +341,7 @@ def iter_chunks(path: str | Path, chunk_size: int, smiles_column: str = "smiles"
     if fmt == "parquet":
         return _parquet(path, chunk_size, smiles_column, id_column)
     if fmt == "smi":
-        return _to_the_end(path, _smi(path, chunk_size))
+        return _to_the_end(path, _smi(path, chunk_size, smiles_column, id_column))
     if fmt == "sdf":
         return _to_the_end(path, _sdf(path, chunk_size, id_column))
     layout = _separator(path, fmt)
