@@ -202,6 +202,15 @@ def test_sd_records_with_racemic_or_relative_stereo_groups_say_so(tmp_path):
                                         "C[C@H](N)C(=O)O"]  # the racemate was read as one enantiomer
     result = curate(table.assign(y=["1", "2", "3", "3"]), "smiles", "y", ValidationConfig(n_jobs=1))
     assert result.rejected["reason"].tolist() == ["trailing_text", "trailing_text"]
+    assert "or set validate.standardize.remove_stereo: true" in result.rejected["message"].iloc[0]
+    # the stereo is dropped anyway with remove_stereo: the rows are read (one molecule, merged)
+    config = config_from_params({"standardize": {"remove_stereo": True}}, "regression", "y")[0]
+    kept = curate(table.assign(y=["1", "1", "1", "1"]), "smiles", "y", config)
+    assert kept.rejected.empty and kept.validated["smiles"].tolist() == ["CC(N)C(=O)O"]
+    # absolute centres alone say nothing plain SMILES does not
+    plain = curate(pd.DataFrame({"smiles": ["C[C@H](N)C(=O)O |a:1|"], "y": ["1"]}), "smiles", "y",
+                   ValidationConfig(n_jobs=1))
+    assert plain.validated["smiles"].tolist() == ["C[C@H](N)C(=O)O"]
 
 
 def test_a_header_read_as_one_column_names_the_separator_the_suffix_means(tmp_path):

@@ -27,6 +27,9 @@ NON_METALS = frozenset(
      "Kr", "Te", "I", "Xe", "At", "Rn"]
 )
 _WHITESPACE = re.compile(r"\s")
+_GROUP = r"(?:a|&\d+|o\d+):\d+(?:,\d+)*"  # a CXSMILES stereo group: absolute, and (racemic), or
+_STEREO_GROUPS = re.compile(rf"\|{_GROUP}(?:,{_GROUP})*\|")
+_ABSOLUTE_ONLY = re.compile(r"\|a:\d+(?:,\d+)*\|")
 _CHARGED = Chem.MolFromSmarts("[+,-]")
 _METAL_ATOM = (
     "[" + ";".join(f"!#{Chem.GetPeriodicTable().GetAtomicNumber(s)}" for s in NON_METALS) + ";!#0]"
@@ -179,8 +182,11 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
     return result
 
 
-def _check_text(value: object) -> str:
-    """The SMILES text, stripped of surrounding whitespace, or a string-level rejection."""
+def _check_text(value: object, remove_stereo: bool = False) -> str:
+    """The SMILES text, stripped of surrounding whitespace, or a string-level rejection. A
+    CXSMILES block of stereo groups alone is dropped where it adds nothing the row keeps: one
+    of absolute centres only (``|a:1|``: what plain SMILES states), or any groups when
+    ``remove_stereo`` discards the stereo anyway."""
     if is_missing(value):
         raise _Rejected("missing_smiles", "The SMILES cell is empty. Fill it in or drop the row.")
     text = cell_text(value).strip()
@@ -197,12 +203,17 @@ def _check_text(value: object) -> str:
         raise _Rejected("reaction_smiles", "This is reaction SMILES (reactants>agents>products), "
                         "not one molecule. Give the product (or the molecule measured) only.")
     match = _WHITESPACE.search(text)
-    if match and text[match.start():].strip().startswith("|"):
-        raise _Rejected("trailing_text", f"'{text[match.start():].strip()[:60]}' after the SMILES is a "
-                        "CXSMILES extension (coordinates, enhanced stereo, labels...; from an SD file: "
-                        "its racemic or relative stereo groups), which plain SMILES cannot carry. "
-                        "Export plain SMILES; where the block marks stereo groups (&1, or1), decide "
-                        "which stereo the measured sample had.")
+    block = text[match.start():].strip() if match else ""
+    if _STEREO_GROUPS.fullmatch(block) and (remove_stereo or _ABSOLUTE_ONLY.fullmatch(block)):
+        text, match = text[:match.start()], None
+    if match and _STEREO_GROUPS.fullmatch(block):
+        raise _Rejected("trailing_text", f"'{block[:60]}' after the SMILES marks racemic or relative stereo "
+                        "groups (CXSMILES; from an SD file: its STERAC / STEREL groups), which plain SMILES "
+                        "cannot carry: it would state one absolute configuration. Write the SMILES of the "
+                        "stereo the measured sample had, or set validate.standardize.remove_stereo: true.")
+    if match and block.startswith("|"):
+        raise _Rejected("trailing_text", f"'{block[:60]}' after the SMILES is a CXSMILES extension "
+                        "(coordinates, labels...), which plain SMILES cannot carry. Export plain SMILES.")
     if match:
         raise _Rejected("trailing_text", f"Text after the SMILES: '{text[match.start():].strip()[:60]}'. "
                         "RDKit would silently ignore it; put names and notes in their own column.")
@@ -400,7 +411,7 @@ def plain_salt_parent(mol: Chem.Mol, text: str, config: StandardizeConfig) -> Ch
 def standardize_smiles(value: object, config: StandardizeConfig, rules: MoleculeRules) -> MolOutcome:
     """Standardize one SMILES cell and apply the molecule row rules."""
     try:
-        text = _check_text(value)
+        text = _check_text(value, config.remove_stereo)
         mol = _parse(text)
         plain = is_plain(mol, text, config)
         salt_parent = None if plain else plain_salt_parent(mol, text, config)
