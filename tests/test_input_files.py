@@ -214,12 +214,11 @@ def test_sd_records_with_racemic_or_relative_stereo_groups_say_so(tmp_path):
 
 
 def test_a_header_read_as_one_column_names_the_separator_the_suffix_means(tmp_path):
-    from molprop.data.io import require_columns
-
-    path = _write(tmp_path / "in.txt", "smiles,y\nCCO,1.5\n")
-    with pytest.raises(InputFileError, match=r"read as one column: a \.txt file is read as tab-separated\. Name the "
-                                             r"file for its separator: \.csv"):
-        require_columns(read_source(path), {"data.smiles_column": "smiles"}, path)
+    # with a quoted field it was "an unmatched quote (\") in it?", without one "Did you mean 'smiles,y'?"
+    for text in ("smiles,y\nCCO,1.5\n", 'name,smiles,y\n"ethanol, abs",CCO,1.5\n'):
+        with pytest.raises(InputFileError, match=r"was read as one column\. A \.txt file is read as tab-separated\. "
+                                                 r"Name the file for its separator: \.csv"):
+            read_source(_write(tmp_path / "in.txt", text))
 
 
 def test_reading_an_sd_file_keeps_rdkit_s_complaints_off_the_terminal(tmp_path):

@@ -365,3 +365,9 @@ def test_text_that_is_not_utf8_is_reported_with_its_line(tmp_path, where):
     path.write_bytes(b"id,smiles\r" + b"\r".join(lines))  # Excel for Mac ends lines with \r alone
     with pytest.raises(InputError, match=rf"line {where + 1} is not valid UTF-8"):
         list(iter_chunks(path, 1000, "smiles", "id"))
+
+
+def test_a_header_read_as_one_column_names_the_separator_the_suffix_means(tmp_path):
+    (tmp_path / "q.txt").write_text('name,smiles,expt\n"ethanol, abs",CCO,-5.0\n')
+    with pytest.raises(InputError, match=r"read as one column: A \.txt file is read as tab-separated"):
+        iter_chunks(tmp_path / "q.txt", 5)

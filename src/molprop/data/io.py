@@ -205,7 +205,9 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
         separator, skipped = table_layout(text)
         if skipped:
             text = text[EXCEL_SEP_LINE.match(text).end():]
-    check_header(path, text, separator)
+    header = check_header(path, text, separator)
+    if len(header) == 1 and any(mark in header[0] for mark in ",;\t"):  # a .txt / .tsv separated otherwise
+        raise InputFileError(f"{path}: the header {header[0][:60]!r} was read as one column.{one_column_hint(path)}")
     if '"' in text:  # only a quote can make the parser read rows into one field
         check_records(path, io.StringIO(text, newline=""), separator, skipped)
     try:
@@ -225,9 +227,17 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     return table
 
 
-def check_header(path: Path, text: str, separator: str) -> None:
-    """Refuse a header that names a column twice, and a first data row with more fields than
-    the header (empty trailing fields, as some exports end every line with a separator, are fine)."""
+def one_column_hint(path: str | Path) -> str:
+    """What to do about a text table whose header was read as one column."""
+    suffix = file_suffix(path)[0]
+    return (f" A {suffix} file is read as {_SEPARATED_BY.get(suffix, 'whitespace')}-separated. Name the file "
+            "for its separator: .csv (comma or semicolon), .tsv (tab).")
+
+
+def check_header(path: Path, text: str, separator: str) -> list[str]:
+    """The header's fields. Refuses a header that names a column twice, and a first data row
+    with more fields than the header (empty trailing fields, as some exports end every line
+    with a separator, are fine)."""
     rows = csv.reader(io.StringIO(text[:1 << 16], newline=""), delimiter=separator)  # the first records
     header = next((row for row in rows if row), [])
     repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
@@ -237,12 +247,13 @@ def check_header(path: Path, text: str, separator: str) -> None:
     try:
         first = next((row for row in rows if row), [])
     except csv.Error:
-        return  # pandas reports a damaged first row with its own words (or it is longer than 64 KiB)
+        return header  # pandas reports a damaged first row with its own words (or it is longer than 64 KiB)
     if len(first) > len(header) and any(field.strip() for field in first[len(header):]):
         raise InputFileError(f"{path}: the first data row has {len(first)} fields, the header "
                              f"{len(header)} ({first[len(header):]} beyond the last column); add the missing "
                              f"column name(s) to the header, or quote the field that holds the separator"
                              f"{_decimal_comma_hint(separator)}.")
+    return header
 
 
 def _decimal_comma_hint(separator: str) -> str:
@@ -375,9 +386,7 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
                     "'smiles' (a SMILES property is not used): set data.smiles_column: smiles.")
         elif (len(present) == 1 and any(mark in present[0] for mark in ",;\t")
               and file_suffix(source)[0] in TEXT_SEPARATORS):
-            hint = (f" The header was read as one column: a {file_suffix(source)[0]} file is read as "
-                    f"{_SEPARATED_BY.get(file_suffix(source)[0], 'whitespace')}-separated. Name the file for "
-                    "its separator: .csv (comma or semicolon), .tsv (tab).")
+            hint = " The header was read as one column:" + one_column_hint(source)
         elif not close and file_suffix(source)[0] in (".smi", ".smiles"):
             hint = (" The first line of a .smi file names its columns: start the file with a header "
                     f"line such as '{columns.get('data.smiles_column', 'smiles')} "

@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.data.io import (InputFileError, check_header, check_records, file_suffix, first_invalid_utf8,
-                             is_smi_comment, open_text, smi_fields, table_layout)
+                             is_smi_comment, one_column_hint, open_text, smi_fields,
+                             table_layout)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -82,6 +83,8 @@ def _require(columns: list[str], name: str | None, what: str, path: Path) -> Non
     lower = {str(c).lower(): str(c) for c in columns}
     close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    if len(columns) == 1 and any(mark in str(columns[0]) for mark in ",;\t") and input_format(path) != "parquet":
+        hint = " The header was read as one column:" + one_column_hint(path)
     more = f" and {len(columns) - 50} more" if len(columns) > 50 else ""
     raise InputError(f"{path}: no {what} column '{name}'.{hint} Columns: {columns[:50]}{more}.")
 
