@@ -234,3 +234,24 @@ def test_reading_an_sd_file_keeps_rdkit_s_complaints_off_the_terminal(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "1"  # read unsanitized: rejected later with a reason
     assert "valence" not in run.stderr
+
+
+def test_typed_numbers_ignore_the_decimal_mark_of_text_and_sd_properties_stay_text(tmp_path):
+    from rdkit import Chem
+
+    from molprop.validation.targets import decimal_mark_mistake
+
+    # data.decimal ',' is for text files: a float Parquet column was read as "1.5" with ',' and refused
+    values = [1.5, 2.25, 3.0]
+    assert decimal_mark_mistake(values, ",") is None
+    config = config_from_params({}, "regression", "y", decimal=",")[0]
+    table = pd.DataFrame({"smiles": ["CCO", "CCCO", "CCCCO"], "y": values})
+    assert curate(table, "smiles", "y", config).validated["y"].tolist() == values
+    # an SD id 0007 was read by RDKit as the number 7 (raw.parquet said 7, predict's id 0007)
+    mol = Chem.MolFromSmiles("CCO")
+    mol.SetProp("cmpd_id", "0007")
+    mol.SetProp("y", "1,5")
+    with Chem.SDWriter(str(tmp_path / "in.sdf")) as writer:
+        writer.write(mol)
+    read = read_source(tmp_path / "in.sdf")
+    assert read["cmpd_id"].tolist() == ["0007"] and curate(read, "smiles", "y", config).validated["y"].tolist() == [1.5]

@@ -74,6 +74,7 @@ def record_smiles(mol: Chem.Mol) -> str:
     return Chem.MolToSmiles(mol)
 
 
-def sd_properties(mol: Chem.Mol) -> dict[str, object]:
-    """The SD properties of a record (numbers as numbers, as RDKit reads them)."""
-    return mol.GetPropsAsDict(includePrivate=False, includeComputed=False)
+def sd_properties(mol: Chem.Mol) -> dict[str, str]:
+    """The SD properties of a record as the file writes them (text: an id 0007 stays 0007, as
+    the target reader and data.decimal see a CSV cell; RDKit's own conversion made it 7)."""
+    return {name: mol.GetProp(name) for name in mol.GetPropNames(includePrivate=False, includeComputed=False)}

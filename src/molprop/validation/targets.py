@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -44,6 +45,12 @@ def cell_text(value: object) -> str:
     value that is not UTF-8) are decoded with U+FFFD for a bad byte, as molprop predict reads
     them, so the row is refused for that character rather than read as "b'...'"."""
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def is_typed_number(value: object) -> bool:
+    """Whether a cell is a number already (a Parquet or SD numeric value), which data.decimal,
+    the decimal mark of text files, does not apply to."""
+    return isinstance(value, numbers.Number) and not isinstance(value, (bool, np.bool_, complex))
 
 
 def target_text(value: object) -> str:
@@ -100,7 +107,7 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
         return TargetOutcome(reason="censored_target", message=f"'{text}' is a censored value "
                              "(only a bound is known); the model needs exact measurements.")
     try:
-        number = parse_number(text, rules.decimal)
+        number = parse_number(text, "." if is_typed_number(value) else rules.decimal)
     except ValueError:
         hint = ""
         thousands = OTHER_MARK[rules.decimal]
@@ -228,7 +235,7 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str, sample: int = 5
     spaced values (curate reads every target anyway; a million took this check ~0.5 s)."""
     other = OTHER_MARK[decimal]
     step = max(1, -(-len(values) // sample))
-    texts = [target_text(v).strip() for v in list(values)[::step]]
+    texts = [target_text(v).strip() for v in list(values)[::step] if not is_typed_number(v)]
     texts = [t for t in texts if t and t.lower() not in MISSING_MARKERS]
 
     def reads(text: str, mark: str) -> bool:
