@@ -174,3 +174,19 @@ def test_the_forest_s_starting_value_is_described_as_it_is(tmp_path, task):
     note = method_note(tmp_path / "models/baseline", 32)
     assert "mean output over its training molecules" in note
     assert ("each class weighted equally" in note) == (task == "classification")
+
+
+@pytest.mark.parametrize("kind", ["dmpnn", "mlp"])
+def test_the_network_s_note_says_whether_it_reads_the_graph(tmp_path, kind):
+    # an MLP reads no graph: its note spoke of a featureless graph of the same shape
+    import json
+
+    from molprop.interpretation.explain import method_note
+    from molprop.models.store import ModelCard, save_card
+
+    save_card(tmp_path, ModelCard("torch", "regression", ["morgan"], ["member_0"]))
+    (tmp_path / "member_0").mkdir()
+    (tmp_path / "member_0" / "network.json").write_text(json.dumps({"kind": kind, "config": {}}))
+    note = method_note(tmp_path, 32)
+    assert ("featureless graph" in note and "reads the molecular graph" in note) == (kind == "dmpnn")
+    assert "training medians" in note

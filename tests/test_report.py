@@ -84,7 +84,7 @@ def test_report_shows_metrics_with_intervals_diffs_and_plots(repo):
         assert f"](report_figures/{name}.png)" in text
         assert (repo / f"reports/report_figures/{name}.png").read_bytes().startswith(PNG_MAGIC)
     assert "*Odd one*: not drawn" in text and "*Empty*: not drawn (no data in plots/empty.csv)" in text
-    assert "`reports/interpret` is missing" in text
+    assert "`reports/interpret/index.html` is missing" in text
     assert "#### `metrics/evaluate.json`" in text
 
 
@@ -132,6 +132,9 @@ def test_report_includes_interpretation_outputs(repo):
     pd.DataFrame({"smiles": ["CCO", "CCN"], "measured": [1.0, 2.0], "predicted": [3.0, 2.5],
                   "error": [2.0, 0.5], "neighbour_similarity": [0.2, 0.9]}).to_csv(interpret / "worst_model.csv",
                                                                                   index=False)
+    # a failed interpret leaves the folder without the page: not pointed to
+    assert "`reports/interpret/index.html` is missing" in build_report(repo, repo / "reports/report.md")
+    (interpret / "index.html").write_text("<html></html>")
     text = build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
     assert "](interpret/feature_importance.png)" in text
     assert "| `CCO` | 1 | 3 | 2 | 0.2 |" in text and "`CCN`" not in text

@@ -11,6 +11,7 @@ are "other" contributions: real effects on the output that belong to no atom.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,12 @@ def _baseline_how(model: SklearnModel, permutation: PermutationConfig) -> tuple[
             f"the mean output over {permutation.n_background} non-test molecules (seeded sample)")
 
 
+def _network_kind(directory: Path) -> str:
+    """dmpnn or mlp: the architecture of a saved network's first member."""
+    card = load_card(directory)
+    return json.loads((directory / card.members[0] / "network.json").read_text()).get("kind", "dmpnn")
+
+
 def method_note(model: str | Path | SklearnModel, ig_steps: int,
                 permutation: PermutationConfig | None = None) -> str:
     """How the explanations of a saved model are computed, for a reader of the maps."""
@@ -145,10 +152,14 @@ def method_note(model: str | Path | SklearnModel, ig_steps: int,
         how, baseline = _baseline_how(loaded, permutation or PermutationConfig())
     else:
         how = f"Integrated gradients of the network ({ig_steps} steps from the baseline input)"
+    reads_graph = not sklearn and _network_kind(Path(model)) != "mlp"
+    if reads_graph:
         baseline = ("the network's output for a featureless graph of the same shape (all atom and "
                     "bond features zero) with the per-molecule features at their training medians")
-    graph = "" if sklearn else ("each atom's own contribution when the network reads the "
-                                "molecular graph (a bond's contribution split between its two atoms); ")
+    elif not sklearn:  # an MLP reads the feature groups alone
+        baseline = "the network's output for the per-molecule features at their training medians"
+    graph = ("each atom's own contribution when the network reads the molecular graph (a bond's "
+             "contribution split between its two atoms); ") if reads_graph else ""
     mapped = ", ".join(sorted(ATOM_TERMS))
     return (f"{how}. Atom colours add up: {graph}each fingerprint position the molecule sets, split "
             f"evenly over the atoms of the environments that set it; the descriptors that are sums "

@@ -120,7 +120,7 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
 
     interpret = root / config.interpret_dir
     lines += ["## Interpretation", ""]
-    if interpret.is_dir():
+    if (interpret / "index.html").is_file():  # a failed interpret may leave the folder, not the page
         for name, title in config.interpret_figures:
             if (interpret / name).is_file():
                 lines += [image(Path(os.path.relpath(interpret / name, out.parent)).as_posix(), title), ""]
@@ -129,7 +129,7 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
                       _worst_table(worst, config.n_worst), ""]
         lines += [f"Full explanations: `{config.interpret_dir}/index.html` (one offline page).", ""]
     else:
-        lines += [f"`{config.interpret_dir}` is missing: run `dvc repro interpret`.", ""]
+        lines += [f"`{config.interpret_dir}/index.html` is missing: run `dvc repro interpret`.", ""]
 
     lines += ["<details><summary>All metrics files</summary>", ""]
     for name in metrics_files(dvc_yaml):
