@@ -133,7 +133,7 @@ def test_report_includes_interpretation_outputs(repo):
                   "error": [2.0, 0.5], "neighbour_similarity": [0.2, 0.9]}).to_csv(interpret / "worst_model.csv",
                                                                                   index=False)
     # a failed interpret leaves the folder without the page: not pointed to
-    assert "`reports/interpret/index.html` is missing" in build_report(repo, repo / "reports/report.md")
+    assert "`reports/interpret/index.html` is missing" in build_report(repo, repo / "reports/report.md", ReportConfig())
     (interpret / "index.html").write_text("<html></html>")
     text = build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
     assert "](interpret/feature_importance.png)" in text
