@@ -138,6 +138,13 @@ def test_report_includes_interpretation_outputs(repo):
     text = build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
     assert "](interpret/feature_importance.png)" in text
     assert "| `CCO` | 1 | 3 | 2 | 0.2 |" in text and "`CCN`" not in text
+    # classification: the classes by their labels, as the page shows them (not 0 / 1 / 2)
+    (repo / "metrics").mkdir(exist_ok=True)
+    (repo / "metrics/split.json").write_text('{"class_labels": {"1": "(B) medium", "3": "(D) x"}}')
+    pd.DataFrame({"smiles": ["CCO"], "measured": [1], "predicted": [3], "error": [0.9]}).to_csv(
+        interpret / "worst_model.csv", index=False)
+    text = build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
+    assert "| `CCO` | (B) medium | (D) x | 0.9 |" in text
 
 
 def test_base_resolution_takes_the_first_revision_git_knows(repo):

@@ -4,6 +4,7 @@ branch, the plots of dvc.yaml, and the interpretation highlights."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,13 +64,20 @@ def _diff_section(kind: str, base: tuple[str, str] | None, root: Path, wanted: s
             "</details>")
 
 
-def _worst_table(path: Path, n: int) -> str:
+def _worst_table(path: Path, n: int, class_labels: dict[str, str] | None = None) -> str:
+    """The ``n`` worst predictions of an interpret CSV; classes by their labels (metrics/split.json)."""
     worst = pd.read_csv(path).head(n)
     columns = [c for c in ("smiles", "measured", "predicted", "error", "neighbour_similarity",
                            "neighbour_measured", "n_train_same_scaffold") if c in worst]
-    rows = [[f"`{v}`" if c == "smiles" else (f"{v:.3g}" if isinstance(v, float) else v) for c, v in r.items()]
-            for r in worst[columns].to_dict("records")]
-    return table(columns, rows)
+
+    def shown(column: str, value: object) -> object:
+        if column == "smiles":
+            return f"`{value}`"
+        if class_labels and column in ("measured", "predicted", "neighbour_measured") and pd.notna(value):
+            return class_labels.get(str(int(value)), value)
+        return f"{value:.3g}" if isinstance(value, float) else value
+
+    return table(columns, [[shown(c, v) for c, v in r.items()] for r in worst[columns].to_dict("records")])
 
 
 def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str:
@@ -124,9 +132,11 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         for name, title in config.interpret_figures:
             if (interpret / name).is_file():
                 lines += [image(Path(os.path.relpath(interpret / name, out.parent)).as_posix(), title), ""]
+        split = root / "metrics/split.json"
+        labels = json.loads(split.read_text()).get("class_labels") if split.is_file() else None
         for worst in sorted(interpret.glob("worst_*.csv")):
             lines += [f"**Worst test predictions: {worst.stem[len('worst_'):]}**", "",
-                      _worst_table(worst, config.n_worst), ""]
+                      _worst_table(worst, config.n_worst, labels), ""]
         lines += [f"Full explanations: `{config.interpret_dir}/index.html` (one offline page).", ""]
     else:
         lines += [f"`{config.interpret_dir}/index.html` is missing: run `dvc repro interpret`.", ""]
