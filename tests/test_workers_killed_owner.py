@@ -58,10 +58,11 @@ if __name__ == "__main__":
 
 
 def _descendants_after_kill(script: str, args: list[str], ready, tmp_path: Path,
-                            ctrl_c: bool = False) -> list[psutil.Process]:  # fmt: skip
-    """Run ``script`` (its workers up once ``ready(owner)``), kill it with SIGKILL (or press
-    Ctrl-C: SIGINT to its whole process group) and return its descendants still running 60 s
-    later (zombies, already ended, left out)."""
+                            how: str = "kill") -> list[psutil.Process]:  # fmt: skip
+    """Run ``script`` (its workers up once ``ready(owner)``), end it (``how``: "kill", SIGKILL;
+    "ctrl_c", SIGINT to its whole process group, as a terminal's Ctrl-C; "interrupt", SIGINT to
+    it alone, as `kill -INT <pid>`) and return its descendants still running 60 s later
+    (zombies, already ended, left out)."""
     path = tmp_path / "owner.py"
     path.write_text(textwrap.dedent(script))
     owner = subprocess.Popen([sys.executable, str(path), *args], stdout=subprocess.PIPE, text=True, cwd=tmp_path,
@@ -72,10 +73,10 @@ def _descendants_after_kill(script: str, args: list[str], ready, tmp_path: Path,
         descendants = psutil.Process(owner.pid).children(recursive=True)
         assert len(descendants) >= 2, "the workers should be running"
     finally:
-        if ctrl_c:
+        if how == "ctrl_c":
             os.killpg(owner.pid, signal.SIGINT)
         else:
-            os.kill(owner.pid, signal.SIGKILL)
+            os.kill(owner.pid, signal.SIGINT if how == "interrupt" else signal.SIGKILL)
         try:
             owner.wait(timeout=60)
         except subprocess.TimeoutExpired:  # the owner waits for its workers' tasks
@@ -102,17 +103,18 @@ def _running(process: psutil.Process) -> bool:
         return False
 
 
-@pytest.mark.parametrize(("start", "watch", "ctrl_c"), [("fork", "pidfd", False), ("forkserver", "pidfd", False),
-                                                      ("fork", "poll", False), ("forkserver", "pidfd", True)])
-def test_pool_workers_end_when_their_owner_is_killed_or_interrupted(tmp_path, start, watch, ctrl_c):
+@pytest.mark.parametrize(("start", "watch", "how"), [("fork", "pidfd", "kill"), ("forkserver", "pidfd", "kill"),
+                                                   ("fork", "poll", "kill"), ("forkserver", "pidfd", "ctrl_c")])
+def test_pool_workers_end_when_their_owner_is_killed_or_interrupted(tmp_path, start, watch, how):
     def ready(owner):
         assert owner.stdout.readline().strip() == "up"
 
-    assert _descendants_after_kill(POOL_OWNER, [start, watch], ready, tmp_path, ctrl_c) == []
+    assert _descendants_after_kill(POOL_OWNER, [start, watch], ready, tmp_path, how) == []
 
 
-@pytest.mark.parametrize("ctrl_c", [False, True])
-def test_member_workers_stop_training_when_the_stage_is_killed_or_interrupted(tmp_path, ctrl_c):
+# "interrupt": the running members trained on to their end (shutdown waited for them)
+@pytest.mark.parametrize("how", ["kill", "ctrl_c", "interrupt"])
+def test_member_workers_stop_training_when_the_stage_is_killed_or_interrupted(tmp_path, how):
     checkpoints = tmp_path / "ckpt"
 
     def ready(owner):
@@ -121,7 +123,7 @@ def test_member_workers_stop_training_when_the_stage_is_killed_or_interrupted(tm
             assert owner.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
 
-    assert _descendants_after_kill(TRAIN_OWNER, [str(tmp_path)], ready, tmp_path, ctrl_c) == []
+    assert _descendants_after_kill(TRAIN_OWNER, [str(tmp_path)], ready, tmp_path, how) == []
     written = {p.name: p.stat().st_mtime for p in checkpoints.glob("member_*.pt")}
     time.sleep(1.0)
     assert {p.name: p.stat().st_mtime for p in checkpoints.glob("member_*.pt")} == written

@@ -259,8 +259,10 @@ def train_members(run: MemberRun, members: Sequence[Member],
             futures = [pool.submit(_train_in_worker, member) for member in members]
             try:
                 yield _results(members, futures)
-            except BaseException:
-                pool.shutdown(cancel_futures=True)  # members not started yet are dropped
+            except BaseException:  # Ctrl-C, an error: the running members stop too, not only the queued
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
                 raise
 
 
@@ -269,11 +271,22 @@ def _results(members: Sequence[Member], futures: Sequence[Any]) -> Iterator[tupl
 
     for member, future in zip(members, futures):
         try:
-            yield member, future.result()
+            yield member, _result(future)
         except BrokenProcessPool as error:
             raise UserInputError("a training worker process died (killed, or out of memory?); run `dvc repro` "
                                  "again to resume from checkpoints/train, or lower train.n_jobs for less "
                                  "memory") from error
+
+
+def _result(future: Any) -> TrainResult:
+    """The future's result, waited for in short steps: a SIGINT that the kernel hands to
+    another of this process's threads (the executor's) runs Python's handler only once the
+    main thread wakes, and a plain wait could sleep through it until the member had trained."""
+    while True:
+        try:
+            return future.result(timeout=0.2)
+        except TimeoutError:
+            continue
 
 
 def _train_serially(run: MemberRun, members: Sequence[Member]) -> Iterator[tuple[Member, TrainResult]]:
