@@ -5,9 +5,9 @@ shards, read in file-name order with ``ParquetFile.iter_batches``) and ``.smi`` 
 ``SMILES [name ...]`` per line, fields separated by tabs where the first line holds one,
 else by whitespace: the second field is the id, further fields are ignored; a first line
 naming the SMILES column is a header, and its columns are read by name as validate reads
-them; blank lines, and lines starting with ``#`` before the first one, are skipped) and SD files (one record
-at a time, as ``molprop.data.sdf`` reads them; the SMILES is written from the mol block, the
-id is the record's title or the SD property named as id column). Every chunk but
+them; blank lines, and lines starting with ``#`` before the first one, are skipped) and SD
+files (one record at a time, as ``molprop.data.sdf`` reads them; the SMILES is written from
+the mol block, the id is the record's title or the SD property named as id column). Every chunk but
 the last holds exactly ``chunk_size`` molecules, so chunk ``k`` is always the same rows of the
 same input: the unit of resumption. The text formats may be gzipped (``.csv.gz``, ``.smi.gz``,
 ``.sdf.gz``, ...).
