@@ -182,6 +182,9 @@ def test_smi_rows_must_have_the_header_s_fields(tmp_path):
     # tabs (Open Babel's SMILES<tab>title): titles with spaces, an empty last field is missing
     table = read_source(_write(tmp_path / "tab.smi", "smiles\tname\ty\nCCO\tethyl alcohol\t1.0\nCCCl\t\t\n"))
     assert table.values.tolist() == [["CCO", "ethyl alcohol", "1.0"], ["CCCl", None, None]]
+    # RDKit's SmilesWriter(delimiter="\t") ends the header and each line with a tab
+    table = read_source(_write(tmp_path / "rd.smi", "SMILES\tName\ty\t\nCCO\tethanol\t1.0\t\n"))
+    assert list(table.columns) == ["SMILES", "Name", "y"] and table.values.tolist() == [["CCO", "ethanol", "1.0"]]
     # a value too many was dropped, a missing one shifted the target into the name column
     for name, row, fields in (("more.smi", "CCN ethylamine 3.5 x", 4), ("fewer.smi", "CCCCC 6", 2)):
         with pytest.raises(InputFileError, match=rf"{name}: line 4 has {fields} whitespace-separated fields, the "

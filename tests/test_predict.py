@@ -163,6 +163,17 @@ def test_smi_with_a_header_is_read_by_column_names_as_validate_reads_it(tmp_path
     assert next(iter_chunks(tmp_path / "c.smi", 10))["id"].tolist() == ["Compound 1", "Compound 2"]
     with pytest.raises(InputError, match="the header line has no column 'nme'"):
         iter_chunks(tmp_path / "b.smi", 10, "smiles", "nme")
+    # the id column a run uses (given, detected, row numbers), and another name for the SMILES
+    (tmp_path / "d.smi").write_text("structure cid name y\nCCO A1 eth 1\nCCN A2 am 2\n")
+    assert resolve_id_column(tmp_path / "d.smi", "cid", "structure") == ("cid", "given")
+    assert resolve_id_column(tmp_path / "d.smi", None, "structure") == ("name", "detected")
+    assert resolve_id_column(tmp_path / "b.smi", None) == (None, "row")
+    assert resolve_id_column(tmp_path / "c.smi", None) == (None, "smi")
+    assert next(iter_chunks(tmp_path / "d.smi", 10, "structure", "cid"))["id"].tolist() == ["A1", "A2"]
+    # a headerless file whose first line has a tab: a line without one is split on whitespace
+    (tmp_path / "e.smi").write_text("CCO\tethanol\nCCN ethylamine\n")
+    chunk = next(iter_chunks(tmp_path / "e.smi", 10))
+    assert chunk["smiles_input"].tolist() == ["CCO", "CCN"] and chunk["id"].tolist() == ["ethanol", "ethylamine"]
 
 
 def test_input_errors_name_the_problem(tmp_path):

@@ -21,7 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help=".csv, .tsv (.tab, .txt), .parquet (.pq; a file or a directory "
                    "of shards), .smi (.smiles) or .sdf (.sd); text formats also gzipped (.csv.gz)")
     p.add_argument("--output", required=True, help=".parquet, .csv, or a directory (keeps the part files)")
-    p.add_argument("--smiles-column", default="smiles", help="SMILES column of a CSV/Parquet input (default: smiles)")
+    p.add_argument("--smiles-column", default="smiles",
+                   help="SMILES column of a CSV / Parquet input or of a .smi file's header line (default: smiles)")
     p.add_argument("--id-column", default=None,
                    help="id column copied to the output (default: the first column named id, mol_id, "
                    "compound_id, name, ... (case-insensitive; see docs/predict.md), else the row number)")
@@ -61,7 +62,8 @@ def _predict(args: argparse.Namespace) -> int:
     from molprop.predict.runner import PredictOptions, predict_file
     from molprop.predict.stream import resolve_id_column
 
-    print(f"molprop predict: {describe_ids(*resolve_id_column(args.input, args.id_column))}", flush=True)
+    ids = resolve_id_column(args.input, args.id_column, args.smiles_column)
+    print(f"molprop predict: {describe_ids(*ids)}", flush=True)
     options = PredictOptions(smiles_column=args.smiles_column, id_column=args.id_column,
                              chunk_size=args.chunk_size, batch_size=args.batch_size,
                              ad_threshold=args.ad_threshold)

@@ -140,9 +140,10 @@ def _without_trailing_empty(row: list[str]) -> list[str]:
 def smi_fields(line: str, tab: bool = False) -> list[str]:
     """The fields of a ``.smi`` line: separated by tabs in a file whose first line holds one
     (Open Babel's ``SMILES<tab>title``: a title may hold spaces, a last field may be empty),
-    else by whitespace, where a CXSMILES extension (``|...|``, which may hold spaces) stays
-    with the SMILES before it, as in a CSV cell. A blank line has none."""
-    if tab:
+    else (and on a line without a tab, as RDKit reads it) by whitespace, where a CXSMILES
+    extension (``|...|``, which may hold spaces) stays with the SMILES before it, as in a CSV
+    cell. A blank line has none."""
+    if tab and "\t" in line:
         fields = [field.strip() for field in line.rstrip("\r\n").split("\t")]
         return fields if any(fields) else []
     fields: list[str] = []
@@ -173,13 +174,15 @@ def _read_smi_table(path: Path, text: str) -> pd.DataFrame:
         if header is None:
             if line.strip() and not is_smi_comment(line):
                 tab = "\t" in line
-                header = smi_fields(line, tab)
+                header = _without_trailing_empty(smi_fields(line, tab))  # SmilesWriter ends it with a tab
                 repeated = sorted({name for name in header if header.count(name) > 1})
                 if repeated:
                     raise InputFileError(f"{path}: the header names the column(s) {repeated} more than once; "
                                          "rename or delete the copies.")
             continue
         fields = smi_fields(line, tab)
+        while len(fields) > len(header) and not fields[-1]:  # a trailing tab, as in the header
+            fields.pop()
         if not fields:
             continue
         if len(fields) != len(header):

@@ -124,7 +124,7 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     if executor not in EXECUTORS:
         raise UserInputError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     info = model_info(model_dir)
-    id_column, id_source = resolve_id_column(input_path, options.id_column)
+    id_column, id_source = resolve_id_column(input_path, options.id_column, options.smiles_column)
     options = replace(options, id_column=id_column)
     settings = {k: v for k, v in asdict(options).items() if k != "batch_size"}  # output-relevant
     check_columns(input_path, options.smiles_column, options.id_column)

@@ -143,18 +143,25 @@ def _normal(name: str) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def resolve_id_column(path: str | Path, id_column: str | None) -> tuple[str | None, str]:
+def resolve_id_column(path: str | Path, id_column: str | None,
+                      smiles_column: str = "smiles") -> tuple[str | None, str]:
     """The id column of an input and how it was chosen: ``(id_column, "given")``;
-    ``(column, "detected")``, the first of ``ID_COLUMNS`` the table has; ``(None, "row")``
-    (no id column: the row number); ``(None, "smi")`` (a .smi file: the names on its lines);
-    ``(None, "sdf")`` (an SD file: the record titles)."""
+    ``(column, "detected")``, the first of ``ID_COLUMNS`` the table (or a .smi file's header
+    line) has; ``(None, "row")`` (no id column: the row number); ``(None, "smi")`` (a .smi file
+    without a header: the names on its lines); ``(None, "sdf")`` (an SD file: the record titles)."""
     if input_format(path) == "sdf":
-        check_columns(path, "smiles", id_column)
+        check_columns(path, smiles_column, id_column)
         return (id_column, "given") if id_column is not None else (None, "sdf")
+    if input_format(path) == "smi":
+        check_columns(path, smiles_column, id_column)  # refuses columns a headerless file lacks
+        first = smi_header(Path(path))[1]
+        header, _, id_at = smi_positions(first, smiles_column, id_column)
+        if not header:
+            return None, "smi"
+        if id_column is not None:
+            return id_column, "given"
+        return (first[id_at], "detected") if id_at is not None else (None, "row")
     names = column_names(path)
-    if names is None:
-        check_columns(path, "smiles", id_column)  # refuses an id column for .smi
-        return None, "smi"
     if id_column is not None:
         _require(names, id_column, "id", Path(path))
         return id_column, "given"

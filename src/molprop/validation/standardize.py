@@ -29,7 +29,7 @@ NON_METALS = frozenset(
 _WHITESPACE = re.compile(r"\s")
 _GROUP = r"(?:a|&\d+|o\d+):\d+(?:,\d+)*"  # a CXSMILES stereo group: absolute, and (racemic), or
 _STEREO_GROUPS = re.compile(rf"\|{_GROUP}(?:,{_GROUP})*\|")
-_ABSOLUTE_ONLY = re.compile(r"\|a:\d+(?:,\d+)*\|")
+_ABSOLUTE_ONLY = re.compile(r"\|a:\d+(?:,\d+)*(?:,a:\d+(?:,\d+)*)*\|")
 _CHARGED = Chem.MolFromSmarts("[+,-]")
 _METAL_ATOM = (
     "[" + ";".join(f"!#{Chem.GetPeriodicTable().GetAtomicNumber(s)}" for s in NON_METALS) + ";!#0]"
