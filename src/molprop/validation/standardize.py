@@ -204,9 +204,10 @@ def _check_text(value: object, remove_stereo: bool = False) -> str:
                         "not one molecule. Give the product (or the molecule measured) only.")
     match = _WHITESPACE.search(text)
     block = text[match.start():].strip() if match else ""
-    if _STEREO_GROUPS.fullmatch(block) and (remove_stereo or _ABSOLUTE_ONLY.fullmatch(block)):
+    stereo_groups = bool(match) and _STEREO_GROUPS.fullmatch(block) is not None  # no regex on the common path
+    if stereo_groups and (remove_stereo or _ABSOLUTE_ONLY.fullmatch(block)):
         text, match = text[:match.start()], None
-    if match and _STEREO_GROUPS.fullmatch(block):
+    if match and stereo_groups:
         raise _Rejected("trailing_text", f"'{block[:60]}' after the SMILES marks racemic or relative stereo "
                         "groups (CXSMILES; from an SD file: its STERAC / STEREL groups), which plain SMILES "
                         "cannot carry: it would state one absolute configuration. Write the SMILES of the "
