@@ -18,7 +18,7 @@ import sys
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pandas as pd
 
@@ -209,7 +209,7 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
         if skipped:
             text = text[EXCEL_SEP_LINE.match(text).end():]
     header = check_header(path, text, separator)
-    if len(header) == 1 and any(mark in header[0] for mark in ",;\t"):  # a .txt / .tsv separated otherwise
+    if read_as_one_column(header):
         raise InputFileError(f"{path}: the header {header[0][:60]!r} was read as one column.{one_column_hint(path)}")
     if '"' in text:  # only a quote can make the parser read rows into one field
         check_records(path, io.StringIO(text, newline=""), separator, skipped)
@@ -228,6 +228,12 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
                              f"column name(s) to the header, or quote the field that holds the separator"
                              f"{_decimal_comma_hint(separator)}.") from err
     return table
+
+
+def read_as_one_column(names: Sequence[object]) -> bool:
+    """Whether a header came out as one column holding another separator: a comma- or
+    semicolon-separated file read with tabs (a .txt, a .tsv), or the like."""
+    return len(names) == 1 and any(mark in str(names[0]) for mark in ",;\t")
 
 
 def one_column_hint(path: str | Path) -> str:
@@ -344,29 +350,30 @@ def _index_as_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(level=named) if named else table
 
 
-def _utf8_text(table: pd.DataFrame) -> pd.DataFrame:
-    """Columns of bytes (Parquet text written without its UTF-8 mark, as some writers do)
-    decoded where every value is UTF-8; other bytes stay bytes."""
+def _with_bytes_as(table: pd.DataFrame, convert: Any) -> pd.DataFrame:
+    """``table`` with ``convert`` applied to the bytes values of each column that holds any;
+    a column where ``convert`` raises UnicodeDecodeError is left as it was."""
     table = table.copy()
     for position in range(table.shape[1]):
         column = table.iloc[:, position]
         if column.dtype == object and column.map(type).eq(bytes).any():
             try:
-                table.isetitem(position, column.map(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v))
+                table.isetitem(position, column.map(lambda v: convert(v) if isinstance(v, bytes) else v))
             except UnicodeDecodeError:
                 pass
     return table
 
 
+def _utf8_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns of bytes (Parquet text written without its UTF-8 mark, as some writers do)
+    decoded where every value is UTF-8; other bytes stay bytes."""
+    return _with_bytes_as(table, lambda value: value.decode("utf-8"))
+
+
 def as_text(table: pd.DataFrame) -> pd.DataFrame:
     """Every column as text (pandas "string"): the input as read, for data/raw.parquet; bytes
     that are not UTF-8 (a binary Parquet column: fingerprints, pickled molecules) as hex."""
-    table = table.copy()
-    for position in range(table.shape[1]):
-        column = table.iloc[:, position]
-        if column.dtype == object and column.map(type).eq(bytes).any():
-            table.isetitem(position, column.map(lambda v: v.hex() if isinstance(v, bytes) else v))
-    return table.astype("string")
+    return _with_bytes_as(table, bytes.hex).astype("string")
 
 
 def _not_gzip(path: Path, err: BaseException) -> str:
@@ -387,8 +394,7 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
         if key == "data.smiles_column" and file_suffix(source)[0] in (".sdf", ".sd"):
             hint = (" In an SD file the structures are each record's mol block, read into the column "
                     "'smiles' (a SMILES property is not used): set data.smiles_column: smiles.")
-        elif (len(present) == 1 and any(mark in present[0] for mark in ",;\t")
-              and file_suffix(source)[0] in TEXT_SEPARATORS):
+        elif read_as_one_column(present) and file_suffix(source)[0] in TEXT_SEPARATORS:
             hint = " The header was read as one column:" + one_column_hint(source)
         elif not close and file_suffix(source)[0] in (".smi", ".smiles"):
             hint = (" The first line of a .smi file names its columns: start the file with a header "

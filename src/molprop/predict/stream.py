@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.data.io import (InputFileError, check_header, check_records, file_suffix, first_invalid_utf8,
-                             is_smi_comment, one_column_hint, open_text, smi_fields,
+                             is_smi_comment, one_column_hint, open_text, read_as_one_column, smi_fields,
                              table_layout)
 from molprop.errors import UserInputError
 
@@ -83,7 +83,7 @@ def _require(columns: list[str], name: str | None, what: str, path: Path) -> Non
     lower = {str(c).lower(): str(c) for c in columns}
     close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-    if len(columns) == 1 and any(mark in str(columns[0]) for mark in ",;\t") and input_format(path) != "parquet":
+    if read_as_one_column(columns) and input_format(path) != "parquet":
         hint = " The header was read as one column:" + one_column_hint(path)
     more = f" and {len(columns) - 50} more" if len(columns) > 50 else ""
     raise InputError(f"{path}: no {what} column '{name}'.{hint} Columns: {columns[:50]}{more}.")
