@@ -93,7 +93,6 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     print(f"train: {len(members)} {kind} member(s) on {device}, {len(data.columns)} molecule features")
     val_predictions: dict[str, list[np.ndarray]] = {}
-    best_epochs: list[int] = []
     best_epoch: dict[str, int] = {}
     histories: list[list[dict]] = []
     run = MemberRun(data, kind, cfg, cfg["feature_scaling"], options, device, OUT, CHECKPOINTS,
@@ -112,7 +111,6 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
             tracking.log_history([{"epoch": r["epoch"], **{k: r[k] for k in logged}} for r in result.history], prefix)
             histories.append(result.history)
             summary = {"best_epoch": result.best_epoch, "epochs_run": len(result.history)}
-            best_epochs.append(result.best_epoch)
             best_epoch[member.name] = result.best_epoch
             if len(val):
                 pred = result.val_predictions
@@ -123,7 +121,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
             print(f"train {member.name}: {summary}")
     remove_other_checkpoints(CHECKPOINTS, [m.name for m in members])
-    warning = hardly_trained_warning(best_epochs, options.warmup_epochs, min(len(m.partition.val) for m in members),
+    warning = hardly_trained_warning(list(best_epoch.values()), options.warmup_epochs, min(len(m.partition.val) for m in members),
                                      options.start_from_epoch, options.max_epochs)
     if warning:
         print(f"train: warning: {warning}")

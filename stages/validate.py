@@ -64,9 +64,7 @@ def main() -> int:
         result.rejected.to_csv(REJECTED, index=False)
         print("validate: Great Expectations blocking failure(s):\n  "
               + "\n  ".join(outcome.blocking_failures)
-              + f"\n{result.metrics['n_in']} rows in, {result.metrics['n_kept']} kept, "
-              f"{result.metrics['n_rejected']} rejected {result.metrics['rejected_by_reason']} "
-              f"(each with its reason in {REJECTED})", file=sys.stderr)
+              + f"\n{_counts(result.metrics)} (each with its reason in {REJECTED})", file=sys.stderr)
         return 1
 
     RAW.parent.mkdir(parents=True, exist_ok=True)
@@ -85,11 +83,14 @@ def main() -> int:
                            rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist())]
     for warning in [*outcome.warnings, *filter(None, target_warnings)]:
         print(f"validate: warning: {warning}")
-    print(f"validate: {metrics['n_in']} rows in, {metrics['n_kept']} kept, "
-          f"{metrics['n_rejected']} rejected {metrics['rejected_by_reason']}, "
-          f"{metrics['n_merged_away']} merged into replicates, "
+    print(f"validate: {_counts(metrics)}, {metrics['n_merged_away']} merged into replicates, "
           f"{metrics['n_standardized_changed']} changed by standardization")
     return 0
+
+
+def _counts(metrics: dict) -> str:
+    return (f"{metrics['n_in']} rows in, {metrics['n_kept']} kept, "
+            f"{metrics['n_rejected']} rejected {metrics['rejected_by_reason']}")
 
 
 if __name__ == "__main__":
