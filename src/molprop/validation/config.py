@@ -16,6 +16,7 @@ AGGREGATES = ("median", "mean")
 class StandardizeConfig:
     """Which rdMolStandardize steps run, in this order, and which identity key is used."""
 
+    isotope_parent: bool = True
     cleanup: bool = True
     fragment_parent: bool = True
     neutralize: bool = True

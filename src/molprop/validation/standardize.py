@@ -1,8 +1,8 @@
 """One SMILES string in, a standardized molecule (or a reason to reject it) out.
 
-Steps (each switchable, see ``StandardizeConfig``): rdMolStandardize cleanup, fragment
-parent (salts and solvents stripped, largest organic fragment kept), neutralization,
-canonical tautomer, stereo removal. Row rules on the string, the parsed molecule and the
+Steps (each switchable, see ``StandardizeConfig``): isotope parent, rdMolStandardize cleanup,
+fragment parent (salts and solvents stripped, largest organic fragment kept), neutralization,
+canonical tautomer, stereo removal. Atom-map numbers are cleared on reading. Row rules on the string, the parsed molecule and the
 standardized parent run along the way; the first failing rule names the rejection reason.
 """
 
@@ -26,11 +26,13 @@ NON_METALS = frozenset(
     ["H", "He", "B", "C", "N", "O", "F", "Ne", "Si", "P", "S", "Cl", "Ar", "As", "Se", "Br",
      "Kr", "Te", "I", "Xe", "At", "Rn"]
 )
-_WHITESPACE = re.compile(r"\s")
+# ASCII whitespace only: a no-break space inside a SMILES is reported as a foreign character
+_WHITESPACE = re.compile(r"[ \t\n\r\f\v]")
 _GROUP = r"(?:a|&\d+|o\d+):\d+(?:,\d+)*"  # a CXSMILES stereo group: absolute, and (racemic), or
 _STEREO_GROUPS = re.compile(rf"\|{_GROUP}(?:,{_GROUP})*\|")
 _ABSOLUTE_ONLY = re.compile(r"\|a:\d+(?:,\d+)*(?:,a:\d+(?:,\d+)*)*\|")
 _CHARGED = Chem.MolFromSmarts("[+,-]")
+_CARBOCATION = Chem.MolFromSmarts("[#6+]")
 _METAL_ATOM = (
     "[" + ";".join(f"!#{Chem.GetPeriodicTable().GetAtomicNumber(s)}" for s in NON_METALS) + ";!#0]"
 )
@@ -93,7 +95,12 @@ class _Tools:
         self.salts = rdMolStandardize.FragmentRemover("", False)  # leave_last=False
         self.largest = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
         self.uncharger = rdMolStandardize.Uncharger()
-        self.tautomers = rdMolStandardize.TautomerEnumerator()
+        # Stereocentres and double-bond stereo are kept (RDKit drops those a tautomer shift
+        # could touch: D- and L-alanine became one molecule); only remove_stereo removes them.
+        params = rdMolStandardize.CleanupParameters()
+        params.tautomerRemoveSp3Stereo = False
+        params.tautomerRemoveBondStereo = False
+        self.tautomers = rdMolStandardize.TautomerEnumerator(params)
 
 
 _TOOLS: _Tools | None = None
@@ -170,16 +177,47 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
 
     A molecule with a carbanion is uncharged in its Kekulé form and its aromaticity perceived
     again: the Uncharger protonates the carbon but keeps the ring's aromatic flags, so the
-    anion of phenylbutazone or cyclopentadienide came out as a SMILES RDKit cannot read."""
+    anion of phenylbutazone or cyclopentadienide came out as a SMILES RDKit cannot read. A
+    carbocation keeps its charge: no proton transfer neutralizes it, and the Uncharger gave it
+    a hydride (a methyl cation became methane, tropylium a cycloheptatriene RDKit cannot read)."""
     if not _charged(mol):
         return mol
     if not mol.HasSubstructMatch(_ANY_CARBANION):
-        return _tools().uncharger.uncharge(mol)
-    kekule = Chem.Mol(mol)
-    Chem.Kekulize(kekule, clearAromaticFlags=True)
-    result = _tools().uncharger.uncharge(kekule)
-    Chem.SanitizeMol(result)
+        result = _tools().uncharger.uncharge(mol)
+    else:
+        kekule = Chem.Mol(mol)
+        Chem.Kekulize(kekule, clearAromaticFlags=True)
+        result = _tools().uncharger.uncharge(kekule)
+        Chem.SanitizeMol(result)
+    cations = [match[0] for match in mol.GetSubstructMatches(_CARBOCATION)]
+    if cations:
+        result = Chem.RWMol(result)
+        for index in cations:  # the Uncharger keeps the atoms' order
+            before, atom = mol.GetAtomWithIdx(index), result.GetAtomWithIdx(index)
+            atom.SetFormalCharge(before.GetFormalCharge())
+            atom.SetNumExplicitHs(before.GetTotalNumHs())
+            atom.SetNoImplicit(True)
+        result = result.GetMol()
+        Chem.SanitizeMol(result)
     return result
+
+
+def canonical_tautomer(mol: Chem.Mol) -> Chem.Mol:
+    """RDKit's canonical tautomer, keeping the stereo of atoms and bonds it leaves in place."""
+    result = _tools().tautomers.Canonicalize(mol)
+    Chem.AssignStereochemistry(result, cleanIt=True, force=True)
+    return result
+
+
+def isotope_parent(mol: Chem.Mol) -> Chem.Mol:
+    """``mol`` without isotope labels: [2H] becomes an implicit hydrogen, [13C] carbon."""
+    result = Chem.RemoveHs(rdMolStandardize.IsotopeParent(mol, skipStandardize=True))
+    Chem.AssignStereochemistry(result, cleanIt=True, force=True)  # C[C@H]([2H])O is not chiral
+    return result
+
+
+def _isotope_labelled(mol: Chem.Mol, text: str) -> bool:
+    return "[" in text and any(atom.GetIsotope() for atom in mol.GetAtoms())
 
 
 def _check_text(value: object, remove_stereo: bool = False) -> str:
@@ -233,9 +271,12 @@ def _check_text(value: object, remove_stereo: bool = False) -> str:
 def _parse(text: str) -> Chem.Mol:
     mol = Chem.MolFromSmiles(text)
     if mol is not None and mol.GetNumAtoms() > 0:
-        if "*" in text and any(atom.GetAtomicNum() == 0 for atom in mol.GetAtoms()):
-            raise _Rejected("dummy_atom", "Dummy / wildcard atom(s) ('*'): this is a fragment "
-                            "or a Markush structure, not a complete molecule.")
+        if ("*" in text or "#0" in text) and any(atom.GetAtomicNum() == 0 for atom in mol.GetAtoms()):
+            raise _Rejected("dummy_atom", "Dummy / wildcard atom(s) ('*' or '[#0]'): this is a "
+                            "fragment or a Markush structure, not a complete molecule.")
+        if ":" in text:  # atom-map numbers ([CH3:1]) label atoms; they are not the molecule
+            for atom in mol.GetAtoms():
+                atom.SetAtomMapNum(0)
         return mol
     mol = Chem.MolFromSmiles(text, sanitize=False)
     if mol is None:
@@ -330,14 +371,13 @@ def _check_parent(mol: Chem.Mol, rules: MoleculeRules, bracket_atoms: bool,
 
 
 def _steps(config: StandardizeConfig, rules: MoleculeRules, text: str):
-    tools = _tools()
     if config.cleanup:
         yield "cleanup", cleanup
     yield "fragment_parent", lambda m: _fragment_parent(m, rules, config.fragment_parent, text)
     if config.neutralize:
         yield "neutralize", neutralize
     if config.canonical_tautomer:
-        yield "canonical_tautomer", tools.tautomers.Canonicalize
+        yield "canonical_tautomer", canonical_tautomer
     if config.remove_stereo:
         def remove_stereo(m: Chem.Mol) -> Chem.Mol:
             m = Chem.Mol(m)
@@ -414,6 +454,9 @@ def standardize_smiles(value: object, config: StandardizeConfig, rules: Molecule
     try:
         text = _check_text(value, config.remove_stereo)
         mol = _parse(text)
+        labelled = config.isotope_parent and _isotope_labelled(mol, text)
+        if labelled:
+            original, mol = Chem.MolToSmiles(mol), isotope_parent(mol)
         plain = is_plain(mol, text, config)
         salt_parent = None if plain else plain_salt_parent(mol, text, config)
         if plain:
@@ -424,6 +467,8 @@ def standardize_smiles(value: object, config: StandardizeConfig, rules: Molecule
         else:
             _check_organometallic(mol, rules)
             parent, steps, input_smiles, smiles = _run_steps(mol, text, config, rules)
+        if labelled:
+            steps, input_smiles = ["isotope_parent", *steps], original
         _check_parent(parent, rules, "[" in text, metals=not plain)
         changed = bool(steps) and smiles != input_smiles
         # A changed molecule must read back (RDKit's Uncharger alone turned a cyclopentadienide

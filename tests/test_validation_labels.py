@@ -1,0 +1,83 @@
+"""Standardization of what a SMILES labels rather than states: isotopes, atom-map numbers,
+wildcard atoms, stereo kept through tautomers, carbocations and invisible characters."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from molprop import schema
+from molprop.validation.config import MoleculeRules, StandardizeConfig, TargetRules, ValidationConfig
+from molprop.validation.curate import curate
+from molprop.validation.standardize import standardize_smiles
+
+RULES = MoleculeRules()
+
+
+def parent(smiles: str, **standardize) -> str | None:
+    return standardize_smiles(smiles, StandardizeConfig(**standardize), RULES).smiles
+
+
+@pytest.mark.parametrize(("smiles", "expected"), [
+    ("[2H]c1c([2H])c([2H])c([2H])c([2H])c1[2H]", "c1ccccc1"),
+    ("[13cH]1[13cH][13cH][13cH][13cH][13cH]1", "c1ccccc1"),
+    ("[2H]C(Cl)(Cl)Cl", "ClC(Cl)Cl"),
+    ("C[C@H]([2H])O", "CCO"),  # a centre made only by the label is no centre
+    ("[18F]c1ccccc1.[Na+]", "Fc1ccccc1"),
+])
+def test_isotopologues_have_one_parent(smiles: str, expected: str) -> None:
+    """Bug fixed: [2H] atoms stayed atoms of their own (graph nodes and fingerprint atoms), so
+    benzene-d6 was predicted 3 kcal/mol away from benzene, and [13CH4] was not a replicate of C."""
+    outcome = standardize_smiles(smiles, StandardizeConfig(), RULES)
+    assert (outcome.reason, outcome.smiles) == (None, expected)
+    assert outcome.steps_changed.split(";")[0] == "isotope_parent"
+    assert parent(smiles, isotope_parent=False) != expected  # the switch keeps the labels
+
+
+def test_an_isotopologue_is_a_replicate() -> None:
+    data = pd.DataFrame({"smiles": ["C", "[13CH4]", "CCO"], "y": ["2.5", "2.6", "1.0"]}, dtype=object)
+    result = curate(data, "smiles", "y", ValidationConfig(target=TargetRules(), n_jobs=1))
+    assert result.validated[schema.SMILES].tolist() == ["C", "CCO"]
+    assert result.validated[schema.N_REPLICATES].tolist() == [2, 1]
+
+
+def test_atom_map_numbers_are_not_part_of_the_molecule() -> None:
+    """Bug fixed: '[CH3:1][CH2:2][OH:3]' was kept as a molecule of its own beside 'CCO'."""
+    assert parent("[CH3:1][CH2:2][CH2:3][CH2:4][OH:5]") == "CCCCO"
+    assert parent("[cH:1]1ccccc1") == "c1ccccc1"
+    assert parent("c1ccc:c:c1") == "c1ccccc1"  # ':' as an aromatic bond
+
+
+@pytest.mark.parametrize("smiles", ["C[#0]", "[#0]", "*C", "[*:1]CC"])
+def test_wildcard_atoms_in_any_spelling_are_dummy_atoms(smiles: str) -> None:
+    assert standardize_smiles(smiles, StandardizeConfig(), RULES).reason == "dummy_atom"
+
+
+def test_canonical_tautomer_keeps_stereo() -> None:
+    """Bug fixed: RDKit's enumerator drops stereo a tautomer shift could touch, so D- and
+    L-alanine became one molecule without remove_stereo."""
+    assert parent("C[C@@H](N)C(=O)O", canonical_tautomer=True) == "C[C@@H](N)C(=O)O"
+    assert parent("C[C@H](N)C(=O)O", canonical_tautomer=True) == "C[C@H](N)C(=O)O"
+    assert parent("F/C=C/C(C)=O", canonical_tautomer=True) == "CC(=O)/C=C/F"
+    assert parent("Oc1ccccn1", canonical_tautomer=True) == "O=c1cccc[nH]1"
+    assert parent("C[C@H](N)C(=O)O", canonical_tautomer=True, remove_stereo=True) == "CC(N)C(=O)O"
+
+
+@pytest.mark.parametrize(("smiles", "expected"), [
+    ("C1=CC=C[CH+]C=C1.F[B-](F)(F)F", "c1ccc[cH+]cc1"),  # tropylium tetrafluoroborate
+    ("[cH+]1cccccc1", "c1ccc[cH+]cc1"),
+    ("[CH3+]", "[CH3+]"),  # not methane
+    ("[CH2+]c1ccccc1", "[CH2+]c1ccccc1"),
+    ("CC(=O)[O-].[Na+]", "CC(=O)O"),
+])
+def test_carbocations_keep_their_charge(smiles: str, expected: str) -> None:
+    """Bug fixed: the Uncharger gave carbocations a hydride; tropylium became an unreadable
+    'c1cccccc1' and the row was rejected as a failed standardization."""
+    assert parent(smiles) == expected
+
+
+def test_a_no_break_space_inside_a_smiles_is_named() -> None:
+    """It had been split on as whitespace: 'Text after the SMILES: CO'."""
+    outcome = standardize_smiles("CC\u00a0CO", StandardizeConfig(), RULES)
+    assert outcome.reason == "non_ascii_smiles"
+    assert "U+00A0 NO-BREAK SPACE" in outcome.message
