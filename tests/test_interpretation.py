@@ -259,3 +259,16 @@ def test_training_neighbours_find_the_closest_molecule_and_scaffold_counts():
     assert out["n_train_same_scaffold"].tolist() == [2, 1]  # two benzenes; one acyclic
     assert 0 < out["neighbour_similarity"].iloc[0] < 1
     assert set(out.columns) >= {"neighbour_smiles", "neighbour_measured", "neighbour_split"}
+
+
+def test_a_molecule_sharing_nothing_with_the_non_test_ones_has_no_neighbour():
+    """Bug fixed: a lone [Xe] was given the first non-test molecule (similarity 0) as nearest."""
+    table = pd.DataFrame({"mol_id": ["t0", "t1"], "smiles": ["CCO", "c1ccccc1"], "y": [1.0, 2.0],
+                          "split": ["train", "val"]})
+    neighbours = TrainingNeighbours([Chem.MolFromSmiles(s) for s in table["smiles"]], table)
+    errors = pd.DataFrame({"mol_id": ["q0", "q1"], "smiles": ["[Xe]", "CCCO"], "measured": [0.0, 0.0],
+                           "predicted": [1.0, 1.0], "error": [1.0, 1.0]})
+    out = neighbours.describe(errors, [Chem.MolFromSmiles(s) for s in errors["smiles"]])
+    assert out["neighbour_similarity"].tolist()[0] == 0.0
+    assert out[["neighbour_id", "neighbour_smiles", "neighbour_measured", "neighbour_split"]].iloc[0].isna().all()
+    assert (out["neighbour_id"].iloc[1], out["neighbour_split"].iloc[1]) == ("t0", "train")

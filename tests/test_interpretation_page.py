@@ -109,5 +109,14 @@ def test_errors_section_draws_both_molecules():
     assert "<td class=\"num\">7</td>" in html and "<code>CCCO</code> (train)" in html
 
 
+def test_errors_section_without_a_neighbour():
+    described = pd.DataFrame([{"mol_id": "q", "row": 7, "smiles": "[Xe]", "measured": 1.0, "predicted": 2.0,
+                               "error": 1.0, "scaffold": "", "n_train_same_scaffold": 0,
+                               "neighbour_id": None, "neighbour_smiles": None, "neighbour_similarity": 0.0,
+                               "neighbour_measured": float("nan"), "neighbour_split": None}])
+    html = errors_section(described, {"q": Chem.MolFromSmiles("[Xe]")}, [])
+    assert html.count("<svg") == 1 and "none: no Morgan environment in common" in html
+
+
 def test_card_escapes_caption_lines():
     assert "a&lt;b" in card("<img>", ["a<b"])

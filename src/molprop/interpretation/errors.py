@@ -62,6 +62,8 @@ class TrainingNeighbours:
             nearest.append(int(np.argmax(sims)))  # first of equally similar molecules
             similarity.append(float(sims.max()))
         hit = self.table.iloc[nearest].reset_index(drop=True)
+        # similarity 0: no Morgan environment in common with any of them (a lone [Xe]), no neighbour
+        hit = hit.where(pd.Series(similarity) > 0)
         out = errors.reset_index(drop=True).copy()
         out["scaffold"] = scaffolds
         out["n_train_same_scaffold"] = [self.scaffold_counts.get(s, 0) for s in scaffolds]  # "" = acyclic

@@ -129,6 +129,13 @@ def maps_section(note: str, groups: Sequence[tuple[str, Sequence[str]]]) -> str:
     return "\n".join(body)
 
 
+def _neighbour_cell(item: Mapping, mols_by_id: Mapping[str, Chem.Mol]) -> str:
+    if pd.isna(item["neighbour_id"]):
+        return "none: no Morgan environment in common with any non-test molecule"
+    return (molecule_svg(mols_by_id[item["neighbour_id"]])
+            + f"<br><code>{text(item['neighbour_smiles'])}</code> ({text(item['neighbour_split'])})")
+
+
 def errors_section(described: pd.DataFrame, mols_by_id: Mapping[str, Chem.Mol],
                    classes: Sequence[str]) -> str:
     """The worst predictions side by side with the nearest non-test molecule."""
@@ -142,10 +149,10 @@ def errors_section(described: pd.DataFrame, mols_by_id: Mapping[str, Chem.Mol],
             "error": num(item["error"]),
             "scaffold": item["scaffold"] or "(acyclic)",
             "non-test molecules with this scaffold": item["n_train_same_scaffold"],
-            "nearest non-test molecule": molecule_svg(mols_by_id[item["neighbour_id"]])
-            + f"<br><code>{text(item['neighbour_smiles'])}</code> ({text(item['neighbour_split'])})",
+            "nearest non-test molecule": _neighbour_cell(item, mols_by_id),
             "Tanimoto": f"{item['neighbour_similarity']:.2f}",
-            "its measured value": value_text(item["neighbour_measured"], classes),
+            "its measured value": "" if pd.isna(item["neighbour_measured"])
+            else value_text(item["neighbour_measured"], classes),
         })
     columns = list(rows[0]) if rows else ["test molecule"]
     numeric = ["input row", "measured", "predicted", "error", "non-test molecules with this scaffold", "Tanimoto",
