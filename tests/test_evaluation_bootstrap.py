@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from molprop.evaluation import weighted
+from molprop.evaluation import metrics, weighted
 from molprop.evaluation.bootstrap import (
     BootstrapConfig,
     bootstrap,
@@ -42,10 +42,16 @@ def test_weighted_regression_equals_plain_metrics_of_the_repeated_sample(ties):
             assert got[key][b] == pytest.approx(value, abs=1e-10), key
 
 
-def test_a_sample_of_one_distinct_molecule_has_no_r2_not_a_rounding_error():
+def test_a_sample_of_one_distinct_molecule_has_r2_score_s_r2_not_a_rounding_error():
+    """Its sum of squares is 0 up to rounding (R² had been -1e15, then NaN): R² is 0 as for
+    the plain metric, 1 when every prediction is exact, NaN for a single draw."""
     y = np.array([-4.58, -0.7, 2.67])
-    r2 = weighted.regression(y, y + 0.3, np.vstack([np.eye(3) * 3, [[1.0, 1.0, 1.0]]]))["r2"]
-    assert np.isnan(r2[:3]).all() and r2[3] == pytest.approx(1 - 0.09 / np.var(y))
+    draws = np.vstack([np.eye(3) * 3, [[1.0, 1.0, 1.0]], [[2.0, 1.0, 0.0]], [[1.0, 0.0, 0.0]]])
+    r2 = weighted.regression(y, y + np.array([0.3, 0.3, 0.0]), draws)["r2"]
+    assert r2[:2].tolist() == [0.0, 0.0] and r2[2] == 1.0  # the third molecule is predicted exactly
+    assert r2[3] == pytest.approx(metrics.r2_score(y, y + np.array([0.3, 0.3, 0.0])))
+    assert r2[4] == pytest.approx(metrics.r2_score(y[[0, 0, 1]], y[[0, 0, 1]] + 0.3))
+    assert np.isnan(r2[5])
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

@@ -85,7 +85,8 @@ def evaluate(task: str, test: pd.DataFrame, predictions: Mapping[str, Prediction
              train: pd.DataFrame, config: EvaluateConfig,
              class_names: Sequence[str] = ()) -> Evaluation:
     """Evaluate every model's ``predictions`` of the ``test`` molecules (mol_id, smiles, y)
-    against what the models saw (``train``: mol_id, smiles of the train + validation parts)."""
+    against what the models were fitted on (``train``: mol_id, smiles of the training part; in
+    k-fold mode, of every fold's)."""
     y = test[TARGET].to_numpy()
     where = "data/validated.parquet"
     mols = parse_validated(test[SMILES].tolist(), test[MOL_ID].tolist(), "test molecule", where)

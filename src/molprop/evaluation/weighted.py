@@ -85,13 +85,16 @@ def regression(y: np.ndarray, pred: np.ndarray, weights: np.ndarray,
     centred = y - y.mean()  # smaller terms for the one-pass sum of squares below
     second = weights @ centred**2
     sum_squares = second - total * _divide(weights @ centred, total) ** 2
-    # a sample of one distinct value has none: 0 up to rounding (which made R² -1e15), so R² NaN
-    sum_squares = np.where(sum_squares > 1e-12 * second, sum_squares, 0.0)
+    # a sample of one distinct value has none: 0 up to rounding (which made R² -1e15); its R²
+    # is then r2_score's: 1 if every prediction is exact, else 0 (NaN for a single draw)
+    constant = sum_squares <= 1e-12 * second
     squared = weights @ error**2
+    r2 = 1.0 - _divide(squared, np.where(constant, 0.0, sum_squares))
+    r2 = np.where(constant, np.where(squared == 0.0, 1.0, 0.0), r2)
     return {
         "rmse": np.sqrt(_divide(squared, total)),
         "mae": _divide(weights @ np.abs(error), total),
-        "r2": 1.0 - _divide(squared, sum_squares),
+        "r2": np.where(total < 2, np.nan, r2),
         "spearman": spearman(y, pred, weights, y_ranks),
     }
 

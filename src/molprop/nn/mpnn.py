@@ -66,7 +66,7 @@ class GraphTensors:
 
 
 class MPNN(nn.Module):
-    """Bond-centred message passing, mean readout, MLP head."""
+    """Directed (bond-centred) message passing, a mean, sum or norm readout of the atoms, MLP head."""
 
     def __init__(self, config: MPNNConfig) -> None:
         super().__init__()
