@@ -174,12 +174,14 @@ def order_classes(classes: list[str], positive: str | None) -> list[str]:
 def negated_positive(classes: list[str]) -> str | None:
     """A warning when the positive class (class 1) of two labels reads as the negation of the
     other ('inactive' against 'active': F1 and PR-AUC would measure the inactive molecules;
-    '-' sorts after '+'), else None."""
+    '-' sorts after '+', so of 'BBB+' and 'BBB-' the second is class 1), else None."""
     if len(classes) != 2:
         return None
     negative, positive = (label.casefold() for label in classes)
     prefixes = ("in", "un", "non", "non-", "non_", "non ", "not", "not-", "not_", "not ", "no ", "no-", "no_")
-    if (negative, positive) != ("+", "-") and not any(positive == prefix + negative for prefix in prefixes):
+    signs = len(negative) == len(positive) and [
+        pair for pair in zip(negative, positive) if pair[0] != pair[1]] == [("+", "-")]
+    if not signs and not any(positive == prefix + negative for prefix in prefixes):
         return None
     return (f"class 1, the positive class of F1, PR-AUC and calibration, is '{classes[1]}' (the second "
             f"label in sorted order); if '{classes[0]}' is the class to find, set data.positive_class: "
