@@ -84,7 +84,7 @@ def fit_and_save(task: str, cfg: dict) -> None:
         groups = cv_groups_of(validated[SMILES].tolist(), config.search.cv_groups)
     parts = partitions(split)
     shutil.rmtree(OUT, ignore_errors=True)
-    chosen, cv_scores, trials_run = {}, {}, {}
+    chosen, cv_scores, trials_run, val_metrics = {}, {}, {}, {}
     for part in parts:
 
         def log_trial(number: int, trial: dict, value: float, name: str = part.name) -> None:
@@ -120,6 +120,8 @@ def fit_and_save(task: str, cfg: dict) -> None:
                                       task, len(classes))
             val_scores = score(task, y[part.val], val_pred)
             tracking.log_metrics({f"{part.name}.val_{k}": v for k, v in val_scores.items()})
+            prefix = "" if len(parts) == 1 else f"{part.name}_"  # as train's ensemble_validation
+            val_metrics |= {f"{prefix}val_{k}": v for k, v in val_scores.items()}
             summary += f", validation {val_scores}"
         print(f"{summary} ({time.perf_counter() - started:.1f} s)")
     extra = {"model": config.model, "hyperparameters": chosen, "cv_score": cv_scores,
@@ -129,7 +131,7 @@ def fit_and_save(task: str, cfg: dict) -> None:
     used_groups = ["morgan"] if config.model == "knn_tanimoto" else list(config.features)
     card = ModelCard("sklearn", task, used_groups, [p.name for p in parts], classes, extra)
     save_card(OUT, card)
-    save_model_context(OUT, validated, np.concatenate([p.train for p in parts]), None)
+    save_model_context(OUT, validated, np.concatenate([p.train for p in parts]), val_metrics or None)
     tracking.log_model_dir(OUT)
 
 

@@ -100,6 +100,9 @@ def test_searched_knn_is_recorded_and_saved_byte_identically(tmp_path, mlflow_ur
     assert card["extra"]["cv_score"]["member_0"] == min(t["value"] for t in search["trials"])
     features = pd.read_parquet(tmp_path / "a/data/features.parquet")
     assert predict_saved(model_dir, features).mean.shape == (N,)
+    # `molprop info` shows the validation scores (they had been null)
+    context = json.loads((model_dir / "predict_context.json").read_text())
+    assert set(context["metrics"]) == {"val_rmse", "val_mae", "val_r2", "val_spearman"}
 
 
 @pytest.mark.parametrize("kind", ["ridge", "hist_gradient_boosting"])
@@ -118,6 +121,8 @@ def test_kfold_classification_fits_one_member_per_fold(tmp_path, kind, mlflow_ur
         assert f"baseline {member}" in out and "validation" in out
     proba = predict_saved(tmp_path / "models/baseline", pd.read_parquet(tmp_path / "data/features.parquet"))
     assert proba.members.shape == (3, N, 2)
+    metrics = json.loads((tmp_path / "models/baseline/predict_context.json").read_text())["metrics"]
+    assert {"fold_0_val_roc_auc", "fold_2_val_accuracy"} <= set(metrics)
 
 
 def test_unknown_model_is_a_clear_error(tmp_path):

@@ -3,6 +3,7 @@ featurization, every row accounted for, resumption, the CLI and `molprop info`."
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -290,3 +291,20 @@ def test_a_molecule_a_featurizer_fails_on_is_reported_not_dropped(models, tmp_pa
     assert out["status"].tolist() == ["ok", "invalid", "ok"]
     assert out["reason"][1] == "featurization_failed" and "descriptor crashed" in out["message"][1]
     assert out["prediction"].notna().tolist() == [True, False, True]
+
+
+def test_info_without_scores_and_an_output_file_without_a_suffix(models, tmp_path):
+    """Bugs fixed: `molprop info` printed 'metrics:\\n  null\\n  ...' for a model without
+    validation scores; an existing file without a suffix as --output gave '[Errno 20]'."""
+    model = tmp_path / "model"
+    shutil.copytree(models.baseline, model)
+    context = json.loads((model / "predict_context.json").read_text())
+    (model / "predict_context.json").write_text(json.dumps({**context, "metrics": None}))
+    info = _cli("info", "--model", model)
+    assert info.returncode == 0 and "\nmetrics:          none\n" in info.stdout and "null" not in info.stdout
+    smi = tmp_path / "lib.smi"
+    smi.write_text("CCO ethanol\n")
+    (tmp_path / "plainfile").write_text("x\n")
+    bad = _cli("predict", "--model", models.baseline, "--input", smi, "--output", tmp_path / "plainfile",
+               "--overwrite")
+    assert bad.returncode == 1 and "exists and is not a directory" in bad.stderr and "Errno" not in bad.stderr

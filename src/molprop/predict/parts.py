@@ -30,7 +30,12 @@ OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 def output_kind(output: str | Path) -> str:
     """``parquet`` / ``csv`` for a file output, ``directory`` for a folder of parts."""
     output = Path(output)
-    if output.is_dir() or not output.suffix:
+    if output.is_dir():
+        return "directory"
+    if not output.suffix:
+        if output.exists():  # a device or a file without a suffix: parts cannot go into it
+            raise UserInputError(f"{output} exists and is not a directory; an output without a suffix is a "
+                                 "directory of part files. Name a .csv or .parquet file, or a new directory.")
         return "directory"
     kind = OUTPUT_FORMATS.get(output.suffix.lower())
     if kind is None:
