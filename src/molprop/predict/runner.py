@@ -126,7 +126,9 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     info = model_info(model_dir)
     id_column, id_source = resolve_id_column(input_path, options.id_column, options.smiles_column)
     options = replace(options, id_column=id_column)
-    settings = {k: v for k, v in asdict(options).items() if k != "batch_size"}  # output-relevant
+    # every option: a network's float32 sums depend on the batch's shape in their last digits,
+    # so even --batch-size is output-relevant and a resumed run must keep it
+    settings = asdict(options)
     check_columns(input_path, options.smiles_column, options.id_column)
     refuse_output_on_input(output, input_path)
     store = PartStore(output, run_identity(input_path, model_dir, settings), overwrite)
