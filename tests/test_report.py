@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from molprop.report.build import ReportConfig, build_report, metrics_files
-from molprop.report.diff import dvc_diff, resolve_base, rows_of
+from molprop.report.diff import dvc_diff, resolve_base, rows_of, stale_stages
 from molprop.report.figures import PlotSpec, plot_specs, render
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -136,7 +136,9 @@ def test_report_includes_interpretation_outputs(repo):
     assert "`reports/interpret/index.html` is missing" in build_report(repo, repo / "reports/report.md", ReportConfig())
     (interpret / "index.html").write_text("<html></html>")
     text = build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
-    assert "](interpret/feature_importance.png)" in text
+    # copied beside the report: the CI artifact (reports/report*) is the report's only copy for a fork
+    assert "](report_figures/interpret_feature_importance.png)" in text
+    assert (repo / "reports/report_figures/interpret_feature_importance.png").read_bytes() == PNG_MAGIC
     assert "| `CCO` | 1 | 3 | 2 | 0.2 |" in text and "`CCN`" not in text
     # classification: the classes by their labels, as the page shows them (not 0 / 1 / 2)
     (repo / "metrics").mkdir(exist_ok=True)
@@ -210,3 +212,24 @@ def test_long_diffs_are_folded(repo):
     text = build_report(repo, repo / "report.md", ReportConfig())
     assert "<details><summary>31 params changed</summary>" in text
     assert "<details><summary>" not in text.split("### Params")[0]  # one metric changed: shown as is
+
+
+def test_report_warns_when_the_pipeline_is_not_up_to_date(repo, tmp_path):
+    """Bug fixed: after a params edit without `dvc repro` the report showed the old run's
+    metrics under a params diff, as if the change had made no difference."""
+    text = build_report(repo, repo / "reports/report.md", ReportConfig())
+    assert "**Warning: the pipeline is not up to date** (`dvc status`: evaluate changed)" in text
+    project = tmp_path / "fresh"
+    project.mkdir()
+    _git(project, "init", "-q")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=project, check=True, env=env)
+    (project / "params.yaml").write_text("train:\n  lr: 0.1\n")
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"fit": {
+        "cmd": "python -c \"open('out.txt', 'w').write('1')\"", "params": ["train"], "outs": ["out.txt"]}}}))
+    assert stale_stages(project) == ["fit"]
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True, env=env)
+    assert stale_stages(project) == []
+    (project / "params.yaml").write_text("train:\n  lr: 0.2\n")
+    assert stale_stages(project) == ["fit"]
+    assert stale_stages(tmp_path) is None  # not a DVC project

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import pandas as pd
 import yaml
 
 from molprop.errors import UserInputError
-from molprop.report.diff import Diff, changed_files, dvc_diff, head_commit, resolve_base, rows_of
+from molprop.report.diff import Diff, changed_files, dvc_diff, head_commit, resolve_base, rows_of, stale_stages
 from molprop.report.figures import plot_specs, render
 from molprop.report.markdown import cell, has_intervals, image, metrics_tables, table
 from molprop.report.metrics import load_metrics
@@ -100,6 +101,11 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     dirty = f" with uncommitted changes to {', '.join(f'`{f}`' for f in changed[:5])}" + (
         f" and {len(changed) - 5} more file(s)" if len(changed) > 5 else "") if changed else ""
     lines += [f"Workspace at `{head[:8] if head else 'no commit'}`{dirty}, {compared}.", ""]
+    stale = stale_stages(root)
+    if stale:  # the outputs below predate the params or code they are shown beside
+        lines += [f"**Warning: the pipeline is not up to date** (`dvc status`: {', '.join(stale)} changed). The "
+                  "metrics, plots and figures below are those of the last `dvc repro`, not of this workspace's "
+                  "params and code: run `dvc repro` first.", ""]
 
     primary = root / config.primary_metrics
     lines += ["## Test-set metrics", ""]
@@ -130,8 +136,9 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     lines += ["## Interpretation", ""]
     if (interpret / "index.html").is_file():  # a failed interpret may leave the folder, not the page
         for name, title in config.interpret_figures:
-            if (interpret / name).is_file():
-                lines += [image(Path(os.path.relpath(interpret / name, out.parent)).as_posix(), title), ""]
+            if (interpret / name).is_file():  # copied: the report and its figures folder go alone (CI artifact)
+                shutil.copyfile(interpret / name, figures / f"interpret_{name}")
+                lines += [image(Path(os.path.relpath(figures / f"interpret_{name}", out.parent)).as_posix(), title), ""]
         split = root / "metrics/split.json"
         labels = json.loads(split.read_text()).get("class_labels") if split.is_file() else None
         for worst in sorted(interpret.glob("worst_*.csv")):

@@ -1,4 +1,5 @@
-"""``dvc metrics diff`` and ``dvc params diff`` against a base revision, as markdown.
+"""``dvc metrics diff`` and ``dvc params diff`` against a base revision, as markdown, and
+``dvc status`` of the workspace.
 
 The base is the first of the candidate revisions git can resolve to a commit (``main``, then
 ``origin/main`` in a CI clone). Without one, or when DVC fails, the report says why instead
@@ -73,3 +74,17 @@ def dvc_diff(kind: str, base: str, cwd: str | Path = ".", dvc: Sequence[str] | N
         return Diff("", f"`dvc {kind} diff` failed: {message[-1] if message else f'exit {done.returncode}'}")
     text = done.stdout.strip()
     return Diff(text if rows_of(text) else "")
+
+
+def stale_stages(cwd: str | Path = ".", dvc: Sequence[str] | None = None) -> list[str] | None:
+    """The stages ``dvc status`` finds out of date (changed params, code or data since the
+    last ``dvc repro``), [] when all are up to date, None when DVC could not tell."""
+    import json
+
+    command = [*(dvc or [sys.executable, "-m", "dvc"]), "status", "--json"]
+    try:
+        done = _run(command, Path(cwd))
+        status = json.loads(done.stdout) if done.returncode == 0 else None
+    except (OSError, ValueError):
+        return None
+    return sorted(name.rpartition(":")[2] for name in status) if isinstance(status, dict) else None
