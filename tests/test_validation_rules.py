@@ -599,6 +599,9 @@ def test_read_source_unsupported_type(tmp_path) -> None:
     path.write_bytes(b"x")
     with pytest.raises(InputFileError, match="unsupported file type '.xlsx'"):
         read_source(path)
+    (tmp_path / "shards").mkdir()  # bug fixed: "unsupported file type ''"
+    with pytest.raises(InputFileError, match="shards is a directory; data.source names one file"):
+        read_source(tmp_path / "shards")
 
 
 def test_read_source_empty_file(tmp_path) -> None:

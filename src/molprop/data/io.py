@@ -305,13 +305,13 @@ def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) 
 def read_source(source: str | Path) -> pd.DataFrame:
     """The input table named by ``data.source``, all columns as read, in file order."""
     path = Path(source)
+    if path.is_dir():  # before the suffix: a folder of shards usually has none
+        raise InputFileError(f"{path} is a directory; data.source names one file (for Parquet shards: "
+                             "combine them into one file, e.g. with pandas or pyarrow).")
     suffix, gzipped = file_suffix(path)  # gzipped: a text format or SD file (my.csv.gz, library.sdf.gz)
     if suffix not in SUPPORTED or (gzipped and suffix not in (".sdf", ".sd", *TEXT_SEPARATORS)):
         raise InputFileError(f"{path}: unsupported file type '{''.join(path.suffixes[-2:]) if gzipped else suffix}'; "
                              f"use one of {SUPPORTED} (the text formats and .sdf may be gzipped: .csv.gz).")
-    if path.is_dir():
-        raise InputFileError(f"{path} is a directory; data.source names one file (for Parquet shards: "
-                             "combine them into one file, e.g. with pandas or pyarrow).")
     if not path.is_file():
         raise InputFileError(f"{path}: file not found. Check data.source in params.yaml (paths "
                              "are relative to the repository root).")
