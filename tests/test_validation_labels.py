@@ -24,6 +24,9 @@ def parent(smiles: str, **standardize) -> str | None:
     ("[2H]C(Cl)(Cl)Cl", "ClC(Cl)Cl"),
     ("C[C@H]([2H])O", "CCO"),  # a centre made only by the label is no centre
     ("[18F]c1ccccc1.[Na+]", "Fc1ccccc1"),
+    ("[2H]/C=C/C", "C=CC"),  # a CH2 end has no E/Z ('[H]/C=C/C' had been kept)
+    ("[2H]/C=C/[2H]", "C=C"),
+    ("[2H]/C(F)=C/F", "F/C=C\\F"),  # the heavy atoms' E/Z stays
 ])
 def test_isotopologues_have_one_parent(smiles: str, expected: str) -> None:
     """Bug fixed: [2H] atoms stayed atoms of their own (graph nodes and fingerprint atoms), so
@@ -69,6 +72,10 @@ def test_canonical_tautomer_keeps_stereo() -> None:
     ("[CH3+]", "[CH3+]"),  # not methane
     ("[CH2+]c1ccccc1", "[CH2+]c1ccccc1"),
     ("CC(=O)[O-].[Na+]", "CC(=O)O"),
+    # zwitterions stay zwitterions: the anion had been protonated, leaving a cation
+    ("[CH2+]C(=O)[O-]", "[CH2+]C(=O)[O-]"),
+    ("O=C([O-])CCc1ccc[cH+]cc1", "O=C([O-])CCc1ccc[cH+]cc1"),
+    ("c1ccc2c(c1)[cH+]c1ccccc1[cH-]2", "c1ccc2[cH-]c3ccccc3[cH+]c2c1"),
 ])
 def test_carbocations_keep_their_charge(smiles: str, expected: str) -> None:
     """Bug fixed: the Uncharger gave carbocations a hydride; tropylium became an unreadable

@@ -178,28 +178,37 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
     A molecule with a carbanion is uncharged in its Kekulé form and its aromaticity perceived
     again: the Uncharger protonates the carbon but keeps the ring's aromatic flags, so the
     anion of phenylbutazone or cyclopentadienide came out as a SMILES RDKit cannot read. A
-    carbocation keeps its charge: no proton transfer neutralizes it, and the Uncharger gave it
-    a hydride (a methyl cation became methane, tropylium a cycloheptatriene RDKit cannot read)."""
+    carbocation keeps its charge, as a quaternary N+ does: no proton transfer neutralizes it,
+    and the Uncharger gave one that carries H a hydride (a methyl cation became methane,
+    tropylium a cycloheptatriene RDKit cannot read) and protonated its zwitterion's anion."""
     if not _charged(mol):
         return mol
-    if not mol.HasSubstructMatch(_ANY_CARBANION):
-        result = _tools().uncharger.uncharge(mol)
-    else:
-        kekule = Chem.Mol(mol)
-        Chem.Kekulize(kekule, clearAromaticFlags=True)
-        result = _tools().uncharger.uncharge(kekule)
-        Chem.SanitizeMol(result)
-    cations = [match[0] for match in mol.GetSubstructMatches(_CARBOCATION)]
-    if cations:
-        result = Chem.RWMol(result)
-        for index in cations:  # the Uncharger keeps the atoms' order
-            before, atom = mol.GetAtomWithIdx(index), result.GetAtomWithIdx(index)
-            atom.SetFormalCharge(before.GetFormalCharge())
-            atom.SetNumExplicitHs(before.GetTotalNumHs())
-            atom.SetNoImplicit(True)
-        result = result.GetMol()
+    work = mol
+    if mol.HasSubstructMatch(_ANY_CARBANION):
+        work = Chem.Mol(mol)
+        Chem.Kekulize(work, clearAromaticFlags=True)
+    cations = {match[0]: mol.GetAtomWithIdx(match[0]).GetTotalNumHs()
+               for match in mol.GetSubstructMatches(_CARBOCATION)}
+    if cations:  # their H hidden, the Uncharger sees them as it sees a quaternary N+
+        work = _with_hydrogens(work, dict.fromkeys(cations, 0))
+    result = _tools().uncharger.uncharge(work)
+    if cations:  # the Uncharger keeps the atoms' order
+        result = _with_hydrogens(result, cations)
+    if work is not mol:
         Chem.SanitizeMol(result)
     return result
+
+
+def _with_hydrogens(mol: Chem.Mol, counts: dict[int, int]) -> Chem.Mol:
+    """A copy of ``mol`` in which atom i carries ``counts[i]`` hydrogens and no radical."""
+    result = Chem.RWMol(mol)
+    for index, count in counts.items():
+        atom = result.GetAtomWithIdx(index)
+        atom.SetNumExplicitHs(count)
+        atom.SetNoImplicit(True)
+        atom.SetNumRadicalElectrons(0)
+    result.UpdatePropertyCache(strict=False)
+    return result.GetMol()
 
 
 def canonical_tautomer(mol: Chem.Mol) -> Chem.Mol:
@@ -211,7 +220,10 @@ def canonical_tautomer(mol: Chem.Mol) -> Chem.Mol:
 
 def isotope_parent(mol: Chem.Mol) -> Chem.Mol:
     """``mol`` without isotope labels: [2H] becomes an implicit hydrogen, [13C] carbon."""
-    result = Chem.RemoveHs(rdMolStandardize.IsotopeParent(mol, skipStandardize=True))
+    params = Chem.RemoveHsParameters()
+    params.removeIsotopes = True  # [2H] and [3H] atoms become implicit hydrogens of their neighbour,
+    params.removeDefiningBondStereo = True  # also on a double bond: the CH2 end of [2H]/C=C/C has no E/Z
+    result = rdMolStandardize.IsotopeParent(Chem.RemoveHs(mol, params), skipStandardize=True)
     Chem.AssignStereochemistry(result, cleanIt=True, force=True)  # C[C@H]([2H])O is not chiral
     return result
 
