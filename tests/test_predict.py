@@ -286,6 +286,12 @@ def test_context_round_trip_is_byte_reproducible(tmp_path):
     context = load_predict_context(tmp_path / "a")
     standardize, rules = context.standardization()
     assert standardize.remove_stereo and rules.max_heavy_atoms == 50
+    # saved before isotope_parent existed: the model was trained on labelled isotopes
+    assert not standardize.isotope_parent
+    validate["standardize"]["isotope_parent"] = True
+    save_predict_context(tmp_path / "c", validate, FEATURIZE, SMILES, "md5hash", {"rmse": 1.0})
+    (tmp_path / "c" / "model.json").write_text("{}")
+    assert load_predict_context(tmp_path / "c").standardization()[0].isotope_parent
     assert context.n_train == len(SMILES) and context.train_fingerprints.shape == (len(SMILES), 256)
     config = context.featurization(["morgan"], graph=False)
     assert config.morgan.counts and config.descriptors is None

@@ -51,7 +51,10 @@ class PredictContext:
         """(StandardizeConfig, MoleculeRules) exactly as the validate stage used them."""
         from molprop.validation.config import config_from_params
 
-        config, _ = config_from_params(self.validate, "regression", "")
+        validate = dict(self.validate)
+        # a model saved before the isotope_parent step existed was trained on labelled isotopes
+        validate["standardize"] = {"isotope_parent": False, **(validate.get("standardize") or {})}
+        config, _ = config_from_params(validate, "regression", "")
         return config.standardize, config.rules
 
     def featurization(self, groups: Sequence[str], graph: bool) -> FeaturizeConfig:
