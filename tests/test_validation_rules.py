@@ -471,7 +471,7 @@ def test_positive_class_is_class_one() -> None:
     assert negated_positive(["active", "inactive"]).startswith("class 1, the positive class")
     assert negated_positive(["Active", "not active"]) is not None
     assert negated_positive(sorted_classes(["+", "-"])) is not None  # '-' sorts after '+'
-    for labels in (["BBB+", "BBB-"], ["+ve", "-ve"], ["Ames+", "Ames-"]):  # bug fixed: not flagged
+    for labels in (["BBB+", "BBB-"], ["+ve", "-ve"], ["Ames+", "Ames-"], ["BBB+", "BBB\u2212"]):  # bug fixed: not flagged
         assert f"set data.positive_class: {labels[0]}" in negated_positive(sorted_classes(labels))
     assert negated_positive(["P+", "Q-"]) is None and negated_positive(["neg", "pos"]) is None
     assert negated_positive(["non-toxic", "toxic"]) is None and negated_positive(["0", "1"]) is None

@@ -177,7 +177,7 @@ def negated_positive(classes: list[str]) -> str | None:
     '-' sorts after '+', so of 'BBB+' and 'BBB-' the second is class 1), else None."""
     if len(classes) != 2:
         return None
-    negative, positive = (label.casefold() for label in classes)
+    negative, positive = (label.casefold().replace("\u2212", "-") for label in classes)  # U+2212 minus
     prefixes = ("in", "un", "non", "non-", "non_", "non ", "not", "not-", "not_", "not ", "no ", "no-", "no_")
     signs = len(negative) == len(positive) and [
         pair for pair in zip(negative, positive) if pair[0] != pair[1]] == [("+", "-")]
