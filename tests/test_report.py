@@ -139,7 +139,15 @@ def test_report_includes_interpretation_outputs(repo):
     # copied beside the report: the CI artifact (reports/report*) is the report's only copy for a fork
     assert "](report_figures/interpret_feature_importance.png)" in text
     assert (repo / "reports/report_figures/interpret_feature_importance.png").read_bytes() == PNG_MAGIC
+    (interpret / "feature_importance.png").unlink()  # an earlier report's copy does not ride along
+    text = build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
+    assert not (repo / "reports/report_figures/interpret_feature_importance.png").exists()
     assert "| `CCO` | 1 | 3 | 2 | 0.2 |" in text and "`CCN`" not in text
+    pd.DataFrame({"smiles": ["[Xe]"], "measured": [1.0], "predicted": [3.0], "error": [2.0],
+                  "neighbour_similarity": [0.0], "neighbour_measured": [None]}).to_csv(interpret / "worst_model.csv",
+                                                                                       index=False)
+    text = build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
+    assert "| `[Xe]` | 1 | 3 | 2 | 0 |  |" in text  # no neighbour: no value (not nan)
     # classification: the classes by their labels, as the page shows them (not 0 / 1 / 2)
     (repo / "metrics").mkdir(exist_ok=True)
     (repo / "metrics/split.json").write_text('{"class_labels": {"1": "(B) medium", "3": "(D) x"}}')

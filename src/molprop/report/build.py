@@ -74,6 +74,8 @@ def _worst_table(path: Path, n: int, class_labels: dict[str, str] | None = None)
     def shown(column: str, value: object) -> object:
         if column == "smiles":
             return f"`{value}`"
+        if pd.isna(value):  # no nearest neighbour (nothing in common with the non-test molecules)
+            return ""
         if class_labels and column in ("measured", "predicted", "neighbour_measured") and pd.notna(value):
             return class_labels.get(str(int(value)), value)
         return f"{value:.3g}" if isinstance(value, float) else value
@@ -86,7 +88,8 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     return it. Paths in the report are relative to the markdown file."""
     root, out = Path(root), Path(out)
     figures = out.parent / "report_figures"
-    figures.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(figures, ignore_errors=True)  # a figure of an earlier report must not ride along
+    figures.mkdir(parents=True)
     dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text())
     plot_ids = [spec.id for spec in plot_specs(dvc_yaml)]
     unknown = [name for name in config.identity_line if name not in plot_ids]
