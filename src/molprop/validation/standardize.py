@@ -2,8 +2,9 @@
 
 Steps (each switchable, see ``StandardizeConfig``): isotope parent, rdMolStandardize cleanup,
 fragment parent (salts and solvents stripped, largest organic fragment kept), neutralization,
-canonical tautomer, stereo removal. Atom-map numbers are cleared on reading. Row rules on the string, the parsed molecule and the
-standardized parent run along the way; the first failing rule names the rejection reason.
+canonical tautomer, stereo removal. Atom-map numbers are cleared on reading. Row rules on
+the string, the parsed molecule and the standardized parent run along the way; the first
+failing rule names the rejection reason.
 """
 
 from __future__ import annotations
