@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -147,6 +148,37 @@ def test_an_interrupted_run_resumes_where_it_stopped(models, library, tmp_path, 
     with pytest.raises(ValueError, match="other settings"):  # a network's last digits follow the batch shape
         predict_file(models.baseline, library, tmp_path / "dir",
                      PredictOptions(id_column="name", chunk_size=40, batch_size=7), progress=False)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_run_killed_while_merging_merges_again(models, library, tmp_path, monkeypatch, suffix):
+    """Bug fixed: the manifest said complete before the merge, so every later run reported
+    success and wrote no output file."""
+    from molprop.predict import parts
+
+    options = PredictOptions(id_column="name", chunk_size=40)
+    reference = tmp_path / f"reference{suffix}"
+    predict_file(models.baseline, library, reference, options, n_jobs=1, progress=False)
+    out = tmp_path / f"out{suffix}"
+
+    real_replace = os.replace
+
+    def killed(source, target):
+        if Path(target) == out:  # the merge's last step
+            raise KeyboardInterrupt
+        real_replace(source, target)
+
+    monkeypatch.setattr(parts.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        predict_file(models.baseline, library, out, options, n_jobs=1, progress=False)
+    assert not out.exists()
+    monkeypatch.undo()
+    calls = []
+    monkeypatch.setattr(runner, "process", lambda task: calls.append(1))
+    summary = predict_file(models.baseline, library, out, options, n_jobs=1, progress=False)
+    assert calls == [] and out.read_bytes() == reference.read_bytes()
+    assert summary["rows"] == len(models.raw) + len(BAD_SMILES)
+    assert not (tmp_path / f"out{suffix}.parts").exists() and not (tmp_path / f"out{suffix}.tmp").exists()
 
 
 def test_directory_output_keeps_parts_and_a_finished_run_is_not_redone(models, library, tmp_path):

@@ -152,8 +152,11 @@ def _run(store: PartStore, info: ModelInfo, input_path: str | Path, options: Pre
     """Predict the chunks ``store`` lacks, write them and merge the output; returns its path."""
     from tqdm import tqdm
 
-    if store.complete:
-        return store.output if store.kind != "directory" else store.folder
+    if store.complete:  # a file output: killed while the parts were merged; merge them again
+        if store.kind == "directory":
+            return store.folder
+        return store.finish(len(store.manifest["parts"]), output_schema(info.task, info.classes),
+                            count_repeats=count_repeats)
     done = store.done()
     total = count_rows(input_path)
     seen = [0]  # chunks in the input, counted as they are read
