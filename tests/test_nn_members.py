@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -288,3 +289,19 @@ def test_what_the_train_stage_imports_to_coordinate_the_members_does_not_import_
             + "\n".join(ast.unparse(node) for node in imports) + "\nprint('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_scratch_of_a_killed_stage_is_removed_by_the_next(tmp_path):
+    """Bug fixed: a train stage killed by SIGKILL or SIGTERM left its pickled copy of the
+    training data in /tmp for good; the next stage removes those of processes that are gone."""
+    from molprop.nn.members import SCRATCH_PREFIX, remove_orphaned_scratch
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = tmp_path / f"{SCRATCH_PREFIX}{ended.stdout.strip()}-abc"
+    alive = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"
+    other = tmp_path / f"{SCRATCH_PREFIX}xyz"  # not named for a process: left alone
+    for folder in (gone, alive, other):
+        folder.mkdir()
+        (folder / "run.pickle").write_bytes(b"data")
+    assert remove_orphaned_scratch(tmp_path) == [gone]
+    assert not gone.exists() and alive.exists() and other.exists()

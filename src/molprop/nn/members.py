@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -250,7 +251,8 @@ def train_members(run: MemberRun, members: Sequence[Member],
         return
     # The run (data and all) reaches the workers through a file: sent through the pipe, each
     # worker's start would wait until the one before had imported torch and read it.
-    with tempfile.TemporaryDirectory(prefix="molprop-train-") as scratch:
+    remove_orphaned_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
         run_file = Path(scratch) / "run.pickle"
         run_file.write_bytes(pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL))
         context = worker_context()
@@ -264,6 +266,28 @@ def train_members(run: MemberRun, members: Sequence[Member],
                     process.terminate()
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
+
+
+SCRATCH_PREFIX = "molprop-train-"
+
+
+def remove_orphaned_scratch(root: str | Path | None = None) -> list[Path]:
+    """Delete the scratch folders (a pickled copy of the training data) that train stages
+    killed by SIGKILL or SIGTERM left in ``root`` (the temporary directory): those named for a
+    process that no longer runs. Returns them."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except OSError:  # another user's live process
+            pass
+    return removed
 
 
 def _results(members: Sequence[Member], futures: Sequence[Any]) -> Iterator[tuple[Member, TrainResult]]:
