@@ -128,3 +128,20 @@ def test_member_workers_stop_training_when_the_stage_is_killed_or_interrupted(tm
     time.sleep(1.0)
     assert {p.name: p.stat().st_mtime for p in checkpoints.glob("member_*.pt")} == written
     assert sorted(written) == ["member_0.pt", "member_1.pt"]  # the queued members never started
+
+
+def test_a_worker_keeps_ignoring_sigint_when_its_owner_does():
+    """Bug fixed: with the stage started with SIGINT ignored (`dvc repro &` in a script), a
+    Ctrl-C to the process group killed only the workers, and train blamed a crash."""
+    code = textwrap.dedent("""
+        import os, signal
+        from molprop.features.parallel import end_with_owner
+        end_with_owner(os.getpid())
+        print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+    """)
+    for ignored, expected in ((True, "True"), (False, "False")):
+        def start(ignored=ignored):
+            signal.signal(signal.SIGINT, signal.SIG_IGN if ignored else signal.SIG_DFL)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=start,
+                              timeout=60)
+        assert done.stdout.strip() == expected, done.stderr

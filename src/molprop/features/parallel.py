@@ -42,8 +42,11 @@ def end_with_owner(owner_pid: int) -> None:
     """A pool's worker initializer: the worker ends with its owner, at once on Ctrl-C (the
     terminal interrupts the whole process group; the executor would report each worker's
     interrupt and let it start the tasks queued to it, a whole ensemble member each in train)
-    and when the owner has ended, however it ended (:func:`molprop.lifetime.exit_with`)."""
-    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
+    and when the owner has ended, however it ended (:func:`molprop.lifetime.exit_with`). A
+    worker that inherited SIGINT ignored (an owner started as `cmd &` by a script) ignores it
+    as its owner does."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
     exit_with(owner_pid)
 
 

@@ -297,7 +297,7 @@ def _results(members: Sequence[Member], futures: Sequence[Any]) -> Iterator[tupl
         try:
             yield member, _result(future)
         except BrokenProcessPool as error:
-            raise UserInputError("a training worker process died (killed, or out of memory?); run `dvc repro` "
+            raise UserInputError("a training worker process died (killed or interrupted, or out of memory?); run `dvc repro` "
                                  "again to resume from checkpoints/train, or lower train.n_jobs for less "
                                  "memory") from error
 
