@@ -116,6 +116,11 @@ class PartStore:
         if manifest is not None and {k: manifest.get(k) for k in identity} != identity:
             what = [("other " if k == "settings" else "another ") + k
                     for k in identity if manifest.get(k) != identity[k]]
+            before, now = manifest.get("settings") or {}, identity["settings"]
+            changed = [f"{key} {before.get(key)!r} -> {now.get(key)!r}" for key in sorted(set(before) | set(now))
+                       if before.get(key) != now.get(key)]
+            if changed:
+                what[what.index("other settings")] = f"other settings ({', '.join(changed)})"
             state = "a finished" if manifest.get("complete") else "a part-finished"
             raise UserInputError(f"{self.folder} holds {state} run with {' and '.join(what)}; "
                                  "pass --overwrite (overwrite=True in Python) to start afresh, or choose "
