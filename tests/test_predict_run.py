@@ -145,7 +145,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(models, library, tmp_path, 
     with pytest.raises(ValueError, match="holds a finished run with other settings"):  # another threshold
         predict_file(models.baseline, library, tmp_path / "dir",
                      PredictOptions(id_column="name", chunk_size=40, ad_threshold=0.5), progress=False)
-    with pytest.raises(ValueError, match="other settings .batch_size 500 -> 7.;"):  # a network's last digits follow the batch shape
+    with pytest.raises(ValueError, match="other settings .batch_size 500 -> 7.;"):  # float32 follows the batch
         predict_file(models.baseline, library, tmp_path / "dir",
                      PredictOptions(id_column="name", chunk_size=40, batch_size=7), progress=False)
 
