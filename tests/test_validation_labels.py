@@ -27,6 +27,7 @@ def parent(smiles: str, **standardize) -> str | None:
     ("[2H]/C=C/C", "C=CC"),  # a CH2 end has no E/Z ('[H]/C=C/C' had been kept)
     ("[2H]/C=C/[2H]", "C=C"),
     ("[2H]/C(F)=C/F", "F/C=C\\F"),  # the heavy atoms' E/Z stays
+    ("[2H]/N=C/C", "[H]/N=C/C"),  # an imine's E/Z set by its H stays, as for the unlabelled one
 ])
 def test_isotopologues_have_one_parent(smiles: str, expected: str) -> None:
     """Bug fixed: [2H] atoms stayed atoms of their own (graph nodes and fingerprint atoms), so
@@ -42,6 +43,12 @@ def test_an_isotopologue_is_a_replicate() -> None:
     result = curate(data, "smiles", "y", ValidationConfig(target=TargetRules(), n_jobs=1))
     assert result.validated[schema.SMILES].tolist() == ["C", "CCO"]
     assert result.validated[schema.N_REPLICATES].tolist() == [2, 1]
+
+
+def test_an_explicit_hydrogen_that_sets_no_stereo_is_not_kept() -> None:
+    """RemoveHs kept an [H] on a double bond's CH2 end ('[H]/C=C/C'): a graph node of its own."""
+    assert parent("[H]/C=C/C") == parent("C=CC") == "C=CC"
+    assert parent("C/C=N/[H]") == parent("[2H]/N=C/C") == "[H]/N=C/C"  # this one sets the imine's E/Z
 
 
 def test_atom_map_numbers_are_not_part_of_the_molecule() -> None:
@@ -61,7 +68,7 @@ def test_canonical_tautomer_keeps_stereo() -> None:
     L-alanine became one molecule without remove_stereo."""
     assert parent("C[C@@H](N)C(=O)O", canonical_tautomer=True) == "C[C@@H](N)C(=O)O"
     assert parent("C[C@H](N)C(=O)O", canonical_tautomer=True) == "C[C@H](N)C(=O)O"
-    assert parent("F/C=C/C(C)=O", canonical_tautomer=True) == "CC(=O)/C=C/F"
+    assert parent("C/C=C/C(C)=O", canonical_tautomer=True) == "C/C=C/C(C)=O"  # RDKit's default drops it
     assert parent("Oc1ccccn1", canonical_tautomer=True) == "O=c1cccc[nH]1"
     assert parent("C[C@H](N)C(=O)O", canonical_tautomer=True, remove_stereo=True) == "CC(N)C(=O)O"
 

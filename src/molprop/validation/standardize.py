@@ -163,7 +163,7 @@ def cleanup(mol: Chem.Mol) -> Chem.Mol:
     normalize functional groups, reionize. Steps that cannot change ``mol`` are skipped."""
     tools = _tools()
     if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():  # explicit H atoms
-        mol = Chem.RemoveHs(mol)
+        mol = remove_hydrogen_atoms(mol)
     if _metal_symbols(mol):
         mol = tools.metals.Disconnect(mol)
     mol = tools.normalizer.normalize(mol)
@@ -221,11 +221,27 @@ def canonical_tautomer(mol: Chem.Mol) -> Chem.Mol:
 
 def isotope_parent(mol: Chem.Mol) -> Chem.Mol:
     """``mol`` without isotope labels: [2H] becomes an implicit hydrogen, [13C] carbon."""
-    params = Chem.RemoveHsParameters()
-    params.removeIsotopes = True  # [2H] and [3H] atoms become implicit hydrogens of their neighbour,
-    params.removeDefiningBondStereo = True  # also on a double bond: the CH2 end of [2H]/C=C/C has no E/Z
-    result = rdMolStandardize.IsotopeParent(Chem.RemoveHs(mol, params), skipStandardize=True)
+    result = remove_hydrogen_atoms(rdMolStandardize.IsotopeParent(mol, skipStandardize=True))
     Chem.AssignStereochemistry(result, cleanIt=True, force=True)  # C[C@H]([2H])O is not chiral
+    return result
+
+
+def remove_hydrogen_atoms(mol: Chem.Mol) -> Chem.Mol:
+    """``mol`` with its H atoms made implicit, except one that sets a double bond's E/Z
+    ([H]/N=C/C): RemoveHs keeps such an H, and so did it on an atom with another hydrogen,
+    where it sets nothing ('[H]/C=C/C', '[2H]/C=C/C'), leaving a node in the graph."""
+    result = Chem.RemoveHs(mol)
+    spare = [atom.GetIdx() for atom in result.GetAtoms() if atom.GetAtomicNum() == 1 and not atom.GetIsotope()
+             and atom.GetDegree() == 1 and atom.GetNeighbors()[0].GetTotalNumHs() > 0]
+    if not spare:
+        return result
+    editable = Chem.RWMol(result)
+    for index in sorted(spare, reverse=True):
+        heavy = editable.GetAtomWithIdx(index).GetNeighbors()[0]
+        heavy.SetNumExplicitHs(heavy.GetNumExplicitHs() + 1)
+        editable.RemoveAtom(index)
+    result = editable.GetMol()
+    Chem.SanitizeMol(result)
     return result
 
 
