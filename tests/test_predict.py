@@ -286,12 +286,13 @@ def test_context_round_trip_is_byte_reproducible(tmp_path):
     context = load_predict_context(tmp_path / "a")
     standardize, rules = context.standardization()
     assert standardize.remove_stereo and rules.max_heavy_atoms == 50
-    # saved before isotope_parent existed: the model was trained on labelled isotopes
-    assert not standardize.isotope_parent
-    validate["standardize"]["isotope_parent"] = True
-    save_predict_context(tmp_path / "c", validate, FEATURIZE, SMILES, "md5hash", {"rmse": 1.0})
-    (tmp_path / "c" / "model.json").write_text("{}")
-    assert load_predict_context(tmp_path / "c").standardization()[0].isotope_parent
+    # a step left out of params ran with its default, and the context says so
+    assert standardize.isotope_parent and context.validate["standardize"]["isotope_parent"] is True
+    # a context saved before isotope_parent existed: the model was trained on labelled isotopes
+    saved = json.loads((tmp_path / "a" / "predict_context.json").read_text())
+    del saved["validate"]["standardize"]["isotope_parent"]
+    (tmp_path / "a" / "predict_context.json").write_text(json.dumps(saved))
+    assert not load_predict_context(tmp_path / "a").standardization()[0].isotope_parent
     assert context.n_train == len(SMILES) and context.train_fingerprints.shape == (len(SMILES), 256)
     config = context.featurization(["morgan"], graph=False)
     assert config.morgan.counts and config.descriptors is None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ class PredictContext:
         from molprop.validation.config import config_from_params
 
         validate = dict(self.validate)
-        # a model saved before the isotope_parent step existed was trained on labelled isotopes
+        # saved before the isotope_parent step existed (contexts now hold every step): the
+        # model was trained on labelled isotopes
         validate["standardize"] = {"isotope_parent": False, **(validate.get("standardize") or {})}
         config, _ = config_from_params(validate, "regression", "")
         return config.standardize, config.rules
@@ -96,8 +97,14 @@ def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
     from molprop.molecules import parse_validated
     from molprop.predict.domain import bit_fingerprints
 
+    from molprop.validation.config import StandardizeConfig
+
     model_dir = Path(model_dir)
     config_from_params(featurize_cfg)  # fail now, not at predict time
+    # every standardization step as it ran, defaults included: a later default must not
+    # change how this model's molecules are read
+    steps = {k: v for k, v in asdict(StandardizeConfig()).items() if k != "identity_key"}
+    validate_cfg = {**validate_cfg, "standardize": {**steps, **(validate_cfg.get("standardize") or {})}}
     smiles = list(train_smiles)
     if not smiles:
         raise ValueError("save_predict_context: no training SMILES given")
