@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -293,15 +292,25 @@ def test_what_the_train_stage_imports_to_coordinate_the_members_does_not_import_
 
 def test_scratch_of_a_killed_stage_is_removed_by_the_next(tmp_path):
     """Bug fixed: a train stage killed by SIGKILL or SIGTERM left its pickled copy of the
-    training data in /tmp for good; the next stage removes those of processes that are gone."""
-    from molprop.nn.members import SCRATCH_PREFIX, remove_orphaned_scratch
+    training data in /tmp for good; the next stage removes the folders whose owner is gone
+    (their lock is free), and nothing else."""
+    from molprop.nn.members import LOCK_FILE, RUN_FILE, SCRATCH_PREFIX, _held_lock, remove_orphaned_scratch
 
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    gone = tmp_path / f"{SCRATCH_PREFIX}{ended.stdout.strip()}-abc"
-    alive = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"
-    other = tmp_path / f"{SCRATCH_PREFIX}xyz"  # not named for a process: left alone
-    for folder in (gone, alive, other):
-        folder.mkdir()
-        (folder / "run.pickle").write_bytes(b"data")
-    assert remove_orphaned_scratch(tmp_path) == [gone]
-    assert not gone.exists() and alive.exists() and other.exists()
+    def folder(name: str, *files: str) -> Path:
+        path = tmp_path / f"{SCRATCH_PREFIX}{name}"
+        path.mkdir()
+        for file in files:
+            (path / file).write_bytes(b"data")
+        return path
+
+    orphan = folder("gone", RUN_FILE, LOCK_FILE)  # its lock died with its process
+    live = folder("live", RUN_FILE)
+    users = folder("2024-results", "notes.txt")  # a user's folder that happens to share the prefix
+    mixed = folder("mixed", RUN_FILE, LOCK_FILE, "notes.txt")
+    link = tmp_path / f"{SCRATCH_PREFIX}link"
+    link.symlink_to(orphan)
+    with _held_lock(live):
+        assert remove_orphaned_scratch(tmp_path) == [orphan]
+        assert live.exists() and users.exists() and mixed.exists() and link.is_symlink()
+    assert remove_orphaned_scratch(tmp_path) == [live]  # the run has ended
+    assert mixed.exists() and users.exists()

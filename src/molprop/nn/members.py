@@ -21,6 +21,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 import numpy as np
 import pandas as pd
 
@@ -252,8 +257,8 @@ def train_members(run: MemberRun, members: Sequence[Member],
     # The run (data and all) reaches the workers through a file: sent through the pipe, each
     # worker's start would wait until the one before had imported torch and read it.
     remove_orphaned_scratch()
-    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
-        run_file = Path(scratch) / "run.pickle"
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch, _held_lock(Path(scratch)):
+        run_file = Path(scratch) / RUN_FILE
         run_file.write_bytes(pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL))
         context = worker_context()
         with ProcessPoolExecutor(n_jobs, mp_context=context, initializer=_init_worker,
@@ -269,24 +274,38 @@ def train_members(run: MemberRun, members: Sequence[Member],
 
 
 SCRATCH_PREFIX = "molprop-train-"
+RUN_FILE, LOCK_FILE = "run.pickle", "owner.lock"
+
+
+@contextmanager
+def _held_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder``'s LOCK_FILE while the block runs: the kernel drops it
+    when the process ends, however it ends, which tells an orphaned folder from a live one."""
+    with open(folder / f".{LOCK_FILE}", "w") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        os.replace(folder / f".{LOCK_FILE}", folder / LOCK_FILE)  # appears already held
+        yield
 
 
 def remove_orphaned_scratch(root: str | Path | None = None) -> list[Path]:
     """Delete the scratch folders (a pickled copy of the training data) that train stages
-    killed by SIGKILL or SIGTERM left in ``root`` (the temporary directory): those named for a
-    process that no longer runs. Returns them."""
+    killed by SIGKILL or SIGTERM left in ``root`` (the temporary directory): this user's
+    folders holding only RUN_FILE and an unheld LOCK_FILE. Returns those deleted."""
+    if fcntl is None:  # no flock (Windows): nothing tells a live run's folder from a dead one's
+        return []
     removed = []
-    for folder in Path(root or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
-        pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or not folder.is_dir():
-            continue
+    for folder in Path(root or tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"):
         try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-        except OSError:  # another user's live process
-            pass
+            if (folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid()
+                    or {p.name for p in folder.iterdir()} - {RUN_FILE} != {LOCK_FILE}):
+                continue
+            with open(folder / LOCK_FILE) as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: a live run's
+                shutil.rmtree(folder)
+        except OSError:  # held, or gone, or not ours to read
+            continue
+        removed.append(folder)
     return removed
 
 
