@@ -181,6 +181,30 @@ def test_a_run_killed_while_merging_merges_again(models, library, tmp_path, monk
     assert not (tmp_path / f"out{suffix}.parts").exists() and not (tmp_path / f"out{suffix}.tmp").exists()
 
 
+def test_a_run_killed_while_deleting_its_parts_blocks_nothing(models, library, tmp_path, monkeypatch):
+    """A kill after the merge, while the part folder was deleted, had left a folder without
+    its manifest, which even --overwrite refused to remove."""
+    from molprop.predict import parts
+
+    out, real_rmtree = tmp_path / "out.parquet", shutil.rmtree
+
+    def killed(path, *args, **kwargs):
+        if str(path).endswith(".done") and Path(path).exists():
+            (Path(path) / "_manifest.json").unlink()  # deleted first, in the worst order
+            raise KeyboardInterrupt
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(parts.shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        predict_file(models.baseline, library, out, PredictOptions(), n_jobs=1, progress=False)
+    monkeypatch.undo()
+    assert out.is_file() and not (tmp_path / "out.parquet.parts").exists()
+    with pytest.raises(FileExistsError, match="exists; pass --overwrite"):  # the run had finished
+        predict_file(models.baseline, library, out, PredictOptions(), n_jobs=1, progress=False)
+    predict_file(models.baseline, library, out, PredictOptions(), n_jobs=1, progress=False, overwrite=True)
+    assert not (tmp_path / "out.parquet.parts.done").exists()
+
+
 def test_directory_output_keeps_parts_and_a_finished_run_is_not_redone(models, library, tmp_path):
     out = tmp_path / "parts"
     predict_file(models.baseline, library, out, PredictOptions(chunk_size=50), n_jobs=1, progress=False)

@@ -195,7 +195,12 @@ class PartStore:
                 for part in self.part_files():
                     pq.read_table(part).to_pandas().to_csv(handle, header=False, index=False)
         os.replace(tmp, self.output)
-        shutil.rmtree(self.folder)
+        # out of the way in one step: a kill while deleting leaves no half part folder behind
+        # that would block the next run (it had, and even --overwrite refused it)
+        done = self.folder.with_name(self.folder.name + ".done")
+        shutil.rmtree(done, ignore_errors=True)
+        os.replace(self.folder, done)
+        shutil.rmtree(done)
         return self.output
 
 
