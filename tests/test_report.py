@@ -241,3 +241,9 @@ def test_report_warns_when_the_pipeline_is_not_up_to_date(repo, tmp_path):
     (project / "params.yaml").write_text("train:\n  lr: 0.2\n")
     assert stale_stages(project) == ["fit"]
     assert stale_stages(tmp_path) is None  # not a DVC project
+    plain = tmp_path / "plain"  # a dvc.yaml outside a DVC project: DVC cannot tell
+    (plain / "reports").mkdir(parents=True)
+    (plain / "dvc.yaml").write_text((project / "dvc.yaml").read_text())
+    (plain / "reports/report_figures").write_text("a file where the folder goes")
+    text = build_report(plain, plain / "reports/report.md", ReportConfig())
+    assert "`dvc status` could not tell" in text and (plain / "reports/report_figures").is_dir()

@@ -5,7 +5,6 @@ branch, the plots of dvc.yaml, and the interpretation highlights."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,14 +87,16 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     return it. Paths in the report are relative to the markdown file."""
     root, out = Path(root), Path(out)
     figures = out.parent / "report_figures"
-    shutil.rmtree(figures, ignore_errors=True)  # a figure of an earlier report must not ride along
-    figures.mkdir(parents=True)
     dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text())
     plot_ids = [spec.id for spec in plot_specs(dvc_yaml)]
     unknown = [name for name in config.identity_line if name not in plot_ids]
     if unknown:
         raise UserInputError(f"report.identity_line names {unknown}, which dvc.yaml's plots do not have; "
                              f"its plots: {plot_ids}")
+    if figures.is_symlink() or figures.is_file():
+        figures.unlink()
+    shutil.rmtree(figures, ignore_errors=True)  # a figure of an earlier report must not ride along
+    figures.mkdir(parents=True)
     head, base = head_commit(root), resolve_base(config.base, root)
     lines = ["# molprop pipeline report", ""]
     compared = (f"compared with `{base[0]}` (`{base[1][:8]}`)" if base
@@ -109,6 +110,8 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         lines += [f"**Warning: the pipeline is not up to date** (`dvc status`: {', '.join(stale)} changed). The "
                   "metrics, plots and figures below are those of the last `dvc repro`, not of this workspace's "
                   "params and code: run `dvc repro` first.", ""]
+    elif stale is None:
+        lines += ["`dvc status` could not tell whether the pipeline is up to date with this workspace.", ""]
 
     primary = root / config.primary_metrics
     lines += ["## Test-set metrics", ""]
@@ -141,7 +144,7 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         for name, title in config.interpret_figures:
             if (interpret / name).is_file():  # copied: the report and its figures folder go alone (CI artifact)
                 shutil.copyfile(interpret / name, figures / f"interpret_{name}")
-                lines += [image(Path(os.path.relpath(figures / f"interpret_{name}", out.parent)).as_posix(), title), ""]
+                lines += [image((figures / f"interpret_{name}").relative_to(out.parent).as_posix(), title), ""]
         split = root / "metrics/split.json"
         labels = json.loads(split.read_text()).get("class_labels") if split.is_file() else None
         for worst in sorted(interpret.glob("worst_*.csv")):
