@@ -360,7 +360,7 @@ def test_info_without_scores_and_an_output_file_without_a_suffix(models, tmp_pat
     context = json.loads((model / "predict_context.json").read_text())
     (model / "predict_context.json").write_text(json.dumps({**context, "metrics": None}))
     info = _cli("info", "--model", model)
-    assert info.returncode == 0 and "\nmetrics:          none\n" in info.stdout and "null" not in info.stdout
+    assert info.returncode == 0 and "\nmetrics: none\n" in info.stdout and "null" not in info.stdout
     smi = tmp_path / "lib.smi"
     smi.write_text("CCO ethanol\n")
     (tmp_path / "plainfile").write_text("x\n")

@@ -125,8 +125,8 @@ def _info(args: argparse.Namespace) -> int:
     for key in ("model card", "metrics", "validate", "featurize"):
         if key == "model card" and not info[key]:
             continue
-        if info[key] is None:  # a model fitted without a validation part has no scores
-            print(f"{key}:          none")
+        if info[key] is None:  # e.g. the metrics of a model fitted without a validation part
+            print(f"{key}: none")
             continue
         text = yaml.safe_dump(info[key], sort_keys=True, default_flow_style=False).rstrip()
         print(f"{key}:\n  " + text.replace("\n", "\n  "))

@@ -179,9 +179,10 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
     A molecule with a carbanion is uncharged in its Kekulé form and its aromaticity perceived
     again: the Uncharger protonates the carbon but keeps the ring's aromatic flags, so the
     anion of phenylbutazone or cyclopentadienide came out as a SMILES RDKit cannot read. A
-    carbocation keeps its charge, as a quaternary N+ does: no proton transfer neutralizes it,
-    and the Uncharger gave one that carries H a hydride (a methyl cation became methane,
-    tropylium a cycloheptatriene RDKit cannot read) and protonated its zwitterion's anion."""
+    carbocation keeps its charge, as a quaternary N+ does: its neutral forms are other
+    molecules (an alkene, an alcohol), and the Uncharger gave one that carries H a hydride (a
+    methyl cation became methane, tropylium a cycloheptatriene RDKit cannot read) and
+    protonated its zwitterion's anion."""
     if not _charged(mol):
         return mol
     work = mol
