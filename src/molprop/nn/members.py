@@ -212,6 +212,9 @@ def _train_one(run: MemberRun, member: Member) -> TrainResult:
 
 
 _RUN: MemberRun | None = None
+# the scratch folder through which the run reaches the worker processes
+SCRATCH_PREFIX = "molprop-train-"
+RUN_FILE, LOCK_FILE = "run.pickle", "owner.lock"
 
 
 def _init_worker(run_file: str, owner_pid: int) -> None:
@@ -273,10 +276,6 @@ def train_members(run: MemberRun, members: Sequence[Member],
                 raise
 
 
-SCRATCH_PREFIX = "molprop-train-"
-RUN_FILE, LOCK_FILE = "run.pickle", "owner.lock"
-
-
 @contextmanager
 def _held_lock(folder: Path) -> Iterator[None]:
     """An exclusive lock on ``folder``'s LOCK_FILE while the block runs: the kernel drops it
@@ -316,9 +315,9 @@ def _results(members: Sequence[Member], futures: Sequence[Any]) -> Iterator[tupl
         try:
             yield member, _result(future)
         except BrokenProcessPool as error:
-            raise UserInputError("a training worker process died (killed or interrupted, or out of memory?); run `dvc repro` "
-                                 "again to resume from checkpoints/train, or lower train.n_jobs for less "
-                                 "memory") from error
+            raise UserInputError("a training worker process died (killed or interrupted, or out of memory?); "
+                                 "run `dvc repro` again to resume from checkpoints/train, or lower "
+                                 "train.n_jobs for less memory") from error
 
 
 def _result(future: Any) -> TrainResult:

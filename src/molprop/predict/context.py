@@ -96,7 +96,6 @@ def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
     """
     from molprop.molecules import parse_validated
     from molprop.predict.domain import bit_fingerprints
-
     from molprop.validation.config import StandardizeConfig
 
     model_dir = Path(model_dir)
