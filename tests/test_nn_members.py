@@ -163,6 +163,9 @@ def test_spread_calibration_recovers_scale_and_floor():
     y = rng.normal(0.0, 3.0 * spread)  # no floor in the data: (next to) none fitted
     scale, floor = spread_calibration(y, np.zeros_like(y), spread)
     assert scale == pytest.approx(3.0, rel=0.03) and floor < 0.01
+    # in any units: targets around 1e-9 had been left uncalibrated (an absolute spread threshold)
+    tiny_scale, tiny_floor = spread_calibration(y * 1e-9, np.zeros_like(y), spread * 1e-9)
+    assert tiny_scale == pytest.approx(scale, rel=1e-6) and tiny_floor == pytest.approx(floor * 1e-9, rel=1e-6)
 
 
 def test_a_member_pair_agreeing_by_chance_does_not_set_the_scale():

@@ -8,7 +8,7 @@ import numpy as np
 
 from molprop.evaluation.metrics import score
 
-MIN_SPREAD = 1e-8
+MIN_SPREAD = 1e-8  # of the residuals' RMS: a spread below it is none (a single member's)
 
 
 def spread_calibration(y: np.ndarray, mean: np.ndarray, spread: np.ndarray) -> tuple[float, float] | None:
@@ -23,10 +23,12 @@ def spread_calibration(y: np.ndarray, mean: np.ndarray, spread: np.ndarray) -> t
     y, mean, spread = (np.asarray(a, dtype=float).ravel() for a in (y, mean, spread))
     keep = np.isfinite(y) & np.isfinite(mean) & np.isfinite(spread)
     residual, spread = (y - mean)[keep], spread[keep]
-    if (spread > MIN_SPREAD).sum() < 2:
+    rms = float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
+    spread_seen = spread > MIN_SPREAD * rms  # relative: targets around 1e-9 had no calibration at all
+    if spread_seen.sum() < 2:
         return None
-    rms = float(np.sqrt(np.mean(residual**2))) or 1.0
-    typical = float(np.median(spread[spread > MIN_SPREAD]))
+    rms = rms or 1.0
+    typical = float(np.median(spread[spread_seen]))
     scales = rms / typical * np.exp(np.linspace(-7.0, 7.0, 57))
     floors = np.concatenate([[0.0], rms * np.exp(np.linspace(-9.0, 1.0, 41))])
     for _ in range(3):  # the grid, then finer grids around its best point
