@@ -110,7 +110,7 @@ def main() -> None:
             page.append((f"{headings[name]}: atom contributions", sections.maps_section(note, groups)))
             page.append((f"{headings[name]}: worst predictions and their nearest non-test molecules",
                          sections.errors_section(result.worst, by_id, classes)))
-            print(f"interpret {name}: worst error {result.worst['error'].iloc[0]:.3f} "
+            print(f"interpret {name}: worst error {sections.num(result.worst['error'].iloc[0])} "
                   f"({result.worst[SMILES].iloc[0]})")
         if chart is not None:
             chart.result()

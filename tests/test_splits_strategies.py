@@ -218,3 +218,11 @@ def test_tiny_acyclic_scaffold_split_is_a_clear_error():
 def test_unreadable_smiles_names_the_row():
     with pytest.raises(ValueError, match="row 1 .*'C1CC'"):
         make_split(["CCO", "C1CC", "CCN"], [1.0, 2.0, 3.0], "regression", SplitConfig())
+
+
+def test_one_scaffold_group_names_the_acyclic_case():
+    """All-acyclic data (one empty scaffold) had been told only that it formed 1 group."""
+    smiles = ["CCO", "CCCO", "CCN", "CCCCCl", "OCCO", "CC(C)O"]
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    with pytest.raises(ValueError, match="acyclic molecules in one group: the empty scaffold"):
+        strategies.scaffold_split(murcko_scaffolds(mols), (0.8, 0.1, 0.1))

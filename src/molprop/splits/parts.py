@@ -73,7 +73,8 @@ def fill_groups(
             if len(placed[donor]) < 2:
                 raise UserInputError(
                     f"cannot make a non-empty {SPLIT_NAMES[part]} part: the {n} molecules form "
-                    f"only {len(groups)} group(s) that may not be divided; use more data or "
+                    f"only {len(groups)} group(s) that may not be divided (a scaffold split puts all "
+                    "acyclic molecules in one group: the empty scaffold); use more data or "
                     "another split.method (e.g. random), or with method cluster smaller clusters "
                     "(a lower split.cluster.distance_cutoff, more split.cluster.n_clusters)"
                 )
