@@ -24,7 +24,7 @@ from molprop.schema import LABEL, ROW, TARGET
 from molprop.serialization import write_json
 from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
-from molprop.validation.duplicates import loose_tolerance
+from molprop.validation.duplicates import loose_tolerance, tight_tolerance
 from molprop.validation.targets import (class_like_target, decimal_mark_mistake, negated_positive,
                                        rare_class_warning, unlogged_target)
 
@@ -77,7 +77,9 @@ def main() -> int:
     if data["task"] == "regression":
         values = result.validated[TARGET].tolist()
         target_warnings = [class_like_target(values) or unlogged_target(values),
-                           loose_tolerance(config.duplicates.tolerance, values, metrics["n_duplicate_groups_merged"])]
+                           loose_tolerance(config.duplicates.tolerance, values, metrics["n_duplicate_groups_merged"]),
+                           tight_tolerance(config.duplicates.tolerance, values,
+                                           metrics["rejected_by_reason"].get("conflicting_duplicates", 0))]
     else:
         target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes),
                            rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist())]

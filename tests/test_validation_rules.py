@@ -21,7 +21,7 @@ from molprop.validation.config import (
     config_from_params,
 )
 from molprop.validation.curate import curate
-from molprop.validation.duplicates import loose_tolerance, resolve_duplicates
+from molprop.validation.duplicates import loose_tolerance, resolve_duplicates, tight_tolerance
 from molprop.validation.standardize import standardize_many, standardize_smiles
 from molprop.validation.targets import (case_variants, class_like_target, decimal_mark_mistake, negated_positive,
                                        order_classes, rare_class_warning, read_label, read_number, sorted_classes,
@@ -445,6 +445,16 @@ def test_a_tolerance_set_for_other_units_is_flagged_once_it_merged() -> None:
     assert loose_tolerance(0.5, refractive, n_groups_merged=0) is None  # nothing was merged
     assert loose_tolerance(0.05, refractive, n_groups_merged=2) is None
     assert loose_tolerance(0.5, [-3.2, -1.0, 0.5, -6.1, -4.4], n_groups_merged=3) is None  # log units, sd ~2.2
+
+
+def test_a_tolerance_set_for_other_units_is_flagged_once_it_rejected() -> None:
+    """Bug fixed: a target in the 1e5 range lost most replicates as conflicting under the
+    default 0.5, with no word of why (only the loose-tolerance case was flagged)."""
+    values = [1e5 * v for v in (-4.1, -2.3, 0.5, 1.7, 3.2)]
+    assert "rejected as conflicting replicates under validate.duplicates.tolerance 0.5" in tight_tolerance(
+        0.5, values, 12)
+    assert tight_tolerance(0.5, values, 0) is None  # nothing rejected: nothing to say
+    assert tight_tolerance(0.5, [-4.1, -2.3, 0.5, 1.7, 3.2], 12) is None  # the tolerance fits the units
 
 
 def test_an_unlogged_concentration_target_is_flagged() -> None:

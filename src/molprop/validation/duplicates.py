@@ -76,3 +76,18 @@ def loose_tolerance(tolerance: float, values: list[float], n_groups_merged: int)
             f"{tolerance:g}, more than half the target's standard deviation ({spread:.3g}): replicates that "
             "far apart are averaged rather than rejected as conflicting. Set the tolerance in your "
             "target's units (e.g. a tenth of its standard deviation)")
+
+
+def tight_tolerance(tolerance: float, values: list[float], n_conflicting: int) -> str | None:
+    """A warning when rows were rejected as conflicting replicates under a tolerance (target
+    units) below a hundredth of the standard deviation of the kept targets, i.e. one set for
+    other units (0.5 on a target in the 1e5 range), else None."""
+    if n_conflicting == 0 or len(values) < 2:
+        return None
+    spread = float(np.std(values))
+    if tolerance >= 0.01 * spread:
+        return None
+    return (f"{n_conflicting} row(s) were rejected as conflicting replicates under validate.duplicates.tolerance "
+            f"{tolerance:g}, less than a hundredth of the target's standard deviation ({spread:.3g}): "
+            "replicates that close are usually measurement noise. Set the tolerance in your target's "
+            "units (e.g. a tenth of its standard deviation)")
