@@ -70,7 +70,9 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
     parts = split[SPLIT].to_numpy()
     test = np.flatnonzero(parts == "test")
     if len(test) == 0:
-        raise SystemExit("evaluate: the split has no test molecules; raise split.fractions.test.")
+        raise SystemExit("evaluate: the split has no test molecules (split.fractions.test 0?), so there is "
+                         "nothing to evaluate: raise split.fractions.test, or run `dvc repro train` to stop "
+                         "before evaluate.")
     graphs = None
     if has_graphs(GRAPHS):
         every = load_aligned_graphs(GRAPHS, validated[MOL_ID].tolist())

@@ -361,6 +361,10 @@ def test_info_without_scores_and_an_output_file_without_a_suffix(models, tmp_pat
     (model / "predict_context.json").write_text(json.dumps({**context, "metrics": None}))
     info = _cli("info", "--model", model)
     assert info.returncode == 0 and "\nmetrics: none\n" in info.stdout and "null" not in info.stdout
+    card = json.loads((model / "model.json").read_text())
+    (model / "model.json").write_text(json.dumps({**card, "members": card["members"][:1]}))
+    info = _cli("info", "--model", model)  # one member: no uncertainty, not an uncalibrated one
+    assert "uncertainty:      none: one member, no spread" in info.stdout, info.stderr
     smi = tmp_path / "lib.smi"
     smi.write_text("CCO ethanol\n")
     (tmp_path / "plainfile").write_text("x\n")

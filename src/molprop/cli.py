@@ -113,7 +113,9 @@ def _info(args: argparse.Namespace) -> int:
         print(f"classes:          {', '.join(info['classes'])}")
     floor = info["uncertainty_floor"] or 0.0
     shown = "member spread (not calibrated)"
-    if scale is not None:
+    if len(info["members"]) == 1:  # docs/predict.md: "no ensemble", not "certain"
+        shown = "none: one member, no spread (the uncertainty column is 0)"
+    elif scale is not None:
         shown = f"sqrt((spread x {scale:.4g})^2 + {floor:.4g}^2)" if floor else f"spread x {scale:.4g}"
     print(f"uncertainty:      {shown}")
     print(f"trained on:       {info['n_train']} molecules, data hash {info['data_hash']}")
