@@ -64,6 +64,9 @@ def resolve_duplicates(table: pd.DataFrame, policy: DuplicatePolicy, task: str) 
     return DuplicateOutcome(merged, conflicts, n_groups, n_away)
 
 
+_IN_TARGET_UNITS = "Set the tolerance in your target's units (e.g. a tenth of its standard deviation)"
+
+
 def loose_tolerance(tolerance: float, values: list[float], n_groups_merged: int) -> str | None:
     """A warning when replicates were merged under a tolerance (target units) above half the
     standard deviation of the kept targets, i.e. one set for other units, else None."""
@@ -74,8 +77,7 @@ def loose_tolerance(tolerance: float, values: list[float], n_groups_merged: int)
         return None
     return (f"{n_groups_merged} group(s) of replicates were merged under validate.duplicates.tolerance "
             f"{tolerance:g}, more than half the target's standard deviation ({spread:.3g}): replicates that "
-            "far apart are averaged rather than rejected as conflicting. Set the tolerance in your "
-            "target's units (e.g. a tenth of its standard deviation)")
+            "far apart are averaged rather than rejected as conflicting. " + _IN_TARGET_UNITS)
 
 
 def tight_tolerance(tolerance: float, values: list[float], n_conflicting: int) -> str | None:
@@ -89,5 +91,4 @@ def tight_tolerance(tolerance: float, values: list[float], n_conflicting: int) -
         return None
     return (f"{n_conflicting} row(s) were rejected as conflicting replicates under validate.duplicates.tolerance "
             f"{tolerance:g}, less than a hundredth of the target's standard deviation ({spread:.3g}): "
-            "replicates that close are usually measurement noise. Set the tolerance in your target's "
-            "units (e.g. a tenth of its standard deviation)")
+            "replicates that close are usually measurement noise. " + _IN_TARGET_UNITS)
