@@ -30,7 +30,7 @@ def main() -> None:
     from molprop.data.tables import class_names, read_aligned
     from molprop.evaluation.metrics import score
     from molprop.models.baseline import fit_member
-    from molprop.models.estimators import KINDS, predict_matrix
+    from molprop.models.estimators import KINDS, predict_member
     from molprop.models.search import cv_groups_of
     from molprop.schema import SMILES, SPLIT, TARGET
 
@@ -72,8 +72,8 @@ def main() -> None:
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             cv = (member if scored is timed else
                   fit_member(features, y, groups, train, task, n_classes, scored)).search.cv_score
-            scores = [score(task, y[rows], predict_matrix(
-                member.estimator, member.prep.transform(features.iloc[rows]), task, n_classes))[metric]
+            scores = [score(task, y[rows], predict_member(
+                member.estimator, member.prep, features.iloc[rows], task, n_classes))[metric]
                 for rows in (val, test)]
             label = "none" if mode == "default" else f"{args.method} {len(member.search.trials)} trials"
             print(f"{kind:24s} {label:22s} {cv:7.3f} {scores[0]:7.3f} {scores[1]:7.3f} {wall:7.1f} "

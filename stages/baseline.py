@@ -64,7 +64,7 @@ def fit_and_save(task: str, cfg: dict) -> None:
     from molprop.data.tables import class_names, read_aligned
     from molprop.evaluation.metrics import score
     from molprop.models.baseline import fit_member
-    from molprop.models.estimators import predict_matrix
+    from molprop.models.estimators import predict_member
     from molprop.models.partitions import partitions
     from molprop.models.search import cv_groups_of, objective_metric, timeout_note
     from molprop.models.store import ModelCard, save_card, save_sklearn_member
@@ -116,8 +116,8 @@ def fit_and_save(task: str, cfg: dict) -> None:
             if note:
                 print(f"baseline {part.name}: note: {note}")
         if len(part.val):
-            val_pred = predict_matrix(member.estimator, member.prep.transform(features.iloc[part.val]),
-                                      task, len(classes))
+            val_pred = predict_member(member.estimator, member.prep, features.iloc[part.val], task,
+                                      len(classes))
             val_scores = score(task, y[part.val], val_pred)
             tracking.log_metrics({f"{part.name}.val_{k}": v for k, v in val_scores.items()})
             prefix = "" if len(parts) == 1 else f"{part.name}_"  # as train's ensemble_validation

@@ -107,16 +107,18 @@ def test_linear_shap_is_coefficient_times_distance_to_the_reference_mean(tmp_pat
     estimator, prep = model.members[0]
     found = baseline_shap(model, test, train)
     independent = shap.LinearExplainer(estimator, shap.maskers.Independent(prep.transform(train), max_samples=100))
-    expected = independent(prep.transform(test))
+    expected = independent(prep.transform(test))  # in the standardized targets ridge was fitted on
     assert found.method == "linear SHAP" and found.columns == prep.columns
-    assert np.allclose(found.values, expected.values, atol=1e-6)
+    assert np.allclose(found.values, expected.values * prep.target_scale, atol=1e-6)
     assert np.allclose(found.base, predict_saved(tmp_path, train).mean.mean(), atol=1e-6)  # mean over reference
-    assert np.allclose(found.base + found.values.sum(axis=1), estimator.predict(prep.transform(test)), atol=1e-5)
+    assert np.allclose(found.base + found.values.sum(axis=1),
+                       prep.unscale_target(estimator.predict(prep.transform(test))), atol=1e-5)
     # the molecule whose MolWt was imputed gets the contribution of the training median
     column = found.columns.index("desc_MolWt")
     median_z = (prep.medians[column] - prep.means[column]) / prep.stds[column]
     train_mean_z = prep.transform(train)[:, column].astype(float).mean()
-    assert found.values[0, column] == pytest.approx(estimator.coef_[column] * (median_z - train_mean_z), abs=1e-6)
+    expected = estimator.coef_[column] * prep.target_scale * (median_z - train_mean_z)
+    assert found.values[0, column] == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize("kind,n_classes", [("ridge", 2), ("ridge", 3), ("hist_gradient_boosting", 3),
@@ -219,8 +221,10 @@ def test_permutation_shap_of_an_additive_model_is_its_exact_linear_shap(tmp_path
     config = PermutationConfig(n_background=8, n_permutations=1)  # the whole background, one ordering
     values, base, output = permutation_shap(model, test, background, None, config, seed=0)
     exact = linear_member_shap(estimator, prep.transform(test), prep.transform(background), False)
-    assert np.allclose(values, exact.values[:, :, 0], atol=1e-6)  # no interactions: every ordering is exact
-    assert np.allclose(base, exact.base[0]) and np.allclose(output, estimator.predict(prep.transform(test)))
+    # no interactions: every ordering is exact (ridge's own outputs are standardized targets)
+    assert np.allclose(values, exact.values[:, :, 0] * prep.target_scale, atol=1e-6)
+    assert np.allclose(base, prep.unscale_target(exact.base[0]))
+    assert np.allclose(output, prep.unscale_target(estimator.predict(prep.transform(test))))
 
 
 def test_predicted_classes_match_the_saved_predictions(tmp_path, freesolv):

@@ -9,7 +9,7 @@ import pytest
 
 from molprop.models.baseline import BaselineConfig, fit_on_rows
 from molprop.models.estimators import (KINDS, check_hyperparameters, fit_estimator, input_columns,
-                                       make_estimator, predict_matrix)
+                                       make_estimator, predict_member)
 from molprop.models.store import ModelCard, load_sklearn_member, save_card, save_sklearn_member
 from molprop.models.predictor import predict_saved
 
@@ -41,17 +41,34 @@ def _config(kind: str) -> BaselineConfig:
 def test_regression_beats_the_mean_on_held_out_rows(kind):
     frame, y = toy_table("regression")
     estimator, prep = fit_on_rows(frame.iloc[:120], y[:120], "regression", _config(kind), SMALL[kind])
-    pred = predict_matrix(estimator, prep.transform(frame.iloc[120:]), "regression", 0)
+    pred = predict_member(estimator, prep, frame.iloc[120:], "regression", 0)
     rmse = np.sqrt(np.mean((pred - y[120:]) ** 2))
     baseline = np.sqrt(np.mean((y[:120].mean() - y[120:]) ** 2))
     assert pred.shape == (40,) and rmse < 0.8 * baseline
+
+
+@pytest.mark.parametrize("units", [1e-9, 1e9])
+@pytest.mark.parametrize("kind", KINDS)
+def test_regression_does_not_depend_on_the_target_units(kind, units):
+    """Molar IC50s (~1e-9) or values in the billions: as good a model, in those units (the same
+    up to rounding, which can tip a tie between two equally good splits). A forest fitted on
+    raw 1e-9 targets took every node as pure and predicted one value for every molecule."""
+    frame, y = toy_table("regression")
+    config, held_out = _config(kind), y[120:]
+    estimator, prep = fit_on_rows(frame.iloc[:120], y[:120], "regression", config, SMALL[kind])
+    reference = predict_member(estimator, prep, frame.iloc[120:], "regression", 0)
+    estimator, prep = fit_on_rows(frame.iloc[:120], y[:120] * units, "regression", config, SMALL[kind])
+    pred = predict_member(estimator, prep, frame.iloc[120:], "regression", 0) / units
+    rmse = np.sqrt(np.mean((pred - held_out) ** 2))
+    assert rmse < 1.15 * np.sqrt(np.mean((reference - held_out) ** 2))
+    assert np.corrcoef(pred, reference)[0, 1] > 0.95
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_classification_probabilities_separate_the_classes(kind):
     frame, y = toy_table("classification")
     estimator, prep = fit_on_rows(frame.iloc[:120], y[:120], "classification", _config(kind), SMALL[kind])
-    proba = predict_matrix(estimator, prep.transform(frame.iloc[120:]), "classification", 3)
+    proba = predict_member(estimator, prep, frame.iloc[120:], "classification", 3)
     assert proba.shape == (40, 3) and np.allclose(proba.sum(axis=1), 1.0)
     assert (proba.argmax(axis=1) == y[120:]).mean() >= 0.5  # chance: 1/3
 
@@ -66,7 +83,7 @@ def test_saved_member_reloads_and_predicts_the_same(kind, task, tmp_path):
     save_card(tmp_path, ModelCard("sklearn", task, ["morgan", "descriptors"], ["member_0"], classes))
     loaded, loaded_prep = load_sklearn_member(tmp_path / "member_0")
     assert type(loaded) is type(estimator) and loaded_prep == prep
-    expected = predict_matrix(estimator, prep.transform(frame), task, len(classes))
+    expected = predict_member(estimator, prep, frame, task, len(classes))
     assert np.array_equal(predict_saved(tmp_path, frame).mean, expected)
 
 

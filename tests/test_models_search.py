@@ -110,19 +110,24 @@ def test_the_search_never_sees_rows_outside_the_training_part(kind, monkeypatch)
     y = y.copy()
     y[test] = 1e6
     matrices = []
-    real_fit, real_predict = baseline_module.fit_estimator, baseline_module.predict_matrix
+    real_rows, real_fit, real_predict = (baseline_module.fit_on_rows, baseline_module.fit_estimator,
+                                         baseline_module.predict_member)
+
+    def spy_rows(frame_fit, y_fit, *args):
+        assert np.all(np.abs(y_fit) < 1e5)  # the targets before they are standardized
+        return real_rows(frame_fit, y_fit, *args)
 
     def spy_fit(estimator, x, y_fit, n_jobs=1):
         matrices.append(x)
-        assert np.all(np.abs(y_fit) < 1e5)
         return real_fit(estimator, x, y_fit, n_jobs)
 
-    def spy_predict(estimator, x, task, n_classes):
-        matrices.append(x)
-        return real_predict(estimator, x, task, n_classes)
+    def spy_predict(estimator, prep, rows, task, n_classes):
+        matrices.append(prep.transform(rows))
+        return real_predict(estimator, prep, rows, task, n_classes)
 
+    monkeypatch.setattr(baseline_module, "fit_on_rows", spy_rows)
     monkeypatch.setattr(baseline_module, "fit_estimator", spy_fit)
-    monkeypatch.setattr(baseline_module, "predict_matrix", spy_predict)
+    monkeypatch.setattr(baseline_module, "predict_member", spy_predict)
     space = {"ridge": {"alpha": {"low": 0.1, "high": 10.0, "log": True}},
              "knn_tanimoto": {"n_neighbors": [1, 3, 5]},
              "hist_gradient_boosting": {"max_iter": [5, 10]}}[kind]

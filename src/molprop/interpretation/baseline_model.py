@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.errors import UserInputError
-from molprop.models.estimators import predict_matrix
+from molprop.models.estimators import predict_member
 from molprop.models.matrix import Preprocessor
 from molprop.models.store import ModelCard, load_card, load_sklearn_member
 
@@ -91,7 +91,7 @@ class SklearnModel:
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Ensemble output: mean member prediction (n,), or mean class probabilities (n, K)."""
         n_classes = len(self.card.classes)
-        return np.mean([predict_matrix(est, prep.transform(features), self.card.task, n_classes)
+        return np.mean([predict_member(est, prep, features, self.card.task, n_classes)
                         for est, prep in self.members], axis=0)
 
     def predict_array(self, x: np.ndarray) -> np.ndarray:

@@ -73,6 +73,8 @@ def baseline_shap(model: SklearnModel | str | Path, features: pd.DataFrame,
                 raise ValueError(f"linear SHAP of the {model.name} needs reference molecules")
             member = linear_member_shap(estimator, x, prep.transform(reference), model.classification)
         member_values, member_base, defined = class_contributions(member, chosen, model.log_odds)
+        if not model.classification:  # the estimator's outputs are standardized targets
+            member_values, member_base = member_values * prep.target_scale, prep.unscale_target(member_base)
         values = values + np.where(defined[:, None], member_values, 0.0)
         bases = bases + np.where(defined, member_base, 0.0)
         counts += defined

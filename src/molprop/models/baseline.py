@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.models.estimators import (check_hyperparameters, effective_hyperparameters, fit_estimator,
-                                       input_columns, make_estimator, predict_matrix, scales_features)
+                                       input_columns, make_estimator, predict_member, scales_features)
 from molprop.models.matrix import Preprocessor, select_feature_columns
 from molprop.models.search import SearchConfig, SearchResult, cv_splits, cross_validated_score, run_search
 
@@ -54,6 +54,9 @@ def fit_on_rows(frame: pd.DataFrame, y: np.ndarray, task: str, config: BaselineC
         groups = ["morgan"]  # what it compares; its other groups may be switched off in featurize
     columns = input_columns(config.model, select_feature_columns(list(frame.columns), groups, "baseline.features"))
     prep = Preprocessor.fit(frame, columns, scale=scales_features(config.model))
+    if task != "classification":
+        prep = prep.with_target(y)
+        y = prep.scale_target(y)
     estimator = make_estimator(config.model, task, hyperparameters, config.seed, config.n_jobs,
                                config.class_weight)
     return fit_estimator(estimator, prep.transform(frame), y, config.n_jobs), prep
@@ -78,7 +81,7 @@ def fit_member(features: pd.DataFrame, y: np.ndarray, groups: Sequence[str] | No
 
             def fit_predict(fit_rows: np.ndarray, held_out: np.ndarray) -> np.ndarray:
                 estimator, prep = fit_on_rows(frame.iloc[fit_rows], y_train[fit_rows], task, config, params)
-                return predict_matrix(estimator, prep.transform(frame.iloc[held_out]), task, n_classes)
+                return predict_member(estimator, prep, frame.iloc[held_out], task, n_classes)
 
             return cross_validated_score(fit_predict, y_train, splits, task)
 

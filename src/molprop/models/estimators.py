@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from molprop.errors import UserInputError
-from molprop.models.matrix import FEATURE_GROUPS
+from molprop.models.matrix import FEATURE_GROUPS, Preprocessor
 
 # Hyperparameters each kind accepts (the keys of its params.yaml sub-section and search space).
 HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
@@ -130,11 +131,14 @@ def fit_estimator(estimator: Any, x: np.ndarray, y: np.ndarray, n_jobs: int = 1)
     return estimator
 
 
-def predict_matrix(estimator: Any, x: np.ndarray, task: str, n_classes: int) -> np.ndarray:
-    """Values (n,) for regression, class probabilities (n, n_classes) otherwise; classes the
-    estimator never saw in training get probability 0."""
+def predict_member(estimator: Any, prep: Preprocessor, features: pd.DataFrame, task: str,
+                   n_classes: int) -> np.ndarray:
+    """A member's predictions on a features table: values (n,) in target units for regression,
+    class probabilities (n, n_classes) otherwise; classes the estimator never saw in training
+    get probability 0."""
+    x = prep.transform(features)
     if task != "classification":
-        return np.asarray(estimator.predict(x), dtype=np.float64)
+        return prep.unscale_target(estimator.predict(x))
     proba = np.zeros((len(x), n_classes))
     proba[:, np.asarray(estimator.classes_).astype(int)] = estimator.predict_proba(x)
     return proba

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,8 @@ class Preprocessor:
     quantiles: list[list[float]] | None = None  # per column, values at N_QUANTILES levels
     lows: list[float | None] | None = None  # standard: the training range of each column, to
     highs: list[float | None] | None = None  # clip to before the z-score (fingerprints: None)
+    target_center: float = 0.0  # regression: the estimator is fitted on (y - center) / scale,
+    target_scale: float = 1.0  # the training targets' mean and standard deviation
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, columns: list[str], scale: bool | str) -> "Preprocessor":
@@ -95,6 +97,26 @@ class Preprocessor:
                 if q:
                     values[:, j] = empirical_cdf(values[:, j], np.asarray(q))
         return values.astype(np.float32)
+
+    def with_target(self, y: np.ndarray) -> "Preprocessor":
+        """This preprocessing, plus standardization of the regression targets ``y`` (training
+        rows): the estimator then sees the same numbers whatever the target's units. A forest
+        fitted on raw targets of ~1e-9 (molar) treats every node as pure (scikit-learn's
+        absolute impurity threshold) and predicts one value for every molecule."""
+        y = np.asarray(y, dtype=np.float64)
+        center = float(y.mean()) if len(y) else 0.0
+        scale = float(y.std()) if len(y) else 0.0
+        if not np.isfinite(scale) or scale <= 1e-12 * max(abs(center), np.finfo(np.float64).tiny):
+            scale = 1.0  # one value for every row: nothing to scale
+        return replace(self, target_center=center, target_scale=scale)
+
+    def scale_target(self, y: np.ndarray) -> np.ndarray:
+        """Targets in the units the estimator is fitted on."""
+        return (np.asarray(y, dtype=np.float64) - self.target_center) / self.target_scale
+
+    def unscale_target(self, values: np.ndarray) -> np.ndarray:
+        """Estimator outputs back in target units."""
+        return np.asarray(values, dtype=np.float64) * self.target_scale + self.target_center
 
     def to_dict(self) -> dict:
         """JSON-serializable form."""

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.features.graph import MolGraph
-from molprop.models.estimators import predict_matrix
+from molprop.models.estimators import predict_member
 from molprop.models.partitions import members_by_partition
 from molprop.models.store import ModelCard, load_card, load_sklearn_member
 
@@ -90,7 +90,7 @@ def predict_loaded(member: Any, card: ModelCard, features: pd.DataFrame,
     """Predictions of one ``load_member`` result: values (n,) or class probabilities (n, K)."""
     if card.kind == "sklearn":
         estimator, prep = member
-        return predict_matrix(estimator, prep.transform(features), card.task, len(card.classes))
+        return predict_member(estimator, prep, features, card.task, len(card.classes))
     from molprop.nn.store import predict_network
 
     return predict_network(member, features, graphs, card.task, device)

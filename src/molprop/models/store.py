@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from molprop.models.estimators import predict_matrix
+from molprop.models.estimators import predict_member
 from molprop.models.matrix import Preprocessor
 from molprop.serialization import undefined_as_null, write_json
 
@@ -159,4 +159,4 @@ def predict_sklearn(directory: Path, features: pd.DataFrame, task: str, n_classe
     Classes a member never saw in training get probability 0.
     """
     estimator, prep = load_sklearn_member(directory)
-    return predict_matrix(estimator, prep.transform(features), task, n_classes)
+    return predict_member(estimator, prep, features, task, n_classes)
