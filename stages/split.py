@@ -15,7 +15,7 @@ from common import read_params, run_stage
 from molprop.errors import UserInputError
 from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, TARGET
 from molprop.splits.config import SplitConfig
-from molprop.splits.report import fraction_warnings, missing_class_warnings, one_class_training_parts
+from molprop.splits.report import fraction_warnings, class_balance_warnings, one_class_training_parts
 from molprop.splits.run import make_split
 
 VALIDATED = Path("data/validated.parquet")
@@ -60,7 +60,7 @@ def main() -> None:
     sims = result.report["test_similarity_to_train"]
     for warning in fraction_warnings(result.report):
         print(f"split: warning: {warning}")
-    for warning in missing_class_warnings(result.report, result.report.get("class_labels")):
+    for warning in class_balance_warnings(result.report, result.report.get("class_labels")):
         if warning.startswith("the fold") and config.group_folds_by_scaffold:
             hint = " (split.group_folds_by_scaffold: false lets the folds spread each class)"
         elif config.method != "stratified":

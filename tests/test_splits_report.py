@@ -8,7 +8,7 @@ from molprop.data.builtin import load_builtin
 from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, to_mols
 from molprop.splits.config import SplitConfig
 from molprop.splits.kfold import assign_folds
-from molprop.splits.report import (fraction_warnings, missing_class_warnings, similarity_histogram, split_report,
+from molprop.splits.report import (fraction_warnings, class_balance_warnings, similarity_histogram, split_report,
                                    target_summary)
 from molprop.splits.run import make_split
 
@@ -143,18 +143,18 @@ def test_parts_without_a_class_are_warned_about() -> None:
     mols = to_mols(smiles)
     report, _ = split_report(labels, np.full(len(smiles), -1), y, "classification",
                              murcko_scaffolds(mols), morgan_fingerprints(mols))
-    assert missing_class_warnings(report, {"0": "inactive", "1": "active"}) == [
+    assert class_balance_warnings(report, {"0": "inactive", "1": "active"}) == [
         "the test part has no molecule of class 'active' (2 in all): ROC-AUC and PR-AUC there are undefined"]
     labels[[3, 6]] = "test"  # every active in test: the training part lacks the class
     report, _ = split_report(labels, np.full(len(smiles), -1), y, "classification",
                              murcko_scaffolds(mols), morgan_fingerprints(mols))
-    assert missing_class_warnings(report) == ["the train part has no molecule of class '1' (2 in all): no model learns it"]
+    assert class_balance_warnings(report) == ["the train part has no molecule of class '1' (2 in all): no model learns it"]
     # three classes, one missing from the test part: the AUCs average over the other two
     y = np.array([0, 0, 2, 1, 0, 2, 1, 2])
     labels = np.array(["train", "train", "train", "train", "train", "test", "test", "train"])
     report, _ = split_report(labels, np.full(len(smiles), -1), y, "classification",
                              murcko_scaffolds(mols), morgan_fingerprints(mols))
-    assert missing_class_warnings(report) == [
+    assert class_balance_warnings(report) == [
         "the test part has no molecule of class '0' (3 in all): ROC-AUC and PR-AUC there average over the "
         "other classes only"]
 
@@ -179,3 +179,18 @@ def test_parts_far_from_their_fractions_are_warned_about() -> None:
         "the test part holds 1 molecule(s), where split.fractions.test asks for none"]
     kfold = {"train": {"n": 400}, "test": {"n": 99}}
     assert fraction_warnings({"config": config | {"n_folds": 5}, "parts": kfold}) == []
+
+
+def test_a_class_scarce_in_the_training_part_is_warned_about() -> None:
+    """5% actives overall but 1 in 17 training molecules kept twice as rare: warned, with both
+    shares; a class at its usual share is not."""
+    report = {"parts": {"train": {"n": 34, "target": {"class_counts": {"0": 33, "1": 1}}},
+                        "val": {"n": 3, "target": {"class_counts": {"0": 1, "1": 2}}},
+                        "test": {"n": 3, "target": {"class_counts": {"0": 2, "1": 1}}}}}
+    assert class_balance_warnings(report, {"1": "active"}) == [
+        "the train part holds 1 of the 4 molecules of class 'active' (2.9% of it, against 10.0% of all "
+        "molecules): the models learn it from few examples and may never predict it"]
+    report["parts"]["train"]["target"]["class_counts"] = {"0": 31, "1": 3}
+    report["parts"]["val"]["target"]["class_counts"] = {"0": 3, "1": 0}
+    assert class_balance_warnings(report) == [
+        "the val part has no molecule of class '1' (4 in all): ROC-AUC and PR-AUC there are undefined"]
