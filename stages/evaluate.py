@@ -19,6 +19,7 @@ from common import read_params, run_stage
 from molprop.features.parallel import WorkerPool
 from molprop.models.predictor import predict_saved
 from molprop.nn.workers import device_name_problem
+from molprop.schema import TARGET
 from molprop.serialization import SIGNIFICANT
 
 GRAPHS = Path("data/graphs.parquet")
@@ -102,10 +103,10 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
         write_json(f"metrics/{name}.json", report)
     SUBGROUPS.parent.mkdir(parents=True, exist_ok=True)
     result.subgroup_table.to_csv(SUBGROUPS, index=False, float_format=SIGNIFICANT)
-    _print_summary(task, result.metrics, MODELS)
+    _print_summary(task, result.metrics, MODELS, table, class_names(validated, task))
 
 
-def _print_summary(task: str, metrics: dict, models: tuple[str, ...]) -> None:
+def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, classes: list[str]) -> None:
     keys = ("roc_auc", "mcc") if task == "classification" else ("rmse", "r2")
     for name in models:
         shown = ", ".join(
@@ -116,9 +117,20 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...]) -> None:
         r2 = metrics[name].get("r2") if task == "regression" else None
         if r2 is not None and r2 < 0:
             print(f"evaluate: warning: the {name}'s test R² is {r2}: it predicts the test molecules worse than "
-                  "their mean would (a setting that broke training, or a test part unlike the training one)")
+                  "their mean would (a setting that broke training, a few far outlying targets: see validate's "
+                  "warnings, or a test part unlike the training one)")
+        predicted = set(table[name]) if task == "classification" else set()
+        if len(predicted) == 1 and table[TARGET].nunique() > 1:
+            print(f"evaluate: warning: the {name} predicts class '{classes[predicted.pop()]}' for every test "
+                  "molecule, so its F1 and MCC say nothing (ROC-AUC and PR-AUC rank its probabilities); "
+                  "metrics/split.json shows how few molecules of the other class(es) the training part holds")
     comparison = metrics.get("model_vs_baseline", {})
-    print(f"evaluate model vs baseline: Wilcoxon p = {comparison.get('wilcoxon_p_value')}")
+    better, worse = comparison.get("n_model_better"), comparison.get("n_baseline_better")
+    difference = comparison.get("mean_error_difference")
+    verdict = ("" if difference is None or difference == 0 else
+               f": the {'model' if difference < 0 else 'baseline'} errs less on average")
+    print(f"evaluate model vs baseline: smaller error on {better} / {worse} test molecules, mean error "
+          f"difference (model - baseline) {difference}, Wilcoxon p = {comparison.get('wilcoxon_p_value')}{verdict}")
     if metrics["n_test"] < FEW_TEST_MOLECULES:
         print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "
               "intervals rest on too few molecules to compare models by (a resample can only repeat "

@@ -85,6 +85,26 @@ def test_a_test_r2_below_zero_is_warned_about(monkeypatch, capsys):
     interval = {"low": 0.0, "high": 1.0}
     metrics = {"baseline": {"rmse": 1.0, "r2": 0.5}, "model": {"rmse": 3.0, "r2": -0.19}, "n_test": 65,
                "baseline_ci": {"rmse": interval, "r2": interval}, "model_ci": {"rmse": interval, "r2": interval}}
-    _print_summary("regression", metrics, ("baseline", "model"))
+    _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
     out = capsys.readouterr().out
     assert "warning: the model's test R² is -0.19" in out and "baseline's test R²" not in out
+
+
+def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch, capsys):
+    """A scaffold split left train with few actives: both models predicted inactive for every
+    test molecule (MCC 0 next to ROC-AUC 0.88) without a word."""
+    monkeypatch.syspath_prepend(str(REPO / "stages"))
+    from evaluate import _print_summary
+
+    interval = {"low": 0.0, "high": 1.0}
+    metrics = {name: {"roc_auc": 0.8, "mcc": 0.0} for name in ("baseline", "model")} | {
+        f"{name}_ci": {"roc_auc": interval, "mcc": interval} for name in ("baseline", "model")} | {
+        "n_test": 40, "model_vs_baseline": {"n_model_better": 25, "n_baseline_better": 15,
+                                            "mean_error_difference": 0.02, "wilcoxon_p_value": 0.3}}
+    table = pd.DataFrame({"y": [0, 1, 0, 1], "baseline": [1, 1, 1, 1], "model": [0, 1, 0, 0]})
+    _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"])
+    out = capsys.readouterr().out
+    assert "warning: the baseline predicts class 'inactive' for every test molecule" in out
+    assert "the model predicts" not in out
+    assert ("smaller error on 25 / 15 test molecules, mean error difference (model - baseline) 0.02, "
+            "Wilcoxon p = 0.3: the baseline errs less on average") in out
