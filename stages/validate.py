@@ -26,7 +26,7 @@ from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import loose_tolerance, tight_tolerance
 from molprop.validation.targets import (class_like_target, decimal_mark_mistake, negated_positive,
-                                       rare_class_warning, unlogged_target)
+                                       outlying_targets, rare_class_warning, unlogged_target)
 
 RAW = Path("data/raw.parquet")
 VALIDATED = Path("data/validated.parquet")
@@ -64,7 +64,7 @@ def main() -> int:
         result.rejected.to_csv(REJECTED, index=False)
         print("validate: Great Expectations blocking failure(s):\n  "
               + "\n  ".join(outcome.blocking_failures)
-              + f"\n{_counts(result.metrics)} (each with its reason in {REJECTED})", file=sys.stderr)
+              + f"\n{_counts(result.metrics)}; each rejected row is in {REJECTED} with its reason", file=sys.stderr)
         return 1
 
     RAW.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +76,8 @@ def main() -> int:
     write_json(METRICS, metrics)
     if data["task"] == "regression":
         values = result.validated[TARGET].tolist()
-        target_warnings = [class_like_target(values) or unlogged_target(values),
+        target_warnings = [class_like_target(values) or unlogged_target(values)
+                           or outlying_targets(values, result.validated[ROW].tolist()),
                            loose_tolerance(config.duplicates.tolerance, values, metrics["n_duplicate_groups_merged"]),
                            tight_tolerance(config.duplicates.tolerance, values,
                                            metrics["rejected_by_reason"].get("conflicting_duplicates", 0))]
@@ -85,14 +86,14 @@ def main() -> int:
                            rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist())]
     for warning in [*outcome.warnings, *filter(None, target_warnings)]:
         print(f"validate: warning: {warning}")
-    print(f"validate: {_counts(metrics)}, {metrics['n_merged_away']} merged into replicates, "
-          f"{metrics['n_standardized_changed']} changed by standardization")
+    print(f"validate: {_counts(metrics)}, {metrics['n_standardized_changed']} changed by standardization")
     return 0
 
 
 def _counts(metrics: dict) -> str:
     return (f"{metrics['n_in']} rows in, {metrics['n_kept']} kept, "
-            f"{metrics['n_rejected']} rejected {metrics['rejected_by_reason']}")
+            f"{metrics['n_rejected']} rejected {metrics['rejected_by_reason']}, "
+            f"{metrics['n_merged_away']} merged into replicates")
 
 
 if __name__ == "__main__":

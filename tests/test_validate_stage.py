@@ -86,13 +86,15 @@ def test_file_level_problem_stops_with_a_message_and_no_outputs(tmp_path, csv, p
 
 
 def test_blocking_expectation_failure_stops_the_pipeline(tmp_path):
-    result = run_stage(tmp_path, "smiles,logS\nCCO,1\nCCN,\n")  # 1 molecule < expectations.min_rows 2
+    # 1 molecule < expectations.min_rows 2; its replicate is merged into it
+    result = run_stage(tmp_path, "smiles,logS\nCCO,1\nCCN,\nOCC,1\n")
     assert result.returncode == 1
     assert "Great Expectations blocking failure" in result.stderr
     assert "expect_table_row_count_to_be_between" in result.stderr
     assert "lower min_rows" in result.stderr  # what to do
-    # the message points at data/rejected.csv: it is written, with why the other rows went
-    assert "2 rows in, 1 kept, 1 rejected {'missing_target': 1}" in result.stderr
+    # the message points at data/rejected.csv: it is written, with why the other rows went;
+    # the counts add up (the merged replicate included)
+    assert "3 rows in, 1 kept, 1 rejected {'missing_target': 1}, 1 merged into replicates" in result.stderr
     rejected = pd.read_csv(tmp_path / "data/rejected.csv")
     assert rejected["reason"].tolist() == ["missing_target"]
     assert [p for p in OUTPUTS if (tmp_path / p).exists()] == ["data/rejected.csv"]

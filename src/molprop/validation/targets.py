@@ -230,6 +230,33 @@ def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness:
             "give its logarithm instead (e.g. pIC50 = 9 - log10(IC50 in nM))")
 
 
+def outlying_targets(values: Sequence[float], rows: Sequence[int], min_robust_z: float = 10.0,
+                     max_share: float = 0.02) -> str | None:
+    """A warning naming the few regression targets (at most ``max_share`` of them, and at least
+    one) that lie more than ``min_robust_z`` robust standard deviations (1.4826 x the median
+    absolute deviation) from the median, with their rows (0-based data rows), else None. A
+    typo or a value in other units: five such values among 300 FreeSolv-like targets (500
+    where the rest spans -25 to 4) made the network's test RMSE 13.6 instead of 1.7. Many
+    such values are a long tail (:func:`unlogged_target`), not a few mistakes."""
+    y = np.asarray(values, dtype=np.float64)
+    if len(y) < 10:
+        return None
+    median = float(np.median(y))
+    robust_sd = 1.4826 * float(np.median(np.abs(y - median)))
+    if not robust_sd > 0:
+        return None
+    far = np.flatnonzero(np.abs(y - median) > min_robust_z * robust_sd)
+    if len(far) == 0 or len(far) > max(1, max_share * len(y)):
+        return None
+    far = far[np.argsort(-np.abs(y[far] - median), kind="stable")]
+    shown = ", ".join(f"row {rows[i]}: {y[i]:g}" for i in far[:5])
+    shown += f" and {len(far) - 5} more" if len(far) > 5 else ""
+    return (f"{len(far)} target value(s) lie more than {min_robust_z:g} robust standard deviations from the "
+            f"median ({median:g}; robust sd {robust_sd:.3g}): {shown}. A few such values (a typo, other units) pull "
+            "the models' squared error away from every other molecule: correct them, or reject them with "
+            "validate.target_range: {<target column>: [min, max]}")
+
+
 def decimal_mark_mistake(values: Sequence[object], decimal: str, sample: int = 5000) -> str | None:
     """A message when most of ``values`` (a target column) are not numbers with the decimal
     mark ``decimal`` but are with the other one: data.decimal is then set wrong, and the rows
