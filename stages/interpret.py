@@ -23,6 +23,7 @@ from molprop.features.parallel import WorkerPool
 from molprop.interpretation import sections
 from molprop.interpretation.baseline_model import load_sklearn_model
 from molprop.interpretation.drawing import picture_grid
+from molprop.interpretation.errors import with_class_labels
 from molprop.interpretation.explain import method_note
 from molprop.interpretation.page import render_page
 from molprop.interpretation.plots import plot_importance
@@ -88,7 +89,8 @@ def main() -> None:
                 "probability of the predicted class" if classes else "prediction")
             result = (draw_maps(baseline, requests[name], config, data.learned_features(), found)
                       if name == "baseline" else network[name].result())
-            result.worst.to_csv(OUT / f"worst_{name}.csv", index=False, float_format=SIGNIFICANT)
+            with_class_labels(result.worst, classes).to_csv(OUT / f"worst_{name}.csv", index=False,
+                                                            float_format=SIGNIFICANT)
             titles, groups, captions = sections.model_cards(result.chosen, result.explanations, result.pictures,
                                                             classes)
             for title, png in zip(titles, result.pictures):

@@ -135,6 +135,9 @@ def test_interpret_stage_writes_a_complete_offline_report(tmp_path, task):
     assert set(worst["neighbour_id"]).isdisjoint(pd.read_parquet(tmp_path / "data/predictions.parquet")["mol_id"])
     if task == "regression":
         assert _run_stage(tmp_path) == files  # DVC hashes these outputs: reruns must repeat them
+    else:  # classes by their labels, as the page shows them (not class indices)
+        labels = set(pd.read_parquet(tmp_path / "data/validated.parquet")["label"])
+        assert set(worst["measured"]) | set(worst["predicted"]) | set(worst["neighbour_measured"]) <= labels
 
 
 @pytest.mark.parametrize("baseline,task,method", [("ridge", "regression", "linear SHAP"),

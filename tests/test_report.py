@@ -155,6 +155,10 @@ def test_report_includes_interpretation_outputs(repo):
         interpret / "worst_model.csv", index=False)
     text = build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
     assert "| `CCO` | (B) medium | (D) x | 0.9 |" in text
+    pd.DataFrame({"smiles": ["CCO"], "measured": ["(B) medium"], "predicted": ["(D) x"], "error": [0.9]}).to_csv(
+        interpret / "worst_model.csv", index=False)  # as the interpret stage writes them now: labels
+    assert "| `CCO` | (B) medium | (D) x | 0.9 |" in build_report(repo, repo / "reports/report.md",
+                                                                 ReportConfig(n_worst=1))
 
 
 def test_base_resolution_takes_the_first_revision_git_knows(repo):

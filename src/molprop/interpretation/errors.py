@@ -27,6 +27,20 @@ def worst_predictions(predictions: pd.DataFrame, model: str, n: int) -> pd.DataF
     return table.sort_values(["error", MOL_ID], ascending=[False, True], ignore_index=True).head(n)
 
 
+CLASS_COLUMNS = ("measured", "predicted", "neighbour_measured")
+
+
+def with_class_labels(table: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
+    """``table`` with the class indices of its measured / predicted columns replaced by the
+    class labels (no neighbour: left blank); unchanged for regression (no ``classes``)."""
+    if not classes:
+        return table
+    out = table.copy()
+    for column in (c for c in CLASS_COLUMNS if c in out):
+        out[column] = [None if pd.isna(v) else str(classes[int(v)]) for v in out[column]]
+    return out
+
+
 def typical_predictions(predictions: pd.DataFrame, model: str, n: int,
                         exclude: Sequence[str] = ()) -> pd.DataFrame:
     """The ``n`` molecules whose error is closest to the median error of ``model`` over all

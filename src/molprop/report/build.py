@@ -75,7 +75,7 @@ def _worst_table(path: Path, n: int, class_labels: dict[str, str] | None = None)
             return f"`{value}`"
         if pd.isna(value):  # no nearest neighbour (nothing in common with the non-test molecules)
             return ""
-        if class_labels and column in ("measured", "predicted", "neighbour_measured"):
+        if class_labels and column in ("measured", "predicted", "neighbour_measured") and not isinstance(value, str):
             return class_labels.get(str(int(value)), value)
         return f"{value:.3g}" if isinstance(value, float) else value
 
