@@ -45,6 +45,9 @@ def test_a_trailing_separator_does_not_shift_the_columns(tmp_path):
         assert table["smiles"].tolist() == ["CCO", "CCC", "CCCC"] and table["y"].tolist() == ["1.0", "2.0", "3.5"]
     with pytest.raises(InputFileError, match=r"the first data row has 3 fields, the header 2 \(\['x'\]"):
         read_source(_write(tmp_path / "c.csv", "smiles,y\nCCO,1.0,x\nCCC,2.0\n"))
+    # a comment above the header is taken for it: the message shows what was read and says so
+    with pytest.raises(InputFileError, match=r"the header read: \['# exported from ELN'\].*delete any line above"):
+        read_source(_write(tmp_path / "d.csv", "# exported from ELN\nsmiles,y\nCCO,1.0\n"))
 
 
 def test_a_repeated_column_name_is_refused(tmp_path):
