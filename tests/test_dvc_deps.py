@@ -111,3 +111,14 @@ def test_the_checkpoint_code_hash_reads_only_train_deps():
     deps = [d if isinstance(d, str) else next(iter(d)) for d in STAGES["train"]["deps"]]
     for source in TRAINING_SOURCES:
         assert covered(SRC / "molprop" / source, deps), f"{source} is not a dep of the train stage"
+
+
+def test_the_data_of_top_level_plots_is_not_also_a_stage_plot():
+    """A file listed under a stage's plots: and used by a top-level plot is drawn twice by
+    `dvc plots show`: once as defined, once by itself against the row number."""
+    top_level = {path for entry in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+                 for config in entry.values() for path in config["y"]}
+    stage_plots = {next(iter(out)) if isinstance(out, dict) else out
+                   for stage in STAGES.values() for out in stage.get("plots", [])}
+    assert top_level and not {p for p in top_level if any(p == s or p.startswith(s + "/") for s in stage_plots)
+                              and not p.startswith("dvclive/")}
