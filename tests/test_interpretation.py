@@ -256,7 +256,7 @@ def test_training_neighbours_find_the_closest_molecule_and_scaffold_counts():
     out = neighbours.describe(errors, [Chem.MolFromSmiles(s) for s in errors["smiles"]])
     assert out["neighbour_id"].tolist()[1] == "t1"
     assert out["scaffold"].tolist() == ["c1ccccc1", ""]
-    assert out["n_train_same_scaffold"].tolist() == [2, 1]  # two benzenes; one acyclic
+    assert out["n_nontest_same_scaffold"].tolist() == [2, 1]  # two benzenes; one acyclic
     assert 0 < out["neighbour_similarity"].iloc[0] < 1
     assert set(out.columns) >= {"neighbour_smiles", "neighbour_measured", "neighbour_split"}
 

@@ -100,7 +100,7 @@ def test_value_text_names_classes():
 def test_errors_section_draws_both_molecules():
     mols = {"q": Chem.MolFromSmiles("CCO"), "t": Chem.MolFromSmiles("CCCO")}
     described = pd.DataFrame([{"mol_id": "q", "row": 7, "smiles": "CCO", "measured": 1.0, "predicted": 2.0,
-                               "error": 1.0, "scaffold": "", "n_train_same_scaffold": 3,
+                               "error": 1.0, "scaffold": "", "n_nontest_same_scaffold": 3,
                                "neighbour_id": "t", "neighbour_smiles": "CCCO",
                                "neighbour_similarity": 0.5, "neighbour_measured": 1.5,
                                "neighbour_split": "train"}])
@@ -111,7 +111,7 @@ def test_errors_section_draws_both_molecules():
 
 def test_errors_section_without_a_neighbour():
     described = pd.DataFrame([{"mol_id": "q", "row": 7, "smiles": "[Xe]", "measured": 1.0, "predicted": 2.0,
-                               "error": 1.0, "scaffold": "", "n_train_same_scaffold": 0,
+                               "error": 1.0, "scaffold": "", "n_nontest_same_scaffold": 0,
                                "neighbour_id": None, "neighbour_smiles": None, "neighbour_similarity": 0.0,
                                "neighbour_measured": float("nan"), "neighbour_split": None}])
     html = errors_section(described, {"q": Chem.MolFromSmiles("[Xe]")}, [])

@@ -80,7 +80,7 @@ class TrainingNeighbours:
         hit = hit.where(pd.Series(similarity) > 0)
         out = errors.reset_index(drop=True).copy()
         out["scaffold"] = scaffolds
-        out["n_train_same_scaffold"] = [self.scaffold_counts.get(s, 0) for s in scaffolds]  # "" = acyclic
+        out["n_nontest_same_scaffold"] = [self.scaffold_counts.get(s, 0) for s in scaffolds]  # "" = acyclic
         out["neighbour_id"] = hit[MOL_ID]
         out["neighbour_smiles"] = hit[SMILES]
         out["neighbour_similarity"] = similarity

@@ -148,7 +148,7 @@ def errors_section(described: pd.DataFrame, mols_by_id: Mapping[str, Chem.Mol],
             "predicted": value_text(item["predicted"], classes),
             "error": num(item["error"]),
             "scaffold": item["scaffold"] or "(acyclic)",
-            "non-test molecules with this scaffold": item["n_train_same_scaffold"],
+            "non-test molecules with this scaffold": item["n_nontest_same_scaffold"],
             "nearest non-test molecule": _neighbour_cell(item, mols_by_id),
             "Tanimoto": f"{item['neighbour_similarity']:.2f}",
             "its measured value": "" if pd.isna(item["neighbour_measured"])

@@ -68,7 +68,7 @@ def _worst_table(path: Path, n: int, class_labels: dict[str, str] | None = None)
     """The ``n`` worst predictions of an interpret CSV; classes by their labels (metrics/split.json)."""
     worst = pd.read_csv(path).head(n)
     columns = [c for c in ("smiles", "measured", "predicted", "error", "neighbour_similarity",
-                           "neighbour_measured", "n_train_same_scaffold") if c in worst]
+                           "neighbour_measured", "n_nontest_same_scaffold") if c in worst]
 
     def shown(column: str, value: object) -> object:
         if column == "smiles":
