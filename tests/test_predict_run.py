@@ -371,3 +371,23 @@ def test_info_without_scores_and_an_output_file_without_a_suffix(models, tmp_pat
     bad = _cli("predict", "--model", models.baseline, "--input", smi, "--output", tmp_path / "plainfile",
                "--overwrite")
     assert bad.returncode == 1 and "exists and is not a directory" in bad.stderr and "Errno" not in bad.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock")
+def test_a_second_run_on_an_output_being_written_stops_with_a_message(models, tmp_path):
+    """Two runs on one output wrote the same part files at once (the second failed on a raw
+    pyarrow error; with --overwrite it would delete the first's parts)."""
+    import fcntl
+
+    library = tmp_path / "lib.csv"
+    library.write_text("smiles\nCCO\nCCN\n")
+    with open(tmp_path / "out.parquet.lock", "a") as held:  # a live run's lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        for overwrite in (False, True):
+            with pytest.raises(ValueError, match=r"another molprop predict is writing .*out\.parquet"):
+                predict_file(models.baseline, library, tmp_path / "out.parquet", n_jobs=1, overwrite=overwrite,
+                             progress=False)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.csv", "out.parquet.lock"]
+    summary = predict_file(models.baseline, library, tmp_path / "out.parquet", n_jobs=1, progress=False)
+    assert summary["rows"] == 2  # the lock released: the run goes ahead, and removes its lock file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.csv", "out.parquet"]

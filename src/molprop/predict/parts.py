@@ -6,6 +6,7 @@ atomically), so an interrupted run leaves only whole parts that the manifest lis
 manifest also records what the run is: the input (file sizes and MD5), the model (MD5 of its
 files) and the settings; a restart continues only when all three match. When every chunk is
 done the parts are merged into the output file (Parquet or CSV) and the part folder removed.
+A run holds ``<output>.lock`` while it works: a second run on the same output stops at once.
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock
+    fcntl = None  # type: ignore[assignment]
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -93,6 +101,30 @@ def _same(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist (yet)
         return False
+
+
+@contextmanager
+def output_lock(output: str | Path) -> Iterator[None]:
+    """Held while a run writes ``output`` (an exclusive lock on ``<output>.lock``, which the
+    kernel drops however the run ends): a second run on the same output would write the same
+    part files at once and delete the first's; it stops with a message instead."""
+    output = Path(output)
+    if fcntl is None:
+        yield
+        return
+    lock = output.with_name(output.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserInputError(f"another molprop predict is writing {output} (it holds {lock}); wait for "
+                                 "it to end (a rerun then resumes or reuses its work), or choose another "
+                                 "output.") from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
 
 
 class PartStore:

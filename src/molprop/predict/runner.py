@@ -25,7 +25,7 @@ from molprop.errors import UserInputError
 from molprop.predict.chunk import PrepareSpec, output_schema, process
 from molprop.predict.context import load_predict_context
 from molprop.predict.domain import DEFAULT_THRESHOLD
-from molprop.predict.parts import PartStore, refuse_output_on_input, run_identity
+from molprop.predict.parts import PartStore, output_lock, refuse_output_on_input, run_identity
 from molprop.predict.stream import check_columns, count_rows, iter_chunks, resolve_id_column
 
 EXECUTORS = ("local", "ray")
@@ -131,13 +131,14 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     settings = asdict(options)
     check_columns(input_path, options.smiles_column, options.id_column)
     refuse_output_on_input(output, input_path)
-    store = PartStore(output, run_identity(input_path, model_dir, settings), overwrite)
-    try:
-        result = _run(store, info, input_path, options, executor, n_jobs, device, progress, ray_options,
-                      count_repeats=id_source != "row")
-    except BaseException:
-        store.discard_if_empty()
-        raise
+    with output_lock(output):
+        store = PartStore(output, run_identity(input_path, model_dir, settings), overwrite)
+        try:
+            result = _run(store, info, input_path, options, executor, n_jobs, device, progress, ray_options,
+                          count_repeats=id_source != "row")
+        except BaseException:
+            store.discard_if_empty()
+            raise
     parts = store.manifest["parts"].values()
     repeats = store.manifest.get("repeated_ids") or {"rows": 0, "examples": []}
     return {"output": str(result), "rows": sum(int(p["rows"]) for p in parts),
