@@ -113,7 +113,8 @@ def output_lock(output: str | Path) -> Iterator[None]:
         yield
         return
     lock = output.with_name(output.name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
+    if not lock.parent.exists():  # (a file there: open() below says "Not a directory")
+        lock.parent.mkdir(parents=True)
     with open(lock, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
