@@ -116,8 +116,8 @@ def main() -> None:
                   f"({result.worst[SMILES].iloc[0]})")
         if chart is not None:
             chart.result()
-        note = sections.importance_note(found.method, baseline.name, found.explained,
-                                        found.output_name, found.importance, config.permutation.n_repeats)
+        note = sections.importance_note(found.method, baseline.name, found.explained, found.output_name,
+                                        found.importance, config.permutation.n_repeats, found.direction_of)
         page.insert(0, (f"Baseline: which features matter ({found.method})", sections.importance_section(
             (OUT / "feature_importance.png").read_bytes(), found.importance, config.n_top_bits, found.bits,
             mols, config.n_bit_examples, note, found.measure)))

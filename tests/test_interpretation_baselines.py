@@ -18,7 +18,8 @@ from rdkit.Chem import Descriptors
 from molprop.data.builtin import load_builtin
 from molprop.features.config import MorganConfig
 from molprop.features.fingerprints import morgan_fingerprints
-from molprop.interpretation.baseline_model import load_sklearn_model, predicted_classes
+from molprop.interpretation.baseline_model import (direction_of, direction_signs, load_sklearn_model,
+                                                    predicted_classes)
 from molprop.interpretation.baseline_shap import baseline_shap, shap_importance
 from molprop.interpretation.member_shap import linear_member_shap, treeshap_seconds
 from molprop.interpretation.permutation import (PermutationConfig, affordable_molecules, budgeted_shap_config,
@@ -140,6 +141,35 @@ def test_classifiers_explain_the_predicted_class(tmp_path, freesolv, kind, n_cla
         expected = proba.max(axis=1)
     assert np.allclose(found.output, expected, atol=1e-5)
     assert np.allclose(found.base + found.values.sum(axis=1), expected, atol=1e-5)
+
+
+def test_two_class_directions_point_toward_class_one_for_every_molecule(tmp_path, freesolv):
+    """Each molecule's SHAP values explain its own predicted class; with two classes they were
+    correlated as they were, so a feature that raises class 1 showed + on molecules predicted
+    1 and - on the others (TPSA -0.33 where +0.81 was true). Logistic regression: exactly the
+    sign of each coefficient toward class 1. Three classes: no direction."""
+    frame, y = freesolv
+    frame = frame.drop(columns=[c for c in frame.columns if c.startswith("fp_")])  # the descriptors
+    labels = _labels(y, 2)
+    train, test = frame.iloc[:70], frame.iloc[70:]
+    _save(tmp_path / "two", "ridge", train, labels[:70], "classification", 2)
+    model = load_sklearn_model(tmp_path / "two")
+    found = baseline_shap(model, test, train)
+    assert set(found.explained_class) == {0, 1}  # both classes explained: the case that went wrong
+    table = shap_importance(found, direction_signs(model, found.explained_class, len(test))).set_index("feature")
+    estimator, prep = model.members[0]
+    for column, coef in zip(prep.columns, estimator.coef_[0]):
+        if column != "desc_constant":
+            assert table.loc[column, "direction"] == pytest.approx(np.sign(coef))
+    assert direction_of(model) == "log-odds of class 'c1'"
+    permuted = permutation_importance(model, test, found.explained_class, SMALL, seed=0).set_index("feature")
+    assert (np.sign(permuted.loc["desc_TPSA", "direction"]) == np.sign(table.loc["desc_TPSA", "direction"]))
+    _save(tmp_path / "three", "ridge", train, _labels(y, 3)[:70], "classification", 3)
+    three = load_sklearn_model(tmp_path / "three")
+    found = baseline_shap(three, test, train)
+    assert direction_signs(three, found.explained_class, len(test)) is None and direction_of(three) is None
+    assert shap_importance(found, None)["direction"].isna().all()
+    assert permutation_importance(three, test, found.explained_class, SMALL, seed=0)["direction"].isna().all()
 
 
 def test_a_fold_member_that_never_saw_a_class_is_left_out_of_that_class_s_log_odds(tmp_path, freesolv):

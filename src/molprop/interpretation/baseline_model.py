@@ -118,3 +118,26 @@ def load_sklearn_model(model_dir: str | Path) -> SklearnModel:
 def predicted_classes(model: SklearnModel, features: pd.DataFrame) -> np.ndarray | None:
     """Class index the ensemble predicts per row (classification), or None (regression)."""
     return model.predict(features).argmax(axis=1) if model.classification else None
+
+
+def direction_signs(model: SklearnModel, chosen: np.ndarray | None, n: int) -> np.ndarray | None:
+    """Per explained molecule, the sign that turns a contribution to its explained output into
+    one toward class 1: all +1 for regression; with two classes -1 where class 0 is explained
+    (its probability is 1 minus class 1's, its log-odds the negative), so that one direction
+    holds for every molecule; None for three or more classes (no one class to point to)."""
+    if chosen is None:
+        return np.ones(n)
+    if len(model.card.classes) != 2:
+        return None
+    return np.where(np.asarray(chosen) == 1, 1.0, -1.0)
+
+
+def direction_of(model: SklearnModel) -> str | None:
+    """What a positive direction raises: the prediction, class 1's probability or log-odds
+    (two classes), or None (three or more classes: no direction)."""
+    name = model.output_name()
+    if not model.classification:
+        return name
+    if len(model.card.classes) != 2:
+        return None
+    return name.replace("the predicted class", f"class '{model.card.classes[1]}'")

@@ -91,15 +91,22 @@ def baseline_shap(model: SklearnModel | str | Path, features: pd.DataFrame,
                            chosen, model.method, model.output_name())
 
 
-def shap_importance(explanation: ShapExplanation) -> pd.DataFrame:
+def shap_importance(explanation: ShapExplanation, signs: np.ndarray | None = None) -> pd.DataFrame:
     """Global importance: ``importance`` = mean |SHAP| per feature, most important first, with
-    ``direction``: the correlation of a feature's value with its SHAP value (+: a larger value
-    raises the output; NaN when either is constant over the molecules)."""
+    ``direction``: the correlation of a feature's value with its SHAP value times ``signs``
+    (per molecule; ``direction_signs``: toward class 1 where each molecule explains its own
+    predicted class of two), +: a larger value raises the output; NaN when either is
+    constant over the molecules, and everywhere when ``signs`` is None (three or more
+    classes). Without ``signs``: the values as they are (regression)."""
     values, x = explanation.values, explanation.features
-    centred_v, centred_x = values - values.mean(axis=0), x - x.mean(axis=0)
-    denom = np.sqrt((centred_v**2).sum(axis=0) * (centred_x**2).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        direction = np.where(denom > 0, (centred_v * centred_x).sum(axis=0) / denom, np.nan)
-    table = pd.DataFrame({"feature": explanation.columns, "importance": np.abs(values).mean(axis=0),
-                          "direction": direction})
+    importance = np.abs(values).mean(axis=0)
+    if signs is None and explanation.explained_class is not None:
+        direction = np.full(len(explanation.columns), np.nan)
+    else:
+        toward = values if signs is None else values * np.asarray(signs, dtype=np.float64)[:, None]
+        centred_v, centred_x = toward - toward.mean(axis=0), x - x.mean(axis=0)
+        denom = np.sqrt((centred_v**2).sum(axis=0) * (centred_x**2).sum(axis=0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            direction = np.where(denom > 0, (centred_v * centred_x).sum(axis=0) / denom, np.nan)
+    table = pd.DataFrame({"feature": explanation.columns, "importance": importance, "direction": direction})
     return table.sort_values(["importance", "feature"], ascending=[False, True], ignore_index=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.errors import UserInputError
-from molprop.interpretation.baseline_model import SklearnModel
+from molprop.interpretation.baseline_model import SklearnModel, direction_signs
 
 _CHUNK_ROWS = 4096  # permuted rows predicted at once (bounds memory)
 # Estimated cost of one predicted fingerprint row per reference (training) fingerprint of a
@@ -121,12 +121,14 @@ def permutation_importance(model: SklearnModel, features: pd.DataFrame, chosen: 
     """Per feature column: ``importance`` = mean |output - output with the column shuffled|
     over molecules and ``n_repeats`` seeded shuffles (0 for a column constant over the
     molecules, NaN for a varying one beyond ``max_features``, not permuted) and ``direction``
-    = correlation of the feature's value with that change (+: a larger value raises the output)."""
+    = correlation of the feature's value with that change (+: a larger value raises the output;
+    with two classes, class 1's probability; NaN with three or more classes)."""
     x = features[model.columns].to_numpy(dtype=np.float64)
     n, n_features = x.shape
     constant, candidates = _candidates(x, config.max_features)
     importance = np.where(constant, 0.0, np.nan)
     direction = np.full(n_features, np.nan)
+    signs = direction_signs(model, chosen, n)
     reference = explained_output(model, x, chosen)
     shuffles = np.random.default_rng(seed).permuted(
         np.tile(np.arange(n), (len(candidates), config.n_repeats, 1)), axis=2)
@@ -141,7 +143,8 @@ def permutation_importance(model: SklearnModel, features: pd.DataFrame, chosen: 
             len(columns), config.n_repeats, n)
         for a, column in enumerate(columns):
             importance[column] = np.abs(change[a]).mean()
-            direction[column] = _correlation(x[:, column], change[a].mean(axis=0))
+            if signs is not None:
+                direction[column] = _correlation(x[:, column], change[a].mean(axis=0) * signs)
     table = pd.DataFrame({"feature": model.columns, "importance": importance, "direction": direction})
     return table.sort_values(["importance", "feature"], ascending=[False, True], na_position="last",
                              ignore_index=True)

@@ -17,7 +17,7 @@ from molprop.interpretation.drawing import similarity_map_png
 from molprop.interpretation.errors import TrainingNeighbours, typical_predictions, worst_predictions
 from molprop.interpretation.explain import MoleculeExplanation, common_scale, explain_saved
 from molprop.interpretation.morgan_bits import BitExample, bit_substructures
-from molprop.interpretation.baseline_model import SklearnModel, predicted_classes
+from molprop.interpretation.baseline_model import SklearnModel, direction_of, direction_signs, predicted_classes
 from molprop.interpretation.baseline_shap import ShapExplanation, baseline_shap, shap_importance
 from molprop.interpretation.member_shap import treeshap_seconds
 from molprop.interpretation.permutation import (PermutationConfig, affordable_molecules, budgeted_shap_config,
@@ -102,6 +102,7 @@ class GlobalImportance:
     rows: np.ndarray | None = None  # the explained molecules (rows of Molecules)
     n_test: int = 0  # test molecules there were to explain
     sampled_by: str = ""  # why fewer were explained: the limiting param and its reason
+    direction_of: str | None = None  # what a + direction raises (None: no direction, 3+ classes)
 
     @property
     def explained(self) -> str:
@@ -154,7 +155,7 @@ def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence
         measure = "mean |change| when shuffled"
     else:
         shap = baseline_shap(model, frame, data.learned_features())
-        importance = shap_importance(shap)
+        importance = shap_importance(shap, direction_signs(model, shap.explained_class, len(frame)))
         measure = "mean |SHAP|"
     importance["method"] = model.method
     fingerprint = importance["feature"].str.startswith("fp_")
@@ -168,7 +169,7 @@ def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence
         labels.append(f"{feature}: {examples[0].smiles}{more}" if examples else feature)
     importance["label"] = labels
     return GlobalImportance(importance, bits, len(rows), model.method, measure, model.output_name(), shap, rows,
-                            n_test, sampled_by)
+                            n_test, sampled_by, direction_of(model))
 
 
 @dataclass

@@ -29,10 +29,19 @@ def value_text(value: float, classes: Sequence[str]) -> str:
 
 
 def importance_note(method: str, model_name: str, explained: str, output_name: str,
-                    importance: pd.DataFrame, n_repeats: int) -> str:
-    """How the baseline's feature importance was computed, for a reader of the chart."""
-    direction = ("Direction: correlation of the feature's value with its {} (+: a larger value raises "
-                 f"the {output_name}).")
+                    importance: pd.DataFrame, n_repeats: int, direction_of: str | None = None) -> str:
+    """How the baseline's feature importance was computed, for a reader of the chart;
+    ``direction_of``: what a positive direction raises (None: no direction, 3+ classes)."""
+    if direction_of is None:
+        direction = ("Direction: none (grey) with more than two classes: each molecule's {} is toward its own "
+                     "predicted class, so no one sign holds for all.")
+    elif direction_of == output_name:
+        direction = ("Direction: correlation of the feature's value with its {} (+: a larger value raises "
+                     f"the {output_name}).")
+    else:  # two classes: each molecule's values turned toward class 1
+        direction = (f"Direction: correlation of the feature's value with its {{}} toward class 1 (for a molecule "
+                     f"predicted as the other class, the negative of its own), +: a larger value raises the "
+                     f"{direction_of}.")
     if method == "permutation importance":
         unranked = int(importance["importance"].isna().sum())
         shuffled = (f"Of the columns that vary among these molecules, those varying most were shuffled; "
