@@ -179,6 +179,27 @@ def test_the_forest_s_starting_value_is_described_as_it_is(tmp_path, task):
     assert ("each class weighted equally" in note) == (task == "classification")
 
 
+def test_only_a_balanced_forest_starts_from_the_class_weighted_mean():
+    """Unweighted, or gradient boosting (whose trees keep plain counts whatever the weights),
+    TreeSHAP starts from the plain mean: the note said "each class weighted equally" for both."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+
+    from molprop.interpretation.baseline_model import SklearnModel
+    from molprop.interpretation.explain import _baseline_how
+    from molprop.interpretation.permutation import PermutationConfig
+    from molprop.models.matrix import Preprocessor
+    from molprop.models.store import ModelCard
+
+    x, y = np.arange(40.0).reshape(20, 2), np.array([0] * 15 + [1] * 5)
+    card = ModelCard("sklearn", "classification", ["descriptors"], ["member_0"], ["a", "b"])
+    for estimator, weighted in [(RandomForestClassifier(5, class_weight="balanced", random_state=0), True),
+                                (RandomForestClassifier(5, random_state=0), False),
+                                (HistGradientBoostingClassifier(max_iter=5, class_weight="balanced"), False)]:
+        model = SklearnModel(card, [(estimator.fit(x, y), Preprocessor(["desc_a", "desc_b"], [0.0, 0.0]))])
+        _, base = _baseline_how(model, PermutationConfig())
+        assert ("each class weighted equally" in base) == weighted
+
+
 @pytest.mark.parametrize("kind", ["dmpnn", "mlp"])
 def test_the_network_s_note_says_whether_it_reads_the_graph(tmp_path, kind):
     # an MLP reads no graph: its note spoke of a featureless graph of the same shape

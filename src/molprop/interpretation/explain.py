@@ -121,8 +121,13 @@ def _baseline_how(model: SklearnModel, permutation: PermutationConfig) -> tuple[
     """(how the values are computed, what their base is) for a scikit-learn baseline."""
     members = " averaged over the members" if len(model.members) > 1 else ""
     if model.kind == "tree":
+        estimator = model.members[0][0]
+        # a forest's trees store class-weighted node sizes, which TreeSHAP averages over;
+        # gradient boosting's store plain counts, whatever weights it was fitted with
+        balanced = (model.classification and getattr(estimator, "class_weight", None) == "balanced"
+                    and hasattr(estimator, "estimators_"))
         weighted = (", each class weighted equally (the model was fitted with balanced class weights, "
-                    "so this is not the share of a class among them)") if model.classification else ""
+                    "so this is not the share of a class among them)") if balanced else ""
         return (f"Exact TreeSHAP values of the {model.name}{members}",
                 f"the {model.name}'s mean output over its training molecules{weighted}")
     if model.kind == "linear":
