@@ -17,7 +17,7 @@ from molprop.interpretation.attribution import integrated_gradients
 from molprop.interpretation.descriptor_atoms import descriptor_shares
 from molprop.interpretation.errors import TrainingNeighbours, typical_predictions, worst_predictions
 from molprop.interpretation.explain import explain_molecule, explain_saved
-from molprop.interpretation.morgan_bits import (atom_weights, bit_environments, bit_substructures,
+from molprop.interpretation.morgan_bits import (atom_weights, bit_environments, bit_substructures, environment_smiles,
                                                 environment_atoms)
 from molprop.interpretation.baseline_shap import baseline_shap, shap_importance
 from molprop.models.estimators import fit_estimator, make_estimator
@@ -105,8 +105,22 @@ def test_bit_substructures_count_molecules_and_pick_the_smallest_example():
     mols = [Chem.MolFromSmiles(s) for s in ["CCCCO", "CO", "OCCO", "c1ccccc1"]]
     hydroxyl = next(b for b, e in bit_environments(mols[1], RADIUS, N_BITS).items() if e == ((1, 0),))
     found = bit_substructures(mols, [hydroxyl], RADIUS, N_BITS)[hydroxyl]
-    assert found[0].smiles == "[OH]" and found[0].n_molecules == 3
+    assert found[0].smiles == "[OH]*" and found[0].n_molecules == 3  # an O with one H and one neighbour
     assert found[0].example == 1 and found[0].environment == (1, 0)
+
+
+def test_one_substructure_is_one_however_written():
+    """Stereo marks (which the fingerprint ignores) and atom order made one environment look
+    like two, a hash collision that was not: [C@@H] vs [CH], [cH]([c])[cH] vs [cH]([cH])[c]."""
+    mols = [Chem.MolFromSmiles(s) for s in ["CC[C@@H](C)O", "CCC(C)O", "Oc1ccccc1", "c1ccc(O)cc1"]]
+    bits = sorted(set().union(*(bit_environments(m, RADIUS, N_BITS) for m in mols)))
+    found = bit_substructures(mols, bits, RADIUS, N_BITS)
+    assert all(len(found[b]) == 1 and found[b][0].n_molecules in (2, 4) for b in bits)  # [OH]*: all four
+    assert not any("@" in found[b][0].smiles for b in bits)
+    labels = {found[b][0].smiles for b in bits}
+    assert {"[O](*)*", "[O]=*"}.isdisjoint(labels) and "[OH]*" in labels  # radius 0 shows its neighbours
+    ether, ketone = Chem.MolFromSmiles("COC"), Chem.MolFromSmiles("CC(C)=O")
+    assert environment_smiles(ether, 1, 0) == "[O](*)*" and environment_smiles(ketone, 3, 0) == "[O]=*"
 
 
 def test_bit_substructures_of_a_molecule_in_several_pieces():
@@ -115,7 +129,7 @@ def test_bit_substructures_of_a_molecule_in_several_pieces():
     mols = [Chem.MolFromSmiles("CCO.CCO"), Chem.MolFromSmiles("CCO.c1ccccc1")]
     bits = sorted(set(bit_environments(mols[0], RADIUS, N_BITS)) | set(bit_environments(mols[1], RADIUS, N_BITS)))
     found = bit_substructures(mols, bits, RADIUS, N_BITS)
-    assert {s.smiles for b in bits for s in found[b]} >= {"[OH]", "[CH3]", "[cH]([cH])[cH]"}
+    assert {s.smiles for b in bits for s in found[b]} >= {"[OH]*", "[CH3]*", "[cH]([cH])[cH]"}
 
 
 # --- descriptors as sums over atoms --------------------------------------------------

@@ -28,6 +28,17 @@ def bit_environments(mol: Chem.Mol, radius: int, n_bits: int) -> dict[int, tuple
     return {int(bit): tuple((int(a), int(r)) for a, r in envs) for bit, envs in info.GetBitInfoMap().items()}
 
 
+def environment_identifiers(mol: Chem.Mol, radius: int, n_bits: int) -> dict[Environment, int]:
+    """Each atom environment of ``mol`` -> its unfolded Morgan identifier: one substructure in
+    the fingerprint's own terms (atom invariants, no stereo), whatever the atom order; its
+    position is the identifier modulo ``n_bits``, so two identifiers at one position are a
+    hash collision."""
+    info = rdFingerprintGenerator.AdditionalOutput()
+    info.AllocateBitInfoMap()
+    morgan_generator(radius, n_bits).GetSparseCountFingerprint(mol, additionalOutput=info)
+    return {(int(a), int(r)): int(key) for key, envs in info.GetBitInfoMap().items() for a, r in envs}
+
+
 def environment_atoms(mol: Chem.Mol, centre: int, radius: int) -> list[int]:
     """Atom indices of the environment of ``radius`` bonds around atom ``centre`` (sorted)."""
     if radius == 0:
@@ -40,18 +51,26 @@ def environment_atoms(mol: Chem.Mol, centre: int, radius: int) -> list[int]:
 
 
 def environment_smiles(mol: Chem.Mol, centre: int, radius: int) -> str:
-    """The environment as a SMILES fragment with explicit hydrogen counts (so a hydroxyl
-    oxygen ``[OH]`` differs from a carbonyl ``[O]``), for grouping the different substructures
-    that share one fingerprint position."""
+    """The environment as a SMILES fragment rooted at its centre, with explicit hydrogen
+    counts (a hydroxyl ``[OH]*`` is not a carbonyl ``[O]=*``) and no stereo marks (the
+    fingerprint has none); at radius 0 the centre's neighbours are ``*``, since their number
+    is part of what the fingerprint sees (an ether ``[O](*)*`` is not a carbonyl)."""
     if len(Chem.GetMolFrags(mol)) > 1:  # a rooted SMILES needs one fragment: the centre's own
         atom_map: list = []
         pieces = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False, fragsMolAtomMapping=atom_map)
         piece = next(k for k, atoms in enumerate(atom_map) if centre in atoms)
         mol, centre = pieces[piece], list(atom_map[piece]).index(centre)
+    plain = {"canonical": True, "allHsExplicit": True, "isomericSmiles": False}
+    if radius == 0:
+        neighbours = [a.GetIdx() for a in mol.GetAtomWithIdx(centre).GetNeighbors()]
+        symbols = ["*"] * mol.GetNumAtoms()
+        symbols[centre] = Chem.MolFragmentToSmiles(mol, atomsToUse=[centre], **plain)
+        bonds = [mol.GetBondBetweenAtoms(centre, n).GetIdx() for n in neighbours]
+        return Chem.MolFragmentToSmiles(mol, atomsToUse=[centre, *neighbours], bondsToUse=bonds or None,
+                                        atomSymbols=symbols, rootedAtAtom=centre, **plain)
     atoms = environment_atoms(mol, centre, radius)
-    bonds = list(Chem.FindAtomEnvironmentOfRadiusN(mol, radius, centre)) if radius else None
-    return Chem.MolFragmentToSmiles(mol, atomsToUse=atoms, bondsToUse=bonds or None,
-                                    rootedAtAtom=centre, canonical=True, allHsExplicit=True)
+    bonds = list(Chem.FindAtomEnvironmentOfRadiusN(mol, radius, centre))
+    return Chem.MolFragmentToSmiles(mol, atomsToUse=atoms, bondsToUse=bonds, rootedAtAtom=centre, **plain)
 
 
 def atom_weights(mol: Chem.Mol, bit_values: Mapping[int, float], radius: int,
@@ -81,26 +100,29 @@ class BitExample:
 
 def bit_substructures(mols: Sequence[Chem.Mol], bits: Sequence[int], radius: int,
                      n_bits: int) -> dict[int, list[BitExample]]:
-    """Per position in ``bits``: the distinct substructures setting it among ``mols``, most
-    frequent first; the example of each is its smallest molecule (fewest atoms, then input
-    order). A position no molecule sets gets an empty list."""
+    """Per position in ``bits``: the distinct substructures (unfolded Morgan identifiers,
+    :func:`environment_identifiers`) setting it among ``mols``, most frequent first, each
+    drawn from its smallest molecule (fewest atoms, then input order). More than one is a
+    hash collision. A position no molecule sets gets an empty list."""
     wanted = set(bits)
-    counts: dict[int, Counter[str]] = {b: Counter() for b in wanted}
-    examples: dict[tuple[int, str], tuple[int, int, Environment]] = {}
+    counts: dict[int, Counter[int]] = {b: Counter() for b in wanted}
+    examples: dict[tuple[int, int], tuple[int, int, Environment]] = {}
     for index, mol in enumerate(mols):
+        identifiers = environment_identifiers(mol, radius, n_bits)
         for bit, envs in bit_environments(mol, radius, n_bits).items():
             if bit not in wanted:
                 continue
-            seen: dict[str, Environment] = {}
+            seen: dict[int, Environment] = {}
             for env in envs:
-                seen.setdefault(environment_smiles(mol, *env), env)
-            for smiles, env in seen.items():
-                counts[bit][smiles] += 1
+                seen.setdefault(identifiers[env], env)
+            for identifier, env in seen.items():
+                counts[bit][identifier] += 1
                 key = (mol.GetNumAtoms(), index, env)
-                if (bit, smiles) not in examples or key[:2] < examples[bit, smiles][:2]:
-                    examples[bit, smiles] = key
-    return {
-        bit: [BitExample(s, c[s], examples[bit, s][1], examples[bit, s][2])
-              for s in sorted(c, key=lambda s: (-c[s], s))]
-        for bit, c in ((b, counts[b]) for b in bits)
-    }
+                if (bit, identifier) not in examples or key[:2] < examples[bit, identifier][:2]:
+                    examples[bit, identifier] = key
+    found = {}
+    for bit in bits:
+        found[bit] = sorted((BitExample(environment_smiles(mols[examples[bit, i][1]], *examples[bit, i][2]), n,
+                                        examples[bit, i][1], examples[bit, i][2]) for i, n in counts[bit].items()),
+                            key=lambda e: (-e.n_molecules, e.smiles))
+    return found
