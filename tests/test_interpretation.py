@@ -136,6 +136,7 @@ def test_bit_substructures_of_a_molecule_in_several_pieces():
 
 @pytest.mark.parametrize("name,smiles", [("TPSA", "CC(=O)Nc1ccc(O)cc1"), ("MolMR", "CC(=O)Nc1ccc(O)cc1"),
                                          ("NOCount", "CC(=O)Nc1ccc(O)cc1"), ("NHOHCount", "CC(=O)Nc1ccc(O)cc1"),
+                                         ("NHOHCount", "NCCO"), ("LabuteASA", "NCCO"),
                                          ("MolLogP", "CCCCc1ccc(Cl)cc1")])
 def test_descriptor_shares_rebuild_the_descriptor(name, smiles):
     mol = Chem.MolFromSmiles(smiles)
@@ -147,6 +148,11 @@ def test_descriptor_shares_rebuild_the_descriptor(name, smiles):
         assert np.allclose(terms, rdMolDescriptors._CalcTPSAContribs(mol))
     if name == "NOCount":
         assert np.count_nonzero(terms) == 3  # the N and both O
+    if name == "NHOHCount" and smiles == "NCCO":
+        assert np.allclose(terms, [2, 0, 0, 1])  # RDKit counts the hydrogens: the NH2 carries two of three
+    if name == "LabuteASA":  # the hydrogens' term goes to the atoms that carry them
+        heavy, hydrogens = rdMolDescriptors._CalcLabuteASAContribs(mol)
+        assert np.allclose(terms - np.asarray(heavy), hydrogens * np.array([2, 2, 2, 1]) / 7)
     assert terms.sum() == pytest.approx(value)
 
 

@@ -3,9 +3,9 @@
 For such a descriptor ``d = sum_a c_a``, a contribution of ``d`` to a prediction can be put
 on the atoms in proportion ``c_a / d``: the polar atoms carry TPSA's effect, the N and O
 atoms NOCount's. The per-atom terms come from RDKit itself (TPSA, Crippen logP and molar
-refractivity, Labute ASA) or from the SMARTS RDKit counts (NOCount, NHOHCount). Other
-descriptors (topological indices, VSA bins, charges...) are not sums over atoms and stay
-unmapped.
+refractivity, Labute ASA) or from what RDKit counts (NOCount's N and O atoms, NHOHCount's
+hydrogens on them). Other descriptors (topological indices, VSA bins, charges...) are not
+sums over atoms and stay unmapped.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
 
 _NO = Chem.MolFromSmarts("[#7,#8]")  # RDKit's NOCount pattern (Lipinski.NOCountSmarts)
-_NHOH = Chem.MolFromSmarts("[#8H1,#7H1,#7H2,#7H3]")  # RDKit's NHOHCount pattern
 # Mixed-sign terms (logP) are mapped only when they do not mostly cancel: |sum| >= this x sum|c|.
 MIN_NET_FRACTION = 0.5
 
@@ -32,6 +31,21 @@ def _crippen(mol: Chem.Mol, which: int) -> np.ndarray:
     return folded
 
 
+def _nhoh(mol: Chem.Mol) -> np.ndarray:
+    """NHOHCount's terms: the hydrogens on each N and O (RDKit counts hydrogens, so the N of
+    NCCO carries 2 of its 3, not half)."""
+    return np.array([float(a.GetTotalNumHs()) if a.GetAtomicNum() in (7, 8) else 0.0 for a in mol.GetAtoms()])
+
+
+def _labute(mol: Chem.Mol) -> np.ndarray:
+    """Labute ASA terms: each heavy atom's, plus the hydrogens' total (RDKit gives one figure
+    for all of them) split over the atoms that carry them, per hydrogen."""
+    terms, hydrogens = rdMolDescriptors._CalcLabuteASAContribs(mol)
+    terms = np.asarray(terms, dtype=np.float64)
+    counts = np.array([a.GetTotalNumHs() for a in mol.GetAtoms()], dtype=np.float64)
+    return terms + (float(hydrogens) * counts / counts.sum() if counts.sum() else 0.0)
+
+
 def _matches(pattern: Chem.Mol) -> Callable[[Chem.Mol], np.ndarray]:
     def count(mol: Chem.Mol) -> np.ndarray:
         terms = np.zeros(mol.GetNumAtoms())
@@ -43,11 +57,11 @@ def _matches(pattern: Chem.Mol) -> Callable[[Chem.Mol], np.ndarray]:
 
 ATOM_TERMS: dict[str, Callable[[Chem.Mol], np.ndarray]] = {
     "TPSA": lambda mol: np.asarray(rdMolDescriptors._CalcTPSAContribs(mol), dtype=np.float64),
-    "LabuteASA": lambda mol: np.asarray(rdMolDescriptors._CalcLabuteASAContribs(mol)[0], dtype=np.float64),
+    "LabuteASA": _labute,
     "MolLogP": lambda mol: _crippen(mol, 0),
     "MolMR": lambda mol: _crippen(mol, 1),
     "NOCount": _matches(_NO),
-    "NHOHCount": _matches(_NHOH),
+    "NHOHCount": _nhoh,
 }
 
 
