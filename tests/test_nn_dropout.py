@@ -34,7 +34,16 @@ def test_mask_follows_torch_seed_and_gradient_flows_through_kept_elements():
     assert torch.equal(x.grad, b.detach())  # d(out)/dx = mask x scale = out for x = 1
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0])
+@pytest.mark.parametrize("p", [-0.1, 1.0, 0.999])  # 0.999 rounds to 256/256: a division by zero
 def test_rejects_probabilities_outside_zero_one(p):
     with pytest.raises(ValueError, match="dropout"):
         ByteDropout(p)
+    assert ByteDropout(0.998).threshold == 255
+
+
+def test_the_params_check_refuses_a_dropout_that_rounds_to_one():
+    from molprop.params_check import params_problems
+
+    assert params_problems({"train": {"dropout": 0.999}}, require_keys=False) == [
+        "train.dropout is 0.999; it must be <= 0.998"]
+    assert params_problems({"train": {"dropout": 0.998}}, require_keys=False) == []

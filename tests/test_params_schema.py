@@ -107,7 +107,7 @@ def test_whole_floats_are_not_counts_and_nan_is_not_a_number():
                                 "validate": {"target_range": {"y": [float("nan"), 5.0]}}}, require_keys=False)
     assert problems == [
         "baseline.ridge.alpha is .nan (not a number); give a value",
-        "train.dropout is .inf; it must be < 1",
+        "train.dropout is .inf; it must be <= 0.998",
         "train.hidden_size is 100.0; write it as an integer (100)",
         "train.lr is .nan (not a number); give a value",
         "train.max_epochs is true; expected an integer",

@@ -19,8 +19,9 @@ class ByteDropout(nn.Module):
 
     def __init__(self, p: float) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {p}")
+        if not 0.0 <= p < 1.0 or round(p * _LEVELS) >= _LEVELS:
+            raise ValueError(f"dropout must be in [0, 0.998] (it is rounded to a multiple of 1/256; "
+                             f"{p} rounds to 1, which drops everything), got {p}")
         self.threshold = round(p * _LEVELS)  # a byte below it drops its element
         self.p = self.threshold / _LEVELS
 
