@@ -338,6 +338,8 @@ def test_permutation_budget_grows_with_the_training_set_and_cuts_the_same_way_ev
     tight = replace(SMALL, max_seconds=7.5 * per_molecule)
     assert affordable_molecules(model, tight) == 7
     assert affordable_molecules(small_model, tight) == 15  # half the references: twice the molecules
+    # a budget for less than one molecule still shuffles among two (among one, nothing changes)
+    assert affordable_molecules(model, replace(SMALL, max_seconds=0.1 * per_molecule)) == 2
     data = _molecules(frame, y, n_test=30)
     test_ids = data.table[MOL_ID].iloc[60:].tolist()
     config = InterpretConfig(radius=2, n_bits=N_BITS, permutation=tight)

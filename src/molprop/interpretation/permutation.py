@@ -58,9 +58,10 @@ def row_seconds(model: SklearnModel) -> float:
 
 def affordable_molecules(model: SklearnModel, config: PermutationConfig) -> int | None:
     """How many molecules permutation importance can shuffle over within ``max_seconds``
-    (at most max_features x n_repeats predicted rows each); None when not estimated."""
+    (at most max_features x n_repeats predicted rows each), and at least 2 (a column shuffled
+    among one molecule does not change); None when not estimated."""
     per_molecule = min(config.max_features, len(model.columns)) * config.n_repeats * row_seconds(model)
-    return None if per_molecule == 0 else max(1, int(config.max_seconds // per_molecule))
+    return None if per_molecule == 0 else max(2, int(config.max_seconds // per_molecule))
 
 
 def _background(reference: np.ndarray, config: PermutationConfig, seed: int) -> np.ndarray:
