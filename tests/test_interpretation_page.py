@@ -11,7 +11,7 @@ from molprop.interpretation.drawing import (environment_svg, grid_figure, molecu
                                             similarity_map_png)
 from molprop.interpretation.explain import MoleculeExplanation
 from molprop.interpretation.page import card, png_img, render_page, table_html
-from molprop.interpretation.sections import errors_section, map_card, value_text
+from molprop.interpretation.sections import errors_section, importance_section, map_card, value_text
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -120,3 +120,14 @@ def test_errors_section_without_a_neighbour():
 
 def test_card_escapes_caption_lines():
     assert "a&lt;b" in card("<img>", ["a<b"])
+
+
+def test_no_fingerprint_table_says_why():
+    """interpret.n_top_bits 0 made the page say the baseline used no fingerprint, though it did."""
+    importance = pd.DataFrame({"feature": ["desc_TPSA", "fp_7"], "importance": [1.0, 0.5],
+                               "direction": [0.5, -0.5]})
+    png = b"\x89PNG\r\n\x1a\n"
+    shown = importance_section(png, importance, 0, {}, [], 3, "note", "mean |SHAP|")
+    assert "interpret.n_top_bits is 0" in shown and "no fingerprint." not in shown
+    shown = importance_section(png, importance.iloc[:1], 20, {}, [], 3, "note", "mean |SHAP|")
+    assert "The baseline uses no fingerprint." in shown

@@ -85,7 +85,9 @@ def importance_section(chart_png: bytes, importance: pd.DataFrame, n_top_bits: i
                   "the smallest molecule containing it (blue: centre atom, yellow: aromatic, grey: "
                   "ring), with the number of molecules containing it.</p>")
     if not rows:
-        return note + png_img(chart_png, "feature importance") + "<p>The baseline uses no fingerprint.</p>"
+        why = ("interpret.n_top_bits is 0: no fingerprint positions are drawn" if n_top_bits == 0 and
+               importance["feature"].str.startswith("fp_").any() else "The baseline uses no fingerprint")
+        return note + png_img(chart_png, "feature importance") + f"<p>{why}.</p>"
     return (note + png_img(chart_png, "feature importance") + table_note + table_html(
         rows, columns, markup=[columns[-1]], numeric=["rank", measure, "direction"]))
 
