@@ -130,6 +130,9 @@ def test_knn_needs_only_the_fingerprints_it_compares():
     assert prep.columns == [f"fp_{i}" for i in range(24)]
     with pytest.raises(ValueError, match=r"\['descriptors'\] are listed in baseline.features"):
         fit_on_rows(fingerprints, y, "regression", _config("random_forest"), SMALL["random_forest"])
+    # both groups switched off: both named, each with its switch
+    with pytest.raises(ValueError, match="set featurize.morgan.enabled and featurize.descriptors.enabled to true"):
+        fit_on_rows(frame[[]], y, "regression", _config("random_forest"), SMALL["random_forest"])
 
 
 def test_a_hyperparameter_scikit_learn_refuses_is_a_setting_to_change():

@@ -210,3 +210,8 @@ def test_a_search_whose_every_score_is_nan_says_so():
     config = SearchConfig("optuna", n_trials=3, space={"alpha": {"low": 0.1, "high": 1.0}})
     with pytest.raises(UserInputError, match=r"cross-validated roc_auc was not a number in every trial \(3\)"):
         run_search(lambda params: float("nan"), config, "classification", 0)
+
+
+def test_a_timeout_before_the_first_trial_names_timeout_s():
+    with pytest.raises(ValueError, match=r"baseline.search.timeout_s \(1e-09 s\) ran out before the first trial"):
+        run_search(lambda p: 0.0, SearchConfig("optuna", 5, timeout_s=1e-9, space={"a": [1, 2]}), "regression", 0)

@@ -24,7 +24,8 @@ def select_feature_columns(columns: list[str], groups: list[str], key: str = "th
     if missing:
         raise UserInputError(
             f"feature group(s) {missing} are listed in {key} but data/features.parquet has no columns "
-            f"of them: set featurize.{missing[0]}.enabled: true, or take them off {key}."
+            f"of them: set {' and '.join(f'featurize.{g}.enabled' for g in missing)} to true, or take them "
+            f"off {key}."
         )
     prefixes = tuple(FEATURE_GROUPS[g] for g in groups)
     return [c for c in columns if c.startswith(prefixes)]

@@ -183,5 +183,6 @@ def run_search(objective: Callable[[dict[str, Any]], float], config: SearchConfi
                              "or a model that predicts NaN? Lower baseline.search.cv_folds, set "
                              "search.cv_groups: random, or check the features")
     if not trials:
-        raise UserInputError("baseline search: no trial finished; raise timeout_s or n_trials")
+        raise UserInputError(f"baseline search: baseline.search.timeout_s ({config.timeout_s:g} s) ran out before "
+                             "the first trial finished; raise it, or set it to null (no limit)")
     return SearchResult(dict(study.best_params), float(study.best_value), metric, trials)
