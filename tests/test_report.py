@@ -113,6 +113,12 @@ def test_a_base_asked_for_by_name_must_exist(repo):
     assert not (repo / project["report"]["out"]).exists()
 
 
+def test_primary_metrics_no_stage_writes_is_named(repo):
+    """A misspelt path was reported as missing, with 'run dvc repro first', which never makes it."""
+    with pytest.raises(ValueError, match=r"report.primary_metrics is 'metrics/evaluat.json', which no stage"):
+        build_report(repo, repo / "reports/report.md", ReportConfig(primary_metrics="metrics/evaluat.json"))
+
+
 def test_an_identity_line_for_a_plot_dvc_yaml_lacks_is_named(repo):
     with pytest.raises(ValueError, match=r"report.identity_line names \['pred_vs_measurd'\], which dvc.yaml"):
         build_report(repo, repo / "reports/report.md", ReportConfig(identity_line=("pred_vs_measurd",)))

@@ -82,6 +82,12 @@ def _worst_table(path: Path, n: int, class_labels: dict[str, str] | None = None)
     return table(columns, [[shown(c, v) for c, v in r.items()] for r in worst[columns].to_dict("records")])
 
 
+def _declared_metrics(dvc_yaml: dict) -> list[str]:
+    """The metrics files dvc.yaml's stages declare."""
+    return [next(iter(m)) if isinstance(m, dict) else str(m)
+            for stage in (dvc_yaml.get("stages") or {}).values() for m in stage.get("metrics", [])]
+
+
 def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str:
     """Write the report markdown to ``out`` (figures in ``<out dir>/report_figures``) and
     return it. Paths in the report are relative to the markdown file."""
@@ -121,6 +127,9 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         if has_intervals(found):
             lines += ["Brackets: the confidence interval given in "
                       f"`{config.primary_metrics}`.", ""]
+    elif _declared_metrics(dvc_yaml) and config.primary_metrics not in _declared_metrics(dvc_yaml):
+        raise UserInputError(f"report.primary_metrics is {config.primary_metrics!r}, which no stage of dvc.yaml "
+                             f"writes; its metrics files: {_declared_metrics(dvc_yaml)}")
     else:
         lines += [f"`{config.primary_metrics}` is missing: run `dvc repro` first.", ""]
 
