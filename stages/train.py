@@ -121,8 +121,9 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
             print(f"train {member.name}: {summary}")
     remove_other_checkpoints(CHECKPOINTS, [m.name for m in members])
-    warning = hardly_trained_warning(list(best_epoch.values()), options.warmup_epochs, min(len(m.partition.val) for m in members),
-                                     options.start_from_epoch, options.max_epochs)
+    warning = hardly_trained_warning(list(best_epoch.values()), options.warmup_epochs,
+                                     min(len(m.partition.val) for m in members), options.start_from_epoch,
+                                     options.max_epochs, options.patience)
     if warning:
         print(f"train: warning: {warning}")
     validated_on = any(len(m.partition.val) for m in members)

@@ -83,6 +83,8 @@ def test_warning_when_every_member_kept_weights_from_the_warm_up():
     assert hardly_trained_warning([1, 2, 3, 0], warmup_epochs=2, n_val=3) is None  # one member trained on
     assert hardly_trained_warning([0, 0], warmup_epochs=2, n_val=0) is None  # no validation part
     assert hardly_trained_warning([], warmup_epochs=2, n_val=5) is None
+    impatient = hardly_trained_warning([1, 2], warmup_epochs=2, n_val=50, patience=1)
+    assert "train.patience is 1" in impatient and "split.fractions.val" not in impatient
     assert hardly_trained_warning([0], warmup_epochs=0, n_val=5) is not None
     # watched from epoch 3 on: lowest at once, at epoch 3, is the same sign
     assert "first 4 epoch(s)" in hardly_trained_warning([3, 3], warmup_epochs=2, n_val=5, start_from_epoch=3)

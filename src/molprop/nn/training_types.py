@@ -59,11 +59,13 @@ def output_count(task: str, n_classes: int) -> int:
 
 
 def hardly_trained_warning(best_epochs: list[int], warmup_epochs: int, n_val: int,
-                           start_from_epoch: int = 0, max_epochs: int | None = None) -> str | None:
+                           start_from_epoch: int = 0, max_epochs: int | None = None,
+                           patience: int | None = None) -> str | None:
     """A warning when every member's lowest validation loss came within its first
     ``max(warmup_epochs, start_from_epoch) + 1`` epochs (the warm-up or the first epoch
     watched, and one more), so that early stopping kept weights that have hardly trained; when
-    ``max_epochs`` ends training within those epochs, it says so instead. None otherwise."""
+    ``max_epochs`` ends training within those epochs, it says so instead, and a ``patience``
+    under 3 is named as a likely cause. None otherwise."""
     first = max(warmup_epochs, start_from_epoch) + 1
     if not best_epochs:
         return None
@@ -73,11 +75,14 @@ def hardly_trained_warning(best_epochs: list[int], warmup_epochs: int, n_val: in
                 "trained; raise train.max_epochs (default 40).")
     if n_val == 0 or max(best_epochs) >= first:  # no validation part: the training loss decided
         return None
-    return (f"every member's validation loss was lowest in its first {first} epoch(s) (best epochs "
-            f"{sorted(set(best_epochs))}) and never lower later, so the kept weights have hardly trained. "
-            f"The smallest validation part has {n_val} molecule(s): with few, that can be noise (a larger "
-            "split.fractions.val steadies it); otherwise the validation molecules are unlike anything "
-            "the network learned from the training part.")
+    found = (f"every member's validation loss was lowest in its first {first} epoch(s) (best epochs "
+             f"{sorted(set(best_epochs))}) and never lower later, so the kept weights have hardly trained. ")
+    if patience is not None and patience < 3:
+        return found + (f"train.patience is {patience}: a member stops after {patience} epoch(s) without a lower "
+                        "validation loss, so one noisy epoch ends it; raise it (default 10).")
+    return found + (f"The smallest validation part has {n_val} molecule(s): with few, that can be noise (a larger "
+                    "split.fractions.val steadies it); otherwise the validation molecules are unlike anything "
+                    "the network learned from the training part.")
 
 
 def mean_history(histories: list[list[dict]]) -> list[dict]:
