@@ -165,6 +165,11 @@ def test_report_includes_interpretation_outputs(repo):
         interpret / "worst_model.csv", index=False)  # as the interpret stage writes them now: labels
     assert "| `CCO` | (B) medium | (D) x | 0.9 |" in build_report(repo, repo / "reports/report.md",
                                                                  ReportConfig(n_worst=1))
+    # labels that read as numbers are labels all the same (not class indices to map again)
+    (repo / "metrics/split.json").write_text('{"class_labels": {"0": "1", "1": "0"}}')  # positive_class "0"
+    pd.DataFrame({"smiles": ["CCO"], "measured": ["1"], "predicted": ["0"], "error": [0.9]}).to_csv(
+        interpret / "worst_model.csv", index=False)
+    assert "| `CCO` | 1 | 0 | 0.9 |" in build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
 
 
 def test_base_resolution_takes_the_first_revision_git_knows(repo):

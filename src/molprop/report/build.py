@@ -66,17 +66,22 @@ def _diff_section(kind: str, base: tuple[str, str] | None, root: Path, wanted: s
 
 def _worst_table(path: Path, n: int, class_labels: dict[str, str] | None = None) -> str:
     """The ``n`` worst predictions of an interpret CSV; classes by their labels (metrics/split.json)."""
-    worst = pd.read_csv(path).head(n)
+    classes = ("measured", "predicted", "neighbour_measured")
+    # class labels as written (a label "1" must not be read as the number 1, then as class index 1)
+    worst = pd.read_csv(path, dtype={c: str for c in classes} if class_labels else None).head(n)
     columns = [c for c in ("smiles", "measured", "predicted", "error", "neighbour_similarity",
                            "neighbour_measured", "n_nontest_same_scaffold") if c in worst]
+    labels = set((class_labels or {}).values())
+    # a file of an interpret stage before 2026-12-07 holds class indices: mapped to their labels
+    indices = {c for c in classes if c in worst and class_labels and not set(worst[c].dropna()) <= labels}
 
     def shown(column: str, value: object) -> object:
         if column == "smiles":
             return f"`{value}`"
         if pd.isna(value):  # no nearest neighbour (nothing in common with the non-test molecules)
             return ""
-        if class_labels and column in ("measured", "predicted", "neighbour_measured") and not isinstance(value, str):
-            return class_labels.get(str(int(value)), value)
+        if column in indices:
+            return class_labels.get(str(int(float(value))), value)
         return f"{value:.3g}" if isinstance(value, float) else value
 
     return table(columns, [[shown(c, v) for c, v in r.items()] for r in worst[columns].to_dict("records")])
