@@ -114,3 +114,14 @@ def test_positive_class_orders_the_classes_and_a_negated_default_is_warned_about
     unknown = run_stage(tmp_path, rows, task="classification", positive_class="Active")
     assert unknown.returncode == 1
     assert "data.positive_class 'Active' is not a label of the target" in unknown.stderr
+
+
+def test_a_typo_among_logged_targets_is_named_not_taken_for_an_unlogged_target(tmp_path):
+    """6500 among pIC50s spans decades with a long tail as raw IC50s do: the advice was to take
+    logarithms of values already logged, and the row was never named."""
+    smiles = ["C" * k for k in range(1, 7)] + ["C" * k + "O" for k in range(1, 7)]
+    values = [6.1, 7.3, 5.8, 6.9, 6.4, 7.0, 5.5, 6.6, 6500, 6.2, 7.7, 6.8]
+    csv = "smiles,pIC50\n" + "".join(f"{s},{v}\n" for s, v in zip(smiles, values))
+    result = run_stage(tmp_path, csv, target_column="pIC50")
+    assert result.returncode == 0, result.stderr
+    assert "row 8: 6500" in result.stdout and "orders of magnitude" not in result.stdout

@@ -481,6 +481,10 @@ def test_a_few_far_outlying_targets_are_named() -> None:
     assert "row 60: -800, row 13: 500, row 210: 40." in warning and "validate.target_range" in warning
     assert outlying_targets(rng.lognormal(0.0, 2.0, 300), rows) is None  # a long tail: many far values
     assert outlying_targets([1.0] * 50 + [2.0], list(range(51))) is None  # no spread to measure by
+    # one typo among logged values spans decades too: the stage asks outlying_targets first
+    typo = rng.normal(6.5, 1.0, 300)
+    typo[42] = 6500.0
+    assert unlogged_target(typo) is not None and "row 42: 6500" in outlying_targets(typo, list(range(300)))
 
 
 def test_positive_class_is_class_one() -> None:
