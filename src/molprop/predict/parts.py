@@ -115,17 +115,26 @@ def output_lock(output: str | Path) -> Iterator[None]:
     lock = output.with_name(output.name + ".lock")
     if not lock.parent.exists():  # (a file there: open() below says "Not a directory")
         lock.parent.mkdir(parents=True)
-    with open(lock, "a") as handle:
+    while True:
+        handle = open(lock, "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.close()
             raise UserInputError(f"another molprop predict is writing {output} (it holds {lock}); wait for "
                                  "it to end (a rerun then resumes or reuses its work), or choose another "
                                  "output.") from None
-        try:
-            yield
-        finally:
-            lock.unlink(missing_ok=True)
+        try:  # the file locked must still be the one at that name: a run that ended removed it
+            if os.path.exists(lock) and os.path.samestat(os.fstat(handle.fileno()), os.stat(lock)):
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # before the lock is released: a run waiting on this file starts over
+        handle.close()
 
 
 class PartStore:
