@@ -194,3 +194,17 @@ def test_a_class_scarce_in_the_training_part_is_warned_about() -> None:
     report["parts"]["val"]["target"]["class_counts"] = {"0": 3, "1": 0}
     assert class_balance_warnings(report) == [
         "the val part has no molecule of class '1' (4 in all): ROC-AUC and PR-AUC there are undefined"]
+
+
+def test_a_fold_is_measured_against_its_own_molecules():
+    """When the test part took most of a class, every fold's train part warned too, though no
+    fold can spread what test took; a fold that does hold the class unevenly still warns."""
+    part = lambda n0, n1: {"n": n0 + n1, "target": {"class_counts": {"0": n0, "1": n1}}}  # noqa: E731
+    report = {"parts": {"train": part(80, 2), "val": part(0, 0), "test": part(10, 8)},
+              "folds": [{"fold": k, "train": part(60, 2 if k else 0), "val": part(20, 0 if k else 2)}
+                        for k in range(2)]}
+    warnings = class_balance_warnings(report)
+    assert [w.split(" holds")[0] for w in warnings if "holds" in w] == ["the train part"]
+    report["folds"][1] = {"fold": 1, "train": part(60, 1), "val": part(5, 6)}  # this fold's val took them
+    assert "the fold 1 train part holds 1 of the 7 molecules of class '1' (1.6% of it, against 9.7% of the " \
+           "fold's molecules)" in " ".join(class_balance_warnings(report))

@@ -126,20 +126,19 @@ def class_balance_warnings(report: dict, class_labels: dict[str, str] | None = N
     validation part, a class no model learns in a training part), and for training parts
     that hold a class at under half its share of all molecules (a scaffold split put 3 of 15
     actives in train, 1.2% against 5%, and both models predicted inactive for every test
-    molecule)."""
+    molecule). A fold's training part is measured against the fold's molecules (its train
+    and val parts): what the test part took, no fold can spread."""
     labels = class_labels or {}
     places = list(report["parts"].items())
     places += [(f"fold {f['fold']} {name}", f[name]) for f in report.get("folds", []) for name in ("train", "val")]
-    totals: dict[str, int] = {}
-    for part in report["parts"].values():
-        for c, n in part["target"].get("class_counts", {}).items():
-            totals[c] = totals.get(c, 0) + n
+    totals = _class_totals(report["parts"].values())
+    folds = {f"fold {f['fold']} train": _class_totals([f["train"], f["val"]]) for f in report.get("folds", [])}
     warnings = []
     for name, part in places:
         counts = part["target"].get("class_counts", {})
         missing = [c for c, n in counts.items() if n == 0]
         if name.endswith("train") and part["n"]:
-            warnings += _scarce_class_warnings(name, counts, totals, labels)
+            warnings += _scarce_class_warnings(name, counts, folds.get(name, totals), labels)
         if part["n"] == 0 or not missing:
             continue
         what = ", ".join(f"'{labels.get(c, c)}' ({totals[c]} in all)" for c in missing)
@@ -154,18 +153,28 @@ def class_balance_warnings(report: dict, class_labels: dict[str, str] | None = N
     return warnings
 
 
+def _class_totals(parts) -> dict[str, int]:
+    """Molecules per class over the split report's ``parts``."""
+    totals: dict[str, int] = {}
+    for part in parts:
+        for c, n in part["target"].get("class_counts", {}).items():
+            totals[c] = totals.get(c, 0) + n
+    return totals
+
+
 def _scarce_class_warnings(name: str, counts: dict[str, int], totals: dict[str, int],
                            labels: dict[str, str]) -> list[str]:
     """A training part's classes (present, expected 2 or more times) held at under half their
-    share of all molecules."""
+    share of ``totals`` (all molecules, or a fold's)."""
     n_part, n_all = sum(counts.values()), sum(totals.values())
     warnings = []
     for c, n in counts.items():
         expected = n_part * totals[c] / n_all
         if n > 0 and expected >= 2 and n < expected / 2:
+            among = "all molecules" if name == "train" else "the fold's molecules"
             warnings.append(f"the {name} part holds {n} of the {totals[c]} molecules of class "
                             f"'{labels.get(c, c)}' ({n / n_part:.1%} of it, against {totals[c] / n_all:.1%} of "
-                            "all molecules): the models learn it from few examples and may never predict it")
+                            f"{among}): the models learn it from few examples and may never predict it")
     return warnings
 
 
