@@ -17,8 +17,8 @@ from molprop.interpretation.attribution import integrated_gradients
 from molprop.interpretation.descriptor_atoms import descriptor_shares
 from molprop.interpretation.errors import TrainingNeighbours, typical_predictions, worst_predictions
 from molprop.interpretation.explain import explain_molecule, explain_saved
-from molprop.interpretation.morgan_bits import (atom_weights, bit_environments, bit_substructures, environment_smiles,
-                                                environment_atoms)
+from molprop.interpretation.morgan_bits import (atom_weights, bit_environments, bit_substructures, environment_atoms,
+                                                environment_identifiers, environment_smiles)
 from molprop.interpretation.baseline_shap import baseline_shap, shap_importance
 from molprop.models.estimators import fit_estimator, make_estimator
 from molprop.models.matrix import Preprocessor
@@ -292,3 +292,12 @@ def test_a_molecule_sharing_nothing_with_the_non_test_ones_has_no_neighbour():
     assert out["neighbour_similarity"].tolist()[0] == 0.0
     assert out[["neighbour_id", "neighbour_smiles", "neighbour_measured", "neighbour_split"]].iloc[0].isna().all()
     assert (out["neighbour_id"].iloc[1], out["neighbour_split"].iloc[1]) == ("t0", "train")
+
+
+def test_two_substructures_with_one_label_are_told_apart():
+    """CCC's and C1CC1's CH2 both read [CH2](*)*; the fingerprint tells them apart (ring)."""
+    mols = [Chem.MolFromSmiles("CCC"), Chem.MolFromSmiles("C1CC1")]
+    ids = [next(i for (a, r), i in environment_identifiers(m, 0, 1).items() if a == 1 and r == 0) for m in mols]
+    assert ids[0] != ids[1]  # one position when folded to a single bit: a collision with one label
+    found = bit_substructures(mols, [0], 0, 1)[0]
+    assert {"[CH2](*)* (chain)", "[CH2](*)* (ring)"} <= {e.smiles for e in found}

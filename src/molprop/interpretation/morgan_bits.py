@@ -122,7 +122,22 @@ def bit_substructures(mols: Sequence[Chem.Mol], bits: Sequence[int], radius: int
                     examples[bit, identifier] = key
     found = {}
     for bit in bits:
-        found[bit] = sorted((BitExample(environment_smiles(mols[examples[bit, i][1]], *examples[bit, i][2]), n,
-                                        examples[bit, i][1], examples[bit, i][2]) for i, n in counts[bit].items()),
+        labels = {i: environment_smiles(mols[examples[bit, i][1]], *examples[bit, i][2]) for i in counts[bit]}
+        found[bit] = sorted((BitExample(label, counts[bit][i], examples[bit, i][1], examples[bit, i][2])
+                             for i, label in _distinct(labels, mols, examples, bit).items()),
                             key=lambda e: (-e.n_molecules, e.smiles))
     return found
+
+
+def _distinct(labels: dict[int, str], mols: Sequence[Chem.Mol], examples: Mapping, bit: int) -> dict[int, str]:
+    """The labels of one position's identifiers, told apart where two coincide (SMILES do not
+    show ring membership, which the fingerprint sees): '(ring)' or '(chain)' by the centre
+    atom, then the identifier itself."""
+    def ring(i: int) -> str:
+        index, (centre, _) = examples[bit, i][1], examples[bit, i][2]
+        return " (ring)" if mols[index].GetAtomWithIdx(centre).IsInRing() else " (chain)"
+
+    for tell in (ring, lambda i: f" (Morgan identifier {i})"):
+        seen = Counter(labels.values())
+        labels = {i: label + tell(i) if seen[label] > 1 else label for i, label in labels.items()}
+    return labels
