@@ -14,7 +14,7 @@ from molprop.features.config import MorganConfig
 from molprop.features.fingerprints import morgan_fingerprints
 from molprop.features.graph import featurize_graph
 from molprop.interpretation.attribution import integrated_gradients
-from molprop.interpretation.descriptor_atoms import descriptor_shares
+from molprop.interpretation.descriptor_atoms import ATOM_TERMS, descriptor_shares
 from molprop.interpretation.errors import TrainingNeighbours, typical_predictions, worst_predictions
 from molprop.interpretation.explain import explain_molecule, explain_saved
 from molprop.interpretation.morgan_bits import (atom_weights, bit_environments, bit_substructures, environment_atoms,
@@ -136,7 +136,7 @@ def test_bit_substructures_of_a_molecule_in_several_pieces():
 
 @pytest.mark.parametrize("name,smiles", [("TPSA", "CC(=O)Nc1ccc(O)cc1"), ("MolMR", "CC(=O)Nc1ccc(O)cc1"),
                                          ("NOCount", "CC(=O)Nc1ccc(O)cc1"), ("NHOHCount", "CC(=O)Nc1ccc(O)cc1"),
-                                         ("NHOHCount", "NCCO"), ("LabuteASA", "NCCO"),
+                                         ("NHOHCount", "NCCO"), ("LabuteASA", "NCCO"), ("LabuteASA", "FC(F)(F)F"),
                                          ("MolLogP", "CCCCc1ccc(Cl)cc1")])
 def test_descriptor_shares_rebuild_the_descriptor(name, smiles):
     mol = Chem.MolFromSmiles(smiles)
@@ -150,7 +150,9 @@ def test_descriptor_shares_rebuild_the_descriptor(name, smiles):
         assert np.count_nonzero(terms) == 3  # the N and both O
     if name == "NHOHCount" and smiles == "NCCO":
         assert np.allclose(terms, [2, 0, 0, 1])  # RDKit counts the hydrogens: the NH2 carries two of three
-    if name == "LabuteASA":  # the hydrogens' term goes to the atoms that carry them
+    if name == "LabuteASA":  # the terms themselves add up to it, a perfluorinated molecule's included
+        assert ATOM_TERMS[name](mol).sum() == pytest.approx(value)
+    if name == "LabuteASA" and smiles == "NCCO":  # the hydrogens' term goes to the atoms that carry them
         heavy, hydrogens = rdMolDescriptors._CalcLabuteASAContribs(mol)
         assert np.allclose(terms - np.asarray(heavy), hydrogens * np.array([2, 2, 2, 1]) / 7)
     assert terms.sum() == pytest.approx(value)

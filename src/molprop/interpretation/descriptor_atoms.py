@@ -38,12 +38,14 @@ def _nhoh(mol: Chem.Mol) -> np.ndarray:
 
 
 def _labute(mol: Chem.Mol) -> np.ndarray:
-    """Labute ASA terms: each heavy atom's, plus the hydrogens' total (RDKit gives one figure
-    for all of them) split over the atoms that carry them, per hydrogen."""
+    """Labute ASA terms: each heavy atom's, plus RDKit's one term for hydrogen (a single
+    figure, whatever their number; there even without hydrogens: CF4) split over the atoms
+    that carry hydrogens, per hydrogen, or without any, over the heavy atoms by their terms."""
     terms, hydrogens = rdMolDescriptors._CalcLabuteASAContribs(mol)
     terms = np.asarray(terms, dtype=np.float64)
     counts = np.array([a.GetTotalNumHs() for a in mol.GetAtoms()], dtype=np.float64)
-    return terms + (float(hydrogens) * counts / counts.sum() if counts.sum() else 0.0)
+    weights = counts if counts.sum() else terms
+    return terms + float(hydrogens) * weights / weights.sum()
 
 
 def _matches(pattern: Chem.Mol) -> Callable[[Chem.Mol], np.ndarray]:
