@@ -70,7 +70,8 @@ def main() -> None:
         found.importance.to_csv(OUT / "feature_importance.csv", index=False, float_format=SIGNIFICANT)
         top = found.importance.dropna(subset=["importance"]).head(config.n_top_features)
         chart_args = (top, OUT / "feature_importance.png", f"Baseline ({baseline.name}): {found.method} "
-                      f"over {found.n_explained} test molecules", f"{found.measure} ({found.output_name})")
+                      f"over {found.n_explained} test molecules", f"{found.measure} ({found.output_name})",
+                      found.direction_of)
         # the helper draws the chart if it is done with the network's maps, while this process
         # draws the baseline's; its page section is made once the chart is there
         chart = helper.submit(plot_importance, *chart_args) if all(f.done() for f in network.values()) else None

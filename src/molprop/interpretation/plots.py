@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 
 
-def plot_importance(importance: pd.DataFrame, path: str | Path, title: str, xlabel: str) -> None:
+def plot_importance(importance: pd.DataFrame, path: str | Path, title: str, xlabel: str,
+                    direction_of: str | None = None) -> None:
     """Horizontal bars of ``importance`` per ``label`` (or ``feature``), most important on
-    top, coloured by ``direction``: green where a larger value raises the output, pink where
-    it lowers it, grey where the feature did not vary (or there is no direction: 3+ classes)."""
+    top, coloured by ``direction``: green where a larger value raises ``direction_of`` (the
+    output when not given), pink where it lowers it, grey where the feature did not vary (or
+    there is no direction: 3+ classes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,7 +30,8 @@ def plot_importance(importance: pd.DataFrame, path: str | Path, title: str, xlab
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ("#4d9221", "#c51b7d", "#9e9e9e")]
-    ax.legend(handles, ["larger value raises it", "larger value lowers it", "constant, or no direction"],
+    what = f"the {direction_of}" if direction_of else "it"
+    ax.legend(handles, [f"larger value raises {what}", f"larger value lowers {what}", "constant, or no direction"],
               fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None})

@@ -39,9 +39,9 @@ def importance_note(method: str, model_name: str, explained: str, output_name: s
         direction = ("Direction: correlation of the feature's value with its {} (+: a larger value raises "
                      f"the {output_name}).")
     else:  # two classes: each molecule's values turned toward class 1
-        direction = (f"Direction: correlation of the feature's value with its {{}} toward class 1 (for a molecule "
-                     f"predicted as the other class, the negative of its own), +: a larger value raises the "
-                     f"{direction_of}.")
+        direction = ("Direction: correlation of the feature's value with its {} toward one class (for a "
+                     "molecule predicted as the other class, the negative of its own), +: a larger value "
+                     f"raises the {direction_of}.")
     if method == "permutation importance":
         unranked = int(importance["importance"].isna().sum())
         shuffled = (f"Of the columns that vary among these molecules, those varying most were shuffled; "
