@@ -129,8 +129,9 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
     difference = comparison.get("mean_error_difference")
     verdict = ("" if difference is None or difference == 0 else
                f": the {'model' if difference < 0 else 'baseline'} errs less on average")
-    print(f"evaluate model vs baseline: smaller error on {better} / {worse} test molecules, mean error "
-          f"difference (model - baseline) {difference}, Wilcoxon p = {comparison.get('wilcoxon_p_value')}{verdict}")
+    print(f"evaluate model vs baseline: the model errs less on {better}, the baseline on {worse} test molecules; "
+          f"mean error difference (model - baseline) {difference}, Wilcoxon p = "
+          f"{comparison.get('wilcoxon_p_value')}{verdict}")
     if metrics["n_test"] < FEW_TEST_MOLECULES:
         print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "
               "intervals rest on too few molecules to compare models by (a resample can only repeat "
