@@ -25,7 +25,7 @@ def test_select_feature_columns_by_group():
     assert select_feature_columns(cols, ["morgan", "descriptors"]) == ["fp_0", "fp_1", "desc_A"]
     with pytest.raises(ValueError, match="Unknown feature group"):
         select_feature_columns(cols, ["ecfp"])
-    with pytest.raises(ValueError, match="set featurize.descriptors.enabled: true"):
+    with pytest.raises(ValueError, match="set featurize.descriptors.enabled to true"):
         select_feature_columns(["mol_id", "fp_0"], ["descriptors"])
     with pytest.raises(ValueError, match=r"\['morgan'\] are listed"):  # one of two groups off: not dropped silently
         select_feature_columns(["mol_id", "desc_A"], ["morgan", "descriptors"])
@@ -58,6 +58,11 @@ def test_preprocessor_round_trips_through_a_dict():
     prep = Preprocessor.fit(_frame(), ["desc_A"], scale=False)
     again = Preprocessor.from_dict(prep.to_dict())
     assert np.array_equal(prep.transform(_frame()), again.transform(_frame()))
+    # no target scaling (a network's, a classifier's, a file saved before it existed): none written, none read
+    assert "target_scale" not in prep.to_dict() and again.unscale_target(np.array([2.0])) == 2.0
+    scaled = prep.with_target(np.array([1e-9, 3e-9, 2e-9]))
+    assert Preprocessor.from_dict(scaled.to_dict()) == scaled and scaled.to_dict()["target_center"] == 2e-9
+    assert scaled.unscale_target(scaled.scale_target(np.array([5e-9]))) == pytest.approx(5e-9)
 
 
 def test_plain_split_gives_one_member():

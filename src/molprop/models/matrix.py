@@ -120,8 +120,12 @@ class Preprocessor:
         return np.asarray(values, dtype=np.float64) * self.target_scale + self.target_center
 
     def to_dict(self) -> dict:
-        """JSON-serializable form."""
-        return asdict(self)
+        """JSON-serializable form; the target scaling only where there is one (a regression
+        baseline), so a network's or a classifier's file holds no target scale it does not use."""
+        data = asdict(self)
+        if (self.target_center, self.target_scale) == (0.0, 1.0):
+            del data["target_center"], data["target_scale"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "Preprocessor":
