@@ -48,6 +48,9 @@ def test_a_trailing_separator_does_not_shift_the_columns(tmp_path):
     # a comment above the header is taken for it: the message shows what was read and says so
     with pytest.raises(InputFileError, match=r"the header read: \['# exported from ELN'\].*delete any line above"):
         read_source(_write(tmp_path / "d.csv", "# exported from ELN\nsmiles,y\nCCO,1.0\n"))
+    with pytest.raises(InputFileError) as refused:  # a real header: no line above it to delete
+        read_source(_write(tmp_path / "e.csv", "name,smiles,y\nethanol, absolute,CCO,1.0\n"))
+    assert "delete any line above" not in str(refused.value)
 
 
 def test_a_repeated_column_name_is_refused(tmp_path):

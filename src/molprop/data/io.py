@@ -258,11 +258,12 @@ def check_header(path: Path, text: str, separator: str) -> list[str]:
     except csv.Error:
         return header  # pandas reports a damaged first row with its own words (or it is longer than 64 KiB)
     if len(first) > len(header) and any(field.strip() for field in first[len(header):]):
+        above = (" The first non-empty line is the header: delete any line above it (a comment, a title)."
+                 if len(header) == 1 or header[0].lstrip().startswith("#") else "")
         raise InputFileError(f"{path}: the first data row has {len(first)} fields, the header "
                              f"{len(header)} ({first[len(header):]} beyond the last column; the header read: "
                              f"{header}); add the missing column name(s) to the header, or quote the field that "
-                             f"holds the separator{_decimal_comma_hint(separator)}. The first non-empty line is "
-                             "the header: delete any line above it (a comment, a title).")
+                             f"holds the separator{_decimal_comma_hint(separator)}.{above}")
     return header
 
 
