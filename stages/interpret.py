@@ -99,10 +99,10 @@ def main() -> None:
             grid_args = (result.pictures, captions, OUT / f"maps_{name}.png",
                          f"{headings[name]}: atom contributions (green raises, pink lowers the {output})")
             # a model's grid of maps is drawn in the helper while this process goes on; the
-            # last model's here, while the helper finishes the ones before
-            if position < len(MODELS):
+            # last model's here, while the helper finishes the ones before (none: no maps asked for)
+            if result.pictures and position < len(MODELS):
                 grids.append(helper.submit(picture_grid, *grid_args))
-            else:
+            elif result.pictures:
                 picture_grid(*grid_args)
             if result.permutation != config.permutation:
                 print(f"interpret {name}: permutation SHAP cut to interpret.permutation.max_seconds: "
@@ -110,6 +110,8 @@ def main() -> None:
                       "background molecules")
             note = (f"{method_note(model, config.ig_steps, result.permutation)} Green raises the {output}, pink "
                     f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
+            if not result.pictures:
+                note = "No maps drawn: interpret.n_maps_worst and interpret.n_maps_typical are 0."
             page.append((f"{headings[name]}: atom contributions", sections.maps_section(note, groups)))
             page.append((f"{headings[name]}: worst predictions and their nearest non-test molecules",
                          sections.errors_section(result.worst, by_id, classes)))

@@ -214,3 +214,17 @@ def test_the_network_s_note_says_whether_it_reads_the_graph(tmp_path, kind):
     note = method_note(tmp_path, 32)
     assert ("featureless graph" in note and "reads the molecular graph" in note) == (kind == "dmpnn")
     assert "training medians" in note
+
+
+def test_no_maps_asked_for_leaves_no_blank_pictures(tmp_path):
+    """n_maps_worst and n_maps_typical 0 drew two pictures holding only a title, under empty
+    headings; the page now says why there are none."""
+    _project(tmp_path, "regression")
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["interpret"] |= {"n_maps_worst": 0, "n_maps_typical": 0}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    files = _run_stage(tmp_path)
+    assert not any(name.startswith("maps") for name in files) and "worst_model.csv" in files
+    html = (tmp_path / "reports/interpret/index.html").read_text()
+    assert "No maps drawn: interpret.n_maps_worst and interpret.n_maps_typical are 0." in html
+    assert "Worst-predicted test molecules" not in html

@@ -133,9 +133,10 @@ def model_cards(chosen: pd.DataFrame, explanations: Sequence[MoleculeExplanation
 
 
 def maps_section(note: str, groups: Sequence[tuple[str, Sequence[str]]]) -> str:
-    """Cards of similarity maps under a note, grouped under sub-headings."""
+    """Cards of similarity maps under a note, grouped under sub-headings (a group without
+    cards is left out)."""
     body = [f'<p class="note">{text(note)}</p>']
-    for heading, cards in groups:
+    for heading, cards in (g for g in groups if g[1]):
         body.append(f"<h3>{text(heading)}</h3><div class=\"cards\">{''.join(cards)}</div>")
     return "\n".join(body)
 
