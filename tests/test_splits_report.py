@@ -208,3 +208,14 @@ def test_a_fold_is_measured_against_its_own_molecules():
     report["folds"][1] = {"fold": 1, "train": part(60, 1), "val": part(5, 6)}  # this fold's val took them
     assert "the fold 1 train part holds 1 of the 7 molecules of class '1' (1.6% of it, against 9.7% of the " \
            "fold's molecules)" in " ".join(class_balance_warnings(report))
+
+
+def test_stratified_folds_with_a_class_rarer_than_the_folds_print_no_raw_warning():
+    """scikit-learn's "least populated class" UserWarning came out beside molprop's own, clearer
+    warnings about the folds that lack the class."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        folds = assign_folds(22, 4, 0, None, np.array([0] * 20 + [1] * 2))
+    assert sorted(set(folds)) == [0, 1, 2, 3]

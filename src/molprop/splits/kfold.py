@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,6 +45,8 @@ def assign_folds(
     else:
         splits = KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(dummy)
     folds = np.full(n, -1, dtype=np.int32)
-    for number, (_, held_out) in enumerate(splits):
-        folds[held_out] = number
+    with warnings.catch_warnings():  # a class rarer than the folds: the split report names the folds lacking it
+        warnings.filterwarnings("ignore", message="The least populated class in y", category=UserWarning)
+        for number, (_, held_out) in enumerate(splits):
+            folds[held_out] = number
     return folds
