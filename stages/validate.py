@@ -25,7 +25,7 @@ from molprop.serialization import write_json
 from molprop.validation.config import config_from_params
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import loose_tolerance, tight_tolerance
-from molprop.validation.targets import (class_like_target, decimal_mark_mistake, negated_positive,
+from molprop.validation.targets import (class_like_target, decimal_mark_mistake, far_targets, negated_positive,
                                        outlying_targets, rare_class_warning, unlogged_target)
 
 RAW = Path("data/raw.parquet")
@@ -76,9 +76,11 @@ def main() -> int:
     write_json(METRICS, metrics)
     if data["task"] == "regression":
         values = result.validated[TARGET].tolist()
-        # a typo (6500 among pIC50s) also spans decades: named as such, not as an unlogged target
-        target_warnings = [class_like_target(values) or outlying_targets(values, result.validated[ROW].tolist())
-                           or unlogged_target(values),
+        # a typo (6500 among pIC50s) spans decades too: the rest decides whether the target is unlogged
+        far = set(far_targets(values).tolist())
+        rest = [v for i, v in enumerate(values) if i not in far]
+        target_warnings = [class_like_target(values) or unlogged_target(rest),
+                           outlying_targets(values, result.validated[ROW].tolist()),
                            loose_tolerance(config.duplicates.tolerance, values, metrics["n_duplicate_groups_merged"]),
                            tight_tolerance(config.duplicates.tolerance, values,
                                            metrics["rejected_by_reason"].get("conflicting_duplicates", 0))]

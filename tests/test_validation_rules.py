@@ -480,7 +480,18 @@ def test_a_few_far_outlying_targets_are_named() -> None:
     assert warning.startswith("3 target value(s) lie more than 10 robust standard deviations from the median")
     assert "row 60: -800, row 13: 500, row 210: 40." in warning and "validate.target_range" in warning
     assert outlying_targets(rng.lognormal(0.0, 2.0, 300), rows) is None  # a long tail: many far values
-    assert outlying_targets([1.0] * 50 + [2.0], list(range(51))) is None  # no spread to measure by
+    assert outlying_targets([1.0] * 50 + [2.0], list(range(51))) is None  # one value apart is not far
+    assert outlying_targets([1.0] * 50, list(range(50))) is None  # no spread at all
+    # raw IC50s (log-normal): a long tail on the raw scale, not typos: near on the log scale
+    ic50 = np.exp(rng.normal(np.log(100.0), 1.5, 300))
+    assert outlying_targets(ic50, rows) is None and unlogged_target(ic50) is not None
+    counts = rng.poisson(3.0, 300).astype(float)
+    counts[:3] = [40.0, 55.0, 61.0]  # a few peptides among drug-like rotatable-bond counts: real values
+    assert outlying_targets(counts, rows) is None
+    # censored pIC50s (over half at 5.0, so no median absolute deviation) with one typo
+    censored = np.concatenate([np.full(160, 5.0), rng.uniform(5.0, 9.0, 140)])
+    censored[77] = 6500.0
+    assert "row 87: 6500" in outlying_targets(censored, rows)
     # one typo among logged values spans decades too: the stage asks outlying_targets first
     typo = rng.normal(6.5, 1.0, 300)
     typo[42] = 6500.0

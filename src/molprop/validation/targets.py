@@ -230,30 +230,56 @@ def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness:
             "give its logarithm instead (e.g. pIC50 = 9 - log10(IC50 in nM))")
 
 
+def _robust_sd(x: np.ndarray, centre: float) -> float:
+    """1.4826 x the median absolute deviation from ``centre``; where over half the values equal
+    it (censored data: pIC50 5.0 for every inactive), that of the values that do not."""
+    deviation = np.abs(x - centre)
+    if np.median(deviation) > 0:
+        return 1.4826 * float(np.median(deviation))
+    differing = deviation[deviation > 0]
+    return 1.4826 * float(np.median(differing)) if len(differing) else 0.0
+
+
+def far_targets(values: Sequence[float], min_robust_z: float = 10.0, max_share: float = 0.02) -> np.ndarray:
+    """Positions of the few regression targets (at most ``max_share`` of them, and at least
+    one) more than ``min_robust_z`` robust standard deviations (:func:`_robust_sd`) from the
+    median, farthest first; empty when there are none, or more (a long tail, not a few
+    mistakes). Positive targets must be that far on a log scale too (log10; log1p with zeros),
+    so that the tail of raw IC50s or counts (:func:`unlogged_target`) is not taken for typos."""
+    y = np.asarray(values, dtype=np.float64)
+    none = np.zeros(0, dtype=np.int64)
+    if len(y) < 10:
+        return none
+    scales = [y] + ([np.log10(y)] if y.min() > 0 else [np.log1p(y)] if y.min() == 0 else [])
+    far = np.ones(len(y), dtype=bool)
+    for x in scales:
+        median = float(np.median(x))
+        spread = _robust_sd(x, median)
+        if not spread > 0:
+            return none
+        far &= np.abs(x - median) > min_robust_z * spread
+    found = np.flatnonzero(far)
+    if len(found) == 0 or len(found) > max(1, max_share * len(y)):
+        return none
+    return found[np.argsort(-np.abs(y[found] - np.median(y)), kind="stable")]
+
+
 def outlying_targets(values: Sequence[float], rows: Sequence[int], min_robust_z: float = 10.0,
                      max_share: float = 0.02) -> str | None:
-    """A warning naming the few regression targets (at most ``max_share`` of them, and at least
-    one) that lie more than ``min_robust_z`` robust standard deviations (1.4826 x the median
-    absolute deviation) from the median, with their rows (0-based data rows), else None. A
+    """A warning naming :func:`far_targets` with their rows (0-based data rows), else None. A
     typo or a value in other units: five such values among 300 FreeSolv-like targets (500
-    where the rest spans -25 to 4) made the network's test RMSE 13.6 instead of 1.7. Many
-    such values are a long tail (:func:`unlogged_target`), not a few mistakes."""
+    where the rest spans -25 to 4) made the network's test RMSE 13.6 instead of 1.7."""
+    far = far_targets(values, min_robust_z, max_share)
+    if len(far) == 0:
+        return None
     y = np.asarray(values, dtype=np.float64)
-    if len(y) < 10:
-        return None
     median = float(np.median(y))
-    robust_sd = 1.4826 * float(np.median(np.abs(y - median)))
-    if not robust_sd > 0:
-        return None
-    far = np.flatnonzero(np.abs(y - median) > min_robust_z * robust_sd)
-    if len(far) == 0 or len(far) > max(1, max_share * len(y)):
-        return None
-    far = far[np.argsort(-np.abs(y[far] - median), kind="stable")]
     shown = ", ".join(f"row {rows[i]}: {y[i]:g}" for i in far[:5])
     shown += f" and {len(far) - 5} more" if len(far) > 5 else ""
     return (f"{len(far)} target value(s) lie more than {min_robust_z:g} robust standard deviations from the "
-            f"median ({median:g}; robust sd {robust_sd:.3g}): {shown}. A few such values (a typo, other units) pull "
-            "the models' squared error away from every other molecule: correct them, or reject them with "
+            f"median ({median:g}; robust sd {_robust_sd(y, median):.3g}): {shown}. A few such values (a typo, other "
+            "units, or a molecule unlike all the others) pull the models' squared error away from every other "
+            "molecule: check them, and correct a mistake or reject such rows with "
             "validate.target_range: {<target column>: [min, max]}")
 
 
