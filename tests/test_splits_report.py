@@ -205,6 +205,8 @@ def test_a_fold_is_measured_against_its_own_molecules():
                         for k in range(2)]}
     warnings = class_balance_warnings(report)
     assert [w.split(" holds")[0] for w in warnings if "holds" in w] == ["the train part"]
+    # a class missing from a fold part: counted among the fold's molecules (2), not all (10)
+    assert "the fold 0 train part has no molecule of class '1' (2 in the fold): no model learns it" in warnings
     report["folds"][1] = {"fold": 1, "train": part(60, 1), "val": part(5, 6)}  # this fold's val took them
     assert "the fold 1 train part holds 1 of the 7 molecules of class '1' (1.6% of it, against 9.7% of the " \
            "fold's molecules)" in " ".join(class_balance_warnings(report))

@@ -132,16 +132,19 @@ def class_balance_warnings(report: dict, class_labels: dict[str, str] | None = N
     places = list(report["parts"].items())
     places += [(f"fold {f['fold']} {name}", f[name]) for f in report.get("folds", []) for name in ("train", "val")]
     totals = _class_totals(report["parts"].values())
-    folds = {f"fold {f['fold']} train": _class_totals([f["train"], f["val"]]) for f in report.get("folds", [])}
+    folds = {f"fold {f['fold']} {name}": _class_totals([f["train"], f["val"]])
+             for f in report.get("folds", []) for name in ("train", "val")}
     warnings = []
     for name, part in places:
         counts = part["target"].get("class_counts", {})
+        among = folds.get(name, totals)
         missing = [c for c, n in counts.items() if n == 0]
         if name.endswith("train") and part["n"]:
-            warnings += _scarce_class_warnings(name, counts, folds.get(name, totals), labels)
+            warnings += _scarce_class_warnings(name, counts, among, labels)
         if part["n"] == 0 or not missing:
             continue
-        what = ", ".join(f"'{labels.get(c, c)}' ({totals[c]} in all)" for c in missing)
+        where = "in all" if name in report["parts"] else "in the fold"
+        what = ", ".join(f"'{labels.get(c, c)}' ({among[c]} {where})" for c in missing)
         present = len(counts) - len(missing)
         if name.endswith("train"):
             effect = "no model learns it"
