@@ -86,8 +86,8 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
     # the molecules the models were fitted on (k-fold: every fold's training part), the same
     # reference as the split report's and `molprop predict`'s applicability domain
     seen = validated.iloc[np.unique(np.concatenate([p.train for p in partitions(split)]))]
-    result = evaluate(task, validated.iloc[test].reset_index(drop=True), predictions, seen,
-                      config, class_names(validated, task))
+    classes = class_names(validated, task)
+    result = evaluate(task, validated.iloc[test].reset_index(drop=True), predictions, seen, config, classes)
 
     table = prediction_table(validated.iloc[test], predictions, task)
     table["train_similarity"] = result.similarity
@@ -103,7 +103,7 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
         write_json(f"metrics/{name}.json", report)
     SUBGROUPS.parent.mkdir(parents=True, exist_ok=True)
     result.subgroup_table.to_csv(SUBGROUPS, index=False, float_format=SIGNIFICANT)
-    _print_summary(task, result.metrics, MODELS, table, class_names(validated, task))
+    _print_summary(task, result.metrics, MODELS, table, classes)
 
 
 def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, classes: list[str]) -> None:

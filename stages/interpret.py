@@ -109,9 +109,8 @@ def main() -> None:
                       f"{result.permutation.n_permutations} ordering(s), {result.permutation.n_background} "
                       "background molecules")
             note = (f"{method_note(model, config.ig_steps, result.permutation)} Green raises the {output}, pink "
-                    f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g}).")
-            if not result.pictures:
-                note = "No maps drawn: interpret.n_maps_worst and interpret.n_maps_typical are 0."
+                    f"lowers it; one colour scale for all maps of this model (full colour = {result.scale:.3g})."
+                    if result.pictures else "No maps drawn: interpret.n_maps_worst and interpret.n_maps_typical are 0.")
             page.append((f"{headings[name]}: atom contributions", sections.maps_section(note, groups)))
             page.append((f"{headings[name]}: worst predictions and their nearest non-test molecules",
                          sections.errors_section(result.worst, by_id, classes)))

@@ -108,18 +108,16 @@ def bit_substructures(mols: Sequence[Chem.Mol], bits: Sequence[int], radius: int
     counts: dict[int, Counter[int]] = {b: Counter() for b in wanted}
     examples: dict[tuple[int, int], tuple[int, int, Environment]] = {}
     for index, mol in enumerate(mols):
-        identifiers = environment_identifiers(mol, radius, n_bits)
-        for bit, envs in bit_environments(mol, radius, n_bits).items():
-            if bit not in wanted:
-                continue
-            seen: dict[int, Environment] = {}
-            for env in envs:
-                seen.setdefault(identifiers[env], env)
-            for identifier, env in seen.items():
-                counts[bit][identifier] += 1
-                key = (mol.GetNumAtoms(), index, env)
-                if (bit, identifier) not in examples or key[:2] < examples[bit, identifier][:2]:
-                    examples[bit, identifier] = key
+        seen: dict[int, Environment] = {}  # each identifier once per molecule, at its first environment
+        for env, identifier in environment_identifiers(mol, radius, n_bits).items():
+            if identifier % n_bits in wanted:
+                seen.setdefault(identifier, env)
+        for identifier, env in seen.items():
+            bit = identifier % n_bits
+            counts[bit][identifier] += 1
+            key = (mol.GetNumAtoms(), index, env)
+            if (bit, identifier) not in examples or key[:2] < examples[bit, identifier][:2]:
+                examples[bit, identifier] = key
     found = {}
     for bit in bits:
         labels = {i: environment_smiles(mols[examples[bit, i][1]], *examples[bit, i][2]) for i in counts[bit]}

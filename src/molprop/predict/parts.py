@@ -125,7 +125,7 @@ def output_lock(output: str | Path) -> Iterator[None]:
                                  "it to end (a rerun then resumes or reuses its work), or choose another "
                                  "output.") from None
         try:  # the file locked must still be the one at that name: a run that ended removed it
-            if os.path.exists(lock) and os.path.samestat(os.fstat(handle.fileno()), os.stat(lock)):
+            if os.path.samestat(os.fstat(handle.fileno()), os.stat(lock)):
                 break
         except FileNotFoundError:
             pass

@@ -132,9 +132,9 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         if has_intervals(found):
             lines += ["Brackets: the confidence interval given in "
                       f"`{config.primary_metrics}`.", ""]
-    elif _declared_metrics(dvc_yaml) and config.primary_metrics not in _declared_metrics(dvc_yaml):
+    elif (declared := _declared_metrics(dvc_yaml)) and config.primary_metrics not in declared:
         raise UserInputError(f"report.primary_metrics is {config.primary_metrics!r}, which no stage of dvc.yaml "
-                             f"writes; its metrics files: {_declared_metrics(dvc_yaml)}")
+                             f"writes; its metrics files: {declared}")
     else:
         lines += [f"`{config.primary_metrics}` is missing: run `dvc repro` first.", ""]
 
