@@ -26,6 +26,7 @@ GRAPHS = Path("data/graphs.parquet")
 PLOTS = Path("plots")
 SUBGROUPS = Path("reports/evaluate/subgroups.csv")
 FEW_TEST_MOLECULES = 20  # fewer test molecules: the stage warns that its figures rest on too few
+SIGNIFICANCE = 0.05  # the Wilcoxon p below which the model-vs-baseline line calls one model better
 
 
 def main() -> None:
@@ -127,11 +128,15 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
     comparison = metrics.get("model_vs_baseline", {})
     better, worse = comparison.get("n_model_better"), comparison.get("n_baseline_better")
     difference = comparison.get("mean_error_difference")
+    p_value = comparison.get("wilcoxon_p_value")
     verdict = ("" if difference is None or difference == 0 else
                f": the {'model' if difference < 0 else 'baseline'} errs less on average")
+    if verdict and (p_value is None or p_value >= SIGNIFICANCE):
+        verdict += (f", but not significantly (p >= {SIGNIFICANCE}): on this test part neither is "
+                    "clearly better")
     print(f"evaluate model vs baseline: the model errs less on {better}, the baseline on {worse} test molecules; "
           f"mean error difference (model - baseline) {difference}, Wilcoxon p = "
-          f"{comparison.get('wilcoxon_p_value')}{verdict}")
+          f"{p_value}{verdict}")
     if metrics["n_test"] < FEW_TEST_MOLECULES:
         print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "
               "intervals rest on too few molecules to compare models by (a resample can only repeat "

@@ -107,4 +107,9 @@ def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch,
     assert "warning: the baseline predicts class 'inactive' for every test molecule" in out
     assert "the model predicts" not in out
     assert ("the model errs less on 25, the baseline on 15 test molecules; mean error difference (model - "
-            "baseline) 0.02, Wilcoxon p = 0.3: the baseline errs less on average") in out
+            "baseline) 0.02, Wilcoxon p = 0.3: the baseline errs less on average, but not significantly "
+            "(p >= 0.05): on this test part neither is clearly better") in out
+    metrics["model_vs_baseline"] |= {"mean_error_difference": -0.02, "wilcoxon_p_value": 0.001}
+    _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"])
+    out = capsys.readouterr().out
+    assert "Wilcoxon p = 0.001: the model errs less on average\n" in out
