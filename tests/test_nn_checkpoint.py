@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from molprop.nn import checkpoint as checkpoint_module
 from molprop.nn.checkpoint import TRAINING_SOURCES, Checkpoint, code_digest, run_key, source_digest
 from molprop.nn.members import remove_other_checkpoints
 from molprop.nn.mlp import MLP, MLPConfig
@@ -142,19 +143,46 @@ def test_code_digest_is_the_installed_package_s_training_code():
     assert all((package / source).exists() for source in TRAINING_SOURCES)
 
 
-def test_a_checkpoint_from_a_machine_with_more_gpus_restores_the_gpus_here(tmp_path, monkeypatch):
+def test_a_cpu_run_leaves_a_gpu_of_the_machine_alone(tmp_path, monkeypatch):
+    """No CUDA context in CPU workers on a GPU machine: its random state is neither read nor set."""
+    def started(*args):
+        raise AssertionError("CUDA was started by a CPU run")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for name in ("get_rng_state", "get_rng_state_all", "set_rng_state", "set_rng_state_all"):
+        monkeypatch.setattr(torch.cuda, name, started)
     checkpoint = Checkpoint(tmp_path / "member.pt", run_key("test", 2))
     with pytest.raises(Killed):
         _train(checkpoint, kill_after=2)
-    payload = torch.load(checkpoint.path, weights_only=True)
-    payload["cuda_rng"] = [torch.zeros(16, dtype=torch.uint8), torch.ones(16, dtype=torch.uint8)]  # 2 GPUs there
-    torch.save(payload, checkpoint.path)
-    restored = []
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # 1 GPU here
-    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, index: restored.append((int(state[0]), index)))
     resumed, _ = _train(checkpoint)
-    assert restored == [(0, 0)]  # the first GPU's state; the second GPU is not asked for
     assert len(resumed.history) == CONFIG.max_epochs
+
+
+def test_the_random_state_of_the_training_device_is_saved_and_restored(monkeypatch):
+    """Dropout on a GPU draws from the GPU's generator: a resumed run must continue it (MPS too)."""
+    saved, restored = [], []
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: saved.append(("cuda", device)) or "c")
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.append((state, device)))
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda: saved.append(("mps", None)) or "m")
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state: restored.append((state, None)))
+    gpu, mac = torch.device("cuda", 1), torch.device("mps")
+    assert [checkpoint_module._device_rng(d) for d in (gpu, mac, CPU)] == ["c", "m", None]
+    assert saved == [("cuda", gpu), ("mps", None)]
+    checkpoint_module._set_device_rng(gpu, "c")
+    checkpoint_module._set_device_rng(mac, "m")
+    checkpoint_module._set_device_rng(CPU, "x")
+    assert restored == [("c", gpu), ("m", None)]
+
+
+def test_a_resumed_run_gets_back_the_device_state_its_checkpoint_saved(tmp_path, monkeypatch):
+    restored = []
+    monkeypatch.setattr(checkpoint_module, "_device_rng", lambda device: torch.full((4,), 7, dtype=torch.uint8))
+    monkeypatch.setattr(checkpoint_module, "_set_device_rng", lambda device, state: restored.append((device, state)))
+    checkpoint = Checkpoint(tmp_path / "member.pt", run_key("test", 3))
+    with pytest.raises(Killed):
+        _train(checkpoint, kill_after=2)
+    _train(checkpoint)
+    assert len(restored) == 1 and restored[0][0] == CPU and restored[0][1].tolist() == [7] * 4
 
 
 def test_checkpoints_of_members_no_longer_trained_are_removed(tmp_path):

@@ -1,8 +1,9 @@
 """Per-epoch training checkpoints: everything needed to continue a run exactly.
 
 A checkpoint holds the model, optimizer and learning-rate schedule states, the next epoch, the
-batch-order generator and torch's global RNG, the best weights so far (with their epoch and
-validation loss), the epoch history and whether training ended.
+batch-order generator, torch's global RNG and that of the GPU it trains on (CUDA or MPS), the
+best weights so far (with their epoch and validation loss), the epoch history and whether
+training ended.
 It is tagged with a ``key`` (a hash of what the run depends on: data, config, seed, device
 and the code, :func:`code_digest`); a file with another key belongs to another run and is
 ignored, so stale checkpoints never leak into a new model. Writing can be limited to one file
@@ -113,10 +114,8 @@ class Checkpoint:
         state.scheduler.load_state_dict(payload["scheduler"])
         state.generator.set_state(payload["generator"])
         torch.set_rng_state(payload["torch_rng"])
-        # the GPUs this machine has (a checkpoint pulled from a machine with more GPUs names
-        # some this one lacks; members train on one GPU)
-        for index, rng_state in enumerate(payload["cuda_rng"][: torch.cuda.device_count()]):
-            torch.cuda.set_rng_state(rng_state, index)
+        if payload.get("device_rng") is not None:  # the key holds the device: it is this run's
+            _set_device_rng(device, payload["device_rng"])
         best = state.best
         best.state_dict = payload["best_state"]
         best.best_epoch, best.best_val_loss = payload["best_epoch"], payload["best_val_loss"]
@@ -142,7 +141,8 @@ class Checkpoint:
             "scheduler": state.scheduler.state_dict(),
             "generator": state.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            # dropout on a GPU draws from that device's generator (on the CPU, from torch_rng)
+            "device_rng": _device_rng(next(state.model.parameters()).device),
             "best_state": {k: v.detach().cpu() for k, v in best.state_dict.items()},
             "best_epoch": best.best_epoch,
             "best_val_loss": best.best_val_loss,
@@ -155,3 +155,21 @@ class Checkpoint:
         torch.save(payload, partial)
         os.replace(partial, self.path)
         self._written = time.monotonic()
+
+
+def _device_rng(device: torch.device) -> torch.Tensor | None:
+    """The random state of the accelerator ``device`` (None on the CPU: no CUDA is started
+    for a CPU run on a machine with a GPU)."""
+    if device.type == "cuda":
+        return torch.cuda.get_rng_state(device)
+    if device.type == "mps":
+        return torch.mps.get_rng_state()
+    return None
+
+
+def _set_device_rng(device: torch.device, state: torch.Tensor) -> None:
+    """Restore what :func:`_device_rng` returned for ``device``."""
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    elif device.type == "mps":
+        torch.mps.set_rng_state(state)
