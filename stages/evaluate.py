@@ -105,6 +105,7 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
     SUBGROUPS.parent.mkdir(parents=True, exist_ok=True)
     result.subgroup_table.to_csv(SUBGROUPS, index=False, float_format=SIGNIFICANT)
     _print_summary(task, result.metrics, MODELS, table, classes)
+    _print_uncertainty(result.uncertainty, MODELS)
 
 
 def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, classes: list[str]) -> None:
@@ -141,6 +142,22 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
         print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "
               "intervals rest on too few molecules to compare models by (a resample can only repeat "
               f"them); raise split.fractions.test, or use more data, for {FEW_TEST_MOLECULES} or more")
+
+
+def _print_uncertainty(uncertainty: dict, models: tuple[str, ...]) -> None:
+    """One line per regression model with an uncertainty: its intervals' coverage and whether
+    it ranks the test errors (Spearman of uncertainty and |error|, with its bootstrap interval)."""
+    for name in models:
+        figures = uncertainty.get(name, {})
+        if figures.get("coverage") is None:
+            continue
+        coverage, rho = figures["coverage_ci"], figures["spread_error_spearman_ci"]
+        ranks = ("it ranks the errors" if rho["low"] > 0 else
+                 "an interval that takes in 0: it hardly tells which test molecules it errs on")
+        print(f"evaluate {name} uncertainty: {figures['coverage_level']:.0%} intervals cover "
+              f"{figures['coverage']:.1%} [{coverage['low']:.1%}, {coverage['high']:.1%}] of test molecules; "
+              f"Spearman of uncertainty and |error| {figures['spread_error_spearman']:.2f} "
+              f"[{rho['low']:.2f}, {rho['high']:.2f}], {ranks}")
 
 
 if __name__ == "__main__":

@@ -90,6 +90,23 @@ def test_a_test_r2_below_zero_is_warned_about(monkeypatch, capsys):
     assert "warning: the model's test R² is -0.19" in out and "baseline's test R²" not in out
 
 
+def test_the_uncertainty_line_says_whether_it_ranks_the_errors(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "stages"))
+    from evaluate import _print_uncertainty
+
+    model = {"coverage": 0.938462, "coverage_ci": {"low": 0.876923, "high": 0.984615}, "coverage_level": 0.9,
+             "spread_error_spearman": 0.160096, "spread_error_spearman_ci": {"low": -0.0894, "high": 0.397}}
+    uncertainty = {"baseline": {"coverage": None, "reason": "1 member"}, "model": model}
+    _print_uncertainty(uncertainty, ("baseline", "model"))
+    out = capsys.readouterr().out
+    assert out == ("evaluate model uncertainty: 90% intervals cover 93.8% [87.7%, 98.5%] of test molecules; "
+                   "Spearman of uncertainty and |error| 0.16 [-0.09, 0.40], an interval that takes in 0: it "
+                   "hardly tells which test molecules it errs on\n")
+    model["spread_error_spearman_ci"]["low"] = 0.05
+    _print_uncertainty(uncertainty, ("baseline", "model"))
+    assert capsys.readouterr().out.endswith("[0.05, 0.40], it ranks the errors\n")
+
+
 def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch, capsys):
     """A scaffold split left train with few actives: both models predicted inactive for every
     test molecule (MCC 0 next to ROC-AUC 0.88) without a word."""
