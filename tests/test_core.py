@@ -80,6 +80,22 @@ def test_seed_everything_fixes_the_cublas_workspace_on_cuda_unless_set(monkeypat
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
 
 
+@pytest.mark.parametrize(("asked", "deterministic"), [("cpu", False), ("cuda", True), ("mps", True)])
+def test_a_network_predicts_with_deterministic_kernels_on_a_gpu(monkeypatch, asked, deterministic):
+    """Evaluate and `molprop predict` never call seed_everything: choosing the device does."""
+    from molprop.models import predictor
+    from molprop.nn import device
+
+    calls = []
+    monkeypatch.setattr(device, "pick_device", lambda name: torch.device(name))
+    monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    card = types.SimpleNamespace(kind="torch")
+    assert predictor.member_device(card, asked) == torch.device(asked)
+    assert calls == ([((True,), {"warn_only": True})] if deterministic else [])
+    assert ("CUBLAS_WORKSPACE_CONFIG" in os.environ) == deterministic
+
+
 def test_write_json_is_sorted_stable_and_creates_folders(tmp_path):
     path = tmp_path / "deep" / "m.json"
     write_json(path, {"b": 1, "a": {"d": 2, "c": 3}})

@@ -25,6 +25,14 @@ def seed_everything(seed: int) -> None:
     if torch is not None:
         torch.manual_seed(seed)
         if torch.cuda.is_available() or torch.backends.mps.is_available():
-            if torch.cuda.is_available():  # read when cuBLAS starts: before the first product
-                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True, warn_only=True)
+            deterministic_gpu_kernels()
+
+
+def deterministic_gpu_kernels() -> None:
+    """Ask torch for its deterministic kernels and cuBLAS for a fixed workspace (unless
+    ``CUBLAS_WORKSPACE_CONFIG`` is set already): for every process that runs a network on a GPU,
+    training or predicting."""
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+    torch.use_deterministic_algorithms(True, warn_only=True)

@@ -15,6 +15,7 @@ from molprop.features.graph import MolGraph
 from molprop.models.estimators import predict_member
 from molprop.models.partitions import members_by_partition
 from molprop.models.store import ModelCard, load_card, load_sklearn_member
+from molprop.seeding import deterministic_gpu_kernels
 
 
 def calibrated_sigma(spread: np.ndarray, scale: float | None, floor: float | None) -> np.ndarray:
@@ -77,12 +78,16 @@ def load_member(directory: Path, card: ModelCard, name: str) -> Any:
 
 def member_device(card: ModelCard, device: str) -> Any:
     """The torch device a network model runs on (``auto``: the best available); None for
-    scikit-learn models (no torch import)."""
+    scikit-learn models (no torch import). On a GPU, with torch's deterministic kernels (the
+    message passing's sums in a fixed order), as in training."""
     if card.kind != "torch":
         return None
     from molprop.nn.device import pick_device
 
-    return pick_device(device)
+    picked = pick_device(device)
+    if picked.type != "cpu":
+        deterministic_gpu_kernels()
+    return picked
 
 
 def predict_loaded(member: Any, card: ModelCard, features: pd.DataFrame,
