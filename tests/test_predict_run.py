@@ -150,6 +150,21 @@ def test_an_interrupted_run_resumes_where_it_stopped(models, library, tmp_path, 
                      PredictOptions(id_column="name", chunk_size=40, batch_size=7), progress=False)
 
 
+
+def test_a_network_run_resumes_only_on_the_device_it_was_asked_for(models, library, tmp_path):
+    """A GPU's float32 sums differ from the CPU's in the last digits, as another batch size's do;
+    a forest's predictions do not depend on --device."""
+    options = PredictOptions(id_column="name", chunk_size=200)
+    predict_file(models.network, library, tmp_path / "network", options, n_jobs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="other settings .device 'cpu' -> 'auto'.;"):
+        predict_file(models.network, library, tmp_path / "network", options, n_jobs=1, device="auto",
+                     progress=False)
+    predict_file(models.baseline, library, tmp_path / "forest", options, n_jobs=1, device="cpu", progress=False)
+    summary = predict_file(models.baseline, library, tmp_path / "forest", options, n_jobs=1, device="auto",
+                           progress=False)
+    assert summary["rows"] == len(models.raw) + len(BAD_SMILES)
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_a_run_killed_while_merging_merges_again(models, library, tmp_path, monkeypatch, suffix):
     """Bug fixed: the manifest said complete before the merge, so every later run reported

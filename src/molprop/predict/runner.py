@@ -56,6 +56,7 @@ class ModelInfo:
     task: str
     classes: list[str]
     spec: PrepareSpec
+    kind: str = "sklearn"  # the card's kind: torch for a network
 
 
 def model_info(model_dir: str | Path) -> ModelInfo:
@@ -69,7 +70,7 @@ def model_info(model_dir: str | Path) -> ModelInfo:
     standardize, rules = context.standardization()
     spec = PrepareSpec(str(model_dir), standardize, rules,
                        context.featurization(card.feature_groups, graph), context.domain)
-    return ModelInfo(str(model_dir), card.task, list(card.classes), spec)
+    return ModelInfo(str(model_dir), card.task, list(card.classes), spec, card.kind)
 
 
 def _needs_graphs(model_dir: Path, members: list[str]) -> bool:
@@ -127,8 +128,9 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     id_column, id_source = resolve_id_column(input_path, options.id_column, options.smiles_column)
     options = replace(options, id_column=id_column)
     # every option: a network's float32 sums depend on the batch's shape in their last digits,
-    # so even --batch-size is output-relevant and a resumed run must keep it
-    settings = asdict(options)
+    # so even --batch-size is output-relevant and a resumed run must keep it; so is a
+    # network's --device (as asked: resolving auto would import torch here)
+    settings = asdict(options) | ({"device": device} if info.kind == "torch" else {})
     check_columns(input_path, options.smiles_column, options.id_column)
     refuse_output_on_input(output, input_path)
     with output_lock(output):
