@@ -389,3 +389,26 @@ def test_a_header_read_as_one_column_names_the_separator_the_suffix_means(tmp_pa
     (tmp_path / "q.txt").write_text('name,smiles,expt\n"ethanol, abs",CCO,-5.0\n')
     with pytest.raises(InputError, match=r"read as one column: A \.txt file is read as tab-separated"):
         iter_chunks(tmp_path / "q.txt", 5)
+
+
+@pytest.mark.parametrize(("device", "gpus", "n_actors", "share"), [
+    ("cpu", 4, 16, 0.0), ("auto", 0, 16, 0.0), ("auto", 2, 2, 1.0), ("cuda", 2, 1, 1.0),
+    ("cuda", 1, 16, 0.0625), ("auto", 3, 16, 0.1666)])
+def test_ray_actors_ask_for_a_share_of_the_cluster_s_gpus(device, gpus, n_actors, share):
+    """Ray hides the GPUs from an actor that asks for none (auto ran on the CPU, cuda failed);
+    the shares add up to no more than the GPUs, so every actor of the pool can start."""
+    from molprop.predict.ray_executor import gpus_per_actor
+
+    assert gpus_per_actor(device, gpus, n_actors) == share
+    if share:
+        assert share * -(-n_actors // gpus) <= 1
+
+
+@pytest.mark.parametrize(("device", "gpus", "message"), [
+    ("cuda", 0, "the Ray cluster has no GPU"), ("cuda:1", 4, "Ray gives each actor its GPU")])
+def test_ray_refuses_a_gpu_it_cannot_give(device, gpus, message):
+    from molprop.errors import UserInputError
+    from molprop.predict.ray_executor import gpus_per_actor
+
+    with pytest.raises(UserInputError, match=message):
+        gpus_per_actor(device, gpus, 4)

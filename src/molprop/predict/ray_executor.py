@@ -11,6 +11,7 @@ resumable part files as the local executor. Ray is an optional dependency
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +21,26 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from molprop.errors import UserInputError
 from molprop.predict.chunk import process
 
 CHUNK = "_chunk"
+
+
+def gpus_per_actor(device: str, cluster_gpus: float, n_actors: int) -> float:
+    """The share of a GPU each actor asks Ray for: for ``cuda`` or ``auto`` on a cluster with
+    GPUs, the GPUs split evenly among the actors (at most one each; Ray hides the GPUs from
+    an actor that asks for none); else 0. UserInputError for ``cuda`` on a cluster without GPUs
+    and for ``cuda:<index>`` (Ray gives each actor its GPU)."""
+    if device.startswith("cuda:"):
+        raise UserInputError(f"--device {device}: with --executor ray, Ray gives each actor its GPU; "
+                             "use --device cuda (or auto)")
+    if device == "cuda" and cluster_gpus <= 0:
+        raise UserInputError("--device cuda: the Ray cluster has no GPU; use --device auto or cpu")
+    if device not in ("cuda", "auto") or cluster_gpus <= 0:
+        return 0.0
+    per_gpu = math.ceil(n_actors / cluster_gpus)  # actors sharing one GPU
+    return math.floor(10_000 / per_gpu) / 10_000  # rounded down to Ray's 1e-4 units: all of them fit
 
 
 def model_files(model_dir: str | Path) -> dict[str, bytes]:
@@ -79,8 +97,9 @@ def run_ray(info, chunks: Iterator[tuple[int, pd.DataFrame]], options, device: s
             window_chunks: int | None = None) -> Iterator[tuple[int, pa.Table]]:
     """(chunk index, output table) for each chunk, as the actor pool finishes them.
 
-    ``n_actors`` model-holding actors (default: the cluster's CPUs, one CPU each); the driver
-    keeps ``window_chunks`` chunks (default 4 per actor) in one Ray Data execution."""
+    ``n_actors`` model-holding actors (default: the cluster's CPUs; one CPU each and, for a
+    network on ``cuda`` or ``auto``, a share of the cluster's GPUs: :func:`gpus_per_actor`);
+    the driver keeps ``window_chunks`` chunks (default 4 per actor) in one Ray Data execution."""
     ray, started = _connect(address)
     try:
         from ray.data import DataContext
@@ -90,7 +109,9 @@ def run_ray(info, chunks: Iterator[tuple[int, pd.DataFrame]], options, device: s
         context = DataContext.get_current()
         context.enable_progress_bars = False  # molprop shows its own progress bar
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        n_actors = n_actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        resources = ray.cluster_resources()
+        n_actors = n_actors or max(1, int(resources.get("CPU", 1)))
+        gpus = gpus_per_actor(device, resources.get("GPU", 0), n_actors) if info.kind == "torch" else 0.0
         window = window_chunks or 4 * n_actors
         files = model_files(info.model_dir)
         expected: dict[int, int] = {}
@@ -99,17 +120,17 @@ def run_ray(info, chunks: Iterator[tuple[int, pd.DataFrame]], options, device: s
             expected[index] = len(frame)
             frames.append(frame.assign(**{CHUNK: index}))
             if len(frames) == window:
-                yield from _execute(ray, frames, expected, files, options, device, n_actors)
+                yield from _execute(ray, frames, expected, files, options, device, n_actors, gpus)
                 frames = []
         if frames:
-            yield from _execute(ray, frames, expected, files, options, device, n_actors)
+            yield from _execute(ray, frames, expected, files, options, device, n_actors, gpus)
     finally:
         if started:
             ray.shutdown()
 
 
 def _execute(ray, frames: list[pd.DataFrame], expected: dict[int, int], files: dict[str, bytes],
-             options, device: str, n_actors: int) -> Iterator[tuple[int, pa.Table]]:
+             options, device: str, n_actors: int, gpus: float = 0.0) -> Iterator[tuple[int, pa.Table]]:
     """One Ray Data execution over a window of chunks; each chunk is yielded once complete.
 
     Each chunk goes to Ray as blocks of ``options.batch_size`` molecules, so that the actors
@@ -118,7 +139,7 @@ def _execute(ray, frames: list[pd.DataFrame], expected: dict[int, int], files: d
     blocks = [frame.iloc[start : start + size] for frame in frames for start in range(0, len(frame), size)]
     dataset = ray.data.from_pandas(blocks).map_batches(
         ChunkPredictor, fn_constructor_args=(files, size, options.ad_threshold, device),
-        batch_size=size, batch_format="pandas", num_cpus=1, zero_copy_batch=True,
+        batch_size=size, batch_format="pandas", num_cpus=1, num_gpus=gpus, zero_copy_batch=True,
         compute=ray.data.ActorPoolStrategy(size=min(n_actors, len(blocks))))  # fmt: skip
     received: dict[int, list[pa.Table]] = {}
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
