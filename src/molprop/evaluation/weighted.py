@@ -125,16 +125,6 @@ def ranking(score: np.ndarray, positive: np.ndarray,
     return auc, ap
 
 
-def roc_auc(score: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC-AUC per sample (see ``ranking``)."""
-    return ranking(score, positive, weights)[0]
-
-
-def average_precision(score: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Average precision per sample (see ``ranking``)."""
-    return ranking(score, positive, weights)[1]
-
-
 def confusion(y: np.ndarray, label: np.ndarray, n_classes: int, weights: np.ndarray) -> np.ndarray:
     """(B, K, K) weighted confusion matrices, rows = measured class, columns = predicted."""
     cell = np.asarray(y, dtype=np.int64) * n_classes + label

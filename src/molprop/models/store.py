@@ -18,10 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from molprop.models.estimators import predict_member
 from molprop.models.matrix import Preprocessor
 from molprop.serialization import undefined_as_null, write_json
 
@@ -151,12 +147,3 @@ def load_sklearn_member(directory: Path) -> tuple[Any, Preprocessor]:
         raise ValueError(f"{path} contains untrusted types ({error}); refusing to load") from None
     prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
     return estimator, prep
-
-
-def predict_sklearn(directory: Path, features: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
-    """Member predictions: values (n,) for regression, class probabilities (n, K) otherwise.
-
-    Classes a member never saw in training get probability 0.
-    """
-    estimator, prep = load_sklearn_member(directory)
-    return predict_member(estimator, prep, features, task, n_classes)

@@ -35,7 +35,6 @@ from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
            ".pq": "parquet", ".smi": "smi", ".smiles": "smi", ".sdf": "sdf", ".sd": "sdf"}  # fmt: skip
-CHUNK_COLUMNS = ["row", "id", "smiles_input"]
 # Id columns recognized without --id-column, in order of preference. Names are compared
 # case-insensitively, with spaces and hyphens read as underscores ("Compound ID" is
 # compound_id; "_Name" is the molecule title of an SDF export).
