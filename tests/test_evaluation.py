@@ -124,3 +124,18 @@ def test_prediction_table_classification_error_is_one_minus_true_class_probabili
     table = prediction_table(test, {"baseline": p, "model": p}, "classification")
     assert table["model"].tolist() == [1]
     assert table["model_error"].tolist() == pytest.approx([0.3])
+
+
+def test_binary_roc_auc_ranks_the_probabilities_not_the_predicted_labels():
+    from molprop.evaluation.metrics import classification_metrics
+    y = np.array([0, 0, 1, 1])
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.45, 0.55], [0.2, 0.8]])  # labels 0,1,1,1
+    m = classification_metrics(y, proba)
+    assert m["roc_auc"] == pytest.approx(0.75)  # pos 0.55 < neg 0.6: 3 of 4 pairs
+    proba2 = np.array([[0.9, 0.1], [0.45, 0.55], [0.4, 0.6], [0.2, 0.8]])
+    assert classification_metrics(y, proba2)["roc_auc"] == pytest.approx(1.0)  # same hard labels, ranking perfect
+
+
+def test_member_summary_gives_the_standard_deviation_not_the_variance():
+    from molprop.evaluation.metrics import summarize_members
+    assert summarize_members([{"rmse": 1.0}, {"rmse": 5.0}]) == {"rmse_mean": 3.0, "rmse_std": 2.0}

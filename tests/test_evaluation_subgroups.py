@@ -137,3 +137,15 @@ def test_domain_report_finds_error_falling_with_similarity():
     assert model["error_similarity_spearman_ci"]["high"] < 0
     baseline_ci = report["baseline"]["error_similarity_spearman_ci"]
     assert baseline_ci["low"] < 0 < baseline_ci["high"]
+
+
+def test_a_group_worse_on_average_from_one_molecule_is_not_flagged():
+    from molprop.evaluation.bootstrap import BootstrapConfig
+    from molprop.evaluation.subgroups import FlagRule, Grouping, group_table
+    errors = np.concatenate([np.full(40, 1.0), [0.0] * 9 + [40.0]])  # group b: mean 4 (ratio ~2.9) from one molecule
+    labels = np.array(["a"] * 40 + ["b"] * 10)
+    grouping = Grouping("g", labels, ["a", "b"])
+    rows = group_table(grouping, {"model": errors}, FlagRule(5, 1.5), BootstrapConfig(), 0)
+    b = rows[1]
+    assert b["model_ratio"] > 1.5 and b["model_ci_low"] <= np.mean(errors)
+    assert not b["model_flagged"]

@@ -82,3 +82,11 @@ def test_kfold_split_gives_one_member_per_fold_with_a_shared_test_part():
 def test_split_without_training_rows_is_an_error():
     with pytest.raises(ValueError, match="no training"):
         partitions(pd.DataFrame({"split": ["val", "test"], "fold": [-1, -1]}))
+
+
+def test_missing_values_get_the_training_median_not_the_mean():
+    from molprop.models.matrix import Preprocessor
+    frame = pd.DataFrame({"desc_a": [1.0, 2.0, 10.0, np.nan]})
+    prep = Preprocessor.fit(frame.iloc[:3], ["desc_a"], scale="none")
+    assert prep.medians == [2.0]
+    assert prep.transform(frame.iloc[3:])[0, 0] == 2.0

@@ -215,3 +215,11 @@ def test_a_search_whose_every_score_is_nan_says_so():
 def test_a_timeout_before_the_first_trial_names_timeout_s():
     with pytest.raises(ValueError, match=r"baseline.search.timeout_s \(1e-09 s\) ran out before the first trial"):
         run_search(lambda p: 0.0, SearchConfig("optuna", 5, timeout_s=1e-9, space={"a": [1, 2]}), "regression", 0)
+
+
+def test_a_grid_search_stops_at_its_trial_budget():
+    from molprop.models.search import SearchConfig, run_search
+    calls = []
+    config = SearchConfig("grid", n_trials=2, space={"a": [1, 2, 3], "b": [0.5, 0.1]})
+    result = run_search(lambda p: calls.append(p) or float(p["a"]), config, "regression", 0)
+    assert len(result.trials) == 2 and len(calls) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -317,3 +318,40 @@ def test_scratch_of_a_killed_stage_is_removed_by_the_next(tmp_path):
         assert live.exists() and users.exists() and mixed.exists() and link.is_symlink()
     assert remove_orphaned_scratch(tmp_path) == [live]  # the run has ended
     assert mixed.exists() and users.exists()
+
+
+def _data_with_outlying_test_rows():
+    from rdkit import Chem
+    from molprop.features.graph import featurize_graph
+    from molprop.nn.members import MemberData
+    smiles = ["CCO", "CCCO", "CCCCO", "c1ccccc1O", "CC(=O)O", "CCN", "CCCN", "c1ccccc1N", "ClCCl",
+              "CC(C)O", "OCCO", "CC#N", "CCOC", "c1ccncc1", "CCS", "CCCl"]
+    rng = np.random.default_rng(0)
+    a, y = rng.normal(size=16), rng.normal(size=16)
+    a[13:] = y[13:] = 1e3  # the test rows: a huge descriptor and target
+    features = pd.DataFrame({"desc_a": a, "desc_b": rng.normal(size=16)})
+    graphs = [featurize_graph(Chem.MolFromSmiles(s)) for s in smiles]
+    return MemberData(features, ["desc_a", "desc_b"], graphs, y, "regression", 1), a, y
+
+
+@pytest.mark.parametrize("scaling", ["standard", "quantile"])
+def test_a_member_s_feature_and_target_scaling_is_fitted_on_its_training_rows_only(tmp_path, scaling):
+    import torch
+    from molprop.models.partitions import Partition
+    from molprop.nn.members import ensemble_members, train_member
+    from molprop.nn.training_types import TrainConfig
+    data, a, y = _data_with_outlying_test_rows()
+    part = Partition("member_0", np.arange(10), np.arange(10, 13), np.arange(13, 16))
+    member = ensemble_members([part], 1, seed=0)[0]
+    net = {"hidden_size": 8, "depth": 2, "dropout": 0.0, "ffn_hidden_size": 8, "n_layers": 2,
+           "readout": "mean", "batch_norm": False}
+    train_member(member, data, "dmpnn", net, scaling, TrainConfig(lr=3e-3, batch_size=4, max_epochs=1,
+                 warmup_epochs=0, patience=10), torch.device("cpu"), tmp_path, None)
+    prep = json.loads((tmp_path / "member_0" / "preprocess.json").read_text())
+    scale = json.loads((tmp_path / "member_0" / "network.json").read_text())["target_scale"]
+    assert scale == pytest.approx([y[:10].mean(), y[:10].std()])
+    assert prep["medians"][0] == pytest.approx(np.median(a[:10]))
+    if scaling == "standard":
+        assert prep["highs"][0] == pytest.approx(a[:10].max())
+    else:
+        assert prep["quantiles"][0][-1] == pytest.approx(a[:10].max())

@@ -86,3 +86,35 @@ def test_learns_the_number_of_heavy_atoms():
     net.load_state_dict(result.state_dict)
     pred = predict(net, inputs, "regression", CPU, batch_size=7)
     assert pred.shape == (len(smiles),) and np.corrcoef(pred[order], y[order])[0, 1] > 0.97
+
+
+def test_dmpnn_matches_a_reference_written_bond_by_bond():
+    """Chemprop D-MPNN written with explicit loops over bonds: an atom's message is the sum of
+    the hidden states of the bonds pointing INTO it."""
+    import torch
+    from rdkit import Chem
+    from molprop.features.graph import featurize_graph
+    from molprop.nn.mpnn import MPNN, GraphInputs, MPNNConfig
+    torch.manual_seed(0)
+    model = MPNN(MPNNConfig(n_outputs=1, hidden_size=8, depth=3, ffn_hidden_size=4, dropout=0.0)).eval()
+    g = featurize_graph(Chem.MolFromSmiles("OCC(=O)N"))
+    x, e = torch.tensor(g.atom_features), torch.tensor(g.bond_features)
+    edges = [(int(a), int(b), k) for k, (a, b) in enumerate(g.bond_index)]
+    edges = [d for a, b, k in edges for d in ((a, b, k), (b, a, k))]
+    relu = torch.relu
+    with torch.no_grad():
+        h0 = [model.w_in(torch.cat([x[s], e[k]])) for s, t, k in edges]
+        h = [relu(v) for v in h0]
+        for _ in range(model.config.depth - 1):
+            new = []
+            for i, (s, t, k) in enumerate(edges):
+                m = sum((h[j] for j, (s2, t2, _) in enumerate(edges) if t2 == s and s2 != t), torch.zeros(8))
+                new.append(relu(h0[i] + model.w_message(m)))
+            h = new
+        atoms = []
+        for a in range(len(x)):
+            m = sum((h[j] for j, (s, t, _) in enumerate(edges) if t == a), torch.zeros(8))
+            atoms.append(relu(model.w_atom(torch.cat([x[a], m]))))
+        expected = torch.stack(atoms).mean(0)
+        got = model.embed(GraphInputs([g]).batch(np.arange(1), torch.device("cpu")))[0]
+    assert torch.allclose(got, expected, atol=1e-5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -106,3 +107,23 @@ def test_schedule_state_round_trip_and_mismatch():
     assert resumed.start_epoch(4) == schedule.start_epoch(4)
     with pytest.raises(ValueError, match="schedule"):
         WarmupCosineSchedule(other, 1e-3, 3, 10).load_state_dict(state)
+
+
+def test_gradient_clipping_bounds_the_step():
+    import torch
+    from torch import nn
+    from molprop.nn.training import fit
+    from molprop.nn.training_types import TrainConfig
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 4)).astype(np.float32), rng.normal(size=32) * 100
+    moved = {}
+    for clip in (1e-12, 1e3):
+        torch.manual_seed(0)
+        model = nn.Linear(4, 1)
+        start = [p.detach().clone() for p in model.parameters()]
+        cfg = TrainConfig(lr=1e-2, batch_size=8, max_epochs=3, warmup_epochs=0, patience=10, weight_decay=0.0,
+                          grad_clip=clip, start_from_epoch=0)
+        result = fit(model, "regression", (x, y), (x[:0], y[:0]), cfg, torch.device("cpu"))
+        model.load_state_dict(result.state_dict)
+        moved[clip] = max(float((p.detach() - s).abs().max()) for p, s in zip(model.parameters(), start))
+    assert moved[1e-12] < 1e-4 < moved[1e3]

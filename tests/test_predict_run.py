@@ -406,3 +406,22 @@ def test_a_second_run_on_an_output_being_written_stops_with_a_message(models, tm
     summary = predict_file(models.baseline, library, tmp_path / "out.parquet", n_jobs=1, progress=False)
     assert summary["rows"] == 2  # the lock released: the run goes ahead, and removes its lock file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.csv", "out.parquet"]
+
+
+def test_invalid_rows_among_valid_ones_keep_every_row_s_own_values(models, tmp_path):
+    from molprop.predict import PredictOptions, predict_file
+    raw = models.raw[["smiles", "name"]].head(30).reset_index(drop=True)
+    bad = pd.DataFrame({"smiles": ["C1CC", "CC(C)(C)(C)(C)C"], "name": ["bad0", "bad1"]})
+    lib = pd.concat([bad.iloc[:1], raw.iloc[:15], bad.iloc[1:], raw.iloc[15:]], ignore_index=True)
+    lib.to_csv(tmp_path / "lib.csv", index=False)
+    both = {}
+    for name, frame in (("mixed", lib), ("clean", raw)):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        predict_file(models.baseline, tmp_path / f"{name}.csv", tmp_path / f"{name}.parquet",
+                     PredictOptions(id_column="name"), n_jobs=1, progress=False)
+        both[name] = pd.read_parquet(tmp_path / f"{name}.parquet").set_index("id")
+    mixed, clean = both["mixed"], both["clean"]
+    assert mixed.loc[["bad0", "bad1"], "ad_similarity"].isna().all()
+    ok = mixed.drop(index=["bad0", "bad1"])
+    for column in ("prediction", "uncertainty", "ad_similarity", "in_domain"):
+        pd.testing.assert_series_equal(ok[column], clean.loc[ok.index, column], check_names=False, check_dtype=False)

@@ -221,3 +221,14 @@ def test_stratified_folds_with_a_class_rarer_than_the_folds_print_no_raw_warning
         warnings.simplefilter("error")
         folds = assign_folds(22, 4, 0, None, np.array([0] * 20 + [1] * 2))
     assert sorted(set(folds)) == [0, 1, 2, 3]
+
+
+def test_test_similarity_is_to_the_training_part_only_not_val():
+    from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, to_mols
+    from molprop.splits.report import split_report
+    smiles = ["c1ccccc1", "CCCCCCO", "CCCCCCCO"]  # val is the test molecule's near-twin
+    mols = to_mols(smiles)
+    labels = np.array(["train", "val", "test"])
+    _, sims = split_report(labels, np.full(3, -1), np.array([1.0, 2.0, 3.0]), "regression",
+                           murcko_scaffolds(mols), morgan_fingerprints(mols))
+    assert sims[0] == 0.0

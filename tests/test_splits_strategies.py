@@ -226,3 +226,24 @@ def test_one_scaffold_group_names_the_acyclic_case():
     mols = [Chem.MolFromSmiles(s) for s in smiles]
     with pytest.raises(ValueError, match="acyclic molecules in one group: the empty scaffold"):
         strategies.scaffold_split(murcko_scaffolds(mols), (0.8, 0.1, 0.1))
+
+
+def test_stratified_kfold_split_keeps_class_shares_per_fold_and_follows_the_seed():
+    from molprop.splits.config import SplitConfig
+    from molprop.splits.run import make_split
+    smiles = ["C" * (i + 1) + "O" for i in range(60)]
+    y = np.array([1] * 12 + [0] * 48)
+    cfgs = [SplitConfig(method="stratified", n_folds=4, seed=s, train=0.7, val=0.1, test=0.2,
+                        group_folds_by_scaffold=False)
+            for s in (0, 1)]
+    r0, r1 = (make_split(smiles, y, "classification", c) for c in cfgs)
+    rest = r0.fold >= 0
+    per_fold = pd.crosstab(r0.fold[rest], y[rest])
+    assert (per_fold[1].max() - per_fold[1].min()) <= 1
+    assert not np.array_equal(r0.fold, r1.fold)
+
+
+def test_stratified_folds_follow_the_seed():
+    from molprop.splits.kfold import assign_folds
+    strata = np.array([0, 1] * 20)
+    assert not np.array_equal(assign_folds(40, 5, 0, strata_of=strata), assign_folds(40, 5, 1, strata_of=strata))
