@@ -11,6 +11,7 @@ plots/error_vs_similarity.csv.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -152,12 +153,16 @@ def _print_uncertainty(uncertainty: dict, models: tuple[str, ...]) -> None:
         if figures.get("coverage") is None:
             continue
         coverage, rho = figures["coverage_ci"], figures["spread_error_spearman_ci"]
-        ranks = ("it ranks the errors" if rho["low"] > 0 else
-                 "an interval that takes in 0: it hardly tells which test molecules it errs on")
+        if not math.isfinite(figures["spread_error_spearman"]):
+            ranks = "the uncertainty is the same for every test molecule, so it ranks none of their errors"
+        else:
+            ranks = (f"Spearman of uncertainty and |error| {figures['spread_error_spearman']:.2f} "
+                     f"[{rho['low']:.2f}, {rho['high']:.2f}], " +
+                     ("it ranks the errors" if rho["low"] > 0 else
+                      "an interval that takes in 0: it hardly tells which test molecules it errs on"))
         print(f"evaluate {name} uncertainty: {figures['coverage_level']:.0%} intervals cover "
               f"{figures['coverage']:.1%} [{coverage['low']:.1%}, {coverage['high']:.1%}] of test molecules; "
-              f"Spearman of uncertainty and |error| {figures['spread_error_spearman']:.2f} "
-              f"[{rho['low']:.2f}, {rho['high']:.2f}], {ranks}")
+              f"{ranks}")
 
 
 if __name__ == "__main__":

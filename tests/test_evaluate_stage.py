@@ -105,6 +105,10 @@ def test_the_uncertainty_line_says_whether_it_ranks_the_errors(monkeypatch, caps
     model["spread_error_spearman_ci"]["low"] = 0.05
     _print_uncertainty(uncertainty, ("baseline", "model"))
     assert capsys.readouterr().out.endswith("[0.05, 0.40], it ranks the errors\n")
+    model["spread_error_spearman"] = float("nan")  # one uncertainty for all: no rank correlation
+    _print_uncertainty(uncertainty, ("baseline", "model"))
+    assert capsys.readouterr().out.endswith("of test molecules; the uncertainty is the same for every test "
+                                            "molecule, so it ranks none of their errors\n")
 
 
 def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch, capsys):
