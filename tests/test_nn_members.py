@@ -262,7 +262,8 @@ def test_a_calibration_that_ignores_the_spread_is_warned_about():
     members = [rng.normal(size=50) * 0.1 for _ in range(4)]  # spread ~0.1
     assert flat_uncertainty_warning({"all": members}, scale=7.0, floor=0.8) is None  # 0.7 of 0.8
     warning = flat_uncertainty_warning({"all": members}, scale=0.003, floor=0.6)
-    assert warning.startswith("the calibrated uncertainty is about the same for every molecule (+-0.6")
+    assert warning.startswith("the calibrated uncertainty is about the same for every molecule (+-0.6 at no "
+                              "spread, +-0.6 at the members' median spread)")
     assert flat_uncertainty_warning({"all": members}, scale=None, floor=None) is None
 
 

@@ -90,7 +90,8 @@ def flat_uncertainty_warning(predictions: Mapping[str, Sequence[np.ndarray]], sc
     typical = scale * float(np.median(np.concatenate(spreads)))
     if typical >= floor / 3:
         return None
-    return (f"the calibrated uncertainty is about the same for every molecule (+-{floor:.3g}, the floor; the "
-            f"members' spread adds {typical:.2g} at its median): on the validation part the spread did not "
+    at_median = float(np.hypot(floor, typical))
+    return (f"the calibrated uncertainty is about the same for every molecule (+-{floor:.3g} at no spread, "
+            f"+-{at_median:.3g} at the members' median spread): on the validation part the spread did not "
             "tell good predictions from bad ones. A larger validation part (split.fractions.val) or more "
             "members (train.ensemble_size) may help; until then read the uncertainty as one figure for all.")
