@@ -104,3 +104,13 @@ def test_multiclass_calibration_judges_the_top_class_confidence():
     # confidences 0.9 / 0.85 (right) in bin 0.8-1.0; 0.8 (right) there too; 0.75 (wrong) in 0.6-0.8
     assert curve["count"].tolist() == [1, 3]
     assert curve["observed"].tolist() == [0.0, 1.0]
+
+
+def test_an_error_on_the_interval_edge_counts_as_covered():
+    from scipy.stats import norm
+
+    from molprop.evaluation.uncertainty import observed_coverage
+
+    z = norm.ppf(0.5 + 0.5 / 2.0)
+    covered = observed_coverage(np.array([z, 10.0]), np.array([1.0, 1.0]), np.array([0.5]), np.ones((1, 2)))
+    assert covered[0, 0] == 0.5

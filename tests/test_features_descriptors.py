@@ -60,3 +60,23 @@ def test_nonfinite_overflow_and_errors_become_nan(monkeypatch):
 def test_unknown_set_is_rejected():
     with pytest.raises(ValueError, match="descriptor set"):
         descriptor_names("everything")
+
+
+def test_a_descriptor_is_dropped_only_above_the_nonfinite_fraction():
+    from types import SimpleNamespace
+
+    from molprop.features.config import DescriptorConfig, FeaturizeConfig
+    from molprop.features.report import FeatureReport
+
+    def report(limit, desc):
+        cfg = FeaturizeConfig(descriptors=DescriptorConfig(max_nonfinite_fraction=limit), graph=False)
+        rep = FeatureReport(cfg, ["a", "b"], len(desc))
+        rep.add([str(i) for i in range(len(desc))],
+                SimpleNamespace(n_clipped=0, descriptors=np.asarray(desc, dtype=np.float32), graphs=None))
+        return rep.dropped_descriptors()
+
+    # 'a' non-finite in exactly 1 of 5 (= 0.2): "more than this fraction" -> kept; 'b' in 2 of 5 -> dropped
+    desc = [[np.nan, np.nan], [1, np.nan], [2, 3], [3, 4], [4, 5]]
+    assert report(0.2, desc) == ["b"]
+    # limit 0: only descriptors with a non-finite value are dropped, never clean ones
+    assert report(0.0, [[1, np.nan], [2, 3]]) == ["b"]

@@ -88,3 +88,15 @@ def test_a_dative_bond_is_read_in_full():
     assert not np.array_equal(morgan_fingerprints([quick], MorganConfig())[0][0], full)
     read = parse_validated([smiles], ["x"], "row", "t", for_fingerprints=True)
     np.testing.assert_array_equal(morgan_fingerprints(read, MorganConfig())[0][0], full)
+
+
+def test_a_count_of_exactly_256_is_reported_as_clipped():
+    from rdkit import Chem
+
+    from molprop.features.config import MorganConfig
+    from molprop.features.fingerprints import morgan_fingerprints
+
+    chain = Chem.MolFromSmiles("C" * 258)  # 256 CH2 environments + 2 CH3 at radius 0
+    counts, n_clipped = morgan_fingerprints([chain], MorganConfig(radius=0, counts=True))
+    assert sorted(counts[0][counts[0] > 0].tolist()) == [2, 255]
+    assert n_clipped == 1

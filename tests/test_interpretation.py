@@ -303,3 +303,26 @@ def test_two_substructures_with_one_label_are_told_apart():
     assert ids[0] != ids[1]  # one position when folded to a single bit: a collision with one label
     found = bit_substructures(mols, [0], 0, 1)[0]
     assert {"[CH2](*)* (chain)", "[CH2](*)* (ring)"} <= {e.smiles for e in found}
+
+
+def test_a_bit_s_example_is_its_first_environment_in_the_molecule():
+    from rdkit import Chem
+
+    from molprop.interpretation.morgan_bits import bit_substructures, environment_identifiers
+
+    mol = Chem.MolFromSmiles("OCCO")
+    ids = environment_identifiers(mol, 0, 2048)
+    bit = ids[(0, 0)] % 2048  # the hydroxyl O, also at atom 3
+    assert ids[(3, 0)] == ids[(0, 0)]
+    (example,) = bit_substructures([mol], [bit], 0, 2048)[bit]
+    assert example.n_molecules == 1
+    assert example.environment == (0, 0)
+
+
+def test_a_radius_2_environment_reaches_two_bonds():
+    from rdkit import Chem
+
+    from molprop.interpretation.morgan_bits import environment_atoms
+
+    assert environment_atoms(Chem.MolFromSmiles("CCCCCCC"), 3, 2) == [1, 2, 3, 4, 5]
+    assert environment_atoms(Chem.MolFromSmiles("CCCCCCC"), 3, 1) == [2, 3, 4]

@@ -356,3 +356,14 @@ def test_a_member_s_feature_and_target_scaling_is_fitted_on_its_training_rows_on
         assert prep["highs"][0] == pytest.approx(a[:10].max())
     else:
         assert prep["quantiles"][0][-1] == pytest.approx(a[:10].max())
+
+
+def test_spread_calibration_finds_a_scale_far_from_rms_over_median_spread():
+    from molprop.models.calibration import spread_calibration
+
+    rng = np.random.default_rng(0)
+    spread = np.where(np.arange(400) % 10 == 0, 100.0, 1.0)  # a few huge spreads dominate the RMS
+    residual = spread * rng.standard_normal(400)  # true scale 1, floor 0; rms / median spread ~ 30
+    scale, floor = spread_calibration(residual, np.zeros(400), spread)
+    assert 0.7 < scale < 1.4
+    assert floor < 1.0

@@ -196,3 +196,16 @@ def test_dvc_can_set_every_list_after_another_change(tmp_path):
         apply_overrides(str(path), [f"{key}={json.dumps(value)}"])
         section, name = key.split(".")
         assert YAML(typ="safe").load(path.read_text())[section][name] == value, key
+
+
+@pytest.mark.parametrize("section, bad", [
+    ({"bootstrap": {"n_resamples": 9}}, "n_resamples"),
+    ({"calibration_bins": 1}, "calibration_bins"),
+    ({"bootstrap": {"confidence": 1}}, "confidence"),
+    ({"bootstrap": {"confidence": 0}}, "confidence"),
+])
+def test_the_schema_refuses_what_evaluate_config_refuses(section, bad):
+    from molprop.params_check import params_problems
+
+    problems = params_problems({"evaluate": section}, require_keys=False)
+    assert any(bad in p for p in problems), problems

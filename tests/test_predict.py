@@ -412,3 +412,15 @@ def test_ray_refuses_a_gpu_it_cannot_give(device, gpus, message):
 
     with pytest.raises(UserInputError, match=message):
         gpus_per_actor(device, gpus, 4)
+
+
+def test_sd_file_ids_are_stripped_like_table_ids(tmp_path):
+    from rdkit import Chem
+
+    from molprop.predict.stream import iter_chunks
+
+    block = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"))
+    path = tmp_path / "in.sdf"
+    path.write_text("  ethanol  " + block[block.index("\n"):] + ">  <cid>\n  C1  \n\n$$$$\n")
+    assert list(pd.concat(iter_chunks(path, 10))["id"]) == ["ethanol"]
+    assert list(pd.concat(iter_chunks(path, 10, id_column="cid"))["id"]) == ["C1"]

@@ -262,3 +262,20 @@ def test_report_warns_when_the_pipeline_is_not_up_to_date(repo, tmp_path):
     (plain / "reports/report_figures").write_text("a file where the folder goes")
     text = build_report(plain, plain / "reports/report.md", ReportConfig())
     assert "`dvc status` could not tell" in text and (plain / "reports/report_figures").is_dir()
+
+
+def test_the_base_is_the_first_candidate_that_resolves(tmp_path):
+    import subprocess
+
+    from molprop.report.diff import resolve_base
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=a@b", "-c", "user.name=p", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    (tmp_path / "f").write_text("1")
+    git("add", "f")
+    git("commit", "-q", "-m", "one")
+    git("branch", "other")
+    assert resolve_base(["nope", "main", "other"], tmp_path)[0] == "main"

@@ -808,3 +808,13 @@ def test_standardizing_does_not_follow_the_environments_stereo_perception(monkey
     monkeypatch.setenv("RDK_USE_LEGACY_STEREO_PERCEPTION", "0")
     assert [o.smiles for o in standardize_many(smiles, config, rules)] == usual
     assert usual[0] == "CC=C1CCC(C)CC1"  # legacy: no stereo on the exocyclic double bond
+
+
+def test_no_far_targets_when_more_than_max_share_are_far():
+    from molprop.validation.targets import far_targets
+
+    rng = np.random.default_rng(0)
+    values = list(-3.0 + 0.5 * rng.standard_normal(100))
+    assert len(far_targets(values + [500.0])) == 1  # one typo among 101: reported
+    # 5 far values of 105 (> 2%): a long tail, not a few mistakes -> nothing reported
+    assert len(far_targets(values + [500.0, 600.0, 700.0, 800.0, 900.0])) == 0
