@@ -68,6 +68,9 @@ def grouped_in_thousands(text: str, decimal: str) -> bool:
     return re.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(\{other}\d{{3}})+(\{decimal}\d*)?", text) is not None
 
 
+POINT_ZEROS = re.compile(r"[+-]?\d+\.0+")  # an integral number written with a decimal point
+
+
 def parse_number(text: str, decimal: str = ".") -> float:
     """``float`` of a number written with ``decimal`` (``.`` or ``,``) as its decimal mark;
     with ``,`` a point is refused (it would be a thousands separator). The minus sign U+2212
@@ -132,15 +135,17 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
 
 def read_label(value: object, decimal: str = ".") -> TargetOutcome:
     """A classification target as label text; integral numbers, given as numbers or as text
-    ("1", "1.0"; "1,0" with ``decimal`` ","), become the same label "1"."""
+    ("1", "1.0"; "1,0" with ``decimal`` ","; "1.0" with either mark), become the same label "1"."""
     text = target_text(value).strip()
     missing = _missing(text, "class label")
     if missing is not None:
         return missing
     try:
-        number = parse_number(text, decimal)
+        number = parse_number(text, "." if is_typed_number(value) else decimal)
     except ValueError:
-        return TargetOutcome(value=text)
+        if not POINT_ZEROS.fullmatch(text):  # "1.0" next to decimal-comma numbers: still 1
+            return TargetOutcome(value=text)
+        number = float(text)
     if math.isfinite(number) and number.is_integer():
         text = str(int(number))
     return TargetOutcome(value=text)
