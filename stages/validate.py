@@ -18,7 +18,7 @@ from pathlib import Path
 
 from common import read_params, run_stage
 
-from molprop.data.io import as_text, read_source, require_columns
+from molprop.data.io import as_text, read_source, require_columns, short_rows_warning
 from molprop.errors import UserInputError
 from molprop.schema import LABEL, ROW, TARGET
 from molprop.serialization import write_json
@@ -87,7 +87,7 @@ def main() -> int:
     else:
         target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes),
                            rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist())]
-    for warning in [*outcome.warnings, *filter(None, target_warnings)]:
+    for warning in [*outcome.warnings, *filter(None, [short_rows_warning(table), *target_warnings])]:
         print(f"validate: warning: {warning}")
     print(f"validate: {_counts(metrics)}, {metrics['n_standardized_changed']} changed by standardization")
     return 0

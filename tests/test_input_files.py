@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from molprop.data.io import InputFileError, read_source
+from molprop.data.io import InputFileError, read_source, short_rows_warning
 from molprop.errors import UserInputError
 from molprop.validation.config import TargetRules, ValidationConfig, config_from_params
 from molprop.validation.curate import curate
@@ -51,6 +51,18 @@ def test_a_trailing_separator_does_not_shift_the_columns(tmp_path):
     with pytest.raises(InputFileError) as refused:  # a real header: no line above it to delete
         read_source(_write(tmp_path / "e.csv", "name,smiles,y\nethanol, absolute,CCO,1.0\n"))
     assert "delete any line above" not in str(refused.value)
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_rows_with_fewer_fields_than_the_header_are_named(tmp_path, quoted):
+    """A name left out by hand moves the calc value into expt: read, but warned about by line."""
+    name = '"ethanol, abs."' if quoted else "ethanol"
+    text = f"sep=;\nsmiles;name;expt;calc\nCCO;{name};-5.0;-4.8\n\nCCCO;-4.9;-4.7\nCCCCO;butanol;-4.7\n"
+    table = read_source(_write(tmp_path / "in.csv", text))
+    assert table["expt"].tolist() == ["-5.0", "-4.7", "-4.7"]  # pandas pads the short rows at their end
+    warning = short_rows_warning(table)
+    assert warning.startswith("2 row(s) have fewer fields than the header (line(s) 5, 6): ")
+    assert short_rows_warning(read_source(_write(tmp_path / "ok.csv", "smiles,y\nCCO,1.0\n\nCCC,2.0\n"))) is None
 
 
 def test_a_repeated_column_name_is_refused(tmp_path):

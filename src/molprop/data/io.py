@@ -27,6 +27,7 @@ from molprop.errors import UserInputError
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".smi": r"\s+", ".smiles": r"\s+"}
 _SEPARATED_BY = {".csv": "comma", ".tsv": "tab", ".tab": "tab", ".txt": "tab"}
 SUPPORTED = (".yaml", ".yml", ".parquet", ".pq", ".sdf", ".sd", *TEXT_SEPARATORS)  # as molprop predict reads
+SHORT_ROWS = "molprop_short_rows"  # DataFrame.attrs key: lines of a text table with fewer fields than its header
 
 
 class InputFileError(UserInputError):
@@ -212,7 +213,9 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     if read_as_one_column(header):
         raise InputFileError(f"{path}: the header {header[0][:60]!r} was read as one column.{one_column_hint(path)}")
     if '"' in text:  # only a quote can make the parser read rows into one field
-        check_records(path, io.StringIO(text, newline=""), separator, skipped)
+        short = check_records(path, io.StringIO(text, newline=""), separator, skipped)
+    else:
+        short = short_lines(text, separator, skipped)
     try:
         # index_col=False: a row with a trailing separator does not turn the first column
         # into an index (which shifted every column); check_header refuses a real extra field
@@ -227,7 +230,17 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
         raise InputFileError(f"{path}: line {line} has {saw} fields, the header {expected}; add the missing "
                              f"column name(s) to the header, or quote the field that holds the separator"
                              f"{_decimal_comma_hint(separator)}.") from err
+    table.attrs[SHORT_ROWS] = short
     return table
+
+
+def short_lines(text: str, separator: str, skipped: int = 0) -> list[int]:
+    """Line numbers of the rows of a table without quotes that have fewer fields than its
+    header (blank lines aside; ``skipped``: lines above the header)."""
+    lines = text.lstrip("\ufeff").splitlines()
+    n_header = lines[0].count(separator)
+    return [number + skipped for number, line in enumerate(lines[1:], start=2)
+            if line.strip() and line.count(separator) < n_header]
 
 
 def read_as_one_column(names: Sequence[object]) -> bool:
@@ -272,21 +285,23 @@ def _decimal_comma_hint(separator: str) -> str:
             "the file with ';' between fields)") if separator == "," else ""
 
 
-def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) -> None:
+def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) -> list[int]:
     """One pass over a table's records (``handle`` after any lines before the header;
     ``skipped``: how many, for the line numbers) with the csv module in strict mode. Refuses an
     unmatched quote: a quote that opens a field must close right before a separator or the end
     of the line, and the rows after an unmatched one would vanish into its field until the next
     quote (which then stands before other text) or the end of the file. Refuses a row with more
     fields than the header, empty trailing fields aside. A quoted field over several lines is
-    fine."""
+    fine. Returns the lines where rows with fewer fields than the header start."""
     reader = csv.reader(handle, delimiter=separator, strict=True)
-    header, start = None, 1
+    header, start, short = None, 1, []
     limit = csv.field_size_limit(sys.maxsize)  # pandas reads fields of any length
     try:
         for fields in reader:
             if header is None:
                 header = fields if fields else None
+            elif fields and len(fields) < len(header) and any(field.strip() for field in fields):
+                short.append(start + skipped)
             elif len(_without_trailing_empty(fields)) > len(header):
                 raise InputFileError(f"{path}: line {start + skipped} has {len(fields)} fields, the header "
                                      f"{len(header)}; add the missing column name(s) to the header, or quote the "
@@ -302,6 +317,7 @@ def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) 
             "that field. Remove the quote or close it.") from err
     finally:
         csv.field_size_limit(limit)
+    return short
 
 
 def read_source(source: str | Path) -> pd.DataFrame:
@@ -342,7 +358,22 @@ def read_source(source: str | Path) -> pd.DataFrame:
         table = _read_text_table(path, TEXT_SEPARATORS[suffix])
     if table.empty:
         raise InputFileError(f"{path}: the table has no data rows.")
-    return table.reset_index(drop=True)
+    attrs = table.attrs
+    table = table.reset_index(drop=True)
+    table.attrs = attrs
+    return table
+
+
+def short_rows_warning(table: pd.DataFrame) -> str | None:
+    """A warning naming the lines of a text table with fewer fields than its header (read
+    with the missing fields empty at the row's end), or None."""
+    lines = table.attrs.get(SHORT_ROWS) or []
+    if not lines:
+        return None
+    shown = ", ".join(map(str, lines[:10])) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+    return (f"{len(lines)} row(s) have fewer fields than the header (line(s) {shown}): their missing fields "
+            "were read as empty at the end of the row. If a field in the middle was left out, the values "
+            "after it stand in the wrong columns (a name read as the target); check those lines.")
 
 
 def _index_as_columns(table: pd.DataFrame) -> pd.DataFrame:
