@@ -66,6 +66,8 @@ def _message_hint(case: pd.Series) -> str:
     """A piece of text the rejection message must contain for the user to act on it."""
     smiles = "" if pd.isna(case.smiles) else case.smiles
     target = "" if pd.isna(case.target) else case.target.strip()
+    if case.expected == "missing_smiles" and smiles:  # a marker or a spreadsheet error: named
+        return f"'{smiles}'"
     if case.expected == "trailing_text":
         return smiles.split(maxsplit=1)[1]
     if case.expected == "metal":

@@ -18,7 +18,7 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from molprop.molecules import use_legacy_stereo_perception
 from molprop.validation.config import MoleculeRules, StandardizeConfig
-from molprop.validation.targets import MISSING_MARKERS, cell_text, is_missing
+from molprop.validation.targets import MISSING_MARKERS, SPREADSHEET_ERROR, cell_text, is_missing
 
 RDLogger.DisableLog("rdApp.*")  # every failure is reported as a rejected row instead
 
@@ -264,6 +264,9 @@ def _check_text(value: object, remove_stereo: bool = False) -> str:
     if text.lower() in MISSING_MARKERS:  # R's NA, 'n/a', '?': never a SMILES
         raise _Rejected("missing_smiles", f"The SMILES cell holds '{text}', read as a missing-value marker. "
                         "Fill it in or drop the row.")
+    if SPREADSHEET_ERROR.fullmatch(text):
+        raise _Rejected("missing_smiles", f"The SMILES cell holds the spreadsheet error '{text}': the "
+                        "spreadsheet could not compute it. Fix the formula (or paste the values) or drop the row.")
     if text.startswith("InChI="):
         raise _Rejected("inchi_not_smiles", f"'{text[:60]}' is an InChI string, not a SMILES. "
                         "Convert it to SMILES (e.g. RDKit Chem.MolFromInchi) first.")
