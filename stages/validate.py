@@ -41,6 +41,9 @@ def main() -> int:
     source, smiles_col, target_col = data["source"], data["smiles_column"], data["target_column"]
     config, expectations = config_from_params(params["validate"], data["task"], target_col,
                                               str(data.get("decimal", ".")), data.get("positive_class"))
+    if smiles_col == target_col:
+        raise UserInputError(f"data.smiles_column and data.target_column are both '{smiles_col}'; set "
+                             "data.target_column to the column of the measured property.")
     table = read_source(source)  # a problem with the file as a whole: InputFileError, one line
     require_columns(table, {"data.smiles_column": smiles_col, "data.target_column": target_col}, source)
     mistake = decimal_mark_mistake(table[target_col], config.target.decimal) if data["task"] == "regression" else None

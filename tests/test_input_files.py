@@ -190,6 +190,16 @@ def test_a_damaged_gzipped_sd_file_is_named(tmp_path):
             read_source(tmp_path / name)
 
 
+def test_an_sd_file_saved_as_utf16_is_named_so(tmp_path):
+    from rdkit import Chem
+
+    block = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")) + ">  <y>\n1.5\n\n$$$$\n"
+    (tmp_path / "wide.sdf").write_bytes(block.encode("utf-16"))
+    with pytest.raises(InputFileError, match=r"wide.sdf: record 1 \(from line 1\) holds NUL bytes.*saved as "
+                                             r"UTF-16\?\). Save it as UTF-8"):
+        read_source(tmp_path / "wide.sdf")
+
+
 def test_smi_rows_must_have_the_header_s_fields(tmp_path):
     text = "# from vendor X\nsmiles name y\nCCO ethanol 1.0\nC[C@H](N)C(=O)O |&1:1| alanine 2\n"
     table = read_source(_write(tmp_path / "ok.smi", text))  # a comment line before the header is no row

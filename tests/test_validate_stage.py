@@ -70,6 +70,8 @@ def test_semicolon_file_with_decimal_commas_is_read_with_data_decimal(tmp_path):
 @pytest.mark.parametrize("csv, params, expected", [
     ("SMILES_str,logS\nCCO,1\n", {}, "no column 'smiles' (data.smiles_column in params.yaml). Did you mean 'SMILES_str'?"),
     ("smiles,logs\nCCO,1\n", {}, "Did you mean 'logs'?"),
+    ("canonical_smiles,logS\nCCO,1\n", {}, "Did you mean 'canonical_smiles'?"),
+    ("smiles,logS\nCCO,1\n", {"target_column": "smiles"}, "data.smiles_column and data.target_column are both"),
     ("", {}, "the file is empty"),
     ("smiles,logS\n", {}, "no data rows"),
     (b"smiles,logS\nCCO,1\nC\xe9C,2\n", {}, "line 3 is not valid UTF-8"),

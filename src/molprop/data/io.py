@@ -423,6 +423,8 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
             continue
         lower = {c.lower(): c for c in present}
         close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
+        # canonical_smiles, SMILES_std: names that hold the wanted one
+        close += [c for c in present if name.lower() in c.lower() and c not in close][: 3 - len(close)]
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         if key == "data.smiles_column" and file_suffix(source)[0] in (".sdf", ".sd"):
             hint = (" In an SD file the structures are each record's mol block, read into the column "

@@ -57,6 +57,9 @@ def sd_molecules(path: str | Path) -> Iterator[Chem.Mol]:
             mol = _first(supplier, block, sanitize=True)
         if mol is None:  # not blocked: where this fails too, RDKit's line says why before the error below
             mol = _first(supplier, block, sanitize=False)
+        if mol is None and "\x00" in block:
+            raise SDRecordError(f"{path}: record {index + 1} (from line {line}) holds NUL bytes: not a text "
+                                "SD file (a binary file, or text saved as UTF-16?). Save it as UTF-8.")
         if mol is None:
             raise SDRecordError(f"{path}: record {index + 1} (counting from 1; from line {line}, "
                                 f"{block.splitlines()[0][:40]!r}) is not a readable mol block; fix or "
