@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from molprop.evaluation import weighted
 from molprop.evaluation.metrics import classification_metrics, regression_metrics, summarize_members
 from molprop.evaluation.predictions import plot_table, prediction_table
 from molprop.models.predictor import Predictions
@@ -73,6 +74,19 @@ def test_multiclass_brier_sums_over_classes_and_f1_is_macro():
     m = classification_metrics(y, proba)
     assert m["brier"] == pytest.approx(np.mean([0.06, 0.14, 0.25 + 0.01 + 0.36]))
     assert m["f1"] == pytest.approx((2 / 3 + 1 + 0) / 3)  # class 2 never predicted: F1 0
+
+
+def test_multiclass_f1_averages_over_the_measured_classes_for_every_model():
+    """A class absent from the test part, predicted by one model only, must not add a 0 to that
+    model's mean alone (the comparison of two models then measured the class sets)."""
+    y = np.array([0, 0, 1, 1])
+    # both models get molecule 3 wrong; one calls it class 2, which no test molecule is
+    to_class_0, to_class_2 = (np.eye(3)[[0, 0, 1, wrong]] * 0.8 + 0.05 for wrong in (0, 2))
+    f1_0, f1_2 = classification_metrics(y, to_class_0)["f1"], classification_metrics(y, to_class_2)["f1"]
+    assert f1_0 == pytest.approx((0.8 + 2 / 3) / 2)  # class 0: 2 of 3 called are right; class 1: 1 of 2 found
+    assert f1_2 == pytest.approx((1.0 + 2 / 3) / 2)  # never (1 + 2/3 + 0) / 3
+    counts = np.ones((1, 4))
+    assert weighted.classification(y, to_class_2, counts)["f1"][0] == pytest.approx(f1_2)
 
 
 def test_multiclass_metrics_are_one_vs_rest_and_perfect_when_ranking_is():

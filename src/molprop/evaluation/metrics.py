@@ -65,7 +65,7 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
     """Accuracy, ROC-AUC, PR-AUC (average precision), F1, MCC and Brier score.
 
     ``proba`` is (n, K) class probabilities. Two classes: AUCs and F1 of class 1. More:
-    one-vs-rest macro averages of the AUCs over the classes present in ``y``, macro F1,
+    one-vs-rest macro averages of the AUCs and macro F1, over the classes present in ``y``;
     multi-class MCC. AUCs are NaN when ``y`` holds a single class.
     """
     from sklearn import metrics as skm
@@ -77,8 +77,10 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
         warnings.simplefilter("ignore")  # zero-division and single-class warnings: values defined
         out = {
             "accuracy": float(skm.accuracy_score(y, label)),
+            # more classes: macro over the classes measured, the same set for every model (a
+            # class only one model predicts would otherwise add a 0 to that model's mean alone)
             "f1": float(skm.f1_score(y, label, average="binary" if n_classes == 2 else "macro",
-                                     zero_division=0.0)),
+                                     labels=None if n_classes == 2 else np.unique(y), zero_division=0.0)),
             "mcc": float(skm.matthews_corrcoef(y, label)),
             "brier": float(brier_per_molecule(y, proba).mean()),
         }

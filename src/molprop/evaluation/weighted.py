@@ -135,7 +135,7 @@ def confusion(y: np.ndarray, label: np.ndarray, n_classes: int, weights: np.ndar
 
 
 def f1_and_mcc(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """F1 (class 1 of two; else macro over classes seen in either column or row) and
+    """F1 (class 1 of two; else macro over the classes measured, the rows with a count) and
     Matthews correlation (multi-class form; 0 where undefined) of (B, K, K) matrices."""
     tp = np.diagonal(matrices, axis1=1, axis2=2)
     measured, predicted = matrices.sum(axis=2), matrices.sum(axis=1)
@@ -143,7 +143,7 @@ def f1_and_mcc(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if matrices.shape[1] == 2:
         f1 = per_class[:, 1]
     else:
-        seen = (measured + predicted) > 0
+        seen = measured > 0
         f1 = _divide((per_class * seen).sum(axis=1), seen.sum(axis=1))
     total = measured.sum(axis=1)
     cov = tp.sum(axis=1) * total - (measured * predicted).sum(axis=1)
