@@ -115,6 +115,37 @@ def test_classifier_outputs_labels_and_probabilities(models, library, tmp_path):
     assert out.loc[out["status"] != "ok", "prediction"].isna().all()
 
 
+def test_a_k_fold_classifier_s_uncertainty_is_the_spread_over_every_fold_s_members(models, library, tmp_path):
+    """The folds' disagreement is uncertainty too: not the within-fold spread (what a k-fold
+    regression model's calibration is fitted on), as docs/predict.md says."""
+    import shutil
+    from dataclasses import replace
+
+    from predict_models import _forest
+
+    from molprop.models.store import load_card, load_sklearn_member, save_card, save_sklearn_member
+
+    kfold = tmp_path / "kfold"
+    shutil.copytree(models.classifier, kfold, ignore=shutil.ignore_patterns("member_0"))
+    _, prep = load_sklearn_member(models.classifier / "member_0")
+    x, y = prep.transform(models.features), models.validated["y"].to_numpy()
+    labels, names = (y > np.median(y)).astype(int), []
+    for fold in range(2):
+        rows = np.flatnonzero(np.arange(len(y)) % 3 != fold)  # the folds see other molecules
+        for member in range(2):
+            names.append(f"fold_{fold}_member_{member}")
+            save_sklearn_member(kfold / names[-1], _forest(x[rows], labels[rows], "classification", 10,
+                                                           seed=2 * fold + member), prep)
+    save_card(kfold, replace(load_card(models.classifier), members=names))
+    predict_file(kfold, library, tmp_path / "k.parquet", PredictOptions(id_column="name"), n_jobs=1,
+                 progress=False)
+    pred, rows = _expected(models, kfold)
+    got = pd.read_parquet(tmp_path / "k.parquet").set_index("row").loc[rows]
+    best = pred.mean.argmax(axis=1)
+    expected = pred.members.std(axis=0)[np.arange(len(best)), best]
+    assert np.allclose(got["uncertainty"], expected) and not np.allclose(expected, pred.spread[np.arange(len(best)), best])
+
+
 def test_an_interrupted_run_resumes_where_it_stopped(models, library, tmp_path, monkeypatch):
     options = PredictOptions(id_column="name", chunk_size=40)
     reference = tmp_path / "reference.parquet"

@@ -170,9 +170,9 @@ def predict_prepared(batches: Sequence[Prepared], model, config: FeaturizeConfig
         pred = model.predict(_feature_frame(parts, config), graphs)
         similarity[ok] = np.concatenate([b.similarity for b in batches])
         prediction[ok] = pred.mean
-        if n_classes:  # the spread of the probability of the predicted class
+        if n_classes:  # the spread over all members (k-fold: every fold's) of the predicted class's probability
             best = pred.mean.argmax(axis=1)
-            uncertainty[ok] = pred.spread[np.arange(n_ok), best]
+            uncertainty[ok] = pred.members.std(axis=0)[np.arange(n_ok), best]
         else:
             uncertainty[ok] = pred.uncertainty
     columns = {name: frame[name] for name in ("row", "id", "smiles_input", "smiles")}
