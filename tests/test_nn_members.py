@@ -202,6 +202,8 @@ def test_ensemble_validation_scores_the_mean_and_fits_the_spread_scale():
                                 {"fold_0": [np.array([0.0, 1.0])], "fold_1": [np.array([2.0, 4.0])]}, y,
                                 "regression")
     assert folds["fold_0_val_rmse"] == 0.0 and folds["fold_1_val_rmse"] == pytest.approx(np.sqrt(0.5))
+    # and pooled out of fold, under a single split's keys (dvc exp show / metrics diff line them up)
+    assert folds["val_rmse"] == pytest.approx(np.sqrt(1.0 / 4))  # errors 0, 0, 0, 1
     assert folds["uncertainty_scale"] is None and folds["uncertainty_floor"] is None
 
 

@@ -59,18 +59,23 @@ def ensemble_validation(val_rows: Mapping[str, np.ndarray], predictions: Mapping
                         y: np.ndarray, task: str) -> dict:  # fmt: skip
     """Validation scores of each partition's ensemble (the mean of its members' predictions
     for the partition's ``val_rows`` of ``y``), keys prefixed ``<partition>_`` when there are
-    several, and ``uncertainty_scale`` and ``uncertainty_floor``: for regression, the
+    several, plus then the unprefixed scores of all partitions' validation rows pooled (k-fold:
+    out-of-fold, comparable with a single split's), and ``uncertainty_scale`` and
+    ``uncertainty_floor``: for regression, the
     :func:`spread_calibration` fitted on the validation molecules of every partition with more
     than one member (else None)."""
     out: dict = {}
-    ys, means, spreads = [], [], []
+    ys, means, spreads, pooled_y, pooled_mean = [], [], [], [], []
     for name, preds in predictions.items():
         stacked = np.stack(preds)
         val_y = np.asarray(y)[val_rows[name]]
         prefix = "" if len(predictions) == 1 else f"{name}_"
         out |= {f"{prefix}val_{k}": v for k, v in score(task, val_y, stacked.mean(axis=0)).items()}
+        pooled_y.append(val_y), pooled_mean.append(stacked.mean(axis=0))
         if task == "regression" and len(preds) > 1:
             ys.append(val_y), means.append(stacked.mean(axis=0)), spreads.append(stacked.std(axis=0))
+    if len(predictions) > 1 and sum(map(len, pooled_y)):
+        out |= {f"val_{k}": v for k, v in score(task, np.concatenate(pooled_y), np.concatenate(pooled_mean)).items()}
     fitted = spread_calibration(np.concatenate(ys), np.concatenate(means), np.concatenate(spreads)) if ys else None
     out["uncertainty_scale"], out["uncertainty_floor"] = fitted if fitted is not None else (None, None)
     return out
