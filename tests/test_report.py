@@ -213,6 +213,23 @@ def test_rendering_repeats_byte_for_byte_and_draws_confusion_matrices(tmp_path):
     assert (tmp_path / "one.png").read_bytes().startswith(PNG_MAGIC)
 
 
+def test_a_classification_s_predicted_vs_measured_is_counted_per_class_pair(tmp_path, monkeypatch):
+    """Class indices in a scatter put every molecule on a few points: one matrix per model."""
+    import matplotlib.axes
+
+    from molprop.report.figures import render_class_confusion
+
+    pd.DataFrame({"measured": [0, 1, 2, 2, 0], "baseline": [0, 1, 2, 1, 0], "model": [0, 2, 2, 2, 1]}).to_csv(
+        tmp_path / "p.csv", index=False)
+    spec = PlotSpec("p", "scatter", {"p.csv": "measured"}, {"p.csv": ["baseline", "model"]}, "Predicted vs measured")
+    drawn = []
+    real = matplotlib.axes.Axes.imshow
+    monkeypatch.setattr(matplotlib.axes.Axes, "imshow", lambda ax, values, **kw: drawn.append(values) or real(ax, values, **kw))
+    render_class_confusion(spec, tmp_path, tmp_path / "p.png", ["high", "low", "mid"])
+    assert (tmp_path / "p.png").read_bytes().startswith(PNG_MAGIC)
+    assert [m.tolist() for m in drawn] == [[[2, 0, 0], [0, 1, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1], [0, 0, 2]]]
+
+
 def test_a_plot_with_a_file_missing_draws_the_others_and_says_so(tmp_path, monkeypatch):
     import matplotlib.axes
 

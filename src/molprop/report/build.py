@@ -15,7 +15,7 @@ import yaml
 
 from molprop.errors import UserInputError
 from molprop.report.diff import Diff, changed_files, dvc_diff, head_commit, resolve_base, rows_of, stale_stages
-from molprop.report.figures import plot_specs, render
+from molprop.report.figures import POINTS, plot_specs, render, render_class_confusion
 from molprop.report.markdown import cell, has_intervals, image, metrics_tables, table
 from molprop.report.metrics import load_metrics
 
@@ -142,11 +142,16 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     lines += [_diff_section("metrics", base, root, config.base[0]), "",
               _diff_section("params", base, root, config.base[0]), ""]
 
+    split = root / "metrics/split.json"
+    labels = json.loads(split.read_text()).get("class_labels") if split.is_file() else None
     lines += ["## Plots", ""]
     for spec in plot_specs(dvc_yaml):
         target = figures / f"{Path(spec.id).stem if '/' in spec.id else spec.id}.png"
         try:
-            render(spec, root, target, identity_line=spec.id in config.identity_line)
+            if labels and spec.id in config.identity_line and spec.template in POINTS:  # classes: counts
+                render_class_confusion(spec, root, target, [labels[str(k)] for k in range(len(labels))])
+            else:
+                render(spec, root, target, identity_line=spec.id in config.identity_line)
         except (OSError, ValueError, KeyError) as error:
             lines += [f"*{cell(spec.title)}*: not drawn ({cell(error)}).", ""]
             continue
@@ -159,8 +164,6 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
             if (interpret / name).is_file():  # copied: the report and its figures folder go alone (CI artifact)
                 shutil.copyfile(interpret / name, figures / f"interpret_{name}")
                 lines += [image((figures / f"interpret_{name}").relative_to(out.parent).as_posix(), title), ""]
-        split = root / "metrics/split.json"
-        labels = json.loads(split.read_text()).get("class_labels") if split.is_file() else None
         for worst in sorted(interpret.glob("worst_*.csv")):
             lines += [f"**Worst test predictions: {worst.stem[len('worst_'):]}**", "",
                       _worst_table(worst, config.n_worst, labels), ""]

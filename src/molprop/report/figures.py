@@ -130,6 +130,37 @@ def render(spec: PlotSpec, root: Path, out: Path, identity_line: bool = False) -
     plt.close(fig)
 
 
+def render_class_confusion(spec: PlotSpec, root: Path, out: Path, classes: list[str]) -> None:
+    """A scatter of predicted against measured class indices (a classification run's
+    predicted-vs-measured plot) drawn as one confusion matrix per predicting column, the
+    classes named by ``classes`` (index order): a scatter put every molecule on a few points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    file, fields = next(iter(spec.y.items()))
+    data, measured = read_data(root / file), spec.x.get(file)
+    fig, axes = plt.subplots(1, len(fields), figsize=(0.8 + 3.6 * len(fields), 4.0), squeeze=False)
+    names = [textwrap.shorten(str(c), 16, placeholder="...") for c in classes]
+    for ax, predicted in zip(axes[0], fields):
+        counts = np.zeros((len(classes), len(classes)))
+        np.add.at(counts, (data[measured].astype(int), data[predicted].astype(int)), 1)
+        ax.imshow(counts, cmap="Blues")
+        ax.set_xticks(range(len(names)), names, rotation=45 if len(names) > 3 else 0, ha="right"
+                      if len(names) > 3 else "center", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        for (i, j), v in np.ndenumerate(counts):
+            ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8,
+                    color="white" if v > counts.max() / 2 else "black")
+        ax.set_xlabel(f"{predicted}: predicted class")
+        ax.set_ylabel(f"{measured} class")
+    fig.suptitle("\n".join(textwrap.wrap(f"{spec.title} (molecules per class pair)", 70)), fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
 def _confusion(ax, actual: pd.Series, predicted: pd.Series, normalized: bool) -> None:
     table = pd.crosstab(actual.astype(str), predicted.astype(str))
     values = table.to_numpy(dtype=float)
