@@ -133,7 +133,9 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
     p_value = comparison.get("wilcoxon_p_value")
     verdict = ("" if difference is None or difference == 0 else
                f": the {'model' if difference < 0 else 'baseline'} errs less on average")
-    if verdict and (p_value is None or p_value >= SIGNIFICANCE):
+    if verdict and not _defined(p_value):
+        verdict += ", but the paired test is undefined here (too few molecules): neither is clearly better"
+    elif verdict and p_value >= SIGNIFICANCE:
         verdict += (f", but not significantly (p >= {SIGNIFICANCE}): on this test part neither is "
                     "clearly better")
     print(f"evaluate model vs baseline: the model errs less on {better}, the baseline on {worse} test molecules; "
@@ -147,23 +149,39 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
 
 def _print_uncertainty(uncertainty: dict, models: tuple[str, ...]) -> None:
     """One line per regression model with an uncertainty: its intervals' coverage and whether
-    it ranks the test errors (Spearman of uncertainty and |error|, with its bootstrap interval)."""
+    it ranks the test errors (Spearman of uncertainty and |error|, with its bootstrap interval).
+    Undefined figures arrive as None (metrics/*.json's null)."""
     for name in models:
         figures = uncertainty.get(name, {})
         if figures.get("coverage") is None:
             continue
-        coverage, rho = figures["coverage_ci"], figures["spread_error_spearman_ci"]
-        if not math.isfinite(figures["spread_error_spearman"]):
-            ranks = "the uncertainty is the same for every test molecule, so it ranks none of their errors"
+        coverage, rho = figures.get("coverage_ci") or {}, figures.get("spread_error_spearman_ci") or {}
+        spearman = figures.get("spread_error_spearman")
+        if not _defined(spearman):
+            ranks = ("the Spearman of uncertainty and |error| is undefined (one uncertainty for every test "
+                     "molecule, or too few of them), so it ranks none of their errors")
         else:
-            ranks = (f"Spearman of uncertainty and |error| {figures['spread_error_spearman']:.2f} "
-                     f"[{rho['low']:.2f}, {rho['high']:.2f}], " +
-                     ("it ranks the errors" if rho["low"] > 0 else
-                      "an interval that takes in 0: it hardly tells which test molecules it errs on"))
-        print(f"evaluate {name} uncertainty: {figures['coverage_level']:.0%} intervals cover "
-              f"{figures['coverage']:.1%} [{coverage['low']:.1%}, {coverage['high']:.1%}] of test molecules; "
-              f"{ranks}")
+            low, high = rho.get("low"), rho.get("high")
+            verdict = ("it ranks the errors" if _defined(low) and low > 0 else
+                       "it ranks them backwards (larger uncertainty, smaller error)" if _defined(high) and high < 0
+                       else "an interval that takes in 0: it hardly tells which test molecules it errs on")
+            ranks = f"Spearman of uncertainty and |error| {spearman:.2f} [{_fixed(low)}, {_fixed(high)}], {verdict}"
+        raw = " (the raw member spread, not calibrated)" if figures.get("uncertainty_scale") is None else ""
+        print(f"evaluate {name} uncertainty{raw}: {figures['coverage_level']:.0%} intervals cover "
+              f"{figures['coverage']:.1%} [{_percent(coverage.get('low'))}, {_percent(coverage.get('high'))}] "
+              f"of test molecules; {ranks}")
 
+
+def _defined(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _fixed(value: float | None) -> str:
+    return f"{value:.2f}" if _defined(value) else "n/a"
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:.1%}" if _defined(value) else "n/a"
 
 if __name__ == "__main__":
     run_stage(main)

@@ -95,7 +95,8 @@ def test_the_uncertainty_line_says_whether_it_ranks_the_errors(monkeypatch, caps
     from evaluate import _print_uncertainty
 
     model = {"coverage": 0.938462, "coverage_ci": {"low": 0.876923, "high": 0.984615}, "coverage_level": 0.9,
-             "spread_error_spearman": 0.160096, "spread_error_spearman_ci": {"low": -0.0894, "high": 0.397}}
+             "spread_error_spearman": 0.160096, "spread_error_spearman_ci": {"low": -0.0894, "high": 0.397},
+             "uncertainty_scale": 7.48}
     uncertainty = {"baseline": {"coverage": None, "reason": "1 member"}, "model": model}
     _print_uncertainty(uncertainty, ("baseline", "model"))
     out = capsys.readouterr().out
@@ -105,10 +106,17 @@ def test_the_uncertainty_line_says_whether_it_ranks_the_errors(monkeypatch, caps
     model["spread_error_spearman_ci"]["low"] = 0.05
     _print_uncertainty(uncertainty, ("baseline", "model"))
     assert capsys.readouterr().out.endswith("[0.05, 0.40], it ranks the errors\n")
-    model["spread_error_spearman"] = float("nan")  # one uncertainty for all: no rank correlation
+    model["spread_error_spearman_ci"] = {"low": -0.9, "high": -0.2}
     _print_uncertainty(uncertainty, ("baseline", "model"))
-    assert capsys.readouterr().out.endswith("of test molecules; the uncertainty is the same for every test "
-                                            "molecule, so it ranks none of their errors\n")
+    assert capsys.readouterr().out.endswith("it ranks them backwards (larger uncertainty, smaller error)\n")
+    # one uncertainty for all, or a single test molecule: undefined figures are null (None) here
+    model |= {"spread_error_spearman": None, "spread_error_spearman_ci": {"low": None, "high": None},
+              "coverage_ci": {"low": None, "high": None}, "uncertainty_scale": None}
+    _print_uncertainty(uncertainty, ("baseline", "model"))
+    assert capsys.readouterr().out == (
+        "evaluate model uncertainty (the raw member spread, not calibrated): 90% intervals cover 93.8% [n/a, n/a] "
+        "of test molecules; the Spearman of uncertainty and |error| is undefined (one uncertainty for every "
+        "test molecule, or too few of them), so it ranks none of their errors\n")
 
 
 def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch, capsys):
