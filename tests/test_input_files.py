@@ -63,6 +63,13 @@ def test_rows_with_fewer_fields_than_the_header_are_named(tmp_path, quoted):
     warning = short_rows_warning(table)
     assert warning.startswith("2 row(s) have fewer fields than the header (line(s) 5, 6): ")
     assert short_rows_warning(read_source(_write(tmp_path / "ok.csv", "smiles,y\nCCO,1.0\n\nCCC,2.0\n"))) is None
+    # a header ending in a separator names no field there; a form feed in a name breaks no line
+    quote = '"' if quoted else ""
+    trailing = f"smiles,y,\nCCO,{quote}1.0{quote}\nCCC,2.0\nCCN,\x0c3.0\n"
+    assert short_rows_warning(read_source(_write(tmp_path / "trailing.csv", trailing))) is None
+    broken = "smiles,name,y\nCCO,eth\x0canol,1.0\nCCC,2.0\nCCN,amine\u2028x,3\n"
+    assert short_rows_warning(read_source(_write(tmp_path / "ff.csv", broken))).startswith(
+        "1 row(s) have fewer fields than the header (line(s) 3): ")
 
 
 def test_a_repeated_column_name_is_refused(tmp_path):

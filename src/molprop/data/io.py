@@ -27,6 +27,7 @@ from molprop.errors import UserInputError
 TEXT_SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t", ".smi": r"\s+", ".smiles": r"\s+"}
 _SEPARATED_BY = {".csv": "comma", ".tsv": "tab", ".tab": "tab", ".txt": "tab"}
 SUPPORTED = (".yaml", ".yml", ".parquet", ".pq", ".sdf", ".sd", *TEXT_SEPARATORS)  # as molprop predict reads
+LINE_BREAK = re.compile(r"\r\n|\n|\r")
 SHORT_ROWS = "molprop_short_rows"  # DataFrame.attrs key: lines of a text table with fewer fields than its header
 
 
@@ -237,10 +238,10 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
 def short_lines(text: str, separator: str, skipped: int = 0) -> list[int]:
     """Line numbers of the rows of a table without quotes that have fewer fields than its
     header (blank lines aside; ``skipped``: lines above the header)."""
-    lines = text.lstrip("\ufeff").splitlines()
-    n_header = lines[0].count(separator)
+    lines = LINE_BREAK.split(text.lstrip("\ufeff"))  # as pandas breaks lines (not at \f, U+2028...)
+    n_named = len(_without_trailing_empty(lines[0].split(separator)))  # "smiles,y," names 2 fields
     return [number + skipped for number, line in enumerate(lines[1:], start=2)
-            if line.strip() and line.count(separator) < n_header]
+            if line.strip() and line.count(separator) + 1 < n_named]
 
 
 def read_as_one_column(names: Sequence[object]) -> bool:
@@ -300,7 +301,7 @@ def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) 
         for fields in reader:
             if header is None:
                 header = fields if fields else None
-            elif fields and len(fields) < len(header) and any(field.strip() for field in fields):
+            elif fields and len(fields) < len(_without_trailing_empty(header)) and any(f.strip() for f in fields):
                 short.append(start + skipped)
             elif len(_without_trailing_empty(fields)) > len(header):
                 raise InputFileError(f"{path}: line {start + skipped} has {len(fields)} fields, the header "
