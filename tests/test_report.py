@@ -228,6 +228,12 @@ def test_a_classification_s_predicted_vs_measured_is_counted_per_class_pair(tmp_
     render_class_confusion(spec, tmp_path, tmp_path / "p.png", ["high", "low", "mid"])
     assert (tmp_path / "p.png").read_bytes().startswith(PNG_MAGIC)
     assert [m.tolist() for m in drawn] == [[[2, 0, 0], [0, 1, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1], [0, 0, 2]]]
+    from molprop.report.figures import _short_names
+
+    assert _short_names(["low", "very_poorly_hydrated_compounds", "very_poorly_hydrated_other"], 16) == [
+        "low", "1: very_poorly_hy\u2026", "2: very_poorly_hy\u2026"]
+    with pytest.raises(ValueError, match="class indices other than 0-1 of metrics/split.json's class_labels"):
+        render_class_confusion(spec, tmp_path, tmp_path / "p.png", ["high", "low"])  # a stale plot file
 
 
 def test_a_plot_with_a_file_missing_draws_the_others_and_says_so(tmp_path, monkeypatch):

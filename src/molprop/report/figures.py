@@ -141,8 +141,12 @@ def render_class_confusion(spec: PlotSpec, root: Path, out: Path, classes: list[
 
     file, fields = next(iter(spec.y.items()))
     data, measured = read_data(root / file), spec.x.get(file)
+    codes = data[[measured, *fields]].to_numpy()
+    if codes.size and not (np.isin(codes, np.arange(len(classes)))).all():
+        raise ValueError(f"{file} holds class indices other than 0-{len(classes) - 1} of metrics/split.json's "
+                         "class_labels: run `dvc repro` so that both come from one run")
     fig, axes = plt.subplots(1, len(fields), figsize=(0.8 + 3.6 * len(fields), 4.0), squeeze=False)
-    names = [textwrap.shorten(str(c), 16, placeholder="...") for c in classes]
+    names = _short_names([str(c) for c in classes], 16)
     for ax, predicted in zip(axes[0], fields):
         counts = np.zeros((len(classes), len(classes)))
         np.add.at(counts, (data[measured].astype(int), data[predicted].astype(int)), 1)
@@ -159,6 +163,14 @@ def render_class_confusion(spec: PlotSpec, root: Path, out: Path, classes: list[
     fig.tight_layout()
     fig.savefig(out, dpi=100, metadata={"Software": None})
     plt.close(fig)
+
+
+def _short_names(names: list[str], width: int) -> list[str]:
+    """``names`` cut to ``width`` characters (an ellipsis marks a cut), numbered where two
+    would read the same."""
+    short = [n if len(n) <= width else n[: width - 1] + "\u2026" for n in names]
+    repeated = {n for n in short if short.count(n) > 1}
+    return [f"{k}: {n}" if n in repeated else n for k, n in enumerate(short)]
 
 
 def _confusion(ax, actual: pd.Series, predicted: pd.Series, normalized: bool) -> None:
