@@ -231,7 +231,7 @@ def test_a_classification_s_predicted_vs_measured_is_counted_per_class_pair(tmp_
     from molprop.report.figures import _short_names
 
     assert _short_names(["low", "very_poorly_hydrated_compounds", "very_poorly_hydrated_other"], 16) == [
-        "low", "1: very_poorly_hy\u2026", "2: very_poorly_hy\u2026"]
+        "low", "1: very_poorly_hyd\u2026", "2: very_poorly_hyd\u2026"]
     with pytest.raises(ValueError, match="class indices other than 0-1 of metrics/split.json's class_labels"):
         render_class_confusion(spec, tmp_path, tmp_path / "p.png", ["high", "low"])  # a stale plot file
 
