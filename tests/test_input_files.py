@@ -72,6 +72,14 @@ def test_rows_with_fewer_fields_than_the_header_are_named(tmp_path, quoted):
         "1 row(s) have fewer fields than the header (line(s) 3): ")
 
 
+def test_columns_that_may_be_the_one_meant_are_suggested():
+    from molprop.data.io import similar_columns
+
+    assert similar_columns("smiles", ["canonical_smiles", "name", "SMILES std"]) == ["SMILES std", "canonical_smiles"]
+    assert similar_columns("y", ["activity", "toxicity", "y_pred"]) == ["y_pred"]  # a word, not a letter
+    assert similar_columns("logS", ["LogS", "logs (mol/L)"]) == ["LogS", "logs (mol/L)"]
+
+
 def test_a_repeated_column_name_is_refused(tmp_path):
     with pytest.raises(InputFileError, match=r"names the column\(s\) \['logS'\] more than once"):
         read_source(_write(tmp_path / "in.csv", "smiles,logS,logS\nCCO,,1.0\nCCC,,2.0\n"))

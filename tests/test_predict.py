@@ -424,3 +424,9 @@ def test_sd_file_ids_are_stripped_like_table_ids(tmp_path):
     path.write_text("  ethanol  " + block[block.index("\n"):] + ">  <cid>\n  C1  \n\n$$$$\n")
     assert list(pd.concat(iter_chunks(path, 10))["id"]) == ["ethanol"]
     assert list(pd.concat(iter_chunks(path, 10, id_column="cid"))["id"]) == ["C1"]
+
+
+def test_a_smiles_column_under_a_longer_name_is_suggested(tmp_path):
+    (tmp_path / "in.csv").write_text("canonical_smiles,name\nCCO,ethanol\n")
+    with pytest.raises(InputError, match="no SMILES column 'smiles'. Did you mean 'canonical_smiles'"):
+        next(iter_chunks(tmp_path / "in.csv", 10))

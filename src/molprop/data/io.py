@@ -414,6 +414,15 @@ def _not_gzip(path: Path, err: BaseException) -> str:
     return f"{path}: not a readable gzip file ({err}); gzip it again or give the uncompressed file."
 
 
+def similar_columns(name: str, present: Sequence[str], n: int = 3) -> list[str]:
+    """Up to ``n`` of ``present`` that may be the column meant by ``name``: close spellings
+    (any letter case), then names holding it as a word (canonical_smiles, SMILES std)."""
+    lower = {c.lower(): c for c in present}
+    close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.6)]
+    words = [c for c in present if name.lower() in re.split(r"[\s_\-.()/]+", c.lower()) and c not in close]
+    return (close + words)[:n]
+
+
 def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | Path) -> None:
     """Stop with a clear message when a configured column is absent, suggesting close names.
 
@@ -422,10 +431,7 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
     for key, name in columns.items():
         if name in present:
             continue
-        lower = {c.lower(): c for c in present}
-        close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
-        # canonical_smiles, SMILES_std: names that hold the wanted one
-        close += [c for c in present if name.lower() in c.lower() and c not in close][: 3 - len(close)]
+        close = similar_columns(name, present)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         if key == "data.smiles_column" and file_suffix(source)[0] in (".sdf", ".sd"):
             hint = (" In an SD file the structures are each record's mol block, read into the column "

@@ -20,7 +20,6 @@ table: the one named, else the first of ``ID_COLUMNS`` present.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.data.io import (InputFileError, check_header, check_records, file_suffix, first_invalid_utf8,
-                             is_smi_comment, one_column_hint, open_text, read_as_one_column, smi_fields,
-                             table_layout)
+                             is_smi_comment, one_column_hint, open_text, read_as_one_column, similar_columns,
+                             smi_fields, table_layout)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -79,8 +78,7 @@ def input_files(path: str | Path) -> list[Path]:
 def _require(columns: list[str], name: str | None, what: str, path: Path) -> None:
     if name is None or name in columns:
         return
-    lower = {str(c).lower(): str(c) for c in columns}
-    close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6)]
+    close = similar_columns(name, [str(c) for c in columns])
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     if read_as_one_column(columns) and input_format(path) != "parquet":
         hint = " The header was read as one column:" + one_column_hint(path)
