@@ -145,7 +145,7 @@ def read_label(value: object, decimal: str = ".") -> TargetOutcome:
     except ValueError:
         if not POINT_ZEROS.fullmatch(text):  # "1.0" next to decimal-comma numbers: still 1
             return TargetOutcome(value=text)
-        number = float(text.replace("\u2212", "-"))
+        number = float(text)
     if math.isfinite(number) and number.is_integer():
         text = str(int(number))
     return TargetOutcome(value=text)
