@@ -153,6 +153,10 @@ class PartStore:
         elif self.kind != "directory" and self.output.exists():
             raise FileExistsError(f"{self.output} exists; pass --overwrite (overwrite=True in Python) to replace it.")
         manifest = self._read()
+        lost = [k for k, v in (manifest or {}).get("parts", {}).items() if not (self.folder / v["file"]).is_file()]
+        if lost:  # part files deleted since (even of a finished run): predicted again
+            manifest["parts"] = {k: v for k, v in manifest["parts"].items() if k not in lost}
+            manifest = {k: v for k, v in manifest.items() if k not in ("n_rows", "repeated_ids")} | {"complete": False}
         if manifest is not None and not manifest["parts"] and not manifest.get("complete"):
             manifest = None  # a run that stopped before its first part: nothing to keep (discard_if_empty)
         if manifest is not None and {k: manifest.get(k) for k in identity} != identity:
