@@ -88,6 +88,16 @@ def test_every_stage_ran_and_wrote_its_outputs(project):
         assert (project / path).is_file(), path
 
 
+def test_both_models_take_the_training_part_as_predict_s_domain_reference(project):
+    """molprop predict's applicability domain is similarity to the molecules a model was fitted
+    on: the train part, not val (which only chose epochs and hyperparameters) or test."""
+    from molprop.predict.context import load_predict_context
+
+    n_train = int((pd.read_parquet(project / "data/split.parquet")["split"] == "train").sum())
+    for model in ("baseline", "model"):
+        assert load_predict_context(project / "models" / model).n_train == n_train, model
+
+
 def test_rows_in_equal_kept_plus_rejected_plus_merged(project):
     metrics = json.loads((project / "metrics/validation.json").read_text())
     rejected = pd.read_csv(project / "data/rejected.csv")
