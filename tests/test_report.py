@@ -170,6 +170,10 @@ def test_report_includes_interpretation_outputs(repo):
     pd.DataFrame({"smiles": ["CCO"], "measured": ["1"], "predicted": ["0"], "error": [0.9]}).to_csv(
         interpret / "worst_model.csv", index=False)
     assert "| `CCO` | 1 | 0 | 0.9 |" in build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
+    # a table older than split.json (the classes renamed since): shown as written, not a traceback
+    pd.DataFrame({"smiles": ["CCO"], "measured": ["old name"], "predicted": ["1"], "error": [0.9]}).to_csv(
+        interpret / "worst_model.csv", index=False)
+    assert "| `CCO` | old name | 1 | 0.9 |" in build_report(repo, repo / "reports/report.md", ReportConfig(n_worst=1))
 
 
 def test_base_resolution_takes_the_first_revision_git_knows(repo):
@@ -230,8 +234,10 @@ def test_a_classification_s_predicted_vs_measured_is_counted_per_class_pair(tmp_
     assert [m.tolist() for m in drawn] == [[[2, 0, 0], [0, 1, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1], [0, 0, 2]]]
     from molprop.report.figures import _short_names
 
-    assert _short_names(["low", "very_poorly_hydrated_compounds", "very_poorly_hydrated_other"], 16) == [
-        "low", "1: very_poorly_hyd\u2026", "2: very_poorly_hyd\u2026"]
+    assert _short_names(["low", "non-binding compound (negative)", "non-binding compound (positive)"], 16) == [
+        "low", "non-bin\u2026egative)", "non-bin\u2026ositive)"]  # cut in the middle: the ends differ
+    assert _short_names(["alpha one end", "alpha two end", "$x^$"], 8) == [
+        "0: alp\u2026 end", "1: alp\u2026 end", r"\$x^\$"]  # numbered when the cuts meet; no mathtext
     with pytest.raises(ValueError, match="class indices other than 0-1 of metrics/split.json's class_labels"):
         render_class_confusion(spec, tmp_path, tmp_path / "p.png", ["high", "low"])  # a stale plot file
 

@@ -73,7 +73,8 @@ def _worst_table(path: Path, n: int, class_labels: dict[str, str] | None = None)
                            "neighbour_measured", "n_nontest_same_scaffold") if c in worst]
     labels = set((class_labels or {}).values())
     # a file of an interpret stage before 2026-12-07 holds class indices: mapped to their labels
-    indices = {c for c in classes if c in worst and class_labels and not set(worst[c].dropna()) <= labels}
+    indices = {c for c in classes if c in worst and class_labels and not set(worst[c].dropna()) <= labels
+               and worst[c].dropna().str.fullmatch(r"\d+(\.0*)?").all()}  # else shown as written (stale)
 
     def shown(column: str, value: object) -> object:
         if column == "smiles":

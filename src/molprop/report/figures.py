@@ -151,8 +151,9 @@ def render_class_confusion(spec: PlotSpec, root: Path, out: Path, classes: list[
         counts = np.zeros((len(classes), len(classes)))
         np.add.at(counts, (data[measured].astype(int), data[predicted].astype(int)), 1)
         ax.imshow(counts, cmap="Blues")
-        ax.set_xticks(range(len(names)), names, rotation=45 if len(names) > 3 else 0, ha="right"
-                      if len(names) > 3 else "center", fontsize=8)
+        tilted = len(names) > 3 or max(map(len, names)) > 8
+        ax.set_xticks(range(len(names)), names, rotation=45 if tilted else 0, ha="right" if tilted else "center",
+                      fontsize=8)
         ax.set_yticks(range(len(names)), names, fontsize=8)
         for (i, j), v in np.ndenumerate(counts):
             ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8,
@@ -166,11 +167,13 @@ def render_class_confusion(spec: PlotSpec, root: Path, out: Path, classes: list[
 
 
 def _short_names(names: list[str], width: int) -> list[str]:
-    """``names`` cut to ``width`` characters (an ellipsis marks a cut), numbered where two
-    would read the same."""
-    short = [n if len(n) <= width else n[: width - 1] + "\u2026" for n in names]
+    """``names`` cut in the middle to ``width`` characters (an ellipsis marks the cut; the end,
+    "(positive)", often tells classes apart), numbered where two would read the same, with
+    ``$`` escaped (matplotlib reads $...$ as math)."""
+    head = (width - 1) // 2
+    short = [n if len(n) <= width else n[:head] + "\u2026" + n[len(n) - (width - 1 - head):] for n in names]
     repeated = {n for n in short if short.count(n) > 1}
-    return [f"{k}: {n}" if n in repeated else n for k, n in enumerate(short)]
+    return [(f"{k}: {n}" if n in repeated else n).replace("$", r"\$") for k, n in enumerate(short)]
 
 
 def _confusion(ax, actual: pd.Series, predicted: pd.Series, normalized: bool) -> None:
