@@ -67,6 +67,9 @@ def test_rows_with_fewer_fields_than_the_header_are_named(tmp_path, quoted):
     quote = '"' if quoted else ""
     trailing = f"smiles,y,\nCCO,{quote}1.0{quote}\nCCC,2.0\nCCN,\x0c3.0\n"
     assert short_rows_warning(read_source(_write(tmp_path / "trailing.csv", trailing))) is None
+    blank_first = "\n\nsmiles,y\nCCO,1\nCCCC\nCCN,2\n"  # pandas skips the blank lines above the header
+    assert short_rows_warning(read_source(_write(tmp_path / "blank.csv", blank_first))).startswith(
+        "1 row(s) have fewer fields than the header (line(s) 5): ")
     broken = "smiles,name,y\nCCO,eth\x0canol,1.0\nCCC,2.0\nCCN,amine\u2028x,3\n"
     assert short_rows_warning(read_source(_write(tmp_path / "ff.csv", broken))).startswith(
         "1 row(s) have fewer fields than the header (line(s) 3): ")
@@ -78,6 +81,10 @@ def test_columns_that_may_be_the_one_meant_are_suggested():
     assert similar_columns("smiles", ["canonical_smiles", "name", "SMILES std"]) == ["SMILES std", "canonical_smiles"]
     assert similar_columns("y", ["activity", "toxicity", "y_pred"]) == ["y_pred"]  # a word, not a letter
     assert similar_columns("logS", ["LogS", "logs (mol/L)"]) == ["LogS", "logs (mol/L)"]
+    assert similar_columns("smiles", ["CID", "CanonicalSMILES", "IsomericSMILES"]) == ["IsomericSMILES",
+                                                                                      "CanonicalSMILES"]
+    assert similar_columns("expt", ["smiles", "expt[kcal/mol]"]) == ["expt[kcal/mol]"]
+    assert "y (kcal/mol)" in similar_columns("y", ["y1", "y2", "y3", "y (kcal/mol)"])  # a place kept for a word
 
 
 def test_a_repeated_column_name_is_refused(tmp_path):

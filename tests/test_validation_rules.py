@@ -339,6 +339,7 @@ def test_read_number_with_a_decimal_comma() -> None:
     for label in ("1.0", "1.00", "1.0e0", 1.0, np.float32(1.0), "1"):
         assert read_label(label, decimal=",").value == "1", label
     assert read_label(0.0, decimal=",").value == "0" and read_label("0.0", decimal=",").value == "0"
+    assert read_label("\u22121.0", decimal=",").value == read_label("-1,0", decimal=",").value == "-1"
     assert read_label("1.5", decimal=",").value == "1.5"  # not integral: the text stays the label
     with pytest.raises(ValueError, match="data.decimal must be"):
         TargetRules(decimal=";")

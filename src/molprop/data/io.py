@@ -239,8 +239,9 @@ def short_lines(text: str, separator: str, skipped: int = 0) -> list[int]:
     """Line numbers of the rows of a table without quotes that have fewer fields than its
     header (blank lines aside; ``skipped``: lines above the header)."""
     lines = LINE_BREAK.split(text.lstrip("\ufeff"))  # as pandas breaks lines (not at \f, U+2028...)
-    n_named = len(_without_trailing_empty(lines[0].split(separator)))  # "smiles,y," names 2 fields
-    return [number + skipped for number, line in enumerate(lines[1:], start=2)
+    header = next((i for i, line in enumerate(lines) if line.strip()), 0)  # pandas skips blank lines
+    n_named = len(_without_trailing_empty(lines[header].split(separator)))  # "smiles,y," names 2 fields
+    return [number + skipped for number, line in enumerate(lines[header + 1:], start=header + 2)
             if line.strip() and line.count(separator) + 1 < n_named]
 
 
@@ -419,8 +420,12 @@ def similar_columns(name: str, present: Sequence[str], n: int = 3) -> list[str]:
     (any letter case), then names holding it as a word (canonical_smiles, SMILES std)."""
     lower = {c.lower(): c for c in present}
     close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.6)]
-    words = [c for c in present if name.lower() in re.split(r"[\s_\-.()/]+", c.lower()) and c not in close]
-    return (close + words)[:n]
+    # words: split at separators and camelCase (CanonicalSMILES, expt[kcal/mol]); a name of 4+
+    # letters also where it is part of a word
+    words = [c for c in present if c not in close and (
+        name.lower() in (w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])", c))
+        or (len(name) >= 4 and name.lower() in c.lower()))]
+    return (close[: n - 1] + words + close[n - 1:])[:n] if words else close  # one place kept for a word
 
 
 def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | Path) -> None:

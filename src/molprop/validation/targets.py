@@ -68,7 +68,7 @@ def grouped_in_thousands(text: str, decimal: str) -> bool:
     return re.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(\{other}\d{{3}})+(\{decimal}\d*)?", text) is not None
 
 
-POINT_ZEROS = re.compile(r"[+-]?\d+\.0+(?:[eE][+-]?\d+)?")  # 1.0, 1.0e0: a decimal point, no fraction
+POINT_ZEROS = re.compile(r"[+\-\u2212]?\d+\.0+(?:[eE][+\-\u2212]?\d+)?")  # 1.0, 1.0e0: a decimal point, no fraction
 
 
 def parse_number(text: str, decimal: str = ".") -> float:
@@ -145,7 +145,7 @@ def read_label(value: object, decimal: str = ".") -> TargetOutcome:
     except ValueError:
         if not POINT_ZEROS.fullmatch(text):  # "1.0" next to decimal-comma numbers: still 1
             return TargetOutcome(value=text)
-        number = float(text)
+        number = float(text.replace("\u2212", "-"))
     if math.isfinite(number) and number.is_integer():
         text = str(int(number))
     return TargetOutcome(value=text)
