@@ -106,15 +106,15 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
     SUBGROUPS.parent.mkdir(parents=True, exist_ok=True)
     result.subgroup_table.to_csv(SUBGROUPS, index=False, float_format=SIGNIFICANT)
     _print_summary(task, result.metrics, MODELS, table, classes)
-    _print_uncertainty(result.uncertainty, MODELS)
+    _print_uncertainty(result.uncertainty, MODELS, result.metrics["n_test"])
 
 
 def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, classes: list[str]) -> None:
     keys = ("roc_auc", "mcc") if task == "classification" else ("rmse", "r2")
     for name in models:
         shown = ", ".join(
-            f"{k} {metrics[name][k]} [{metrics[f'{name}_ci'][k]['low']}, "
-            f"{metrics[f'{name}_ci'][k]['high']}]" for k in keys
+            f"{k} {_as_given(metrics[name][k])} [{_as_given(metrics[f'{name}_ci'][k]['low'])}, "
+            f"{_as_given(metrics[f'{name}_ci'][k]['high'])}]" for k in keys
         )
         print(f"evaluate {name}: {shown}")
         r2 = metrics[name].get("r2") if task == "regression" else None
@@ -139,15 +139,15 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
         verdict += (f", but not significantly (p >= {SIGNIFICANCE}): on this test part neither is "
                     "clearly better")
     print(f"evaluate model vs baseline: the model errs less on {better}, the baseline on {worse} test molecules; "
-          f"mean error difference (model - baseline) {difference}, Wilcoxon p = "
-          f"{p_value}{verdict}")
+          f"mean error difference (model - baseline) {_as_given(difference)}, Wilcoxon p = "
+          f"{_as_given(p_value)}{verdict}")
     if metrics["n_test"] < FEW_TEST_MOLECULES:
         print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "
               "intervals rest on too few molecules to compare models by (a resample can only repeat "
               f"them); raise split.fractions.test, or use more data, for {FEW_TEST_MOLECULES} or more")
 
 
-def _print_uncertainty(uncertainty: dict, models: tuple[str, ...]) -> None:
+def _print_uncertainty(uncertainty: dict, models: tuple[str, ...], n_test: int) -> None:
     """One line per regression model with an uncertainty: its intervals' coverage and whether
     it ranks the test errors (Spearman of uncertainty and |error|, with its bootstrap interval).
     Undefined figures arrive as None (metrics/*.json's null)."""
@@ -157,7 +157,9 @@ def _print_uncertainty(uncertainty: dict, models: tuple[str, ...]) -> None:
             continue
         coverage, rho = figures.get("coverage_ci") or {}, figures.get("spread_error_spearman_ci") or {}
         spearman = figures.get("spread_error_spearman")
-        if not _defined(spearman):
+        if n_test < FEW_TEST_MOLECULES:  # 2 molecules: a Spearman of +-1 whatever the model
+            ranks = f"{n_test} test molecule(s) are too few to tell whether it ranks their errors"
+        elif not _defined(spearman):
             ranks = ("the Spearman of uncertainty and |error| is undefined (one uncertainty for every test "
                      "molecule, or too few of them), so it ranks none of their errors")
         else:
@@ -170,6 +172,11 @@ def _print_uncertainty(uncertainty: dict, models: tuple[str, ...]) -> None:
         print(f"evaluate {name} uncertainty{raw}: {figures['coverage_level']:.0%} intervals cover "
               f"{figures['coverage']:.1%} [{_percent(coverage.get('low'))}, {_percent(coverage.get('high'))}] "
               f"of test molecules; {ranks}")
+
+
+def _as_given(value: object) -> object:
+    """A figure as metrics/*.json holds it; n/a for an undefined one (null there)."""
+    return "n/a" if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
 
 
 def _defined(value: float | None) -> bool:

@@ -90,6 +90,21 @@ def test_a_test_r2_below_zero_is_warned_about(monkeypatch, capsys):
     assert "warning: the model's test R² is -0.19" in out and "baseline's test R²" not in out
 
 
+def test_undefined_figures_of_one_test_molecule_print_as_n_a(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO / "stages"))
+    from evaluate import _print_summary
+
+    none = {"low": None, "high": None}
+    metrics = {name: {"rmse": 0.5, "r2": None} for name in ("baseline", "model")} | {
+        f"{name}_ci": {"rmse": {"low": 0.5, "high": 0.5}, "r2": none} for name in ("baseline", "model")} | {
+        "n_test": 1, "model_vs_baseline": {"n_model_better": 1, "n_baseline_better": 0,
+                                           "mean_error_difference": -0.2, "wilcoxon_p_value": None}}
+    _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
+    out = capsys.readouterr().out
+    assert "evaluate model: rmse 0.5 [0.5, 0.5], r2 n/a [n/a, n/a]" in out and "None" not in out
+    assert "Wilcoxon p = n/a: the model errs less on average, but the paired test is undefined" in out
+
+
 def test_the_uncertainty_line_says_whether_it_ranks_the_errors(monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(REPO / "stages"))
     from evaluate import _print_uncertainty
@@ -98,25 +113,28 @@ def test_the_uncertainty_line_says_whether_it_ranks_the_errors(monkeypatch, caps
              "spread_error_spearman": 0.160096, "spread_error_spearman_ci": {"low": -0.0894, "high": 0.397},
              "uncertainty_scale": 7.48}
     uncertainty = {"baseline": {"coverage": None, "reason": "1 member"}, "model": model}
-    _print_uncertainty(uncertainty, ("baseline", "model"))
+    _print_uncertainty(uncertainty, ("baseline", "model"), 65)
     out = capsys.readouterr().out
     assert out == ("evaluate model uncertainty: 90% intervals cover 93.8% [87.7%, 98.5%] of test molecules; "
                    "Spearman of uncertainty and |error| 0.16 [-0.09, 0.40], an interval that takes in 0: it "
                    "hardly tells which test molecules it errs on\n")
     model["spread_error_spearman_ci"]["low"] = 0.05
-    _print_uncertainty(uncertainty, ("baseline", "model"))
+    _print_uncertainty(uncertainty, ("baseline", "model"), 65)
     assert capsys.readouterr().out.endswith("[0.05, 0.40], it ranks the errors\n")
     model["spread_error_spearman_ci"] = {"low": -0.9, "high": -0.2}
-    _print_uncertainty(uncertainty, ("baseline", "model"))
+    _print_uncertainty(uncertainty, ("baseline", "model"), 65)
     assert capsys.readouterr().out.endswith("it ranks them backwards (larger uncertainty, smaller error)\n")
     # one uncertainty for all, or a single test molecule: undefined figures are null (None) here
     model |= {"spread_error_spearman": None, "spread_error_spearman_ci": {"low": None, "high": None},
               "coverage_ci": {"low": None, "high": None}, "uncertainty_scale": None}
-    _print_uncertainty(uncertainty, ("baseline", "model"))
+    _print_uncertainty(uncertainty, ("baseline", "model"), 65)
     assert capsys.readouterr().out == (
         "evaluate model uncertainty (the raw member spread, not calibrated): 90% intervals cover 93.8% [n/a, n/a] "
         "of test molecules; the Spearman of uncertainty and |error| is undefined (one uncertainty for every "
         "test molecule, or too few of them), so it ranks none of their errors\n")
+    _print_uncertainty(uncertainty, ("baseline", "model"), 2)  # a Spearman of 2 molecules is +-1
+    assert capsys.readouterr().out.endswith("of test molecules; 2 test molecule(s) are too few to tell whether it "
+                                            "ranks their errors\n")
 
 
 def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch, capsys):
