@@ -295,3 +295,15 @@ def test_a_part_deleted_from_a_finished_directory_output_is_predicted_again(mode
     again = predict_file(models.baseline, library, out, options, n_jobs=1, progress=False)
     rows = pd.concat(pd.read_parquet(p) for p in sorted(out.glob("part-*.parquet")))
     assert again["rows"] == first["rows"] == len(rows) == len(pd.read_csv(library))
+
+
+def test_parts_without_their_manifest_are_named_as_such(models, tmp_path):
+    from molprop.predict import PredictOptions, predict_file
+
+    library, out = _library(models, tmp_path / "lib.csv"), tmp_path / "out"
+    predict_file(models.baseline, library, out, PredictOptions(chunk_size=5), n_jobs=1, progress=False)
+    (out / "_manifest.json").unlink()
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match="holds part files but no _manifest.json.*delete the folder"):
+            predict_file(models.baseline, library, out, PredictOptions(chunk_size=5), n_jobs=1, progress=False,
+                         overwrite=overwrite)

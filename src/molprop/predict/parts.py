@@ -145,8 +145,8 @@ class PartStore:
         self.folder = self.output if self.kind == "directory" else self.output.with_name(self.output.name + ".parts")
         if overwrite:
             if self.folder.is_dir() and any(self.folder.iterdir()) and self._read() is None:
-                raise FileExistsError(f"{self.folder} is not a molprop predict output; not deleting it. "
-                                      "Choose another output.")
+                raise FileExistsError(f"{self.folder} is not a molprop predict output{self._orphans()}; not "
+                                      "deleting it. Choose another output.")
             shutil.rmtree(self.folder, ignore_errors=True)
             if self.kind != "directory":
                 self.output.unlink(missing_ok=True)
@@ -172,11 +172,18 @@ class PartStore:
                                  "pass --overwrite (overwrite=True in Python) to start afresh, or choose "
                                  "another output.")
         if manifest is None and self.folder.exists() and any(p.name != MANIFEST for p in self.folder.iterdir()):
-            raise FileExistsError(f"{self.folder} exists and is not a molprop predict output; "
+            raise FileExistsError(f"{self.folder} exists and is not a molprop predict output{self._orphans()}; "
                                   "remove it or choose another output.")
         self.manifest = manifest or {"version": 1, **identity, "parts": {}, "complete": False}
         self.folder.mkdir(parents=True, exist_ok=True)
         self._write_manifest()
+
+    def _orphans(self) -> str:
+        """Why a folder with part files but no manifest is not taken for an output."""
+        if not self.folder.is_dir() or not any(self.folder.glob("part-*.parquet")):
+            return ""
+        return (f" (it holds part files but no {MANIFEST}, which records what they were predicted from: "
+                "without it they cannot be resumed or trusted; delete the folder to start afresh)")
 
     def discard_if_empty(self) -> None:
         """Remove the part folder when the run wrote no part (it failed before its first
