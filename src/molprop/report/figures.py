@@ -147,11 +147,11 @@ def render_class_confusion(spec: PlotSpec, root: Path, out: Path, classes: list[
                          "class_labels: run `dvc repro` so that both come from one run")
     fig, axes = plt.subplots(1, len(fields), figsize=(0.8 + 3.6 * len(fields), 4.0), squeeze=False)
     names = _short_names([str(c) for c in classes], 16)
+    tilted = len(names) > 3 or max(map(len, names)) > 8
     for ax, predicted in zip(axes[0], fields):
         counts = np.zeros((len(classes), len(classes)))
         np.add.at(counts, (data[measured].astype(int), data[predicted].astype(int)), 1)
         ax.imshow(counts, cmap="Blues")
-        tilted = len(names) > 3 or max(map(len, names)) > 8
         ax.set_xticks(range(len(names)), names, rotation=45 if tilted else 0, ha="right" if tilted else "center",
                       fontsize=8)
         ax.set_yticks(range(len(names)), names, fontsize=8)
