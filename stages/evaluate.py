@@ -174,9 +174,9 @@ def _print_uncertainty(uncertainty: dict, models: tuple[str, ...], n_test: int) 
               f"of test molecules; {ranks}")
 
 
-def _as_given(value: object) -> object:
+def _as_given(value: float | None) -> float | str:
     """A figure as metrics/*.json holds it; n/a for an undefined one (null there)."""
-    return "n/a" if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
+    return value if _defined(value) else "n/a"
 
 
 def _defined(value: float | None) -> bool:
@@ -189,6 +189,7 @@ def _fixed(value: float | None) -> str:
 
 def _percent(value: float | None) -> str:
     return f"{value:.1%}" if _defined(value) else "n/a"
+
 
 if __name__ == "__main__":
     run_stage(main)
