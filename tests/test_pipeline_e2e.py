@@ -129,6 +129,10 @@ def test_ensemble_members_and_calibrated_spread(project):
     params = yaml.safe_load((project / "params.yaml").read_text())["train"]
     assert card["extra"]["model"] == "dmpnn" and card["extra"]["settings"]["max_epochs"] == params["max_epochs"]
     assert "n_jobs" not in card["extra"]["settings"] and set(card["extra"]["best_epoch"]) == set(card["members"])
+    # dvclive: each member's curves under the names docs/metrics.md gives
+    curves = project / "dvclive/plots/metrics"
+    assert all((curves / member / f"{name}.tsv").is_file() for member in card["members"]
+               for name in ("train/loss", "val/loss", "lr"))
     predictions = pd.read_parquet(project / "data/predictions.parquet")
     assert (predictions["model_spread"] > 0).all()
     quality = json.loads((project / "metrics/uncertainty.json").read_text())
