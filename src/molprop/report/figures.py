@@ -147,17 +147,10 @@ def render_class_confusion(spec: PlotSpec, root: Path, out: Path, classes: list[
                          "class_labels: run `dvc repro` so that both come from one run")
     fig, axes = plt.subplots(1, len(fields), figsize=(0.8 + 3.6 * len(fields), 4.0), squeeze=False)
     names = _short_names([str(c) for c in classes], 16)
-    tilted = len(names) > 3 or max(map(len, names)) > 8
     for ax, predicted in zip(axes[0], fields):
         counts = np.zeros((len(classes), len(classes)))
         np.add.at(counts, (data[measured].astype(int), data[predicted].astype(int)), 1)
-        ax.imshow(counts, cmap="Blues")
-        ax.set_xticks(range(len(names)), names, rotation=45 if tilted else 0, ha="right" if tilted else "center",
-                      fontsize=8)
-        ax.set_yticks(range(len(names)), names, fontsize=8)
-        for (i, j), v in np.ndenumerate(counts):
-            ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8,
-                    color="white" if v > counts.max() / 2 else "black")
+        _matrix(ax, counts, names, names, "{:.0f}")
         ax.set_xlabel(f"{predicted}: predicted class")
         ax.set_ylabel(f"{measured} class")
     fig.suptitle("\n".join(textwrap.wrap(f"{spec.title} (molecules per class pair)", 70)), fontsize=11)
@@ -181,8 +174,17 @@ def _confusion(ax, actual: pd.Series, predicted: pd.Series, normalized: bool) ->
     values = table.to_numpy(dtype=float)
     if normalized:
         values = values / np.maximum(values.sum(axis=1, keepdims=True), 1)
+    _matrix(ax, values, list(table.columns), list(table.index), "{:.2f}" if normalized else "{:.0f}")
+
+
+def _matrix(ax, values: np.ndarray, columns: list[str], rows: list[str], cell: str) -> None:
+    """``values`` as a blue heat map with each cell's value written in it (white on the dark
+    half) and the column labels tilted when long or many."""
     ax.imshow(values, cmap="Blues")
-    ax.set_xticks(range(len(table.columns)), table.columns)
-    ax.set_yticks(range(len(table.index)), table.index)
+    tilted = len(columns) > 3 or max(map(len, map(str, columns)), default=0) > 8
+    ax.set_xticks(range(len(columns)), columns, rotation=45 if tilted else 0, ha="right" if tilted else "center",
+                  fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
     for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, f"{v:.2f}" if normalized else f"{v:.0f}", ha="center", va="center", fontsize=8)
+        ax.text(j, i, cell.format(v), ha="center", va="center", fontsize=8,
+                color="white" if v > values.max() / 2 else "black")
