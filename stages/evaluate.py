@@ -113,8 +113,8 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
     keys = ("roc_auc", "mcc") if task == "classification" else ("rmse", "r2")
     for name in models:
         shown = ", ".join(
-            f"{k} {_as_given(metrics[name][k])} [{_as_given(metrics[f'{name}_ci'][k]['low'])}, "
-            f"{_as_given(metrics[f'{name}_ci'][k]['high'])}]" for k in keys
+            f"{k} {_shown(metrics[name][k])} [{_shown(metrics[f'{name}_ci'][k]['low'])}, "
+            f"{_shown(metrics[f'{name}_ci'][k]['high'])}]" for k in keys
         )
         print(f"evaluate {name}: {shown}")
         r2 = metrics[name].get("r2") if task == "regression" else None
@@ -139,8 +139,8 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
         verdict += (f", but not significantly (p >= {SIGNIFICANCE}): on this test part neither is "
                     "clearly better")
     print(f"evaluate model vs baseline: the model errs less on {better}, the baseline on {worse} test molecules; "
-          f"mean error difference (model - baseline) {_as_given(difference)}, Wilcoxon p = "
-          f"{_as_given(p_value)}{verdict}")
+          f"mean error difference (model - baseline) {_shown(difference)}, Wilcoxon p = "
+          f"{_shown(p_value)}{verdict}")
     if metrics["n_test"] < FEW_TEST_MOLECULES:
         print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "
               "intervals rest on too few molecules to compare models by (a resample can only repeat "
@@ -167,28 +167,23 @@ def _print_uncertainty(uncertainty: dict, models: tuple[str, ...], n_test: int) 
             verdict = ("it ranks the errors" if _defined(low) and low > 0 else
                        "it ranks them backwards (larger uncertainty, smaller error)" if _defined(high) and high < 0
                        else "an interval that takes in 0: it hardly tells which test molecules it errs on")
-            ranks = f"Spearman of uncertainty and |error| {spearman:.2f} [{_fixed(low)}, {_fixed(high)}], {verdict}"
+            ranks = (f"Spearman of uncertainty and |error| {spearman:.2f} [{_shown(low, '.2f')}, "
+                     f"{_shown(high, '.2f')}], {verdict}")
         raw = " (the raw member spread, not calibrated)" if figures.get("uncertainty_scale") is None else ""
         print(f"evaluate {name} uncertainty{raw}: {figures['coverage_level']:.0%} intervals cover "
-              f"{figures['coverage']:.1%} [{_percent(coverage.get('low'))}, {_percent(coverage.get('high'))}] "
+              f"{figures['coverage']:.1%} [{_shown(coverage.get('low'), '.1%')}, "
+              f"{_shown(coverage.get('high'), '.1%')}] "
               f"of test molecules; {ranks}")
 
 
-def _as_given(value: float | None) -> float | str:
-    """A figure as metrics/*.json holds it; n/a for an undefined one (null there)."""
-    return value if _defined(value) else "n/a"
+def _shown(value: float | None, spec: str = "") -> str:
+    """A figure in ``spec`` (as metrics/*.json holds it by default); n/a for an undefined one
+    (null there)."""
+    return format(value, spec) if _defined(value) else "n/a"
 
 
 def _defined(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
-
-
-def _fixed(value: float | None) -> str:
-    return f"{value:.2f}" if _defined(value) else "n/a"
-
-
-def _percent(value: float | None) -> str:
-    return f"{value:.1%}" if _defined(value) else "n/a"
 
 
 if __name__ == "__main__":
