@@ -68,12 +68,12 @@ def ensemble_validation(val_rows: Mapping[str, np.ndarray], predictions: Mapping
     ys, means, spreads, pooled_y, pooled_mean = [], [], [], [], []
     for name, preds in predictions.items():
         stacked = np.stack(preds)
-        val_y = np.asarray(y)[val_rows[name]]
+        val_y, mean = np.asarray(y)[val_rows[name]], stacked.mean(axis=0)
         prefix = "" if len(predictions) == 1 else f"{name}_"
-        out |= {f"{prefix}val_{k}": v for k, v in score(task, val_y, stacked.mean(axis=0)).items()}
-        pooled_y.append(val_y), pooled_mean.append(stacked.mean(axis=0))
+        out |= {f"{prefix}val_{k}": v for k, v in score(task, val_y, mean).items()}
+        pooled_y.append(val_y), pooled_mean.append(mean)
         if task == "regression" and len(preds) > 1:
-            ys.append(val_y), means.append(stacked.mean(axis=0)), spreads.append(stacked.std(axis=0))
+            ys.append(val_y), means.append(mean), spreads.append(stacked.std(axis=0))
     if len(predictions) > 1 and sum(map(len, pooled_y)):
         out |= {f"val_{k}": v for k, v in score(task, np.concatenate(pooled_y), np.concatenate(pooled_mean)).items()}
     fitted = spread_calibration(np.concatenate(ys), np.concatenate(means), np.concatenate(spreads)) if ys else None

@@ -56,7 +56,7 @@ class ModelInfo:
     task: str
     classes: list[str]
     spec: PrepareSpec
-    kind: str = "sklearn"  # the card's kind: torch for a network
+    kind: str  # the card's kind: sklearn, or torch for a network
 
 
 def model_info(model_dir: str | Path) -> ModelInfo:
