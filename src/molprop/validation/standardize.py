@@ -18,6 +18,7 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from molprop.molecules import use_legacy_stereo_perception
 from molprop.validation.config import MoleculeRules, StandardizeConfig
+from molprop.validation.counter_ions import counter_ion_remover
 from molprop.validation.targets import MISSING_MARKERS, SPREADSHEET_ERROR, cell_text, is_missing
 
 RDLogger.DisableLog("rdApp.*")  # every failure is reported as a rejected row instead
@@ -54,7 +55,8 @@ _CARBANION = Chem.MolFromSmarts(
 # cation other than an alkali or alkaline-earth one (technetium sestamibi written as [Tc+]
 # and six isocyanides; hexacyanoferrate), the anion of a plain salt beside those (KCN).
 _CYANO_CARBON = Chem.MolFromSmarts("[#6-]#[#7]")
-SALT_METALS = frozenset(["Li", "Na", "K", "Rb", "Cs", "Be", "Mg", "Ca", "Sr", "Ba"])
+# The metals whose cations are counter-ions of salts (NaCl: an inorganic salt, not a metal complex)
+SALT_METALS = frozenset(["Li", "Na", "K", "Rb", "Cs", "Mg", "Ca", "Sr", "Ba"])
 # An atom that a default rdMolStandardize step could act on: a charged atom, an element other
 # than H, C, N, O, S and the halogens F, Cl, Br, I, or a three-connected S (sulfoxide-like).
 # Every transform of RDKit's default Normalizer needs a charged atom, a sulfoxide S, or P, As,
@@ -102,6 +104,16 @@ class _Tools:
         params.tautomerRemoveSp3Stereo = False
         params.tautomerRemoveBondStereo = False
         self.tautomers = rdMolStandardize.TautomerEnumerator(params)
+        self._counter_ions: rdMolStandardize.FragmentRemover | None = None
+
+    def is_counter_ion(self, fragment: Chem.Mol) -> bool:
+        """True for a known salt or solvent fragment: RDKit's default list, then datamol's
+        longer one (read when first needed: only salts with two organic components ask)."""
+        if self.salts.remove(fragment).GetNumAtoms() == 0:
+            return True
+        if self._counter_ions is None:
+            self._counter_ions = counter_ion_remover()
+        return self._counter_ions.remove(fragment).GetNumAtoms() == 0
 
 
 _TOOLS: _Tools | None = None
@@ -132,19 +144,20 @@ def _metal_rejection(metals: list[str], detail: str = "") -> _Rejected:
     """The 'metal' rejection naming the metal element(s) and, when given, how it was seen."""
     how = f", {detail}" if detail else ""
     return _Rejected("metal", f"Contains metal atom(s) {', '.join(metals)} (organometallic or "
-                     f"metal complex{how}); set validate.rules.reject_metals: false to keep it.")
+                     f"metal complex{how}); set validate.rules.reject_metals: false to keep such rows as "
+                     "standardization leaves them (a disconnected metal's organic ligand or anion).")
 
 
-def _check_organometallic(mol: Chem.Mol, rules: MoleculeRules) -> None:
-    """Reject a metal bonded to carbon, or beside a carbanion (or, unless an alkali or
-    alkaline-earth metal, beside a cyanide or isocyanide), in the parsed input, before cleanup
-    runs.
+def _check_metals(mol: Chem.Mol, rules: MoleculeRules) -> None:
+    """Reject, in the parsed input and before cleanup runs, a metal bonded to carbon or beside
+    a carbanion, and any metal other than an alkali or alkaline-earth one (their cations are
+    the counter-ions of salts, stripped like chloride).
 
-    Cleanup's MetalDisconnector cuts transition-metal--carbon bonds and fragment stripping
-    then keeps the organic ligand alone ('CC[Fe]' -> 'CC', 'C[Au]' -> 'C'); a metal cation is
-    stripped as a counter-ion and the carbanion neutralized ('[Li+].[CH2-]CCC' -> 'CCCC'), or
-    the ligands kept ('[Tc+]' and six isocyanides -> the isocyanide). The metal rule on the
-    standardized parent could never fire for those organometallics and complexes."""
+    Cleanup's MetalDisconnector cuts metal--carbon, --N and --O bonds and fragment stripping
+    then keeps the organic ligand alone ('CC[Fe]' -> 'CC', 'Cl[Pt]1(Cl)NCCN1' -> 'NCCN'); a
+    metal cation is stripped as a counter-ion beside its anions ('[Li+].[CH2-]CCC' -> 'CCCC',
+    '[O-]c1ccccc1.[O-]c1ccccc1.[Hg+2]' -> phenol, carboplatin -> its diacid). The metal rule
+    on the standardized parent could never fire for those."""
     metals = _metal_symbols(mol) if rules.reject_metals else []
     if not metals:  # the one search most molecules need
         return
@@ -153,9 +166,13 @@ def _check_organometallic(mol: Chem.Mol, rules: MoleculeRules) -> None:
         raise _metal_rejection(sorted(bonded))
     if mol.HasSubstructMatch(_CARBANION):
         raise _metal_rejection(metals, "written ionically: a metal cation beside a carbanion")
-    if set(metals) - SALT_METALS and mol.HasSubstructMatch(_CYANO_CARBON):
-        raise _metal_rejection(metals, "written ionically: a metal cation beside cyanide or isocyanide "
+    others = sorted(set(metals) - SALT_METALS)
+    if others and mol.HasSubstructMatch(_CYANO_CARBON):
+        raise _metal_rejection(others, "written ionically: a metal cation beside cyanide or isocyanide "
                                "ligands")
+    if others:
+        raise _metal_rejection(others, "or a salt of it: only alkali and alkaline-earth metals are "
+                               "stripped as counter-ions")
 
 
 def cleanup(mol: Chem.Mol) -> Chem.Mol:
@@ -328,10 +345,6 @@ def _parse(text: str) -> Chem.Mol:
     raise _Rejected("sanitization_error", f"RDKit could not sanitize '{text[:80]}'.")
 
 
-# the counter-ions of inorganic salts (NaCl: an inorganic salt, not a metal complex)
-SALT_METALS = frozenset({"Li", "Na", "K", "Rb", "Cs", "Mg", "Ca", "Sr", "Ba"})
-
-
 def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str) -> Chem.Mol:
     """The single component left after stripping salts and solvents (or a mixture rejection).
 
@@ -344,10 +357,11 @@ def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str
     if strip:
         tools = _tools()
         organic = [frag for frag in fragments if _has_carbon(frag)]
-        # Known organic counter-ions and solvents (acetate, TFA, ...) matter only when they
-        # would compete with another organic fragment for the parent.
+        # Known organic counter-ions and solvents (acetate, tartrate, tosylate, meglumine,
+        # ethanol...) matter only when they would compete with another organic fragment for
+        # the parent.
         candidates = organic if len(organic) < 2 else (
-            [f for f in organic if tools.salts.remove(f).GetNumAtoms() > 0] or organic)
+            [f for f in organic if not tools.is_counter_ion(f)] or organic)
     else:
         candidates = list(fragments)
     unique = {Chem.MolToSmiles(frag): frag for frag in candidates}
@@ -362,10 +376,7 @@ def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str
     if strip and unique:
         merged = Chem.MolFromSmiles(".".join(unique))
         return _tools().largest.choose(merged) if merged is not None else mol
-    if strip:  # no organic fragment
-        metals = [m for m in _metal_symbols(mol) if m not in SALT_METALS]
-        if metals and rules.reject_metals:  # a metal complex such as cisplatin, disconnected by cleanup
-            raise _metal_rejection(metals)
+    if strip:  # no organic fragment (a metal other than a counter-ion was rejected before cleanup)
         inorganic = {Chem.MolToSmiles(frag) for frag in fragments}
         if len(inorganic) == 1:  # repeats of one species (O.O): that species, for the rules to judge
             parent = Chem.MolFromSmiles(next(iter(inorganic)))
@@ -491,6 +502,8 @@ def standardize_smiles(value: object, config: StandardizeConfig, rules: Molecule
         if labelled:
             original, mol = Chem.MolToSmiles(mol), isotope_parent(mol)
         plain = is_plain(mol, text, config)
+        if not plain:  # a plain molecule has no metal; a salt's metal is seen before stripping
+            _check_metals(mol, rules)
         salt_parent = None if plain else plain_salt_parent(mol, text, config)
         if plain:
             parent, steps, input_smiles, smiles = mol, [], "", Chem.MolToSmiles(mol)
@@ -498,7 +511,6 @@ def standardize_smiles(value: object, config: StandardizeConfig, rules: Molecule
             parent, smiles, input_smiles = salt_parent, Chem.MolToSmiles(salt_parent), text
             plain, steps = True, ["fragment_parent"]
         else:
-            _check_organometallic(mol, rules)
             parent, steps, input_smiles, smiles = _run_steps(mol, text, config, rules)
         if labelled:
             steps, input_smiles = ["isotope_parent", *steps], original
