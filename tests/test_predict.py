@@ -231,6 +231,17 @@ def _table(rows):
     return pa.table({"row": pa.array(rows, pa.int64()), "status": pa.array(["ok"] * len(rows), pa.string())})
 
 
+def test_csv_output_header_is_quoted_like_its_rows(tmp_path):
+    """A class name with a comma or a quote is one column (bug fixed: the header was joined
+    with commas unquoted, so every column after it was shifted by one)."""
+    table = pa.table({"row": [0, 1], 'p_(A) polar, "small"': [0.25, 0.5], "status": ["ok", "ok"]})
+    store = PartStore(tmp_path / "out.csv", {"input": {"md5": "a"}})
+    store.write(0, table, {"rows": 2})
+    read = pd.read_csv(store.finish(1, table.schema))
+    assert read.columns.tolist() == table.column_names
+    assert read['p_(A) polar, "small"'].tolist() == [0.25, 0.5] and read["status"].tolist() == ["ok", "ok"]
+
+
 def test_parts_resume_merge_and_refuse_another_run(tmp_path):
     identity = {"input": {"md5": "a"}, "model": {"md5": "b"}, "settings": {"chunk_size": 2}}
     out = tmp_path / "out.parquet"

@@ -11,6 +11,7 @@ A run holds ``<output>.lock`` while it works: a second run on the same output st
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -244,7 +245,8 @@ class PartStore:
                     writer.write_table(pq.read_table(part, schema=schema))
         else:
             with open(tmp, "w", newline="") as handle:
-                handle.write(",".join(schema.names) + "\n")
+                # quoted like the rows: a class name may hold a comma ('p_(A) polar, small')
+                csv.writer(handle, lineterminator="\n").writerow(schema.names)
                 for part in self.part_files():
                     pq.read_table(part).to_pandas().to_csv(handle, header=False, index=False)
         os.replace(tmp, self.output)
