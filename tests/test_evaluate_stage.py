@@ -160,3 +160,26 @@ def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch,
     _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"])
     out = capsys.readouterr().out
     assert "Wilcoxon p = 0.001: the model errs less on average\n" in out
+
+
+def test_a_significant_test_against_the_mean_is_not_read_as_the_means_win(monkeypatch, capsys):
+    """55 molecules favour the model by 0.2, 5 the baseline by 5: the mean favours the
+    baseline, the significant signed-rank test the model (bug fixed: read as a significant
+    win of the baseline)."""
+    monkeypatch.syspath_prepend(str(REPO / "stages"))
+    from evaluate import _print_summary
+
+    interval = {"low": 0.0, "high": 1.0}
+    metrics = {name: {"rmse": 1.0, "r2": 0.5} for name in ("baseline", "model")} | {
+        f"{name}_ci": {"rmse": interval, "r2": interval} for name in ("baseline", "model")} | {
+        "n_test": 60, "model_vs_baseline": {"n_model_better": 55, "n_baseline_better": 5,
+                                            "mean_error_difference": 0.233, "median_error_difference": -0.2,
+                                            "wilcoxon_p_value": 1.76e-06}}
+    _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
+    out = capsys.readouterr().out
+    assert ("Wilcoxon p = 1.76e-06: the model errs less on most molecules (median difference -0.2, "
+            "significant), the baseline on average") in out
+    assert "the baseline errs less on average" not in out
+    metrics["model_vs_baseline"]["median_error_difference"] = 0.1  # the two agree: as before
+    _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
+    assert "Wilcoxon p = 1.76e-06: the baseline errs less on average\n" in capsys.readouterr().out

@@ -123,6 +123,9 @@ def test_paired_p_values_small_when_one_model_is_clearly_better():
     rmse = comparison["difference"]["rmse"]
     assert rmse["value"] < 0 and rmse["high"] < 0 and rmse["p_value"] <= 2 / 501
     assert comparison["n_model_better"] > comparison["n_baseline_better"]
+    diff = np.abs(good - y) - np.abs(bad - y)
+    assert comparison["median_error_difference"] == pytest.approx(np.median(diff)) and np.median(diff) < 0
+    assert comparison["mean_error_difference"] == pytest.approx(diff.mean())
     assert report["model_ci"]["rmse"]["low"] < report["model"]["rmse"] < report["model_ci"]["rmse"]["high"]
 
 

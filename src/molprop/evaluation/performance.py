@@ -55,6 +55,7 @@ def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.nd
         "difference": differences,
         "wilcoxon_p_value": wilcoxon_p_value(errors[a], errors[b]),
         "mean_error_difference": float(diff.mean()),
+        "median_error_difference": float(np.median(diff)),
         f"n_{a}_better": int(np.sum(diff < 0)),
         f"n_{b}_better": int(np.sum(diff > 0)),
     }
