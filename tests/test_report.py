@@ -242,6 +242,19 @@ def test_a_classification_s_predicted_vs_measured_is_counted_per_class_pair(tmp_
         render_class_confusion(spec, tmp_path, tmp_path / "p.png", ["high", "low"])  # a stale plot file
 
 
+def test_the_class_plot_is_chosen_by_its_file_not_by_the_identity_line(repo, monkeypatch):
+    """(bug fixed: with report.identity_line not naming pred_vs_measured, a classification
+    run's plot was a scatter of class indices again)."""
+    from molprop.report import build
+
+    drawn = []
+    monkeypatch.setattr(build, "render_class_confusion", lambda spec, root, out, classes: drawn.append((spec.id, classes)))
+    (repo / "metrics/split.json").write_text('{"class_labels": {"0": "low", "1": "high"}}')
+    for identity_line in ((), ("pred_vs_measured",)):
+        build_report(repo, repo / "reports/report.md", ReportConfig(identity_line=identity_line, class_plot="plots/pv.csv"))
+    assert drawn == [("pred_vs_measured", ["low", "high"])] * 2  # not the other plot of plots/pv.csv ("odd")
+
+
 def test_a_plot_with_a_file_missing_draws_the_others_and_says_so(tmp_path, monkeypatch):
     import matplotlib.axes
 

@@ -37,6 +37,9 @@ class ReportConfig:
         ("maps_baseline.png", "Baseline: atom contributions, worst and typical test molecules"),
     )
     n_worst: int = 5
+    # evaluate's predicted-vs-measured table: class indices in a classification run, drawn as
+    # confusion matrices by any plot of it with a points template
+    class_plot: str = "plots/pred_vs_measured.csv"
 
 
 def metrics_files(dvc_yaml: dict) -> list[str]:
@@ -149,7 +152,7 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     for spec in plot_specs(dvc_yaml):
         target = figures / f"{Path(spec.id).stem if '/' in spec.id else spec.id}.png"
         try:
-            if labels and spec.id in config.identity_line and spec.template in POINTS:  # classes: counts
+            if labels and config.class_plot in spec.y and spec.template in POINTS:  # classes: counts
                 render_class_confusion(spec, root, target, [labels[str(k)] for k in range(len(labels))])
             else:
                 render(spec, root, target, identity_line=spec.id in config.identity_line)
