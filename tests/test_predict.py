@@ -208,6 +208,17 @@ def test_id_column_is_detected(tmp_path, columns, found, suffix):
     assert resolve_id_column(path, "value" if "value" in columns else smiles)[1] == "given"
 
 
+def test_a_blank_line_of_a_one_column_csv_is_an_empty_row(tmp_path):
+    """(bug fixed: pandas skipped it, the row vanished and later rows' numbers shifted)."""
+    (tmp_path / "one.csv").write_text("smiles\nCCO\n\nc1ccccc1\n   \nCCN\n")
+    chunks = list(iter_chunks(tmp_path / "one.csv", 2, "smiles", None))
+    rows = pd.concat(chunks)
+    assert rows["row"].tolist() == [0, 1, 2, 3, 4] and rows["smiles_input"].tolist()[3:] == ["   ", "CCN"]
+    assert pd.isna(rows["smiles_input"].iloc[1])
+    (tmp_path / "two.csv").write_text("id,smiles\na,CCO\n\nb,CCN\n")  # a wider table: no fields, no row
+    assert pd.concat(iter_chunks(tmp_path / "two.csv", 2, "smiles", "id"))["id"].tolist() == ["a", "b"]
+
+
 def test_a_missing_id_column_lists_the_columns(tmp_path):
     pd.DataFrame({"smiles": ["C"], "Compound ID": ["a"], "pIC50": [5.0]}).to_csv(tmp_path / "in.csv", index=False)
     with pytest.raises(InputError, match=r"no id column 'compound_id'.*'Compound ID'.*Columns: \['smiles', "

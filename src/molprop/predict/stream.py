@@ -246,8 +246,13 @@ def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: 
     sep, skip = layout
     # index_col=False, as validate reads: rows ending in a separator the header lacks would
     # otherwise make the first column the index and shift every other one
+    header = pd.read_csv(path, sep=sep, skiprows=skip, nrows=0, dtype=str, encoding="utf-8-sig", index_col=False)
+    # A blank line of a one-column file is an empty cell (a spreadsheet column with a gap
+    # exports so): a row with its reason, not skipped (it was, and later rows' numbers shifted).
+    # In a wider table a blank line holds no fields at all: not a row.
     reader = pd.read_csv(path, sep=sep, skiprows=skip, usecols=usecols, dtype=str, keep_default_na=False,
-                         na_values=[""], chunksize=chunk_size, encoding="utf-8-sig", index_col=False)
+                         na_values=[""], chunksize=chunk_size, encoding="utf-8-sig", index_col=False,
+                         skip_blank_lines=len(header.columns) > 1)
     start = 0
     with reader:
         for part in reader:
