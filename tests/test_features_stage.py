@@ -220,6 +220,17 @@ def test_ordered_map_keeps_input_order():
     assert list(ordered_map(abs, [], n_jobs=2)) == []
 
 
+def test_a_worker_that_dies_is_reported_with_what_may_have_killed_it():
+    """A script without a __main__ guard had every worker run it again: BrokenProcessPool
+    and another process's error, with no word of the cause."""
+    import os
+
+    from molprop.errors import UserInputError
+
+    with pytest.raises(UserInputError, match=r"worker process ended abruptly.*__name__ == \"__main__\""):
+        list(ordered_map(os._exit, [3, 4], n_jobs=2))
+
+
 def test_a_forkserver_preloads_the_server_exit_module_which_changes_no_other_exit_code():
     """The server of WorkerPool's workers imports molprop.server_exit (the workers, forked
     from it, have it); imported by any other process the module leaves its exit code alone."""

@@ -10,6 +10,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from molprop.errors import UserInputError
@@ -138,6 +139,11 @@ class WorkerPool:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+        except BrokenProcessPool as error:
+            raise UserInputError(
+                "a worker process ended abruptly: killed, out of memory, or (called from a script of "
+                "your own) the script lacks an `if __name__ == \"__main__\":` guard, so every worker "
+                "imported it and ran it again (see the tracebacks above)") from error
         finally:  # on an error (or an abandoned generator) do not run what is still queued
             for future in pending:
                 future.cancel()
