@@ -134,12 +134,14 @@ def _execute(ray, frames: list[pd.DataFrame], expected: dict[int, int], files: d
     """One Ray Data execution over a window of chunks; each chunk is yielded once complete.
 
     Each chunk goes to Ray as blocks of ``options.batch_size`` molecules, so that the actors
-    share even a single chunk and finish a window together."""
+    share even a single chunk and finish a window together; each block is one batch of the
+    actors (``batch_size=None``), the batch a local worker gets, so the outputs are identical
+    (Ray re-cut the batches across chunks, and the last digits differed)."""
     size = options.batch_size
     blocks = [frame.iloc[start : start + size] for frame in frames for start in range(0, len(frame), size)]
     dataset = ray.data.from_pandas(blocks).map_batches(
         ChunkPredictor, fn_constructor_args=(files, size, options.ad_threshold, device),
-        batch_size=size, batch_format="pandas", num_cpus=1, num_gpus=gpus, zero_copy_batch=True,
+        batch_size=None, batch_format="pandas", num_cpus=1, num_gpus=gpus, zero_copy_batch=True,
         compute=ray.data.ActorPoolStrategy(size=min(n_actors, len(blocks))))  # fmt: skip
     received: dict[int, list[pa.Table]] = {}
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
