@@ -253,6 +253,29 @@ def test_csv_output_header_is_quoted_like_its_rows(tmp_path):
     assert read['p_(A) polar, "small"'].tolist() == [0.25, 0.5] and read["status"].tolist() == ["ok", "ok"]
 
 
+def test_a_run_killed_between_writing_a_part_and_recording_it_resumes(tmp_path):
+    """(bug fixed: a manifest listing no part beside a part file or an unfinished write was
+    refused as 'not a molprop predict output ... no _manifest.json', though the manifest was there)."""
+    identity = {"input": {"md5": "a"}, "model": {"md5": "b"}, "settings": {"chunk_size": 2}}
+    out = tmp_path / "out.parquet"
+    store = PartStore(out, identity)
+    store.write(0, _table([0, 1]), {"rows": 2})
+    folder = tmp_path / "out.parquet.parts"
+    (folder / "part-000001.parquet").write_bytes((folder / "part-000000.parquet").read_bytes())  # unrecorded
+    (folder / ".part-000002.parquet.tmp").write_bytes(b"half")
+    again = PartStore(out, identity)
+    assert again.done() == {0} and sorted(p.name for p in folder.iterdir()) == ["_manifest.json", "part-000000.parquet"]
+    # a kill before the first part was recorded: an empty manifest beside the part
+    (folder / "part-000000.parquet").rename(folder / "part-000003.parquet")
+    (folder / "_manifest.json").write_text(json.dumps(again.manifest | {"parts": {}}))
+    assert PartStore(out, identity).done() == set() and not (folder / "part-000003.parquet").exists()
+    (tmp_path / "mine").mkdir()  # without a manifest nothing is deleted
+    (tmp_path / "mine" / "part-000000.parquet").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="not a molprop predict output"):
+        PartStore(tmp_path / "mine", identity)
+    assert (tmp_path / "mine" / "part-000000.parquet").exists()
+
+
 def test_parts_resume_merge_and_refuse_another_run(tmp_path):
     identity = {"input": {"md5": "a"}, "model": {"md5": "b"}, "settings": {"chunk_size": 2}}
     out = tmp_path / "out.parquet"

@@ -154,6 +154,7 @@ class PartStore:
         elif self.kind != "directory" and self.output.exists():
             raise FileExistsError(f"{self.output} exists; pass --overwrite (overwrite=True in Python) to replace it.")
         manifest = self._read()
+        ours = manifest is not None  # a predict output's folder (its manifest says what it holds)
         lost = [k for k, v in (manifest or {}).get("parts", {}).items() if not (self.folder / v["file"]).is_file()]
         if lost:  # part files deleted since (even of a finished run): predicted again
             manifest["parts"] = {k: v for k, v in manifest["parts"].items() if k not in lost}
@@ -172,12 +173,25 @@ class PartStore:
             raise UserInputError(f"{self.folder} holds {state} run with {' and '.join(what)}; "
                                  "pass --overwrite (overwrite=True in Python) to start afresh, or choose "
                                  "another output.")
+        if ours:
+            self._remove_unlisted((manifest or {}).get("parts", {}))
         if manifest is None and self.folder.exists() and any(p.name != MANIFEST for p in self.folder.iterdir()):
             raise FileExistsError(f"{self.folder} exists and is not a molprop predict output{self._orphans()}; "
                                   "remove it or choose another output.")
         self.manifest = manifest or {"version": 1, **identity, "parts": {}, "complete": False}
         self.folder.mkdir(parents=True, exist_ok=True)
         self._write_manifest()
+
+    def _remove_unlisted(self, parts: dict) -> None:
+        """Delete the part files of this output's folder that its manifest does not list, and
+        unfinished writes: a run killed between writing a part and recording it (or while
+        writing it) left them, and their chunks are predicted again."""
+        listed = {v["file"] for v in parts.values()}
+        for path in self.folder.iterdir():
+            name = path.name
+            if (name.startswith("part-") and name.endswith(".parquet") and name not in listed) or \
+                    (name.startswith(".") and name.endswith(".tmp")):
+                path.unlink(missing_ok=True)
 
     def _orphans(self) -> str:
         """Why a folder with part files but no manifest is not taken for an output."""
