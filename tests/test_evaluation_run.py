@@ -23,6 +23,25 @@ def _frames(y):
     return test, train
 
 
+def test_k_fold_mean_and_std_are_over_each_folds_ensemble():
+    """(issue 4/6: "mean ± std over folds"; with several networks per fold there was only the
+    figure over every single network)."""
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=len(SMILES))
+    members = y + rng.normal(scale=0.5, size=(6, len(SMILES)))
+    names = [f"fold_{k}_member_{i}" for k in range(3) for i in range(2)]
+    test, train = _frames(y)
+    metrics = evaluate("regression", test, {"model": Predictions(members, names)}, train,
+                       EvaluateConfig.from_params(PARAMS)).metrics
+    fold_rmse = [np.sqrt(np.mean((members[2 * k:2 * k + 2].mean(axis=0) - y) ** 2)) for k in range(3)]
+    assert metrics["model_folds"]["rmse_mean"] == pytest.approx(np.mean(fold_rmse), rel=1e-5)  # 6 digits
+    assert metrics["model_folds"]["rmse_std"] == pytest.approx(np.std(fold_rmse), rel=1e-5)
+    assert metrics["model_members"]["rmse_mean"] > metrics["model_folds"]["rmse_mean"]  # single networks err more
+    plain = evaluate("regression", test, {"model": Predictions(members, [f"member_{i}" for i in range(6)])}, train,
+                     EvaluateConfig.from_params(PARAMS)).metrics
+    assert "model_folds" not in plain and "model_members" in plain
+
+
 def test_regression_evaluation_reports_everything_as_strict_json():
     rng = np.random.default_rng(0)
     y = rng.normal(size=len(SMILES))
@@ -39,6 +58,7 @@ def test_regression_evaluation_reports_everything_as_strict_json():
     ci = metrics["model_ci"]["rmse"]
     assert ci["low"] <= metrics["model"]["rmse"] <= ci["high"]
     assert "model_members" in metrics and "baseline_members" not in metrics
+    assert metrics["model_folds"] == metrics["model_members"]  # one member per fold
     assert metrics["model_members"]["rmse_std"] > 0
     assert 0 <= metrics["model_vs_baseline"]["wilcoxon_p_value"] <= 1
     assert result.uncertainty["baseline"]["coverage"] is None and result.uncertainty["baseline"]["reason"]

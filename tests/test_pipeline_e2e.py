@@ -183,6 +183,8 @@ def test_kfold_experiment_trains_one_member_per_fold_and_reports_spread(project)
     for model in ("baseline", "model"):
         members = metrics[f"{model}_members"]
         assert members["rmse_std"] > 0 and members["rmse_mean"] > 0
+        assert metrics[f"{model}_folds"]["rmse_std"] > 0  # each fold's ensemble
+    assert metrics["baseline_folds"] == metrics["baseline_members"]  # one model per fold
     quality = json.loads((project / "metrics/uncertainty.json").read_text())
     for model in ("baseline", "model"):  # a spread to judge: over the folds, or within each fold
         assert 0 <= quality[model]["coverage"] <= 1 and "reason" not in quality[model]

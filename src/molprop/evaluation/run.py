@@ -15,6 +15,7 @@ from molprop.evaluation.domain import domain_report, max_train_similarity
 from molprop.evaluation.metrics import score, summarize_members
 from molprop.evaluation.performance import performance_report
 from molprop.evaluation.predictions import per_molecule_error
+from molprop.models.partitions import members_by_partition
 from molprop.models.predictor import Predictions
 from molprop.molecules import parse_validated
 from molprop.schema import MOL_ID, SMILES, TARGET
@@ -100,6 +101,10 @@ def evaluate(task: str, test: pd.DataFrame, predictions: Mapping[str, Prediction
     for name, pred in predictions.items():
         if len(pred.names) > 1:
             metrics[f"{name}_members"] = summarize_members([score(task, y, m) for m in pred.members])
+        folds = members_by_partition(pred.names)
+        if len(folds) > 1:  # k-fold: each fold's ensemble (its members' mean) scored on the test part
+            metrics[f"{name}_folds"] = summarize_members([score(task, y, pred.members[f].mean(axis=0))
+                                                          for f in folds])
 
     quality: dict = {"task": task}
     tables: dict[str, pd.DataFrame] = {}
