@@ -49,6 +49,7 @@ EXPECTED_PARENT = {
     "cyclopentadienide_protonated": "C1=CCC=C1",
     "phenylbutazone_sodium_carbon_acid_salt": "CCCCC1C(=O)N(c2ccccc2)N(c2ccccc2)C1=O",
     "water_written_twice_is_water": "O",
+    "quetiapine_fumarate_drug_salt": "OCCOCCN1CCN(C2=Nc3ccccc3Sc3ccccc32)CC1",
 }
 
 

@@ -4,7 +4,7 @@ REASONS: dict[str, str] = {
     # SMILES cell, before RDKit
     "missing_smiles": "the SMILES cell is empty (NaN / None) or a missing-value marker (NA, n/a, ?)",
     "empty_smiles": "the SMILES is an empty or whitespace-only string",
-    "inchi_not_smiles": "the SMILES column holds an InChI string",
+    "inchi_not_smiles": "the SMILES column holds an InChI string or an InChIKey",
     "reaction_smiles": "the SMILES is a reaction (contains '>')",
     "trailing_text": "text follows the SMILES after whitespace",
     "non_ascii_smiles": "the SMILES holds a character outside printable ASCII (RDKit would skip one at either end)",

@@ -31,6 +31,7 @@ NON_METALS = frozenset(
 # ASCII whitespace only: a no-break space inside a SMILES is reported as a foreign character
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v]")
 _GROUP = r"(?:a|&\d+|o\d+):\d+(?:,\d+)*"  # a CXSMILES stereo group: absolute, and (racemic), or
+_INCHIKEY = re.compile(r"[A-Z]{14}-[A-Z]{10}-[A-Z]")
 _STEREO_GROUPS = re.compile(rf"\|{_GROUP}(?:,{_GROUP})*\|")
 _ABSOLUTE_ONLY = re.compile(r"\|a:\d+(?:,\d+)*(?:,a:\d+(?:,\d+)*)*\|")
 _CHARGED = Chem.MolFromSmarts("[+,-]")
@@ -329,6 +330,10 @@ def _parse(text: str) -> Chem.Mol:
                 atom.SetAtomMapNum(0)
         return mol
     mol = Chem.MolFromSmiles(text, sanitize=False)
+    if mol is None and _INCHIKEY.fullmatch(text):
+        raise _Rejected("inchi_not_smiles", f"'{text}' is an InChIKey (a hash of the InChI), not a "
+                        "SMILES: no structure can be read from it. Give the SMILES (e.g. looked up by "
+                        "the key in PubChem) instead.")
     if mol is None:
         raise _Rejected("unparsable_smiles", f"RDKit cannot parse '{text[:80]}' (SMILES syntax "
                         "error: unbalanced brackets or ring closures, unknown element...).")
