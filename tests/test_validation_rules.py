@@ -829,6 +829,10 @@ def test_missing_smiles_column_suggests_a_close_match() -> None:
         require_columns(data, {"data.smiles_column": "smiles", "data.target_column": "logS"},
                         "in.csv")
     assert "Columns in the file: ['SMILES', 'logS']" in str(err.value)
+    both = pd.DataFrame({"SMILES": ["CCO"], "LogS": ["1"]})  # every misnamed column in one message
+    with pytest.raises(InputFileError, match=r"no column 'smiles' .*'SMILES'\? Also no column 'logS' "
+                       r"\(data.target_column in params.yaml\). Did you mean 'LogS'\? Columns in the file"):
+        require_columns(both, {"data.smiles_column": "smiles", "data.target_column": "logS"}, "in.csv")
     typo = pd.DataFrame({"canonical_smile": ["CCO"], "y": ["1"]})
     with pytest.raises(InputFileError, match="Did you mean 'canonical_smile'"):
         require_columns(typo, {"data.smiles_column": "canonical_smiles"}, "in.csv")
@@ -837,8 +841,9 @@ def test_missing_smiles_column_suggests_a_close_match() -> None:
 def test_headerless_smi_file_is_told_to_add_a_header_line(tmp_path) -> None:
     path = tmp_path / "in.smi"
     path.write_text("CCO 1.5\nCCN 2.0\n")
-    with pytest.raises(InputFileError, match="start the file with a header line such as 'smiles logS'"):
+    with pytest.raises(InputFileError, match="start the file with a header line such as 'smiles logS'") as err:
         require_columns(read_source(path), {"data.smiles_column": "smiles", "data.target_column": "logS"}, path)
+    assert str(err.value).count("header line such as") == 1  # both columns missing, the hint once
 
 
 def test_missing_column_without_a_close_match() -> None:

@@ -433,6 +433,7 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
 
     ``columns`` maps the params key (e.g. ``data.smiles_column``) to the expected column."""
     present = [str(c) for c in table.columns]
+    problems = []
     for key, name in columns.items():
         if name in present:
             continue
@@ -447,5 +448,6 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
             hint = (" The first line of a .smi file names its columns: start the file with a header "
                     f"line such as '{columns.get('data.smiles_column', 'smiles')} "
                     f"{columns.get('data.target_column', 'y')}'.")
-        raise InputFileError(f"{source}: no column '{name}' ({key} in params.yaml).{hint} "
-                             f"Columns in the file: {present}.")
+        problems.append(f"no column '{name}' ({key} in params.yaml)." + ("" if hint in "".join(problems) else hint))
+    if problems:  # every misnamed column at once, not one per run
+        raise InputFileError(f"{source}: {' Also '.join(problems)} Columns in the file: {present}.")
