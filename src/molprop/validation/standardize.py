@@ -105,16 +105,13 @@ class _Tools:
         params.tautomerRemoveSp3Stereo = False
         params.tautomerRemoveBondStereo = False
         self.tautomers = rdMolStandardize.TautomerEnumerator(params)
-        self._counter_ions: rdMolStandardize.FragmentRemover | None = None
+        self.counter_ions = counter_ion_remover()
 
     def is_counter_ion(self, fragment: Chem.Mol) -> bool:
-        """True for a known salt or solvent fragment: RDKit's default list, then datamol's
-        longer one (read when first needed: only salts with two organic components ask)."""
-        if self.salts.remove(fragment).GetNumAtoms() == 0:
-            return True
-        if self._counter_ions is None:
-            self._counter_ions = counter_ion_remover()
-        return self._counter_ions.remove(fragment).GetNumAtoms() == 0
+        """True for a known salt or solvent fragment: RDKit's default list or molprop's
+        (``counter_ions.txt``: pharmaceutical counter-ions and solvents)."""
+        return (self.salts.remove(fragment).GetNumAtoms() == 0
+                or self.counter_ions.remove(fragment).GetNumAtoms() == 0)
 
 
 _TOOLS: _Tools | None = None
