@@ -129,16 +129,17 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
                   "metrics/split.json shows how few molecules of the other class(es) the training part holds")
     comparison = metrics.get("model_vs_baseline", {})
     better, worse = comparison.get("n_model_better"), comparison.get("n_baseline_better")
-    difference, median = comparison.get("mean_error_difference"), comparison.get("median_error_difference")
+    difference, ranks = comparison.get("mean_error_difference"), comparison.get("rank_biserial")
     p_value = comparison.get("wilcoxon_p_value")
     verdict = ("" if difference is None or difference == 0 else
                f": the {'model' if difference < 0 else 'baseline'} errs less on average")
-    if verdict and _defined(p_value) and p_value < SIGNIFICANCE and median and (median < 0) != (difference < 0):
-        # the signed-rank test follows the typical molecule, the mean a few large errors
-        verdict = (f": the {'model' if median < 0 else 'baseline'} errs less on most molecules (median "
-                   f"difference {_shown(median)}, significant), the {'model' if difference < 0 else 'baseline'} "
-                   "on average (the other's errors are larger on a few molecules): which is better depends "
-                   "on which errors matter")
+    if verdict and _defined(p_value) and p_value < SIGNIFICANCE and _defined(ranks) and ranks \
+            and (ranks < 0) != (difference < 0):
+        # the signed-rank test weighs each molecule by the rank of its difference, the mean by its size
+        verdict = (f": the {'model' if ranks < 0 else 'baseline'} errs less by the signed-rank test "
+                   f"(rank-biserial {_shown(ranks)}, significant), the {'model' if difference < 0 else 'baseline'} "
+                   "on average (its rival's larger errors outweigh): which is better depends on which "
+                   "errors matter")
     elif verdict and not _defined(p_value):
         verdict += ", but the paired test is undefined here (too few molecules): neither is clearly better"
     elif verdict and p_value >= SIGNIFICANCE:

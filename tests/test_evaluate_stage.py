@@ -169,17 +169,32 @@ def test_a_significant_test_against_the_mean_is_not_read_as_the_means_win(monkey
     monkeypatch.syspath_prepend(str(REPO / "stages"))
     from evaluate import _print_summary
 
+    from molprop.evaluation.bootstrap import rank_biserial, wilcoxon_p_value
+
+    model, baseline = np.r_[np.full(55, 1.0), np.full(5, 6.0)], np.r_[np.full(55, 1.2), np.full(5, 1.0)]
     interval = {"low": 0.0, "high": 1.0}
     metrics = {name: {"rmse": 1.0, "r2": 0.5} for name in ("baseline", "model")} | {
         f"{name}_ci": {"rmse": interval, "r2": interval} for name in ("baseline", "model")} | {
         "n_test": 60, "model_vs_baseline": {"n_model_better": 55, "n_baseline_better": 5,
-                                            "mean_error_difference": 0.233, "median_error_difference": -0.2,
-                                            "wilcoxon_p_value": 1.76e-06}}
+                                            "mean_error_difference": float(np.mean(model - baseline)),
+                                            "rank_biserial": rank_biserial(model, baseline),
+                                            "wilcoxon_p_value": wilcoxon_p_value(model, baseline)}}
+    assert metrics["model_vs_baseline"]["rank_biserial"] < 0 < metrics["model_vs_baseline"]["mean_error_difference"]
     _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
     out = capsys.readouterr().out
-    assert ("Wilcoxon p = 1.76e-06: the model errs less on most molecules (median difference -0.2, "
-            "significant), the baseline on average") in out
+    assert ": the model errs less by the signed-rank test (rank-biserial -0.683" in out
+    assert ", significant), the baseline on average" in out
     assert "the baseline errs less on average" not in out
-    metrics["model_vs_baseline"]["median_error_difference"] = 0.1  # the two agree: as before
+    # 55 x -0.01 and 45 x +1.0: the median favours the model, the signed-rank test (and the mean) the baseline
+    model, baseline = np.r_[np.full(55, 1.0), np.full(45, 2.0)], np.r_[np.full(55, 1.01), np.full(45, 1.0)]
+    metrics["model_vs_baseline"] |= {"mean_error_difference": float(np.mean(model - baseline)),
+                                     "rank_biserial": rank_biserial(model, baseline),
+                                     "wilcoxon_p_value": wilcoxon_p_value(model, baseline)}
     _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
-    assert "Wilcoxon p = 1.76e-06: the baseline errs less on average\n" in capsys.readouterr().out
+    assert f"Wilcoxon p = {_p(metrics)}: the baseline errs less on average\n" in capsys.readouterr().out
+
+
+def _p(metrics: dict) -> str:
+    from evaluate import _shown
+
+    return _shown(metrics["model_vs_baseline"]["wilcoxon_p_value"])

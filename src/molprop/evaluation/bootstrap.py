@@ -90,6 +90,21 @@ def p_value(differences: np.ndarray, observed: float) -> float:
     return float((1 + extreme.sum()) / (d.size + 1))
 
 
+def rank_biserial(errors_a: np.ndarray, errors_b: np.ndarray) -> float:
+    """Matched-pairs rank-biserial correlation of ``errors_a - errors_b``, the direction and
+    size of what the Wilcoxon signed-rank test measures: (W+ - W-) / (W+ + W-) over the
+    nonzero differences ranked by size, in [-1, 1] (negative: ``a`` errs less); NaN when
+    every difference is 0."""
+    from scipy.stats import rankdata
+
+    diff = np.asarray(errors_a, dtype=float) - np.asarray(errors_b, dtype=float)
+    diff = diff[diff != 0]
+    if diff.size == 0:
+        return float("nan")
+    ranks = rankdata(np.abs(diff))
+    return float((ranks[diff > 0].sum() - ranks[diff < 0].sum()) / ranks.sum())
+
+
 def wilcoxon_p_value(errors_a: np.ndarray, errors_b: np.ndarray) -> float:
     """Two-sided Wilcoxon signed-rank p-value on paired per-molecule errors; 1 when the two
     error lists are identical, NaN with fewer than 2 molecules."""
