@@ -215,6 +215,8 @@ def test_a_blank_line_of_a_one_column_csv_is_an_empty_row(tmp_path):
     rows = pd.concat(chunks)
     assert rows["row"].tolist() == [0, 1, 2, 3, 4] and rows["smiles_input"].tolist()[3:] == ["   ", "CCN"]
     assert pd.isna(rows["smiles_input"].iloc[1])
+    (tmp_path / "above.csv").write_text("\n \nsmiles\nCCO\n\nCCN\n")  # blank lines above the header: no rows
+    assert pd.concat(iter_chunks(tmp_path / "above.csv", 2, "smiles", None))["row"].tolist() == [0, 1, 2]
     (tmp_path / "two.csv").write_text("id,smiles\na,CCO\n\nb,CCN\n")  # a wider table: no fields, no row
     assert pd.concat(iter_chunks(tmp_path / "two.csv", 2, "smiles", "id"))["id"].tolist() == ["a", "b"]
 

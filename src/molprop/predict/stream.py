@@ -248,11 +248,13 @@ def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: 
     # otherwise make the first column the index and shift every other one
     header = pd.read_csv(path, sep=sep, skiprows=skip, nrows=0, dtype=str, encoding="utf-8-sig", index_col=False)
     # A blank line of a one-column file is an empty cell (a spreadsheet column with a gap
-    # exports so): a row with its reason, not skipped (it was, and later rows' numbers shifted).
-    # In a wider table a blank line holds no fields at all: not a row.
-    reader = pd.read_csv(path, sep=sep, skiprows=skip, usecols=usecols, dtype=str, keep_default_na=False,
-                         na_values=[""], chunksize=chunk_size, encoding="utf-8-sig", index_col=False,
-                         skip_blank_lines=len(header.columns) > 1)
+    # exports so): a row with its reason, not skipped (it was, and later rows' numbers shifted);
+    # blank lines above the header are skipped. In a wider table a blank line holds no fields
+    # at all: not a row.
+    one_column = len(header.columns) == 1
+    reader = pd.read_csv(path, sep=sep, skiprows=skip + (_blank_lines_above_header(path, skip) if one_column else 0),
+                         usecols=usecols, dtype=str, keep_default_na=False, na_values=[""], chunksize=chunk_size,
+                         encoding="utf-8-sig", index_col=False, skip_blank_lines=not one_column)
     start = 0
     with reader:
         for part in reader:
@@ -262,6 +264,19 @@ def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: 
             ids = part[id_column].tolist() if id_column else None
             yield _frame(start, ids, part[smiles_column].tolist())
             start += len(part)
+
+
+def _blank_lines_above_header(path: Path, skip: int) -> int:
+    """Blank (or whitespace-only) lines between the first ``skip`` lines and the header."""
+    with open_text(path) as handle:
+        for _ in range(skip):
+            handle.readline()
+        count = 0
+        for line in handle:
+            if line.strip():
+                break
+            count += 1
+    return count
 
 
 def smi_header(path: Path) -> tuple[bool, list[str]]:
