@@ -42,7 +42,7 @@ class SearchConfig:
         ranges = [name for name, spec in self.space.items() if not isinstance(spec, list)]
         if self.method == "grid" and ranges:
             raise UserInputError(f"baseline.search.method grid needs a list of values for each hyperparameter "
-                                 f"in baseline.search.space.<model>; {ranges} are ranges: give lists of "
+                                 f"in baseline.search.space (the section named by baseline.model); {ranges} are ranges: give lists of "
                                  "values, or set method: optuna")
 
 
