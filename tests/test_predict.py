@@ -217,6 +217,12 @@ def test_a_blank_line_of_a_one_column_csv_is_an_empty_row(tmp_path):
     assert pd.isna(rows["smiles_input"].iloc[1])
     (tmp_path / "above.csv").write_text("\n \nsmiles\nCCO\n\nCCN\n")  # blank lines above the header: no rows
     assert pd.concat(iter_chunks(tmp_path / "above.csv", 2, "smiles", None))["row"].tolist() == [0, 1, 2]
+    with gzip.open(tmp_path / "mac.csv.gz", "wb") as handle:  # old Mac line ends (a lone \r), gzipped
+        handle.write(b"\rsmiles\rCCO\r\rc1ccccc1\r")
+    (tmp_path / "mac.csv").write_bytes(b"\xef\xbb\xbf\rsmiles\rCCO\r\rc1ccccc1\r")  # and a BOM
+    for name in ("mac.csv.gz", "mac.csv"):
+        rows = pd.concat(iter_chunks(tmp_path / name, 2, "smiles", None))
+        assert rows["smiles_input"].tolist()[::2] == ["CCO", "c1ccccc1"] and pd.isna(rows["smiles_input"].iloc[1])
     (tmp_path / "two.csv").write_text("id,smiles\na,CCO\n\nb,CCN\n")  # a wider table: no fields, no row
     assert pd.concat(iter_chunks(tmp_path / "two.csv", 2, "smiles", "id"))["id"].tolist() == ["a", "b"]
 

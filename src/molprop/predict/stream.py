@@ -21,7 +21,9 @@ table: the one named, else the first of ``ID_COLUMNS`` present.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 import pyarrow as pa
@@ -252,11 +254,14 @@ def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: 
     # blank lines above the header are skipped. In a wider table a blank line holds no fields
     # at all: not a row.
     one_column = len(header.columns) == 1
-    reader = pd.read_csv(path, sep=sep, skiprows=skip + (_blank_lines_above_header(path, skip) if one_column else 0),
-                         usecols=usecols, dtype=str, keep_default_na=False, na_values=[""], chunksize=chunk_size,
-                         encoding="utf-8-sig", index_col=False, skip_blank_lines=not one_column)
-    start = 0
-    with reader:
+    with ExitStack() as stack:
+        source, skiprows, encoding = path, skip, "utf-8-sig"
+        if one_column:  # read from the header on, as Python splits lines (pandas counts a lone \r apart)
+            source, skiprows, encoding = stack.enter_context(_at_header(path, skip)), 0, None
+        reader = stack.enter_context(pd.read_csv(
+            source, sep=sep, skiprows=skiprows, usecols=usecols, dtype=str, keep_default_na=False, na_values=[""],
+            chunksize=chunk_size, encoding=encoding, index_col=False, skip_blank_lines=not one_column))
+        start = 0
         for part in reader:
             if part.empty:  # a header-only file reads as one empty chunk: it has no molecules
                 continue
@@ -266,17 +271,20 @@ def _table(path: Path, layout: tuple[str, int], chunk_size: int, smiles_column: 
             start += len(part)
 
 
-def _blank_lines_above_header(path: Path, skip: int) -> int:
-    """Blank (or whitespace-only) lines between the first ``skip`` lines and the header."""
+@contextmanager
+def _at_header(path: Path, skip: int) -> Iterator[TextIO]:
+    """The text file positioned at its header line: past the first ``skip`` lines and the
+    blank (or whitespace-only) lines after them."""
     with open_text(path) as handle:
         for _ in range(skip):
             handle.readline()
-        count = 0
-        for line in handle:
-            if line.strip():
+        while True:
+            position = handle.tell()
+            line = handle.readline()
+            if not line or line.strip():
                 break
-            count += 1
-    return count
+        handle.seek(position)
+        yield handle
 
 
 def smi_header(path: Path) -> tuple[bool, list[str]]:
