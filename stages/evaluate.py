@@ -131,27 +131,36 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
     better, worse = comparison.get("n_model_better"), comparison.get("n_baseline_better")
     difference, ranks = comparison.get("mean_error_difference"), comparison.get("rank_biserial")
     p_value = comparison.get("wilcoxon_p_value")
-    verdict = ("" if difference is None or difference == 0 else
-               f": the {'model' if difference < 0 else 'baseline'} errs less on average")
-    if verdict and _defined(p_value) and p_value < SIGNIFICANCE and _defined(ranks) and ranks \
-            and (ranks < 0) != (difference < 0):
-        # the signed-rank test weighs each molecule by the rank of its difference, the mean by its size
-        verdict = (f": the {'model' if ranks < 0 else 'baseline'} errs less by the signed-rank test "
-                   f"(rank-biserial {_shown(ranks)}, significant), the {'model' if difference < 0 else 'baseline'} "
-                   "on average (its rival's larger errors outweigh): which is better depends on which "
-                   "errors matter")
-    elif verdict and not _defined(p_value):
-        verdict += ", but the paired test is undefined here (too few molecules): neither is clearly better"
-    elif verdict and p_value >= SIGNIFICANCE:
-        verdict += (f", but not significantly (p >= {SIGNIFICANCE}): on this test part neither is "
-                    "clearly better")
+    mean_p = comparison.get("mean_error_difference_p_value", p_value)  # the mean's own paired bootstrap
     print(f"evaluate model vs baseline: the model errs less on {better}, the baseline on {worse} test molecules; "
-          f"mean error difference (model - baseline) {_shown(difference)}, Wilcoxon p = "
-          f"{_shown(p_value)}{verdict}")
+          f"mean error difference (model - baseline) {_shown(difference)} (paired bootstrap p = {_shown(mean_p)}), "
+          f"Wilcoxon p = {_shown(p_value)}{_verdict(difference, mean_p, p_value, ranks)}")
     if metrics["n_test"] < FEW_TEST_MOLECULES:
         print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "
               "intervals rest on too few molecules to compare models by (a resample can only repeat "
               f"them); raise split.fractions.test, or use more data, for {FEW_TEST_MOLECULES} or more")
+
+
+def _verdict(difference: float | None, mean_p: float | None, p_value: float | None, ranks: float | None) -> str:
+    """Which model errs less: on average, judged by the mean difference's paired bootstrap,
+    and, where it disagrees, by the signed-rank test (its direction: the rank-biserial)."""
+    if difference is None or difference == 0:
+        return ""
+    winner = "model" if difference < 0 else "baseline"
+    verdict = f": the {winner} errs less on average"
+    if not _defined(mean_p) or not _defined(p_value):
+        return verdict + ", but the paired tests are undefined here (too few molecules): neither is clearly better"
+    if mean_p >= SIGNIFICANCE:
+        verdict += f", but not significantly (p >= {SIGNIFICANCE})"
+    rank_winner = None if not _defined(ranks) or not ranks else ("model" if ranks < 0 else "baseline")
+    if p_value < SIGNIFICANCE and rank_winner and (rank_winner != winner or mean_p >= SIGNIFICANCE):
+        # the signed-rank test weighs each molecule by the rank of its difference, the mean by its size
+        verdict += (f"; the signed-rank test favours the {rank_winner} (rank-biserial {_shown(ranks)}, "
+                    "significant)" + ("" if rank_winner == winner else ": its rival's larger errors outweigh "
+                                      "on average, so which is better depends on which errors matter"))
+    elif mean_p >= SIGNIFICANCE:
+        verdict += ": on this test part neither is clearly better"
+    return verdict
 
 
 def _print_uncertainty(uncertainty: dict, models: tuple[str, ...], n_test: int) -> None:

@@ -102,7 +102,7 @@ def test_undefined_figures_of_one_test_molecule_print_as_n_a(monkeypatch, capsys
     _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
     out = capsys.readouterr().out
     assert "evaluate model: rmse 0.5 [0.5, 0.5], r2 n/a [n/a, n/a]" in out and "None" not in out
-    assert "Wilcoxon p = n/a: the model errs less on average, but the paired test is undefined" in out
+    assert "Wilcoxon p = n/a: the model errs less on average, but the paired tests are undefined" in out
 
 
 def test_the_uncertainty_line_says_whether_it_ranks_the_errors(monkeypatch, capsys):
@@ -154,8 +154,8 @@ def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch,
     assert "warning: the baseline predicts class 'inactive' for every test molecule" in out
     assert "the model predicts" not in out
     assert ("the model errs less on 25, the baseline on 15 test molecules; mean error difference (model - "
-            "baseline) 0.02, Wilcoxon p = 0.3: the baseline errs less on average, but not significantly "
-            "(p >= 0.05): on this test part neither is clearly better") in out
+            "baseline) 0.02 (paired bootstrap p = 0.3), Wilcoxon p = 0.3: the baseline errs less on average, but "
+            "not significantly (p >= 0.05): on this test part neither is clearly better") in out
     metrics["model_vs_baseline"] |= {"mean_error_difference": -0.02, "wilcoxon_p_value": 0.001}
     _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"])
     out = capsys.readouterr().out
@@ -182,9 +182,8 @@ def test_a_significant_test_against_the_mean_is_not_read_as_the_means_win(monkey
     assert metrics["model_vs_baseline"]["rank_biserial"] < 0 < metrics["model_vs_baseline"]["mean_error_difference"]
     _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
     out = capsys.readouterr().out
-    assert ": the model errs less by the signed-rank test (rank-biserial -0.683" in out
-    assert ", significant), the baseline on average" in out
-    assert "the baseline errs less on average" not in out
+    assert ": the baseline errs less on average; the signed-rank test favours the model (rank-biserial -0.683" in out
+    assert "significant): its rival's larger errors outweigh on average, so which is better depends" in out
     # 55 x -0.01 and 45 x +1.0: the median favours the model, the signed-rank test (and the mean) the baseline
     model, baseline = np.r_[np.full(55, 1.0), np.full(45, 2.0)], np.r_[np.full(55, 1.01), np.full(45, 1.0)]
     metrics["model_vs_baseline"] |= {"mean_error_difference": float(np.mean(model - baseline)),
@@ -192,6 +191,18 @@ def test_a_significant_test_against_the_mean_is_not_read_as_the_means_win(monkey
                                      "wilcoxon_p_value": wilcoxon_p_value(model, baseline)}
     _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
     assert f"Wilcoxon p = {_p(metrics)}: the baseline errs less on average\n" in capsys.readouterr().out
+    # 20 molecules favour the model by 1.0, 30 the baseline by 0.05: the mean difference is
+    # significant by its paired bootstrap, the signed-rank test is not (bug fixed: "neither is
+    # clearly better", against the MAE difference's interval)
+    model, baseline = np.r_[np.full(20, 0.0), np.full(30, 1.05)], np.r_[np.full(20, 1.0), np.full(30, 1.0)]
+    metrics["model_vs_baseline"] |= {"mean_error_difference": float(np.mean(model - baseline)),
+                                     "mean_error_difference_p_value": 0.001,
+                                     "rank_biserial": rank_biserial(model, baseline),
+                                     "wilcoxon_p_value": wilcoxon_p_value(model, baseline)}
+    assert metrics["model_vs_baseline"]["wilcoxon_p_value"] > 0.05
+    _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
+    assert f"(paired bootstrap p = 0.001), Wilcoxon p = {_p(metrics)}: the model errs less on average\n" in \
+        capsys.readouterr().out
 
 
 def _p(metrics: dict) -> str:

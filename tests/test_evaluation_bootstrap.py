@@ -126,6 +126,10 @@ def test_paired_p_values_small_when_one_model_is_clearly_better():
     diff = np.abs(good - y) - np.abs(bad - y)
     assert comparison["mean_error_difference"] == pytest.approx(diff.mean())
     assert -1 < comparison["rank_biserial"] < -0.5  # the model's errors smaller on most, and the larger ones
+    # regression errors are absolute errors: the mean difference is the MAE difference, on the same resamples
+    mae = comparison["difference"]["mae"]
+    assert comparison["mean_error_difference_p_value"] == mae["p_value"]
+    assert comparison["mean_error_difference_ci"] == pytest.approx({"low": mae["low"], "high": mae["high"]})
     assert report["model_ci"]["rmse"]["low"] < report["model"]["rmse"] < report["model_ci"]["rmse"]["high"]
 
 

@@ -24,10 +24,15 @@ def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.nd
 
     With ``compare = (a, b)``: ``<a>_vs_<b>``, a paired comparison on the same molecules and
     the same resamples: per metric the difference a - b with its interval and paired-bootstrap
-    p-value, and the Wilcoxon signed-rank p-value on the per-molecule ``errors`` with its
-    rank-biserial correlation (its direction: negative when ``a`` errs less).
+    p-value; the mean of the per-molecule ``errors`` differences with its paired-bootstrap
+    interval and p-value; and the Wilcoxon signed-rank p-value on them with its rank-biserial
+    correlation (its direction: negative when ``a`` errs less).
     """
     y = np.asarray(y)
+
+    paired = compare is not None and set(compare) <= set(predictions)
+    diff = np.asarray(errors[compare[0]], dtype=float) - np.asarray(errors[compare[1]], dtype=float) \
+        if paired else None
 
     def statistic(counts: np.ndarray) -> dict[str, np.ndarray]:
         ranks = weighted.average_ranks(y, counts) if task == "regression" else None
@@ -35,6 +40,8 @@ def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.nd
         for name, pred in predictions.items():
             metrics = weighted.score(task, y, pred, counts, ranks)
             out |= {f"{name}/{k}": v for k, v in metrics.items()}
+        if diff is not None:  # counts: (resamples, n) or (n,)
+            out["mean_error_difference"] = (counts @ diff) / counts.sum(axis=-1)
         return out
 
     samples = bootstrap(statistic, len(y), config)
@@ -43,7 +50,7 @@ def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.nd
         report[name] = score(task, y, pred)
         report[f"{name}_ci"] = {k: _ci(samples[f"{name}/{k}"], config.confidence)
                                 for k in report[name]}
-    if compare is None or not set(compare) <= set(predictions):
+    if not paired:
         return report
     a, b = compare
     differences = {}
@@ -52,11 +59,12 @@ def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.nd
         resampled = samples[f"{a}/{key}"] - samples[f"{b}/{key}"]
         differences[key] = {"value": observed, **_ci(resampled, config.confidence),
                             "p_value": p_value(resampled, observed)}
-    diff = np.asarray(errors[a], dtype=float) - np.asarray(errors[b], dtype=float)
     report[f"{a}_vs_{b}"] = {
         "difference": differences,
         "wilcoxon_p_value": wilcoxon_p_value(errors[a], errors[b]),
         "mean_error_difference": float(diff.mean()),
+        "mean_error_difference_ci": _ci(samples["mean_error_difference"], config.confidence),
+        "mean_error_difference_p_value": p_value(samples["mean_error_difference"], float(diff.mean())),
         "rank_biserial": rank_biserial(errors[a], errors[b]),
         f"n_{a}_better": int(np.sum(diff < 0)),
         f"n_{b}_better": int(np.sum(diff > 0)),
