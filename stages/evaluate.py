@@ -156,8 +156,9 @@ def _verdict(difference: float | None, mean_p: float | None, p_value: float | No
     if p_value < SIGNIFICANCE and rank_winner and (rank_winner != winner or mean_p >= SIGNIFICANCE):
         # the signed-rank test weighs each molecule by the rank of its difference, the mean by its size
         verdict += (f"; the signed-rank test favours the {rank_winner} (rank-biserial {_shown(ranks)}, "
-                    "significant)" + ("" if rank_winner == winner else ": its rival's larger errors outweigh "
-                                      "on average, so which is better depends on which errors matter"))
+                    "significant)" + ("" if rank_winner == winner or mean_p >= SIGNIFICANCE else
+                                      ": its rival's larger errors outweigh on average, so which is better "
+                                      "depends on which errors matter"))
     elif mean_p >= SIGNIFICANCE:
         verdict += ": on this test part neither is clearly better"
     return verdict

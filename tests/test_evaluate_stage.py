@@ -203,6 +203,12 @@ def test_a_significant_test_against_the_mean_is_not_read_as_the_means_win(monkey
     _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
     assert f"(paired bootstrap p = 0.001), Wilcoxon p = {_p(metrics)}: the model errs less on average\n" in \
         capsys.readouterr().out
+    # the mean not significant, the signed-rank test significant the other way: no "outweigh on average"
+    metrics["model_vs_baseline"] |= {"mean_error_difference": 0.1, "mean_error_difference_p_value": 0.4,
+                                     "rank_biserial": -0.6, "wilcoxon_p_value": 0.01}
+    _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
+    assert ("Wilcoxon p = 0.01: the baseline errs less on average, but not significantly (p >= 0.05); the "
+            "signed-rank test favours the model (rank-biserial -0.6, significant)\n") in capsys.readouterr().out
 
 
 def _p(metrics: dict) -> str:
