@@ -42,8 +42,8 @@ class SearchConfig:
         ranges = [name for name, spec in self.space.items() if not isinstance(spec, list)]
         if self.method == "grid" and ranges:
             raise UserInputError(f"baseline.search.method grid needs a list of values for each hyperparameter "
-                                 f"in baseline.search.space (the section named by baseline.model); {ranges} are ranges: give lists of "
-                                 "values, or set method: optuna")
+                                 f"in baseline.search.space (the section named by baseline.model); {ranges} "
+                                 "are ranges: give lists of values, or set method: optuna")
 
 
 @dataclass
