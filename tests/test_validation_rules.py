@@ -114,8 +114,15 @@ def test_organometallic_is_rejected_not_stripped_to_its_ligand(smiles: str, meta
 
 
 @pytest.mark.parametrize(("smiles", "reason", "start"), [
-    ("[Cu+2]", "metal", "Contains metal atom(s) Cu"),  # a metal ion, not a radical
-    ("[Pt](N)(N)(Cl)Cl", "metal", "Contains metal atom(s) Pt"),  # cisplatin: a complex, not a salt
+    ("[Cu+2]", "metal", "A carbon-free metal species or complex (Cu)"),  # not a radical
+    # an alkali / alkaline-earth ion alone is no salt to strip (bug fixed: its message said
+    # 'organometallic or metal complex')
+    ("[K+]", "metal", "A carbon-free metal species or complex (K)"),
+    ("[Mg+2]", "metal", "A carbon-free metal species or complex (Mg)"),
+    ("[MgH2]", "metal", "A carbon-free metal species or complex (Mg)"),
+    ("[Li]", "metal", "A carbon-free metal species or complex (Li)"),
+    ("O=[Fe]O[Fe]=O", "metal", "A carbon-free metal species or complex (Fe)"),
+    ("[Pt](N)(N)(Cl)Cl", "metal", "A carbon-free metal species or complex (Pt)"),  # cisplatin: not a salt
     ("[Na+].[Cl-]", "inorganic_salt", "Inorganic salt"),  # a salt of an alkali metal stays a salt
     ("[H+]", "no_atoms", "Only hydrogen"), ("[H][H]", "no_atoms", "Only hydrogen"),
 ])

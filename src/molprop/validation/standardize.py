@@ -146,6 +146,14 @@ def _metal_rejection(metals: list[str], detail: str = "") -> _Rejected:
                      "standardization leaves them (a disconnected metal's organic ligand or anion).")
 
 
+def _carbon_free_metal(metals: list[str]) -> _Rejected:
+    """The 'metal' rejection of a species without carbon ([K+], [MgH2], Fe2O3, cisplatin): no
+    organic molecule to keep."""
+    return _Rejected("metal", f"A carbon-free metal species or complex ({', '.join(metals)}), with no "
+                     "organic molecule to keep as the parent; set validate.rules.reject_metals: false to "
+                     "keep it as standardization leaves it.")
+
+
 def _check_metals(mol: Chem.Mol, rules: MoleculeRules) -> None:
     """Reject, in the parsed input and before cleanup runs, a metal bonded to carbon or beside
     a carbanion, and any metal other than an alkali or alkaline-earth one (their cations are
@@ -168,6 +176,8 @@ def _check_metals(mol: Chem.Mol, rules: MoleculeRules) -> None:
     if others and mol.HasSubstructMatch(_CYANO_CARBON):
         raise _metal_rejection(others, "written ionically: a metal cation beside cyanide or isocyanide "
                                "ligands")
+    if others and not _has_carbon(mol):
+        raise _carbon_free_metal(others)
     if others:
         raise _metal_rejection(others, "or a salt of it: only alkali and alkaline-earth metals are "
                                "stripped as counter-ions")
@@ -400,7 +410,7 @@ def _check_parent(mol: Chem.Mol, rules: MoleculeRules, bracket_atoms: bool,
         raise _Rejected("no_atoms", f"Only hydrogen ({Chem.MolToSmiles(mol)}): no heavy atom to describe.")
     metals = _metal_symbols(mol) if metals else []
     if metals and rules.reject_metals:  # before the radical check: [Cu+2] is a metal ion
-        raise _metal_rejection(metals)
+        raise _carbon_free_metal(metals) if not _has_carbon(mol) else _metal_rejection(metals)
     if bracket_atoms:
         radicals = [f"{a.GetSymbol()}{a.GetIdx() + 1}" for a in mol.GetAtoms()
                     if a.GetNumRadicalElectrons()]
