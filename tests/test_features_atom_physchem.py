@@ -64,6 +64,21 @@ def test_an_element_without_gasteiger_parameters_is_nan_in_storage_and_0_for_the
     assert (g.atom_features[missing, atom_feature_names().index("gasteiger_charge")] == 0).all()
 
 
+@pytest.mark.parametrize(("smiles", "analogue"), [
+    ("C[Se]C", "CSC"), ("O=[Se](=O)(O)c1ccccc1", "O=S(=O)(O)c1ccccc1"), ("c1ccc2[se]ccc2c1", "c1ccc2sccc2c1"),
+    ("C[As](C)C", "CP(C)C"), ("C[Sn](C)(C)C", "C[Si](C)(C)C"), ("C[Te]c1ccccc1", "CSc1ccccc1"),
+])
+def test_only_the_atoms_without_gasteiger_parameters_are_nan(smiles, analogue):
+    """One Se atom used to make every charge of its molecule NaN (bug fixed); the others are
+    computed with the lighter element of its group in its place: the analogue's charges."""
+    q = physchem(smiles)[:, COLUMN["gasteiger_charge"]]
+    heavy = [a.GetIdx() for a in Chem.MolFromSmiles(smiles).GetAtoms() if a.GetAtomicNum() in (33, 34, 50, 52)]
+    assert np.flatnonzero(np.isnan(q)).tolist() == heavy
+    expected = physchem(analogue)[:, COLUMN["gasteiger_charge"]]
+    rest = np.setdiff1d(np.arange(len(q)), heavy)
+    np.testing.assert_allclose(q[rest], expected[rest], atol=1e-6)
+
+
 def test_graph_atom_features_carry_the_contributions():
     mol = Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")
     g = featurize_graph(mol)

@@ -12,9 +12,12 @@ them from a few hundred molecules:
 - Labute approximate surface area contribution, ASA / 10;
 - Gasteiger-Marsili partial charge.
 
-The divisors bring each to roughly unit scale. A value RDKit cannot compute (a Gasteiger
-charge for an element without parameters) is NaN here; the graph keeps it NaN in storage,
-the featurize metrics count it, and the network's input has 0 in its place.
+The divisors bring each to roughly unit scale. A value RDKit cannot compute is NaN here; the
+graph keeps it NaN in storage, the featurize metrics count it, and the network's input has 0
+in its place. RDKit has no Gasteiger parameters for Se, Te, As, Sb, Ge, Sn and a few other
+heavier main-group elements, and one such atom makes every charge of its molecule NaN; the
+other atoms' charges are therefore computed with the lighter element of the same group
+standing in (S, P, Si, Al, I), and only the atoms without parameters are NaN.
 """
 
 from __future__ import annotations
@@ -30,6 +33,35 @@ PHYSCHEM_NAMES = ("crippen_logp", "crippen_mr/10", "tpsa/20", "labute_asa/10", "
 N_PHYSCHEM = len(PHYSCHEM_NAMES)
 _SCALE = np.array([1.0, 0.1, 0.05, 0.1, 1.0])
 _GASTEIGER = methodcaller("GetDoubleProp", "_GasteigerCharge")
+# Elements without Gasteiger parameters -> the atomic number of the lighter element of their
+# group that stands in for them while the other atoms' charges are computed.
+_STAND_IN = {32: 14, 50: 14, 82: 14,  # Ge, Sn, Pb -> Si
+             33: 15, 51: 15, 83: 15,  # As, Sb, Bi -> P
+             34: 16, 52: 16, 84: 16,  # Se, Te, Po -> S
+             31: 13, 49: 13, 81: 13,  # Ga, In, Tl -> Al
+             85: 53}                  # At -> I
+
+
+def _charges(mol: Chem.Mol) -> np.ndarray:
+    """Gasteiger charge of each atom (computed on ``mol`` itself, which keeps them as atom
+    properties); NaN for an atom of an element without parameters, and for every atom when
+    such an element has no stand-in."""
+    n = mol.GetNumAtoms()
+    rdPartialCharges.ComputeGasteigerCharges(mol, throwOnParamFailure=False)
+    # atoms by index: half the cost of iterating mol.GetAtoms() (a Python-level sequence)
+    charges = np.fromiter(map(_GASTEIGER, map(mol.GetAtomWithIdx, range(n))), dtype=np.float64, count=n)
+    swapped = [atom.GetIdx() for atom in mol.GetAtoms() if atom.GetAtomicNum() in _STAND_IN]
+    if not swapped or not np.isnan(charges).any():
+        return charges
+    stand_in = Chem.RWMol(mol)  # keeps each atom's hybridization, which selects its parameters
+    for index in swapped:
+        atom = stand_in.GetAtomWithIdx(index)
+        atom.SetAtomicNum(_STAND_IN[atom.GetAtomicNum()])
+    stand_in.UpdatePropertyCache(strict=False)
+    rdPartialCharges.ComputeGasteigerCharges(stand_in, throwOnParamFailure=False)
+    charges = np.fromiter(map(_GASTEIGER, map(stand_in.GetAtomWithIdx, range(n))), dtype=np.float64, count=n)
+    charges[swapped] = np.nan
+    return charges
 
 
 def _molecule_terms(mol: Chem.Mol) -> np.ndarray:
@@ -42,9 +74,7 @@ def _molecule_terms(mol: Chem.Mol) -> np.ndarray:
     out[:, 2] = rdMolDescriptors._CalcTPSAContribs(mol, force=True)
     labute = rdMolDescriptors._CalcLabuteASAContribs(mol, force=True)[0]  # a boost vector:
     out[:, 3] = list(map(labute.__getitem__, range(n)))  # indexed, ~2x faster than iterated
-    rdPartialCharges.ComputeGasteigerCharges(mol, throwOnParamFailure=False)
-    # atoms by index: half the cost of iterating mol.GetAtoms() (a Python-level sequence)
-    out[:, 4] = list(map(_GASTEIGER, map(mol.GetAtomWithIdx, range(n))))
+    out[:, 4] = _charges(mol)
     return out
 
 
