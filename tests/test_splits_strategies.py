@@ -247,3 +247,15 @@ def test_stratified_folds_follow_the_seed():
     from molprop.splits.kfold import assign_folds
     strata = np.array([0, 1] * 20)
     assert not np.array_equal(assign_folds(40, 5, 0, strata_of=strata), assign_folds(40, 5, 1, strata_of=strata))
+
+
+def test_stratified_regression_with_one_target_value_left_is_one_stratum():
+    """The non-test targets of a k-fold split can all be equal (bug fixed: NaN strata, and
+    scikit-learn's 'Input y contains NaN')."""
+    assert strategies.strata(np.full(7, 0.5), "regression", 5).tolist() == [0] * 7
+    smiles = ["C" * (i + 1) + "O" for i in range(30)]
+    y = np.array([0.0] * 29 + [5.0])
+    config = SplitConfig(method="stratified", n_folds=3, seed=0, train=0.8, val=0.1, test=0.1,
+                         group_folds_by_scaffold=False)
+    result = make_split(smiles, y, "regression", config)
+    assert sorted(set(result.fold[result.fold >= 0].tolist())) == [0, 1, 2]

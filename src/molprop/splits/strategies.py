@@ -60,6 +60,8 @@ def strata(y: np.ndarray, task: str, bins: int) -> np.ndarray:
     if task == "classification":
         return np.asarray(y)
     values = pd.Series(np.asarray(y, dtype=np.float64))
+    if values.nunique() < 2:  # no quantile edges to cut at (qcut would give NaN): one stratum
+        return np.zeros(len(values), dtype=np.int64)
     return pd.qcut(values, q=bins, labels=False, duplicates="drop").to_numpy()
 
 
