@@ -39,6 +39,10 @@ def test_r2_of_a_constant_target_follows_scikit_learn():
     assert regression_metrics(np.array([2.0, 2.0]), np.array([2.0, 2.0]))["r2"] == 1.0
     assert regression_metrics(np.array([2.0, 2.0]), np.array([1.0, 2.0]))["r2"] == 0.0
     assert np.isnan(regression_metrics(np.array([2.0]), np.array([1.0]))["r2"])
+    # y - mean(y) leaves rounding residue for values like 0.1 (bug fixed: R² was -5e31)
+    for n in (3, 6, 7):
+        assert regression_metrics(np.full(n, 0.1), np.zeros(n))["r2"] == 0.0
+        assert regression_metrics(np.full(n, -3.3), np.full(n, -3.3))["r2"] == 1.0
 
 
 def test_regression_scoring_imports_neither_scikit_learn_nor_scipy_stats():

@@ -35,10 +35,9 @@ def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
     if len(y) < 2:
         return float("nan")
     residual = float(((y - pred) ** 2).sum())
-    total = float(((y - np.average(y)) ** 2).sum())
-    if total == 0.0:
+    if np.ptp(y) == 0:  # y - mean(y) need not be exactly 0 (it left ~1e-33: R² -1e35)
         return 1.0 if residual == 0.0 else 0.0
-    return 1.0 - residual / total
+    return 1.0 - residual / float(((y - np.average(y)) ** 2).sum())
 
 
 def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
