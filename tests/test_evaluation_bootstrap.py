@@ -111,6 +111,21 @@ def test_p_value_identical_models_is_one_and_resamples_without_spread_judge_noth
     assert wilcoxon_p_value(np.ones(10), np.ones(10)) == 1.0
 
 
+def test_p_value_agrees_with_the_percentile_interval_on_a_skewed_difference():
+    """A long tail towards 0 (two AUCs near 1): the interval leaves 0 out, so p < 0.05 (bug
+    fixed: the shifted-resamples p-value said 0.08 beside such an interval)."""
+    rng = np.random.default_rng(0)
+    d = -rng.gamma(1.2, 0.05, size=1000)  # 97.5th percentile -0.0025; the old p-value 0.24
+    low, high = interval(d, 0.95)
+    assert high < 0
+    assert p_value(d, float(np.median(d))) < 0.05
+    assert p_value(d, float(np.median(d))) == pytest.approx((1 + 2 * (d >= 0).sum()) / 1001)
+    for shift in np.linspace(-0.1, 0.1, 41):  # the two agree wherever 0 is not at an interval end
+        low, high = interval(d + shift, 0.95)
+        if min(abs(low), abs(high)) > 2e-3:
+            assert (p_value(d + shift, float(np.median(d + shift))) < 0.05) == (low > 0 or high < 0)
+
+
 def test_paired_p_values_small_when_one_model_is_clearly_better():
     rng = np.random.default_rng(4)
     y = rng.normal(size=200)

@@ -77,17 +77,18 @@ def interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
 
 
 def p_value(differences: np.ndarray, observed: float) -> float:
-    """Two-sided paired-bootstrap p-value of "no difference": the share of resampled
-    differences, shifted to be centred on 0, at least as far from 0 as the observed one
-    (add-one smoothed, so never 0). NaN without an observed value or resamples, and when the
-    resamples do not vary (two test molecules whose differences are equal): no spread to
-    judge the observed difference by."""
+    """Two-sided paired-bootstrap p-value of "no difference", the dual of the percentile
+    interval: twice the share of resampled differences on the far side of 0 from the bulk
+    (at most 1; add-one smoothed, so never 0), so that p < 1 - confidence exactly when the
+    interval leaves 0 out, up to the percentiles' interpolation. NaN without an observed value
+    or resamples, and when the resamples do not vary (two test molecules whose differences are
+    equal): no spread to judge the observed difference by."""
     d = np.asarray(differences, dtype=float)
     d = d[~np.isnan(d)]
     if d.size == 0 or np.isnan(observed) or (observed != 0 and np.ptp(d) <= 1e-12 * abs(observed)):
         return float("nan")
-    extreme = np.abs(d - observed) >= abs(observed)
-    return float((1 + extreme.sum()) / (d.size + 1))
+    tail = min(int((d <= 0).sum()), int((d >= 0).sum()))
+    return float(min(1.0, (1 + 2 * tail) / (d.size + 1)))
 
 
 def rank_biserial(errors_a: np.ndarray, errors_b: np.ndarray) -> float:
