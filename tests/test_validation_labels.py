@@ -90,6 +90,18 @@ def test_carbocations_keep_their_charge(smiles: str, expected: str) -> None:
     assert parent(smiles) == expected
 
 
+@pytest.mark.parametrize(("smiles", "expected"), [
+    ("[Na+].[BH3-]C#N", "[BH3-]C#N"),  # sodium cyanoborohydride: not the borane BC#N
+    ("C[N+](C)(C)C.[BH4-]", "C[N+](C)(C)C"),
+    ("C[NH2+][BH3-]", "[BH3-][NH2+]C"),  # an amine-borane
+    ("[K+].F[B-](F)(F)c1ccccc1", "F[B-](F)(F)c1ccccc1"),
+    ("[BH3-]C(=O)[O-].[Na+]", "[BH3-]C(=O)O"),  # its carboxylate is still protonated
+])
+def test_boron_anions_keep_their_hydrogens(smiles: str, expected: str) -> None:
+    """Bug fixed: the Uncharger took a hydride off a boron anion's H, another compound."""
+    assert parent(smiles) == expected
+
+
 def test_a_no_break_space_inside_a_smiles_is_named() -> None:
     """It had been split on as whitespace: 'Text after the SMILES: CO'."""
     outcome = standardize_smiles("CC\u00a0CO", StandardizeConfig(), RULES)

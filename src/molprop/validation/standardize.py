@@ -36,6 +36,9 @@ _STEREO_GROUPS = re.compile(rf"\|{_GROUP}(?:,{_GROUP})*\|")
 _ABSOLUTE_ONLY = re.compile(r"\|a:\d+(?:,\d+)*(?:,a:\d+(?:,\d+)*)*\|")
 _CHARGED = Chem.MolFromSmarts("[+,-]")
 _CARBOCATION = Chem.MolFromSmarts("[#6+]")
+# A tetracoordinate boron anion (borohydride, cyanoborohydride, an amine-borane's BH3-): the
+# Uncharger took a hydride off its H ([BH3-]C#N became the borane BC#N, another compound).
+_BORATE = Chem.MolFromSmarts("[#5-]")
 _METAL_ATOM = (
     "[" + ";".join(f"!#{Chem.GetPeriodicTable().GetAtomicNumber(s)}" for s in NON_METALS) + ";!#0]"
 )
@@ -207,20 +210,21 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
     carbocation keeps its charge, as a quaternary N+ does: its neutral forms are other
     molecules (an alkene, an alcohol), and the Uncharger gave one that carries H a hydride (a
     methyl cation became methane, tropylium a cycloheptatriene RDKit cannot read) and
-    protonated its zwitterion's anion."""
+    protonated its zwitterion's anion. A boron anion keeps its charge and hydrogens the same
+    way (cyanoborohydride is no borane)."""
     if not _charged(mol):
         return mol
     work = mol
     if mol.HasSubstructMatch(_ANY_CARBANION):
         work = Chem.Mol(mol)
         Chem.Kekulize(work, clearAromaticFlags=True)
-    cations = {match[0]: mol.GetAtomWithIdx(match[0]).GetTotalNumHs()
-               for match in mol.GetSubstructMatches(_CARBOCATION)}
-    if cations:  # their H hidden, the Uncharger sees them as it sees a quaternary N+
-        work = _with_hydrogens(work, dict.fromkeys(cations, 0))
+    kept = {match[0]: mol.GetAtomWithIdx(match[0]).GetTotalNumHs()
+            for pattern in (_CARBOCATION, _BORATE) for match in mol.GetSubstructMatches(pattern)}
+    if kept:  # their H hidden, the Uncharger sees them as it sees a quaternary N+ (or B-)
+        work = _with_hydrogens(work, dict.fromkeys(kept, 0))
     result = _tools().uncharger.uncharge(work)
-    if cations:  # the Uncharger keeps the atoms' order
-        result = _with_hydrogens(result, cations)
+    if kept:  # the Uncharger keeps the atoms' order
+        result = _with_hydrogens(result, kept)
     if work is not mol:
         Chem.SanitizeMol(result)
     return result
