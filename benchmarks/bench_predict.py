@@ -138,7 +138,7 @@ def breakdown(model_dir: str, pool: Path, n: int = 2000) -> None:
     start = time.process_time()
     batches = [prepare((spec, frame.iloc[i : i + 500])) for i in range(0, n, 500)]
     cost["prepare (all of the above + domain)"] = time.process_time() - start
-    training_set(spec.model_dir, spec.domain)
+    training_set(spec)
     start = time.process_time()
     predict_prepared(batches, model, spec.featurize, 0.3)
     cost["model + output table"] = time.process_time() - start

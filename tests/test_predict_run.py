@@ -456,3 +456,20 @@ def test_invalid_rows_among_valid_ones_keep_every_row_s_own_values(models, tmp_p
     ok = mixed.drop(index=["bad0", "bad1"])
     for column in ("prediction", "uncertainty", "ad_similarity", "in_domain"):
         pd.testing.assert_series_equal(ok[column], clean.loc[ok.index, column], check_names=False, check_dtype=False)
+
+
+def test_a_model_replaced_in_place_is_loaded_again_in_the_same_process(models, library, tmp_path):
+    """Bug fixed: with n_jobs=1 (the calling process) a second predict_file after the model was
+    retrained at the same path used the weights cached by the first."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(models.baseline, model_dir)
+    options = PredictOptions(id_column="name")
+    predict_file(model_dir, library, tmp_path / "before.parquet", options, n_jobs=1, progress=False)
+    assert pd.read_parquet(tmp_path / "before.parquet")["uncertainty"].max() > 0  # two members differ
+    shutil.rmtree(model_dir / "member_0")
+    shutil.copytree(model_dir / "member_1", model_dir / "member_0")  # now two equal members
+    predict_file(model_dir, library, tmp_path / "after.parquet", options, n_jobs=1, progress=False)
+    after = pd.read_parquet(tmp_path / "after.parquet")
+    pred, rows = _expected(models, model_dir)
+    got = after.set_index("row").loc[rows]
+    assert np.allclose(got["prediction"], pred.mean) and (got["uncertainty"] == 0).all()

@@ -34,6 +34,7 @@ class PrepareSpec:
     """Everything ``prepare`` needs, small enough to send with every batch."""
 
     model_dir: str
+    model_md5: str  # the files' digest: a process's cached model is the one now on disk
     standardize: StandardizeConfig
     rules: MoleculeRules
     featurize: FeaturizeConfig
@@ -51,17 +52,19 @@ class Prepared:
     similarity: np.ndarray
 
 
-_TRAINING: dict[str, TrainingSet] = {}  # per process: the training fingerprints, loaded once
+_TRAINING: dict[tuple[str, str], TrainingSet] = {}  # per process: the training fingerprints, loaded once
 
 
-def training_set(model_dir: str, domain: DomainFingerprint) -> TrainingSet:
-    """The model's training fingerprints, loaded once per process."""
-    if model_dir not in _TRAINING:
+def training_set(spec: PrepareSpec) -> TrainingSet:
+    """The model's training fingerprints, loaded once per process and model version."""
+    key = (spec.model_dir, spec.model_md5)
+    if key not in _TRAINING:
         from molprop.predict.context import TRAIN_FPS_FILE
 
-        packed = np.load(Path(model_dir) / TRAIN_FPS_FILE, allow_pickle=False)
-        _TRAINING[model_dir] = TrainingSet(packed, domain.n_bits)
-    return _TRAINING[model_dir]
+        packed = np.load(Path(spec.model_dir) / TRAIN_FPS_FILE, allow_pickle=False)
+        _forget_other_versions(_TRAINING, spec)
+        _TRAINING[key] = TrainingSet(packed, spec.domain.n_bits)
+    return _TRAINING[key]
 
 
 def _featurize(ids: list[str], smiles: list[str], config: FeaturizeConfig) -> tuple[ChunkResult | None, list[str | None]]:
@@ -125,7 +128,7 @@ def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
         else:
             mols = [Chem.MolFromSmiles(s) for s in frame.loc[ok, "smiles"]]
             query = bit_fingerprints(mols, spec.domain.radius, spec.domain.n_bits)
-        similarity = training_set(spec.model_dir, spec.domain).max_similarity(query)
+        similarity = training_set(spec).max_similarity(query)
     return Prepared(frame, features, similarity)
 
 
@@ -190,23 +193,31 @@ def predict_prepared(batches: Sequence[Prepared], model, config: FeaturizeConfig
     return pa.Table.from_pandas(pd.DataFrame(columns), schema=schema, preserve_index=False)
 
 
-_HELD: dict[tuple[str, str], object] = {}  # per process: the model, loaded once
+_HELD: dict[tuple[str, str, str], object] = {}  # per process: the model, loaded once
 
 
-def held_model(model_dir: str, device: str):
-    """The model of ``model_dir``, loaded once per process (a network predicts on one torch
-    thread: :meth:`HeldModel.predict`)."""
-    key = (model_dir, device)
+def held_model(spec: PrepareSpec, device: str):
+    """The model of ``spec.model_dir``, loaded once per process and model version (a network
+    predicts on one torch thread: :meth:`HeldModel.predict`)."""
+    key = (spec.model_dir, spec.model_md5, device)
     if key not in _HELD:
         from molprop.predict.model import HeldModel
 
-        _HELD[key] = HeldModel(model_dir, device)
+        _forget_other_versions(_HELD, spec)
+        _HELD[key] = HeldModel(spec.model_dir, device)
     return _HELD[key]
+
+
+def _forget_other_versions(cache: dict, spec: PrepareSpec) -> None:
+    """Drop what ``cache`` holds for another version of the model in ``spec.model_dir`` (one
+    retrained or checked out in place since): it is not used again."""
+    for key in [k for k in cache if k[0] == spec.model_dir and k[1] != spec.model_md5]:
+        del cache[key]
 
 
 def process(task: tuple[PrepareSpec, pd.DataFrame, float, str]) -> pa.Table:
     """Output rows of one batch: ``prepare`` then the model (held by this process). The unit
     of work of a worker process or a Ray actor."""
     spec, batch, threshold, device = task
-    model = held_model(spec.model_dir, device)
+    model = held_model(spec, device)
     return predict_prepared([prepare((spec, batch))], model, spec.featurize, threshold)

@@ -64,15 +64,20 @@ def _md5_files(files: list[Path], root: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def run_identity(input_path: str | Path, model_dir: str | Path, settings: dict[str, Any]) -> dict:
-    """What a resumed run must share with the interrupted one: input, model and settings."""
-    files = input_files(input_path)
+def model_md5(model_dir: str | Path) -> str:
+    """MD5 of every file of a saved model, with their paths inside it."""
     model_dir = Path(model_dir)
-    model_files = sorted(p for p in model_dir.rglob("*") if p.is_file())
+    return _md5_files(sorted(p for p in model_dir.rglob("*") if p.is_file()), model_dir)
+
+
+def run_identity(input_path: str | Path, model_digest: str, settings: dict[str, Any]) -> dict:
+    """What a resumed run must share with the interrupted one: input, model (its
+    :func:`model_md5`) and settings."""
+    files = input_files(input_path)
     return {
         "input": {"files": len(files), "bytes": sum(f.stat().st_size for f in files),
                   "md5": _md5_files(files)},
-        "model": {"md5": _md5_files(model_files, model_dir)},
+        "model": {"md5": model_digest},
         "settings": settings,
     }
 

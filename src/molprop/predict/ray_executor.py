@@ -63,7 +63,7 @@ class ChunkPredictor:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         self.spec = model_info(self.folder.name).spec
-        held_model(self.spec.model_dir, device)  # loaded once per actor; one torch thread (one CPU per actor)
+        held_model(self.spec, device)  # loaded once per actor; one torch thread (one CPU per actor)
         self.batch_size, self.threshold, self.device = batch_size, threshold, device
 
     def __call__(self, batch: pd.DataFrame) -> pa.Table:

@@ -25,7 +25,7 @@ from molprop.errors import UserInputError
 from molprop.predict.chunk import PrepareSpec, output_schema, process
 from molprop.predict.context import load_predict_context
 from molprop.predict.domain import DEFAULT_THRESHOLD
-from molprop.predict.parts import PartStore, output_lock, refuse_output_on_input, run_identity
+from molprop.predict.parts import PartStore, model_md5, output_lock, refuse_output_on_input, run_identity
 from molprop.predict.stream import check_columns, count_rows, iter_chunks, resolve_id_column
 
 EXECUTORS = ("local", "ray")
@@ -68,7 +68,7 @@ def model_info(model_dir: str | Path) -> ModelInfo:
     card = load_card(model_dir)
     graph = card.kind == "torch" and _needs_graphs(model_dir, card.members)
     standardize, rules = context.standardization()
-    spec = PrepareSpec(str(model_dir), standardize, rules,
+    spec = PrepareSpec(str(model_dir), model_md5(model_dir), standardize, rules,
                        context.featurization(card.feature_groups, graph), context.domain)
     return ModelInfo(str(model_dir), card.task, list(card.classes), spec, card.kind)
 
@@ -134,7 +134,7 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     check_columns(input_path, options.smiles_column, options.id_column)
     refuse_output_on_input(output, input_path)
     with output_lock(output):
-        store = PartStore(output, run_identity(input_path, model_dir, settings), overwrite)
+        store = PartStore(output, run_identity(input_path, info.spec.model_md5, settings), overwrite)
         try:
             result = _run(store, info, input_path, options, executor, n_jobs, device, progress, ray_options,
                           count_repeats=id_source != "row")
