@@ -473,3 +473,23 @@ def test_a_model_replaced_in_place_is_loaded_again_in_the_same_process(models, l
     pred, rows = _expected(models, model_dir)
     got = after.set_index("row").loc[rows]
     assert np.allclose(got["prediction"], pred.mean) and (got["uncertainty"] == 0).all()
+
+
+@pytest.mark.parametrize(("which", "damage", "named"), [
+    ("network", "truncate weights.pt", "member_0 cannot be loaded (RuntimeError"),
+    ("baseline", "truncate estimator.skops", "member_0 cannot be loaded (BadZipFile"),
+    ("baseline", "delete member_1", "member_1/estimator.skops is missing: the model directory is incomplete"),
+])
+def test_a_damaged_member_is_named_with_what_to_do(models, library, tmp_path, which, damage, named):
+    """Bug fixed: a truncated member file gave a 45-line traceback, a deleted member a bare
+    errno, and `molprop info` called such a model fine."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(getattr(models, which), model_dir)
+    if damage == "delete member_1":
+        shutil.rmtree(model_dir / "member_1")
+    else:
+        path = model_dir / "member_0" / damage.split()[1]
+        path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"(?s)" + named.replace("(", r"\(") + ".*dvc checkout"):
+        predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"), n_jobs=1,
+                     progress=False)

@@ -83,11 +83,13 @@ def _predict(args: argparse.Namespace) -> int:
 
 def model_summary(model_dir: str | Path) -> dict:
     """The model card and the saved training context of a model directory, as one dict."""
+    from molprop.models.predictor import check_members
     from molprop.models.store import load_card
     from molprop.predict.context import load_predict_context
 
     context = load_predict_context(model_dir)  # first: it says when model_dir is not a saved model
     card = load_card(Path(model_dir))
+    check_members(Path(model_dir), card)  # every member's files are there (not whether they load)
     return {"model": str(model_dir), "kind": card.kind, "task": card.task,
             "members": card.members, "feature_groups": card.feature_groups,
             "classes": card.classes, "uncertainty_scale": card.extra.get("uncertainty_scale"),

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from molprop.errors import UserInputError
 from molprop.features.graph import MolGraph
 from molprop.models.estimators import predict_member
 from molprop.models.partitions import members_by_partition
@@ -64,16 +65,43 @@ class Predictions:
         return calibrated_sigma(self.spread, self.uncertainty_scale, self.uncertainty_floor)
 
 
+# The files of one saved member, per model kind (models.store / nn.store write them).
+MEMBER_FILES = {"sklearn": ("estimator.skops", "preprocess.json"),
+                "torch": ("network.json", "preprocess.json", "weights.pt")}
+_DAMAGED = ("Copy the model directory whole, `dvc checkout` it, or retrain it (dvc repro).")
+
+
+def check_members(directory: Path, card: ModelCard) -> None:
+    """Raise ``UserInputError`` naming the first file of a member that is missing."""
+    if card.kind not in MEMBER_FILES:
+        raise UserInputError(f"{directory}/model.json: unknown model kind {card.kind!r}")
+    for name in card.members:
+        for file in MEMBER_FILES[card.kind]:
+            if not (directory / name / file).is_file():
+                raise UserInputError(f"{directory / name / file} is missing: the model directory is "
+                                     f"incomplete. {_DAMAGED}")
+
+
 def load_member(directory: Path, card: ModelCard, name: str) -> Any:
     """Member ``name`` of the saved model in ``directory``, loaded: (estimator, preprocessor)
-    for scikit-learn, a ``molprop.nn.store.LoadedNetwork`` for PyTorch."""
-    if card.kind == "sklearn":
-        return load_sklearn_member(directory / name)
-    if card.kind == "torch":
+    for scikit-learn, a ``molprop.nn.store.LoadedNetwork`` for PyTorch. A file that cannot be
+    read (truncated, missing) is a ``UserInputError`` naming the member."""
+    import json
+    import zipfile
+    from dataclasses import replace
+
+    check_members(directory, replace(card, members=[name]))
+    try:
+        if card.kind == "sklearn":
+            return load_sklearn_member(directory / name)
         from molprop.nn.store import load_network
 
         return load_network(directory / name)
-    raise ValueError(f"{directory}/model.json: unknown model kind {card.kind!r}")
+    except UserInputError:
+        raise
+    except (OSError, EOFError, RuntimeError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise UserInputError(f"{directory / name} cannot be loaded ({type(error).__name__}: "
+                             f"{str(error)[:200]}): the member's files are damaged. {_DAMAGED}") from error
 
 
 def member_device(card: ModelCard, device: str) -> Any:

@@ -61,11 +61,13 @@ class ModelInfo:
 
 def model_info(model_dir: str | Path) -> ModelInfo:
     """Read the model card and saved context into what prediction needs."""
+    from molprop.models.predictor import check_members
     from molprop.models.store import load_card
 
     model_dir = Path(model_dir).resolve()
     context = load_predict_context(model_dir)
     card = load_card(model_dir)
+    check_members(model_dir, card)
     graph = card.kind == "torch" and _needs_graphs(model_dir, card.members)
     standardize, rules = context.standardization()
     spec = PrepareSpec(str(model_dir), model_md5(model_dir), standardize, rules,
