@@ -102,6 +102,13 @@ def test_boron_anions_keep_their_hydrogens(smiles: str, expected: str) -> None:
     assert parent(smiles) == expected
 
 
+@pytest.mark.parametrize("smiles", ["CC~C", "c1cc~ccc1", "C1CCCCC1~O"])
+def test_an_any_bond_is_a_query_not_a_molecule(smiles: str) -> None:
+    """Bug fixed: 'CC~C' (RDKit reads '~' as a bond of unspecified order) was kept and predicted."""
+    outcome = standardize_smiles(smiles, StandardizeConfig(), RULES)
+    assert outcome.reason == "query_bond" and "'~'" in outcome.message
+
+
 def test_a_no_break_space_inside_a_smiles_is_named() -> None:
     """It had been split on as whitespace: 'Text after the SMILES: CO'."""
     outcome = standardize_smiles("CC\u00a0CO", StandardizeConfig(), RULES)

@@ -15,6 +15,7 @@ REASONS: dict[str, str] = {
     "kekulization_error": "an aromatic system cannot be kekulized",
     "sanitization_error": "RDKit sanitization failed for another reason",
     "dummy_atom": "the molecule contains dummy / wildcard atoms (*)",
+    "query_bond": "the SMILES has an 'any' bond ('~'): the bond order is undefined",
     # the standardized molecule
     "standardization_failed": "an rdMolStandardize step raised an error",
     "mixture": "several distinct components remain after salt / solvent stripping",
