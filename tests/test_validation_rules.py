@@ -518,7 +518,8 @@ def test_a_two_valued_regression_target_is_flagged_as_class_like() -> None:
 def test_a_tolerance_set_for_other_units_is_flagged_once_it_merged() -> None:
     refractive = [1.33, 1.41, 1.45, 1.52, 1.60, 1.78]  # standard deviation 0.145
     warning = loose_tolerance(0.5, refractive, n_groups_merged=2)
-    assert warning is not None and "2 group(s)" in warning and "(0.145)" in warning
+    # the figure compared is shown (bug fixed: "more than half the ... deviation (4.28)" beside a tolerance of 3)
+    assert warning is not None and "2 group(s)" in warning and "(0.5 x 0.145 = 0.0727)" in warning
     assert loose_tolerance(0.5, refractive, n_groups_merged=0) is None  # nothing was merged
     assert loose_tolerance(0.05, refractive, n_groups_merged=2) is None
     assert loose_tolerance(0.5, [-3.2, -1.0, 0.5, -6.1, -4.4], n_groups_merged=3) is None  # log units, sd ~2.2
@@ -529,6 +530,8 @@ def test_a_tolerance_set_for_other_units_is_flagged_once_it_rejected() -> None:
     default 0.5, with no word of why (only the loose-tolerance case was flagged)."""
     values = [1e5 * v for v in (-4.1, -2.3, 0.5, 1.7, 3.2)]
     assert "rejected as conflicting replicates under validate.duplicates.tolerance 0.5" in tight_tolerance(
+        0.5, values, 12)
+    assert "a hundredth of the target's standard deviation (0.01 x 2.66e+05 = 2.66e+03)" in tight_tolerance(
         0.5, values, 12)
     assert tight_tolerance(0.5, values, 0) is None  # nothing rejected: nothing to say
     assert tight_tolerance(0.5, [-4.1, -2.3, 0.5, 1.7, 3.2], 12) is None  # the tolerance fits the units

@@ -76,7 +76,8 @@ def loose_tolerance(tolerance: float, values: list[float], n_groups_merged: int)
     if tolerance <= 0.5 * spread:
         return None
     return (f"{n_groups_merged} group(s) of replicates were merged under validate.duplicates.tolerance "
-            f"{tolerance:g}, more than half the target's standard deviation ({spread:.3g}): replicates that "
+            f"{tolerance:g}, more than half the target's standard deviation (0.5 x {spread:.3g} = "
+            f"{0.5 * spread:.3g}): replicates that "
             "far apart are averaged rather than rejected as conflicting. " + _IN_TARGET_UNITS)
 
 
@@ -90,5 +91,6 @@ def tight_tolerance(tolerance: float, values: list[float], n_conflicting: int) -
     if tolerance >= 0.01 * spread:
         return None
     return (f"{n_conflicting} row(s) were rejected as conflicting replicates under validate.duplicates.tolerance "
-            f"{tolerance:g}, less than a hundredth of the target's standard deviation ({spread:.3g}): "
+            f"{tolerance:g}, less than a hundredth of the target's standard deviation (0.01 x {spread:.3g} = "
+            f"{0.01 * spread:.3g}): "
             "replicates that close are usually measurement noise. " + _IN_TARGET_UNITS)
