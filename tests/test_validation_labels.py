@@ -102,9 +102,10 @@ def test_boron_anions_keep_their_hydrogens(smiles: str, expected: str) -> None:
     assert parent(smiles) == expected
 
 
-@pytest.mark.parametrize("smiles", ["CC~C", "c1cc~ccc1", "C1CCCCC1~O"])
+@pytest.mark.parametrize("smiles", ["CC~C", "c1cc~ccc1", "C1CCCCC1~O", "C~1CCCCC1", "c1ccc~2ccccc2c1", "C~[H]"])
 def test_an_any_bond_is_a_query_not_a_molecule(smiles: str) -> None:
-    """Bug fixed: 'CC~C' (RDKit reads '~' as a bond of unspecified order) was kept and predicted."""
+    """Bug fixed: 'CC~C' (RDKit reads '~' as a bond of unspecified order) was kept and predicted;
+    on a ring closure, or to a written [H], RDKit makes it a plain bond."""
     outcome = standardize_smiles(smiles, StandardizeConfig(), RULES)
     assert outcome.reason == "query_bond" and "'~'" in outcome.message
 

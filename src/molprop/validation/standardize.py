@@ -331,15 +331,15 @@ def _check_text(value: object, remove_stereo: bool = False) -> str:
 
 
 def _parse(text: str) -> Chem.Mol:
+    if "~" in text:  # a ring closure's '~' is read as a single / aromatic bond: the text decides
+        raise _Rejected("query_bond", "An 'any' bond ('~', a SMARTS query bond that RDKit's SMILES "
+                        "reader accepts): the bond order, and so the molecule, is undefined. Give "
+                        "the bond order (-, =, #, or aromatic atoms).")
     mol = Chem.MolFromSmiles(text)
     if mol is not None and mol.GetNumAtoms() > 0:
         if ("*" in text or "#0" in text) and any(atom.GetAtomicNum() == 0 for atom in mol.GetAtoms()):
             raise _Rejected("dummy_atom", "Dummy / wildcard atom(s) ('*' or '[#0]'): this is a "
                             "fragment or a Markush structure, not a complete molecule.")
-        if "~" in text and any(bond.GetBondType() == Chem.BondType.UNSPECIFIED for bond in mol.GetBonds()):
-            raise _Rejected("query_bond", "An 'any' bond ('~', a SMARTS query bond that RDKit's SMILES "
-                            "reader accepts): the bond order, and so the molecule, is undefined. Give "
-                            "the bond order (-, =, #, or aromatic atoms).")
         if ":" in text:  # atom-map numbers ([CH3:1]) label atoms; they are not the molecule
             for atom in mol.GetAtoms():
                 atom.SetAtomMapNum(0)
