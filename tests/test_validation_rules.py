@@ -521,6 +521,8 @@ def test_a_tolerance_set_for_other_units_is_flagged_once_it_merged() -> None:
     # the figure compared is shown (bug fixed: "more than half the ... deviation (4.28)" beside a tolerance of 3)
     assert warning is not None and "2 group(s)" in warning and "(0.5 x 0.145 = 0.0727)" in warning
     assert loose_tolerance(0.5, refractive, n_groups_merged=0) is None  # nothing was merged
+    # never printed as the tolerance itself (it read "(0.5 x 1 = 0.5)" beside a tolerance of 0.5)
+    assert "= 0.49998)" in loose_tolerance(0.5, [0.0, 1.9999], n_groups_merged=1)
     assert loose_tolerance(0.05, refractive, n_groups_merged=2) is None
     assert loose_tolerance(0.5, [-3.2, -1.0, 0.5, -6.1, -4.4], n_groups_merged=3) is None  # log units, sd ~2.2
 

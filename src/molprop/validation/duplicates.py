@@ -67,6 +67,15 @@ def resolve_duplicates(table: pd.DataFrame, policy: DuplicatePolicy, task: str) 
 _IN_TARGET_UNITS = "Set the tolerance in your target's units (e.g. a tenth of its standard deviation)"
 
 
+def _shown(value: float, other: float) -> str:
+    """``value`` with 3 significant digits, or more where those would print it as ``other``."""
+    for digits in range(3, 9):
+        text = f"{value:.{digits}g}"
+        if float(text) != other:
+            return text
+    return f"{value:.9g}"
+
+
 def loose_tolerance(tolerance: float, values: list[float], n_groups_merged: int) -> str | None:
     """A warning when replicates were merged under a tolerance (target units) above half the
     standard deviation of the kept targets, i.e. one set for other units, else None."""
@@ -77,7 +86,7 @@ def loose_tolerance(tolerance: float, values: list[float], n_groups_merged: int)
         return None
     return (f"{n_groups_merged} group(s) of replicates were merged under validate.duplicates.tolerance "
             f"{tolerance:g}, more than half the target's standard deviation (0.5 x {spread:.3g} = "
-            f"{0.5 * spread:.3g}): replicates that "
+            f"{_shown(0.5 * spread, tolerance)}): replicates that "
             "far apart are averaged rather than rejected as conflicting. " + _IN_TARGET_UNITS)
 
 
@@ -92,5 +101,5 @@ def tight_tolerance(tolerance: float, values: list[float], n_conflicting: int) -
         return None
     return (f"{n_conflicting} row(s) were rejected as conflicting replicates under validate.duplicates.tolerance "
             f"{tolerance:g}, less than a hundredth of the target's standard deviation (0.01 x {spread:.3g} = "
-            f"{0.01 * spread:.3g}): "
+            f"{_shown(0.01 * spread, tolerance)}): "
             "replicates that close are usually measurement noise. " + _IN_TARGET_UNITS)
