@@ -153,8 +153,7 @@ def _carbon_free_metal(metals: list[str]) -> _Rejected:
     """The 'metal' rejection of a species without carbon ([K+], [MgH2], Fe2O3, cisplatin): no
     organic molecule to keep."""
     return _Rejected("metal", f"A carbon-free metal species or complex ({', '.join(metals)}), with no "
-                     "organic molecule to keep as the parent; set validate.rules.reject_metals: false to "
-                     "keep it as standardization leaves it.")
+                     "organic molecule to keep as the parent.")
 
 
 def _check_metals(mol: Chem.Mol, rules: MoleculeRules) -> None:
