@@ -43,6 +43,9 @@ def test_r2_of_a_constant_target_follows_scikit_learn():
     for n in (3, 6, 7):
         assert regression_metrics(np.full(n, 0.1), np.zeros(n))["r2"] == 0.0
         assert regression_metrics(np.full(n, -3.3), np.full(n, -3.3))["r2"] == 1.0
+    y = np.array([0.3] * 11 + [0.1 + 0.2])  # equal but for the last bit (a median of 0.2 and 0.4)
+    assert regression_metrics(y, y + 0.01)["r2"] == 0.0
+    assert regression_metrics(np.array([0.3, 0.3 + 1e-9]), np.array([0.3, 0.3]))["r2"] < 0  # a real spread
 
 
 def test_regression_scoring_imports_neither_scikit_learn_nor_scipy_stats():

@@ -105,9 +105,13 @@ def test_interval_leaves_out_nan_and_is_nan_when_all_are():
     assert all(np.isnan(interval(np.array([np.nan, np.nan]), 0.95)))
 
 
-def test_p_value_identical_models_is_one_and_resamples_without_spread_judge_nothing():
+def test_p_value_identical_models_is_one_and_follows_the_interval_without_spread():
     assert p_value(np.zeros(100), 0.0) == 1.0
-    assert np.isnan(p_value(np.full(100, -0.387624), -0.387624))  # 2 test molecules, equal differences
+    # every molecule's difference equal (bug fixed: NaN, "too few molecules", beside an interval
+    # [-0.39, -0.39] that leaves 0 out); evaluate warns separately about a small test part
+    assert p_value(np.full(100, -0.387624), -0.387624) == 1 / 101
+    assert p_value(np.r_[np.zeros(600), np.ones(400)], 0.4) == 1.0  # zeros count on both sides
+    assert np.isnan(p_value(np.array([np.nan, np.nan]), 0.1)) and np.isnan(p_value(np.ones(5), np.nan))
     assert wilcoxon_p_value(np.ones(10), np.ones(10)) == 1.0
 
 

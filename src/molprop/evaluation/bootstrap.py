@@ -80,12 +80,11 @@ def p_value(differences: np.ndarray, observed: float) -> float:
     """Two-sided paired-bootstrap p-value of "no difference", the dual of the percentile
     interval: twice the share of resampled differences on the far side of 0 from the bulk
     (at most 1; add-one smoothed, so never 0), so that p < 1 - confidence exactly when the
-    interval leaves 0 out, up to the percentiles' interpolation. NaN without an observed value
-    or resamples, and when the resamples do not vary (two test molecules whose differences are
-    equal): no spread to judge the observed difference by."""
+    interval leaves 0 out, up to the percentiles' interpolation (a resampled difference of
+    exactly 0 counts on both sides). NaN without an observed value or resamples."""
     d = np.asarray(differences, dtype=float)
     d = d[~np.isnan(d)]
-    if d.size == 0 or np.isnan(observed) or (observed != 0 and np.ptp(d) <= 1e-12 * abs(observed)):
+    if d.size == 0 or np.isnan(observed):
         return float("nan")
     tail = min(int((d <= 0).sum()), int((d >= 0).sum()))
     return float(min(1.0, (1 + 2 * tail) / (d.size + 1)))
