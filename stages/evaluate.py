@@ -157,8 +157,9 @@ def _verdict(difference: float | None, mean_p: float | None, p_value: float | No
         # the signed-rank test weighs each molecule by the rank of its difference, the mean by its size
         verdict += (f"; the signed-rank test favours the {rank_winner} (rank-biserial {_shown(ranks)}, "
                     "significant)" + ("" if rank_winner == winner or mean_p >= SIGNIFICANCE else
-                                      f": the {rank_winner}'s fewer but larger errors outweigh on average, "
-                                      "so which is better depends on which errors matter"))
+                                      ": the two weigh the molecules differently (the mean by the size "
+                                      "of each difference, the signed-rank test by its rank), so which "
+                                      "is better depends on which errors matter"))
     elif mean_p >= SIGNIFICANCE:
         verdict += ": on this test part neither is clearly better"
     return verdict
