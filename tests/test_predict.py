@@ -364,7 +364,7 @@ def test_context_errors(tmp_path):
         save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "C1CC"], "h")
     save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "CCN"], "h")
     (tmp_path / "train_fingerprints.npy").unlink()  # a model directory copied in part
-    with pytest.raises(FileNotFoundError, match="train_fingerprints.npy is missing .* Copy it whole"):
+    with pytest.raises(FileNotFoundError, match="train_fingerprints.npy is missing .* Copy the model directory whole"):
         load_predict_context(tmp_path)
 
 

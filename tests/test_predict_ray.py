@@ -67,3 +67,18 @@ def test_model_files_travel_with_the_actor(models):
     files = ray_executor.model_files(models.baseline)
     assert {"model.json", "predict_context.json", "train_fingerprints.npy",
             "member_0/estimator.skops", "member_1/preprocess.json"} <= set(files)
+
+
+def test_a_damaged_member_is_named_before_ray_starts(models, tmp_path):
+    """Bug fixed: it killed the actors, and Ray printed a long traceback naming the actor's
+    temporary copy of the model."""
+    import shutil
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(models.baseline, model_dir)
+    skops = model_dir / "member_0" / "estimator.skops"
+    skops.write_bytes(skops.read_bytes()[:3000])
+    library = library_csv(models, tmp_path / "library.csv")
+    with pytest.raises(ValueError, match=f"{model_dir}/member_0 cannot be loaded"):
+        predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"),
+                     executor="ray", progress=False)

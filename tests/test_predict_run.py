@@ -475,21 +475,65 @@ def test_a_model_replaced_in_place_is_loaded_again_in_the_same_process(models, l
     assert np.allclose(got["prediction"], pred.mean) and (got["uncertainty"] == 0).all()
 
 
-@pytest.mark.parametrize(("which", "damage", "named"), [
-    ("network", "truncate weights.pt", "member_0 cannot be loaded (RuntimeError"),
-    ("baseline", "truncate estimator.skops", "member_0 cannot be loaded (BadZipFile"),
-    ("baseline", "delete member_1", "member_1/estimator.skops is missing: the model directory is incomplete"),
-])
-def test_a_damaged_member_is_named_with_what_to_do(models, library, tmp_path, which, damage, named):
-    """Bug fixed: a truncated member file gave a 45-line traceback, a deleted member a bare
-    errno, and `molprop info` called such a model fine."""
+DAMAGE = [  # (model, file damaged: truncated to 20 bytes or given other content, what the message names)
+    ("network", "member_0/weights.pt", None, "member_0 cannot be loaded (RuntimeError"),
+    ("network", "member_0/network.json", None, "member_0/network.json cannot be read (JSONDecodeError"),
+    ("network", "member_0/network.json", "{}", "member_0/network.json names no known network kind"),
+    ("baseline", "member_0/estimator.skops", None, "member_0 cannot be loaded (BadZipFile"),
+    ("baseline", "member_0/preprocess.json", "[]", "member_0 cannot be loaded (TypeError"),
+    ("baseline", "member_1", "deleted", "member_1/estimator.skops is missing: the model directory is incomplete"),
+    ("baseline", "model.json", None, "model.json cannot be read (JSONDecodeError"),
+    ("baseline", "predict_context.json", None, "predict_context.json cannot be read (JSONDecodeError"),
+    ("baseline", "train_fingerprints.npy", None, "train_fingerprints.npy cannot be read"),
+]
+
+
+def _damaged(models, tmp_path, which: str, file: str, content: str | None) -> Path:
     model_dir = tmp_path / "model"
     shutil.copytree(getattr(models, which), model_dir)
-    if damage == "delete member_1":
-        shutil.rmtree(model_dir / "member_1")
+    path = model_dir / file
+    if content == "deleted":
+        shutil.rmtree(path)
     else:
-        path = model_dir / "member_0" / damage.split()[1]
-        path.write_bytes(path.read_bytes()[:1000])
+        path.write_bytes(path.read_bytes()[:20] if content is None else content.encode())
+    return model_dir
+
+
+@pytest.mark.parametrize(("which", "file", "content", "named"), DAMAGE)
+def test_a_damaged_model_file_is_named_with_what_to_do(models, library, tmp_path, which, file, content, named):
+    """Bug fixed: a truncated member file gave a 45-line traceback, a deleted member a bare
+    errno, a truncated JSON file a bare 'Expecting value', and `molprop info` called such a
+    model fine (the last only checks that the files are there)."""
+    model_dir = _damaged(models, tmp_path, which, file, content)
     with pytest.raises(ValueError, match=r"(?s)" + named.replace("(", r"\(") + ".*dvc checkout"):
         predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"), n_jobs=1,
                      progress=False)
+
+
+@pytest.mark.parametrize(("which", "file", "content", "named"), [d for d in DAMAGE if "cannot be loaded" in d[3]])
+def test_interpret_names_a_damaged_member_too(models, tmp_path, which, file, content, named):
+    from molprop.interpretation.attribution import integrated_gradients
+    from molprop.interpretation.baseline_model import load_sklearn_model
+
+    model_dir = _damaged(models, tmp_path, which, file, content)
+    with pytest.raises(ValueError, match=r"(?s)" + named.replace("(", r"\(") + ".*dvc checkout"):
+        if which == "baseline":
+            load_sklearn_model(model_dir)
+        else:
+            integrated_gradients(model_dir, models.features.iloc[:2], models.graphs[:2])
+
+
+def test_the_model_digest_covers_the_model_files_only(models, tmp_path):
+    """Bug fixed: an output written into the model directory changed its digest, so a killed
+    run could not resume there ('a part-finished run with another model')."""
+    from molprop.predict.parts import model_md5
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(models.baseline, model_dir)
+    before = model_md5(model_dir)
+    (model_dir / "preds.parquet.parts").mkdir()
+    (model_dir / "preds.parquet.parts" / "part-00000.parquet").write_bytes(b"x")
+    (model_dir / "notes.txt").write_text("mine")
+    assert model_md5(model_dir) == before
+    (model_dir / "member_1" / "preprocess.json").write_text("{}")
+    assert model_md5(model_dir) != before

@@ -12,7 +12,6 @@ to ``output - baseline_output`` up to the integration error.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from molprop.features.graph import MolGraph, batch_graphs
-from molprop.models.matrix import Preprocessor
+from molprop.models.predictor import load_member
 from molprop.models.store import load_card
 
 
@@ -35,24 +34,6 @@ class Attribution:
     features: np.ndarray
     output: float
     baseline_output: float
-
-
-def _load(directory: Path):
-    """(network in eval mode, kind, preprocessor, target (mean, std) or None) of one member."""
-    import torch
-
-    from molprop.nn.mlp import MLPConfig
-    from molprop.nn.mpnn import MPNNConfig
-    from molprop.nn.store import build_network
-
-    network = json.loads((directory / "network.json").read_text())
-    kind = network["kind"]
-    config = MLPConfig(**network["config"]) if kind == "mlp" else MPNNConfig(**network["config"])
-    model = build_network(kind, config)
-    model.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu", weights_only=True))
-    prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
-    scale = network["target_scale"]
-    return model.eval(), kind, prep, None if scale is None else (float(scale[0]), float(scale[1]))
 
 
 def _in_target_units(raw, target_scale: tuple[float, float] | None):
@@ -140,7 +121,8 @@ def _integrated_gradients(model_dir: Path, features: pd.DataFrame, graphs: Seque
     per_member: list[list[Attribution]] = []
     columns: list[str] | None = None
     for member in card.members:
-        model, kind, prep, target_scale = _load(model_dir / member)
+        loaded = load_member(model_dir, card, member)  # a damaged file: a UserInputError naming it
+        model, kind, prep, target_scale = loaded.model.eval(), loaded.kind, loaded.prep, loaded.target_scale
         if columns is not None and prep.columns != columns:
             raise ValueError(f"{model_dir}/{member} uses other feature columns than the first member")
         columns = prep.columns

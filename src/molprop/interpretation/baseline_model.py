@@ -13,7 +13,8 @@ import pandas as pd
 from molprop.errors import UserInputError
 from molprop.models.estimators import predict_member
 from molprop.models.matrix import Preprocessor
-from molprop.models.store import ModelCard, load_card, load_sklearn_member
+from molprop.models.predictor import load_member
+from molprop.models.store import ModelCard, load_card
 
 TREE_TYPES = ("RandomForestRegressor", "RandomForestClassifier", "ExtraTreesRegressor", "ExtraTreesClassifier",
               "HistGradientBoostingRegressor", "HistGradientBoostingClassifier")
@@ -107,7 +108,7 @@ def load_sklearn_model(model_dir: str | Path) -> SklearnModel:
     card = load_card(model_dir)
     if card.kind != "sklearn":
         raise ValueError(f"{model_dir}: expected a scikit-learn baseline, found a {card.kind!r} model")
-    members = [load_sklearn_member(model_dir / member) for member in card.members]
+    members = [load_member(model_dir, card, member) for member in card.members]
     for member, (estimator, prep) in zip(card.members[1:], members[1:]):
         if prep.columns != members[0][1].columns or type(estimator) is not type(members[0][0]):
             raise UserInputError(f"{model_dir}/{member} differs from {card.members[0]} in estimator type or "

@@ -15,7 +15,7 @@ from molprop.errors import UserInputError
 from molprop.features.graph import MolGraph
 from molprop.models.estimators import predict_member
 from molprop.models.partitions import members_by_partition
-from molprop.models.store import ModelCard, load_card, load_sklearn_member
+from molprop.models.store import REPAIR, ModelCard, load_card, load_sklearn_member
 from molprop.seeding import deterministic_gpu_kernels
 
 
@@ -68,7 +68,6 @@ class Predictions:
 # The files of one saved member, per model kind (models.store / nn.store write them).
 MEMBER_FILES = {"sklearn": ("estimator.skops", "preprocess.json"),
                 "torch": ("network.json", "preprocess.json", "weights.pt")}
-_DAMAGED = ("Copy the model directory whole, `dvc checkout` it, or retrain it (dvc repro).")
 
 
 def check_members(directory: Path, card: ModelCard) -> None:
@@ -79,14 +78,13 @@ def check_members(directory: Path, card: ModelCard) -> None:
         for file in MEMBER_FILES[card.kind]:
             if not (directory / name / file).is_file():
                 raise UserInputError(f"{directory / name / file} is missing: the model directory is "
-                                     f"incomplete. {_DAMAGED}")
+                                     f"incomplete. {REPAIR}")
 
 
 def load_member(directory: Path, card: ModelCard, name: str) -> Any:
     """Member ``name`` of the saved model in ``directory``, loaded: (estimator, preprocessor)
     for scikit-learn, a ``molprop.nn.store.LoadedNetwork`` for PyTorch. A file that cannot be
     read (truncated, missing) is a ``UserInputError`` naming the member."""
-    import json
     import zipfile
     from dataclasses import replace
 
@@ -99,9 +97,9 @@ def load_member(directory: Path, card: ModelCard, name: str) -> Any:
         return load_network(directory / name)
     except UserInputError:
         raise
-    except (OSError, EOFError, RuntimeError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+    except (OSError, EOFError, RuntimeError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
         raise UserInputError(f"{directory / name} cannot be loaded ({type(error).__name__}: "
-                             f"{str(error)[:200]}): the member's files are damaged. {_DAMAGED}") from error
+                             f"{str(error)[:200]}): the member's files are damaged. {REPAIR}") from error
 
 
 def member_device(card: ModelCard, device: str) -> Any:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from molprop.errors import UserInputError
 from molprop.models.matrix import Preprocessor
 from molprop.serialization import undefined_as_null, write_json
 
@@ -49,9 +50,28 @@ def save_card(directory: Path, card: ModelCard) -> None:
     write_json(directory / "model.json", undefined_as_null(card.__dict__))
 
 
+# What to do about a saved model whose files are missing or damaged.
+REPAIR = "Copy the model directory whole, `dvc checkout` it, or retrain it (dvc repro)."
+
+
+def read_model_json(path: Path) -> Any:
+    """The JSON file ``path`` of a saved model; ``UserInputError`` naming it when it is missing
+    or damaged."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserInputError(f"{path} cannot be read ({type(error).__name__}: {str(error)[:120]}): the "
+                             f"model directory is damaged or incomplete. {REPAIR}") from None
+
+
 def load_card(directory: Path) -> ModelCard:
     """Read ``model.json``."""
-    return ModelCard(**json.loads((directory / "model.json").read_text()))
+    card = read_model_json(directory / "model.json")
+    try:
+        return ModelCard(**card)
+    except TypeError as error:  # a key missing, or another JSON value than an object
+        raise UserInputError(f"{directory / 'model.json'} is not a model card ({error}): the model directory "
+                             f"is damaged. {REPAIR}") from None
 
 
 _SKOPS_ID = re.compile(r'(?<="__id__": )\d+|(?<=")\d+(?=\.npy")')
@@ -144,6 +164,6 @@ def load_sklearn_member(directory: Path) -> tuple[Any, Preprocessor]:
     try:  # skops audits every type in the file before it constructs anything
         estimator = skops_io.load(path, trusted=SKOPS_TRUSTED)
     except UntrustedTypesFoundException as error:
-        raise ValueError(f"{path} contains untrusted types ({error}); refusing to load") from None
-    prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
+        raise UserInputError(f"{path} contains untrusted types ({error}); refusing to load") from None
+    prep = Preprocessor.from_dict(read_model_json(directory / "preprocess.json"))
     return estimator, prep

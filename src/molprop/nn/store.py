@@ -7,7 +7,6 @@ A member directory holds ``weights.pt`` (loaded with ``weights_only=True``),
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from torch import nn
 from molprop.errors import UserInputError
 from molprop.features.graph import ATOM_FDIM, BOND_FDIM, MolGraph
 from molprop.models.matrix import Preprocessor
+from molprop.models.store import read_model_json
 from molprop.nn.mlp import MLP, MLPConfig
 from molprop.nn.mpnn import MPNN, GraphInputs, MPNNConfig
 from molprop.nn.training import Inputs, predict
@@ -78,9 +78,9 @@ class LoadedNetwork:
 
 def load_network(directory: Path) -> LoadedNetwork:
     """Load the member saved by :func:`save_member` in ``directory`` (weights on the CPU)."""
-    network = json.loads((directory / "network.json").read_text())
+    network = read_model_json(directory / "network.json")
     kind = network["kind"]
-    prep = Preprocessor.from_dict(json.loads((directory / "preprocess.json").read_text()))
+    prep = Preprocessor.from_dict(read_model_json(directory / "preprocess.json"))
     config = MLPConfig(**network["config"]) if kind == "mlp" else MPNNConfig(**network["config"])
     if kind == "dmpnn" and (config.atom_fdim, config.bond_fdim) != (ATOM_FDIM, BOND_FDIM):
         raise UserInputError(

@@ -118,9 +118,23 @@ def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
     })  # fmt: skip
 
 
+def saved_model_files(model_dir: str | Path) -> list[Path]:
+    """The files that make up a saved model: its card, predict context, training fingerprints
+    and every member's files (not whatever else the directory holds, such as an output written
+    into it)."""
+    from molprop.models.predictor import MEMBER_FILES, check_members
+    from molprop.models.store import load_card
+
+    model_dir = Path(model_dir)
+    card = load_card(model_dir)
+    check_members(model_dir, card)
+    members = [model_dir / m / name for m in card.members for name in MEMBER_FILES[card.kind]]
+    return [model_dir / "model.json", model_dir / CONTEXT_FILE, model_dir / TRAIN_FPS_FILE, *members]
+
+
 def load_predict_context(model_dir: str | Path) -> PredictContext:
     """The context saved in ``model_dir``; a clear error when it is missing or inconsistent."""
-    import json
+    from molprop.models.store import REPAIR, read_model_json
 
     model_dir = Path(model_dir)
     path = model_dir / CONTEXT_FILE
@@ -131,7 +145,9 @@ def load_predict_context(model_dir: str | Path) -> PredictContext:
         raise FileNotFoundError(f"{path} is missing: this model was saved without what predict "
                                 "needs (training-time standardization, featurization and "
                                 "fingerprints). Retrain it with this molprop version (dvc repro).")
-    data = json.loads(path.read_text())
+    data = read_model_json(path)
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path} is not a predict context: the model directory is damaged. {REPAIR}")
     if data.get("version") != CONTEXT_VERSION:
         raise UserInputError(f"{path}: context version {data.get('version')!r}, this molprop reads "
                          f"version {CONTEXT_VERSION}; retrain the model (dvc repro).")
@@ -139,8 +155,12 @@ def load_predict_context(model_dir: str | Path) -> PredictContext:
     if not (model_dir / TRAIN_FPS_FILE).is_file():
         raise FileNotFoundError(f"{model_dir / TRAIN_FPS_FILE} is missing (the training molecules' "
                                 "fingerprints, for the applicability domain): the model directory is "
-                                "incomplete. Copy it whole, `dvc checkout` it, or retrain (dvc repro).")
-    fps = np.load(model_dir / TRAIN_FPS_FILE, allow_pickle=False)
+                                f"incomplete. {REPAIR}")
+    try:
+        fps = np.load(model_dir / TRAIN_FPS_FILE, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise UserInputError(f"{model_dir / TRAIN_FPS_FILE} cannot be read ({error}): the model directory is "
+                             f"damaged. {REPAIR}") from None
     if fps.dtype != np.uint8 or fps.ndim != 2 or fps.shape != (data["n_train"], -(-domain.n_bits // 8)):
         raise UserInputError(f"{model_dir / TRAIN_FPS_FILE}: shape {fps.shape} / {fps.dtype} does not "
                          f"match {data['n_train']} molecules x {domain.n_bits} bits; retrain the model.")

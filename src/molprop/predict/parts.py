@@ -65,9 +65,11 @@ def _md5_files(files: list[Path], root: Path | None = None) -> str:
 
 
 def model_md5(model_dir: str | Path) -> str:
-    """MD5 of every file of a saved model, with their paths inside it."""
-    model_dir = Path(model_dir)
-    return _md5_files(sorted(p for p in model_dir.rglob("*") if p.is_file()), model_dir)
+    """MD5 of the files of a saved model (``context.saved_model_files``), with their paths
+    inside it."""
+    from molprop.predict.context import saved_model_files
+
+    return _md5_files(saved_model_files(model_dir), Path(model_dir))
 
 
 def run_identity(input_path: str | Path, model_digest: str, settings: dict[str, Any]) -> dict:

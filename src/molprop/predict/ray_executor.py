@@ -43,10 +43,23 @@ def gpus_per_actor(device: str, cluster_gpus: float, n_actors: int) -> float:
     return math.floor(10_000 / per_gpu) / 10_000  # rounded down to Ray's 1e-4 units: all of them fit
 
 
+def _check_loads(model_dir: Path) -> None:
+    """Load every member once here, on the CPU: a damaged file is then a ``UserInputError``
+    naming it in the user's model directory, not an actor's death inside Ray."""
+    from molprop.models.predictor import load_member
+    from molprop.models.store import load_card
+
+    card = load_card(model_dir)
+    for member in card.members:
+        load_member(model_dir, card, member)
+
+
 def model_files(model_dir: str | Path) -> dict[str, bytes]:
-    """Every file of a model directory by relative path (the model as actor payload)."""
+    """The files of a saved model by relative path (the model as actor payload)."""
+    from molprop.predict.context import saved_model_files
+
     root = Path(model_dir)
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): p.read_bytes() for p in saved_model_files(root)}
 
 
 class ChunkPredictor:
@@ -100,6 +113,7 @@ def run_ray(info, chunks: Iterator[tuple[int, pd.DataFrame]], options, device: s
     ``n_actors`` model-holding actors (default: the cluster's CPUs; one CPU each and, for a
     network on ``cuda`` or ``auto``, a share of the cluster's GPUs: :func:`gpus_per_actor`);
     the driver keeps ``window_chunks`` chunks (default 4 per actor) in one Ray Data execution."""
+    _check_loads(Path(info.model_dir))
     ray, started = _connect(address)
     try:
         from ray.data import DataContext

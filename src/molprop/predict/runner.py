@@ -76,12 +76,19 @@ def model_info(model_dir: str | Path) -> ModelInfo:
 
 
 def _needs_graphs(model_dir: Path, members: list[str]) -> bool:
-    import json
-
+    from molprop.models.store import REPAIR, read_model_json
     from molprop.nn.training_types import NEEDS_GRAPHS
 
-    kinds = {json.loads((model_dir / m / "network.json").read_text())["kind"] for m in members}
-    return any(NEEDS_GRAPHS[k] for k in kinds)
+    needs = []
+    for member in members:
+        path = model_dir / member / "network.json"
+        kind = read_model_json(path)
+        kind = kind.get("kind") if isinstance(kind, dict) else None
+        if kind not in NEEDS_GRAPHS:
+            raise UserInputError(f"{path} names no known network kind ({kind!r}): the model directory is "
+                                 f"damaged. {REPAIR}")
+        needs.append(NEEDS_GRAPHS[kind])
+    return any(needs)
 
 
 def _batches(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
