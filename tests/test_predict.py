@@ -285,7 +285,8 @@ def test_a_run_killed_between_writing_a_part_and_recording_it_resumes(tmp_path):
 
 
 def test_parts_resume_merge_and_refuse_another_run(tmp_path):
-    identity = {"input": {"md5": "a"}, "model": {"md5": "b"}, "settings": {"chunk_size": 2}}
+    identity = {"input": {"md5": "a"}, "model": {"md5": "b", "files": "saved_model_files"},
+                "settings": {"chunk_size": 2}}
     out = tmp_path / "out.parquet"
     store = PartStore(out, identity)
     store.write(0, _table([0, 1]), {"rows": 2})
@@ -295,7 +296,7 @@ def test_parts_resume_merge_and_refuse_another_run(tmp_path):
     with pytest.raises(RuntimeError, match=r"chunks \[1\] are missing"):
         again.finish(3, _table([]).schema)
     with pytest.raises(ValueError, match="holds a part-finished run with another model"):
-        PartStore(out, identity | {"model": {"md5": "c"}})
+        PartStore(out, identity | {"model": {"md5": "c", "files": "saved_model_files"}})
     again.write(1, _table([2, 3]), {"rows": 2})
     assert again.finish(3, _table([]).schema) == out
     assert pd.read_parquet(out)["row"].tolist() == [0, 1, 2, 3, 4]
@@ -483,3 +484,13 @@ def test_a_smiles_column_under_a_longer_name_is_suggested(tmp_path):
     (tmp_path / "in.csv").write_text("canonical_smiles,name\nCCO,ethanol\n")
     with pytest.raises(InputError, match="no SMILES column 'smiles'. Did you mean 'canonical_smiles'"):
         next(iter_chunks(tmp_path / "in.csv", 10))
+
+
+def test_a_run_digested_by_an_earlier_version_is_named_so(tmp_path):
+    """The model digest covered every file of the model's folder until 2026-12-07: such a run
+    is not 'another model'."""
+    out = tmp_path / "out.parquet"
+    old = {"input": {"md5": "a"}, "model": {"md5": "b"}, "settings": {"chunk_size": 2}}
+    PartStore(out, old).write(0, _table([0, 1]), {"rows": 2})
+    with pytest.raises(ValueError, match="part-finished run with a model digest of an earlier molprop version"):
+        PartStore(out, old | {"model": {"md5": "c", "files": "saved_model_files"}})

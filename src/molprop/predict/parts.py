@@ -79,7 +79,7 @@ def run_identity(input_path: str | Path, model_digest: str, settings: dict[str, 
     return {
         "input": {"files": len(files), "bytes": sum(f.stat().st_size for f in files),
                   "md5": _md5_files(files)},
-        "model": {"md5": model_digest},
+        "model": {"md5": model_digest, "files": "saved_model_files"},  # what the digest covers
         "settings": settings,
     }
 
@@ -176,6 +176,9 @@ class PartStore:
                        if before.get(key) != now.get(key)]
             if changed:
                 what[what.index("other settings")] = f"other settings ({', '.join(changed)})"
+            if "another model" in what and "files" not in (manifest.get("model") or {}):
+                # digested before 2026-12-07 over every file of the model's folder
+                what[what.index("another model")] = "a model digest of an earlier molprop version"
             state = "a finished" if manifest.get("complete") else "a part-finished"
             raise UserInputError(f"{self.folder} holds {state} run with {' and '.join(what)}; "
                                  "pass --overwrite (overwrite=True in Python) to start afresh, or choose "
