@@ -537,3 +537,39 @@ def test_the_model_digest_covers_the_model_files_only(models, tmp_path):
     assert model_md5(model_dir) == before
     (model_dir / "member_1" / "preprocess.json").write_text("{}")
     assert model_md5(model_dir) != before
+
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"members": ["../elsewhere/member_0"]}, "member '../elsewhere/member_0' is not a folder directly inside"),
+    ({"members": ["/tmp/member_0"]}, "member '/tmp/member_0' is not a folder directly inside"),
+    ({"members": ["member_0", "member_0", "member_1"]}, "a member is listed twice"),
+    ({"members": []}, "not a list of member folder names"),
+    ({"members": 3}, "not a list of member folder names"),
+    ({"kind": ["sklearn"]}, "kind ['sklearn']"),
+    ({"task": "regresion"}, "task 'regresion'"),
+    ({"feature_groups": ["morganx"]}, "feature_groups ['morganx']"),
+    ({"extra": {"uncertainty_scale": "7.4"}}, "numeric uncertainty_scale"),
+])
+def test_a_model_card_naming_paths_outside_or_wrong_values_is_refused(models, library, tmp_path, change, named):
+    """Bug fixed: members like '../x' were read (and, under Ray, written) outside the model
+    directory; wrong types gave tracebacks; a member listed twice counted twice."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(models.baseline, model_dir)
+    card = json.loads((model_dir / "model.json").read_text()) | change
+    (model_dir / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match=r"model.json is not a valid model card .*" + named.replace("[", r"\[")):
+        predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"), n_jobs=1,
+                     progress=False)
+
+
+@pytest.mark.parametrize("change", [{"domain": None}, {"n_train": "many"}, {"validate": []},
+                                    {"validate": {"standardize": "yes", "rules": {}}}])
+def test_a_damaged_predict_context_is_named(models, library, tmp_path, change):
+    model_dir = tmp_path / "model"
+    shutil.copytree(models.baseline, model_dir)
+    context = json.loads((model_dir / "predict_context.json").read_text()) | change
+    (model_dir / "predict_context.json").write_text(json.dumps(context))
+    with pytest.raises(ValueError, match=r"predict_context.json.*damaged.*dvc checkout"):
+        predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"), n_jobs=1,
+                     progress=False)

@@ -97,7 +97,7 @@ def load_member(directory: Path, card: ModelCard, name: str) -> Any:
         return load_network(directory / name)
     except UserInputError:
         raise
-    except (OSError, EOFError, RuntimeError, KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, RuntimeError, KeyError, IndexError, TypeError, ValueError, zipfile.BadZipFile) as error:
         raise UserInputError(f"{directory / name} cannot be loaded ({type(error).__name__}: "
                              f"{str(error)[:200]}): the member's files are damaged. {REPAIR}") from error
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from molprop.errors import UserInputError
-from molprop.models.matrix import Preprocessor
+from molprop.models.matrix import FEATURE_GROUPS, Preprocessor
 from molprop.serialization import undefined_as_null, write_json
 
 # Types a saved baseline may hold beyond skops' own trusted set (builtins, numpy arrays and
@@ -64,14 +64,44 @@ def read_model_json(path: Path) -> Any:
                              f"model directory is damaged or incomplete. {REPAIR}") from None
 
 
+def _card_problem(card: Any) -> str | None:
+    """What makes ``card`` (model.json as read) no model card, or None."""
+    if not isinstance(card, dict):
+        return "not a JSON object"
+    missing = [key for key in ("kind", "task", "feature_groups", "members") if key not in card]
+    unknown = sorted(set(card) - set(ModelCard.__dataclass_fields__))
+    if missing or unknown:
+        return f"keys missing {missing}, unknown {unknown}"
+    if card["kind"] not in ("sklearn", "torch") or card["task"] not in ("regression", "classification"):
+        return f"kind {card['kind']!r}, task {card['task']!r}"
+    members, groups = card["members"], card["feature_groups"]
+    if not isinstance(members, list) or not members or not all(isinstance(m, str) for m in members):
+        return f"members {members!r}: not a list of member folder names"
+    if len(set(members)) < len(members):
+        return f"a member is listed twice in {members}"
+    outside = [m for m in members if m in ("", ".", "..") or Path(m).name != m or "\\" in m]
+    if outside:  # a path out of the model directory ('../x', '/x', 'a/b')
+        return f"member {outside[0]!r} is not a folder directly inside the model directory"
+    if not isinstance(groups, list) or not set(groups) <= set(FEATURE_GROUPS):
+        return f"feature_groups {groups!r}: not a list of {sorted(FEATURE_GROUPS)}"
+    classes, extra = card.get("classes", []), card.get("extra", {})
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        return f"classes {classes!r}: not a list of labels"
+    if not isinstance(extra, dict) or not all(
+            isinstance(extra.get(k), (int, float, type(None))) for k in ("uncertainty_scale", "uncertainty_floor")):
+        return f"extra {extra!r}: not an object with numeric uncertainty_scale / uncertainty_floor"
+    return None
+
+
 def load_card(directory: Path) -> ModelCard:
-    """Read ``model.json``."""
+    """Read ``model.json`` (``UserInputError`` naming it when it is no model card: damaged, or
+    naming members outside ``directory``)."""
     card = read_model_json(directory / "model.json")
-    try:
-        return ModelCard(**card)
-    except TypeError as error:  # a key missing, or another JSON value than an object
-        raise UserInputError(f"{directory / 'model.json'} is not a model card ({error}): the model directory "
-                             f"is damaged. {REPAIR}") from None
+    problem = _card_problem(card)
+    if problem:
+        raise UserInputError(f"{directory / 'model.json'} is not a valid model card ({problem}): the model "
+                             f"directory is damaged. {REPAIR}")
+    return ModelCard(**card)
 
 
 _SKOPS_ID = re.compile(r'(?<="__id__": )\d+|(?<=")\d+(?=\.npy")')

@@ -118,18 +118,16 @@ def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
     })  # fmt: skip
 
 
-def saved_model_files(model_dir: str | Path) -> list[Path]:
-    """The files that make up a saved model: its card, predict context, training fingerprints
-    and every member's files (not whatever else the directory holds, such as an output written
-    into it)."""
-    from molprop.models.predictor import MEMBER_FILES, check_members
-    from molprop.models.store import load_card
-
-    model_dir = Path(model_dir)
-    card = load_card(model_dir)
-    check_members(model_dir, card)
-    members = [model_dir / m / name for m in card.members for name in MEMBER_FILES[card.kind]]
-    return [model_dir / "model.json", model_dir / CONTEXT_FILE, model_dir / TRAIN_FPS_FILE, *members]
+def _context_problem(data: Any) -> str | None:
+    """What makes ``data`` (predict_context.json as read) no predict context, or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    types = {"validate": dict, "featurize": dict, "data_hash": str, "n_train": int, "domain": dict}
+    wrong = [key for key, kind in types.items() if not isinstance(data.get(key), kind)]
+    domain = data.get("domain") or {}
+    if not wrong and not all(isinstance(domain.get(k), int) for k in ("radius", "n_bits")):
+        wrong = ["domain.radius / domain.n_bits"]
+    return f"{', '.join(wrong)} missing or of the wrong type" if wrong else None
 
 
 def load_predict_context(model_dir: str | Path) -> PredictContext:
@@ -146,11 +144,13 @@ def load_predict_context(model_dir: str | Path) -> PredictContext:
                                 "needs (training-time standardization, featurization and "
                                 "fingerprints). Retrain it with this molprop version (dvc repro).")
     data = read_model_json(path)
-    if not isinstance(data, dict):
-        raise UserInputError(f"{path} is not a predict context: the model directory is damaged. {REPAIR}")
-    if data.get("version") != CONTEXT_VERSION:
+    if isinstance(data, dict) and data.get("version") != CONTEXT_VERSION:
         raise UserInputError(f"{path}: context version {data.get('version')!r}, this molprop reads "
                          f"version {CONTEXT_VERSION}; retrain the model (dvc repro).")
+    problem = _context_problem(data)
+    if problem:
+        raise UserInputError(f"{path} is not a valid predict context ({problem}): the model directory is "
+                             f"damaged. {REPAIR}")
     domain = DomainFingerprint(int(data["domain"]["radius"]), int(data["domain"]["n_bits"]))
     if not (model_dir / TRAIN_FPS_FILE).is_file():
         raise FileNotFoundError(f"{model_dir / TRAIN_FPS_FILE} is missing (the training molecules' "

@@ -64,11 +64,23 @@ def _md5_files(files: list[Path], root: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def model_md5(model_dir: str | Path) -> str:
-    """MD5 of the files of a saved model (``context.saved_model_files``), with their paths
-    inside it."""
-    from molprop.predict.context import saved_model_files
+def saved_model_files(model_dir: str | Path) -> list[Path]:
+    """The files that make up a saved model: its card, predict context, training fingerprints
+    and every member's files (not whatever else the directory holds, such as an output written
+    into it)."""
+    from molprop.models.predictor import MEMBER_FILES, check_members
+    from molprop.models.store import load_card
+    from molprop.predict.context import CONTEXT_FILE, TRAIN_FPS_FILE
 
+    model_dir = Path(model_dir)
+    card = load_card(model_dir)
+    check_members(model_dir, card)
+    members = [model_dir / m / name for m in card.members for name in MEMBER_FILES[card.kind]]
+    return [model_dir / "model.json", model_dir / CONTEXT_FILE, model_dir / TRAIN_FPS_FILE, *members]
+
+
+def model_md5(model_dir: str | Path) -> str:
+    """MD5 of the files of a saved model (:func:`saved_model_files`), with their paths inside it."""
     return _md5_files(saved_model_files(model_dir), Path(model_dir))
 
 

@@ -56,7 +56,7 @@ def _check_loads(model_dir: Path) -> None:
 
 def model_files(model_dir: str | Path) -> dict[str, bytes]:
     """The files of a saved model by relative path (the model as actor payload)."""
-    from molprop.predict.context import saved_model_files
+    from molprop.predict.parts import saved_model_files
 
     root = Path(model_dir)
     return {str(p.relative_to(root)): p.read_bytes() for p in saved_model_files(root)}

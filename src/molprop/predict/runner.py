@@ -69,9 +69,16 @@ def model_info(model_dir: str | Path) -> ModelInfo:
     card = load_card(model_dir)
     check_members(model_dir, card)
     graph = card.kind == "torch" and _needs_graphs(model_dir, card.members)
-    standardize, rules = context.standardization()
-    spec = PrepareSpec(str(model_dir), model_md5(model_dir), standardize, rules,
-                       context.featurization(card.feature_groups, graph), context.domain)
+    try:
+        standardize, rules = context.standardization()
+        featurize = context.featurization(card.feature_groups, graph)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        from molprop.models.store import REPAIR
+
+        raise UserInputError(f"{model_dir}/predict_context.json: its training-time settings cannot be read "
+                             f"({type(error).__name__}: {str(error)[:120]}): the model directory is damaged. "
+                             f"{REPAIR}") from None
+    spec = PrepareSpec(str(model_dir), model_md5(model_dir), standardize, rules, featurize, context.domain)
     return ModelInfo(str(model_dir), card.task, list(card.classes), spec, card.kind)
 
 
@@ -84,7 +91,7 @@ def _needs_graphs(model_dir: Path, members: list[str]) -> bool:
         path = model_dir / member / "network.json"
         kind = read_model_json(path)
         kind = kind.get("kind") if isinstance(kind, dict) else None
-        if kind not in NEEDS_GRAPHS:
+        if not isinstance(kind, str) or kind not in NEEDS_GRAPHS:
             raise UserInputError(f"{path} names no known network kind ({kind!r}): the model directory is "
                                  f"damaged. {REPAIR}")
         needs.append(NEEDS_GRAPHS[kind])
