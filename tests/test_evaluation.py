@@ -45,7 +45,22 @@ def test_r2_of_a_constant_target_follows_scikit_learn():
         assert regression_metrics(np.full(n, -3.3), np.full(n, -3.3))["r2"] == 1.0
     y = np.array([0.3] * 11 + [0.1 + 0.2])  # equal but for the last bit (a median of 0.2 and 0.4)
     assert regression_metrics(y, y + 0.01)["r2"] == 0.0
+    near_zero = np.array([0.0] * 5 + [np.mean([0.1, 0.2, -0.3])])  # 1.85e-17
+    assert regression_metrics(near_zero, near_zero + 0.01)["r2"] == 0.0
     assert regression_metrics(np.array([0.3, 0.3 + 1e-9]), np.array([0.3, 0.3]))["r2"] < 0  # a real spread
+
+
+def test_the_bootstrap_takes_the_same_constant_target_rule():
+    """Bug fixed: the test part's R² was 0 while its resamples' reached -4e29."""
+    from molprop.evaluation.bootstrap import BootstrapConfig
+    from molprop.evaluation.performance import performance_report
+
+    y = np.array([0.3] * 11 + [0.1 + 0.2])
+    report = performance_report("regression", y, {"model": y + 0.01, "baseline": y + 0.02},
+                                {"model": np.full(12, 0.01), "baseline": np.full(12, 0.02)},
+                                BootstrapConfig(n_resamples=200))
+    assert report["model"]["r2"] == 0.0 and report["model_ci"]["r2"] == {"low": 0.0, "high": 0.0}
+    assert report["model_vs_baseline"]["difference"]["r2"]["value"] == 0.0
 
 
 def test_regression_scoring_imports_neither_scikit_learn_nor_scipy_stats():

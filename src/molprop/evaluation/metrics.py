@@ -29,15 +29,21 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ranks, rowvar=False)[1, 0])
 
 
+def equal_up_to_rounding(spread: np.ndarray | float, magnitude: np.ndarray | float) -> np.ndarray | bool:
+    """True where values spanning ``spread`` (max - min) count as one value: within 1e-12 of
+    max(1, ``magnitude``, their largest absolute value), the rounding residue of 0.1 + 0.2
+    beside 0.3 or of a mean of replicates. The constant-target rule of R², on the test part
+    and on each bootstrap resample alike."""
+    return np.asarray(spread) <= 1e-12 * np.maximum(1.0, magnitude)
+
+
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
     """Coefficient of determination; for constant ``y``, 1 if every prediction is exact, else 0
     (scikit-learn's convention); NaN for fewer than 2 values."""
     if len(y) < 2:
         return float("nan")
     residual = float(((y - pred) ** 2).sum())
-    # equal values, up to rounding (0.1 + 0.2 beside 0.3): y - mean(y) is then rounding residue
-    # alone, which made R² -1e35
-    if np.ptp(y) <= 1e-12 * np.max(np.abs(y)):
+    if equal_up_to_rounding(np.ptp(y), np.max(np.abs(y))):  # y - mean(y) would be rounding residue
         return 1.0 if residual == 0.0 else 0.0
     return 1.0 - residual / float(((y - np.average(y)) ** 2).sum())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from molprop.evaluation.metrics import brier_per_molecule
+from molprop.evaluation.metrics import brier_per_molecule, equal_up_to_rounding
 
 
 def _ties(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,8 +86,12 @@ def regression(y: np.ndarray, pred: np.ndarray, weights: np.ndarray,
     second = weights @ centred**2
     sum_squares = second - total * _divide(weights @ centred, total) ** 2
     # a sample of one distinct value has none: 0 up to rounding (which made R² -1e15); its R²
-    # is then r2_score's: 1 if every prediction is exact, else 0 (NaN for a single draw)
+    # is then r2_score's: 1 if every prediction is exact, else 0 (NaN for a single draw). So
+    # is every sample of a test part whose values are equal up to rounding (r2_score's rule:
+    # their differences from the mean are then rounding residue, not small beside `second`).
     constant = sum_squares <= 1e-12 * second
+    if y.size and equal_up_to_rounding(np.ptp(y), np.max(np.abs(y))):
+        constant = np.ones_like(constant, dtype=bool)
     squared = weights @ error**2
     r2 = 1.0 - _divide(squared, np.where(constant, 0.0, sum_squares))
     r2 = np.where(constant, np.where(squared == 0.0, 1.0, 0.0), r2)
