@@ -50,8 +50,10 @@ def _charges(mol: Chem.Mol) -> np.ndarray:
     rdPartialCharges.ComputeGasteigerCharges(mol, throwOnParamFailure=False)
     # atoms by index: half the cost of iterating mol.GetAtoms() (a Python-level sequence)
     charges = np.fromiter(map(_GASTEIGER, map(mol.GetAtomWithIdx, range(n))), dtype=np.float64, count=n)
+    if not np.isnan(charges).any():  # nearly every molecule: no atom scan
+        return charges
     swapped = [atom.GetIdx() for atom in mol.GetAtoms() if atom.GetAtomicNum() in _STAND_IN]
-    if not swapped or not np.isnan(charges).any():
+    if not swapped:
         return charges
     stand_in = Chem.RWMol(mol)  # keeps each atom's hybridization, which selects its parameters
     for index in swapped:
