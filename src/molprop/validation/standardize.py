@@ -35,10 +35,10 @@ _INCHIKEY = re.compile(r"[A-Z]{14}-[A-Z]{10}-[A-Z]")
 _STEREO_GROUPS = re.compile(rf"\|{_GROUP}(?:,{_GROUP})*\|")
 _ABSOLUTE_ONLY = re.compile(r"\|a:\d+(?:,\d+)*(?:,a:\d+(?:,\d+)*)*\|")
 _CHARGED = Chem.MolFromSmarts("[+,-]")
-_CARBOCATION = Chem.MolFromSmarts("[#6+]")
-# A tetracoordinate boron anion (borohydride, cyanoborohydride, an amine-borane's BH3-): the
-# Uncharger took a hydride off its H ([BH3-]C#N became the borane BC#N, another compound).
-_BORATE = Chem.MolFromSmarts("[#5-]")
+# Charges neutralize keeps: a carbocation, and a tetracoordinate boron anion (borohydride,
+# cyanoborohydride, an amine-borane's BH3-: the Uncharger took a hydride off its H, and
+# [BH3-]C#N became the borane BC#N, another compound).
+_KEPT_CHARGE = Chem.MolFromSmarts("[#6+,#5-]")
 _METAL_ATOM = (
     "[" + ";".join(f"!#{Chem.GetPeriodicTable().GetAtomicNumber(s)}" for s in NON_METALS) + ";!#0]"
 )
@@ -218,7 +218,7 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
         work = Chem.Mol(mol)
         Chem.Kekulize(work, clearAromaticFlags=True)
     kept = {match[0]: mol.GetAtomWithIdx(match[0]).GetTotalNumHs()
-            for pattern in (_CARBOCATION, _BORATE) for match in mol.GetSubstructMatches(pattern)}
+            for match in mol.GetSubstructMatches(_KEPT_CHARGE)}
     if kept:  # their H hidden, the Uncharger sees them as it sees a quaternary N+ (or B-)
         work = _with_hydrogens(work, dict.fromkeys(kept, 0))
     result = _tools().uncharger.uncharge(work)
