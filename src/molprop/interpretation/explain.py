@@ -11,7 +11,6 @@ are "other" contributions: real effects on the output that belong to no atom.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from molprop.interpretation.descriptor_atoms import ATOM_TERMS, descriptor_share
 from molprop.interpretation.morgan_bits import atom_weights
 from molprop.interpretation.permutation import PermutationConfig
 from molprop.models.matrix import FEATURE_GROUPS
-from molprop.models.store import load_card
+from molprop.models.store import load_card, read_model_json
 
 FP_PREFIX = FEATURE_GROUPS["morgan"]
 DESC_PREFIX = FEATURE_GROUPS["descriptors"]
@@ -143,7 +142,7 @@ def _baseline_how(model: SklearnModel, permutation: PermutationConfig) -> tuple[
 def _network_kind(directory: Path) -> str:
     """dmpnn or mlp: the architecture of a saved network's first member."""
     card = load_card(directory)
-    return json.loads((directory / card.members[0] / "network.json").read_text()).get("kind", "dmpnn")
+    return read_model_json(directory / card.members[0] / "network.json").get("kind", "dmpnn")
 
 
 def method_note(model: str | Path | SklearnModel, ig_steps: int,
