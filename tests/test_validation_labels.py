@@ -102,6 +102,19 @@ def test_boron_anions_keep_their_hydrogens(smiles: str, expected: str) -> None:
     assert parent(smiles) == expected
 
 
+@pytest.mark.parametrize(("smiles", "expected"), [
+    ("[K+].F[Si-](F)(F)(F)c1ccccc1", "F[Si-](F)(F)(F)c1ccccc1"),  # an aryl trifluorosilicate
+    ("F[P-](F)(F)(F)(F)F", "F[P-](F)(F)(F)(F)F"),  # hexafluorophosphate on its own
+    ("F[Si-2](F)(F)(F)(F)c1ccccc1.[Na+].[Na+]", "F[Si-2](F)(F)(F)(F)c1ccccc1"),
+    ("[O-]C(=O)CC[Si-](F)(F)(F)F.[K+].[K+]", "O=C(O)CC[Si-](F)(F)(F)F"),  # the acid still is
+    ("CC[S-]", "CCS"),
+])
+def test_hypervalent_anions_keep_their_charge(smiles: str, expected: str) -> None:
+    """Bug fixed: the Uncharger gave PF6- or a silicate an H beyond the element's valence,
+    and the row was rejected as a failed standardization."""
+    assert parent(smiles) == expected
+
+
 @pytest.mark.parametrize("smiles", ["CC~C", "c1cc~ccc1", "C1CCCCC1~O", "C~1CCCCC1", "c1ccc~2ccccc2c1", "C~[H]"])
 def test_an_any_bond_is_a_query_not_a_molecule(smiles: str) -> None:
     """Bug fixed: 'CC~C' (RDKit reads '~' as a bond of unspecified order) was kept and predicted;

@@ -210,7 +210,9 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
     molecules (an alkene, an alcohol), and the Uncharger gave one that carries H a hydride (a
     methyl cation became methane, tropylium a cycloheptatriene RDKit cannot read) and
     protonated its zwitterion's anion. A boron anion keeps its charge and hydrogens the same
-    way (cyanoborohydride is no borane)."""
+    way (cyanoborohydride is no borane), and so does an anion whose neutral form would exceed
+    its element's valence (hexafluorophosphate, an aryl trifluorosilicate: the Uncharger gave
+    them an H RDKit cannot read back)."""
     if not _charged(mol):
         return mol
     work = mol
@@ -224,9 +226,28 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
     result = _tools().uncharger.uncharge(work)
     if kept:  # the Uncharger keeps the atoms' order
         result = _with_hydrogens(result, kept)
-    if work is not mol:
+    overfull = _overfull_anions(mol)
+    if overfull:
+        result = _with_hydrogens(result, {i: hs for i, (_, hs) in overfull.items()})
+        for index, (charge, _) in overfull.items():
+            result.GetAtomWithIdx(index).SetFormalCharge(charge)
+    if work is not mol or overfull:
         Chem.SanitizeMol(result)
     return result
+
+
+def _overfull_anions(mol: Chem.Mol) -> dict[int, tuple[int, int]]:
+    """Anions whose neutral form (one H per negative charge) would exceed the element's
+    largest valence, each mapped to its (charge, hydrogens): PF6-, SiF6 2-, ArSiF4-."""
+    table = Chem.GetPeriodicTable()
+    found = {}
+    for atom in mol.GetAtoms():
+        charge = atom.GetFormalCharge()
+        if charge < 0 and atom.GetAtomicNum() != 5:  # boron anions: _KEPT_CHARGE
+            largest = max(table.GetValenceList(atom.GetAtomicNum()))
+            if 0 <= largest < atom.GetTotalValence() - charge:
+                found[atom.GetIdx()] = (charge, atom.GetTotalNumHs())
+    return found
 
 
 def _with_hydrogens(mol: Chem.Mol, counts: dict[int, int]) -> Chem.Mol:
