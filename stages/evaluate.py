@@ -168,9 +168,14 @@ def _verdict(difference: float | None, mean_p: float | None, p_value: float | No
 def _print_uncertainty(uncertainty: dict, models: tuple[str, ...], n_test: int) -> None:
     """One line per regression model with an uncertainty: its intervals' coverage and whether
     it ranks the test errors (Spearman of uncertainty and |error|, with its bootstrap interval).
-    Undefined figures arrive as None (metrics/*.json's null)."""
+    Undefined figures arrive as None (metrics/*.json's null); a model without a usable
+    uncertainty gets the reason why."""
+    from molprop.evaluation.uncertainty import UNAVAILABLE
+
     for name in models:
         figures = uncertainty.get(name, {})
+        if figures.get("reason") in UNAVAILABLE:
+            print(f"evaluate {name} uncertainty: none, {UNAVAILABLE[figures['reason']]}")
         if figures.get("coverage") is None:
             continue
         coverage, rho = figures.get("coverage_ci") or {}, figures.get("spread_error_spearman_ci") or {}

@@ -112,27 +112,30 @@ def test_the_uncertainty_line_says_whether_it_ranks_the_errors(monkeypatch, caps
     model = {"coverage": 0.938462, "coverage_ci": {"low": 0.876923, "high": 0.984615}, "coverage_level": 0.9,
              "spread_error_spearman": 0.160096, "spread_error_spearman_ci": {"low": -0.0894, "high": 0.397},
              "uncertainty_scale": 7.48}
-    uncertainty = {"baseline": {"coverage": None, "reason": "1 member"}, "model": model}
+    uncertainty = {"baseline": {"coverage": None, "reason": "one_member"}, "model": model}
     _print_uncertainty(uncertainty, ("baseline", "model"), 65)
     out = capsys.readouterr().out
+    assert out.startswith("evaluate baseline uncertainty: none, no spread between members to use as an "
+                          "uncertainty; an ensemble (train.ensemble_size: the network) or k-fold")
+    out = out.split("\n", 1)[1]
     assert out == ("evaluate model uncertainty: 90% intervals cover 93.8% [87.7%, 98.5%] of test molecules; "
                    "Spearman of uncertainty and |error| 0.16 [-0.09, 0.40], an interval that takes in 0: it "
                    "hardly tells which test molecules it errs on\n")
     model["spread_error_spearman_ci"]["low"] = 0.05
-    _print_uncertainty(uncertainty, ("baseline", "model"), 65)
+    _print_uncertainty(uncertainty, ("model",), 65)
     assert capsys.readouterr().out.endswith("[0.05, 0.40], it ranks the errors\n")
     model["spread_error_spearman_ci"] = {"low": -0.9, "high": -0.2}
-    _print_uncertainty(uncertainty, ("baseline", "model"), 65)
+    _print_uncertainty(uncertainty, ("model",), 65)
     assert capsys.readouterr().out.endswith("it ranks them backwards (larger uncertainty, smaller error)\n")
     # one uncertainty for all, or a single test molecule: undefined figures are null (None) here
     model |= {"spread_error_spearman": None, "spread_error_spearman_ci": {"low": None, "high": None},
               "coverage_ci": {"low": None, "high": None}, "uncertainty_scale": None}
-    _print_uncertainty(uncertainty, ("baseline", "model"), 65)
+    _print_uncertainty(uncertainty, ("model",), 65)
     assert capsys.readouterr().out == (
         "evaluate model uncertainty (the raw member spread, not calibrated): 90% intervals cover 93.8% [n/a, n/a] "
         "of test molecules; the Spearman of uncertainty and |error| is undefined (one uncertainty for every "
         "test molecule, or too few of them), so it ranks none of their errors\n")
-    _print_uncertainty(uncertainty, ("baseline", "model"), 2)  # a Spearman of 2 molecules is +-1
+    _print_uncertainty(uncertainty, ("model",), 2)  # a Spearman of 2 molecules is +-1
     assert capsys.readouterr().out.endswith("of test molecules; 2 test molecule(s) are too few to tell whether it "
                                             "ranks their errors\n")
 

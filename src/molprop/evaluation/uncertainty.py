@@ -19,16 +19,25 @@ CURVE_LEVELS = np.round(np.arange(1, 20) * 0.05, 2)  # 0.05 ... 0.95: the plotte
 REGRESSION_KEYS = ("spread_error_spearman", "coverage", "miscalibration_area")
 
 
+# Why a model's spread cannot be judged (metrics/uncertainty.json's "reason": a short code that
+# `dvc metrics show` and `dvc metrics diff` can show in a column), and what each code means.
+UNAVAILABLE = {
+    "one_member": ("no spread between members to use as an uncertainty; an ensemble "
+                   "(train.ensemble_size: the network) or k-fold (split.n_folds: both models) gives one"),
+    "non_finite": "the uncertainty has NaN or infinite values",
+    "zero_spread": "the members predict identical values: the spread is 0 for every molecule",
+}
+
+
 def unavailable_reason(sigma: np.ndarray, n_members: int) -> str | None:
-    """Why ``sigma`` cannot be judged as an uncertainty, or None when it can."""
+    """Why ``sigma`` cannot be judged as an uncertainty (a key of ``UNAVAILABLE``), or None
+    when it can."""
     if n_members < 2:
-        return (f"{n_members} member: no spread between members to use as an uncertainty; "
-                "an ensemble (train.ensemble_size: the network) or k-fold (split.n_folds: both models) "
-                "gives one")
+        return "one_member"
     if not np.all(np.isfinite(sigma)):
-        return "the uncertainty has NaN or infinite values"
+        return "non_finite"
     if np.all(sigma == 0):
-        return "the members predict identical values: the spread is 0 for every molecule"
+        return "zero_spread"
     return None
 
 
@@ -60,8 +69,8 @@ def regression_statistics(abs_error: np.ndarray, sigma: np.ndarray, level: float
 def regression_report(abs_error: np.ndarray, sigma: np.ndarray, n_members: int,
                       scale: float | None, level: float, config: BootstrapConfig,
                       floor: float | None = None) -> dict:
-    """Uncertainty metrics with bootstrap intervals; the metrics None and a ``reason`` when
-    the model has no usable uncertainty."""
+    """Uncertainty metrics with bootstrap intervals; the metrics None and a ``reason`` (a key
+    of ``UNAVAILABLE``) when the model has no usable uncertainty."""
     reason = unavailable_reason(sigma, n_members)
     if reason is not None:
         return dict.fromkeys(REGRESSION_KEYS) | {"reason": reason}
@@ -76,8 +85,7 @@ def regression_report(abs_error: np.ndarray, sigma: np.ndarray, n_members: int,
     out |= {"coverage_level": level, "mean_uncertainty": float(np.mean(sigma)), "uncertainty_scale": scale,
             "uncertainty_floor": floor}
     if scale is None:  # e.g. split.fractions.val 0, or one member per fold
-        out["note"] = ("not calibrated: the raw member spread, as no validation part of 2 or more molecules "
-                       "was predicted by several members to fit uncertainty_scale on")
+        out["note"] = "not_calibrated"  # the figures judge the raw member spread
     return out
 
 
