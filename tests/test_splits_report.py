@@ -181,6 +181,22 @@ def test_parts_far_from_their_fractions_are_warned_about() -> None:
     assert fraction_warnings({"config": config | {"n_folds": 5}, "parts": kfold}) == []
 
 
+def test_a_fold_far_from_its_share_is_warned_about() -> None:
+    """Bug fixed: one scaffold of 60% of the molecules made scaffold-grouped folds of 152 / 37 / 38
+    (fold 0's models trained on 75 molecules), without a word."""
+    config = {"method": "scaffold", "train": 0.9, "val": 0.0, "test": 0.1, "n_folds": 3,
+              "group_folds_by_scaffold": True}
+    parts = {"train": {"n": 227}, "val": {"n": 0}, "test": {"n": 26}}
+    folds = [{"fold": f, "val": {"n": n}} for f, n in enumerate((152, 37, 38))]
+    warnings = fraction_warnings({"config": config, "parts": parts, "folds": folds})
+    assert warnings == [
+        "the 3 folds hold 152 / 37 / 38 of the 227 non-test molecules, where each should hold ~76; the models "
+        "of fold 0 learn from 75 only: each scaffold group stays in one fold, and a group of more than 1/k of "
+        "the molecules cannot be evened out; split.group_folds_by_scaffold: false spreads it over the folds"]
+    even = [{"fold": f, "val": {"n": n}} for f, n in enumerate((80, 74, 73))]
+    assert fraction_warnings({"config": config, "parts": parts, "folds": even}) == []
+
+
 def test_a_class_scarce_in_the_training_part_is_warned_about() -> None:
     """5% actives overall but 1 in 17 training molecules kept twice as rare: warned, with both
     shares; a class at its usual share is not."""

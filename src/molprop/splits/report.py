@@ -193,8 +193,9 @@ def fraction_warnings(report: dict) -> list[str]:
     """Warnings for parts whose share of the molecules is far from what split.fractions asks
     (off by more than 5 points, by more than half the fraction and by 2 or more molecules), and
     for any molecule in a part asked to be empty: grouped splits keep each group whole, and one
-    big group (all acyclic molecules share one scaffold) can overturn them. In k-fold mode only
-    the test part is compared (the folds make the validation parts)."""
+    big group (all acyclic molecules share one scaffold) can overturn them. In k-fold mode the
+    test part is compared, and each fold with the 1/k share of the non-test molecules asked of
+    it (scaffold-grouped folds cannot even out a group bigger than that)."""
     config, parts = report["config"], report["parts"]
     total = sum(part["n"] for part in parts.values())
     names = ["test"] if config.get("n_folds", 0) else ["train", "val", "test"]
@@ -209,7 +210,22 @@ def fraction_warnings(report: dict) -> list[str]:
         elif off and not 0.5 * asked <= got <= 1.5 * asked:
             warnings.append(f"the {name} part holds {n} of {total} molecules "
                             f"({got:.0%}), where split.fractions.{name} asks for {asked:.0%}: {why}")
-    return warnings
+    return warnings + _fold_size_warnings(report)
+
+
+def _fold_size_warnings(report: dict) -> list[str]:
+    """One warning when a fold is off its 1/k share of the non-test molecules by more than half
+    of it (and by 2 or more molecules)."""
+    sizes = [fold["val"]["n"] for fold in report.get("folds", [])]
+    total, k = sum(sizes), len(sizes)
+    if not any(abs(n - total / k) >= 2 and not 0.5 * total / k <= n <= 1.5 * total / k for n in sizes):
+        return []
+    why = ("each scaffold group stays in one fold, and a group of more than 1/k of the molecules "
+           "cannot be evened out; split.group_folds_by_scaffold: false spreads it over the folds"
+           if report["config"].get("group_folds_by_scaffold") else "check split.n_folds")
+    return [f"the {k} folds hold {' / '.join(map(str, sizes))} of the {total} non-test molecules, where "
+            f"each should hold ~{total / k:.0f}; the models of fold {sizes.index(max(sizes))} learn from "
+            f"{total - max(sizes)} only: {why}"]
 
 
 def one_class_training_parts(report: dict) -> list[str]:
