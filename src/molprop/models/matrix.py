@@ -112,8 +112,10 @@ class Preprocessor:
         return replace(self, target_center=center, target_scale=scale)
 
     def scale_target(self, y: np.ndarray) -> np.ndarray:
-        """Targets in the units the estimator is fitted on."""
-        return (np.asarray(y, dtype=np.float64) - self.target_center) / self.target_scale
+        """Targets in the units the estimator is fitted on, rounded to 10 decimals: targets in
+        other units (kcal or kJ, M or µM) give the same numbers, not ones a few ulp apart that
+        break a forest's ties between equally good splits the other way."""
+        return np.round((np.asarray(y, dtype=np.float64) - self.target_center) / self.target_scale, 10)
 
     def unscale_target(self, values: np.ndarray) -> np.ndarray:
         """Estimator outputs back in target units."""
