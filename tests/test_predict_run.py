@@ -3,6 +3,7 @@ featurization, every row accounted for, resumption, the CLI and `molprop info`."
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -521,6 +522,61 @@ def test_interpret_names_a_damaged_member_too(models, tmp_path, which, file, con
             load_sklearn_model(model_dir)
         else:
             integrated_gradients(model_dir, models.features.iloc[:2], models.graphs[:2])
+
+
+def _edit_json(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def _drop_last_column(data: dict) -> None:
+    for key in ("columns", "medians", "quantiles", "means", "stds", "lows", "highs"):
+        if data.get(key) is not None:
+            data[key] = data[key][:-1]
+
+
+MISMATCHED = [  # (model, file, edit of its JSON or new bytes, what the message says)
+    ("baseline", "member_0/preprocess.json", lambda d: d.update(medians=d["medians"][:-5]),
+     "member_0 cannot be loaded (ValueError: 1228 columns, but per-column lists of {'medians': 1223} values"),
+    ("baseline", "member_0/preprocess.json", lambda d: d["columns"].__setitem__(0, "name"),
+     "member_0 cannot be loaded (ValueError: its columns are not all feature column names"),
+    ("baseline", "member_0/preprocess.json", _drop_last_column,
+     "member_0/estimator.skops holds no fitted estimator for the 1227 columns of preprocess.json "
+     "(RandomForestRegressor, reading 1228 features)"),
+    ("baseline", "member_0/estimator.skops", "dict",
+     "member_0/estimator.skops holds no fitted estimator for the 1228 columns of preprocess.json (dict, reading no features)"),
+    ("network", "member_0/preprocess.json", _drop_last_column,
+     "member_0 cannot be loaded (ValueError: network.json reads 204 features, preprocess.json makes 203"),
+]
+
+
+@pytest.mark.parametrize(("which", "file", "edit", "named"), MISMATCHED)
+def test_member_files_that_disagree_are_refused_on_loading(models, library, tmp_path, which, file, edit, named):
+    """Bug fixed: a preprocess.json cut short, or an estimator.skops holding another object, loaded
+    and then failed in the middle of predicting with numpy's broadcast error or a traceback."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(getattr(models, which), model_dir)
+    if edit == "dict":
+        from molprop.models.store import _import_skops_io
+
+        (model_dir / file).write_bytes(_import_skops_io().dumps({"a": 1}))
+    else:
+        _edit_json(model_dir / file, edit)
+    with pytest.raises(ValueError, match=r"(?s)" + re.escape(named) + ".*dvc checkout"):
+        predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"), n_jobs=1,
+                     progress=False)
+
+
+def test_a_column_the_features_lack_is_named(models, library, tmp_path):
+    """A model column that its featurize settings do not make (a preprocess.json from another model)
+    raised pandas' KeyError from the middle of predicting."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(models.baseline, model_dir)
+    _edit_json(model_dir / "member_0/preprocess.json", lambda d: d["columns"].__setitem__(0, "fp_9999"))
+    with pytest.raises(ValueError, match=re.escape("the model reads feature column(s) ['fp_9999'] (1 in all)")):
+        predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"), n_jobs=1,
+                     progress=False)
 
 
 def test_the_model_digest_covers_the_model_files_only(models, tmp_path):

@@ -85,7 +85,13 @@ class Preprocessor:
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """float32 matrix with non-finite values replaced by train medians (and scaled)."""
-        values = frame[self.columns].to_numpy(dtype=np.float64)
+        try:
+            values = frame[self.columns].to_numpy(dtype=np.float64)
+        except KeyError:
+            missing = [c for c in self.columns if c not in frame.columns]
+            raise UserInputError(
+                f"the model reads feature column(s) {missing[:3]} ({len(missing)} in all) that its featurize "
+                "settings do not make: its preprocess.json is damaged, or comes from another model") from None
         values = np.where(np.isfinite(values), values, np.asarray(self.medians))
         if self.lows is not None and self.highs is not None:
             values = np.clip(values, [-np.inf if v is None else v for v in self.lows],
@@ -131,8 +137,18 @@ class Preprocessor:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Preprocessor":
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
+        """Inverse of :meth:`to_dict`; ``ValueError`` when its per-column lists disagree with
+        its columns (a damaged file)."""
+        prep = cls(**data)
+        n = len(prep.columns)
+        if not all(isinstance(c, str) and c.startswith(tuple(FEATURE_GROUPS.values())) for c in prep.columns):
+            raise ValueError("its columns are not all feature column names (fp_..., desc_...)")
+        lists = {"medians": prep.medians, "means": prep.means, "stds": prep.stds,
+                 "quantiles": prep.quantiles, "lows": prep.lows, "highs": prep.highs}
+        wrong = {k: len(v) for k, v in lists.items() if v is not None and len(v) != n}
+        if wrong:
+            raise ValueError(f"{n} columns, but per-column lists of {wrong} values")
+        return prep
 
 
 def empirical_cdf(x: np.ndarray, quantiles: np.ndarray) -> np.ndarray:

@@ -196,4 +196,9 @@ def load_sklearn_member(directory: Path) -> tuple[Any, Preprocessor]:
     except UntrustedTypesFoundException as error:
         raise UserInputError(f"{path} contains untrusted types ({error}); refusing to load") from None
     prep = Preprocessor.from_dict(read_model_json(directory / "preprocess.json"))
+    if not hasattr(estimator, "predict") or getattr(estimator, "n_features_in_", len(prep.columns)) != len(prep.columns):
+        raise UserInputError(f"{path} holds no fitted estimator for the {len(prep.columns)} columns of "
+                             f"preprocess.json ({type(estimator).__name__}, reading "
+                             f"{getattr(estimator, 'n_features_in_', 'no')} features): the member's files are "
+                             f"damaged or mixed up. {REPAIR}")
     return estimator, prep

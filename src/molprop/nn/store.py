@@ -88,6 +88,9 @@ def load_network(directory: Path) -> LoadedNetwork:
             f"{config.bond_fdim} bond features, this molprop makes {ATOM_FDIM} / {BOND_FDIM}: "
             "it was trained by another molprop version; retrain it (dvc repro train)"
         )
+    reads = config.n_inputs if kind == "mlp" else config.n_extra
+    if reads != len(prep.columns):
+        raise ValueError(f"network.json reads {reads} features, preprocess.json makes {len(prep.columns)}")
     model = build_network(kind, config)
     model.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu", weights_only=True))
     scale = network["target_scale"]
