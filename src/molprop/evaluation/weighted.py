@@ -170,16 +170,11 @@ def classification(y: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> dic
     present = np.unique(y)
     if len(present) < 2:
         return out | {"roc_auc": np.full(len(weights), np.nan), "pr_auc": np.full(len(weights), np.nan)}
-    per_class = [ranking(proba[:, k], y == k, weights) for k in present]  # one-vs-rest
-    with np.errstate(all="ignore"):
-        return out | {key: _nanmean(np.stack([r[i] for r in per_class]))
-                      for i, key in enumerate(("roc_auc", "pr_auc"))}
-
-
-def _nanmean(values: np.ndarray) -> np.ndarray:
-    """Mean over axis 0 leaving out NaN; NaN where all are."""
-    counted = (~np.isnan(values)).sum(axis=0)
-    return _divide(np.nansum(values, axis=0), counted)
+    # one-vs-rest for each class of the test part: a resample lacking one has no value (NaN,
+    # left out of the interval), not the mean over fewer classes, another metric
+    per_class = [ranking(proba[:, k], y == k, weights) for k in present]
+    return out | {key: np.stack([r[i] for r in per_class]).mean(axis=0)
+                  for i, key in enumerate(("roc_auc", "pr_auc"))}
 
 
 def score(task: str, y: np.ndarray, pred: np.ndarray, weights: np.ndarray,
