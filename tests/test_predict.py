@@ -81,6 +81,22 @@ def test_every_format_gives_the_same_chunks(tmp_path, name):
     assert whole["smiles_input"].drop(3).tolist() == frame["smiles"].drop(3).tolist()
 
 
+def test_a_shard_directory_skips_hidden_and_underscore_files_as_pyarrow_does(tmp_path):
+    """Bug fixed: a failed Spark job's _temporary/ copy and a hidden .tmp file were read as well:
+    4 rows predicted where pandas reads 2."""
+    frame = _write_inputs(tmp_path, 10)
+    shards = tmp_path / "shards"
+    (shards / "_temporary" / "0").mkdir(parents=True)
+    (shards / "sub").mkdir()
+    frame.to_parquet(shards / "_temporary" / "0" / "a.parquet")
+    frame.to_parquet(shards / ".tmp-1.parquet")
+    frame.to_parquet(shards / "_old.parquet")
+    frame.iloc[:2].to_parquet(shards / "sub" / "c.parquet")  # a subfolder is read
+    assert count_rows(shards) == 12 == len(pd.read_parquet(shards))
+    whole = pd.concat(iter_chunks(shards, 5, "smiles", "name"), ignore_index=True)
+    assert whole["id"].tolist() == frame["name"].tolist() + ["m0", "m1"]
+
+
 def test_parquet_text_stored_as_bytes_is_read_as_text(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

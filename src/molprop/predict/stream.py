@@ -65,12 +65,15 @@ def input_format(path: str | Path) -> str:
 
 
 def input_files(path: str | Path) -> list[Path]:
-    """The file(s) of an input: itself, or the ``*.parquet`` shards of a directory, sorted."""
+    """The file(s) of an input: itself, or the ``*.parquet`` shards of a directory and its
+    subfolders, sorted, without those whose name or folder starts with '.' or '_' (a Spark
+    job's _temporary/, hidden files), which pyarrow's and Spark's dataset readers skip too."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: input not found.")
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+        files = sorted(p for p in path.rglob("*.parquet") if p.is_file()
+                       and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))
         if not files:
             raise InputError(f"{path}: a directory without *.parquet files.")
         return files
