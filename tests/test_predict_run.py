@@ -282,6 +282,10 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
     assert info.returncode == 0, info.stderr
     assert "2 member(s)" in info.stdout and "spread x 1.5" in info.stdout and "val_rmse: 1.23" in info.stdout
     assert "\nmodel card:\n  model: random_forest\nmetrics:\n" in info.stdout  # not filed under metrics
+    labelled = tmp_path / "labelled"  # a label holding a comma was printed as two ('apolar, polar, small')
+    shutil.copytree(models.classifier, labelled)
+    _edit_json(labelled / "model.json", lambda card: card.update(classes=["apolar", "polar, small"]))
+    assert "classes:          'apolar', 'polar, small'\n" in _cli("info", "--model", labelled).stdout
     read_end, write_end = os.pipe()
     os.close(read_end)  # `molprop info | head`: the reader has gone before the output is written
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe buffers stdout
@@ -357,6 +361,11 @@ def test_ids_detected_from_common_column_names_else_row_numbers(models, tmp_path
     assert "ids from column 'Compound ID' (detected" in run.stdout
     assert "2 row(s) repeat the id of an earlier row (e.g. 'A-1')" in run.stderr  # kept, with a warning
     assert pd.read_csv(tmp_path / "a.csv")["id"].tolist() == frame["Compound ID"].tolist()
+    assert "row number" not in run.stderr
+    pd.DataFrame({"SMILES": ["CCO", "CCN", "CCC"], "Compound ID": ["1", None, "3"]}).to_csv(lib, index=False)
+    run = _cli("predict", "--input", lib, "--output", tmp_path / "gap.csv", *common)
+    assert "repeat the id of an earlier row (e.g. '1')" in run.stderr  # row 1 has no id: '1'
+    assert "A row without an id takes its row number as id, which another row may have" in run.stderr
     bad = _cli("predict", "--input", lib, "--output", tmp_path / "b.csv", "--id-column", "Catalog ID", *common)
     assert bad.returncode == 1 and "no id column 'Catalog ID'" in bad.stderr
     assert "Columns: ['SMILES', 'Compound ID']" in bad.stderr and not (tmp_path / "b.csv").exists()

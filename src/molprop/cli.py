@@ -75,9 +75,11 @@ def _predict(args: argparse.Namespace) -> int:
           f"({summary['invalid']} invalid, {summary['out_of_domain']} outside the applicability domain)")
     if summary["repeated_ids"]:
         examples = ", ".join(map(repr, summary["repeated_id_examples"]))
+        numbers = any(e.isdigit() for e in summary["repeated_id_examples"])  # maybe a row number
         print(f"molprop predict: warning: {summary['repeated_ids']} row(s) repeat the id of an earlier "
-              f"row (e.g. {examples}); all rows are kept, the 'row' column tells them apart.",
-              file=sys.stderr)
+              f"row (e.g. {examples}); all rows are kept, the 'row' column tells them apart."
+              + (" A row without an id takes its row number as id, which another row may have as "
+                 "its own." if numbers else ""), file=sys.stderr)
     return 0
 
 
@@ -112,7 +114,7 @@ def _info(args: argparse.Namespace) -> int:
           f"{len(info['members'])} member(s): {', '.join(info['members'])})")
     print(f"feature groups:   {', '.join(info['feature_groups']) or '(none: graphs only)'}")
     if info["classes"]:
-        print(f"classes:          {', '.join(info['classes'])}")
+        print(f"classes:          {', '.join(map(repr, info['classes']))}")  # a label may hold a comma
     floor = info["uncertainty_floor"] or 0.0
     shown = "member spread (not calibrated)"
     if len(info["members"]) == 1:  # docs/predict.md: "no ensemble", not "certain"
