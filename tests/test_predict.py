@@ -328,6 +328,8 @@ def test_parts_resume_merge_and_refuse_another_run(tmp_path):
     assert output_kind(tmp_path / "dir") == "directory" and output_kind("x.csv") == "csv"
     with pytest.raises(ValueError, match="unknown output type"):
         output_kind("x.xlsx")
+    with pytest.raises(ValueError, match="not standard output"):  # it made a directory named '-'
+        output_kind("-")
 
 
 def test_a_run_that_wrote_no_part_leaves_nothing_and_blocks_nothing(tmp_path):

@@ -38,6 +38,9 @@ OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 def output_kind(output: str | Path) -> str:
     """``parquet`` / ``csv`` for a file output, ``directory`` for a folder of parts."""
+    if str(output) == "-":  # not a directory named '-'
+        raise UserInputError("--output -: predict writes files, not standard output; name a .csv or .parquet "
+                             "file, or a directory (no suffix) to keep the part files.")
     output = Path(output)
     if output.is_dir():
         return "directory"
