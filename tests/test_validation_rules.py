@@ -180,6 +180,10 @@ def test_two_drugs_or_two_counter_ions_stay_a_mixture() -> None:
                    "CN(C)CCO.CC(=O)NC(CCC(=O)O)C(=O)O",  # deanol aceglumate: deanol is the active part
                    "C(CNCc1ccccc1)NCc1ccccc1.O=C(O)CC(O)(CC(=O)O)C(=O)O"):  # both on the list
         assert standardize_smiles(smiles, StandardizeConfig(), MoleculeRules()).reason == "mixture"
+    # methylamine mesylate: both on RDKit's list, and the message had said mesylate "remains after stripping"
+    outcome = standardize_smiles("CN.CS(=O)(=O)O", StandardizeConfig(), MoleculeRules())
+    assert outcome.reason == "mixture" and outcome.message.startswith(
+        "2 distinct components are left, each of them a known salt or solvent fragment, so none stands out")
 
 
 def test_counter_ion_list_patterns_all_parse_and_strip_their_own_molecule() -> None:

@@ -400,16 +400,17 @@ def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str
         # Known organic counter-ions and solvents (acetate, tartrate, tosylate, meglumine,
         # ethanol...) matter only when they would compete with another organic fragment for
         # the parent.
-        candidates = organic if len(organic) < 2 else (
-            [f for f in organic if not tools.is_counter_ion(f)] or organic)
+        kept = [f for f in organic if not tools.is_counter_ion(f)] if len(organic) >= 2 else organic
+        candidates = kept or organic  # all of them known counter-ions (methylamine mesylate): all
     else:
-        candidates = list(fragments)
+        candidates = kept = list(fragments)
     unique = {Chem.MolToSmiles(frag): frag for frag in candidates}
     if len(unique) > 1 and rules.reject_mixtures:
         names = ", ".join(sorted(unique)[:5])
-        raise _Rejected("mixture", f"{len(unique)} distinct components remain after salt / solvent "
-                        f"stripping: {names}. Give the one molecule that was measured (or set "
-                        "validate.rules.reject_mixtures: false to keep the largest).")
+        remain = ("are left, each of them a known salt or solvent fragment, so none stands out as the parent"
+                  if not kept else "remain after salt / solvent stripping")
+        raise _Rejected("mixture", f"{len(unique)} distinct components {remain}: {names}. Give the one molecule "
+                        "that was measured (or set validate.rules.reject_mixtures: false to keep the largest).")
     if strip and len(unique) == 1:
         parent = Chem.MolFromSmiles(next(iter(unique)))
         return parent if parent is not None else mol
