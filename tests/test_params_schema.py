@@ -209,3 +209,24 @@ def test_the_schema_refuses_what_evaluate_config_refuses(section, bad):
 
     problems = params_problems({"evaluate": section}, require_keys=False)
     assert any(bad in p for p in problems), problems
+
+
+def test_dvc_exp_run_set_param_keeps_params_yaml_as_written(tmp_path):
+    """Bug fixed: `dvc exp run -S` (DVC's ruamel.yaml round trip of params.yaml) rewrote its
+    [a, b] lists one item per line, moved the comment after a list above the list's items, and
+    on a second -S dropped the 5-line class_weight comment that followed a list. A comment or
+    blank line after a list belongs to the list, which DVC replaces: params.yaml has none."""
+    from dvc.utils.hydra import apply_overrides
+
+    text = (ROOT / "params.yaml").read_text()
+    copy = tmp_path / "params.yaml"
+    copy.write_text(text)
+    apply_overrides(copy, ["interpret.seed=0"])  # its own value
+    assert copy.read_text() == text
+    apply_overrides(copy, ["train.lr=3e-4", "baseline.features=[morgan]"])
+    apply_overrides(copy, ["evaluate.domain.similarity_bins=[0,0.5,1]"])
+
+    def comments(content: str) -> list[str]:
+        return [line.split("#", 1)[1] for line in content.splitlines() if "#" in line]
+
+    assert comments(copy.read_text()) == comments(text)
