@@ -105,7 +105,7 @@ def test_bit_substructures_count_molecules_and_pick_the_smallest_example():
     mols = [Chem.MolFromSmiles(s) for s in ["CCCCO", "CO", "OCCO", "c1ccccc1"]]
     hydroxyl = next(b for b, e in bit_environments(mols[1], RADIUS, N_BITS).items() if e == ((1, 0),))
     found = bit_substructures(mols, [hydroxyl], RADIUS, N_BITS)[hydroxyl]
-    assert found[0].smiles == "[OH]*" and found[0].n_molecules == 3  # an O with one H and one neighbour
+    assert found[0].smiles == "[OH]~* (chain)" and found[0].n_molecules == 3  # an O with one H and one neighbour
     assert found[0].example == 1 and found[0].environment == (1, 0)
 
 
@@ -118,9 +118,21 @@ def test_one_substructure_is_one_however_written():
     assert all(len(found[b]) == 1 and found[b][0].n_molecules in (2, 4) for b in bits)  # [OH]*: all four
     assert not any("@" in found[b][0].smiles for b in bits)
     labels = {found[b][0].smiles for b in bits}
-    assert {"[O](*)*", "[O]=*"}.isdisjoint(labels) and "[OH]*" in labels  # radius 0 shows its neighbours
+    assert "[OH]~* (chain)" in labels  # radius 0 shows its neighbours
     ether, ketone = Chem.MolFromSmiles("COC"), Chem.MolFromSmiles("CC(C)=O")
-    assert environment_smiles(ether, 1, 0) == "[O](*)*" and environment_smiles(ketone, 3, 0) == "[O]=*"
+    assert environment_smiles(ether, 1, 0) == "[O](~*)~* (chain)" and environment_smiles(ketone, 3, 0) == "[O]~* (chain)"
+
+
+def test_a_radius_0_label_shows_no_bond_order_or_aromaticity_the_fingerprint_lacks():
+    """Bug fixed: benzene's [cH] and cyclopentene's =CH- are one Morgan identifier (element, H,
+    charge, heavy neighbours, ring), which was labelled by its smallest molecule: '[CH](=*)*'
+    for a position set mostly by aromatic carbons."""
+    mols = [Chem.MolFromSmiles(s) for s in ("C1=CCCC1", "c1ccccc1", "c1ccncc1")]
+    bits = sorted(set().union(*(bit_environments(m, 0, N_BITS) for m in mols)))
+    labels = {e.smiles: e.n_molecules for b in bits for e in bit_substructures(mols, [b], 0, N_BITS)[b]}
+    assert labels == {"[CH](~*)~* (ring)": 3, "[CH2](~*)~* (ring)": 1, "[N](~*)~* (ring)": 1}
+    assert environment_smiles(Chem.MolFromSmiles("C[N+](C)(C)C"), 1, 0) == "[N+](~*)(~*)(~*)~* (chain)"
+    assert environment_smiles(Chem.MolFromSmiles("CC(=O)[O-]"), 3, 0) == "[O-]~* (chain)"
 
 
 def test_bit_substructures_of_a_molecule_in_several_pieces():
@@ -129,7 +141,7 @@ def test_bit_substructures_of_a_molecule_in_several_pieces():
     mols = [Chem.MolFromSmiles("CCO.CCO"), Chem.MolFromSmiles("CCO.c1ccccc1")]
     bits = sorted(set(bit_environments(mols[0], RADIUS, N_BITS)) | set(bit_environments(mols[1], RADIUS, N_BITS)))
     found = bit_substructures(mols, bits, RADIUS, N_BITS)
-    assert {s.smiles for b in bits for s in found[b]} >= {"[OH]*", "[CH3]*", "[cH]([cH])[cH]"}
+    assert {s.smiles for b in bits for s in found[b]} >= {"[OH]~* (chain)", "[CH3]~* (chain)", "[cH]([cH])[cH]"}
 
 
 # --- descriptors as sums over atoms --------------------------------------------------
@@ -297,12 +309,12 @@ def test_a_molecule_sharing_nothing_with_the_non_test_ones_has_no_neighbour():
 
 
 def test_two_substructures_with_one_label_are_told_apart():
-    """CCC's and C1CC1's CH2 both read [CH2](*)*; the fingerprint tells them apart (ring)."""
+    """CCC's and C1CC1's CH2: the fingerprint tells them apart (ring), and so does the label."""
     mols = [Chem.MolFromSmiles("CCC"), Chem.MolFromSmiles("C1CC1")]
     ids = [next(i for (a, r), i in environment_identifiers(m, 0, 1).items() if a == 1 and r == 0) for m in mols]
     assert ids[0] != ids[1]  # one position when folded to a single bit: a collision with one label
     found = bit_substructures(mols, [0], 0, 1)[0]
-    assert {"[CH2](*)* (chain)", "[CH2](*)* (ring)"} <= {e.smiles for e in found}
+    assert {"[CH2](~*)~* (chain)", "[CH2](~*)~* (ring)"} <= {e.smiles for e in found}
 
 
 def test_a_bit_s_example_is_its_first_environment_in_the_molecule():

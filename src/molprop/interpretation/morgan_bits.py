@@ -53,24 +53,32 @@ def environment_atoms(mol: Chem.Mol, centre: int, radius: int) -> list[int]:
 def environment_smiles(mol: Chem.Mol, centre: int, radius: int) -> str:
     """The environment as a SMILES fragment rooted at its centre, with explicit hydrogen
     counts (a hydroxyl ``[OH]*`` is not a carbonyl ``[O]=*``) and no stereo marks (the
-    fingerprint has none); at radius 0 the centre's neighbours are ``*``, since their number
-    is part of what the fingerprint sees (an ether ``[O](*)*`` is not a carbonyl)."""
+    fingerprint has none). At radius 0 it shows only what the fingerprint sees of one atom:
+    element, hydrogens, charge, heavy neighbours and ring membership, ``[CH](~*)~* (ring)``
+    for benzene's and cyclopentene's =CH- alike (neither aromaticity nor bond orders: an ether
+    ``[O](~*)~*`` is still no carbonyl ``[O]~*``)."""
+    if radius == 0:
+        return _atom_invariants(mol.GetAtomWithIdx(centre))
     if len(Chem.GetMolFrags(mol)) > 1:  # a rooted SMILES needs one fragment: the centre's own
         atom_map: list = []
         pieces = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False, fragsMolAtomMapping=atom_map)
         piece = next(k for k, atoms in enumerate(atom_map) if centre in atoms)
         mol, centre = pieces[piece], list(atom_map[piece]).index(centre)
     plain = {"canonical": True, "allHsExplicit": True, "isomericSmiles": False}
-    if radius == 0:
-        neighbours = [a.GetIdx() for a in mol.GetAtomWithIdx(centre).GetNeighbors()]
-        symbols = ["*"] * mol.GetNumAtoms()
-        symbols[centre] = Chem.MolFragmentToSmiles(mol, atomsToUse=[centre], **plain)
-        bonds = [mol.GetBondBetweenAtoms(centre, n).GetIdx() for n in neighbours]
-        return Chem.MolFragmentToSmiles(mol, atomsToUse=[centre, *neighbours], bondsToUse=bonds or None,
-                                        atomSymbols=symbols, rootedAtAtom=centre, **plain)
     atoms = environment_atoms(mol, centre, radius)
     bonds = list(Chem.FindAtomEnvironmentOfRadiusN(mol, radius, centre))
     return Chem.MolFragmentToSmiles(mol, atomsToUse=atoms, bondsToUse=bonds, rootedAtAtom=centre, **plain)
+
+
+def _atom_invariants(atom: Chem.Atom) -> str:
+    """One atom as Morgan's radius-0 identifier sees it, in SMILES-like form."""
+    hydrogens = atom.GetTotalNumHs()
+    charge = atom.GetFormalCharge()
+    text = atom.GetSymbol() + ("H" if hydrogens else "") + (str(hydrogens) if hydrogens > 1 else "")
+    text += ("+" if charge > 0 else "-") * (charge != 0) + (str(abs(charge)) if abs(charge) > 1 else "")
+    degree = atom.GetDegree()
+    neighbours = "(~*)" * (degree - 1) + "~*" if degree else ""
+    return f"[{text}]{neighbours} ({'ring' if atom.IsInRing() else 'chain'})"
 
 
 def atom_weights(mol: Chem.Mol, bit_values: Mapping[int, float], radius: int,
