@@ -108,10 +108,13 @@ def test_boron_anions_keep_their_hydrogens(smiles: str, expected: str) -> None:
     ("F[Si-2](F)(F)(F)(F)c1ccccc1.[Na+].[Na+]", "F[Si-2](F)(F)(F)(F)c1ccccc1"),
     ("[O-]C(=O)CC[Si-](F)(F)(F)F.[K+].[K+]", "O=C(O)CC[Si-](F)(F)(F)F"),  # the acid still is
     ("CC[S-]", "CCS"),
+    ("[NH3+]CC[Si-](F)(F)(F)F", "[NH3+]CC[Si-](F)(F)(F)F"),  # a zwitterion, not the anion of its Na salt
+    ("[NH3+]CC[P-](F)(F)(F)(F)F", "[NH3+]CC[P-](F)(F)(F)(F)F"),
 ])
 def test_hypervalent_anions_keep_their_charge(smiles: str, expected: str) -> None:
     """Bug fixed: the Uncharger gave PF6- or a silicate an H beyond the element's valence,
-    and the row was rejected as a failed standardization."""
+    and the row was rejected as a failed standardization; then, with the anion's charge put
+    back, a zwitterion had lost its cation's proton (and merged with its sodium salt)."""
     assert parent(smiles) == expected
 
 

@@ -212,7 +212,8 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
     protonated its zwitterion's anion. A boron anion keeps its charge and hydrogens the same
     way (cyanoborohydride is no borane), and so does an anion whose neutral form would exceed
     its element's valence (hexafluorophosphate, an aryl trifluorosilicate: the Uncharger gave
-    them an H RDKit cannot read back)."""
+    them an H RDKit cannot read back); the Uncharger sees it as a boron anion, so that a
+    zwitterion's cation keeps the proton that balances it."""
     if not _charged(mol):
         return mol
     work = mol
@@ -221,33 +222,44 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
         Chem.Kekulize(work, clearAromaticFlags=True)
     kept = {match[0]: mol.GetAtomWithIdx(match[0]).GetTotalNumHs()
             for match in mol.GetSubstructMatches(_KEPT_CHARGE)}
-    if kept:  # their H hidden, the Uncharger sees them as it sees a quaternary N+ (or B-)
-        work = _with_hydrogens(work, dict.fromkeys(kept, 0))
-    result = _tools().uncharger.uncharge(work)
-    if kept:  # the Uncharger keeps the atoms' order
-        result = _with_hydrogens(result, kept)
     overfull = _overfull_anions(mol)
-    if overfull:
-        result = _with_hydrogens(result, {i: hs for i, (_, hs) in overfull.items()})
-        for index, (charge, _) in overfull.items():
+    if kept or overfull:  # their H hidden, the Uncharger sees them as it sees a quaternary N+ (or B-)
+        work = _with_hydrogens(work, dict.fromkeys([*kept, *overfull], 0))
+        work = _with_elements(work, dict.fromkeys(overfull, 5))
+    result = _tools().uncharger.uncharge(work)
+    if kept or overfull:  # the Uncharger keeps the atoms' order
+        result = _with_hydrogens(result, kept | {i: hs for i, (_, _, hs) in overfull.items()})
+        result = _with_elements(result, {i: element for i, (element, _, _) in overfull.items()})
+        for index, (_, charge, _) in overfull.items():
             result.GetAtomWithIdx(index).SetFormalCharge(charge)
-    if work is not mol or overfull:
+    if work is not mol:
         Chem.SanitizeMol(result)
     return result
 
 
-def _overfull_anions(mol: Chem.Mol) -> dict[int, tuple[int, int]]:
+def _overfull_anions(mol: Chem.Mol) -> dict[int, tuple[int, int, int]]:
     """Anions whose neutral form (one H per negative charge) would exceed the element's
-    largest valence, each mapped to its (charge, hydrogens): PF6-, SiF6 2-, ArSiF4-."""
+    largest valence, each mapped to its (element, charge, hydrogens): PF6-, SiF6 2-, ArSiF4-."""
     table = Chem.GetPeriodicTable()
     found = {}
     for atom in mol.GetAtoms():
-        charge = atom.GetFormalCharge()
-        if charge < 0 and atom.GetAtomicNum() != 5:  # boron anions: _KEPT_CHARGE
-            largest = max(table.GetValenceList(atom.GetAtomicNum()))
+        charge, element = atom.GetFormalCharge(), atom.GetAtomicNum()
+        if charge < 0 and element != 5:  # boron anions: _KEPT_CHARGE
+            largest = max(table.GetValenceList(element))
             if 0 <= largest < atom.GetTotalValence() - charge:
-                found[atom.GetIdx()] = (charge, atom.GetTotalNumHs())
+                found[atom.GetIdx()] = (element, charge, atom.GetTotalNumHs())
     return found
+
+
+def _with_elements(mol: Chem.Mol, elements: dict[int, int]) -> Chem.Mol:
+    """A copy of ``mol`` in which atom i is element ``elements[i]`` (``mol`` itself if none)."""
+    if not elements:
+        return mol
+    result = Chem.RWMol(mol)
+    for index, element in elements.items():
+        result.GetAtomWithIdx(index).SetAtomicNum(element)
+    result.UpdatePropertyCache(strict=False)
+    return result.GetMol()
 
 
 def _with_hydrogens(mol: Chem.Mol, counts: dict[int, int]) -> Chem.Mol:
