@@ -80,14 +80,16 @@ def test_weighted_auc_is_nan_for_a_resample_of_one_class_and_mcc_zero():
 
 
 def test_a_resample_lacking_one_of_three_classes_has_no_auc():
-    """Bug fixed: it had the mean AUC of the classes it held, another metric, which put the test
-    part's own AUC at the bottom of its interval (0.83 in [0.79, 1.0]; every such resample 1.0)."""
+    """Bug fixed: it had the mean AUC (and macro F1) of the classes it held, another metric, which
+    put the test part's own AUC at the bottom of its interval (0.83 in [0.79, 1.0]; every such
+    resample 1.0)."""
     y = np.array([0, 1, 1, 2, 2])
     proba = np.array([[0.2, 0.5, 0.3], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [0.1, 0.2, 0.7], [0.2, 0.1, 0.7]])
     counts = np.array([[0.0, 2.0, 1.0, 1.0, 1.0], [1.0] * 5])
     got = weighted.classification(y, proba, counts)
-    assert np.isnan(got["roc_auc"][0]) and np.isnan(got["pr_auc"][0])
-    assert got["roc_auc"][1] == pytest.approx(score("classification", y, proba)["roc_auc"])
+    assert np.isnan(got["roc_auc"][0]) and np.isnan(got["pr_auc"][0]) and np.isnan(got["f1"][0])
+    whole = score("classification", y, proba)
+    assert got["roc_auc"][1] == pytest.approx(whole["roc_auc"]) and got["f1"][1] == pytest.approx(whole["f1"])
 
 
 def test_resample_counts_are_seeded_and_sum_to_n():

@@ -161,7 +161,10 @@ def classification(y: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> dic
     y = np.asarray(y, dtype=np.int64)
     n_classes = proba.shape[1]
     label = proba.argmax(axis=1)
-    f1, mcc = f1_and_mcc(confusion(y, label, n_classes, weights))
+    matrices = confusion(y, label, n_classes, weights)
+    f1, mcc = f1_and_mcc(matrices)
+    if n_classes > 2:  # macro F1 over the test part's classes: a resample lacking one has none
+        f1 = np.where((matrices.sum(axis=2)[:, np.unique(y)] == 0).any(axis=1), np.nan, f1)
     out = {"accuracy": mean(label == y, weights), "f1": f1, "mcc": mcc,
            "brier": mean(brier_per_molecule(y, proba), weights)}
     if n_classes == 2:
