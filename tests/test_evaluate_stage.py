@@ -102,6 +102,12 @@ def test_undefined_figures_of_one_test_molecule_print_as_n_a(monkeypatch, capsys
     _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
     out = capsys.readouterr().out
     assert "evaluate model: rmse 0.5 [0.5, 0.5], r2 n/a [n/a, n/a]" in out and "None" not in out
+    assert "note" not in out
+    metrics["model_ci"]["r2"] = none | {"n_resamples_defined": 120}
+    metrics["bootstrap"] = {"n_resamples": 1000}
+    _print_summary("regression", metrics, ("baseline", "model"), pd.DataFrame(), [])
+    assert ("evaluate: note: the model's intervals of r2 (120) rest on that many of the 1000 resamples"
+            in capsys.readouterr().out)
     assert "Wilcoxon p = n/a: the model errs less on average, but the paired tests are undefined" in out
 
 

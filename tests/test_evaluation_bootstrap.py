@@ -92,6 +92,27 @@ def test_a_resample_lacking_one_of_three_classes_has_no_auc():
     assert got["roc_auc"][1] == pytest.approx(whole["roc_auc"]) and got["f1"][1] == pytest.approx(whole["f1"])
 
 
+def test_an_interval_that_few_resamples_define_is_null_and_counted():
+    """Bug fixed: five classes of one test molecule each left 1 of 10 resamples defining ROC-AUC,
+    which gave the interval [0.543, 0.543] beside a value of 0.523, without a word."""
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 30 + [1] * 30 + [2])  # class 2 once: ~37% of resamples lack it
+    proba = rng.dirichlet(np.ones(3), size=len(y))
+    config = BootstrapConfig(n_resamples=400, seed=0)
+    report = performance_report("classification", y, {"model": proba, "baseline": proba[::-1]},
+                                {"model": np.ones(len(y)), "baseline": np.ones(len(y))}, config)
+    ci = report["model_ci"]["roc_auc"]
+    assert 200 < ci["n_resamples_defined"] < 300 and not np.isnan(ci["low"])
+    assert "n_resamples_defined" not in report["model_ci"]["accuracy"]
+    y = np.array([0] * 30 + [1] * 30 + [2, 3, 4])  # three single molecules: most resamples lack one
+    proba = rng.dirichlet(np.ones(5), size=len(y))
+    report = performance_report("classification", y, {"model": proba, "baseline": proba[::-1]},
+                                {"model": np.ones(len(y)), "baseline": np.ones(len(y))}, config)
+    ci = report["model_ci"]["roc_auc"]
+    assert ci["n_resamples_defined"] < 200 and np.isnan(ci["low"]) and np.isnan(ci["high"])
+    assert np.isnan(report["model_vs_baseline"]["difference"]["roc_auc"]["p_value"])
+
+
 def test_resample_counts_are_seeded_and_sum_to_n():
     first = np.vstack(list(resample_counts(50, 250, 7)))
     again = np.vstack(list(resample_counts(50, 250, 7)))

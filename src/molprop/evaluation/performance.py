@@ -12,9 +12,23 @@ from molprop.evaluation.bootstrap import (BootstrapConfig, bootstrap, interval, 
 from molprop.evaluation.metrics import score
 
 
+# Under this share of resamples defining a metric (the others lacking a class of the test
+# part), its interval and p-value would describe the few resamples that hold the rare class.
+MIN_DEFINED_SHARE = 0.5
+
+
+def _defined(values: np.ndarray) -> tuple[int, bool]:
+    """How many resamples define the metric, and whether that is enough for an interval."""
+    n = int(np.count_nonzero(~np.isnan(values)))
+    return n, n >= MIN_DEFINED_SHARE * len(values)
+
+
 def _ci(values: np.ndarray, confidence: float) -> dict[str, float]:
-    low, high = interval(values, confidence)
-    return {"low": low, "high": high}
+    """Percentile interval (NaN under MIN_DEFINED_SHARE defined resamples), with their
+    number where some resamples leave the metric undefined."""
+    n, enough = _defined(values)
+    low, high = interval(values, confidence) if enough else (float("nan"), float("nan"))
+    return {"low": low, "high": high} | ({"n_resamples_defined": n} if n < len(values) else {})
 
 
 def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.ndarray],
@@ -58,7 +72,7 @@ def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.nd
         observed = report[a][key] - report[b][key]
         resampled = samples[f"{a}/{key}"] - samples[f"{b}/{key}"]
         differences[key] = {"value": observed, **_ci(resampled, config.confidence),
-                            "p_value": p_value(resampled, observed)}
+                            "p_value": p_value(resampled, observed) if _defined(resampled)[1] else float("nan")}
     report[f"{a}_vs_{b}"] = {
         "difference": differences,
         "wilcoxon_p_value": wilcoxon_p_value(errors[a], errors[b]),
