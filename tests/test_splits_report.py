@@ -191,8 +191,9 @@ def test_a_fold_far_from_its_share_is_warned_about() -> None:
     warnings = fraction_warnings({"config": config, "parts": parts, "folds": folds})
     assert warnings == [
         "the 3 folds hold 152 / 37 / 38 of the 227 non-test molecules, where each should hold ~76; the models "
-        "of fold 0 learn from 75 only: each scaffold group stays in one fold, and a group of more than 1/k of "
-        "the molecules cannot be evened out; split.group_folds_by_scaffold: false spreads it over the folds"]
+        "of fold 0 learn from 75 only: each scaffold group stays whole in one fold, and whole groups cannot "
+        "always be spread evenly (one of more than 1/k of the molecules never can); "
+        "split.group_folds_by_scaffold: false spreads them over the folds"]
     even = [{"fold": f, "val": {"n": n}} for f, n in enumerate((80, 74, 73))]
     assert fraction_warnings({"config": config, "parts": parts, "folds": even}) == []
 

@@ -195,7 +195,7 @@ def fraction_warnings(report: dict) -> list[str]:
     for any molecule in a part asked to be empty: grouped splits keep each group whole, and one
     big group (all acyclic molecules share one scaffold) can overturn them. In k-fold mode the
     test part is compared, and each fold with the 1/k share of the non-test molecules asked of
-    it (scaffold-grouped folds cannot even out a group bigger than that)."""
+    it (scaffold-grouped folds keep groups whole, which may not spread evenly)."""
     config, parts = report["config"], report["parts"]
     total = sum(part["n"] for part in parts.values())
     names = ["test"] if config.get("n_folds", 0) else ["train", "val", "test"]
@@ -220,8 +220,9 @@ def _fold_size_warnings(report: dict) -> list[str]:
     total, k = sum(sizes), len(sizes)
     if not any(abs(n - total / k) >= 2 and not 0.5 * total / k <= n <= 1.5 * total / k for n in sizes):
         return []
-    why = ("each scaffold group stays in one fold, and a group of more than 1/k of the molecules "
-           "cannot be evened out; split.group_folds_by_scaffold: false spreads it over the folds"
+    why = ("each scaffold group stays whole in one fold, and whole groups cannot always be spread evenly "
+           "(one of more than 1/k of the molecules never can); split.group_folds_by_scaffold: false "
+           "spreads them over the folds"
            if report["config"].get("group_folds_by_scaffold") else "check split.n_folds")
     return [f"the {k} folds hold {' / '.join(map(str, sizes))} of the {total} non-test molecules, where "
             f"each should hold ~{total / k:.0f}; the models of fold {sizes.index(max(sizes))} learn from "
