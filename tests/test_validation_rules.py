@@ -74,7 +74,8 @@ def test_standardize_switches() -> None:
     no_neutralize = StandardizeConfig(neutralize=False)
     assert standardize_smiles("CC(=O)[O-]", no_neutralize, rules).smiles == "CC(=O)[O-]"
     no_strip = StandardizeConfig(fragment_parent=False)
-    assert standardize_smiles("CC(=O)[O-].[Na+]", no_strip, rules).reason == "mixture"
+    salt = standardize_smiles("CC(=O)[O-].[Na+]", no_strip, rules)
+    assert salt.reason == "mixture" and "fragment_parent is false: no salt or solvent is stripped" in salt.message
     tautomers = StandardizeConfig(canonical_tautomer=True)
     hydroxy = standardize_smiles("Oc1ccccn1", tautomers, rules)
     pyridone = standardize_smiles("O=c1cccc[nH]1", tautomers, rules)

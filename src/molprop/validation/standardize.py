@@ -419,8 +419,9 @@ def _fragment_parent(mol: Chem.Mol, rules: MoleculeRules, strip: bool, text: str
     unique = {Chem.MolToSmiles(frag): frag for frag in candidates}
     if len(unique) > 1 and rules.reject_mixtures:
         names = ", ".join(sorted(unique)[:5])
-        remain = ("are left, each of them a known salt or solvent fragment, so none stands out as the parent"
-                  if not kept else "remain after salt / solvent stripping")
+        remain = ("are in it (validate.standardize.fragment_parent is false: no salt or solvent is stripped)"
+                  if not strip else "remain after salt / solvent stripping" if kept else
+                  "are left, each of them a known salt or solvent fragment, so none stands out as the parent")
         raise _Rejected("mixture", f"{len(unique)} distinct components {remain}: {names}. Give the one molecule "
                         "that was measured (or set validate.rules.reject_mixtures: false to keep the largest).")
     if strip and len(unique) == 1:
