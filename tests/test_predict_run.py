@@ -577,6 +577,37 @@ def test_member_files_that_disagree_are_refused_on_loading(models, library, tmp_
                      progress=False)
 
 
+def _set_extra_model(kind: str):
+    return lambda card: card.setdefault("extra", {}).update(model=kind)
+
+
+MIXED_UP = [  # (model, how its copy is mixed up, what the message says)
+    ("baseline", ("classifier", "member_0"), "a RandomForestClassifier in a regression model"),
+    ("classifier", ("baseline", "member_0"), "a RandomForestRegressor in a classification model"),
+    ("baseline", _set_extra_model("ridge"), "a RandomForestRegressor where the model is ridge (Ridge)"),
+    ("network", _set_extra_model("mlp"), "a dmpnn network in a mlp model"),
+    ("network", lambda card: card.update(feature_groups=["morgan"]),
+     "it reads desc_"),
+]
+
+
+@pytest.mark.parametrize(("which", "change", "named"), MIXED_UP)
+def test_a_member_of_another_model_is_refused(models, library, tmp_path, which, change, named):
+    """Bug fixed: a classifier's member copied into a regression model predicted class indices
+    as values, and a member of another kind or feature set loaded and predicted wrong numbers."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(getattr(models, which), model_dir)
+    if isinstance(change, tuple):  # another model's member files
+        other, member = change
+        for file in (getattr(models, other) / member).iterdir():
+            shutil.copy(file, model_dir / "member_0" / file.name)
+    else:
+        _edit_json(model_dir / "model.json", change)
+    with pytest.raises(ValueError, match=r"(?s)does not belong to this model \(" + re.escape(named) + ".*dvc checkout"):
+        predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"), n_jobs=1,
+                     progress=False)
+
+
 def test_a_column_the_features_lack_is_named(models, library, tmp_path):
     """A model column that its featurize settings do not make (a preprocess.json from another model)
     raised pandas' KeyError from the middle of predicting."""

@@ -13,7 +13,7 @@ import pandas as pd
 
 from molprop.errors import UserInputError
 from molprop.features.graph import MolGraph
-from molprop.models.estimators import predict_member
+from molprop.models.estimators import KINDS, make_estimator, predict_member
 from molprop.models.partitions import members_by_partition
 from molprop.models.store import REPAIR, ModelCard, load_card, load_sklearn_member
 from molprop.seeding import deterministic_gpu_kernels
@@ -91,15 +91,46 @@ def load_member(directory: Path, card: ModelCard, name: str) -> Any:
     check_members(directory, replace(card, members=[name]))
     try:
         if card.kind == "sklearn":
-            return load_sklearn_member(directory / name)
-        from molprop.nn.store import load_network
+            loaded = load_sklearn_member(directory / name)
+        else:
+            from molprop.nn.store import load_network
 
-        return load_network(directory / name)
+            loaded = load_network(directory / name)
     except UserInputError:
         raise
     except (OSError, EOFError, RuntimeError, KeyError, IndexError, TypeError, ValueError, zipfile.BadZipFile) as error:
-        raise UserInputError(f"{directory / name} cannot be loaded ({type(error).__name__}: "
-                             f"{str(error)[:200]}): the member's files are damaged. {REPAIR}") from error
+        shown = " ".join(str(error).split())[:200]  # one line: a state_dict error spans several
+        raise UserInputError(f"{directory / name} cannot be loaded ({type(error).__name__}: {shown}): the "
+                             f"member's files are damaged. {REPAIR}") from error
+    problem = _member_problem(card, loaded)
+    if problem:
+        raise UserInputError(f"{directory / name} does not belong to this model ({problem}): the member's "
+                             f"files are mixed up with another model's. {REPAIR}")
+    return loaded
+
+
+def _member_problem(card: ModelCard, loaded: Any) -> str | None:
+    """What makes a loaded member disagree with its model card (kind, task, feature groups),
+    or None."""
+    from molprop.models.matrix import FEATURE_GROUPS
+
+    prep = loaded[1] if card.kind == "sklearn" else loaded.prep
+    prefixes = tuple(FEATURE_GROUPS[group] for group in card.feature_groups if group in FEATURE_GROUPS)
+    outside = [c for c in prep.columns if not c.startswith(prefixes)] if prep.columns else []
+    if outside:
+        return f"it reads {outside[0]}, outside the model's feature groups {card.feature_groups}"
+    kind = card.extra.get("model")
+    if card.kind == "torch":
+        return f"a {loaded.kind} network in a {kind} model" if kind and loaded.kind != kind else None
+    estimator = loaded[0]
+    if hasattr(estimator, "predict_proba") != (card.task == "classification"):
+        return f"a {type(estimator).__name__} in a {card.task} model"
+    if kind in KINDS:
+
+        expected = type(make_estimator(kind, card.task, {}, 0))
+        if type(estimator) is not expected:
+            return f"a {type(estimator).__name__} where the model is {kind} ({expected.__name__})"
+    return None
 
 
 def member_device(card: ModelCard, device: str) -> Any:
