@@ -82,3 +82,23 @@ def test_a_damaged_member_is_named_before_ray_starts(models, tmp_path):
     with pytest.raises(ValueError, match=f"{model_dir}/member_0 cannot be loaded"):
         predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"),
                      executor="ray", progress=False)
+
+
+def test_an_actor_s_user_error_is_one_line(models, cluster, tmp_path):
+    """Bug fixed: a model column its featurize settings do not make, found by an actor, came
+    back as ~70 lines of Ray traceback with molprop's message in the middle."""
+    import shutil
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(models.baseline, model_dir)
+    prep = model_dir / "member_1" / "preprocess.json"
+    data = json.loads(prep.read_text())
+    data["columns"][-1] = "desc_NotADescriptor"
+    prep.write_text(json.dumps(data))
+    library = library_csv(models, tmp_path / "library.csv")
+    with pytest.raises(ValueError, match=r"^the model reads feature column\(s\) \['desc_NotADescriptor'\]"):
+        predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"),
+                     executor="ray", progress=False)
+    remote = RuntimeError("ray::MapWorker()\nTraceback...\nmolprop.errors.UserInputError: no such column\nmore")
+    assert ray_executor._user_error(remote) == "no such column"
+    assert ray_executor._user_error(RuntimeError("the actor died")) is None

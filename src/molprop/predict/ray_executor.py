@@ -158,13 +158,36 @@ def _execute(ray, frames: list[pd.DataFrame], expected: dict[int, int], files: d
         batch_size=None, batch_format="pandas", num_cpus=1, num_gpus=gpus, zero_copy_batch=True,
         compute=ray.data.ActorPoolStrategy(size=min(n_actors, len(blocks))))  # fmt: skip
     received: dict[int, list[pa.Table]] = {}
-    for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
-        for index in set(batch.column(CHUNK).to_pylist()):
-            rows = batch.filter(pc.equal(batch.column(CHUNK), index)).drop_columns([CHUNK])
-            received.setdefault(index, []).append(rows)
-            if sum(t.num_rows for t in received[index]) == expected[index]:
-                table = pa.concat_tables(received.pop(index)).sort_by("row")
-                del expected[index]
-                yield index, table
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+            for index in set(batch.column(CHUNK).to_pylist()):
+                rows = batch.filter(pc.equal(batch.column(CHUNK), index)).drop_columns([CHUNK])
+                received.setdefault(index, []).append(rows)
+                if sum(t.num_rows for t in received[index]) == expected[index]:
+                    table = pa.concat_tables(received.pop(index)).sort_by("row")
+                    del expected[index]
+                    yield index, table
+    except Exception as error:  # an actor's UserInputError arrives inside Ray's task error
+        message = _user_error(error)
+        if message is None:
+            raise
+        raise UserInputError(message) from None
     if received:
         raise RuntimeError(f"Ray returned incomplete chunks {sorted(received)}")
+
+
+def _user_error(error: BaseException) -> str | None:
+    """The message of a molprop UserInputError raised in an actor, from Ray's task error (its
+    chain of causes, or the remote traceback it quotes), or None for any other error."""
+    chain, link = [], error
+    while link is not None and all(link is not seen for seen in chain):
+        if isinstance(link, UserInputError):
+            return str(link)
+        chain.append(link)
+        link = link.__cause__ or getattr(link, "cause", None)
+    marker = f"{UserInputError.__module__}.{UserInputError.__qualname__}: "
+    for link in chain:
+        for line in str(link).splitlines():
+            if line.startswith(marker):
+                return line[len(marker):]
+    return None
