@@ -557,6 +557,12 @@ MISMATCHED = [  # (model, file, edit of its JSON or new bytes, what the message 
      "member_0/estimator.skops holds no fitted estimator for the 1228 columns of preprocess.json (dict, reading no features)"),
     ("network", "member_0/preprocess.json", _drop_last_column,
      "member_0 cannot be loaded (ValueError: network.json reads 204 features, preprocess.json makes 203"),
+    ("network", "member_0/preprocess.json", lambda d: d["quantiles"].__setitem__(0, []),
+     "member_0 cannot be loaded (ValueError: its quantiles are not one list of the same length per descriptor"),
+    ("network", "member_0/preprocess.json", lambda d: d["quantiles"][1].reverse(),
+     "member_0 cannot be loaded (ValueError: its quantiles are not sorted finite numbers"),
+    ("baseline", "member_0/preprocess.json", lambda d: d["medians"].__setitem__(3, None),
+     "member_0 cannot be loaded (ValueError: its medians are not all finite numbers"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -148,7 +149,21 @@ class Preprocessor:
         wrong = {k: len(v) for k, v in lists.items() if v is not None and len(v) != n}
         if wrong:
             raise ValueError(f"{n} columns, but per-column lists of {wrong} values")
+        for key in ("medians", "means", "stds", "lows", "highs"):
+            values = [v for v in lists[key] or [] if v is not None or key not in ("lows", "highs")]
+            if not all(_finite_number(v) for v in values):
+                raise ValueError(f"its {key} are not all finite numbers")
+        if prep.quantiles is not None:
+            sizes = {len(q) for q, c in zip(prep.quantiles, prep.columns) if c.startswith(FEATURE_GROUPS["descriptors"])}
+            if len(sizes) > 1 or any(q for q, c in zip(prep.quantiles, prep.columns) if c.startswith(FEATURE_GROUPS["morgan"])):
+                raise ValueError("its quantiles are not one list of the same length per descriptor column")
+            if not all(all(map(_finite_number, q)) and all(a <= b for a, b in zip(q, q[1:])) for q in prep.quantiles):
+                raise ValueError("its quantiles are not sorted finite numbers")
         return prep
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def empirical_cdf(x: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
