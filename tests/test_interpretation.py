@@ -21,7 +21,7 @@ from molprop.interpretation.morgan_bits import (atom_weights, bit_environments, 
                                                 environment_identifiers, environment_smiles)
 from molprop.interpretation.baseline_shap import baseline_shap, shap_importance
 from molprop.models.estimators import fit_estimator, make_estimator
-from molprop.models.matrix import Preprocessor
+from molprop.models.matrix import FEATURE_GROUPS, Preprocessor
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card, save_sklearn_member
 from molprop.nn.store import build_network, network_config, save_member
@@ -68,7 +68,8 @@ def _save_network(directory, kind, frame, n_outputs=1, task="regression", member
                 module.running_mean.uniform_(-0.5, 0.5)
                 module.running_var.uniform_(0.5, 2.0)
         save_member(directory / member, kind, config, network.state_dict(), prep, scale)
-    save_card(directory, ModelCard("torch", task, ["descriptors"], list(members), ["a", "b", "c"][:n_outputs]
+    groups = [g for g, prefix in FEATURE_GROUPS.items() if any(c.startswith(prefix) for c in frame.columns)]
+    save_card(directory, ModelCard("torch", task, groups, list(members), ["a", "b", "c"][:n_outputs]
                                    if task == "classification" else []))
 
 
@@ -133,6 +134,10 @@ def test_a_radius_0_label_shows_no_bond_order_or_aromaticity_the_fingerprint_lac
     assert labels == {"[CH](~*)~* (ring)": 3, "[CH2](~*)~* (ring)": 1, "[N](~*)~* (ring)": 1}
     assert environment_smiles(Chem.MolFromSmiles("C[N+](C)(C)C"), 1, 0) == "[N+](~*)(~*)(~*)~* (chain)"
     assert environment_smiles(Chem.MolFromSmiles("CC(=O)[O-]"), 3, 0) == "[O-]~* (chain)"
+    # isotopes where Morgan tells them apart (a whole mass unit), and an H atom written out is an H
+    label = {s: environment_smiles(Chem.MolFromSmiles(s), 1, 0) for s in ("C[18OH]", "C[13CH3]", "[2H]C", "C[2H]")}
+    assert label == {"C[18OH]": "[18OH]~* (chain)", "C[13CH3]": "[CH3]~* (chain)", "[2H]C": "[CH4] (chain)",
+                     "C[2H]": "[2H]~* (chain)"}
 
 
 def test_bit_substructures_of_a_molecule_in_several_pieces():

@@ -71,12 +71,16 @@ def environment_smiles(mol: Chem.Mol, centre: int, radius: int) -> str:
 
 
 def _atom_invariants(atom: Chem.Atom) -> str:
-    """One atom as Morgan's radius-0 identifier sees it, in SMILES-like form."""
-    hydrogens = atom.GetTotalNumHs()
+    """One atom as Morgan's radius-0 identifier sees it, in SMILES-like form: its isotope when
+    the mass differs by a whole unit or more ([2H], [18O]; [13C] is carbon to it), hydrogen
+    atoms written out ([2H]C) counted as hydrogens."""
+    hydrogens = atom.GetTotalNumHs(includeNeighbors=True)
     charge = atom.GetFormalCharge()
-    text = atom.GetSymbol() + ("H" if hydrogens else "") + (str(hydrogens) if hydrogens > 1 else "")
+    delta = int(atom.GetMass() - Chem.GetPeriodicTable().GetAtomicWeight(atom.GetAtomicNum()))
+    isotope = str(atom.GetIsotope()) if atom.GetIsotope() and delta else ""
+    text = isotope + atom.GetSymbol() + ("H" if hydrogens else "") + (str(hydrogens) if hydrogens > 1 else "")
     text += ("+" if charge > 0 else "-") * (charge != 0) + (str(abs(charge)) if abs(charge) > 1 else "")
-    degree = atom.GetDegree()
+    degree = sum(1 for n in atom.GetNeighbors() if n.GetAtomicNum() != 1)
     neighbours = "(~*)" * (degree - 1) + "~*" if degree else ""
     return f"[{text}]{neighbours} ({'ring' if atom.IsInRing() else 'chain'})"
 
