@@ -92,9 +92,13 @@ def test_a_shard_directory_skips_hidden_and_underscore_files_as_pyarrow_does(tmp
     frame.to_parquet(shards / ".tmp-1.parquet")
     frame.to_parquet(shards / "_old.parquet")
     frame.iloc[:2].to_parquet(shards / "sub" / "c.parquet")  # a subfolder is read
-    assert count_rows(shards) == 12 == len(pd.read_parquet(shards))
+    (tmp_path / "elsewhere").mkdir()
+    frame.iloc[2:3].to_parquet(tmp_path / "elsewhere" / "d.parquet")
+    (shards / "zlink").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # followed, as by pyarrow
+    (shards / "sub" / "loop").symlink_to(shards, target_is_directory=True)  # a loop ends
+    assert count_rows(shards) == 13
     whole = pd.concat(iter_chunks(shards, 5, "smiles", "name"), ignore_index=True)
-    assert whole["id"].tolist() == frame["name"].tolist() + ["m0", "m1"]
+    assert whole["id"].tolist() == frame["name"].tolist() + ["m0", "m1", "m2"]
 
 
 def test_parquet_text_stored_as_bytes_is_read_as_text(tmp_path):

@@ -20,6 +20,7 @@ table: the one named, else the first of ``ID_COLUMNS`` present.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -72,12 +73,27 @@ def input_files(path: str | Path) -> list[Path]:
     if not path.exists():
         raise InputError(f"{path}: input not found.")
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.parquet") if p.is_file()
-                       and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))
+        files = _shards(path)
         if not files:
             raise InputError(f"{path}: a directory without *.parquet files.")
         return files
     return [path]
+
+
+def _shards(directory: Path) -> list[Path]:
+    """The ``*.parquet`` files under ``directory``, sorted, following symlinked folders (once
+    each: a link loop ends), skipping names that start with '.' or '_'."""
+    found, visited = [], set()
+    for root, folders, names in os.walk(directory, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            folders[:] = []
+            continue
+        visited.add(real)
+        folders[:] = [f for f in folders if not f.startswith((".", "_"))]
+        found += [Path(root) / n for n in names
+                  if n.endswith(".parquet") and not n.startswith((".", "_")) and (Path(root) / n).is_file()]
+    return sorted(found)
 
 
 def _require(columns: list[str], name: str | None, what: str, path: Path) -> None:
