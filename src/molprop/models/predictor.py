@@ -116,7 +116,7 @@ def _member_problem(card: ModelCard, loaded: Any) -> str | None:
 
     prep = loaded[1] if card.kind == "sklearn" else loaded.prep
     prefixes = tuple(FEATURE_GROUPS[group] for group in card.feature_groups if group in FEATURE_GROUPS)
-    outside = [c for c in prep.columns if not c.startswith(prefixes)] if prep.columns else []
+    outside = [c for c in prep.columns if not c.startswith(prefixes)]
     if outside:
         return f"it reads {outside[0]}, outside the model's feature groups {card.feature_groups}"
     kind = card.extra.get("model")
@@ -126,7 +126,6 @@ def _member_problem(card: ModelCard, loaded: Any) -> str | None:
     if hasattr(estimator, "predict_proba") != (card.task == "classification"):
         return f"a {type(estimator).__name__} in a {card.task} model"
     if kind in KINDS:
-
         expected = type(make_estimator(kind, card.task, {}, 0))
         if type(estimator) is not expected:
             return f"a {type(estimator).__name__} where the model is {kind} ({expected.__name__})"
