@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from molprop.report.build import ReportConfig, build_report, metrics_files
-from molprop.report.diff import dvc_diff, resolve_base, rows_of, stale_stages
+from molprop.report.diff import WorkspaceStatus, dvc_diff, metrics_table, resolve_base, rows_of, workspace_status
 from molprop.report.figures import PlotSpec, plot_specs, render
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -76,7 +76,7 @@ def test_report_shows_metrics_with_intervals_diffs_and_plots(repo):
     assert "| model | 1.75 [1.25, 2.25] |" in text and "task: regression, n_test: 10" in text
     metrics_diff = text.split("### Metrics")[1].split("###")[0]
     row = next(line for line in metrics_diff.splitlines() if "model.rmse" in line)
-    assert [c.strip() for c in row.strip("|").split("|")][2:] == ["2.0", "1.75", "-0.25"]
+    assert [c.strip() for c in row.strip("|").split("|")][2:] == ["2", "1.75", "-0.25"]
     params_diff = text.split("### Params")[1].split("##")[0]
     row = next(line for line in params_diff.splitlines() if "train.lr" in line)
     assert [c.strip() for c in row.strip("|").split("|")][2:] == ["0.001", "0.0003"]
@@ -268,7 +268,7 @@ def test_a_plot_with_a_file_missing_draws_the_others_and_says_so(tmp_path, monke
     render(spec, tmp_path, tmp_path / "loss.png")
     assert (tmp_path / "loss.png").read_bytes().startswith(PNG_MAGIC)
     assert titles == ["Loss (not found: val.tsv)"]
-    with pytest.raises(ValueError, match="no data"):
+    with pytest.raises(ValueError, match="not found: val.tsv"):  # not "no data": it may be on a DVC remote
         render(PlotSpec("v", "linear", {"val.tsv": "step"}, {"val.tsv": ["loss"]}, "V"), tmp_path, tmp_path / "v.png")
 
 
@@ -292,12 +292,12 @@ def test_report_warns_when_the_pipeline_is_not_up_to_date(repo, tmp_path):
     (project / "params.yaml").write_text("train:\n  lr: 0.1\n")
     (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"fit": {
         "cmd": "python -c \"open('out.txt', 'w').write('1')\"", "params": ["train"], "outs": ["out.txt"]}}}))
-    assert stale_stages(project) == ["fit"]
+    assert workspace_status(project) == WorkspaceStatus(["fit"], [])  # never run
     subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True, env=env)
-    assert stale_stages(project) == []
+    assert workspace_status(project) == WorkspaceStatus([], [])
     (project / "params.yaml").write_text("train:\n  lr: 0.2\n")
-    assert stale_stages(project) == ["fit"]
-    assert stale_stages(tmp_path) is None  # not a DVC project
+    assert workspace_status(project) == WorkspaceStatus(["fit"], [])
+    assert workspace_status(tmp_path) is None  # not a DVC project
     plain = tmp_path / "plain"  # a dvc.yaml outside a DVC project: DVC cannot tell
     (plain / "reports").mkdir(parents=True)
     (plain / "dvc.yaml").write_text((project / "dvc.yaml").read_text())
@@ -321,3 +321,48 @@ def test_the_base_is_the_first_candidate_that_resolves(tmp_path):
     git("commit", "-q", "-m", "one")
     git("branch", "other")
     assert resolve_base(["nope", "main", "other"], tmp_path)[0] == "main"
+
+
+def test_a_clone_without_pulled_outputs_is_told_to_pull_not_to_rerun(tmp_path):
+    """Bug fixed: in a fresh clone (metrics in git, data and models on the DVC remote) the
+    report called every stage changed and said to run `dvc repro`."""
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, "-c", "init.defaultBranch=main", "init", "-q")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=project, check=True, env=env)
+    (project / "params.yaml").write_text("train:\n  lr: 0.1\n")
+    make = "python -c \"open('{}', 'w').write(open('{}').read() if '{}' else '1')\""
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "fit": {"cmd": make.format("out.txt", "", ""), "params": ["train"], "outs": ["out.txt"]},
+        "score": {"cmd": make.format("score.txt", "out.txt", "out.txt"), "deps": ["out.txt"],
+                  "outs": ["score.txt"]}}}))
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=project, check=True, env=env)
+    _git(project, "add", "-A")
+    _git(project, "commit", "-qm", "run")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(project), str(clone))
+    assert workspace_status(clone) == WorkspaceStatus([], ["fit", "score"])
+    text = build_report(clone, clone / "reports/report.md", ReportConfig())
+    assert "are not in this workspace" in text and "run `dvc pull`" in text and "not up to date" not in text
+    (clone / "params.yaml").write_text("train:\n  lr: 0.2\n")  # and a change besides: that comes first
+    assert workspace_status(clone) == WorkspaceStatus(["fit"], ["score"])
+    assert "**Warning: the pipeline is not up to date** (`dvc status`: fit changed)" in build_report(
+        clone, clone / "reports/report.md", ReportConfig())
+
+
+def test_the_metrics_diff_keeps_the_digits_of_small_values(repo):
+    """Bug fixed: DVC's markdown table rounds to 5 decimals: a Wilcoxon p of 8.47e-05 showed as
+    8e-05, a learning rate change of 5.16e-05 -> 2.58e-05 as 5e-05 -> 3e-05."""
+    evaluate = json.loads((repo / "metrics/evaluate.json").read_text())
+    (repo / "metrics/evaluate.json").write_text(json.dumps({**evaluate, "p_value": 8.46764e-05, "lr": 2.58e-05}))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "feature")
+    (repo / "metrics/evaluate.json").write_text(json.dumps({**evaluate, "p_value": 3e-21, "lr": 5.16e-05}))
+    metrics_diff = build_report(repo, repo / "report.md", ReportConfig(base=("feature",))).split("### Metrics")[1]
+    rows = {cells[1]: cells[2:] for line in metrics_diff.splitlines() if line.startswith("| metrics/")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    assert rows["p_value"] == ["8.46764e-05", "3e-21", "-8.46764e-05"]
+    assert rows["lr"] == ["2.58e-05", "5.16e-05", "2.58e-05"]
+    assert metrics_table({}, "main") == "" and metrics_table({"m.json": {"x": {"old": 1, "new": None}}}, "main") == (
+        "| Path | Metric | main | workspace | Change |\n|---|---|---|---|---|\n| m.json | x | 1 | - | - |")

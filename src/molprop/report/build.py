@@ -14,7 +14,8 @@ import pandas as pd
 import yaml
 
 from molprop.errors import UserInputError
-from molprop.report.diff import Diff, changed_files, dvc_diff, head_commit, resolve_base, rows_of, stale_stages
+from molprop.report.diff import (Diff, changed_files, dvc_diff, head_commit, resolve_base, rows_of,
+                                 workspace_status)
 from molprop.report.figures import POINTS, plot_specs, render, render_class_confusion
 from molprop.report.markdown import cell, has_intervals, image, metrics_tables, table
 from molprop.report.metrics import load_metrics
@@ -120,13 +121,17 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     dirty = f" with uncommitted changes to {', '.join(f'`{f}`' for f in changed[:5])}" + (
         f" and {len(changed) - 5} more file(s)" if len(changed) > 5 else "") if changed else ""
     lines += [f"Workspace at `{head[:8] if head else 'no commit'}`{dirty}, {compared}.", ""]
-    stale = stale_stages(root)
-    if stale:  # the outputs below predate the params or code they are shown beside
-        lines += [f"**Warning: the pipeline is not up to date** (`dvc status`: {', '.join(stale)} changed). The "
-                  "metrics, plots and figures below are those of the last `dvc repro`, not of this workspace's "
-                  "params and code: run `dvc repro` first.", ""]
-    elif stale is None:
+    status = workspace_status(root)
+    if status is None:
         lines += ["`dvc status` could not tell whether the pipeline is up to date with this workspace.", ""]
+    elif status.changed:  # the outputs below predate the params or code they are shown beside
+        lines += [f"**Warning: the pipeline is not up to date** (`dvc status`: {', '.join(status.changed)} "
+                  "changed). The metrics, plots and figures below are those of the last `dvc repro`, not of "
+                  "this workspace's params and code: run `dvc repro` first.", ""]
+    elif status.absent:  # e.g. a fresh clone: the metrics are in git, the data and figures on a remote
+        lines += [f"The outputs of {', '.join(status.absent)} are not in this workspace (`dvc status`: not in "
+                  "cache or deleted; the metrics files, kept in git, are this commit's): run `dvc pull` to fetch "
+                  "them from the DVC remote (or `dvc repro` to make them) for the plots and figures.", ""]
 
     primary = root / config.primary_metrics
     lines += ["## Test-set metrics", ""]
@@ -173,7 +178,7 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
                       _worst_table(worst, config.n_worst, labels), ""]
         lines += [f"Full explanations: `{config.interpret_dir}/index.html` (one offline page).", ""]
     else:
-        lines += [f"`{config.interpret_dir}/index.html` is missing: run `dvc repro interpret`.", ""]
+        lines += [f"`{config.interpret_dir}/index.html` is missing: run `dvc pull` (or `dvc repro interpret`).", ""]
 
     lines += ["<details><summary>All metrics files</summary>", ""]
     for name in metrics_files(dvc_yaml):

@@ -8,11 +8,14 @@ of failing.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from molprop.report.markdown import cell
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,32 @@ def rows_of(markdown: str) -> int:
     return max(0, len(lines) - 2)
 
 
+def _shown(value: object) -> str:
+    """A metric as the metrics files hold it (6 significant digits; DVC's own table rounds to
+    5 decimals, so a p-value of 8.5e-05 became 8e-05); None (absent at that revision) as -."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def metrics_table(diff: dict, base: str) -> str:
+    """``dvc metrics diff --json`` as a markdown table: a row per changed metric, by file and name."""
+    rows = [f"| {cell(path)} | {cell(name)} | {cell(_shown(change.get('old')))} | "
+            f"{cell(_shown(change.get('new')))} | {cell(_shown(change.get('diff')))} |"
+            for path in sorted(diff) for name, change in sorted((diff[path] or {}).items())]
+    if not rows:
+        return ""
+    return "\n".join([f"| Path | Metric | {base} | workspace | Change |", "|---|---|---|---|---|", *rows])
+
+
 def dvc_diff(kind: str, base: str, cwd: str | Path = ".", dvc: Sequence[str] | None = None) -> Diff:
-    """``dvc <kind> diff --md <base>`` (kind: metrics or params) in ``cwd``: the workspace
-    against the base revision. ``dvc`` is the command prefix (default: this Python's DVC)."""
+    """``dvc <kind> diff <base>`` (kind: metrics or params) in ``cwd`` as markdown: the
+    workspace against the base revision. ``dvc`` is the command prefix (default: this Python's DVC)."""
     if kind not in ("metrics", "params"):
         raise ValueError(f"kind must be 'metrics' or 'params', not {kind!r}")
-    command = [*(dvc or [sys.executable, "-m", "dvc"]), kind, "diff", "--md", base]
+    command = [*(dvc or [sys.executable, "-m", "dvc"]), kind, "diff", "--json" if kind == "metrics" else "--md", base]
     try:
         done = _run(command, Path(cwd))
     except OSError as error:
@@ -72,19 +95,59 @@ def dvc_diff(kind: str, base: str, cwd: str | Path = ".", dvc: Sequence[str] | N
     if done.returncode != 0:
         message = (done.stderr or done.stdout).strip().splitlines()
         return Diff("", f"`dvc {kind} diff` failed: {message[-1] if message else f'exit {done.returncode}'}")
+    if kind == "metrics":
+        try:
+            return Diff(metrics_table(json.loads(done.stdout or "{}"), base))
+        except (ValueError, AttributeError, TypeError) as error:
+            return Diff("", f"`dvc metrics diff --json` printed what is not its JSON: {error}")
     text = done.stdout.strip()
     return Diff(text if rows_of(text) else "")
 
 
-def stale_stages(cwd: str | Path = ".", dvc: Sequence[str] | None = None) -> list[str] | None:
-    """The stages ``dvc status`` finds out of date (changed params, code or data since the
-    last ``dvc repro``), [] when all are up to date, None when DVC could not tell."""
-    import json
+@dataclass(frozen=True)
+class WorkspaceStatus:
+    """What ``dvc status`` finds: stages out of date with the workspace's params, code or data
+    (``changed``), and stages whose only difference is that their outputs are not in the
+    workspace (``absent``: a fresh clone before ``dvc pull``)."""
 
+    changed: list[str]
+    absent: list[str]
+
+
+_ABSENT = ("deleted", "not in cache")
+
+
+def _absent_outputs(entries: list) -> set[str]:
+    return {path for entry in entries if isinstance(entry, dict)
+            for path, state in (entry.get("changed outs") or {}).items() if state in _ABSENT}
+
+
+def _only_absent(entries: list, absent: set[str]) -> bool:
+    """Whether a stage's status entries are outputs not in the workspace and dependencies that
+    are such outputs of a stage (nothing changed in params, code, data or command)."""
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) - {"changed outs", "changed deps"}:
+            return False
+        outs, deps = entry.get("changed outs") or {}, entry.get("changed deps") or {}
+        if any(state not in _ABSENT for state in outs.values()):
+            return False
+        if any(state != "deleted" or path not in absent for path, state in deps.items()):
+            return False
+    return True
+
+
+def workspace_status(cwd: str | Path = ".", dvc: Sequence[str] | None = None) -> WorkspaceStatus | None:
+    """``dvc status`` of the workspace's stages (both lists empty when all are up to date),
+    None when DVC could not tell."""
     command = [*(dvc or [sys.executable, "-m", "dvc"]), "status", "--json"]
     try:
         done = _run(command, Path(cwd))
         status = json.loads(done.stdout) if done.returncode == 0 else None
     except (OSError, ValueError):
         return None
-    return sorted(name.rpartition(":")[2] for name in status) if isinstance(status, dict) else None
+    if not isinstance(status, dict):
+        return None
+    absent = set().union(*(_absent_outputs(e) for e in status.values() if isinstance(e, list)))
+    names = {name: name.rpartition(":")[2] for name in status}
+    missing = sorted(names[n] for n, e in status.items() if isinstance(e, list) and _only_absent(e, absent))
+    return WorkspaceStatus(sorted(set(names.values()) - set(missing)), missing)

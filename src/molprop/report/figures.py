@@ -89,6 +89,8 @@ def render(spec: PlotSpec, root: Path, out: Path, identity_line: bool = False) -
     # a file may be missing (no validation curve without a validation part): the title says so
     missing = [file for file in spec.y if not (root / file).is_file()]
     tables = {file: pd.DataFrame() if file in missing else read_data(root / file) for file in spec.y}
+    if len(missing) == len(tables):
+        raise ValueError(f"not found: {', '.join(missing)}")
     if all(len(t) == 0 for t in tables.values()):
         raise ValueError(f"no data in {', '.join(tables)}")
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
