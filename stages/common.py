@@ -29,18 +29,20 @@ def read_params(*sections: str) -> dict[str, Any]:
     """The named top-level sections of params.yaml, read as DVC reads them (YAML 1.2, by
     ruamel.yaml): ``lr: 3e-4`` is the number 0.0003 that `dvc params diff` shows, where
     PyYAML (YAML 1.1) reads the text '3e-4'; ``yes`` and ``on`` are text, not booleans.
-    Sections that do not conform to molprop's params schema raise a UserInputError with one
-    line per problem (:mod:`molprop.params_check`)."""
+    Sections that do not conform to molprop's params schema, and top-level keys that are no
+    section of it, raise a UserInputError with one line per problem (:mod:`molprop.params_check`)."""
     from molprop.errors import UserInputError
-    from molprop.params_check import params_problems
+    from molprop.params_check import params_problems, unknown_sections
 
     params = _parsed(PARAMS_FILE.read_text())
     missing = [s for s in sections if s not in params]
     if missing:
         raise UserInputError(f"params.yaml has no section(s) {', '.join(missing)}; restore them from the "
-                             "project's params.yaml (git show HEAD:params.yaml)")
+                             "project's params.yaml (git show HEAD:params.yaml)"
+                             + "".join(f"\n  {line}" for line in unknown_sections(params)))
     chosen = copy.deepcopy({s: params[s] for s in sections})
-    problems = params_problems(chosen)
+    # every stage checks the top level: a section no stage reads changes nothing, without a word
+    problems = unknown_sections(params) + params_problems(chosen)
     if problems:  # before any work: a typo is not ignored, a wrong type does not fail deep inside
         lines = "\n".join(f"  {line}" for line in problems)
         raise UserInputError(f"params.yaml: {len(problems)} problem(s):\n{lines}")

@@ -18,7 +18,7 @@ from molprop.models.tanimoto import WEIGHTS
 from molprop.nn.mpnn import READOUTS
 from molprop.nn.training_types import ARCHITECTURES
 from molprop.nn.workers import device_name_problem
-from molprop.params_check import SCHEMA_FILE, params_problems
+from molprop.params_check import SCHEMA_FILE, params_problems, unknown_sections
 from molprop.schema import TASKS
 from molprop.splits.config import CLUSTER_METHODS, METHODS as SPLIT_METHODS
 from molprop.validation.config import AGGREGATES, IDENTITY_KEYS
@@ -87,6 +87,9 @@ def test_problems_name_the_key_and_what_to_write():
 
 def test_sections_it_does_not_know_are_left_to_their_owners():
     assert params_problems({"my_own_stage": {"anything": [1, "a"]}}, require_keys=False) == []
+    assert unknown_sections({"my_own_stage": {}, "data": {}, "splits": {}, "Train": {}, "evaluation": {}}) == [
+        f"{name}: not a section molprop reads (did you mean {section}?); rename it, or delete it"
+        for name, section in (("splits", "split"), ("Train", "train"), ("evaluation", "evaluate"))]
 
 
 @pytest.mark.parametrize("section", ["validate", "featurize", "baseline", "train"])

@@ -205,3 +205,19 @@ def test_a_stage_run_by_dvc_ends_when_dvc_is_killed(tmp_path, through_shell):
         time.sleep(0.1)
     os.kill(pid, 9)
     raise AssertionError("the stage went on after dvc had been killed")
+
+
+def test_a_misspelt_section_stops_every_stage_with_the_section_it_is_closest_to(tmp_path):
+    """Bug fixed: `trian:` (or `dvc exp run -S +trian.lr=0.1`) was ignored without a word, and
+    the stage trained with the old lr."""
+    (tmp_path / "params.yaml").write_text("data:\n  task: regression\ntrian:\n  lr: 0.1\nmine:\n  x: 1\n")
+    script = (f"import sys; sys.path.insert(0, {str(STAGES)!r}); from common import read_params, run_stage\n"
+              "run_stage(lambda: read_params('data'))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[:2] == [  # then data's own missing keys; mine: a section of the user's
+        "-c: params.yaml: 2 problem(s):",
+        "  trian: not a section molprop reads (did you mean train?); rename it, or delete it"]
+    done = subprocess.run([sys.executable, "-c", script.replace("('data')", "('data', 'train')")], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.stderr.splitlines()[1] == "  trian: not a section molprop reads (did you mean train?); rename it, or delete it"

@@ -32,6 +32,18 @@ def params_problems(params: Mapping[str, Any], require_keys: bool = True) -> lis
     return problems or _search_space_problems(params.get("baseline"), validator)
 
 
+def unknown_sections(params: Mapping[str, Any]) -> list[str]:
+    """One line per top-level key of params.yaml whose name is close to a section of molprop's
+    but is none (a misspelt ``trian:``, or ``dvc exp run -S +trian.lr=...``: no stage would read
+    it). Other names are left alone: the sections of a user's own stages."""
+    import difflib
+
+    known = list(_validator().schema["properties"])
+    return [f"{key}: not a section molprop reads (did you mean {close[0]}?); rename it, or delete it"
+            for key in params if key not in known
+            for close in [difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)] if close]
+
+
 @functools.lru_cache(maxsize=1)
 def _validator() -> Any:
     """The schema's validator, with JSON Schema's types made stricter."""
