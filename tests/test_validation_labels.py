@@ -1,5 +1,6 @@
 """Standardization of what a SMILES labels rather than states: isotopes, atom-map numbers,
-wildcard atoms, stereo kept through tautomers, carbocations and invisible characters."""
+wildcard atoms, stereo kept through tautomers, carbocations, resonance forms, bonds without an
+order and invisible characters."""
 
 from __future__ import annotations
 
@@ -115,6 +116,44 @@ def test_hypervalent_anions_keep_their_charge(smiles: str, expected: str) -> Non
     """Bug fixed: the Uncharger gave PF6- or a silicate an H beyond the element's valence,
     and the row was rejected as a failed standardization; then, with the anion's charge put
     back, a zwitterion had lost its cation's proton (and merged with its sodium salt)."""
+    assert parent(smiles) == expected
+
+
+@pytest.mark.parametrize(("one", "other", "expected"), [
+    ("CP(C)(C)=O", "C[P+](C)(C)[O-]", "CP(C)(C)=O"),  # trimethylphosphine oxide
+    ("O=P(c1ccccc1)(c1ccccc1)c1ccccc1", "[O-][P+](c1ccccc1)(c1ccccc1)c1ccccc1", "O=P(c1ccccc1)(c1ccccc1)c1ccccc1"),
+    ("COP(=O)(OC)OC", "CO[P+]([O-])(OC)OC", "COP(=O)(OC)OC"),  # trimethyl phosphate
+    ("CP(C)(C)=S", "C[P+](C)(C)[S-]", "CP(C)(C)=S"),
+    ("C[As](C)(C)=O", "C[As+](C)(C)[O-]", "C[As](C)(C)=O"),
+    ("CP(C)(C)=C", "C[P+](C)(C)[CH2-]", "C=P(C)(C)C"),  # an ylide
+    ("CS(C)(=O)=O", "C[S+](C)(=O)[O-]", "CS(C)(=O)=O"),  # dimethyl sulfone
+    ("C[Se](C)(=O)=O", "C[Se+](C)(=O)[O-]", "C[Se](C)(=O)=O"),
+    ("C[Se](C)=O", "C[Se+](C)[O-]", "C[Se+](C)[O-]"),  # as RDKit writes sulfoxides
+    ("CN=[N+]=[N-]", "C[N-][N+]#N", "CN=[N+]=[N-]"),  # methyl azide
+    ("[N-]=[N+]=Nc1ccccc1", "N#[N+][N-]c1ccccc1", "[N-]=[N+]=Nc1ccccc1"),
+    ("CC(=O)C(C)=[N+]=[N-]", "CC(=O)[C-](C)[N+]#N", "CC(=O)C(C)=[N+]=[N-]"),  # a diazo ketone
+    ("CP(C)(C)=O.Cl", "C[P+](C)(C)[O-].[Na+].[Cl-]", "CP(C)(C)=O"),  # salts stripped
+])
+def test_two_drawings_of_one_compound_are_one_molecule(one: str, other: str, expected: str) -> None:
+    """Bug fixed: RDKit's default normalizations leave these resonance forms apart, so the two
+    drawings of one compound (one InChI) were two molecules with contradicting targets, and a
+    scaffold split could put one in train and the other in test."""
+    assert parent(one) == parent(other) == expected
+
+
+@pytest.mark.parametrize("smiles", ["CC(:O):O", "C:CO", "N:C:N", "CC(:O):O.[Na+]", "c1ccccc1C(:O):O"])
+def test_an_aromatic_bond_outside_any_aromatic_ring_is_refused(smiles: str) -> None:
+    """Bug fixed: RDKit reads 'CC(:O):O' (a carboxylate with SD bond type 4) as a neutral C2H3O2
+    with two bonds of no order; it was kept, featurized and predicted."""
+    outcome = standardize_smiles(smiles, StandardizeConfig(), RULES)
+    assert outcome.reason == "kekulization_error" and "outside any aromatic ring" in outcome.message
+
+
+@pytest.mark.parametrize(("smiles", "expected"), [
+    ("C1:C:C:C:C:C:1", "c1ccccc1"), ("c1ccccc1:c1ccccc1", "c1ccc(-c2ccccc2)cc1"), ("C1=CC=CC=C1:C", "Cc1ccccc1"),
+    ("[CH3:1]C", "CC"),
+])
+def test_aromatic_bond_symbols_that_rdkit_resolves_are_kept(smiles: str, expected: str) -> None:
     assert parent(smiles) == expected
 
 

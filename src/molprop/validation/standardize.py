@@ -39,6 +39,18 @@ _CHARGED = Chem.MolFromSmarts("[+,-]")
 # cyanoborohydride, an amine-borane's BH3-: the Uncharger took a hydride off its H, and
 # [BH3-]C#N became the borane BC#N, another compound).
 _KEPT_CHARGE = Chem.MolFromSmarts("[#6+,#5-]")
+# One drawing per compound where RDKit's default normalizations leave two (each pair has one
+# InChI; kept apart, they were two molecules with contradicting targets, one in train and one
+# in test): the forms RDKit's own rules write for their relatives (P=O as phosphates are
+# written, -Se+(O-)- as sulfoxides, S(=O)(=O) as sulfones, N=N+=N- for azides and diazo).
+_RESONANCE_RULES = """\
+P, As oxide / sulfide / selenide to P=X\t[P+,As+;X4:1]-[O-,S-,Se-;X1:2]>>[*+0:1]=[*+0:2]
+P, As ylide to P=C\t[P+,As+;X4:1]-[C-:2]>>[*+0:1]=[*+0:2]
+Sulfone, selenone to S(=O)(=O)\t[S+,Se+;X4:1](=[O:3])-[O-;X1:2]>>[*+0:1](=[*:3])=[*+0:2]
+Selenoxide to -Se+(O-)-\t[Se+0;X3:1]=[O+0;X1:2]>>[*+1:1]-[*-1:2]
+Azide, diazo to N=N+=N-\t[N-,C-:1]-[N+;X2:2]#[N;X1:3]>>[*+0:1]=[*+1:2]=[*-1:3]
+"""
+_RESONANCE_SITE = Chem.MolFromSmarts("[+,-,#34]")
 _METAL_ATOM = (
     "[" + ";".join(f"!#{Chem.GetPeriodicTable().GetAtomicNumber(s)}" for s in NON_METALS) + ";!#0]"
 )
@@ -98,6 +110,8 @@ class _Tools:
     def __init__(self) -> None:
         self.metals = rdMolStandardize.MetalDisconnector()
         self.normalizer = rdMolStandardize.Normalizer()
+        self.resonance = rdMolStandardize.NormalizerFromData(_RESONANCE_RULES,
+                                                             rdMolStandardize.CleanupParameters())
         self.reionizer = rdMolStandardize.Reionizer()
         self.salts = rdMolStandardize.FragmentRemover("", False)  # leave_last=False
         self.largest = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
@@ -187,13 +201,16 @@ def _check_metals(mol: Chem.Mol, rules: MoleculeRules) -> None:
 
 def cleanup(mol: Chem.Mol) -> Chem.Mol:
     """rdMolStandardize.Cleanup with reused tool objects: remove Hs, disconnect metals,
-    normalize functional groups, reionize. Steps that cannot change ``mol`` are skipped."""
+    normalize functional groups (RDKit's rules, then molprop's for the resonance forms they
+    leave apart), reionize. Steps that cannot change ``mol`` are skipped."""
     tools = _tools()
     if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():  # explicit H atoms
         mol = remove_hydrogen_atoms(mol)
     if _metal_symbols(mol):
         mol = tools.metals.Disconnect(mol)
     mol = tools.normalizer.normalize(mol)
+    if mol.HasSubstructMatch(_RESONANCE_SITE):
+        mol = tools.resonance.normalize(mol)
     if _charged(mol):
         mol = tools.reionizer.reionize(mol)
     Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
@@ -362,6 +379,20 @@ def _check_text(value: object, remove_stereo: bool = False) -> str:
     return text
 
 
+def _refuse_open_aromatic_bonds(mol: Chem.Mol) -> None:
+    """An aromatic bond (':') that RDKit leaves outside any aromatic ring (``CC(:O):O``, a
+    carboxylate with SD bond type 4; ``C:CO``) has no bond order: the species is none (C2H3O2,
+    neutral), yet RDKit reads it without a word. Between a ring and its substituent RDKit makes
+    the bond single (``c1ccccc1:c1ccccc1`` is biphenyl), which stays accepted."""
+    for bond in mol.GetBonds():
+        if bond.GetBondType() == Chem.BondType.AROMATIC and not bond.GetIsAromatic():
+            a, b = bond.GetBeginAtom(), bond.GetEndAtom()
+            raise _Rejected("kekulization_error", f"The aromatic bond (':') between atoms {a.GetIdx()} "
+                            f"({a.GetSymbol()}) and {b.GetIdx()} ({b.GetSymbol()}), counted from 0, lies outside "
+                            "any aromatic ring, so its bond order is undefined: write it as a single or double bond (a "
+                            "carboxylate as C(=O)[O-]).")
+
+
 def _parse(text: str) -> Chem.Mol:
     if "~" in text:  # a ring closure's '~' is read as a single / aromatic bond: the text decides
         raise _Rejected("query_bond", "An 'any' bond ('~', a SMARTS query bond that RDKit's SMILES "
@@ -375,6 +406,7 @@ def _parse(text: str) -> Chem.Mol:
         if ":" in text:  # atom-map numbers ([CH3:1]) label atoms; they are not the molecule
             for atom in mol.GetAtoms():
                 atom.SetAtomMapNum(0)
+            _refuse_open_aromatic_bonds(mol)
         return mol
     mol = Chem.MolFromSmiles(text, sanitize=False)
     if mol is None and _INCHIKEY.fullmatch(text):
