@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from molprop.data.io import InputFileError, read_source, short_rows_warning
+from molprop.data.io import InputFileError, read_source, require_columns, short_rows_warning
 from molprop.errors import UserInputError
 from molprop.validation.config import TargetRules, ValidationConfig, config_from_params
 from molprop.validation.curate import curate
@@ -308,3 +308,68 @@ def test_typed_numbers_ignore_the_decimal_mark_of_text_and_sd_properties_stay_te
         writer.write(mol)
     read = read_source(tmp_path / "in.sdf")
     assert read["cmpd_id"].tolist() == ["0007"] and curate(read, "smiles", "y", config).validated["y"].tolist() == [1.5]
+
+
+@pytest.mark.parametrize(("name", "content", "named"), [
+    ("data.csv", b"\x1f\x8b\x08\x00rest", "gzip-compressed: name it with .gz at the end"),
+    ("data.csv", b"PAR1\x15\x04\n\n\x8c\x01rest", "a Parquet file: name it .parquet"),
+    ("data.tsv", b"PK\x03\x04\n\xa0rest", "a ZIP archive (an Excel .xlsx workbook is one)"),
+    ("data.csv", b"\xd0\xcf\x11\xe0\xa1\xb1", "an Excel .xls workbook"),
+    ("data.csv", "smiles,y\nCCO,1\n".encode("utf-16"), "UTF-16 text"),
+])
+def test_a_binary_file_under_a_text_name_is_named_for_what_it_is(tmp_path, name, content, named):
+    """Bug fixed: a gzip or Parquet file named .csv was 'line 1 is not valid UTF-8 (byte 0x8b)'
+    with the advice to save it as UTF-8."""
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputFileError, match=r"not a text table but " + named.replace("(", r"\(").replace(")", r"\)")
+                       .replace(".", r"\.")):
+        read_source(tmp_path / name)
+
+
+def test_a_latin1_file_is_still_told_to_save_as_utf8(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes("smiles,y,name\nCCO,1,\xe9thanol\n".encode("latin-1"))
+    with pytest.raises(InputFileError, match=r"line 2 is not valid UTF-8 \(byte 0xe9"):
+        read_source(path)
+
+
+def test_parquet_columns_named_twice_are_refused_as_in_a_text_header(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table([["CCO"], [1.0], [2.0]], names=["smiles", "expt", "expt"]), path)
+    with pytest.raises(InputFileError, match=r"names the column\(s\) \['expt'\] more than once; rename"):
+        read_source(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".txt"])
+def test_a_space_separated_header_is_named_as_such(tmp_path, suffix):
+    """Bug fixed: 'smiles expt' read as one column gave 'Did you mean 'smiles expt'?'."""
+    table = read_source(_write(tmp_path / f"in{suffix}", "smiles expt\nCCO -5\nCCCO -4\n"))
+    with pytest.raises(InputFileError, match=r"The header 'smiles expt' was read as one column: are its fields "
+                                             r"separated by spaces\? Name such a file \.smi"):
+        require_columns(table, {"data.smiles_column": "smiles", "data.target_column": "expt"}, tmp_path / f"in{suffix}")
+
+
+def test_comment_lines_above_the_header_are_named_whichever_check_finds_them(tmp_path):
+    """Bug fixed: with two '#' lines above the header the hint to delete them was missing."""
+    for text in ("# data from the lab\n# units kcal/mol\nsmiles,expt\nCCO,-5\n", "My data set\nsmiles,expt\nCCO,-5\n"):
+        with pytest.raises(InputFileError, match=r"delete any line above it \(a comment, a title\)"):
+            read_source(_write(tmp_path / "in.csv", text))
+
+
+def test_a_smi_header_behind_a_hash_is_explained(tmp_path):
+    path = _write(tmp_path / "in.smi", "#smiles expt\nCCO -5\nCCCO -4\n")
+    with pytest.raises(InputFileError, match=r"without a leading '#' \(a line starting with '#' is a comment\)"):
+        require_columns(read_source(path), {"data.smiles_column": "smiles", "data.target_column": "expt"}, path)
+
+
+def test_a_target_range_key_in_another_letter_case_is_refused_not_ignored():
+    """Bug fixed: target_range {Expt: [-1, 0]} for the column expt checked nothing, silently."""
+    with pytest.raises(UserInputError, match=r"validate.target_range names 'Expt', the target column is 'expt'"):
+        config_from_params({"target_range": {"Expt": [-1, 0]}}, "regression", "expt")
+    config, _ = config_from_params({"target_range": {"Expt": [-1, 0], "expt": [-2, 1]}}, "regression", "expt")
+    assert (config.target.min_value, config.target.max_value) == (-2, 1)
+    config, _ = config_from_params({"target_range": {"Expt": [-1, 0]}}, "classification", "expt")
+    assert config.target.min_value is None

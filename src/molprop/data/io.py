@@ -55,7 +55,32 @@ def _line_breaks(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
+# What a file that is no text is, by its first bytes, and what to do with it
+_BINARY_FORMATS = (
+    (b"\x1f\x8b", "gzip-compressed: name it with .gz at the end (data.csv.gz)"),
+    (b"PAR1", "a Parquet file: name it .parquet"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one): save the sheet as 'CSV UTF-8', or unzip it"),
+    (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook (or another Office file): save the sheet as 'CSV UTF-8'"),
+    (b"\xff\xfe", "UTF-16 text (Excel's 'Unicode Text'): save it as 'CSV UTF-8'"),
+    (b"\xfe\xff", "UTF-16 text: save it as UTF-8"),
+)
+
+
+def _binary_format(path: Path) -> str | None:
+    """What the file is when its first bytes say it is no UTF-8 text (gunzipped first when
+    named .gz), else None."""
+    try:
+        with (gzip.open if file_suffix(path)[1] else open)(path, "rb") as handle:
+            start = handle.read(8)
+    except (OSError, EOFError):
+        return None
+    return next((what for magic, what in _BINARY_FORMATS if start.startswith(magic)), None)
+
+
 def _not_utf8(path: Path, line: int, byte: int, offset: int) -> str:
+    what = _binary_format(path)
+    if what:
+        return f"{path}: not a text table but {what}."
     return (f"{path}: line {line} is not valid UTF-8 (byte 0x{byte:02x} at offset {offset}). Save the "
             "file as UTF-8 (e.g. in Excel: 'CSV UTF-8'), or fix that line.")
 
@@ -230,7 +255,7 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
         line = int(line) + skipped
         raise InputFileError(f"{path}: line {line} has {saw} fields, the header {expected}; add the missing "
                              f"column name(s) to the header, or quote the field that holds the separator"
-                             f"{_decimal_comma_hint(separator)}.") from err
+                             f"{_decimal_comma_hint(separator)}.{_above_header_hint(header)}") from err
     table.attrs[SHORT_ROWS] = short
     return table
 
@@ -273,13 +298,18 @@ def check_header(path: Path, text: str, separator: str) -> list[str]:
     except csv.Error:
         return header  # pandas reports a damaged first row with its own words (or it is longer than 64 KiB)
     if len(first) > len(header) and any(field.strip() for field in first[len(header):]):
-        above = (" The first non-empty line is the header: delete any line above it (a comment, a title)."
-                 if len(header) == 1 or header[0].lstrip().startswith("#") else "")
+        above = _above_header_hint(header)
         raise InputFileError(f"{path}: the first data row has {len(first)} fields, the header "
                              f"{len(header)} ({first[len(header):]} beyond the last column; the header read: "
                              f"{header}); add the missing column name(s) to the header, or quote the field that "
                              f"holds the separator{_decimal_comma_hint(separator)}.{above}")
     return header
+
+
+def _above_header_hint(header: Sequence[str]) -> str:
+    """A hint when the line read as the header may be a title or comment above it."""
+    return (" The first non-empty line is the header: delete any line above it (a comment, a title)."
+            if len(header) == 1 or (header and header[0].lstrip().startswith("#")) else "")
 
 
 def _decimal_comma_hint(separator: str) -> str:
@@ -342,6 +372,7 @@ def read_source(source: str | Path) -> pd.DataFrame:
 
         table = load_builtin(path)
     elif suffix in (".parquet", ".pq"):
+        _refuse_repeated_parquet_names(path)
         try:
             table = pd.read_parquet(path)
         except Exception as err:  # pyarrow raises several types for corrupt files
@@ -364,6 +395,21 @@ def read_source(source: str | Path) -> pd.DataFrame:
     table = table.reset_index(drop=True)
     table.attrs = attrs
     return table
+
+
+def _refuse_repeated_parquet_names(path: Path) -> None:
+    """As for a text table's header: a column name twice is refused (pyarrow's own error was a
+    schema dump)."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except Exception:  # noqa: BLE001 - not Parquet at all: read_parquet says so below
+        return
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputFileError(f"{path}: the table names the column(s) {repeated} more than once; rename or "
+                             "delete the copies, so that it is clear which one holds the data.")
 
 
 def short_rows_warning(table: pd.DataFrame) -> str | None:
@@ -444,10 +490,15 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
                     "'smiles' (a SMILES property is not used): set data.smiles_column: smiles.")
         elif read_as_one_column(present) and file_suffix(source)[0] in TEXT_SEPARATORS:
             hint = " The header was read as one column:" + one_column_hint(source)
+        elif len(present) == 1 and name in present[0].split() and file_suffix(source)[0] in TEXT_SEPARATORS:
+            hint = (f" The header {present[0][:60]!r} was read as one column: are its fields separated by "
+                    "spaces? Name such a file .smi (whitespace-separated), or separate the fields with commas "
+                    "(.csv) or tabs (.tsv).")
         elif not close and file_suffix(source)[0] in (".smi", ".smiles"):
             hint = (" The first line of a .smi file names its columns: start the file with a header "
                     f"line such as '{columns.get('data.smiles_column', 'smiles')} "
-                    f"{columns.get('data.target_column', 'y')}'.")
+                    f"{columns.get('data.target_column', 'y')}', without a leading '#' (a line starting "
+                    "with '#' is a comment).")
         problems.append(f"no column '{name}' ({key} in params.yaml)." + ("" if hint in "".join(problems) else hint))
     if problems:  # every misnamed column at once, not one per run
         raise InputFileError(f"{source}: {' Also '.join(problems)} Columns in the file: {present}.")

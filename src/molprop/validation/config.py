@@ -115,7 +115,13 @@ def config_from_params(
         raise UserInputError(f"params validate: unknown key(s) {unknown}; known: {sorted(known)}")
     standardize = _build(StandardizeConfig, section.get("standardize"), "validate.standardize",
                          identity_key=section.get("identity_key", "smiles"))
-    bounds = (section.get("target_range") or {}).get(target_column)
+    ranges = section.get("target_range") or {}
+    bounds = ranges.get(target_column)
+    other_case = [key for key in ranges if str(key).strip().lower() == target_column.strip().lower()]
+    if bounds is None and other_case and task == "regression":  # else no range check, without a word
+        raise UserInputError(f"validate.target_range names {other_case[0]!r}, the target column is "
+                             f"{target_column!r} (data.target_column): column names are case-sensitive; "
+                             f"rename the key to {target_column!r}")
     low, high = (None, None) if bounds is None or task == "classification" else bounds
     if low is not None and high is not None and low > high:
         raise UserInputError(f"validate.target_range.{target_column} is [{low}, {high}]: the minimum is "
