@@ -78,6 +78,24 @@ def test_spearman_of_constant_predictions_is_nan():
     assert np.isnan(regression_metrics(np.array([1.0, 2.0]), np.array([0.5, 0.5]))["spearman"])
 
 
+def test_spearman_takes_r2_s_rule_for_values_equal_up_to_rounding():
+    """Bug fixed: measured values 1 and 1 + 1e-13 made R² 0 (one value) but Spearman -1, the
+    ranks of rounding residue; so did their bootstrap resamples."""
+    from molprop.evaluation.bootstrap import BootstrapConfig
+    from molprop.evaluation.performance import performance_report
+
+    y = np.array([1.0, 1.0 + 1e-13, 1.0, 1.0 + 1e-13])
+    found = regression_metrics(y, np.array([1.1, 0.9, 1.2, 0.8]))
+    assert found["r2"] == 0.0 and np.isnan(found["spearman"])
+    assert np.isnan(regression_metrics(np.array([1.0, 2.0]), np.array([0.5, 0.5 + 1e-14]))["spearman"])
+    assert regression_metrics(np.array([0.3, 0.3 + 1e-9]), np.array([0.1, 0.2]))["spearman"] == pytest.approx(1.0)
+    report = performance_report("regression", y, {"model": y + np.array([0.1, -0.1, 0.2, -0.2]), "baseline": y + 0.1},
+                                {"model": np.full(4, 0.15), "baseline": np.full(4, 0.1)}, BootstrapConfig(n_resamples=50))
+    assert report["model"]["spearman"] is None or np.isnan(report["model"]["spearman"])
+    ci = report["model_ci"]["spearman"]
+    assert all(v is None or np.isnan(v) for v in (ci["low"], ci["high"]))
+
+
 def test_binary_classification_metrics():
     y = np.array([0, 0, 1, 1])
     proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.35, 0.65], [0.2, 0.8]])

@@ -21,9 +21,12 @@ def _average_ranks(values: np.ndarray) -> np.ndarray:
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation; NaN when either side is constant, has < 2 values or a NaN."""
+    """Spearman rank correlation; NaN when either side has < 2 values or a NaN, or is constant
+    (up to rounding, as R² judges: ranks of rounding residue say nothing)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) < 2 or np.isnan(a).any() or np.isnan(b).any() or np.ptp(a) == 0 or np.ptp(b) == 0:
+    if len(a) < 2 or np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
+    if constant_up_to_rounding(a) or constant_up_to_rounding(b):
         return float("nan")
     ranks = np.column_stack((_average_ranks(a), _average_ranks(b)))  # SciPy's layout, same rounding
     return float(np.corrcoef(ranks, rowvar=False)[1, 0])
@@ -37,13 +40,18 @@ def equal_up_to_rounding(spread: np.ndarray | float, magnitude: np.ndarray | flo
     return np.asarray(spread) <= 1e-12 * np.maximum(1.0, magnitude)
 
 
+def constant_up_to_rounding(values: np.ndarray) -> bool:
+    """Whether finite ``values`` are one value up to rounding (:func:`equal_up_to_rounding`)."""
+    return bool(equal_up_to_rounding(np.ptp(values), np.max(np.abs(values))))
+
+
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
     """Coefficient of determination; for constant ``y``, 1 if every prediction is exact, else 0
     (scikit-learn's convention); NaN for fewer than 2 values."""
     if len(y) < 2:
         return float("nan")
     residual = float(((y - pred) ** 2).sum())
-    if equal_up_to_rounding(np.ptp(y), np.max(np.abs(y))):  # y - mean(y) would be rounding residue
+    if constant_up_to_rounding(y):  # y - mean(y) would be rounding residue
         return 1.0 if residual == 0.0 else 0.0
     return 1.0 - residual / float(((y - np.average(y)) ** 2).sum())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from molprop.evaluation.metrics import brier_per_molecule, equal_up_to_rounding
+from molprop.evaluation.metrics import brier_per_molecule, constant_up_to_rounding
 
 
 def _ties(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,7 +90,7 @@ def regression(y: np.ndarray, pred: np.ndarray, weights: np.ndarray,
     # is every sample of a test part whose values are equal up to rounding (r2_score's rule:
     # their differences from the mean are then rounding residue, not small beside `second`).
     constant = sum_squares <= 1e-12 * second
-    if y.size and equal_up_to_rounding(np.ptp(y), np.max(np.abs(y))):
+    if y.size and constant_up_to_rounding(y):
         constant = np.ones_like(constant, dtype=bool)
     squared = weights @ error**2
     r2 = 1.0 - _divide(squared, np.where(constant, 0.0, sum_squares))
@@ -99,7 +99,9 @@ def regression(y: np.ndarray, pred: np.ndarray, weights: np.ndarray,
         "rmse": np.sqrt(_divide(squared, total)),
         "mae": _divide(weights @ np.abs(error), total),
         "r2": np.where(total < 2, np.nan, r2),
-        "spearman": spearman(y, pred, weights, y_ranks),
+        # constant up to rounding on either side: no ranks to correlate (metrics.spearman's rule)
+        "spearman": (np.full(len(weights), np.nan) if y.size and (constant_up_to_rounding(y)
+                     or constant_up_to_rounding(pred)) else spearman(y, pred, weights, y_ranks)),
     }
 
 
