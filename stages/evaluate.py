@@ -11,12 +11,12 @@ plots/error_vs_similarity.csv.
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
 from common import read_params, run_stage
 
+from molprop.evaluation.verdict import comparison_sentence, defined, shown
 from molprop.features.parallel import WorkerPool
 from molprop.models.predictor import predict_saved
 from molprop.nn.workers import device_name_problem
@@ -27,7 +27,6 @@ GRAPHS = Path("data/graphs.parquet")
 PLOTS = Path("plots")
 SUBGROUPS = Path("reports/evaluate/subgroups.csv")
 FEW_TEST_MOLECULES = 20  # fewer test molecules: the stage warns that its figures rest on too few
-SIGNIFICANCE = 0.05  # the Wilcoxon p below which the model-vs-baseline line calls one model better
 
 
 def main() -> None:
@@ -112,11 +111,11 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
 def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, classes: list[str]) -> None:
     keys = ("roc_auc", "mcc") if task == "classification" else ("rmse", "r2")
     for name in models:
-        shown = ", ".join(
-            f"{k} {_shown(metrics[name][k])} [{_shown(metrics[f'{name}_ci'][k]['low'])}, "
-            f"{_shown(metrics[f'{name}_ci'][k]['high'])}]" for k in keys
+        figures = ", ".join(
+            f"{k} {shown(metrics[name][k])} [{shown(metrics[f'{name}_ci'][k]['low'])}, "
+            f"{shown(metrics[f'{name}_ci'][k]['high'])}]" for k in keys
         )
-        print(f"evaluate {name}: {shown}")
+        print(f"evaluate {name}: {figures}")
         thin = {k: ci["n_resamples_defined"] for k, ci in metrics[f"{name}_ci"].items() if "n_resamples_defined" in ci}
         if thin:
             print(f"evaluate: note: the {name}'s intervals of {', '.join(f'{k} ({n})' for k, n in thin.items())} "
@@ -133,42 +132,11 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
             print(f"evaluate: warning: the {name} predicts class '{classes[predicted.pop()]}' for every test "
                   "molecule, so its F1 and MCC say nothing (ROC-AUC and PR-AUC rank its probabilities); "
                   "metrics/split.json shows how few molecules of the other class(es) the training part holds")
-    comparison = metrics.get("model_vs_baseline", {})
-    better, worse = comparison.get("n_model_better"), comparison.get("n_baseline_better")
-    difference, ranks = comparison.get("mean_error_difference"), comparison.get("rank_biserial")
-    p_value = comparison.get("wilcoxon_p_value")
-    mean_p = comparison.get("mean_error_difference_p_value", p_value)  # the mean's own paired bootstrap
-    print(f"evaluate model vs baseline: the model errs less on {better}, the baseline on {worse} test molecules; "
-          f"mean error difference (model - baseline) {_shown(difference)} (paired bootstrap p = {_shown(mean_p)}), "
-          f"Wilcoxon p = {_shown(p_value)}{_verdict(difference, mean_p, p_value, ranks)}")
+    print(f"evaluate model vs baseline: {comparison_sentence(metrics.get('model_vs_baseline', {}))}")
     if metrics["n_test"] < FEW_TEST_MOLECULES:
         print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "
               "intervals rest on too few molecules to compare models by (a resample can only repeat "
               f"them); raise split.fractions.test, or use more data, for {FEW_TEST_MOLECULES} or more")
-
-
-def _verdict(difference: float | None, mean_p: float | None, p_value: float | None, ranks: float | None) -> str:
-    """Which model errs less: on average, judged by the mean difference's paired bootstrap,
-    and, where it disagrees, by the signed-rank test (its direction: the rank-biserial)."""
-    if difference is None or difference == 0:
-        return ""
-    winner = "model" if difference < 0 else "baseline"
-    verdict = f": the {winner} errs less on average"
-    if not _defined(mean_p) or not _defined(p_value):
-        return verdict + ", but the paired tests are undefined here (too few molecules): neither is clearly better"
-    if mean_p >= SIGNIFICANCE:
-        verdict += f", but not significantly (p >= {SIGNIFICANCE})"
-    rank_winner = None if not _defined(ranks) or not ranks else ("model" if ranks < 0 else "baseline")
-    if p_value < SIGNIFICANCE and rank_winner and (rank_winner != winner or mean_p >= SIGNIFICANCE):
-        # the signed-rank test weighs each molecule by the rank of its difference, the mean by its size
-        verdict += (f"; the signed-rank test favours the {rank_winner} (rank-biserial {_shown(ranks)}, "
-                    "significant)" + ("" if rank_winner == winner or mean_p >= SIGNIFICANCE else
-                                      ": the two weigh the molecules differently (the mean by the size "
-                                      "of each difference, the signed-rank test by its rank), so which "
-                                      "is better depends on which errors matter"))
-    elif mean_p >= SIGNIFICANCE:
-        verdict += ": on this test part neither is clearly better"
-    return verdict
 
 
 def _print_uncertainty(uncertainty: dict, models: tuple[str, ...], n_test: int) -> None:
@@ -188,31 +156,21 @@ def _print_uncertainty(uncertainty: dict, models: tuple[str, ...], n_test: int) 
         spearman = figures.get("spread_error_spearman")
         if n_test < FEW_TEST_MOLECULES:  # 2 molecules: a Spearman of +-1 whatever the model
             ranks = f"{n_test} test molecule(s) are too few to tell whether it ranks their errors"
-        elif not _defined(spearman):
+        elif not defined(spearman):
             ranks = ("the Spearman of uncertainty and |error| is undefined (one uncertainty for every test "
                      "molecule, or too few of them), so it ranks none of their errors")
         else:
             low, high = rho.get("low"), rho.get("high")
-            verdict = ("it ranks the errors" if _defined(low) and low > 0 else
-                       "it ranks them backwards (larger uncertainty, smaller error)" if _defined(high) and high < 0
+            verdict = ("it ranks the errors" if defined(low) and low > 0 else
+                       "it ranks them backwards (larger uncertainty, smaller error)" if defined(high) and high < 0
                        else "an interval that takes in 0: it hardly tells which test molecules it errs on")
-            ranks = (f"Spearman of uncertainty and |error| {spearman:.2f} [{_shown(low, '.2f')}, "
-                     f"{_shown(high, '.2f')}], {verdict}")
+            ranks = (f"Spearman of uncertainty and |error| {spearman:.2f} [{shown(low, '.2f')}, "
+                     f"{shown(high, '.2f')}], {verdict}")
         raw = " (the raw member spread, not calibrated)" if figures.get("uncertainty_scale") is None else ""
         print(f"evaluate {name} uncertainty{raw}: {figures['coverage_level']:.0%} intervals cover "
-              f"{figures['coverage']:.1%} [{_shown(coverage.get('low'), '.1%')}, "
-              f"{_shown(coverage.get('high'), '.1%')}] "
+              f"{figures['coverage']:.1%} [{shown(coverage.get('low'), '.1%')}, "
+              f"{shown(coverage.get('high'), '.1%')}] "
               f"of test molecules; {ranks}")
-
-
-def _shown(value: float | None, spec: str = "") -> str:
-    """A figure in ``spec`` (as metrics/*.json holds it by default); n/a for an undefined one
-    (null there)."""
-    return format(value, spec) if _defined(value) else "n/a"
-
-
-def _defined(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
 
 
 if __name__ == "__main__":

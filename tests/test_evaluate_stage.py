@@ -224,6 +224,6 @@ def test_a_significant_test_against_the_mean_is_not_read_as_the_means_win(monkey
 
 
 def _p(metrics: dict) -> str:
-    from evaluate import _shown
+    from molprop.evaluation.verdict import shown
 
-    return _shown(metrics["model_vs_baseline"]["wilcoxon_p_value"])
+    return shown(metrics["model_vs_baseline"]["wilcoxon_p_value"])

@@ -366,3 +366,21 @@ def test_the_metrics_diff_keeps_the_digits_of_small_values(repo):
     assert rows["lr"] == ["2.58e-05", "5.16e-05", "2.58e-05"]
     assert metrics_table({}, "main") == "" and metrics_table({"m.json": {"x": {"old": 1, "new": None}}}, "main") == (
         "| Path | Metric | main | workspace | Change |\n|---|---|---|---|---|\n| m.json | x | 1 | - | - |")
+
+
+def test_the_report_says_which_direction_is_better_and_which_model_errs_less(repo):
+    """Reviewers asked: nothing said that a lower rmse is better, nor evaluate's verdict."""
+    evaluate = json.loads((repo / "metrics/evaluate.json").read_text())
+    evaluate["baseline"] = {"rmse": 2.5, "r2": 0.5}
+    evaluate["model_vs_baseline"] = {"mean_error_difference": -0.4, "mean_error_difference_p_value": 0.002,
+                                     "wilcoxon_p_value": 8.46764e-05, "rank_biserial": -0.5,
+                                     "n_model_better": 7, "n_baseline_better": 3}
+    (repo / "metrics/evaluate.json").write_text(json.dumps(evaluate))
+    text = build_report(repo, repo / "report.md", ReportConfig()).split("## Changes")[0]
+    assert "Lower is better for rmse. Higher is better for r2." in text
+    assert ("**Model vs baseline** (evaluate's paired tests): the model errs less on 7, the baseline on 3 test "
+            "molecules; mean error difference (model - baseline) -0.4 (paired bootstrap p = 0.002), Wilcoxon p = "
+            "8.46764e-05: the model errs less on average.") in text
+    evaluate["model_vs_baseline"]["mean_error_difference_p_value"] = 0.3
+    (repo / "metrics/evaluate.json").write_text(json.dumps(evaluate))
+    assert "but not significantly (p >= 0.05)" in build_report(repo, repo / "report.md", ReportConfig())

@@ -14,6 +14,7 @@ import pandas as pd
 import yaml
 
 from molprop.errors import UserInputError
+from molprop.evaluation.verdict import comparison_sentence
 from molprop.report.diff import (Diff, changed_files, dvc_diff, head_commit, resolve_base, rows_of,
                                  workspace_status)
 from molprop.report.figures import POINTS, plot_specs, render, render_class_confusion
@@ -92,6 +93,22 @@ def _worst_table(path: Path, n: int, class_labels: dict[str, str] | None = None)
     return table(columns, [[shown(c, v) for c, v in r.items()] for r in worst[columns].to_dict("records")])
 
 
+LOWER_IS_BETTER = ("rmse", "mae", "brier")
+HIGHER_IS_BETTER = ("r2", "spearman", "roc_auc", "pr_auc", "accuracy", "f1", "mcc")
+
+
+def _reading_notes(primary: dict, names: set[str]) -> list[str]:
+    """Which direction is better for the metrics shown, and evaluate's model-vs-baseline verdict."""
+    lower = [name for name in LOWER_IS_BETTER if name in names]
+    higher = [name for name in HIGHER_IS_BETTER if name in names]
+    notes = [" ".join(f"{word} is better for {', '.join(found)}." for word, found in (("Lower", lower),
+                                                                                   ("Higher", higher)) if found)]
+    comparison = primary.get("model_vs_baseline") if isinstance(primary, dict) else None
+    if isinstance(comparison, dict) and comparison:
+        notes.append(f"**Model vs baseline** (evaluate's paired tests): {comparison_sentence(comparison)}.")
+    return [line for note in notes if note for line in (note, "")]
+
+
 def _declared_metrics(dvc_yaml: dict) -> list[str]:
     """The metrics files dvc.yaml's stages declare."""
     return [next(iter(m)) if isinstance(m, dict) else str(m)
@@ -141,6 +158,7 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         if has_intervals(found):
             lines += ["Brackets: the confidence interval given in "
                       f"`{config.primary_metrics}`.", ""]
+        lines += _reading_notes(json.loads(primary.read_text()), {m.path[-1] for m in found})
     elif (declared := _declared_metrics(dvc_yaml)) and config.primary_metrics not in declared:
         raise UserInputError(f"report.primary_metrics is {config.primary_metrics!r}, which no stage of dvc.yaml "
                              f"writes; its metrics files: {declared}")
