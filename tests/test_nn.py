@@ -47,6 +47,18 @@ def test_a_diverging_loss_stops_training_with_the_settings_to_change(lr):
         fit(MLP(MLPConfig(5, 1, 32, 2, 0.0)), "regression", (x[:90], y[:90]), (x[90:], y[90:]), config, CPU)
 
 
+@pytest.mark.parametrize(("lr", "val"), [(3.0, True), (3.0, False), (10.0, True)])
+def test_a_network_blown_up_to_a_finite_loss_is_not_saved_as_trained(lr, val):
+    """Bug fixed: with train.lr 10 two members ended at a validation RMSE of 3e10 without a
+    NaN, were saved, and the ensemble's test RMSE was 3e10."""
+    x, y = _regression()
+    config = TrainConfig(lr=lr, max_epochs=5, patience=5, batch_size=16, warmup_epochs=1, start_from_epoch=0)
+    with pytest.raises(UserInputError, match=rf"the training diverged: the best {'validation' if val else 'training'}"
+                                             r" loss is [0-9.e+]+ \(predicting the mean .* lower train.lr"):
+        fit(MLP(MLPConfig(5, 1, 32, 2, 0.0)), "regression", (x[:90], y[:90]),
+            (x[90:], y[90:]) if val else (x[:0], y[:0]), config, CPU)
+
+
 def test_early_stopping_stops_after_patience_without_improvement():
     x, _ = _regression()
     noise = np.random.default_rng(1).normal(size=len(x)).astype(np.float32)  # nothing to learn

@@ -94,6 +94,11 @@ def batch_bounds(n: int, batch_size: int, no_single: bool = False) -> list[tuple
     return bounds
 
 
+# A mean loss no network that learnt anything comes near: a constant prediction of the mean
+# scores ~1 on standardized targets (MSE), ~0.69 on two balanced classes (cross-entropy).
+DIVERGED_LOSS = 1e3
+
+
 def fit(
     model: nn.Module,
     task: str,
@@ -169,6 +174,10 @@ def fit(
             checkpoint.save(state, epoch + 1)
         if on_epoch is not None:
             on_epoch(record)
+    if best.best_val_loss > DIVERGED_LOSS:  # blown up without reaching inf or NaN
+        raise UserInputError(f"the training diverged: the best {'validation' if len(x_va) else 'training'} loss "
+                             f"is {best.best_val_loss:.4g} (predicting the mean of the standardized targets scores "
+                             f"about 1); lower train.lr ({config.lr:g}) or train.grad_clip ({config.grad_clip:g})")
     return best
 
 
