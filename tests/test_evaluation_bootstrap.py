@@ -113,6 +113,22 @@ def test_an_interval_that_few_resamples_define_is_null_and_counted():
     assert np.isnan(report["model_vs_baseline"]["difference"]["roc_auc"]["p_value"])
 
 
+def test_one_test_molecule_has_no_interval_and_no_bootstrap_p():
+    """Bug fixed: with one test molecule every resample repeats it, and evaluate printed a
+    'paired bootstrap p = 0.000999' beside a zero-width interval."""
+    report = performance_report("regression", np.array([1.0]), {"model": np.array([1.2]), "baseline": np.array([2.0])},
+                                {"model": np.array([0.2]), "baseline": np.array([1.0])}, BootstrapConfig(n_resamples=50))
+    assert report["model"]["rmse"] == pytest.approx(0.2)
+    assert np.isnan(report["model_ci"]["rmse"]["low"]) and np.isnan(report["model_ci"]["rmse"]["high"])
+    comparison = report["model_vs_baseline"]
+    assert comparison["mean_error_difference"] == pytest.approx(-0.8)
+    assert np.isnan(comparison["mean_error_difference_p_value"]) and np.isnan(comparison["difference"]["rmse"]["p_value"])
+    two = performance_report("regression", np.array([1.0, 3.0]), {"model": np.array([1.2, 2.9]),
+                             "baseline": np.array([2.0, 2.0])}, {"model": np.array([0.2, 0.1]),
+                             "baseline": np.array([1.0, 1.0])}, BootstrapConfig(n_resamples=50))
+    assert not np.isnan(two["model_ci"]["rmse"]["low"])  # two molecules: resamples vary
+
+
 def test_resample_counts_are_seeded_and_sum_to_n():
     first = np.vstack(list(resample_counts(50, 250, 7)))
     again = np.vstack(list(resample_counts(50, 250, 7)))

@@ -59,6 +59,8 @@ def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.nd
         return out
 
     samples = bootstrap(statistic, len(y), config)
+    if len(y) < 2:  # every resample repeats the one molecule: no spread to read an interval or a p from
+        samples = {key: np.full(np.shape(values), np.nan) for key, values in samples.items()}
     report: dict = {}
     for name, pred in predictions.items():
         report[name] = score(task, y, pred)
