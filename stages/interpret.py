@@ -131,7 +131,7 @@ def main() -> None:
     (OUT / "index.html").write_text(render_page("molprop: model interpretation", intro, page))
     if found.importance["importance"].fillna(0).eq(0).all():  # e.g. one test molecule: nothing to shuffle among
         print(f"interpret: warning: every feature's importance is 0 over {found.explained}: the chart ranks "
-              "nothing (too few molecules explained?)")
+              "nothing (too few molecules explained, or one target value for all training molecules?)")
     else:
         print(f"interpret: baseline {baseline.name} explained by {found.method}; top features "
               f"{found.importance.feature.head(5).tolist()}")

@@ -15,7 +15,8 @@ from common import read_params, run_stage
 from molprop.errors import UserInputError
 from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, TARGET
 from molprop.splits.config import SplitConfig
-from molprop.splits.report import fraction_warnings, class_balance_warnings, one_class_training_parts
+from molprop.splits.report import (class_balance_warnings, constant_target_training_parts, fraction_warnings,
+                                   one_class_training_parts)
 from molprop.splits.run import make_split
 
 VALIDATED = Path("data/validated.parquet")
@@ -58,7 +59,7 @@ def main() -> None:
     result.similarity_histogram.to_csv(SIMILARITY_PLOT, index=False)
     parts = result.report["parts"]
     sims = result.report["test_similarity_to_train"]
-    for warning in fraction_warnings(result.report):
+    for warning in fraction_warnings(result.report) + constant_target_training_parts(result.report):
         print(f"split: warning: {warning}")
     for warning in class_balance_warnings(result.report, result.report.get("class_labels")):
         if warning.startswith("the fold") and config.group_folds_by_scaffold:

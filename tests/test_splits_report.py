@@ -8,8 +8,8 @@ from molprop.data.builtin import load_builtin
 from molprop.splits.chem import morgan_fingerprints, murcko_scaffolds, to_mols
 from molprop.splits.config import SplitConfig
 from molprop.splits.kfold import assign_folds
-from molprop.splits.report import (fraction_warnings, class_balance_warnings, similarity_histogram, split_report,
-                                   target_summary)
+from molprop.splits.report import (class_balance_warnings, constant_target_training_parts, fraction_warnings,
+                                   similarity_histogram, split_report, target_summary)
 from molprop.splits.run import make_split
 
 # Hand-made example. Scaffolds: toluene and phenol -> benzene, cyclohexane -> itself, the rest
@@ -249,3 +249,24 @@ def test_test_similarity_is_to_the_training_part_only_not_val():
     _, sims = split_report(labels, np.full(3, -1), np.array([1.0, 2.0, 3.0]), "regression",
                            murcko_scaffolds(mols), morgan_fingerprints(mols))
     assert sims[0] == 0.0
+
+
+def test_a_training_part_of_one_target_value_is_warned_about(hand):
+    """Bug fixed: train and val all -3, test all -8: baseline and train ran without a word and
+    interpret blamed 'too few molecules explained'."""
+    scaffolds, fps = hand
+    y = np.where(HAND_SPLIT == "test", -8.0, -3.0)
+    report, _ = split_report(HAND_SPLIT, np.full(8, -1), y, "regression", scaffolds, fps)
+    assert constant_target_training_parts(report) == [
+        "every target of the train part is -3 (4 molecules): the models have nothing to learn and predict that "
+        "value for every molecule; check data.target_column and the data, or split another way (split.method)"]
+    split = np.array(["train"] * 5 + ["test"] * 3)
+    folds = np.array([0, 0, 1, 1, 1, -1, -1, -1])
+    y = np.array([1.0, 2.0, 5.0, 5.0, 5.0, 6.0, 7.0, 8.0])  # fold 0 trains on molecules 2-4 only
+    report, _ = split_report(split, folds, y, "regression", scaffolds, fps)
+    assert [w.split(" (")[0] for w in constant_target_training_parts(report)] == [
+        "every target of the fold 0 train part is 5"]
+    report, _ = split_report(HAND_SPLIT, np.full(8, -1), HAND_Y, "regression", scaffolds, fps)
+    assert constant_target_training_parts(report) == []
+    report, _ = split_report(HAND_SPLIT, np.full(8, -1), np.zeros(8, dtype=int), "classification", scaffolds, fps)
+    assert constant_target_training_parts(report) == []  # one class: one_class_training_parts' case

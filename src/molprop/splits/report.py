@@ -236,3 +236,16 @@ def one_class_training_parts(report: dict) -> list[str]:
     places += [(f"fold {f['fold']} train", f["train"]) for f in report.get("folds", [])]
     return [name for name, part in places
             if part["n"] and sum(n > 0 for n in part["target"].get("class_counts", {}).values()) == 1]
+
+
+def constant_target_training_parts(report: dict) -> list[str]:
+    """Warnings for the training parts (plain, or of a fold) of a regression split's report
+    whose targets are all one value (to the report's 6 decimals): no model learns from them."""
+    places = [("train", report["parts"]["train"])]
+    places += [(f"fold {f['fold']} train", f["train"]) for f in report.get("folds", [])]
+    return [f"every target of the {name} part is {part['target']['min']:g} ({part['n']} molecules): the "
+            "models have nothing to learn and predict that value for every molecule; check "
+            "data.target_column and the data, or split another way (split.method)"
+            for name, part in places
+            if part["n"] > 1 and part["target"].get("min") is not None
+            and part["target"]["min"] == part["target"]["max"]]
