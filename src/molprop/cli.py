@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ad-threshold", type=float, default=0.3,
                    help="in domain when the Tanimoto similarity to the nearest training molecule is >= this (default: 0.3)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local worker processes, or a Ray cluster (pip install 'molprop[ray]')")
+                   help="local worker processes, or a Ray cluster (in the repository: pip install -e '.[ray]')")
     p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes; -1 = all cores")
     p.add_argument("--device", default="auto",
                    help="torch device for network models: auto | cpu | cuda | cuda:<index> | mps")

@@ -6,7 +6,7 @@ chunks to Ray Data (``from_pandas``), where ``map_batches`` runs them through a 
 workers need no shared file system), the training fingerprints and the standardization and
 featurization settings. Predicted rows stream back to the driver, which writes the same
 resumable part files as the local executor. Ray is an optional dependency
-(``pip install 'molprop[ray]'``) imported only here.
+(``pip install -e '.[ray]'`` in the repository) imported only here.
 """
 
 from __future__ import annotations
@@ -91,12 +91,13 @@ class ChunkPredictor:
 
 
 def _connect(address: str | None) -> tuple[Any, bool]:
-    """The ray module, connected (to ``address``, RAY_ADDRESS, or a new local instance);
-    True when this call started Ray and should shut it down."""
+    """The ray module, connected (to ``address``, RAY_ADDRESS, an instance started on this
+    machine with `ray start`, or a new local one: ``ray.init``'s order); True when this call
+    connected and should call ``ray.shutdown`` (which only disconnects from a running cluster)."""
     try:
         import ray
     except ImportError as err:
-        raise ImportError("executor 'ray' needs Ray: pip install 'molprop[ray]' "
+        raise ImportError("executor 'ray' needs Ray: pip install -e '.[ray]' in the repository "
                           "(or pip install 'ray[data]')") from err
     if ray.is_initialized():
         return ray, False
