@@ -21,6 +21,7 @@ from common import read_params, run_stage, save_model_context
 from molprop import tracking
 from molprop.errors import UserInputError
 from molprop.evaluation.metrics import score
+from molprop.features.graph_store import has_graphs
 from molprop.features.parallel import available_cores
 from molprop.models.calibration import ensemble_validation, flat_uncertainty_warning
 from molprop.models.partitions import partitions
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 OUT = Path("models/model")
 CHECKPOINTS = Path("checkpoints/train")
+GRAPHS = Path("data/graphs.parquet")
 RUN_SETTINGS = ("n_jobs", "device", "checkpoint_interval_s")  # how train runs, not what it trains
 CURVES = {"train_loss": "train/loss", "val_loss": "val/loss", "lr": "lr"}  # history key: dvclive name
 
@@ -50,11 +52,26 @@ def main() -> None:
         device = training_device(cfg["device"])
     except ValueError as error:  # a device torch here cannot reach, e.g. cuda:3 on a 1-GPU machine
         raise SystemExit(f"train: train.{error}") from None
+    check_settings(cfg, GRAPHS)  # before a run is opened (and left FAILED in MLflow)
     # The MLflow run and dvclive open first: the helper process that logs the run imports
     # MLflow (~2 s of CPU) while this process reads the data and the worker server imports
     # torch, rather than beside the first members (FreeSolv: the stage ~0.5-1 s faster).
     with tracking.mlflow_run("molprop", "train", params), tracking.open_dvclive("dvclive") as live:
         train_ensemble(task, cfg, device, live)
+
+
+def check_settings(cfg: dict, graphs: Path) -> None:
+    """UserInputError for train settings that cannot train, or not on the featurized data."""
+    if cfg["feature_scaling"] == "none" and "descriptors" in cfg["features"]:
+        raise UserInputError("train.feature_scaling none leaves the RDKit descriptors as they are (Ipc reaches 1e9, "
+                             "BertzCT 1e3): a network does not train on such inputs. Use quantile or standard, or "
+                             "take descriptors off train.features")
+    if cfg["model"] == "dmpnn" and cfg["n_layers"] < 1:  # range(n_layers - 1) hidden + the output layer
+        raise UserInputError("train.n_layers is 0: a dmpnn's head counts its output layer, so 1 is the least "
+                             "(the output layer alone; 0 trained the same network as 1)")
+    if cfg["model"] == "dmpnn" and graphs.is_file() and not has_graphs(graphs):
+        raise UserInputError(f"{graphs} holds no graphs: set featurize.graph: true and re-run featurize "
+                             "(or train.model: mlp)")
 
 
 def training_device(name: str) -> str:
@@ -77,13 +94,6 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                                     train_members)
     from molprop.nn.training_types import TrainConfig, hardly_trained_warning, mean_history
 
-    if cfg["feature_scaling"] == "none" and "descriptors" in cfg["features"]:
-        raise UserInputError("train.feature_scaling none leaves the RDKit descriptors as they are (Ipc reaches 1e9, "
-                             "BertzCT 1e3): a network does not train on such inputs. Use quantile or standard, or "
-                             "take descriptors off train.features")
-    if cfg["model"] == "dmpnn" and cfg["n_layers"] < 1:  # range(n_layers - 1) hidden + the output layer
-        raise UserInputError("train.n_layers is 0: a dmpnn's head counts its output layer, so 1 is the least "
-                             "(the output layer alone; 0 trained the same network as 1)")
     seed_everything(cfg["seed"])
     kind = cfg["model"]
     tables = read_training_tables(Path("data"), task, kind, cfg["features"])

@@ -269,15 +269,28 @@ def test_a_calibration_that_ignores_the_spread_is_warned_about():
     assert flat_uncertainty_warning({"all": members}, scale=None, floor=None) is None
 
 
-def test_unscaled_descriptors_for_the_network_are_refused(monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
-    from train import train_ensemble
+def test_settings_that_cannot_train_are_refused_before_a_run_is_opened(monkeypatch, tmp_path):
+    """check_settings runs before the MLflow run opens (a graph-less dmpnn had left a FAILED run
+    and printed MLflow's database set-up before its one-line message)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "stages"))
+    from train import check_settings
+
+    plain = {"feature_scaling": "quantile", "features": [], "model": "dmpnn", "n_layers": 2}
     with pytest.raises(UserInputError, match="train.feature_scaling none leaves the RDKit descriptors"):
-        train_ensemble("regression", {"feature_scaling": "none", "features": ["descriptors"]}, "cpu", None)
+        check_settings(plain | {"feature_scaling": "none", "features": ["descriptors"]}, tmp_path / "none.parquet")
     with pytest.raises(UserInputError, match="train.n_layers is 0: a dmpnn's head counts its output layer"):
-        train_ensemble("regression", {"feature_scaling": "quantile", "features": [], "model": "dmpnn",
-                                      "n_layers": 0}, "cpu", None)
+        check_settings(plain | {"n_layers": 0}, tmp_path / "none.parquet")
+    from molprop.features.graph_store import METADATA_KEY
+
+    graphs = tmp_path / "graphs.parquet"  # as featurize writes it with featurize.graph: false
+    pq.write_table(pa.table({"mol_id": pa.array([], pa.string())}).replace_schema_metadata(
+        {METADATA_KEY: json.dumps({"enabled": False})}), graphs)
+    with pytest.raises(UserInputError, match=r"holds no graphs: set featurize.graph: true .*\(or train.model: mlp\)"):
+        check_settings(plain, graphs)
+    check_settings(plain | {"model": "mlp"}, graphs)  # an MLP needs no graphs
 
 
 def test_what_the_train_stage_imports_to_coordinate_the_members_does_not_import_torch():
