@@ -126,6 +126,9 @@ def test_hypervalent_anions_keep_their_charge(smiles: str, expected: str) -> Non
     ("CP(C)(C)=S", "C[P+](C)(C)[S-]", "CP(C)(C)=S"),
     ("C[As](C)(C)=O", "C[As+](C)(C)[O-]", "C[As](C)(C)=O"),
     ("CP(C)(C)=C", "C[P+](C)(C)[CH2-]", "C=P(C)(C)C"),  # an ylide
+    ("CC(=O)N=P(C)(C)C", "CC(=O)[N-][P+](C)(C)C", "CC(=O)N=P(C)(C)C"),  # an iminophosphorane
+    ("CS(C)=C", "C[S+](C)[CH2-]", "C=S(C)C"),  # a sulfonium ylide
+    ("CS(C)=NS(=O)(=O)c1ccccc1", "C[S+](C)[N-]S(=O)(=O)c1ccccc1", "CS(C)=NS(=O)(=O)c1ccccc1"),  # a sulfilimine
     ("CS(C)(=O)=O", "C[S+](C)(=O)[O-]", "CS(C)(=O)=O"),  # dimethyl sulfone
     ("C[Se](C)(=O)=O", "C[Se+](C)(=O)[O-]", "C[Se](C)(=O)=O"),
     ("C[Se](C)=O", "C[Se+](C)[O-]", "C[Se+](C)[O-]"),  # as RDKit writes sulfoxides

@@ -177,7 +177,8 @@ def fit(
     if best.best_val_loss > DIVERGED_LOSS:  # blown up without reaching inf or NaN
         raise UserInputError(f"the training diverged: the best {'validation' if len(x_va) else 'training'} loss "
                              f"is {best.best_val_loss:.4g} (predicting the mean of the standardized targets scores "
-                             f"about 1); lower train.lr ({config.lr:g}) or train.grad_clip ({config.grad_clip:g})")
+                             f"about 1); lower train.lr ({config.lr:g}) or train.grad_clip ({config.grad_clip:g}). "
+                             "(Or the validation targets lie far outside the training ones: see metrics/split.json)")
     return best
 
 

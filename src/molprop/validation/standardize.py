@@ -45,7 +45,8 @@ _KEPT_CHARGE = Chem.MolFromSmarts("[#6+,#5-]")
 # written, -Se+(O-)- as sulfoxides, S(=O)(=O) as sulfones, N=N+=N- for azides and diazo).
 _RESONANCE_RULES = """\
 P, As oxide / sulfide / selenide to P=X\t[P+,As+;X4:1]-[O-,S-,Se-;X1:2]>>[*+0:1]=[*+0:2]
-P, As ylide to P=C\t[P+,As+;X4:1]-[C-:2]>>[*+0:1]=[*+0:2]
+P, As ylide, imide to P=C, P=N\t[P+,As+;X4:1]-[C-,N-;!X4:2]>>[*+0:1]=[*+0:2]
+S ylide, imide to S=C, S=N\t[S+;X3:1]-[C-,N-;!X4:2]>>[*+0:1]=[*+0:2]
 Sulfone, selenone to S(=O)(=O)\t[S+,Se+;X4:1](=[O:3])-[O-;X1:2]>>[*+0:1](=[*:3])=[*+0:2]
 Selenoxide to -Se+(O-)-\t[Se+0;X3:1]=[O+0;X1:2]>>[*+1:1]-[*-1:2]
 Azide, diazo to N=N+=N-\t[N-,C-:1]-[N+;X2:2]#[N;X1:3]>>[*+0:1]=[*+1:2]=[*-1:3]
