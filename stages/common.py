@@ -29,8 +29,9 @@ def read_params(*sections: str) -> dict[str, Any]:
     """The named top-level sections of params.yaml, read as DVC reads them (YAML 1.2, by
     ruamel.yaml): ``lr: 3e-4`` is the number 0.0003 that `dvc params diff` shows, where
     PyYAML (YAML 1.1) reads the text '3e-4'; ``yes`` and ``on`` are text, not booleans.
-    Sections that do not conform to molprop's params schema, and top-level keys that are no
-    section of it, raise a UserInputError with one line per problem (:mod:`molprop.params_check`)."""
+    Sections that do not conform to molprop's params schema, and top-level keys named like one
+    of its sections but none (``trian``), raise a UserInputError with one line per problem
+    (:mod:`molprop.params_check`)."""
     from molprop.errors import UserInputError
     from molprop.params_check import params_problems, unknown_sections
 
