@@ -127,6 +127,24 @@ def test_one_test_molecule_has_no_interval_and_no_bootstrap_p():
                              "baseline": np.array([2.0, 2.0])}, {"model": np.array([0.2, 0.1]),
                              "baseline": np.array([1.0, 1.0])}, BootstrapConfig(n_resamples=50))
     assert not np.isnan(two["model_ci"]["rmse"]["low"])  # two molecules: resamples vary
+    assert "n_resamples_defined" not in report["model_ci"]["rmse"]  # not "0 of them define it"
+    from molprop.evaluation.uncertainty import classification_report, regression_report
+
+    config = BootstrapConfig(n_resamples=50)
+    found = regression_report(np.array([0.5]), np.array([1.0]), 4, 1.0, 0.9, config)
+    assert found["coverage"] == 1.0 and all(np.isnan(found[f"{k}_ci"][end]) for end in ("low", "high")
+                                            for k in ("coverage", "miscalibration_area"))
+    found = classification_report(np.array([1]), np.array([[0.3, 0.7]]), 10, config)
+    assert np.isnan(found["expected_calibration_error_ci"]["low"])
+
+
+def test_spread_error_spearman_takes_the_rounding_rule_too():
+    from molprop.evaluation.uncertainty import regression_report
+
+    sigma = 3 * (1 + np.arange(20) * 1e-15)  # one uncertainty, up to rounding
+    error = np.random.default_rng(0).random(20)
+    found = regression_report(error, sigma, 4, 1.0, 0.9, BootstrapConfig(n_resamples=50))
+    assert np.isnan(found["spread_error_spearman"]) and np.isnan(found["spread_error_spearman_ci"]["high"])
 
 
 def test_resample_counts_are_seeded_and_sum_to_n():

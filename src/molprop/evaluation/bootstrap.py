@@ -56,13 +56,16 @@ def bootstrap(
 ) -> dict[str, np.ndarray]:
     """Each statistic's value on every resample: ``statistic(counts)`` maps (b, n) counts to
     named (b,) arrays; returns those arrays joined to length ``config.n_resamples``.
-    ``seed`` overrides ``config.seed`` (e.g. ``[config.seed, group]`` for one group's own draws)."""
+    ``seed`` overrides ``config.seed`` (e.g. ``[config.seed, group]`` for one group's own draws).
+    With fewer than 2 molecules every value is NaN: each resample repeats the one molecule, so
+    there is no spread to read an interval or a p-value from."""
     parts: dict[str, list[np.ndarray]] = {}
     chosen = config.seed if seed is None else seed
     for counts in resample_counts(n, config.n_resamples, chosen):
         for key, values in statistic(counts).items():
             parts.setdefault(key, []).append(np.asarray(values, dtype=float))
-    return {key: np.concatenate(values) for key, values in parts.items()}
+    joined = {key: np.concatenate(values) for key, values in parts.items()}
+    return {key: np.full(values.shape, np.nan) for key, values in joined.items()} if n < 2 else joined
 
 
 def interval(values: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -25,10 +25,10 @@ def _defined(values: np.ndarray) -> tuple[int, bool]:
 
 def _ci(values: np.ndarray, confidence: float) -> dict[str, float]:
     """Percentile interval (NaN under MIN_DEFINED_SHARE defined resamples), with their
-    number where some resamples leave the metric undefined."""
+    number where some, not all, resamples leave the metric undefined (none: no resampling)."""
     n, enough = _defined(values)
     low, high = interval(values, confidence) if enough else (float("nan"), float("nan"))
-    return {"low": low, "high": high} | ({"n_resamples_defined": n} if n < len(values) else {})
+    return {"low": low, "high": high} | ({"n_resamples_defined": n} if 0 < n < len(values) else {})
 
 
 def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.ndarray],
@@ -59,8 +59,6 @@ def performance_report(task: str, y: np.ndarray, predictions: Mapping[str, np.nd
         return out
 
     samples = bootstrap(statistic, len(y), config)
-    if len(y) < 2:  # every resample repeats the one molecule: no spread to read an interval or a p from
-        samples = {key: np.full(np.shape(values), np.nan) for key, values in samples.items()}
     report: dict = {}
     for name, pred in predictions.items():
         report[name] = score(task, y, pred)

@@ -66,7 +66,11 @@ def average_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def spearman(a: np.ndarray, b: np.ndarray, weights: np.ndarray,
              a_ranks: np.ndarray | None = None) -> np.ndarray:
     """Weighted Spearman correlation (Pearson correlation of the average ranks; NaN where one
-    side is constant). ``a_ranks``: ``average_ranks(a, weights)`` if already computed."""
+    side is constant, and everywhere when one side is constant up to rounding, as
+    :func:`metrics.spearman` has it). ``a_ranks``: ``average_ranks(a, weights)`` if already computed."""
+    if np.size(a) and (constant_up_to_rounding(np.asarray(a, dtype=float))
+                       or constant_up_to_rounding(np.asarray(b, dtype=float))):
+        return np.full(len(weights), np.nan)
     centre = (weights.sum(axis=1, keepdims=True) + 1.0) / 2.0  # weighted mean of any ranks
     da = (average_ranks(a, weights) if a_ranks is None else a_ranks) - centre
     db = average_ranks(b, weights) - centre
@@ -99,9 +103,7 @@ def regression(y: np.ndarray, pred: np.ndarray, weights: np.ndarray,
         "rmse": np.sqrt(_divide(squared, total)),
         "mae": _divide(weights @ np.abs(error), total),
         "r2": np.where(total < 2, np.nan, r2),
-        # constant up to rounding on either side: no ranks to correlate (metrics.spearman's rule)
-        "spearman": (np.full(len(weights), np.nan) if y.size and (constant_up_to_rounding(y)
-                     or constant_up_to_rounding(pred)) else spearman(y, pred, weights, y_ranks)),
+        "spearman": spearman(y, pred, weights, y_ranks),
     }
 
 
