@@ -159,8 +159,11 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
         key = run_key(code_digest(), device.type, kind, asdict(config), asdict(options), scaling, x_train, x_val,
                       y_train, y_val, graphs_digest(train_graphs), graphs_digest(val_graphs))
         checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, checkpoint_interval_s)
-    result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
-                 (network_inputs(kind, x_val, val_graphs), y_val), options, device, on_epoch, checkpoint)
+    try:
+        result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
+                     (network_inputs(kind, x_val, val_graphs), y_val), options, device, on_epoch, checkpoint)
+    except UserInputError as error:  # e.g. diverged: which member (and fold) it was
+        raise UserInputError(f"{member.name}: {error}") from None
     if checkpoint is not None and checkpoint.resumed_epoch:
         print(f"{member.name}: resumed from its checkpoint after epoch {checkpoint.resumed_epoch}", flush=True)
     save_member(out / member.name, kind, config, result.state_dict, prep, target_scale)
