@@ -54,7 +54,8 @@ def test_a_network_blown_up_to_a_finite_loss_is_not_saved_as_trained(lr, val):
     x, y = _regression()
     config = TrainConfig(lr=lr, max_epochs=5, patience=5, batch_size=16, warmup_epochs=1, start_from_epoch=0)
     with pytest.raises(UserInputError, match=r"the training diverged: the kept weights \(epoch \d\) have a training "
-                                             r"loss of [0-9.e+]+, where predicting the mean .* lower train.lr"):
+                                             r"loss of [0-9.e+]+, where predicting the training targets' mean "
+                                             r"scores [0-9.]+; lower train.lr"):
         fit(MLP(MLPConfig(5, 1, 32, 2, 0.0)), "regression", (x[:90], y[:90]),
             (x[90:], y[90:]) if val else (x[:0], y[:0]), config, CPU)
 
@@ -262,3 +263,11 @@ def test_batch_norm_never_gets_a_batch_of_one_molecule():
     assert len(result.history) == 2
     with pytest.raises(UserInputError, match="train.batch_norm .* train.batch_size >= 2"):
         fit(Normed(), "regression", (x[:51], y[:51]), (x[51:], y[51:]), replace(config, batch_size=1), CPU)
+
+
+def test_the_constant_prediction_loss_is_the_variance_or_the_class_entropy():
+    from molprop.nn.training import constant_prediction_loss
+
+    assert constant_prediction_loss(np.array([1.0, 3.0]), "regression") == pytest.approx(1.0)
+    assert constant_prediction_loss(np.array([0, 1, 0, 1]), "classification") == pytest.approx(np.log(2))
+    assert constant_prediction_loss(np.array([2, 2, 2]), "classification") == 0.0

@@ -94,12 +94,22 @@ def batch_bounds(n: int, batch_size: int, no_single: bool = False) -> list[tuple
     return bounds
 
 
-# A training loss no network that learnt anything comes near: a constant prediction of the
-# mean scores ~1 on the standardized training targets (MSE), ~0.69 on two balanced classes
-# (cross-entropy). The validation loss is no judge: one validation molecule far outside the
-# training targets (a value in raw, heavy-tailed units) can put even the mean's loss in the
-# thousands.
-DIVERGED_LOSS = 1e3
+# Diverged: a training loss this many times that of a constant prediction of the training
+# targets' mean (their variance, ~1 when standardized) or class shares (their entropy, 0.69 for
+# two balanced classes), which no network that learnt anything comes near. The validation
+# loss is no judge: one validation molecule far outside the training targets (a value in raw,
+# heavy-tailed units) can put even the mean's validation loss in the thousands.
+DIVERGED_FACTOR = 1e3
+
+
+def constant_prediction_loss(y: np.ndarray, task: str) -> float:
+    """The loss of predicting the mean of ``y`` (regression: their variance) or its class shares
+    (classification: their entropy) for every molecule."""
+    y = np.asarray(y)
+    if task == "classification":
+        shares = np.unique(y, return_counts=True)[1] / max(len(y), 1)
+        return float(-(shares * np.log(shares)).sum())
+    return float(np.var(y.astype(np.float64))) if len(y) else 0.0
 
 
 def fit(
@@ -178,11 +188,12 @@ def fit(
         if on_epoch is not None:
             on_epoch(record)
     kept = next(r for r in best.history if r["epoch"] == best.best_epoch)
-    if kept["train_loss"] > DIVERGED_LOSS:  # blown up without reaching inf or NaN
+    constant = constant_prediction_loss(train[1], task)
+    if kept["train_loss"] > DIVERGED_FACTOR * max(constant, 1.0):  # blown up without reaching inf or NaN
         raise UserInputError(f"the training diverged: the kept weights (epoch {best.best_epoch}) have a training "
-                             f"loss of {kept['train_loss']:.4g}, where predicting the mean of the standardized "
-                             f"training targets scores about 1; lower train.lr ({config.lr:g}) or train.grad_clip "
-                             f"({config.grad_clip:g})")
+                             f"loss of {kept['train_loss']:.4g}, where predicting the training targets' "
+                             f"{'class shares' if task == 'classification' else 'mean'} scores {constant:.3g}; "
+                             f"lower train.lr ({config.lr:g}) or train.grad_clip ({config.grad_clip:g})")
     return best
 
 
