@@ -345,10 +345,15 @@ def test_a_clone_without_pulled_outputs_is_told_to_pull_not_to_rerun(tmp_path):
     assert workspace_status(clone) == WorkspaceStatus([], ["fit", "score"])
     text = build_report(clone, clone / "reports/report.md", ReportConfig())
     assert "are not in this workspace" in text and "run `dvc pull`" in text and "not up to date" not in text
-    (clone / "params.yaml").write_text("train:\n  lr: 0.2\n")  # and a change besides: that comes first
+    (clone / "params.yaml").write_text("train:\n  lr: 0.2\n")  # and a change besides: both are said
     assert workspace_status(clone) == WorkspaceStatus(["fit"], ["score"])
-    assert "**Warning: the pipeline is not up to date** (`dvc status`: fit changed)" in build_report(
-        clone, clone / "reports/report.md", ReportConfig())
+    text = build_report(clone, clone / "reports/report.md", ReportConfig())
+    assert "**Warning: the pipeline is not up to date** (`dvc status`: fit changed)" in text
+    assert "The outputs of score are not in this workspace" in text
+    _git(clone, "checkout", "-q", "--", "params.yaml")
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=clone, check=True, env=env)
+    (clone / "out.txt").unlink()  # one output deleted: only its stage is named, not the one after it
+    assert workspace_status(clone) == WorkspaceStatus([], ["fit"])
 
 
 def test_the_metrics_diff_keeps_the_digits_of_small_values(repo):
@@ -384,3 +389,20 @@ def test_the_report_says_which_direction_is_better_and_which_model_errs_less(rep
     evaluate["model_vs_baseline"]["mean_error_difference_p_value"] = 0.3
     (repo / "metrics/evaluate.json").write_text(json.dumps(evaluate))
     assert "but not significantly (p >= 0.05)" in build_report(repo, repo / "report.md", ReportConfig())
+    evaluate["model_vs_baseline"] = {"difference": {"rmse": {"value": -0.4}}}  # an older or hand-made file
+    (repo / "metrics/evaluate.json").write_text(json.dumps(evaluate))
+    assert "Model vs baseline" not in build_report(repo, repo / "report.md", ReportConfig())
+
+
+def test_a_damaged_metrics_file_is_named_not_a_traceback(repo):
+    """Bug fixed: a merge conflict left in a metrics JSON (they are kept in git) crashed the
+    report with a JSONDecodeError."""
+    (repo / "metrics/evaluate.json").write_text('<<<<<<< HEAD\n{"a": 1}\n=======\n{"a": 2}\n>>>>>>> exp\n')
+    text = build_report(repo, repo / "report.md", ReportConfig())
+    assert "Not shown: `evaluate.json` is not valid JSON (" in text and "a merge conflict left in it?" in text
+
+
+def test_a_yaml_primary_metrics_file_gets_its_notes_too(repo):
+    (repo / "metrics/custom.yaml").write_text("model: {rmse: 1.5, r2: 0.8}\n")
+    text = build_report(repo, repo / "report.md", ReportConfig(primary_metrics="metrics/custom.yaml"))
+    assert "| model | 1.5 | 0.8 |" in text and "Lower is better for rmse. Higher is better for r2." in text

@@ -4,7 +4,6 @@ branch, the plots of dvc.yaml, and the interpretation highlights."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from molprop.report.diff import (Diff, changed_files, dvc_diff, head_commit, res
                                  workspace_status)
 from molprop.report.figures import POINTS, plot_specs, render, render_class_confusion
 from molprop.report.markdown import cell, has_intervals, image, metrics_tables, table
-from molprop.report.metrics import load_metrics
+from molprop.report.metrics import UnreadableMetrics, collect, load_metrics, read_metrics_file
 
 
 FOLD_ROWS = 25  # longer diff tables are folded (<details>) so the comment stays readable
@@ -104,9 +103,18 @@ def _reading_notes(primary: dict, names: set[str]) -> list[str]:
     notes = [" ".join(f"{word} is better for {', '.join(found)}." for word, found in (("Lower", lower),
                                                                                    ("Higher", higher)) if found)]
     comparison = primary.get("model_vs_baseline") if isinstance(primary, dict) else None
-    if isinstance(comparison, dict) and comparison:
+    if isinstance(comparison, dict) and comparison.get("mean_error_difference") is not None:
         notes.append(f"**Model vs baseline** (evaluate's paired tests): {comparison_sentence(comparison)}.")
     return [line for note in notes if note for line in (note, "")]
+
+
+def _class_labels(split: Path) -> dict[str, str] | None:
+    """metrics/split.json's class labels (None: regression, or no readable file)."""
+    try:
+        content = read_metrics_file(split) if split.is_file() else None
+    except UnreadableMetrics:
+        return None  # the metrics section says so
+    return content.get("class_labels") if isinstance(content, dict) else None
 
 
 def _declared_metrics(dvc_yaml: dict) -> list[str]:
@@ -141,11 +149,11 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     status = workspace_status(root)
     if status is None:
         lines += ["`dvc status` could not tell whether the pipeline is up to date with this workspace.", ""]
-    elif status.changed:  # the outputs below predate the params or code they are shown beside
+    if status is not None and status.changed:  # the outputs below predate the params or code beside them
         lines += [f"**Warning: the pipeline is not up to date** (`dvc status`: {', '.join(status.changed)} "
                   "changed). The metrics, plots and figures below are those of the last `dvc repro`, not of "
                   "this workspace's params and code: run `dvc repro` first.", ""]
-    elif status.absent:  # e.g. a fresh clone: the metrics are in git, the data and figures on a remote
+    if status is not None and status.absent:  # e.g. a fresh clone: metrics in git, data and figures on a remote
         lines += [f"The outputs of {', '.join(status.absent)} are not in this workspace (`dvc status`: not in "
                   "cache or deleted; the metrics files, kept in git, are this commit's): run `dvc pull` to fetch "
                   "them from the DVC remote (or `dvc repro` to make them) for the plots and figures.", ""]
@@ -153,12 +161,17 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     primary = root / config.primary_metrics
     lines += ["## Test-set metrics", ""]
     if primary.is_file():
-        found = load_metrics(primary)
-        lines += [metrics_tables(found), ""]
-        if has_intervals(found):
-            lines += ["Brackets: the confidence interval given in "
-                      f"`{config.primary_metrics}`.", ""]
-        lines += _reading_notes(json.loads(primary.read_text()), {m.path[-1] for m in found})
+        try:
+            content = read_metrics_file(primary)
+        except UnreadableMetrics as error:
+            lines += [f"Not shown: {error}.", ""]
+        else:
+            found = collect(content)
+            lines += [metrics_tables(found), ""]
+            if has_intervals(found):
+                lines += ["Brackets: the confidence interval given in "
+                          f"`{config.primary_metrics}`.", ""]
+            lines += _reading_notes(content, {m.path[-1] for m in found})
     elif (declared := _declared_metrics(dvc_yaml)) and config.primary_metrics not in declared:
         raise UserInputError(f"report.primary_metrics is {config.primary_metrics!r}, which no stage of dvc.yaml "
                              f"writes; its metrics files: {declared}")
@@ -169,8 +182,7 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     lines += [_diff_section("metrics", base, root, config.base[0]), "",
               _diff_section("params", base, root, config.base[0]), ""]
 
-    split = root / "metrics/split.json"
-    labels = json.loads(split.read_text()).get("class_labels") if split.is_file() else None
+    labels = _class_labels(root / "metrics/split.json")
     lines += ["## Plots", ""]
     for spec in plot_specs(dvc_yaml):
         target = figures / f"{Path(spec.id).stem if '/' in spec.id else spec.id}.png"
@@ -201,7 +213,10 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     lines += ["<details><summary>All metrics files</summary>", ""]
     for name in metrics_files(dvc_yaml):
         if (root / name).is_file():
-            lines += [f"#### `{name}`", "", metrics_tables(load_metrics(root / name)), ""]
+            try:
+                lines += [f"#### `{name}`", "", metrics_tables(load_metrics(root / name)), ""]
+            except UnreadableMetrics as error:
+                lines += [f"Not shown: {error}.", ""]
     lines += ["</details>", ""]
     text = "\n".join(lines)
     out.write_text(text)

@@ -107,8 +107,8 @@ def dvc_diff(kind: str, base: str, cwd: str | Path = ".", dvc: Sequence[str] | N
 @dataclass(frozen=True)
 class WorkspaceStatus:
     """What ``dvc status`` finds: stages out of date with the workspace's params, code or data
-    (``changed``), and stages whose only difference is that their outputs are not in the
-    workspace (``absent``: a fresh clone before ``dvc pull``)."""
+    (``changed``), and stages whose outputs are not in the workspace, nothing else having
+    changed (``absent``: a fresh clone before ``dvc pull``)."""
 
     changed: list[str]
     absent: list[str]
@@ -147,7 +147,9 @@ def workspace_status(cwd: str | Path = ".", dvc: Sequence[str] | None = None) ->
         return None
     if not isinstance(status, dict):
         return None
-    absent = set().union(*(_absent_outputs(e) for e in status.values() if isinstance(e, list)))
-    names = {name: name.rpartition(":")[2] for name in status}
-    missing = sorted(names[n] for n, e in status.items() if isinstance(e, list) and _only_absent(e, absent))
-    return WorkspaceStatus(sorted(set(names.values()) - set(missing)), missing)
+    entries = {name.rpartition(":")[2]: e if isinstance(e, list) else [e] for name, e in status.items()}
+    absent = set().union(*(_absent_outputs(e) for e in entries.values()))
+    # a stage whose only news is an upstream output missing is neither: it is as it was
+    unchanged = {name for name, e in entries.items() if _only_absent(e, absent)}
+    return WorkspaceStatus(sorted(set(entries) - unchanged),
+                           sorted(name for name in unchanged if _absent_outputs(entries[name])))

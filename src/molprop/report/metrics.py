@@ -130,15 +130,27 @@ def collect(data: Any) -> list[Metric]:
     return out
 
 
-def load_metrics(path: str | Path) -> list[Metric]:
-    """The metrics of a JSON (or YAML) metrics file."""
+class UnreadableMetrics(ValueError):
+    """A metrics file that is not valid JSON / YAML (e.g. a merge conflict left in it)."""
+
+
+def read_metrics_file(path: str | Path) -> Any:
+    """The parsed content of a JSON (or YAML) metrics file; UnreadableMetrics naming the file."""
+    import yaml
+
     path = Path(path)
     text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
+    try:
+        return yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise UnreadableMetrics(f"`{path.name}` is not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'} "
+                                f"({str(error).splitlines()[0]}; a merge conflict left in it?): fix it, or "
+                                "re-run the stage that writes it") from error
 
-        return collect(yaml.safe_load(text))
-    return collect(json.loads(text))
+
+def load_metrics(path: str | Path) -> list[Metric]:
+    """The metrics of a JSON (or YAML) metrics file."""
+    return collect(read_metrics_file(path))
 
 
 def format_value(value: Any, low: float | None = None, high: float | None = None) -> str:
