@@ -87,9 +87,12 @@ def test_problems_name_the_key_and_what_to_write():
 
 def test_sections_it_does_not_know_are_left_to_their_owners():
     assert params_problems({"my_own_stage": {"anything": [1, "a"]}}, require_keys=False) == []
-    assert unknown_sections({"my_own_stage": {}, "data": {}, "splits": {}, "Train": {}, "evaluation": {}}) == [
+    mine = ["my_own_stage", "training", "validation", "evaluation", "reports", "train2", "featurize_extra", "datas"]
+    assert unknown_sections(dict.fromkeys(mine + ["data"], {})) == []  # sections of the user's own stages
+    assert unknown_sections(dict.fromkeys(["trian", "Train", "TRAIN", "featurise", "evalute", "dat", "splt"], {})) == [
         f"{name}: not a section molprop reads (did you mean {section}?); rename it, or delete it"
-        for name, section in (("splits", "split"), ("Train", "train"), ("evaluation", "evaluate"))]
+        for name, section in (("trian", "train"), ("Train", "train"), ("TRAIN", "train"), ("featurise", "featurize"),
+                              ("evalute", "evaluate"), ("dat", "data"), ("splt", "split"))]
 
 
 @pytest.mark.parametrize("section", ["validate", "featurize", "baseline", "train"])

@@ -33,15 +33,33 @@ def params_problems(params: Mapping[str, Any], require_keys: bool = True) -> lis
 
 
 def unknown_sections(params: Mapping[str, Any]) -> list[str]:
-    """One line per top-level key of params.yaml whose name is close to a section of molprop's
-    but is none (a misspelt ``trian:``, or ``dvc exp run -S +trian.lr=...``: no stage would read
-    it). Other names are left alone: the sections of a user's own stages."""
-    import difflib
-
+    """One line per top-level key of params.yaml that is a misspelling of a section of molprop's
+    (``trian:``, ``Train:``, or ``dvc exp run -S +trian.lr=...``: no stage would read it). Other
+    names are left alone, as sections of a user's own stages: a name holding a section's
+    (``train2``, ``featurize_extra``) or a word of its own (``training``, ``validation``)."""
     known = list(_validator().schema["properties"])
-    return [f"{key}: not a section molprop reads (did you mean {close[0]}?); rename it, or delete it"
-            for key in params if key not in known
-            for close in [difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)] if close]
+    problems = []
+    for key in map(str, params):
+        lower = key.lower()
+        if key in known or any(section in lower for section in known if section != lower):
+            continue
+        meant = [s for s in known if s == lower or _edit_distance(lower, s) <= (1 if len(s) <= 4 else 2)]
+        if meant:
+            problems.append(f"{key}: not a section molprop reads (did you mean {meant[0]}?); rename it, or delete it")
+    return problems
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Letters inserted, deleted, replaced or swapped with a neighbour to turn ``a`` into ``b``."""
+    rows = [list(range(len(b) + 1))]
+    for i, x in enumerate(a, 1):
+        row = [i]
+        for j, y in enumerate(b, 1):
+            row.append(min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (x != y)))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 @functools.lru_cache(maxsize=1)
