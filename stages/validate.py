@@ -22,7 +22,7 @@ from molprop.data.io import as_text, read_source, require_columns, short_rows_wa
 from molprop.errors import UserInputError
 from molprop.schema import LABEL, ROW, TARGET
 from molprop.serialization import write_json
-from molprop.validation.config import config_from_params
+from molprop.validation.config import config_from_params, target_range_note
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import loose_tolerance, tight_tolerance
 from molprop.validation.targets import (class_like_target, decimal_mark_mistake, far_targets, negated_positive,
@@ -90,6 +90,7 @@ def main() -> int:
     else:
         target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes),
                            rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist())]
+    target_warnings.append(target_range_note(params["validate"], data["task"], target_col))
     for warning in [*outcome.warnings, *filter(None, [short_rows_warning(table), *target_warnings])]:
         print(f"validate: warning: {warning}")
     print(f"validate: {_counts(metrics)}, {metrics['n_standardized_changed']} changed by standardization")

@@ -311,7 +311,7 @@ def test_typed_numbers_ignore_the_decimal_mark_of_text_and_sd_properties_stay_te
 
 
 @pytest.mark.parametrize(("name", "content", "named"), [
-    ("data.csv", b"\x1f\x8b\x08\x00rest", "gzip-compressed: name it with .gz at the end"),
+    ("data.csv", b"\x1f\x8b\x08\x00rest", "gzip-compressed: name it with .gz at the end (data.csv.gz)"),
     ("data.csv", b"PAR1\x15\x04\n\n\x8c\x01rest", "a Parquet file: name it .parquet"),
     ("data.tsv", b"PK\x03\x04\n\xa0rest", "a ZIP archive (an Excel .xlsx workbook is one)"),
     ("data.csv", b"\xd0\xcf\x11\xe0\xa1\xb1", "an Excel .xls workbook"),
@@ -343,11 +343,13 @@ def test_parquet_columns_named_twice_are_refused_as_in_a_text_header(tmp_path):
         read_source(path)
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".txt"])
-def test_a_space_separated_header_is_named_as_such(tmp_path, suffix):
+@pytest.mark.parametrize(("suffix", "header"), [(".csv", "smiles expt"), (".tsv", "smiles expt"),
+                                               (".txt", "smiles expt"), (".csv", "SMILES expt")])
+def test_a_space_separated_header_is_named_as_such(tmp_path, suffix, header):
     """Bug fixed: 'smiles expt' read as one column gave 'Did you mean 'smiles expt'?'."""
-    table = read_source(_write(tmp_path / f"in{suffix}", "smiles expt\nCCO -5\nCCCO -4\n"))
-    with pytest.raises(InputFileError, match=r"The header 'smiles expt' was read as one column: are its fields "
+    table = read_source(_write(tmp_path / f"in{suffix}", f"{header}\nCCO -5\nCCCO -4\n"))
+    with pytest.raises(InputFileError, match=rf"no column 'smiles' \(data.smiles_column in params.yaml\). The header "
+                                             rf"'{header}' was read as one column: are its fields "
                                              r"separated by spaces\? Name such a file \.smi"):
         require_columns(table, {"data.smiles_column": "smiles", "data.target_column": "expt"}, tmp_path / f"in{suffix}")
 
@@ -357,6 +359,9 @@ def test_comment_lines_above_the_header_are_named_whichever_check_finds_them(tmp
     for text in ("# data from the lab\n# units kcal/mol\nsmiles,expt\nCCO,-5\n", "My data set\nsmiles,expt\nCCO,-5\n"):
         with pytest.raises(InputFileError, match=r"delete any line above it \(a comment, a title\)"):
             read_source(_write(tmp_path / "in.csv", text))
+    path = _write(tmp_path / "in.csv", "# FreeSolv subset, kcal/mol\n# exported 2026\nsmiles,expt\nCCO,-5\n")
+    with pytest.raises(InputFileError, match=r"no column 'smiles' .* delete any line above it"):  # read without error
+        require_columns(read_source(path), {"data.smiles_column": "smiles", "data.target_column": "expt"}, path)
 
 
 def test_a_smi_header_behind_a_hash_is_explained(tmp_path):
@@ -365,11 +370,15 @@ def test_a_smi_header_behind_a_hash_is_explained(tmp_path):
         require_columns(read_source(path), {"data.smiles_column": "smiles", "data.target_column": "expt"}, path)
 
 
-def test_a_target_range_key_in_another_letter_case_is_refused_not_ignored():
-    """Bug fixed: target_range {Expt: [-1, 0]} for the column expt checked nothing, silently."""
-    with pytest.raises(UserInputError, match=r"validate.target_range names 'Expt', the target column is 'expt'"):
-        config_from_params({"target_range": {"Expt": [-1, 0]}}, "regression", "expt")
-    config, _ = config_from_params({"target_range": {"Expt": [-1, 0], "expt": [-2, 1]}}, "regression", "expt")
-    assert (config.target.min_value, config.target.max_value) == (-2, 1)
-    config, _ = config_from_params({"target_range": {"Expt": [-1, 0]}}, "classification", "expt")
-    assert config.target.min_value is None
+def test_a_target_range_key_in_another_letter_case_is_warned_about_not_ignored():
+    """Bug fixed: target_range {Expt: [-1, 0]} for the column expt checked nothing, silently
+    (refusing it, as first fixed, would have put Huuskonen's SOL range on a user's sol in mg/mL)."""
+    from molprop.validation.config import target_range_note
+
+    note = target_range_note({"target_range": {"Expt": [-1, 0]}}, "regression", "expt")
+    assert note.startswith("validate.target_range has an entry 'Expt' but none for the target column 'expt'")
+    assert target_range_note({"target_range": {"Expt": [-1, 0], "expt": [-2, 1]}}, "regression", "expt") is None
+    assert target_range_note({"target_range": {"Expt": [-1, 0]}}, "classification", "expt") is None
+    assert target_range_note({"target_range": {"SOL": [-15, 5]}}, "regression", "y") is None
+    config, _ = config_from_params({"target_range": {"Expt": [-1, 0]}}, "regression", "expt")
+    assert config.target.min_value is None  # not checked: warned about

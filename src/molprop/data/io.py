@@ -57,7 +57,7 @@ def _line_breaks(data: bytes) -> int:
 
 # What a file that is no text is, by its first bytes, and what to do with it
 _BINARY_FORMATS = (
-    (b"\x1f\x8b", "gzip-compressed: name it with .gz at the end (data.csv.gz)"),
+    (b"\x1f\x8b", "gzip-compressed: name it with .gz at the end"),
     (b"PAR1", "a Parquet file: name it .parquet"),
     (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one): save the sheet as 'CSV UTF-8', or unzip it"),
     (b"\xd0\xcf\x11\xe0", "an Excel .xls workbook (or another Office file): save the sheet as 'CSV UTF-8'"),
@@ -80,7 +80,8 @@ def _binary_format(path: Path) -> str | None:
 def _not_utf8(path: Path, line: int, byte: int, offset: int) -> str:
     what = _binary_format(path)
     if what:
-        return f"{path}: not a text table but {what}."
+        example = f" ({path.name}.gz)" if what.startswith("gzip") else ""
+        return f"{path}: not a text table but {what}{example}."
     return (f"{path}: line {line} is not valid UTF-8 (byte 0x{byte:02x} at offset {offset}). Save the "
             "file as UTF-8 (e.g. in Excel: 'CSV UTF-8'), or fix that line.")
 
@@ -490,7 +491,8 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
                     "'smiles' (a SMILES property is not used): set data.smiles_column: smiles.")
         elif read_as_one_column(present) and file_suffix(source)[0] in TEXT_SEPARATORS:
             hint = " The header was read as one column:" + one_column_hint(source)
-        elif len(present) == 1 and name in present[0].split() and file_suffix(source)[0] in TEXT_SEPARATORS:
+        elif (len(present) == 1 and name.lower() in present[0].lower().split()
+              and file_suffix(source)[0] in TEXT_SEPARATORS):
             hint = (f" The header {present[0][:60]!r} was read as one column: are its fields separated by "
                     "spaces? Name such a file .smi (whitespace-separated), or separate the fields with commas "
                     "(.csv) or tabs (.tsv).")
@@ -499,6 +501,8 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str], source: str | 
                     f"line such as '{columns.get('data.smiles_column', 'smiles')} "
                     f"{columns.get('data.target_column', 'y')}', without a leading '#' (a line starting "
                     "with '#' is a comment).")
+        if present and present[0].lstrip().startswith("#") and not hint:  # a comment above the header
+            hint = _above_header_hint(present)
         problems.append(f"no column '{name}' ({key} in params.yaml)." + ("" if hint in "".join(problems) else hint))
     if problems:  # every misnamed column at once, not one per run
         raise InputFileError(f"{source}: {' Also '.join(problems)} Columns in the file: {present}.")

@@ -96,6 +96,18 @@ def _build(cls: type, values: dict[str, Any] | None, where: str, **extra: Any) -
     return cls(**values, **extra)
 
 
+def target_range_note(section: dict[str, Any], task: str, target_column: str) -> str | None:
+    """A warning when ``validate.target_range`` has no entry for the target column but one whose
+    name differs only in letter case (an entry meant for it, or another dataset's: SOL and sol)."""
+    ranges = section.get("target_range") or {}
+    other = [key for key in ranges if str(key).strip().lower() == target_column.strip().lower()]
+    if task != "regression" or target_column in ranges or not other:
+        return None
+    return (f"validate.target_range has an entry {other[0]!r} but none for the target column {target_column!r} "
+            "(names are case-sensitive), so no range was checked; if that entry is meant for this column, "
+            f"rename it to {target_column!r} (if it belongs to another dataset, in other units, leave it)")
+
+
 def config_from_params(
     section: dict[str, Any], task: str, target_column: str, decimal: str = ".",
     positive_class: str | None = None,
@@ -115,13 +127,7 @@ def config_from_params(
         raise UserInputError(f"params validate: unknown key(s) {unknown}; known: {sorted(known)}")
     standardize = _build(StandardizeConfig, section.get("standardize"), "validate.standardize",
                          identity_key=section.get("identity_key", "smiles"))
-    ranges = section.get("target_range") or {}
-    bounds = ranges.get(target_column)
-    other_case = [key for key in ranges if str(key).strip().lower() == target_column.strip().lower()]
-    if bounds is None and other_case and task == "regression":  # else no range check, without a word
-        raise UserInputError(f"validate.target_range names {other_case[0]!r}, the target column is "
-                             f"{target_column!r} (data.target_column): column names are case-sensitive; "
-                             f"rename the key to {target_column!r}")
+    bounds = (section.get("target_range") or {}).get(target_column)
     low, high = (None, None) if bounds is None or task == "classification" else bounds
     if low is not None and high is not None and low > high:
         raise UserInputError(f"validate.target_range.{target_column} is [{low}, {high}]: the minimum is "
