@@ -136,12 +136,36 @@ def test_hypervalent_anions_keep_their_charge(smiles: str, expected: str) -> Non
     ("[N-]=[N+]=Nc1ccccc1", "N#[N+][N-]c1ccccc1", "[N-]=[N+]=Nc1ccccc1"),
     ("CC(=O)C(C)=[N+]=[N-]", "CC(=O)[C-](C)[N+]#N", "CC(=O)C(C)=[N+]=[N-]"),  # a diazo ketone
     ("CP(C)(C)=O.Cl", "C[P+](C)(C)[O-].[Na+].[Cl-]", "CP(C)(C)=O"),  # salts stripped
+    ("CCN(CC)CCN=S(=O)(c1ccccc1)c1ccccc1", "CCN(CC)CCN=[S+]([O-])(c1ccccc1)c1ccccc1",  # suloxifen, a sulfoximine
+     "CCN(CC)CCN=S(=O)(c1ccccc1)c1ccccc1"),
+    ("CS(C)(=O)=N", "C[S+2](C)([NH-])[O-]", "CS(C)(=N)=O"),
+    ("CS(C)(=O)=C", "C=[S+](C)(C)[O-]", "C=S(C)(C)=O"),  # a sulfoxonium ylide
+    ("C[Se](C)(=O)=O", "C[Se+2](C)([O-])[O-]", "C[Se](C)(=O)=O"),
+    ("ClP1(Cl)=NP(Cl)(Cl)=NP(Cl)(Cl)=N1", "Cl[P+]1(Cl)[N-][P+](Cl)(Cl)[N-][P+](Cl)(Cl)[N-]1",  # a phosphazene ring
+     "ClP1(Cl)=NP(Cl)(Cl)=NP(Cl)(Cl)=N1"),
 ])
 def test_two_drawings_of_one_compound_are_one_molecule(one: str, other: str, expected: str) -> None:
     """Bug fixed: RDKit's default normalizations leave these resonance forms apart, so the two
     drawings of one compound (one InChI) were two molecules with contradicting targets, and a
     scaffold split could put one in train and the other in test."""
     assert parent(one) == parent(other) == expected
+
+
+@pytest.mark.parametrize(("smiles", "expected"), [("O=[Se](O)O", "O=[Se](O)O"), ("C[Se](=O)O", "C[Se](=O)O"),
+                                                 ("C[Se](=O)OC", "CO[Se](C)=O")])
+def test_seleninic_acids_and_esters_are_written_as_before(smiles: str, expected: str) -> None:
+    """The selenoxide rule leaves a Se=O beside an O alone, as RDKit's sulfoxide rule does
+    (selenious acid had become [O-][Se+](O)O)."""
+    assert parent(smiles) == expected
+
+
+def test_an_amine_that_loses_its_proton_loses_its_stereo_mark():
+    """Bug fixed: C[N@H+]1CCC(...)CC1 kept an '@' on the neutral N: a molecule other than its free
+    base, and standardizing the output again removed it."""
+    free = parent("CN1CCC(c2ccccc2)CC1")
+    assert parent("C[N@H+]1CC[C@H](c2ccccc2)CC1") == parent("C[N@@H+]1CC[C@@H](c2ccccc2)CC1") == free
+    assert parent("CC[N@+]1(C)CC[C@H](c2ccccc2)CC1") == "CC[N@+]1(C)CC[C@H](c2ccccc2)CC1"  # quaternary: stays
+    assert parent("C[C@H]([NH3+])C(=O)[O-]") == "C[C@H](N)C(=O)O"
 
 
 @pytest.mark.parametrize("smiles", ["CC(:O):O", "C:CO", "N:C:N", "CC(:O):O.[Na+]", "c1ccccc1C(:O):O"])

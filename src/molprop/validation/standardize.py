@@ -46,9 +46,13 @@ _KEPT_CHARGE = Chem.MolFromSmarts("[#6+,#5-]")
 _RESONANCE_RULES = """\
 P, As oxide / sulfide / selenide to P=X\t[P+,As+;X4:1]-[O-,S-,Se-;X1:2]>>[*+0:1]=[*+0:2]
 P, As ylide, imide to P=C, P=N\t[P+,As+;X4:1]-[C-,N-;!X4:2]>>[*+0:1]=[*+0:2]
+P, As imide with the charges one pair on (phosphazene rings)\t[P+,As+;X4:1]-[N+0:2]=[P+0,As+0;X4:3]-[N-,C-;!X4:4]>>[*+0:1]=[*:2]-[*:3]=[*+0:4]
 S ylide, imide to S=C, S=N\t[S+;X3:1]-[C-,N-;!X4:2]>>[*+0:1]=[*+0:2]
 Sulfone, selenone to S(=O)(=O)\t[S+,Se+;X4:1](=[O:3])-[O-;X1:2]>>[*+0:1](=[*:3])=[*+0:2]
-Selenoxide to -Se+(O-)-\t[Se+0;X3:1]=[O+0;X1:2]>>[*+1:1]-[*-1:2]
+Sulfoximine, sulfoxonium ylide to S(=O)=X\t[S+;X4:1](=[O:3])-[N-,C-;!X4:2]>>[*+0:1](=[*:3])=[*+0:2]
+Sulfoximine, sulfoxonium ylide drawn with O- to S(=O)=X\t[S+;X4:1](=[N,C:3])-[O-;X1:2]>>[*+0:1](=[*:3])=[*+0:2]
+S, Se drawn doubly charged to S(=O)=X\t[S+2,Se+2;X4:1](-[O-;X1:2])-[O-,N-,C-;!X4:3]>>[*+0:1](=[*+0:2])=[*+0:3]
+Selenoxide to -Se+(O-)- (not seleninic acids or their esters)\t[!O:3][Se+0;X3:1](=[O+0;X1:2])[!O:4]>>[*:3][*+1:1](-[*-1:2])[*:4]
 Azide, diazo to N=N+=N-\t[N-,C-:1]-[N+;X2:2]#[N;X1:3]>>[*+0:1]=[*+1:2]=[*-1:3]
 """
 _RESONANCE_SITE = Chem.MolFromSmarts("[+,-,#34]")
@@ -252,6 +256,9 @@ def neutralize(mol: Chem.Mol) -> Chem.Mol:
             result.GetAtomWithIdx(index).SetFormalCharge(charge)
     if work is not mol:
         Chem.SanitizeMol(result)
+    # an N that lost its H+ is no stereocentre any more (C[N@H+]1CCC(...)CC1 kept '@' and became
+    # another molecule than its free base, and standardizing it again removed the '@')
+    Chem.AssignStereochemistry(result, cleanIt=True, force=True)
     return result
 
 
