@@ -59,7 +59,9 @@ def main() -> None:
     result.similarity_histogram.to_csv(SIMILARITY_PLOT, index=False)
     parts = result.report["parts"]
     sims = result.report["test_similarity_to_train"]
-    for warning in fraction_warnings(result.report) + constant_target_training_parts(result.report):
+    constant = (constant_target_training_parts(table[TARGET].to_numpy(), result.split, result.fold)
+                if task == "regression" else [])
+    for warning in fraction_warnings(result.report) + constant:
         print(f"split: warning: {warning}")
     for warning in class_balance_warnings(result.report, result.report.get("class_labels")):
         if warning.startswith("the fold") and config.group_folds_by_scaffold:

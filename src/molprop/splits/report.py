@@ -238,14 +238,15 @@ def one_class_training_parts(report: dict) -> list[str]:
             if part["n"] and sum(n > 0 for n in part["target"].get("class_counts", {}).values()) == 1]
 
 
-def constant_target_training_parts(report: dict) -> list[str]:
-    """Warnings for the training parts (plain, or of a fold) of a regression split's report
-    whose targets are all one value (to the report's 6 decimals): no model learns from them."""
-    places = [("train", report["parts"]["train"])]
-    places += [(f"fold {f['fold']} train", f["train"]) for f in report.get("folds", [])]
-    return [f"every target of the {name} part is {part['target']['min']:g} ({part['n']} molecules): the "
+def constant_target_training_parts(y: np.ndarray, split: np.ndarray, fold: np.ndarray) -> list[str]:
+    """Warnings for the training parts (plain, or of a fold) of a regression split whose targets
+    are all one value (up to rounding, as R² judges): no model learns from them."""
+    from molprop.evaluation.metrics import constant_up_to_rounding
+
+    y, split, fold = np.asarray(y, dtype=np.float64), np.asarray(split), np.asarray(fold)
+    places = [("train", split == "train")]
+    places += [(f"fold {f} train", (fold >= 0) & (fold != f)) for f in sorted(set(fold[fold >= 0].tolist()))]
+    return [f"every target of the {name} part is {y[chosen][0]:g} ({int(chosen.sum())} molecules): the "
             "models have nothing to learn and predict that value for every molecule; check "
             "data.target_column and the data, or split another way (split.method)"
-            for name, part in places
-            if part["n"] > 1 and part["target"].get("min") is not None
-            and part["target"]["min"] == part["target"]["max"]]
+            for name, chosen in places if chosen.sum() > 1 and constant_up_to_rounding(y[chosen])]
