@@ -382,3 +382,13 @@ def test_a_target_range_key_in_another_letter_case_is_warned_about_not_ignored()
     assert target_range_note({"target_range": {"SOL": [-15, 5]}}, "regression", "y") is None
     config, _ = config_from_params({"target_range": {"Expt": [-1, 0]}}, "regression", "expt")
     assert config.target.min_value is None  # not checked: warned about
+
+
+def test_a_gzipped_sd_file_under_a_plain_name_is_named_for_what_it_is(tmp_path):
+    import gzip
+
+    path = tmp_path / "library.sdf"
+    path.write_bytes(gzip.compress(b"CCO\n  RDKit\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END\n$$$$\n"))
+    with pytest.raises(InputFileError, match=r"not an SD file but gzip-compressed: name it with \.gz at the end "
+                                             r"\(library\.sdf\.gz\)"):
+        read_source(path)

@@ -382,6 +382,10 @@ def read_source(source: str | Path) -> pd.DataFrame:
     elif suffix in (".sdf", ".sd"):
         from molprop.data.builtin import read_sdf
 
+        what = _binary_format(path)  # gzip under a plain .sdf name: RDKit read it as text
+        if what:
+            example = f" ({path.name}.gz)" if what.startswith("gzip") else ""
+            raise InputFileError(f"{path}: not an SD file but {what}{example}.")
         try:
             table = read_sdf(path)
         except (EOFError, zlib.error, gzip.BadGzipFile) as err:  # a .sdf.gz cut short, or not gzip

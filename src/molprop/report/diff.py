@@ -63,8 +63,8 @@ def rows_of(markdown: str) -> int:
 
 
 def _shown(value: object) -> str:
-    """A metric as the metrics files hold it (6 significant digits; DVC's own table rounds to
-    5 decimals, so a p-value of 8.5e-05 became 8e-05); None (absent at that revision) as -."""
+    """A metric with 6 significant digits, as evaluate's metrics files hold them (DVC's own table
+    rounds to 5 decimals, so a p-value of 8.5e-05 became 8e-05); None (absent at that revision) as -."""
     if value is None:
         return "-"
     if isinstance(value, float):
