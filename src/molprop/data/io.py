@@ -383,7 +383,7 @@ def read_source(source: str | Path) -> pd.DataFrame:
         from molprop.data.builtin import read_sdf
 
         what = _binary_format(path)  # gzip under a plain .sdf name: RDKit read it as text
-        if what:
+        if what and not what.startswith("UTF-16"):  # UTF-16: read_sdf names the record and line
             example = f" ({path.name}.gz)" if what.startswith("gzip") else ""
             raise InputFileError(f"{path}: not an SD file but {what}{example}.")
         try:
