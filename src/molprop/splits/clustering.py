@@ -7,23 +7,31 @@ from collections.abc import Sequence
 import numpy as np
 from rdkit import DataStructs
 from rdkit.DataStructs import ExplicitBitVect
-from rdkit.ML.Cluster import Butina
 
 from molprop.errors import UserInputError
 from molprop.splits.chem import fingerprint_matrix
 
 
 def butina_clusters(fps: Sequence[ExplicitBitVect], distance_cutoff: float) -> np.ndarray:
-    """Butina cluster number of each molecule (Tanimoto distance 1 - similarity; quadratic
-    time and memory in the number of molecules)."""
+    """Butina cluster number of each molecule (Tanimoto distance 1 - similarity), numbered as
+    RDKit's ``Butina.ClusterData`` numbers them: molecules by their count of neighbours within
+    the cutoff (themselves included), most first, ties by higher index; each not yet taken
+    becomes a centroid with its neighbours not yet taken, then the molecules without a
+    neighbour one by one. Quadratic time; memory grows with the neighbour pairs only (RDKit's
+    function held an n x n matrix: 4.5 GB for 10,000 molecules)."""
     fps = list(fps)
-    distances: list[float] = []
-    for i in range(1, len(fps)):
-        distances.extend(1.0 - s for s in DataStructs.BulkTanimotoSimilarity(fps[i], fps[:i]))
+    neighbours = [np.flatnonzero(1.0 - np.asarray(DataStructs.BulkTanimotoSimilarity(fp, fps)) <= distance_cutoff)
+                  .astype(np.int32) for fp in fps]
+    order = sorted(((len(found), index) for index, found in enumerate(neighbours)), reverse=True)
     labels = np.full(len(fps), -1, dtype=np.int64)
-    found = Butina.ClusterData(distances, len(fps), distance_cutoff, isDistData=True)
-    for number, members in enumerate(found):
-        labels[list(members)] = number
+    number = 0
+    for count, index in order:
+        if labels[index] >= 0:
+            continue
+        found = neighbours[index] if count > 1 else np.empty(0, dtype=np.int32)
+        members = found[(labels[found] < 0) & (found != index)]
+        labels[index] = labels[members] = number
+        number += 1
     return labels
 
 
