@@ -42,7 +42,8 @@ _KEPT_CHARGE = Chem.MolFromSmarts("[#6+,#5-]")
 # One drawing per compound where RDKit's default normalizations leave two (each pair has one
 # InChI; kept apart, they were two molecules with contradicting targets, one in train and one
 # in test): the forms RDKit's own rules write for their relatives (P=O as phosphates are
-# written, -Se+(O-)- as sulfoxides, S(=O)(=O) as sulfones, N=N+=N- for azides and diazo).
+# written, -Se+(O-)- as sulfoxides, S(=O)(=O) as sulfones, N=N+=N- for azides and diazo), and
+# neutral double bonds for ylides, imides and sulfoximines.
 _RESONANCE_RULES = """\
 P, As oxide / sulfide / selenide to P=X\t[P+,As+;X4:1]-[O-,S-,Se-;X1:2]>>[*+0:1]=[*+0:2]
 P, As ylide, imide to P=C, P=N\t[P+,As+;X4:1]-[C-,N-;!X4:2]>>[*+0:1]=[*+0:2]
