@@ -204,6 +204,13 @@ def test_butina_clusters_are_numbered_as_rdkit_numbers_them(freesolv_chem, cutof
     for number, members in enumerate(Butina.ClusterData(distances, len(fps), cutoff, isDistData=True)):
         expected[list(members)] = number
     assert np.array_equal(butina_clusters(fps, cutoff), expected)
+    # a fingerprint without bits (Tanimoto 0 to itself) is its own neighbour, as in RDKit's matrix
+    mixed = [*fps[:10], DataStructs.ExplicitBitVect(2048), *fps[10:20]]
+    distances = [1.0 - s for i in range(1, 21) for s in DataStructs.BulkTanimotoSimilarity(mixed[i], mixed[:i])]
+    expected = np.full(21, -1)
+    for number, members in enumerate(Butina.ClusterData(distances, 21, cutoff, isDistData=True)):
+        expected[list(members)] = number
+    assert np.array_equal(butina_clusters(mixed, cutoff), expected)
 
 
 TINY_METHODS = [

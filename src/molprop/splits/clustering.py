@@ -20,8 +20,7 @@ def butina_clusters(fps: Sequence[ExplicitBitVect], distance_cutoff: float) -> n
     neighbour one by one. Quadratic time; memory grows with the neighbour pairs only (RDKit's
     function held an n x n matrix: 4.5 GB for 10,000 molecules)."""
     fps = list(fps)
-    neighbours = [np.flatnonzero(1.0 - np.asarray(DataStructs.BulkTanimotoSimilarity(fp, fps)) <= distance_cutoff)
-                  .astype(np.int32) for fp in fps]
+    neighbours = [np.flatnonzero(_distances(fps, index) <= distance_cutoff).astype(np.int32) for index in range(len(fps))]
     order = sorted(((len(found), index) for index, found in enumerate(neighbours)), reverse=True)
     labels = np.full(len(fps), -1, dtype=np.int64)
     number = 0
@@ -33,6 +32,14 @@ def butina_clusters(fps: Sequence[ExplicitBitVect], distance_cutoff: float) -> n
         labels[index] = labels[members] = number
         number += 1
     return labels
+
+
+def _distances(fps: list[ExplicitBitVect], index: int) -> np.ndarray:
+    """Tanimoto distances of molecule ``index`` to all, 0 to itself (as RDKit's matrix has it,
+    also for a fingerprint without bits, whose Tanimoto similarity to itself is 0)."""
+    distances = 1.0 - np.asarray(DataStructs.BulkTanimotoSimilarity(fps[index], fps))
+    distances[index] = 0.0
+    return distances
 
 
 def kmeans_clusters(fps: Sequence[ExplicitBitVect], n_clusters: int, seed: int) -> np.ndarray:
