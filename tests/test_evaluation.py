@@ -78,6 +78,18 @@ def test_spearman_of_constant_predictions_is_nan():
     assert np.isnan(regression_metrics(np.array([1.0, 2.0]), np.array([0.5, 0.5]))["spearman"])
 
 
+def test_targets_in_small_units_are_not_taken_for_rounding_residue():
+    """Bug fixed: the rule's floor of 1 made targets of ~1e-13 (SI units) one value: R² 0,
+    Spearman null, and split warned that the training part had nothing to learn."""
+    from molprop.splits.report import constant_target_training_parts
+
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]) * 1e-13
+    small, scaled = regression_metrics(y, 1.1 * y), regression_metrics(y * 1e13, 1.1 * y * 1e13)
+    assert small["r2"] == pytest.approx(scaled["r2"]) and small["spearman"] == pytest.approx(1.0)
+    assert constant_target_training_parts(y, np.array(["train"] * 4 + ["test"] * 2), np.full(6, -1)) == []
+    assert regression_metrics(np.zeros(3), np.array([0.1, 0.0, -0.1]))["r2"] == 0.0  # all zero: one value
+
+
 def test_spearman_takes_r2_s_rule_for_values_equal_up_to_rounding():
     """Bug fixed: measured values 1 and 1 + 1e-13 made R² 0 (one value) but Spearman -1, the
     ranks of rounding residue; so did their bootstrap resamples."""
