@@ -143,6 +143,11 @@ def test_hypervalent_anions_keep_their_charge(smiles: str, expected: str) -> Non
     ("C[Se](C)(=O)=O", "C[Se+2](C)([O-])[O-]", "C[Se](C)(=O)=O"),
     ("ClP1(Cl)=NP(Cl)(Cl)=NP(Cl)(Cl)=N1", "Cl[P+]1(Cl)[N-][P+](Cl)(Cl)[N-][P+](Cl)(Cl)[N-]1",  # a phosphazene ring
      "ClP1(Cl)=NP(Cl)(Cl)=NP(Cl)(Cl)=N1"),
+    ("CS(=O)O", "C[S+]([O-])O", "CS(=O)O"),  # a sulfinic acid
+    ("COS(=O)OC", "CO[S+]([O-])OC", "COS(=O)OC"),  # a sulfite
+    ("CC[Se](=O)OC", "CC[Se+]([O-])OC", "CC[Se](=O)OC"),  # a seleninic ester
+    ("Cc1ccc([S@@](=O)O[C@@H]2C[C@H](C)CC[C@H]2C(C)C)cc1",  # Andersen's sulfinate: its S stays a stereocentre
+     "Cc1ccc([S@@+]([O-])O[C@@H]2C[C@H](C)CC[C@H]2C(C)C)cc1", "Cc1ccc([S@@](=O)O[C@@H]2C[C@H](C)CC[C@H]2C(C)C)cc1"),
 ])
 def test_two_drawings_of_one_compound_are_one_molecule(one: str, other: str, expected: str) -> None:
     """Bug fixed: RDKit's default normalizations leave these resonance forms apart, so the two

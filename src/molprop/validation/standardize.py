@@ -54,6 +54,7 @@ Sulfoximine, sulfoxonium ylide to S(=O)=X\t[S+;X4:1](=[O:3])-[N-,C-;!X4:2]>>[*+0
 Sulfoximine, sulfoxonium ylide drawn with O- to S(=O)=X\t[S+;X4:1](=[N,C:3])-[O-;X1:2]>>[*+0:1](=[*:3])=[*+0:2]
 S, Se drawn doubly charged to S(=O)=X\t[S+2,Se+2;X4:1](-[O-;X1:2])-[O-,N-,C-;!X4:3]>>[*+0:1](=[*+0:2])=[*+0:3]
 Selenoxide to -Se+(O-)- (not seleninic acids or their esters)\t[!O:3][Se+0;X3:1](=[O+0;X1:2])[!O:4]>>[*:3][*+1:1](-[*-1:2])[*:4]
+Sulfinic, seleninic acid or ester, sulfite drawn charged to S=O\t[O:3][S+,Se+;X3:1]-[O-;X1:2]>>[*:3][*+0:1]=[*+0:2]
 Azide, diazo to N=N+=N-\t[N-,C-:1]-[N+;X2:2]#[N;X1:3]>>[*+0:1]=[*+1:2]=[*-1:3]
 """
 _RESONANCE_SITE = Chem.MolFromSmarts("[+,-,#34]")
