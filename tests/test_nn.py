@@ -54,8 +54,8 @@ def test_a_network_blown_up_to_a_finite_loss_is_not_saved_as_trained(lr, val):
     x, y = _regression()
     config = TrainConfig(lr=lr, max_epochs=5, patience=5, batch_size=16, warmup_epochs=1, start_from_epoch=0)
     with pytest.raises(UserInputError, match=r"the training diverged: the kept weights \(epoch \d\) have a training "
-                                             r"loss of [0-9.e+]+, where predicting the training targets' mean "
-                                             r"scores [0-9.]+; lower train.lr"):
+                                             r"loss of [0-9.e+]+, where an untrained network scores about "
+                                             r"[0-9.]+; lower train.lr"):
         fit(MLP(MLPConfig(5, 1, 32, 2, 0.0)), "regression", (x[:90], y[:90]),
             (x[90:], y[90:]) if val else (x[:0], y[:0]), config, CPU)
 
@@ -265,9 +265,26 @@ def test_batch_norm_never_gets_a_batch_of_one_molecule():
         fit(Normed(), "regression", (x[:51], y[:51]), (x[51:], y[51:]), replace(config, batch_size=1), CPU)
 
 
-def test_the_constant_prediction_loss_is_the_variance_or_the_class_entropy():
-    from molprop.nn.training import constant_prediction_loss
+def test_the_untrained_loss_is_the_mean_square_or_log_of_the_classes():
+    from molprop.nn.training import untrained_loss
 
-    assert constant_prediction_loss(np.array([1.0, 3.0]), "regression") == pytest.approx(1.0)
-    assert constant_prediction_loss(np.array([0, 1, 0, 1]), "classification") == pytest.approx(np.log(2))
-    assert constant_prediction_loss(np.array([2, 2, 2]), "classification") == 0.0
+    assert untrained_loss(np.array([1.0, -3.0]), "regression") == pytest.approx(5.0)
+    assert untrained_loss(np.array([0, 1, 0, 0]), "classification") == pytest.approx(np.log(2))
+    assert untrained_loss(np.array([0, 1, 2, 2]), "classification") == pytest.approx(np.log(3))
+
+
+def test_a_classifier_blown_up_without_nan_is_refused_and_a_one_epoch_wide_network_is_not():
+    """Bug fixed (second round): lr 1 without clipping left a classifier at a training
+    cross-entropy of 634 and saved it (the threshold was 1000 nats); the epoch-mean training
+    loss of a wide network's first epoch (1142, from its first batches) had been called
+    diverged though its weights scored 0.93."""
+    x, y = _regression()
+    labels = (y > np.median(y)).astype(np.int64)
+    config = TrainConfig(lr=1.0, grad_clip=1e9, max_epochs=6, patience=6, batch_size=16, warmup_epochs=0,
+                         start_from_epoch=0)
+    with pytest.raises(UserInputError, match=r"the training diverged"):
+        fit(MLP(MLPConfig(5, 2, 64, 2, 0.0)), "classification", (x[:90], labels[:90]), (x[90:], labels[90:]),
+            config, CPU)
+    wide = TrainConfig(lr=1e-3, max_epochs=1, patience=1, batch_size=16, warmup_epochs=0, start_from_epoch=0)
+    fit(MLP(MLPConfig(5, 1, 2048, 3, 0.0)), "regression", (x[:90], (y[:90] - y.mean()) / y.std()),
+        (x[90:], (y[90:] - y.mean()) / y.std()), wide, CPU)

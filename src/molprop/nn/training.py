@@ -94,22 +94,22 @@ def batch_bounds(n: int, batch_size: int, no_single: bool = False) -> list[tuple
     return bounds
 
 
-# Diverged: a training loss this many times that of a constant prediction of the training
-# targets' mean (their variance, ~1 when standardized) or class shares (their entropy, 0.69 for
-# two balanced classes), which no network that learnt anything comes near. The validation
-# loss is no judge: one validation molecule far outside the training targets (a value in raw,
-# heavy-tailed units) can put even the mean's validation loss in the thousands.
-DIVERGED_FACTOR = 1e3
+# Diverged: the kept weights' training loss (eval mode) is this many times an untrained
+# network's, which outputs about 0: the mean square of the training targets (~1 when
+# standardized) or log(number of classes) (0.69 for two). A network that learnt anything, even
+# in one epoch, stays below that. The validation loss is no judge: one validation molecule far
+# outside the training targets (a value in raw, heavy-tailed units) can put even a good
+# network's validation loss in the thousands.
+DIVERGED_FACTOR = 10.0
 
 
-def constant_prediction_loss(y: np.ndarray, task: str) -> float:
-    """The loss of predicting the mean of ``y`` (regression: their variance) or its class shares
-    (classification: their entropy) for every molecule."""
+def untrained_loss(y: np.ndarray, task: str) -> float:
+    """The loss of a network that outputs 0 for every molecule: the mean square of the targets
+    (regression), log(number of classes) for a uniform prediction (classification)."""
     y = np.asarray(y)
     if task == "classification":
-        shares = np.unique(y, return_counts=True)[1] / max(len(y), 1)
-        return float(-(shares * np.log(shares)).sum())
-    return float(np.var(y.astype(np.float64))) if len(y) else 0.0
+        return float(np.log(max(2, len(np.unique(y)))))
+    return float(np.mean(y.astype(np.float64) ** 2)) if len(y) else 0.0
 
 
 def fit(
@@ -187,12 +187,12 @@ def fit(
             checkpoint.save(state, epoch + 1)
         if on_epoch is not None:
             on_epoch(record)
-    kept = next(r for r in best.history if r["epoch"] == best.best_epoch)
-    constant = constant_prediction_loss(train[1], task)
-    if kept["train_loss"] > DIVERGED_FACTOR * max(constant, 1.0):  # blown up without reaching inf or NaN
+    model.load_state_dict(best.state_dict)  # the kept weights, judged in eval mode on the training part
+    kept = _mean_loss(model, loss_fn, x_tr, y_tr, device, eval_batch) if len(x_tr) else 0.0
+    untrained = untrained_loss(train[1], task)
+    if not kept <= DIVERGED_FACTOR * max(untrained, 0.1):  # blown up without reaching inf or NaN in training
         raise UserInputError(f"the training diverged: the kept weights (epoch {best.best_epoch}) have a training "
-                             f"loss of {kept['train_loss']:.4g}, where predicting the training targets' "
-                             f"{'class shares' if task == 'classification' else 'mean'} scores {constant:.3g}; "
+                             f"loss of {kept:.4g}, where an untrained network scores about {untrained:.3g}; "
                              f"lower train.lr ({config.lr:g}) or train.grad_clip ({config.grad_clip:g})")
     return best
 
