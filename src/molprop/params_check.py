@@ -34,16 +34,17 @@ def params_problems(params: Mapping[str, Any], require_keys: bool = True) -> lis
 
 def unknown_sections(params: Mapping[str, Any]) -> list[str]:
     """One line per top-level key of params.yaml that is a misspelling of a section of molprop's
-    (``trian:``, ``Train:``, or ``dvc exp run -S +trian.lr=...``: no stage would read it). Other
-    names are left alone, as sections of a user's own stages: a name holding a section's
-    (``train2``, ``featurize_extra``) or a word of its own (``training``, ``validation``)."""
+    (``Train:``, or one letter off a section of 5+ letters: ``trian:``, ``featurise:``; also
+    ``dvc exp run -S +trian.lr=...``: no stage would read it). Other names are left alone, as
+    sections of a user's own stages: one holding a section's name (``train2``, ``splits``) or a
+    word of its own (``training``, ``plot``, ``export``)."""
     known = list(_validator().schema["properties"])
     problems = []
     for key in map(str, params):
         lower = key.lower()
         if key in known or any(section in lower for section in known if section != lower):
             continue
-        meant = [s for s in known if s == lower or _edit_distance(lower, s) <= (1 if len(s) <= 4 else 2)]
+        meant = [s for s in known if s == lower or (len(s) >= 5 and _edit_distance(lower, s) == 1)]
         if meant:
             problems.append(f"{key}: not a section molprop reads (did you mean {meant[0]}?); rename it, or delete it")
     return problems
