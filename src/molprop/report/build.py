@@ -155,8 +155,8 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
                   "this workspace's params and code: run `dvc repro` first.", ""]
     if status is not None and status.absent:  # e.g. a fresh clone: metrics in git, data and figures on a remote
         lines += [f"The outputs of {', '.join(status.absent)} are not in this workspace (`dvc status`: not in "
-                  "cache or deleted; the metrics files, kept in git, are this commit's): run `dvc pull` to fetch "
-                  "them from the DVC remote (or `dvc repro` to make them) for the plots and figures.", ""]
+                  "cache or deleted): run `dvc pull` to fetch them from the DVC remote (`git checkout` for a "
+                  "metrics file kept in git), or `dvc repro` to make them, for the plots and figures.", ""]
 
     primary = root / config.primary_metrics
     lines += ["## Test-set metrics", ""]

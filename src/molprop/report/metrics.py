@@ -139,13 +139,18 @@ def read_metrics_file(path: str | Path) -> Any:
     import yaml
 
     path = Path(path)
-    text = path.read_text()
+    kind = "YAML" if path.suffix in (".yaml", ".yml") else "JSON"
     try:
-        return yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (ValueError, yaml.YAMLError) as error:
-        raise UnreadableMetrics(f"`{path.name}` is not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'} "
-                                f"({str(error).splitlines()[0]}; a merge conflict left in it?): fix it, or "
-                                "re-run the stage that writes it") from error
+        text = path.read_text()
+        content = yaml.safe_load(text) if kind == "YAML" else json.loads(text)
+    except (ValueError, yaml.YAMLError) as error:  # a UnicodeDecodeError is a ValueError
+        why = "it is empty" if not path.read_bytes().strip() else f"{str(error).splitlines()[0]}; a merge conflict?"
+        raise UnreadableMetrics(f"`{path.name}` is not valid {kind} ({why}): fix it, or re-run the stage that "
+                                "writes it") from error
+    if not isinstance(content, dict):
+        raise UnreadableMetrics(f"`{path.name}` holds no mapping of metrics names to values but "
+                                f"{type(content).__name__}: fix it, or re-run the stage that writes it")
+    return content
 
 
 def load_metrics(path: str | Path) -> list[Metric]:
