@@ -129,7 +129,9 @@ def fit(
     With an empty validation set, the training loss drives early stopping instead. With a
     ``checkpoint``, the full training state is saved after every epoch and a run that finds a
     matching checkpoint continues from it (replaying the recorded epochs to ``on_epoch``),
-    ending with the same weights as an uninterrupted run.
+    ending with the same weights as an uninterrupted run. ``model`` ends with the kept weights;
+    UserInputError when the training diverged (a NaN loss, or kept weights far worse on the
+    training part than an untrained network).
     """
     batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
     if batch_norm and (config.batch_size < 2 or len(train[1]) < 2):
