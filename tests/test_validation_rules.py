@@ -348,6 +348,19 @@ def test_tolerance_boundary(values: list[float], conflict: bool) -> None:
     assert len(outcome.merged) == (0 if conflict else 1)
 
 
+@pytest.mark.parametrize("values", [[1.1, 2.2, -3.3], [0.1, 0.2, -0.3], [-1.7, 1.7]])
+def test_a_mean_of_replicates_that_is_rounding_residue_of_zero_is_zero(values: list[float]) -> None:
+    """Bug fixed: the mean of 1.1, 2.2 and -3.3 was 1.5e-16, a second target value beside the
+    zeros that the network then learnt; a small mean of small replicates stays as it is."""
+    frame = pd.DataFrame({"key": "k", "row": range(len(values)), "smiles": "C", "value": values})
+    outcome = resolve_duplicates(frame, DuplicatePolicy(tolerance=10, aggregate="mean"), "regression")
+    assert outcome.merged["value"].tolist() == [0.0]
+    small = [1e-13, 2e-13]
+    frame = pd.DataFrame({"key": "k", "row": range(2), "smiles": "C", "value": small})
+    assert resolve_duplicates(frame, DuplicatePolicy(tolerance=1, aggregate="mean"), "regression").merged[
+        "value"].tolist() == [pytest.approx(1.5e-13)]
+
+
 def test_all_rows_conflicting_is_an_input_error() -> None:
     """Bug fixed: every row in a conflicting group used to give an empty table, no error."""
     data = table(["CCO", "OCC", "CCN", "NCC"], ["1", "5", "1", "9"])
