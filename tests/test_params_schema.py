@@ -87,13 +87,14 @@ def test_problems_name_the_key_and_what_to_write():
 
 def test_sections_it_does_not_know_are_left_to_their_owners():
     assert params_problems({"my_own_stage": {"anything": [1, "a"]}}, require_keys=False) == []
-    mine = ["my_own_stage", "training", "validation", "evaluation", "reports", "train2", "featurize_extra", "datas",
+    mine = ["my_own_stage", "training", "validation", "evaluation", "train2", "train_", "featurize_extra",
             "plot", "export", "import", "repo", "trial", "date", "splice", "feature", "dat"]
     assert unknown_sections(dict.fromkeys(mine + ["data"], {})) == []  # sections of the user's own stages
-    assert unknown_sections(dict.fromkeys(["trian", "Train", "TRAIN", "Data", "featurise", "evalute", "splt"], {})) == [
+    typos = (("trian", "train"), ("Train", "train"), ("TRAIN", "train"), ("Data", "data"), ("featurise", "featurize"),
+             ("evalute", "evaluate"), ("splt", "split"), ("trainn", "train"), ("splits", "split"), ("dataa", "data"))
+    assert unknown_sections(dict.fromkeys([name for name, _ in typos], {})) == [
         f"{name}: not a section molprop reads (did you mean {section}?); rename it, or delete it"
-        for name, section in (("trian", "train"), ("Train", "train"), ("TRAIN", "train"), ("Data", "data"),
-                              ("featurise", "featurize"), ("evalute", "evaluate"), ("splt", "split"))]
+        for name, section in typos]
 
 
 @pytest.mark.parametrize("section", ["validate", "featurize", "baseline", "train"])

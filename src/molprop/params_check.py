@@ -34,20 +34,33 @@ def params_problems(params: Mapping[str, Any], require_keys: bool = True) -> lis
 
 def unknown_sections(params: Mapping[str, Any]) -> list[str]:
     """One line per top-level key of params.yaml that is a misspelling of a section of molprop's
-    (``Train:``, or one letter off a section of 5+ letters: ``trian:``, ``featurise:``; also
-    ``dvc exp run -S +trian.lr=...``: no stage would read it). Other names are left alone, as
-    sections of a user's own stages: one holding a section's name (``train2``, ``splits``) or a
-    word of its own (``training``, ``plot``, ``export``)."""
+    (also ``dvc exp run -S +trian.lr=...``: no stage would read it): the section's name in other
+    letter case (``Train``), with one letter more (``trainn``, ``splits``), or, for a section of
+    5+ letters, one letter off (``trian``, ``featurise``). Other names are left alone, as sections
+    of a user's own stages: a section's name with a digit, '_' or a word added (``train2``,
+    ``training``), or a word of its own (``plot``, ``export``)."""
     known = list(_validator().schema["properties"])
     problems = []
     for key in map(str, params):
         lower = key.lower()
-        if key in known or any(section in lower for section in known if section != lower):
+        if key in known or any(_extended(lower, section) for section in known):
             continue
-        meant = [s for s in known if s == lower or (len(s) >= 5 and _edit_distance(lower, s) == 1)]
+        meant = [s for s in known if s == lower or _one_letter_more(lower, s)
+                 or (len(s) >= 5 and _edit_distance(lower, s) == 1)]
         if meant:
             problems.append(f"{key}: not a section molprop reads (did you mean {meant[0]}?); rename it, or delete it")
     return problems
+
+
+def _one_letter_more(name: str, section: str) -> bool:
+    """``name`` is ``section`` with one letter inserted."""
+    return len(name) == len(section) + 1 and any(
+        name[:i] + name[i + 1:] == section for i in range(len(name)) if name[i].isalpha())
+
+
+def _extended(name: str, section: str) -> bool:
+    """``name`` holds ``section`` and more than one added letter (a user's own section)."""
+    return section in name and name != section and not _one_letter_more(name, section)
 
 
 def _edit_distance(a: str, b: str) -> int:
