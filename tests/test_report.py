@@ -399,9 +399,11 @@ def test_a_damaged_metrics_file_is_named_not_a_traceback(repo):
     report with a JSONDecodeError."""
     (repo / "metrics/evaluate.json").write_text('<<<<<<< HEAD\n{"a": 1}\n=======\n{"a": 2}\n>>>>>>> exp\n')
     text = build_report(repo, repo / "report.md", ReportConfig())
-    assert "Not shown: `evaluate.json` is not valid JSON (" in text and "a merge conflict?" in text
+    assert "Not shown: `evaluate.json` is not valid JSON (" in text and "a merge conflict left in it)" in text
     for content, why in ((b"", "is not valid JSON (it is empty)"), (b"null", "holds no mapping of metrics names to "
-                         "values but NoneType"), ('{"a": "\u00e9"}'.encode("utf-16"), "is not valid JSON (")):
+                         "values but NoneType"), ('{"a": "\u00e9"}'.encode("utf-16"), "is not valid JSON (not UTF-8"),
+                         (b"\xef\xbb\xbf{}", "is not valid JSON (not UTF-8 text, or a byte-order mark"),
+                         (b'{"a": 1,}', "is not valid JSON (Expecting property name")):
         (repo / "metrics/evaluate.json").write_bytes(content)
         assert f"Not shown: `evaluate.json` {why}" in build_report(repo, repo / "report.md", ReportConfig())
 

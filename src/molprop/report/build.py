@@ -176,7 +176,8 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         raise UserInputError(f"report.primary_metrics is {config.primary_metrics!r}, which no stage of dvc.yaml "
                              f"writes; its metrics files: {declared}")
     else:
-        lines += [f"`{config.primary_metrics}` is missing: run `dvc repro` first.", ""]
+        lines += [f"`{config.primary_metrics}` is missing: restore it (`git checkout`, `dvc pull`) or run "
+                  "`dvc repro`.", ""]
 
     lines += [f"## Changes against `{base[0] if base else config.base[0]}`", ""]
     lines += [_diff_section("metrics", base, root, config.base[0]), "",

@@ -144,7 +144,12 @@ def read_metrics_file(path: str | Path) -> Any:
         text = path.read_text()
         content = yaml.safe_load(text) if kind == "YAML" else json.loads(text)
     except (ValueError, yaml.YAMLError) as error:  # a UnicodeDecodeError is a ValueError
-        why = "it is empty" if not path.read_bytes().strip() else f"{str(error).splitlines()[0]}; a merge conflict?"
+        raw = path.read_bytes()
+        why = ("it is empty" if not raw.strip() else
+               "not UTF-8 text, or a byte-order mark before it: save it as UTF-8" if isinstance(error, UnicodeError)
+               or raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) else
+               f"{str(error).splitlines()[0]}; a merge conflict left in it" if b"<<<<<<<" in raw else
+               str(error).splitlines()[0])
         raise UnreadableMetrics(f"`{path.name}` is not valid {kind} ({why}): fix it, or re-run the stage that "
                                 "writes it") from error
     if not isinstance(content, dict):
