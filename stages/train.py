@@ -92,7 +92,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     back, then the ensemble's; save its card and prediction context under models/model."""
     from molprop.nn.members import (MemberRun, ensemble_members, read_training_tables, remove_other_checkpoints,
                                     train_members)
-    from molprop.nn.training_types import TrainConfig, hardly_trained_warning, mean_history
+    from molprop.nn.training_types import TrainConfig, hardly_trained_warning, mean_history, not_learnt_warning
 
     seed_everything(cfg["seed"])
     kind = cfg["model"]
@@ -130,6 +130,9 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                 live.summary[prefix + key] = undefined_as_null(value)
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
             print(f"train {member.name}: {summary}")
+            unlearnt = not_learnt_warning(member.name, result)
+            if unlearnt:
+                print(f"train: warning: {unlearnt}")
     remove_other_checkpoints(CHECKPOINTS, [m.name for m in members])
     warning = hardly_trained_warning(list(best_epoch.values()), options.warmup_epochs,
                                      min(len(m.partition.val) for m in members), options.start_from_epoch,

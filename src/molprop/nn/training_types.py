@@ -42,6 +42,21 @@ class TrainResult:
     # set by molprop.nn.members when it trains a member: the saved member's predictions for
     # its validation rows (target units / class probabilities), None without any
     val_predictions: np.ndarray | None = None
+    # set by fit: the kept weights' training loss (eval mode), and that of a constant prediction
+    # of the training targets' mean or class shares (their variance or entropy)
+    kept_train_loss: float | None = None
+    constant_loss: float | None = None
+
+
+def not_learnt_warning(name: str, result: TrainResult) -> str | None:
+    """A warning when a member's kept weights fit its training molecules no better than a
+    constant prediction of their mean (or class shares): it has learnt nothing yet."""
+    kept, constant = result.kept_train_loss, result.constant_loss
+    if kept is None or constant is None or not kept >= constant > 0:
+        return None
+    return (f"{name} fits its training molecules no better than a constant prediction of their mean or "
+            f"class shares (training loss {kept:.4g} against {constant:.4g}): it has not learnt; give it more "
+            "epochs (train.max_epochs), another train.lr, or less train.weight_decay")
 
 
 def lr_factor(epoch: int, warmup: int, total: int) -> float:
