@@ -32,18 +32,14 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ranks, rowvar=False)[1, 0])
 
 
-def equal_up_to_rounding(spread: np.ndarray | float, magnitude: np.ndarray | float) -> np.ndarray | bool:
-    """True where values spanning ``spread`` (max - min) count as one value: within 1e-12 of
-    ``magnitude``, their largest absolute value, or of 1e-4 for smaller values: the rounding
-    residue of 0.1 + 0.2 beside 0.3, or of a mean of replicates (0.1, 0.2, -0.3 give 1.9e-17
-    beside zeros), while targets in small units (1e-13, in SI) still vary. The constant-target
-    rule of R² and Spearman, on the test part and on each bootstrap resample alike."""
-    return np.asarray(spread) <= 1e-12 * np.maximum(1e-4, magnitude)
-
-
 def constant_up_to_rounding(values: np.ndarray) -> bool:
-    """Whether finite ``values`` are one value up to rounding (:func:`equal_up_to_rounding`)."""
-    return bool(equal_up_to_rounding(np.ptp(values), np.max(np.abs(values))))
+    """Whether finite ``values`` are one value up to rounding: their spread (max - min) within
+    1e-12 of their largest absolute value, or of 1e-4 for smaller values. That takes in the
+    rounding residue of 0.1 + 0.2 beside 0.3, or of a mean of replicates (0.1, 0.2, -0.3 give
+    1.9e-17 beside zeros), while targets in small units (1e-13, in SI) still vary. The
+    constant-target rule of R² and Spearman, on the test part and on each bootstrap resample."""
+    magnitude = np.max(np.abs(values))
+    return bool(np.ptp(values) <= 1e-12 * max(1e-4, magnitude))
 
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:

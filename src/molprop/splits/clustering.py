@@ -20,7 +20,8 @@ def butina_clusters(fps: Sequence[ExplicitBitVect], distance_cutoff: float) -> n
     neighbour one by one. Quadratic time; memory grows with the neighbour pairs only (RDKit's
     function held an n x n matrix: 4.5 GB for 10,000 molecules)."""
     fps = list(fps)
-    neighbours = [np.flatnonzero(_distances(fps, index) <= distance_cutoff).astype(np.int32) for index in range(len(fps))]
+    neighbours = [np.flatnonzero(_distances(fps, index) <= distance_cutoff).astype(np.int32)
+                  for index in range(len(fps))]
     order = sorted(((len(found), index) for index, found in enumerate(neighbours)), reverse=True)
     labels = np.full(len(fps), -1, dtype=np.int64)
     number = 0

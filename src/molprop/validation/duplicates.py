@@ -58,7 +58,8 @@ def resolve_duplicates(table: pd.DataFrame, policy: DuplicatePolicy, task: str) 
         agg = (by_key.median() if policy.aggregate == "median" else by_key.mean()).astype("float64")
         # a mean that is rounding residue of zero (1.1, 2.2 and -3.3 give 1.5e-16) is zero: the
         # replicates' size, which tells the two apart, is lost once they are merged
-        residue = 4 * np.finfo(np.float64).eps * by_key.size() * kept["value"].abs().groupby(kept["key"], sort=False).max()
+        largest = kept["value"].abs().groupby(kept["key"], sort=False).max()
+        residue = 4 * np.finfo(np.float64).eps * by_key.size() * largest
         first["value"] = agg.mask(agg.abs() <= residue, 0.0)
     first["n_replicates"] = by_key.size().astype("int64")
     merged = first.reset_index().sort_values("row", kind="stable").reset_index(drop=True)
