@@ -326,6 +326,19 @@ def test_a_binary_file_under_a_text_name_is_named_for_what_it_is(tmp_path, name,
         read_source(tmp_path / name)
 
 
+@pytest.mark.parametrize("name, text", [("data.csv", "smiles,y\nCCO,1\n"), ("data.tsv", "smiles\ty\nCCO\t1\n"),
+                                        ("data.smi", "CCO ethanol\nCCC propane\n")])
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_refused_as_such(tmp_path, name, text, encoding):
+    """Bug fixed: UTF-16 without a BOM is valid UTF-8 (every other byte NUL), so it was read
+    with column names 's\\x00m\\x00i...' ('no column smiles, did you mean ...'), and a .smi file
+    gave rows of garbage SMILES."""
+    (tmp_path / name).write_bytes(text.encode(encoding))
+    with pytest.raises(InputFileError, match=r"line 1 holds NUL bytes: not UTF-8 text but, most likely, UTF-16 "
+                                             r"without a byte-order mark"):
+        read_source(tmp_path / name)
+
+
 def test_a_latin1_file_is_still_told_to_save_as_utf8(tmp_path):
     path = tmp_path / "in.csv"
     path.write_bytes("smiles,y,name\nCCO,1,\xe9thanol\n".encode("latin-1"))

@@ -516,3 +516,12 @@ def test_a_run_digested_by_an_earlier_version_is_named_so(tmp_path):
     PartStore(out, old).write(0, _table([0, 1]), {"rows": 2})
     with pytest.raises(ValueError, match="part-finished run with a model digest of an earlier molprop version"):
         PartStore(out, old | {"model": {"md5": "c", "files": "saved_model_files"}})
+
+
+@pytest.mark.parametrize("name, text", [("in.csv", "smiles,name\nCCO,ethanol\n"), ("in.smi", "CCO ethanol\n")])
+def test_predict_refuses_utf16_without_a_byte_order_mark(tmp_path, name, text):
+    """Bug fixed: a .csv was 'no SMILES column smiles, did you mean s\\x00m\\x00i...', and a .smi
+    file was predicted as two invalid molecules."""
+    (tmp_path / name).write_bytes(text.encode("utf-16-le"))
+    with pytest.raises(InputError, match="holds NUL bytes: not UTF-8 text but, most likely, UTF-16"):
+        resolve_id_column(tmp_path / name, None, "smiles")

@@ -230,6 +230,7 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty (no header, no rows).")
     if separator == r"\s+":
+        refuse_nul_bytes(path, text)
         return _read_smi_table(path, text.lstrip("\ufeff"))
     skipped = 0  # lines before the header (pandas' line numbers below are that many short)
     if separator == ",":  # a .csv: ',', ';' or a tab; lines end in \n, \r\n or \r (Excel for Mac)
@@ -284,10 +285,23 @@ def one_column_hint(path: str | Path) -> str:
             "for its separator: .csv (comma or semicolon), .tsv (tab).")
 
 
+def refuse_nul_bytes(path: Path, text: str) -> None:
+    """InputFileError when ``text`` (a text table, or its start) holds a NUL character: valid
+    UTF-8, but no table; mostly UTF-16 saved without a byte-order mark, where every other byte
+    is 0 (read as UTF-8, the column names come out as 's\\x00m\\x00i...')."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = _line_breaks(text[:nul].encode()) + 1
+        raise InputFileError(f"{path}: line {line} holds NUL bytes: not UTF-8 text but, most likely, UTF-16 "
+                             "without a byte-order mark (as some Windows tools save 'Unicode' text), or a binary "
+                             "file. Save it as UTF-8 (in Excel: 'CSV UTF-8').")
+
+
 def check_header(path: Path, text: str, separator: str) -> list[str]:
-    """The header's fields. Refuses a header that names a column twice, and a first data row
-    with more fields than the header (empty trailing fields, as some exports end every line
-    with a separator, are fine)."""
+    """The header's fields. Refuses text with NUL bytes (:func:`refuse_nul_bytes`), a header that
+    names a column twice, and a first data row with more fields than the header (empty trailing
+    fields, as some exports end every line with a separator, are fine)."""
+    refuse_nul_bytes(path, text)
     rows = csv.reader(io.StringIO(text[:1 << 16], newline=""), delimiter=separator)  # the first records
     header = next((row for row in rows if row), [])
     repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})

@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.data.io import (InputFileError, check_header, check_records, file_suffix, first_invalid_utf8,
-                             is_smi_comment, one_column_hint, open_text, read_as_one_column, similar_columns,
-                             smi_fields, table_layout)
+                             is_smi_comment, one_column_hint, open_text, read_as_one_column, refuse_nul_bytes,
+                             similar_columns, smi_fields, table_layout)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -120,6 +120,7 @@ def column_names(path: str | Path) -> list[str] | None:
             return pq.read_schema(file).names
         except (pa.ArrowInvalid, OSError) as err:
             raise InputError(f"{file}: not a readable Parquet file ({err}).") from err
+    _refuse_nul_bytes(file)
     try:
         sep, skip = _separator(file, fmt)
         return pd.read_csv(file, sep=sep, skiprows=skip, nrows=0, encoding="utf-8-sig").columns.tolist()
@@ -131,6 +132,20 @@ def column_names(path: str | Path) -> list[str] | None:
         raise InputError(first_invalid_utf8(file) or f"{file}: not a readable table ({err}).") from err
     except (OSError, EOFError) as err:
         raise InputError(_damaged(file, err)) from err
+
+
+def _refuse_nul_bytes(path: Path) -> None:
+    """InputError for a text input whose start holds NUL bytes (UTF-16 without a byte-order
+    mark, read as UTF-8); a file that cannot be read is left to the reader's own messages."""
+    try:
+        with open_text(path, errors="replace") as handle:
+            start = handle.read(1 << 16)
+    except (OSError, EOFError):
+        return
+    try:
+        refuse_nul_bytes(path, start)
+    except InputFileError as err:
+        raise InputError(str(err)) from err
 
 
 def check_columns(path: str | Path, smiles_column: str, id_column: str | None) -> None:
@@ -309,6 +324,7 @@ def _at_header(path: Path, skip: int) -> Iterator[TextIO]:
 def smi_header(path: Path) -> tuple[bool, list[str]]:
     """Whether a ``.smi`` file's fields are tab-separated (its first line of content holds a
     tab), and that line's fields."""
+    _refuse_nul_bytes(path)
     with open_text(path) as handle:
         for line in handle:
             if line.strip() and not is_smi_comment(line):
