@@ -70,13 +70,38 @@ def test_weighted_classification_equals_plain_metrics_of_the_repeated_sample(n_c
             assert got[key][b] == pytest.approx(value, abs=1e-10), key
 
 
-def test_weighted_auc_is_nan_for_a_resample_of_one_class_and_mcc_zero():
+def test_weighted_auc_and_mcc_are_nan_for_a_resample_of_one_class():
     y = np.array([0, 1, 1, 0])
     proba = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.1, 0.9]])
-    counts = np.array([[0.0, 2.0, 2.0, 0.0]])
+    counts = np.array([[0.0, 2.0, 2.0, 0.0], [2.0, 0.0, 0.0, 2.0], [4.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 2.0]])
     got = weighted.classification(y, proba, counts)
-    assert np.isnan(got["roc_auc"][0]) and np.isnan(got["pr_auc"][0])
-    assert got["mcc"][0] == 0.0 and got["accuracy"][0] == 1.0
+    assert np.isnan(got["roc_auc"][:3]).all() and np.isnan(got["pr_auc"][:3]).all()
+    assert np.isnan(got["mcc"][:3]).all() and got["accuracy"][0] == 1.0
+    assert got["f1"][0] == 1.0  # class 1 only, all called class 1
+    assert got["f1"][1] == 0.0  # class 0 only, one of the molecules called class 1: F1 = 0 / (0 + 2)
+    assert np.isnan(got["f1"][2])  # class 0 only, none called class 1: 0 / 0
+    assert got["mcc"][3] == pytest.approx(score("classification", *_repeated(counts[3], y, proba))["mcc"])
+
+
+def test_a_perfect_classifier_of_few_positives_has_f1_and_mcc_intervals_of_1():
+    """Bug fixed: resamples without a positive molecule counted F1 and MCC as 0 (scikit-learn's
+    0 / 0 convention), so a classifier right on all 40 test molecules (2 positives) had the
+    intervals [0, 1] for both; an all-negative test part had MCC 0 [0, 0] beside accuracy 1."""
+    y = np.array([1, 1] + [0] * 38)
+    proba = np.column_stack([1 - y * 0.8 - 0.1, y * 0.8 + 0.1])
+    config = BootstrapConfig(n_resamples=400, seed=0)
+    report = performance_report("classification", y, {"model": proba, "baseline": proba},
+                                {"model": np.zeros(len(y)), "baseline": np.zeros(len(y))}, config)
+    for key in ("f1", "mcc"):
+        ci = report["model_ci"][key]
+        assert report["model"][key] == 1.0 and (ci["low"], ci["high"]) == (1.0, 1.0), key
+        assert 300 < ci["n_resamples_defined"] < 400, key
+    negatives = metrics.classification_metrics(np.zeros(10, dtype=int), np.tile([0.9, 0.1], (10, 1)))
+    assert negatives["accuracy"] == 1.0 and np.isnan(negatives["f1"]) and np.isnan(negatives["mcc"])
+    called = metrics.classification_metrics(np.zeros(2, dtype=int), np.array([[0.9, 0.1], [0.2, 0.8]]))
+    assert called["f1"] == 0.0 and np.isnan(called["mcc"])  # a molecule called positive: F1 0
+    constant = metrics.classification_metrics(np.array([0, 1, 0]), np.tile([0.9, 0.1], (3, 1)))
+    assert constant["mcc"] == 0.0 and constant["f1"] == 0.0  # predictions of one class: no skill
 
 
 def test_a_resample_lacking_one_of_three_classes_has_no_auc():

@@ -78,7 +78,8 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
 
     ``proba`` is (n, K) class probabilities. Two classes: AUCs and F1 of class 1. More:
     one-vs-rest macro averages of the AUCs and macro F1, over the classes present in ``y``;
-    multi-class MCC. AUCs are NaN when ``y`` holds a single class.
+    multi-class MCC. AUCs and MCC are NaN when ``y`` holds a single class (MCC is 0 when only
+    the predictions do), F1 of two classes when no molecule is measured or predicted in class 1.
     """
     from sklearn import metrics as skm
     from sklearn.preprocessing import label_binarize
@@ -96,9 +97,11 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
             "mcc": float(skm.matthews_corrcoef(y, label)),
             "brier": float(brier_per_molecule(y, proba).mean()),
         }
+    if n_classes == 2 and not (np.any(y == 1) or np.any(label == 1)):  # 0 / 0
+        out["f1"] = float("nan")
     present = np.unique(y)
     if len(present) < 2:
-        return out | {"roc_auc": float("nan"), "pr_auc": float("nan")}
+        return out | {"roc_auc": float("nan"), "pr_auc": float("nan"), "mcc": float("nan")}
     if n_classes == 2:
         out["roc_auc"] = float(skm.roc_auc_score(y, proba[:, 1]))
         out["pr_auc"] = float(skm.average_precision_score(y, proba[:, 1]))

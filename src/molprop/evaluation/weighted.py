@@ -143,20 +143,23 @@ def confusion(y: np.ndarray, label: np.ndarray, n_classes: int, weights: np.ndar
 
 
 def f1_and_mcc(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """F1 (class 1 of two; else macro over the classes measured, the rows with a count) and
-    Matthews correlation (multi-class form; 0 where undefined) of (B, K, K) matrices."""
+    """F1 (class 1 of two, NaN when no molecule is measured or predicted in it; else macro over
+    the classes measured, the rows with a count) and Matthews correlation (multi-class form;
+    NaN when one class is measured, 0 when only the predictions are one class) of (B, K, K)
+    matrices."""
     tp = np.diagonal(matrices, axis1=1, axis2=2)
     measured, predicted = matrices.sum(axis=2), matrices.sum(axis=1)
-    per_class = np.nan_to_num(_divide(2.0 * tp, measured + predicted))
+    per_class = _divide(2.0 * tp, measured + predicted)
     if matrices.shape[1] == 2:
         f1 = per_class[:, 1]
     else:
         seen = measured > 0
-        f1 = _divide((per_class * seen).sum(axis=1), seen.sum(axis=1))
+        f1 = _divide((np.nan_to_num(per_class) * seen).sum(axis=1), seen.sum(axis=1))
     total = measured.sum(axis=1)
     cov = tp.sum(axis=1) * total - (measured * predicted).sum(axis=1)
     var = (total**2 - (predicted**2).sum(axis=1)) * (total**2 - (measured**2).sum(axis=1))
-    return f1, np.nan_to_num(_divide(cov, np.sqrt(var)))
+    mcc = np.nan_to_num(_divide(cov, np.sqrt(var)))
+    return f1, np.where((measured > 0).sum(axis=1) < 2, np.nan, mcc)
 
 
 def classification(y: np.ndarray, proba: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
