@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 from bench_models import CSV_FORMAT, REPO, datasets
 
+from molprop.data.builtin import builtin_target_ranges
 from molprop.data.io import read_source, require_columns
 from molprop.splits.config import SplitConfig
 from molprop.splits.run import make_split
@@ -45,7 +46,8 @@ VARIANTS = {"D-MPNN": [], "D-MPNN + RDKit 2D": ["--features-generators", "v1_rdk
 def validated_table(data: dict, params: dict, task: str = "regression"):
     """The dataset's molecules after molprop's validation (smiles, y)."""
     source = str(REPO / data["source"])
-    config, _ = config_from_params(params["validate"], task, data["target_column"])
+    config, _ = config_from_params(params["validate"], task, data["target_column"],
+                                   dataset_ranges=builtin_target_ranges(source))
     smiles = data.get("smiles_column", "smiles")
     table = read_source(source)
     require_columns(table, {"smiles": smiles, "target": data["target_column"]}, source)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from common import read_params, run_stage
 
+from molprop.data.builtin import builtin_target_ranges
 from molprop.data.io import as_text, read_source, require_columns, short_rows_warning
 from molprop.errors import UserInputError
 from molprop.schema import LABEL, ROW, TARGET
@@ -40,7 +41,8 @@ def main() -> int:
     data = params["data"]
     source, smiles_col, target_col = data["source"], data["smiles_column"], data["target_column"]
     config, expectations = config_from_params(params["validate"], data["task"], target_col,
-                                              str(data.get("decimal", ".")), data.get("positive_class"))
+                                              str(data.get("decimal", ".")), data.get("positive_class"),
+                                              builtin_target_ranges(source))
     if smiles_col == target_col:
         raise UserInputError(f"data.smiles_column and data.target_column are both '{smiles_col}'; set "
                              "data.target_column to the column of the measured property.")

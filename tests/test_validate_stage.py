@@ -127,3 +127,42 @@ def test_a_typo_among_logged_targets_is_named_not_taken_for_an_unlogged_target(t
     result = run_stage(tmp_path, csv, target_column="pIC50")
     assert result.returncode == 0, result.stderr
     assert "row 8: 6500" in result.stdout and "orders of magnitude" not in result.stdout
+
+
+def test_a_user_column_named_like_a_builtin_target_gets_no_builtin_range(tmp_path):
+    """Bug fixed: params.yaml's ranges were keyed by column name alone, so FreeSolv's expt [-30, 10]
+    kcal/mol cut a user's own pKi column called expt at 10 (the most potent compounds rejected
+    as target_out_of_range, without a warning); with every value above 10 the message then said
+    to check data.smiles_column / data.target_column."""
+    (tmp_path / "input.csv").write_text("smiles,expt\nCCO,9.5\nc1ccccc1,10.5\nCCN,12.0\nCCCl,8.0\n")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())  # its validate section as it is
+    params["data"] = {"source": "input.csv", "smiles_column": "smiles", "target_column": "expt",
+                      "task": "regression"}
+    params["validate"]["expectations"] = {"min_rows": 2, "warn_min_rows": 2}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    result = subprocess.run([sys.executable, str(STAGE)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_parquet(tmp_path / "data/validated.parquet")) == 4
+    params["validate"]["target_range"] = {"expt": [-30.0, 5.0]}  # a range of the user's own, wrong units
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run([sys.executable, str(STAGE)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "Check validate.target_range: its range for the target column is not in the column's units" in result.stderr
+
+
+def test_a_builtin_dataset_brings_its_own_target_range():
+    from molprop.data.builtin import builtin_target_ranges
+    from molprop.validation.config import config_from_params
+
+    ranges = builtin_target_ranges(REPO / "data/builtin/freesolv.yaml")
+    assert ranges == {"expt": [-30.0, 10.0]}
+    assert builtin_target_ranges(REPO / "data/builtin/huuskonen.yaml") == {"SOL": [-15.0, 5.0]}
+    assert builtin_target_ranges("my.csv") == {}
+    config, _ = config_from_params({}, "regression", "expt", dataset_ranges=ranges)
+    assert (config.target.min_value, config.target.max_value) == (-30.0, 10.0)
+    config, _ = config_from_params({"target_range": {"expt": [-5.0, 5.0]}}, "regression", "expt",
+                                   dataset_ranges=ranges)  # params' entry replaces the dataset's
+    assert (config.target.min_value, config.target.max_value) == (-5.0, 5.0)
+    config, _ = config_from_params({}, "regression", "calc", dataset_ranges=ranges)
+    assert (config.target.min_value, config.target.max_value) == (None, None)

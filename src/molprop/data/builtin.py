@@ -53,6 +53,27 @@ def read_sdf(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def builtin_target_ranges(source: str | Path) -> dict[str, list[float | None]]:
+    """The plausible target ranges a built-in dataset descriptor declares (``target_range:
+    {<column>: [min, max]}``, in the dataset's units); {} for any other source. They hold for
+    that dataset only: a user's column of the same name, in other units, gets none."""
+    if Path(source).suffix.lower() not in (".yaml", ".yml") or not Path(source).is_file():
+        return {}
+    try:
+        spec = yaml.safe_load(Path(source).read_text())
+    except yaml.YAMLError:
+        return {}  # load_builtin reports it
+    ranges = spec.get("target_range") if isinstance(spec, dict) else None
+    if ranges is None:
+        return {}
+    if not isinstance(ranges, dict) or not all(
+            isinstance(v, list) and len(v) == 2 and all(b is None or isinstance(b, (int, float)) for b in v)
+            for v in ranges.values()):
+        raise UserInputError(f"{source}: target_range must map column names to [min, max] (numbers or null), "
+                             f"got {ranges!r}")
+    return {str(k): list(v) for k, v in ranges.items()}
+
+
 def load_builtin(descriptor: str | Path) -> pd.DataFrame:
     """The table a built-in dataset descriptor names, after checking each file's hash."""
     try:

@@ -110,14 +110,16 @@ def target_range_note(section: dict[str, Any], task: str, target_column: str) ->
 
 def config_from_params(
     section: dict[str, Any], task: str, target_column: str, decimal: str = ".",
-    positive_class: str | None = None,
+    positive_class: str | None = None, dataset_ranges: dict[str, list] | None = None,
 ) -> tuple[ValidationConfig, dict[str, Any]]:
     """The curation config and the expectation settings from the ``validate`` params section
     (``decimal``: the decimal mark of the input's numbers, and ``positive_class``, from the
     ``data`` section; the positive class is not used for regression).
 
     ``target_range`` maps target column names to ``[min, max]``; a column that is not listed
-    gets no range check (classification never has one).
+    there takes its range from ``dataset_ranges`` (a built-in dataset's own,
+    :func:`molprop.data.builtin.builtin_target_ranges`), else gets no range check
+    (classification never has one).
     """
     section = dict(section)
     known = {"standardize", "identity_key", "rules", "target_range", "duplicates",
@@ -127,7 +129,7 @@ def config_from_params(
         raise UserInputError(f"params validate: unknown key(s) {unknown}; known: {sorted(known)}")
     standardize = _build(StandardizeConfig, section.get("standardize"), "validate.standardize",
                          identity_key=section.get("identity_key", "smiles"))
-    bounds = (section.get("target_range") or {}).get(target_column)
+    bounds = (section.get("target_range") or {}).get(target_column, (dataset_ranges or {}).get(target_column))
     low, high = (None, None) if bounds is None or task == "classification" else bounds
     if low is not None and high is not None and low > high:
         raise UserInputError(f"validate.target_range.{target_column} is [{low}, {high}]: the minimum is "

@@ -210,8 +210,11 @@ def _no_valid_rows(n_in: int, rejected: list[tuple]) -> InputFileError:
         hint = f" The first {reason} row ({row}, 0-based data rows): {message}"
     if counts and counts[0][0] == "non_numeric_target":
         hint += " If the target column holds class labels, set data.task: classification."
+    check = ("validate.target_range: its range for the target column is not in the column's units (or "
+             "data.target_column names another column)" if counts and counts[0][0] == "target_out_of_range"
+             else "data.smiles_column / data.target_column")
     return InputFileError(f"No valid rows: all {n_in} rows were rejected (most common "
-                          f"reasons: {counts}). Check data.smiles_column / data.target_column.{hint}")
+                          f"reasons: {counts}). Check {check}.{hint}")
 
 
 def _metrics(n_in: int, validated: pd.DataFrame, rejected: pd.DataFrame, n_changed: int,
