@@ -154,6 +154,7 @@ def test_gzipped_text_inputs_read_like_the_plain_ones(tmp_path, name):
     plain = pd.concat(iter_chunks(tmp_path / name, 4, "smiles", id_column), ignore_index=True)
     gzipped = pd.concat(iter_chunks(tmp_path / f"{name}.gz", 4, "smiles", id_column), ignore_index=True)
     pd.testing.assert_frame_equal(gzipped, plain)
+    (tmp_path / "x.parquet.gz").write_bytes(gzip.compress(b"PAR1"))
     with pytest.raises(InputError, match="unknown input type '.parquet.gz'"):
         iter_chunks(tmp_path / "x.parquet.gz", 4)
     (tmp_path / f"cut_{name}.gz").write_bytes((tmp_path / f"{name}.gz").read_bytes()[:-12])
@@ -202,10 +203,14 @@ def test_input_errors_name_the_problem(tmp_path):
         iter_chunks(tmp_path / "in.csv", 5, "SMILE")
     with pytest.raises(InputError, match="no id column 'nme'"):
         iter_chunks(tmp_path / "shards", 5, "smiles", "nme")
+    (tmp_path / "in.xlsx").write_bytes(b"PK\x03\x04")
     with pytest.raises(InputError, match="unknown input type"):
         iter_chunks(tmp_path / "in.xlsx", 5)
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="missing.csv: input not found.$"):
         iter_chunks(tmp_path / "missing.csv", 5)
+    # Bug fixed: a SMILES given as --input (or '-') was "unknown input type ''"
+    with pytest.raises(InputError, match=r"CCO: input not found \(--input names a file: write SMILES to a \.smi"):
+        iter_chunks("CCO", 5)
     assert count_rows(tmp_path / "shards") == 10 and count_rows(tmp_path / "in.csv") is None
 
 
@@ -380,6 +385,11 @@ def test_context_round_trip_is_byte_reproducible(tmp_path):
 def test_context_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a saved molprop model"):
         load_predict_context(tmp_path)
+    # Bug fixed: a fresh clone without `dvc pull` was told its models/model is "not a saved
+    # molprop model; give a model directory such as models/model"
+    with pytest.raises(FileNotFoundError, match=r"models/model does not exist\. The models are DVC outputs: in a "
+                                                r"fresh clone, fetch them with `dvc pull`"):
+        load_predict_context(tmp_path / "models" / "model")
     (tmp_path / "model.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="Retrain it"):
         load_predict_context(tmp_path)

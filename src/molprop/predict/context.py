@@ -125,8 +125,9 @@ def _context_problem(data: Any) -> str | None:
     types = {"validate": dict, "featurize": dict, "data_hash": str, "n_train": int, "domain": dict}
     wrong = [key for key, kind in types.items() if not isinstance(data.get(key), kind)]
     domain = data.get("domain") or {}
-    if not wrong and not all(isinstance(domain.get(k), int) for k in ("radius", "n_bits")):
-        wrong = ["domain.radius / domain.n_bits"]
+    if not wrong and not (all(isinstance(domain.get(k), int) and not isinstance(domain.get(k), bool)
+                              for k in ("radius", "n_bits")) and domain["radius"] >= 0 and domain["n_bits"] >= 1):
+        wrong = ["domain.radius / domain.n_bits (whole numbers, >= 0 / >= 1)"]
     return f"{', '.join(wrong)} missing or of the wrong type" if wrong else None
 
 
@@ -136,6 +137,10 @@ def load_predict_context(model_dir: str | Path) -> PredictContext:
 
     model_dir = Path(model_dir)
     path = model_dir / CONTEXT_FILE
+    if not model_dir.exists():  # a fresh clone: the models are DVC outputs, not in git
+        raise FileNotFoundError(f"{model_dir} does not exist. The models are DVC outputs: in a fresh clone, "
+                                "fetch them with `dvc pull` (from the project's DVC remote), or train them with "
+                                "`dvc repro`; else give --model the directory of a saved model.")
     if not (model_dir / "model.json").is_file():
         raise FileNotFoundError(f"{model_dir} is not a saved molprop model (no model.json); "
                                 "give a model directory such as models/model or models/baseline.")

@@ -54,6 +54,9 @@ def input_format(path: str | Path) -> str:
     path = Path(path)
     if path.is_dir():
         return "parquet"
+    if not path.exists():  # before its suffix: --input CCO is a SMILES, not a file of an unknown type
+        hint = "" if path.suffix else " (--input names a file: write SMILES to a .smi file, one per line)"
+        raise InputError(f"{path}: input not found{hint}.")
     suffix, gzipped = file_suffix(path)
     fmt = FORMATS.get(suffix)
     if fmt == "parquet" and gzipped:  # Parquet compresses inside the file
