@@ -487,6 +487,9 @@ def test_a_model_replaced_in_place_is_loaded_again_in_the_same_process(models, l
 
 DAMAGE = [  # (model, file damaged: truncated to 20 bytes or given other content, what the message names)
     ("network", "member_0/weights.pt", None, "member_0 cannot be loaded (RuntimeError"),
+    # a Git LFS pointer (or an HTML error page) in place of the weights: a traceback before
+    ("network", "member_0/weights.pt", "version https://git-lfs.github.com/spec/v1\noid sha256:0\n",
+     "member_0 cannot be loaded (UnpicklingError"),
     ("network", "member_0/network.json", None, "member_0/network.json cannot be read (JSONDecodeError"),
     ("network", "member_0/network.json", "{}", "member_0/network.json names no known network kind"),
     ("baseline", "member_0/estimator.skops", None, "member_0 cannot be loaded (BadZipFile"),
@@ -563,6 +566,17 @@ MISMATCHED = [  # (model, file, edit of its JSON or new bytes, what the message 
      "member_0 cannot be loaded (ValueError: its quantiles are not sorted finite numbers"),
     ("baseline", "member_0/preprocess.json", lambda d: d["medians"].__setitem__(3, None),
      "member_0 cannot be loaded (ValueError: its medians are not all finite numbers"),
+    # hand-edited JSON: a traceback in the forward pass, a regression network's outputs written as
+    # class probabilities (p_a -0.94), an OverflowError in the fingerprints
+    ("network", "member_0/network.json", lambda d: d["config"].update(depth="3"),
+     "member_0 cannot be loaded (TypeError: network.json: depth is '3', not of type int"),
+    ("network", "model.json", lambda d: d.update(task="classification", classes=["a", "b"]),
+     "does not belong to this model (a network of 1 output(s) with target scaling in a classification model "
+     "of 2 classes)"),
+    ("network", "model.json", lambda d: d.update(task="classification", classes=[]),
+     "classes [] in a classification model (classification has 2 or more, regression none)"),
+    ("baseline", "predict_context.json", lambda d: d["domain"].update(radius=-1),
+     "domain.radius / domain.n_bits (whole numbers, >= 0 / >= 1)"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -98,7 +99,8 @@ def load_member(directory: Path, card: ModelCard, name: str) -> Any:
             loaded = load_network(directory / name)
     except UserInputError:
         raise
-    except (OSError, EOFError, RuntimeError, KeyError, IndexError, TypeError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, RuntimeError, KeyError, IndexError, TypeError, ValueError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as error:  # the last: a weights file of text (a Git LFS pointer)
         shown = " ".join(str(error).split())[:200]  # one line: a state_dict error spans several
         raise UserInputError(f"{directory / name} cannot be loaded ({type(error).__name__}: {shown}): the "
                              f"member's files are damaged. {REPAIR}") from error
@@ -121,6 +123,13 @@ def _member_problem(card: ModelCard, loaded: Any) -> str | None:
         return f"it reads {outside[0]}, outside the model's feature groups {card.feature_groups}"
     kind = card.extra.get("model")
     if card.kind == "torch":
+        from molprop.nn.training_types import output_count
+
+        outputs = output_count(card.task, len(card.classes))
+        if loaded.model.config.n_outputs != outputs or (loaded.target_scale is None) != (card.task != "regression"):
+            return (f"a network of {loaded.model.config.n_outputs} output(s) "
+                    f"{'without' if loaded.target_scale is None else 'with'} target scaling in a {card.task} model"
+                    + (f" of {len(card.classes)} classes" if card.classes else ""))
         return f"a {loaded.kind} network in a {kind} model" if kind and loaded.kind != kind else None
     estimator = loaded[0]
     if hasattr(estimator, "predict_proba") != (card.task == "classification"):

@@ -87,6 +87,8 @@ def _card_problem(card: Any) -> str | None:
     classes, extra = card.get("classes", []), card.get("extra", {})
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         return f"classes {classes!r}: not a list of labels"
+    if (len(classes) >= 2) != (card["task"] == "classification") or len(set(classes)) < len(classes):
+        return f"classes {classes!r} in a {card['task']} model (classification has 2 or more, regression none)"
     if not isinstance(extra, dict) or not all(
             isinstance(extra.get(k), (int, float, type(None))) for k in ("uncertainty_scale", "uncertainty_floor")):
         return f"extra {extra!r}: not an object with numeric uncertainty_scale / uncertainty_floor"

@@ -26,6 +26,7 @@ class MLP(nn.Module):
 
     def __init__(self, config: MLPConfig) -> None:
         super().__init__()
+        self.config = config
         layers: list[nn.Module] = []
         width = config.n_inputs
         for _ in range(config.n_layers):

@@ -8,7 +8,7 @@ A member directory holds ``weights.pt`` (loaded with ``weights_only=True``),
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +76,27 @@ class LoadedNetwork:
     target_scale: tuple[float, float] | None
 
 
+_FIELD_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _typed_config(cls: type, values: dict[str, Any]) -> Any:
+    """``cls(**values)``; TypeError for a value not of its field's type (a hand-edited
+    network.json: depth "3" failed only inside the forward pass)."""
+    config = cls(**values)
+    for field in fields(cls):
+        value = getattr(config, field.name)
+        allowed = _FIELD_TYPES.get(str(field.type), (object,))
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise TypeError(f"network.json: {field.name} is {value!r}, not of type {field.type}")
+    return config
+
+
 def load_network(directory: Path) -> LoadedNetwork:
     """Load the member saved by :func:`save_member` in ``directory`` (weights on the CPU)."""
     network = read_model_json(directory / "network.json")
     kind = network["kind"]
     prep = Preprocessor.from_dict(read_model_json(directory / "preprocess.json"))
-    config = MLPConfig(**network["config"]) if kind == "mlp" else MPNNConfig(**network["config"])
+    config = _typed_config(MLPConfig if kind == "mlp" else MPNNConfig, network["config"])
     if kind == "dmpnn" and (config.atom_fdim, config.bond_fdim) != (ATOM_FDIM, BOND_FDIM):
         raise UserInputError(
             f"{directory}: this network was trained on graphs with {config.atom_fdim} atom / "
