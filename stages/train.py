@@ -156,6 +156,11 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
         print(f"train: warning: {flat}")
     for key, value in extra.items():
         live.summary[f"ensemble/{key}"] = undefined_as_null(value)
+    # dvclive keeps each curve's last value in the summary (nested: member_0 -> val -> loss): the
+    # last epoch run, not the kept weights', and ensemble/val/loss then averages the members still
+    # running; `dvc exp show` listed them beside the figures above
+    for name in [k for k, v in live.summary.items() if isinstance(v, dict)]:
+        del live.summary[name]
     live.make_summary()
     tracking.log_metrics({f"ensemble.{k}": v for k, v in extra.items() if v is not None})
     what = {"model": cfg["model"], "best_epoch": {m.name: best_epoch[m.name] for m in members},
