@@ -91,6 +91,29 @@ def test_the_default_store_is_in_the_repository_root_dvc_names(tmp_path, monkeyp
     assert sorted(p.name for p in copy.iterdir()) == ["model"]
 
 
+@pytest.mark.parametrize("store", ["relative", "absolute"])
+def test_a_store_of_mlflow_tracking_uri_and_its_artifacts_are_not_in_a_queued_copy(tmp_path, monkeypatch, store):
+    """Bug fixed: with MLFLOW_TRACKING_URI=sqlite:///alt.db a queued experiment created alt.db in
+    its temporary copy (deleted with it: the run was lost), and with an absolute sqlite URI the
+    experiment's artifact location was the copy's mlruns/, for every later run too."""
+    root, copy = tmp_path / "repo", tmp_path / "repo_copy"
+    root.mkdir()
+    (copy / "model").mkdir(parents=True)
+    (copy / "model" / "model.json").write_text("{}")
+    db = root / "alt.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///alt.db" if store == "relative" else f"sqlite:///{db}")
+    monkeypatch.setenv("DVC_ROOT", str(root))
+    monkeypatch.chdir(copy)
+    with tracking.mlflow_run("unit", "queued", {"a": 1}) as run:
+        tracking.log_model_dir("model")
+    client = mlflow.MlflowClient(f"sqlite:///{db}")
+    assert client.get_run(run.run_id).info.status == "FINISHED"
+    location = client.get_experiment_by_name("unit").artifact_location
+    assert location.startswith((str(root / "mlruns"), (root / "mlruns").as_uri())), location
+    assert "model.json" in {p.name for p in (root / "mlruns").rglob("*")}
+    assert sorted(p.name for p in copy.iterdir()) == ["model"]
+
+
 def test_a_store_that_cannot_be_opened_fails_the_run(tmp_path, monkeypatch):
     (tmp_path / "a_file").write_text("")  # the store's directory would have to be inside a file
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/a_file/mlflow.db")

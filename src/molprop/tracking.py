@@ -35,7 +35,8 @@ def store_root() -> Path:
 
 
 def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI when set, else the default store's sqlite URI."""
+    """MLFLOW_TRACKING_URI when set (a relative path in it is relative to :func:`store_root`),
+    else the default store's sqlite URI."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(store_root() / DEFAULT_STORE).as_posix()}"
 
 
@@ -97,8 +98,10 @@ class _Helper:
         self.process = subprocess.Popen([sys.executable, "-m", "molprop.tracking_helper"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
         self.broken = False
-        default = not os.environ.get("MLFLOW_TRACKING_URI")
-        self.send("start", {"uri": tracking_uri(), "root": str(store_root()) if default else None,
+        # the helper works in the repository's root: a store named by a relative path
+        # (MLFLOW_TRACKING_URI=sqlite:///alt.db) and the artifacts of a sqlite store go there, not
+        # into a queued experiment's temporary copy, which is deleted afterwards with them
+        self.send("start", {"uri": tracking_uri(), "root": str(store_root()),
                             "experiment": experiment, "run_name": run_name,
                             "source": os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "",
                             "start_ms": _now_ms(), "tags": dvc_experiment_tags()})

@@ -49,7 +49,7 @@ def main() -> int:
     from mlflow.entities import Metric, Param
     from mlflow.tracking.context.registry import resolve_tags
 
-    if start.get("root"):  # the default store: its artifacts go to mlruns/ beside it, not in cwd
+    if start.get("root"):  # the repository's root: relative store paths, and ./mlruns for artifacts
         os.chdir(start["root"])
     with store_lock(start.get("root")):
         client = MlflowClient(start["uri"])
