@@ -78,6 +78,33 @@ def save_model_context(model_dir: Path, validated: Any, train_rows: Any, metrics
     )
 
 
+def matplotlib_config_dir() -> None:
+    """Where matplotlib cannot write its config folder (a read-only or missing HOME, as in
+    containers), point MPLCONFIGDIR, for this process and the ones it starts, at one folder of
+    this user's in the temporary directory. matplotlib would make a new one per process, and
+    remove it at an exit that ``os._exit`` skips: one left behind per stage run, and its font
+    cache built again each time."""
+    if os.environ.get("MPLCONFIGDIR") or not hasattr(os, "getuid"):
+        return
+    try:
+        default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
+        default.mkdir(parents=True, exist_ok=True)
+        if os.access(default, os.W_OK):
+            return
+    except (OSError, RuntimeError):  # RuntimeError: no home directory at all
+        pass
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"molprop-matplotlib-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if folder.is_symlink() or folder.stat().st_uid != os.getuid() or not os.access(folder, os.W_OK):
+            return  # not ours: matplotlib's own way
+    except OSError:
+        return
+    os.environ["MPLCONFIGDIR"] = str(folder)
+
+
 def run_stage(main: Callable[[], int | None]) -> None:
     """Run a stage's ``main`` and end the process with its exit code (None: 0).
 
@@ -96,7 +123,9 @@ def run_stage(main: Callable[[], int | None]) -> None:
     ``dvc repro`` ran the same stage.
     """
     from molprop.errors import UserInputError
+    from molprop.lifetime import remove_multiprocessing_tempdir
 
+    matplotlib_config_dir()
     if os.environ.get("DVC_STAGE"):
         from molprop.lifetime import exit_with_runner
 
@@ -111,18 +140,7 @@ def run_stage(main: Callable[[], int | None]) -> None:
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
-    _remove_multiprocessing_tempdir()
+    remove_multiprocessing_tempdir()
     os._exit(code)
 
 
-def _remove_multiprocessing_tempdir() -> None:
-    """Remove the directory multiprocessing made for its forkserver's socket (/tmp/pymp-*),
-    which its own clean-up at exit would have removed had the stage not ended with os._exit."""
-    if "multiprocessing.process" not in sys.modules:
-        return
-    import shutil
-    from multiprocessing.process import current_process
-
-    tempdir = current_process()._config.get("tempdir")
-    if tempdir:
-        shutil.rmtree(tempdir, ignore_errors=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,13 +15,30 @@ from pathlib import Path
 SHELLS = frozenset({"sh", "dash", "bash", "zsh", "ksh", "mksh", "fish"})
 
 
+def remove_multiprocessing_tempdir() -> None:
+    """Remove the folder multiprocessing made for its forkserver's socket (pymp-* in the
+    temporary directory), which its own clean-up at exit removes, but not after ``os._exit``."""
+    if "multiprocessing.process" not in sys.modules:
+        return
+    from multiprocessing.process import current_process
+
+    tempdir = current_process()._config.get("tempdir")
+    if tempdir:
+        shutil.rmtree(tempdir, ignore_errors=True)
+
+
+def _end() -> None:
+    remove_multiprocessing_tempdir()
+    os._exit(1)
+
+
 def exit_with(owner_pid: int, poll_s: float = 1.0) -> None:
-    """End this process (``os._exit``, code 1) once the process ``owner_pid`` has ended,
-    however it ended: a pool's worker with the stage that started it (workers whose stage was
-    killed would go on with the tasks queued to them, writing their files beside the next
-    run's, and then wait forever for tasks that never come), a stage with the ``dvc`` that
-    runs it. Watches in a daemon thread, through a pidfd where the platform has one (Linux),
-    else polls."""
+    """End this process (``os._exit``, code 1, its multiprocessing folder removed) once the
+    process ``owner_pid`` has ended, however it ended: a pool's worker with the stage that
+    started it (workers whose stage was killed would go on with the tasks queued to them,
+    writing their files beside the next run's, and then wait forever for tasks that never
+    come), a stage with the ``dvc`` that runs it. Watches in a daemon thread, through a pidfd
+    where the platform has one (Linux), else polls."""
 
     parent = owner_pid == os.getppid()
 
@@ -27,22 +46,22 @@ def exit_with(owner_pid: int, poll_s: float = 1.0) -> None:
         try:
             fd = os.pidfd_open(owner_pid) if hasattr(os, "pidfd_open") else None
         except ProcessLookupError:
-            os._exit(1)
+            _end()
         except OSError:  # a kernel without pidfds
             fd = None
         if fd is not None:
             watcher = select.poll()  # (select.select cannot take descriptors above 1023)
             watcher.register(fd, select.POLLIN)
             watcher.poll()  # returns once the owner has exited
-            os._exit(1)
+            _end()
         while True:
             time.sleep(poll_s)
             if parent and os.getppid() != owner_pid:  # ended (a zombie still answers kill 0)
-                os._exit(1)
+                _end()
             try:
                 os.kill(owner_pid, 0)
             except ProcessLookupError:
-                os._exit(1)
+                _end()
             except PermissionError:  # alive, another user's: not ours to signal
                 pass
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
+import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,6 +23,34 @@ T = TypeVar("T")
 R = TypeVar("R")
 # Preloaded last by every forkserver molprop starts: the server then exits without teardown.
 SERVER_EXIT = "molprop.server_exit"
+
+
+# A Unix socket's path holds at most 107 bytes on Linux, 103 on macOS; a forkserver's is
+# <temporary directory>/pymp-XXXXXXXX/listener-XXXXXXXX
+_SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
+_SOCKET_NAME = len("/pymp-12345678/listener-12345678")
+
+
+def short_socket_dir() -> None:
+    """Before a forkserver starts: where the temporary directory's path is too long for its
+    socket (a long TMPDIR, as on cluster nodes and in nested CI folders: "AF_UNIX path too
+    long"), multiprocessing makes its folder under /tmp instead; a UserInputError when that
+    cannot be written either."""
+    from multiprocessing.process import current_process
+    from multiprocessing.util import Finalize
+
+    config = current_process()._config
+    base = tempfile.gettempdir()
+    if config.get("tempdir") or len(os.fsencode(base)) + _SOCKET_NAME <= _SOCKET_PATH_MAX:
+        return
+    try:
+        short = tempfile.mkdtemp(prefix="pymp-", dir="/tmp")
+    except OSError:
+        raise UserInputError(f"the temporary directory {base} (TMPDIR) is {len(os.fsencode(base))} bytes long: worker "
+                             f"processes talk through a socket whose path must stay within {_SOCKET_PATH_MAX} bytes, "
+                             "and /tmp cannot be written instead; set TMPDIR to a shorter directory") from None
+    Finalize(None, shutil.rmtree, args=(short,), kwargs={"ignore_errors": True}, exitpriority=-100)
+    config["tempdir"] = short
 
 
 def available_cores() -> int:
@@ -91,6 +122,7 @@ class WorkerPool:
         module = getattr(func, "__module__", None)
         modules = [module] if module and module != "__main__" else []
         if start_method == "forkserver":  # workers fork from a server that imported these
+            short_socket_dir()
             context.set_forkserver_preload([*modules, *preload, SERVER_EXIT])
         self.n_jobs = n_jobs
         self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=end_with_owner,

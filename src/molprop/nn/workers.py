@@ -13,7 +13,7 @@ import multiprocessing
 import sys
 from multiprocessing import context as mp_context
 
-from molprop.features.parallel import SERVER_EXIT
+from molprop.features.parallel import SERVER_EXIT, short_socket_dir
 
 # the training code members.py imports when a member trains (training does not import
 # torch._dynamo, ~1 s: molprop.nn.optimizer)
@@ -24,6 +24,7 @@ def worker_context() -> mp_context.BaseContext:
     """The multiprocessing context for member workers (forkserver with :data:`PRELOAD`)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
+    short_socket_dir()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context

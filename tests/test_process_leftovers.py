@@ -1,0 +1,103 @@
+"""What a stage's processes need from, and leave in, the temporary directory and HOME."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = str(REPO / "src")
+
+
+def _python(code: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": SRC, **env})
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no forkserver")
+def test_worker_pools_start_under_a_temporary_directory_too_long_for_a_socket(tmp_path):
+    """Bug fixed: with a TMPDIR of 76 bytes or more, train, evaluate and `molprop predict` ended
+    with a traceback 'AF_UNIX path too long' (the forkserver's socket is <TMPDIR>/pymp-*/listener-*)."""
+    long_tmp = tmp_path / ("x" * max(1, 90 - len(str(tmp_path))))
+    long_tmp.mkdir()
+    code = """
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+        from molprop.features.parallel import WorkerPool
+        from molprop.nn.workers import worker_context
+
+        if __name__ == "__main__":
+            with WorkerPool(1, os.getpid) as pool:
+                assert pool.submit(os.getpid).result() != os.getpid()
+            with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:  # train's members
+                assert pool.submit(os.getpid).result() != os.getpid()
+            from multiprocessing.process import current_process
+            print(current_process()._config["tempdir"])
+    """
+    script = tmp_path / "pools.py"
+    script.write_text(textwrap.dedent(code))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": SRC, "TMPDIR": str(long_tmp)}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    used = Path(done.stdout.strip())
+    assert used.parent == Path("/tmp") and used.name.startswith("pymp-")
+    assert not used.exists()  # removed at exit as multiprocessing removes its own
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no forkserver")
+def test_a_stage_ended_with_its_runner_removes_its_multiprocessing_folder(tmp_path):
+    """Bug fixed: a stage that ended because its dvc was killed (SIGTERM, SIGKILL) left its
+    pymp-* folder in the temporary directory for good."""
+    runner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    stage = _python(f"""
+        import os, time
+        from molprop.features.parallel import WorkerPool
+        from molprop.lifetime import exit_with
+
+        if __name__ == "__main__":
+            exit_with({runner.pid}, poll_s=0.1)
+            with WorkerPool(1, os.getpid) as pool:
+                pool.submit(os.getpid).result()
+                from multiprocessing.process import current_process
+                print(current_process()._config["tempdir"], flush=True)
+                time.sleep(600)
+    """, TMPDIR=str(tmp_path))
+    try:
+        folder = Path(stage.stdout.readline().strip())
+        assert folder.parent == tmp_path and folder.is_dir()
+        runner.kill()
+        stage.wait(timeout=60)
+        assert not folder.exists()
+    finally:
+        for process in (runner, stage):
+            process.kill()
+            process.wait()
+
+
+def test_a_stage_without_a_writable_matplotlib_folder_shares_one_of_its_own(tmp_path, monkeypatch):
+    """Bug fixed: with a read-only HOME each interpret and report run left a matplotlib-* folder
+    in the temporary directory (matplotlib removes it at an exit that the stages' os._exit skips)
+    and built the font cache again."""
+    sys.path.insert(0, str(REPO / "stages"))
+    try:
+        from common import matplotlib_config_dir
+    finally:
+        sys.path.remove(str(REPO / "stages"))
+    monkeypatch.delenv("MPLCONFIGDIR", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    matplotlib_config_dir()
+    assert "MPLCONFIGDIR" not in os.environ and (tmp_path / "home/.config/matplotlib").is_dir()
+    (tmp_path / "file_home").write_text("")  # a HOME under which nothing can be made
+    monkeypatch.setenv("HOME", str(tmp_path / "file_home"))
+    matplotlib_config_dir()
+    assert os.environ["MPLCONFIGDIR"] == str(tmp_path / "tmp" / f"molprop-matplotlib-{os.getuid()}")
+    assert Path(os.environ["MPLCONFIGDIR"]).is_dir()
