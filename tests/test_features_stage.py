@@ -343,3 +343,21 @@ def test_fingerprint_columns_plain_encoded_without_statistics(tmp_path, max_nonf
     assert len(fp) == 64 and desc
     assert all(not c.is_stats_set and not any("DICTIONARY" in e for e in c.encodings) for c in fp)
     assert all(c.is_stats_set for c in desc) and columns["mol_id"].is_stats_set
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_an_interrupted_featurize_leaves_no_temporary_files(tmp_path, slice_smiles, monkeypatch, n_jobs):
+    """Bug fixed: Ctrl-C (or an error) in featurize left data/features.parquet.tmp and
+    graphs.parquet.tmp beside the outputs, and DVC's run cache kept them there."""
+    ids, smiles = slice_smiles
+    chunks = runner._chunks
+
+    def interrupted(*args, **kwargs):
+        source = chunks(*args, **kwargs)
+        yield next(source)  # one chunk written, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_chunks", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, ids, smiles, "out", n_jobs=n_jobs, chunk_size=20, row_group_size=10, serial_below_seconds=0.0)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []

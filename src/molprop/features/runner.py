@@ -100,10 +100,21 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
     report = FeatureReport(config, names, len(mol_ids))
     features = FeatureWriter(features_path, config, names)
     graphs = GraphWriter(graphs_path, config.graph, config.row_group_size)
-    step = chunk_step(len(mol_ids), config.chunk_size)
-    n_jobs = min(resolve_n_jobs(config.n_jobs), max(1, -(-len(mol_ids) // step)))
-    probe, n_probed, n_jobs = _probe(mol_ids, smiles, config, n_jobs)
+    try:
+        step = chunk_step(len(mol_ids), config.chunk_size)
+        n_jobs = min(resolve_n_jobs(config.n_jobs), max(1, -(-len(mol_ids) // step)))
+        probe, n_probed, n_jobs = _probe(mol_ids, smiles, config, n_jobs)
+        _featurize_into(features, graphs, report, mol_ids, smiles, config, step, n_jobs, probe, n_probed, progress)
+    except BaseException:  # an error, Ctrl-C: no half-written .tmp files left beside the outputs
+        features.abort()
+        graphs.abort()
+        raise
+    return report.metrics()
 
+
+def _featurize_into(features: FeatureWriter, graphs: GraphWriter, report: FeatureReport, mol_ids: list[str],
+                    smiles: list[str], config: FeaturizeConfig, step: int, n_jobs: int, probe: ChunkResult | None,
+                    n_probed: int, progress: bool) -> None:  # fmt: skip
     def write(ids: list[str], result: ChunkResult) -> None:
         features.add(ids, result.fingerprints, result.descriptors)
         graphs.add(ids, result.graphs)
@@ -132,7 +143,6 @@ def featurize_table(mol_ids: Sequence[str], smiles: Sequence[str], config: Featu
         closing = closer.submit(graphs.close)
         features.close(drop=report.dropped_descriptors())
         closing.result()
-    return report.metrics()
 
 
 def _chunks(mol_ids: list[str], smiles: list[str], config: FeaturizeConfig, step: int,

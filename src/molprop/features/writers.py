@@ -36,6 +36,17 @@ def _tmp(path: Path) -> Path:
     return path.with_name(path.name + ".tmp")
 
 
+def _abort(writer: pq.ParquetWriter, path: Path) -> None:
+    """Close ``writer`` and delete the temporary file(s) of ``path``: nothing is left behind by
+    a run that ended with an error or Ctrl-C."""
+    try:
+        writer.close()
+    except Exception:  # noqa: BLE001 - the error that ended the run is the one to report
+        pass
+    for tmp in (_tmp(path), _tmp(_tmp(path))):
+        tmp.unlink(missing_ok=True)
+
+
 class FeatureWriter:
     """features.parquet: mol_id, fp_<i> uint8, desc_<Name> float32; written to a temporary
     file and renamed on close (after dropping the descriptor columns asked for)."""
@@ -98,6 +109,10 @@ class FeatureWriter:
             os.replace(tmp2, tmp)
         os.replace(tmp, self.path)
 
+    def abort(self) -> None:
+        """Give up the file: its temporary file is deleted."""
+        _abort(self.writer, self.path)
+
 
 class GraphWriter:
     """graphs.parquet (see ``graph_store``); with graphs off, a mol_id-only table."""
@@ -131,3 +146,7 @@ class GraphWriter:
         self._flush()
         self.writer.close()
         os.replace(_tmp(self.path), self.path)
+
+    def abort(self) -> None:
+        """Give up the file: its temporary file is deleted."""
+        _abort(self.writer, self.path)
