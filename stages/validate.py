@@ -84,11 +84,13 @@ def main() -> int:
         # a typo (6500 among pIC50s) spans decades too: the rest decides whether the target is unlogged
         far = set(far_targets(values).tolist())
         rest = [v for i, v in enumerate(values) if i not in far]
-        target_warnings = [class_like_target(values) or unlogged_target(rest),
-                           outlying_targets(values, result.validated[ROW].tolist()),
-                           loose_tolerance(config.duplicates.tolerance, values, metrics["n_duplicate_groups_merged"]),
-                           tight_tolerance(config.duplicates.tolerance, values,
-                                           metrics["rejected_by_reason"].get("conflicting_duplicates", 0))]
+        shape = class_like_target(values) or unlogged_target(rest)
+        # the tolerance warnings measure it in standard deviations: on a long-tailed target that
+        # calls for logarithms (or a class-like one) their advice would mislead
+        target_warnings = [shape, outlying_targets(values, result.validated[ROW].tolist())] + ([] if shape else [
+            loose_tolerance(config.duplicates.tolerance, values, metrics["n_duplicate_groups_merged"]),
+            tight_tolerance(config.duplicates.tolerance, values,
+                            metrics["rejected_by_reason"].get("conflicting_duplicates", 0))])
     else:
         target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes),
                            rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist())]

@@ -129,6 +129,20 @@ def test_a_typo_among_logged_targets_is_named_not_taken_for_an_unlogged_target(t
     assert "row 8: 6500" in result.stdout and "orders of magnitude" not in result.stdout
 
 
+def test_a_long_tailed_target_gets_the_logarithm_advice_not_the_tolerance_one(tmp_path):
+    """Bug fixed: two replicates 12.05 and 12.68 of a raw partition coefficient (0.02 to 35,000)
+    rejected under tolerance 0.5 brought the advice to set the tolerance to a tenth of the
+    standard deviation (~160, on a target whose median is 8) after the advice to take logs."""
+    smiles = ["C" * k for k in range(1, 11)] + ["C" * k + "O" for k in range(1, 11)] + ["C" * k + "N" for k in range(1, 6)]
+    values = [0.02, 0.05, 0.3, 0.8, 1.5, 2.4, 3.0, 4.1, 5.5, 6.0, 7.2, 8.0, 8.8, 9.5, 11.0, 13.0, 15.0, 18.0, 25.0,
+              40.0, 90.0, 400.0, 2500.0, 12000.0, 35000.0]
+    csv = "smiles,P\n" + "".join(f"{s},{v}\n" for s, v in zip(smiles, values)) + "CCCCCCCCCO,12.05\nCCCCCCCCCO,12.68\n"
+    result = run_stage(tmp_path, csv, target_column="P")
+    assert result.returncode == 0, result.stderr
+    assert "orders of magnitude" in result.stdout and "conflicting_duplicates" in result.stdout
+    assert "standard deviation" not in result.stdout
+
+
 def test_a_user_column_named_like_a_builtin_target_gets_no_builtin_range(tmp_path):
     """Bug fixed: params.yaml's ranges were keyed by column name alone, so FreeSolv's expt [-30, 10]
     kcal/mol cut a user's own pKi column called expt at 10 (the most potent compounds rejected
