@@ -577,6 +577,8 @@ MISMATCHED = [  # (model, file, edit of its JSON or new bytes, what the message 
      "classes [] in a classification model (classification has 2 or more, regression none)"),
     ("baseline", "predict_context.json", lambda d: d["domain"].update(radius=-1),
      "domain.radius / domain.n_bits (whole numbers, >= 0 / >= 1)"),
+    ("baseline", "predict_context.json", lambda d: d["validate"]["rules"].update(max_heavy_atoms="many"),
+     "predict_context.json: its training-time settings cannot be read (ValueError: validate.rules.max_heavy_atoms"),
 ]
 
 

@@ -70,6 +70,13 @@ def model_info(model_dir: str | Path) -> ModelInfo:
     check_members(model_dir, card)
     graph = card.kind == "torch" and _needs_graphs(model_dir, card.members)
     try:
+        from molprop.params_check import params_problems
+
+        # the saved sections as params.yaml's schema checks them: a hand-edited value of the
+        # wrong type failed only while the molecules were read (max_heavy_atoms "many")
+        problems = params_problems({"validate": context.validate, "featurize": context.featurize}, require_keys=False)
+        if problems:
+            raise ValueError(problems[0])
         standardize, rules = context.standardization()
         featurize = context.featurization(card.feature_groups, graph)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
