@@ -339,6 +339,19 @@ def test_utf16_without_a_byte_order_mark_is_refused_as_such(tmp_path, name, text
         read_source(tmp_path / name)
 
 
+def test_a_nul_further_down_is_a_damaged_line_not_utf16(tmp_path):
+    """Bug fixed: a NUL deep in a UTF-8 file was called UTF-16, and after Excel's sep=; line the
+    line number was one short."""
+    path = tmp_path / "late.csv"
+    path.write_text("smiles,y\n" + "CCO,1\n" * 20 + "CCC,bad\x00name\n")
+    with pytest.raises(InputFileError, match=r"late.csv: line 22 holds a NUL character \(a byte 0, which no text"):
+        read_source(path)
+    path = tmp_path / "sep.csv"
+    path.write_text("sep=;\nsmiles;y\nCCO;1\nCC\x00O;2\n")
+    with pytest.raises(InputFileError, match=r"sep.csv: line 4 holds a NUL character"):
+        read_source(path)
+
+
 def test_a_latin1_file_is_still_told_to_save_as_utf8(tmp_path):
     path = tmp_path / "in.csv"
     path.write_bytes("smiles,y,name\nCCO,1,\xe9thanol\n".encode("latin-1"))

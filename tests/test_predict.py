@@ -535,3 +535,7 @@ def test_predict_refuses_utf16_without_a_byte_order_mark(tmp_path, name, text):
     (tmp_path / name).write_bytes(text.encode("utf-16-le"))
     with pytest.raises(InputError, match="holds NUL bytes: not UTF-8 text but, most likely, UTF-16"):
         resolve_id_column(tmp_path / name, None, "smiles")
+    # with its byte-order mark it is named as such (it was told it had none)
+    (tmp_path / name).write_bytes(text.encode("utf-16"))
+    with pytest.raises(InputError, match=r"not a text table but UTF-16 text \(Excel's 'Unicode Text'\)"):
+        resolve_id_column(tmp_path / name, None, "smiles")

@@ -66,7 +66,7 @@ _BINARY_FORMATS = (
 )
 
 
-def _binary_format(path: Path) -> str | None:
+def binary_format(path: Path) -> str | None:
     """What the file is when its first bytes say it is no UTF-8 text (gunzipped first when
     named .gz), else None."""
     try:
@@ -78,7 +78,7 @@ def _binary_format(path: Path) -> str | None:
 
 
 def _not_utf8(path: Path, line: int, byte: int, offset: int) -> str:
-    what = _binary_format(path)
+    what = binary_format(path)
     if what:
         example = f" ({path.name}.gz)" if what.startswith("gzip") else ""
         return f"{path}: not a text table but {what}{example}."
@@ -229,8 +229,8 @@ def _read_text_table(path: Path, separator: str) -> pd.DataFrame:
     text = _decode(path)
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty (no header, no rows).")
+    refuse_nul_bytes(path, text)
     if separator == r"\s+":
-        refuse_nul_bytes(path, text)
         return _read_smi_table(path, text.lstrip("\ufeff"))
     skipped = 0  # lines before the header (pandas' line numbers below are that many short)
     if separator == ",":  # a .csv: ',', ';' or a tab; lines end in \n, \r\n or \r (Excel for Mac)
@@ -287,21 +287,25 @@ def one_column_hint(path: str | Path) -> str:
 
 def refuse_nul_bytes(path: Path, text: str) -> None:
     """InputFileError when ``text`` (a text table, or its start) holds a NUL character: valid
-    UTF-8, but no table; mostly UTF-16 saved without a byte-order mark, where every other byte
-    is 0 (read as UTF-8, the column names come out as 's\\x00m\\x00i...')."""
+    UTF-8, but no table. On the first line: mostly
+    UTF-16 saved without a byte-order mark, where every other byte is 0 (read as UTF-8, the
+    column names come out as 's\\x00m\\x00i...'); further down, a damaged line."""
     nul = text.find("\x00")
-    if nul >= 0:
-        line = _line_breaks(text[:nul].encode()) + 1
-        raise InputFileError(f"{path}: line {line} holds NUL bytes: not UTF-8 text but, most likely, UTF-16 "
+    if nul < 0:
+        return
+    line = _line_breaks(text[:nul].encode()) + 1
+    if line == 1:
+        raise InputFileError(f"{path}: line 1 holds NUL bytes: not UTF-8 text but, most likely, UTF-16 "
                              "without a byte-order mark (as some Windows tools save 'Unicode' text), or a binary "
                              "file. Save it as UTF-8 (in Excel: 'CSV UTF-8').")
+    raise InputFileError(f"{path}: line {line} holds a NUL character (a byte 0, which no text table holds: a "
+                         "damaged file or export?); remove it, or the line.")
 
 
 def check_header(path: Path, text: str, separator: str) -> list[str]:
-    """The header's fields. Refuses text with NUL bytes (:func:`refuse_nul_bytes`), a header that
-    names a column twice, and a first data row with more fields than the header (empty trailing
-    fields, as some exports end every line with a separator, are fine)."""
-    refuse_nul_bytes(path, text)
+    """The header's fields. Refuses a header that names a column twice, and a first data row
+    with more fields than the header (empty trailing fields, as some exports end every line
+    with a separator, are fine)."""
     rows = csv.reader(io.StringIO(text[:1 << 16], newline=""), delimiter=separator)  # the first records
     header = next((row for row in rows if row), [])
     repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
@@ -396,7 +400,7 @@ def read_source(source: str | Path) -> pd.DataFrame:
     elif suffix in (".sdf", ".sd"):
         from molprop.data.builtin import read_sdf
 
-        what = _binary_format(path)  # gzip under a plain .sdf name: RDKit read it as text
+        what = binary_format(path)  # gzip under a plain .sdf name: RDKit read it as text
         if what and not what.startswith("UTF-16"):  # UTF-16: read_sdf names the record and line
             example = f" ({path.name}.gz)" if what.startswith("gzip") else ""
             raise InputFileError(f"{path}: not an SD file but {what}{example}.")

@@ -30,7 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molprop.data.io import (InputFileError, check_header, check_records, file_suffix, first_invalid_utf8,
+from molprop.data.io import (InputFileError, binary_format, check_header, check_records, file_suffix,
+                             first_invalid_utf8,
                              is_smi_comment, one_column_hint, open_text, read_as_one_column, refuse_nul_bytes,
                              similar_columns, smi_fields, table_layout)
 from molprop.errors import UserInputError
@@ -138,8 +139,13 @@ def column_names(path: str | Path) -> list[str] | None:
 
 
 def _refuse_nul_bytes(path: Path) -> None:
-    """InputError for a text input whose start holds NUL bytes (UTF-16 without a byte-order
-    mark, read as UTF-8); a file that cannot be read is left to the reader's own messages."""
+    """InputError for a text input that is no UTF-8 text by its first bytes (UTF-16 with its
+    byte-order mark, gzip, Parquet, an Excel workbook), or whose start holds NUL bytes (UTF-16
+    without the mark, read as UTF-8); a file that cannot be read is left to the reader's own
+    messages."""
+    what = binary_format(path)
+    if what:
+        raise InputError(f"{path}: not a text table but {what}.")
     try:
         with open_text(path, errors="replace") as handle:
             start = handle.read(1 << 16)
