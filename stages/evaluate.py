@@ -120,8 +120,9 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
         if thin:
             print(f"evaluate: note: the {name}'s intervals of {', '.join(f'{k} ({n})' for k, n in thin.items())} "
                   f"rest on that many of the {metrics['bootstrap']['n_resamples']} resamples: the others leave it "
-                  "undefined (they lack a class of the test part, or draw too few distinct molecules); n/a when "
-                  "fewer than half define it")
+                  "undefined (they lack a class the metric needs: both for an AUC or MCC, class 1 measured or "
+                  "predicted for F1, every class of the test part for a multi-class average; or they draw too few "
+                  "distinct molecules); n/a when fewer than half define it")
         r2 = metrics[name].get("r2") if task == "regression" else None
         if r2 is not None and r2 < 0:
             print(f"evaluate: warning: the {name}'s test R² is {r2}: it predicts the test molecules worse than "

@@ -158,6 +158,14 @@ def test_member_summary_is_mean_and_std():
     assert s == {"rmse_mean": 2.0, "rmse_std": 1.0}
 
 
+def test_member_summary_is_nan_where_a_member_leaves_the_metric_undefined():
+    """Bug fixed: the mean and std of the members that defined it: on a test part without class 1,
+    three members calling no molecule class 1 (F1 undefined) and one calling some (F1 0) gave
+    f1_mean 0, f1_std 0, read as every member's."""
+    s = summarize_members([{"f1": float("nan"), "accuracy": 1.0}, {"f1": 0.0, "accuracy": 0.9}])
+    assert np.isnan(s["f1_mean"]) and np.isnan(s["f1_std"]) and s["accuracy_mean"] == pytest.approx(0.95)
+
+
 def test_prediction_table_regression_and_plot():
     test = pd.DataFrame({"mol_id": ["a", "b"], "smiles": ["C", "CC"], "y": [1.0, 2.0]})
     preds = {
