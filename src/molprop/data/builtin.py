@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -67,9 +68,10 @@ def builtin_target_ranges(source: str | Path) -> dict[str, list[float | None]]:
     if ranges is None:
         return {}
     if not isinstance(ranges, dict) or not all(
-            isinstance(v, list) and len(v) == 2 and all(b is None or isinstance(b, (int, float)) for b in v)
+            isinstance(v, list) and len(v) == 2 and all(b is None or (isinstance(b, (int, float))
+                                                        and not isinstance(b, bool) and math.isfinite(b)) for b in v)
             for v in ranges.values()):
-        raise UserInputError(f"{source}: target_range must map column names to [min, max] (numbers or null), "
+        raise UserInputError(f"{source}: target_range must map column names to [min, max] (finite numbers or null), "
                              f"got {ranges!r}")
     return {str(k): list(v) for k, v in ranges.items()}
 

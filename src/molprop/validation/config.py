@@ -50,6 +50,7 @@ class TargetRules:
     max_value: float | None = None
     decimal: str = "."
     positive_class: str | None = None
+    range_from: str = "validate.target_range"  # where the range is set, for messages
 
     def __post_init__(self) -> None:
         if self.task not in ("regression", "classification"):
@@ -96,30 +97,35 @@ def _build(cls: type, values: dict[str, Any] | None, where: str, **extra: Any) -
     return cls(**values, **extra)
 
 
-def target_range_note(section: dict[str, Any], task: str, target_column: str) -> str | None:
+def target_range_note(section: dict[str, Any], task: str, target_column: str,
+                      dataset_ranges: dict[str, list] | None = None) -> str | None:
     """A warning when ``validate.target_range`` has no entry for the target column but one whose
-    name differs only in letter case (an entry meant for it, or another dataset's: SOL and sol)."""
+    name differs only in letter case (an entry meant for it, or another dataset's: SOL and sol);
+    ``dataset_ranges``: a built-in dataset's own ranges, checked instead."""
     ranges = section.get("target_range") or {}
     other = [key for key in ranges if str(key).strip().lower() == target_column.strip().lower()]
     if task != "regression" or target_column in ranges or not other:
         return None
+    own = (dataset_ranges or {}).get(target_column)
+    checked = f"the dataset's own range {own} was checked" if own is not None else "no range was checked"
     return (f"validate.target_range has an entry {other[0]!r} but none for the target column {target_column!r} "
-            "(names are case-sensitive), so no range was checked; if that entry is meant for this column, "
+            f"(names are case-sensitive), so {checked}; if that entry is meant for this column, "
             f"rename it to {target_column!r} (if it belongs to another dataset, in other units, leave it)")
 
 
 def config_from_params(
     section: dict[str, Any], task: str, target_column: str, decimal: str = ".",
     positive_class: str | None = None, dataset_ranges: dict[str, list] | None = None,
+    dataset: str = "the dataset's descriptor",
 ) -> tuple[ValidationConfig, dict[str, Any]]:
     """The curation config and the expectation settings from the ``validate`` params section
     (``decimal``: the decimal mark of the input's numbers, and ``positive_class``, from the
     ``data`` section; the positive class is not used for regression).
 
     ``target_range`` maps target column names to ``[min, max]``; a column that is not listed
-    there takes its range from ``dataset_ranges`` (a built-in dataset's own,
-    :func:`molprop.data.builtin.builtin_target_ranges`), else gets no range check
-    (classification never has one).
+    there takes its range from ``dataset_ranges`` (a built-in dataset's own, from the
+    descriptor file ``dataset``: :func:`molprop.data.builtin.builtin_target_ranges`), else
+    gets no range check (classification never has one).
     """
     section = dict(section)
     known = {"standardize", "identity_key", "rules", "target_range", "duplicates",
@@ -129,16 +135,20 @@ def config_from_params(
         raise UserInputError(f"params validate: unknown key(s) {unknown}; known: {sorted(known)}")
     standardize = _build(StandardizeConfig, section.get("standardize"), "validate.standardize",
                          identity_key=section.get("identity_key", "smiles"))
-    bounds = (section.get("target_range") or {}).get(target_column, (dataset_ranges or {}).get(target_column))
+    bounds = (section.get("target_range") or {}).get(target_column)
+    range_from = f"validate.target_range.{target_column}"
+    if bounds is None and target_column in (dataset_ranges or {}):
+        bounds, range_from = dataset_ranges[target_column], f"target_range.{target_column} of {dataset}"
     low, high = (None, None) if bounds is None or task == "classification" else bounds
     if low is not None and high is not None and low > high:
-        raise UserInputError(f"validate.target_range.{target_column} is [{low}, {high}]: the minimum is "
-                             f"above the maximum, so every row would be out of range; write [{high}, {low}]")
+        raise UserInputError(f"{range_from} is [{low}, {high}]: the minimum is above the maximum, so every row "
+                             f"would be out of range; write [{high}, {low}]")
     config = ValidationConfig(
         standardize=standardize,
         rules=_build(MoleculeRules, section.get("rules"), "validate.rules"),
         target=TargetRules(task=task, min_value=low, max_value=high, decimal=decimal,
-                           positive_class=positive_class if task == "classification" else None),
+                           positive_class=positive_class if task == "classification" else None,
+                           range_from=range_from if low is not None or high is not None else "validate.target_range"),
         duplicates=_build(DuplicatePolicy, section.get("duplicates"), "validate.duplicates"),
         n_jobs=int(section.get("n_jobs", -1)),
         chunk_size=int(section.get("chunk_size", 2000)),

@@ -91,7 +91,7 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
             candidates.append((mol.key, row, smiles_input, mol.smiles, target.value,
                                target_text(target_cells[row])))
     if not candidates:
-        raise _no_valid_rows(len(table), rejected)
+        raise _no_valid_rows(len(table), rejected, config.target.range_from)
     frame = pd.DataFrame(candidates, columns=["key", "row", "smiles_input", "smiles", "value",
                                               "target_input"])
     dup = resolve_duplicates(frame, config.duplicates, task)
@@ -99,7 +99,7 @@ def curate(table: pd.DataFrame, smiles_column: str, target_column: str,
         rejected.append((item.row, item.smiles_input, item.target_input,
                          "conflicting_duplicates", item.message))
     if dup.merged.empty:  # every remaining row belonged to a conflicting replicate group
-        raise _no_valid_rows(len(table), rejected)
+        raise _no_valid_rows(len(table), rejected, config.target.range_from)
 
     merged = dup.merged
     _check_target_varies(merged["value"], target_column, task, rejected)
@@ -201,8 +201,9 @@ def _top_reasons(rejected: list[tuple]) -> list[tuple[str, int]]:
     return Counter(r[3] for r in rejected).most_common(3)
 
 
-def _no_valid_rows(n_in: int, rejected: list[tuple]) -> InputFileError:
-    """The error raised when every input row was rejected, with the most common reasons."""
+def _no_valid_rows(n_in: int, rejected: list[tuple], range_from: str = "validate.target_range") -> InputFileError:
+    """The error raised when every input row was rejected, with the most common reasons
+    (``range_from``: where the target's range is set)."""
     counts = _top_reasons(rejected)
     hint = ""
     if counts:  # what the most common reason says about its first row, e.g. to set data.decimal
@@ -210,7 +211,7 @@ def _no_valid_rows(n_in: int, rejected: list[tuple]) -> InputFileError:
         hint = f" The first {reason} row ({row}, 0-based data rows): {message}"
     if counts and counts[0][0] == "non_numeric_target":
         hint += " If the target column holds class labels, set data.task: classification."
-    check = ("validate.target_range: its range for the target column is not in the column's units (or "
+    check = (f"{range_from}: its range for the target column is not in the column's units (or "
              "data.target_column names another column)" if counts and counts[0][0] == "target_out_of_range"
              else "data.smiles_column / data.target_column")
     return InputFileError(f"No valid rows: all {n_in} rows were rejected (most common "

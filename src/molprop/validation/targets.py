@@ -129,7 +129,7 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
     low, high = rules.min_value, rules.max_value
     if (low is not None and number < low) or (high is not None and number > high):
         return TargetOutcome(reason="target_out_of_range", message=f"The target {number:g} is "
-                             f"outside the plausible range [{low}, {high}] (validate.target_range).")
+                             f"outside the plausible range [{low}, {high}] ({rules.range_from}).")
     return TargetOutcome(value=number)
 
 
