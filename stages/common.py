@@ -125,7 +125,6 @@ def run_stage(main: Callable[[], int | None]) -> None:
     from molprop.errors import UserInputError
     from molprop.lifetime import remove_multiprocessing_tempdir
 
-    matplotlib_config_dir()
     if os.environ.get("DVC_STAGE"):
         from molprop.lifetime import exit_with_runner
 
@@ -144,3 +143,6 @@ def run_stage(main: Callable[[], int | None]) -> None:
     os._exit(code)
 
 
+# On import, before a stage's own imports: RDKit's drawing code imports matplotlib, which fixes
+# its folder then
+matplotlib_config_dir()

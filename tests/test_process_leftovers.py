@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,12 @@ def test_worker_pools_start_under_a_temporary_directory_too_long_for_a_socket(tm
         from molprop.nn.workers import worker_context
 
         if __name__ == "__main__":
+            from molprop.validation.config import ValidationConfig
+            from molprop.validation.curate import standardize_column
+
+            # validate's pool first (the first pool of a process picks the folder for all)
+            config = ValidationConfig(n_jobs=2, parallel_min_rows=1, chunk_size=2)
+            assert [m.smiles for m in standardize_column(["OCC", "NCC"] * 3, config)] == ["CCO", "CCN"] * 3
             with WorkerPool(1, os.getpid) as pool:
                 assert pool.submit(os.getpid).result() != os.getpid()
             with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:  # train's members
@@ -79,6 +86,30 @@ def test_a_stage_ended_with_its_runner_removes_its_multiprocessing_folder(tmp_pa
             process.wait()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no forkserver")
+def test_the_worker_of_a_killed_stage_removes_the_multiprocessing_folder(tmp_path):
+    """Bug fixed: a one-worker pool's worker (evaluate's and interpret's helpers) was made before
+    the folder, so when its stage was killed (kill -9, the OOM killer) nobody removed it."""
+    stage = _python("""
+        import os, time
+        from molprop.features.parallel import WorkerPool
+
+        if __name__ == "__main__":
+            with WorkerPool(1, os.getpid) as pool:
+                worker = pool.submit(os.getpid).result()
+                from multiprocessing.process import current_process
+                print(current_process()._config["tempdir"], worker, flush=True)
+                time.sleep(600)
+    """, TMPDIR=str(tmp_path))
+    folder, worker = stage.stdout.readline().split()
+    stage.kill()
+    stage.wait()
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:  # the worker sees its owner gone
+        time.sleep(0.1)
+    assert not Path(folder).exists()
+
+
 def test_a_stage_without_a_writable_matplotlib_folder_shares_one_of_its_own(tmp_path, monkeypatch):
     """Bug fixed: with a read-only HOME each interpret and report run left a matplotlib-* folder
     in the temporary directory (matplotlib removes it at an exit that the stages' os._exit skips)
@@ -101,3 +132,23 @@ def test_a_stage_without_a_writable_matplotlib_folder_shares_one_of_its_own(tmp_
     matplotlib_config_dir()
     assert os.environ["MPLCONFIGDIR"] == str(tmp_path / "tmp" / f"molprop-matplotlib-{os.getuid()}")
     assert Path(os.environ["MPLCONFIGDIR"]).is_dir()
+
+
+
+def test_the_matplotlib_folder_is_chosen_before_a_stage_imports_matplotlib(tmp_path):
+    """Bug fixed: interpret imports RDKit's drawing code, which imports matplotlib, before
+    run_stage chose the folder: matplotlib had made a temporary one of its own by then."""
+    (tmp_path / "file_home").write_text("")
+    code = f"""
+        import sys
+        sys.path.insert(0, {str(REPO / "stages")!r})
+        import common
+        from rdkit.Chem.Draw import SimilarityMaps
+        import matplotlib
+        print(matplotlib.get_configdir())
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env={**{k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME")},
+                               "HOME": str(tmp_path / "file_home"), "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(tmp_path / f"molprop-matplotlib-{os.getuid()}")

@@ -32,16 +32,19 @@ _SOCKET_NAME = len("/pymp-12345678/listener-12345678")
 
 
 def short_socket_dir() -> None:
-    """Before a forkserver starts: where the temporary directory's path is too long for its
-    socket (a long TMPDIR, as on cluster nodes and in nested CI folders: "AF_UNIX path too
-    long"), multiprocessing makes its folder under /tmp instead; a UserInputError when that
-    cannot be written either."""
+    """Before a forkserver pool is made: multiprocessing's folder for the server's socket is
+    made now, so that every worker knows it (a worker copies it when created, and the first
+    is created before the server starts; one whose stage was killed removes it). Where the
+    temporary directory's path is too long for the socket (a long TMPDIR, as on cluster nodes
+    and in nested CI folders: "AF_UNIX path too long"), the folder goes under /tmp instead; a
+    UserInputError when that cannot be written either."""
     from multiprocessing.process import current_process
-    from multiprocessing.util import Finalize
+    from multiprocessing.util import Finalize, get_temp_dir
 
     config = current_process()._config
     base = tempfile.gettempdir()
     if config.get("tempdir") or len(os.fsencode(base)) + _SOCKET_NAME <= _SOCKET_PATH_MAX:
+        get_temp_dir()
         return
     try:
         short = tempfile.mkdtemp(prefix="pymp-", dir="/tmp")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from molprop import schema
 from molprop.data.io import InputFileError
-from molprop.features.parallel import SERVER_EXIT, available_cores, end_with_owner
+from molprop.features.parallel import SERVER_EXIT, available_cores, end_with_owner, short_socket_dir
 from molprop.validation.config import ValidationConfig
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import MolOutcome, standardize_many
@@ -52,6 +52,7 @@ def standardize_column(values: list[object], config: ValidationConfig) -> list[M
         return standardize_many(values, config.standardize, config.rules)
     size = max(1, config.chunk_size)
     chunks = [values[i : i + size] for i in range(0, len(values), size)]
+    short_socket_dir()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([standardize_many.__module__, SERVER_EXIT])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=end_with_owner,
