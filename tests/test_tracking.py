@@ -73,35 +73,22 @@ def test_ctrl_c_ends_the_run_killed_and_does_not_reach_the_helper():
                                                                                  {"seen": 1.0})]
 
 
-def test_the_default_store_is_in_the_repository_root_dvc_names(tmp_path, monkeypatch):
+@pytest.mark.parametrize("store", ["default", "relative", "absolute"])
+def test_a_queued_experiment_s_store_and_artifacts_are_in_the_repository_root(tmp_path, monkeypatch, store):
     """A queued experiment's stages run in a temporary copy (the current directory here); DVC
-    names the repository in DVC_ROOT, where the default store and its artifacts must go."""
+    names the repository in DVC_ROOT, where the default store and its artifacts must go.
+    Bug fixed: with MLFLOW_TRACKING_URI=sqlite:///alt.db the store was created in the copy
+    (deleted with it: the run was lost), and with an absolute sqlite URI the experiment's
+    artifact location was the copy's mlruns/, for every later run too."""
     root, copy = tmp_path / "repo", tmp_path / "repo_copy"
     root.mkdir()
     (copy / "model").mkdir(parents=True)
     (copy / "model" / "model.json").write_text("{}")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    monkeypatch.setenv("DVC_ROOT", str(root))
-    monkeypatch.chdir(copy)
-    with tracking.mlflow_run("unit", "queued", {"a": 1}) as run:
-        tracking.log_model_dir("model")
-    client = mlflow.MlflowClient(f"sqlite:///{root}/mlflow.db")
-    assert client.get_run(run.run_id).info.status == "FINISHED"
-    assert (root / "mlruns").is_dir() and "model.json" in {p.name for p in (root / "mlruns").rglob("*")}
-    assert sorted(p.name for p in copy.iterdir()) == ["model"]
-
-
-@pytest.mark.parametrize("store", ["relative", "absolute"])
-def test_a_store_of_mlflow_tracking_uri_and_its_artifacts_are_not_in_a_queued_copy(tmp_path, monkeypatch, store):
-    """Bug fixed: with MLFLOW_TRACKING_URI=sqlite:///alt.db a queued experiment created alt.db in
-    its temporary copy (deleted with it: the run was lost), and with an absolute sqlite URI the
-    experiment's artifact location was the copy's mlruns/, for every later run too."""
-    root, copy = tmp_path / "repo", tmp_path / "repo_copy"
-    root.mkdir()
-    (copy / "model").mkdir(parents=True)
-    (copy / "model" / "model.json").write_text("{}")
-    db = root / "alt.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///alt.db" if store == "relative" else f"sqlite:///{db}")
+    db = root / ("mlflow.db" if store == "default" else "alt.db")
+    if store == "default":
+        monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    else:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///alt.db" if store == "relative" else f"sqlite:///{db}")
     monkeypatch.setenv("DVC_ROOT", str(root))
     monkeypatch.chdir(copy)
     with tracking.mlflow_run("unit", "queued", {"a": 1}) as run:
