@@ -287,9 +287,9 @@ def one_column_hint(path: str | Path) -> str:
 
 def refuse_nul_bytes(path: Path, text: str) -> None:
     """InputFileError when ``text`` (a text table, or its start) holds a NUL character: valid
-    UTF-8, but no table. On the first line: mostly
-    UTF-16 saved without a byte-order mark, where every other byte is 0 (read as UTF-8, the
-    column names come out as 's\\x00m\\x00i...'); further down, a damaged line."""
+    UTF-8, but no table. On the first line mostly UTF-16 saved without a byte-order mark, where
+    every other byte is 0 (read as UTF-8, the column names come out as 's\\x00m\\x00i...');
+    further down, a damaged line."""
     nul = text.find("\x00")
     if nul < 0:
         return

@@ -31,9 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.data.io import (InputFileError, binary_format, check_header, check_records, file_suffix,
-                             first_invalid_utf8,
-                             is_smi_comment, one_column_hint, open_text, read_as_one_column, refuse_nul_bytes,
-                             similar_columns, smi_fields, table_layout)
+                             first_invalid_utf8, is_smi_comment, one_column_hint, open_text, read_as_one_column,
+                             refuse_nul_bytes, similar_columns, smi_fields, table_layout)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
