@@ -539,3 +539,25 @@ def test_predict_refuses_utf16_without_a_byte_order_mark(tmp_path, name, text):
     (tmp_path / name).write_bytes(text.encode("utf-16"))
     with pytest.raises(InputError, match=r"not a text table but UTF-16 text \(Excel's 'Unicode Text'\)"):
         resolve_id_column(tmp_path / name, None, "smiles")
+
+
+def test_predict_reads_nul_bytes_and_binary_starts_as_validate_does(tmp_path):
+    """Bugs fixed: a NUL past the first 64 KiB was predicted (the id kept with a NUL in it) where
+    validate refuses the file; a CSV whose first column is named PAR1 (a protease receptor) was
+    'a Parquet file'; plain text named .smi.gz gave a bare 'Not a gzipped file'."""
+    par1 = tmp_path / "par1.csv"
+    par1.write_text("PAR1,smiles\n0,CCO\n1,CCC\n")
+    assert resolve_id_column(par1, None, "smiles") == (None, "row")
+    assert len(pd.concat(iter_chunks(par1, 5, "smiles"))) == 2
+    deep = tmp_path / "deep.csv"
+    deep.write_text("id,smiles\n" + "".join(f"M{i},CCO\n" for i in range(12000)) + "M99\x00,CCC\n")
+    with pytest.raises(InputError, match="deep.csv: line 12002 holds a NUL character"):
+        list(iter_chunks(deep, 5000, "smiles", "id"))
+    smi = tmp_path / "deep.smi"
+    smi.write_text("".join(f"CCO m{i}\n" for i in range(12000)) + "CC\x00C x\n")
+    with pytest.raises(InputError, match="deep.smi: line 12001 holds a NUL character"):
+        list(iter_chunks(smi, 5000))
+    plain = tmp_path / "plain.smi.gz"
+    plain.write_text("CCO ethanol\n")
+    with pytest.raises(InputError, match=r"plain.smi.gz: not a readable gzip file .*; gzip it again"):
+        resolve_id_column(plain, None, "smiles")

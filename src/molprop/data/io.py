@@ -41,7 +41,7 @@ def _decode(path: Path) -> str:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as err:  # not gzip, or cut short
-            raise InputFileError(_not_gzip(path, err)) from err
+            raise InputFileError(not_gzip(path, err)) from err
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[bom:].decode("utf-8")
@@ -291,15 +291,18 @@ def refuse_nul_bytes(path: Path, text: str) -> None:
     every other byte is 0 (read as UTF-8, the column names come out as 's\\x00m\\x00i...');
     further down, a damaged line."""
     nul = text.find("\x00")
-    if nul < 0:
-        return
-    line = _line_breaks(text[:nul].encode()) + 1
+    if nul >= 0:
+        raise InputFileError(nul_message(path, _line_breaks(text[:nul].encode()) + 1))
+
+
+def nul_message(path: Path, line: int) -> str:
+    """What a NUL character on ``line`` of a text table means and what to do."""
     if line == 1:
-        raise InputFileError(f"{path}: line 1 holds NUL bytes: not UTF-8 text but, most likely, UTF-16 "
-                             "without a byte-order mark (as some Windows tools save 'Unicode' text), or a binary "
-                             "file. Save it as UTF-8 (in Excel: 'CSV UTF-8').")
-    raise InputFileError(f"{path}: line {line} holds a NUL character (a byte 0, which no text table holds: a "
-                         "damaged file or export?); remove it, or the line.")
+        return (f"{path}: line 1 holds NUL bytes: not UTF-8 text but, most likely, UTF-16 without a byte-order "
+                "mark (as some Windows tools save 'Unicode' text), or a binary file. Save it as UTF-8 (in Excel: "
+                "'CSV UTF-8').")
+    return (f"{path}: line {line} holds a NUL character (a byte 0, which no text table holds: a damaged file or "
+            "export?); remove it, or the line.")
 
 
 def check_header(path: Path, text: str, separator: str) -> list[str]:
@@ -349,6 +352,8 @@ def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) 
     limit = csv.field_size_limit(sys.maxsize)  # pandas reads fields of any length
     try:
         for fields in reader:
+            if any("\x00" in field for field in fields):  # (the csv module reads NUL as any character)
+                raise InputFileError(nul_message(path, start + skipped))
             if header is None:
                 header = fields if fields else None
             elif fields and len(fields) < len(_without_trailing_empty(header)) and any(f.strip() for f in fields):
@@ -359,9 +364,6 @@ def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) 
                                      f"field that holds the separator{_decimal_comma_hint(separator)}.")
             start = reader.line_num + 1
     except csv.Error as err:
-        if "NUL" in str(err):
-            raise InputFileError(f"{path}: line {reader.line_num + skipped} holds a NUL byte: not a text table "
-                                 "(a binary file, or text saved as UTF-16?). Save it as UTF-8 CSV.") from err
         raise InputFileError(
             f"{path}: the row that starts on line {start + skipped} is not well-formed ({err}, on line "
             f"{reader.line_num + skipped}): an unmatched quote (\") in it? The rows after it would vanish into "
@@ -407,7 +409,7 @@ def read_source(source: str | Path) -> pd.DataFrame:
         try:
             table = read_sdf(path)
         except (EOFError, zlib.error, gzip.BadGzipFile) as err:  # a .sdf.gz cut short, or not gzip
-            raise InputFileError(_not_gzip(path, err)) from err
+            raise InputFileError(not_gzip(path, err)) from err
         except (OSError, ValueError) as err:
             raise InputFileError(str(err)) from err
     else:
@@ -480,7 +482,7 @@ def as_text(table: pd.DataFrame) -> pd.DataFrame:
     return _with_bytes_as(table, bytes.hex).astype("string")
 
 
-def _not_gzip(path: Path, err: BaseException) -> str:
+def not_gzip(path: Path, err: BaseException) -> str:
     return f"{path}: not a readable gzip file ({err}); gzip it again or give the uncompressed file."
 
 

@@ -20,6 +20,7 @@ table: the one named, else the first of ``ID_COLUMNS`` present.
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -31,8 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.data.io import (InputFileError, binary_format, check_header, check_records, file_suffix,
-                             first_invalid_utf8, is_smi_comment, one_column_hint, open_text, read_as_one_column,
-                             refuse_nul_bytes, similar_columns, smi_fields, table_layout)
+                             first_invalid_utf8, is_smi_comment, not_gzip, nul_message, one_column_hint, open_text,
+                             read_as_one_column, refuse_nul_bytes, similar_columns, smi_fields, table_layout)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -138,16 +139,18 @@ def column_names(path: str | Path) -> list[str] | None:
 
 
 def _refuse_nul_bytes(path: Path) -> None:
-    """InputError for a text input that is no UTF-8 text by its first bytes (UTF-16 with its
-    byte-order mark, gzip, Parquet, an Excel workbook), or whose start holds NUL bytes (UTF-16
-    without the mark, read as UTF-8); a file that cannot be read is left to the reader's own
-    messages."""
-    what = binary_format(path)
-    if what:
-        raise InputError(f"{path}: not a text table but {what}.")
+    """InputError for a text input whose start is no UTF-8 but, by its first bytes, another
+    format (UTF-16 with its byte-order mark, gzip, Parquet, an Excel workbook), or holds NUL
+    bytes (UTF-16 without the mark, read as UTF-8); other unreadable starts are left to the
+    reader's own messages. (NULs further down: :func:`molprop.data.io.check_records`.)"""
     try:
-        with open_text(path, errors="replace") as handle:
+        with open_text(path) as handle:
             start = handle.read(1 << 16)
+    except UnicodeDecodeError:
+        what = binary_format(path)
+        if what:
+            raise InputError(f"{path}: not a text table but {what}.") from None
+        return
     except (OSError, EOFError):
         return
     try:
@@ -333,11 +336,16 @@ def smi_header(path: Path) -> tuple[bool, list[str]]:
     """Whether a ``.smi`` file's fields are tab-separated (its first line of content holds a
     tab), and that line's fields."""
     _refuse_nul_bytes(path)
-    with open_text(path) as handle:
-        for line in handle:
-            if line.strip() and not is_smi_comment(line):
-                tab = "\t" in line
-                return tab, smi_fields(line, tab)
+    try:
+        with open_text(path) as handle:
+            for line in handle:
+                if line.strip() and not is_smi_comment(line):
+                    tab = "\t" in line
+                    return tab, smi_fields(line, tab)
+    except UnicodeDecodeError as err:
+        raise InputError(first_invalid_utf8(path) or f"{path}: not UTF-8 text ({err}).") from err
+    except (OSError, EOFError) as err:
+        raise InputError(_damaged(path, err)) from err
     return False, []
 
 
@@ -359,7 +367,9 @@ def _smi(path: Path, chunk_size: int, smiles_column: str, id_column: str | None)
     header, smiles_at, id_at = smi_positions(first, smiles_column, id_column)
     start, ids, smiles, started = 0, [], [], False
     with open_text(path) as handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
+            if "\x00" in line:  # as validate refuses it
+                raise InputError(nul_message(path, number))
             if not started:  # comments before the first line of content; then the header, if any
                 if not line.strip() or is_smi_comment(line):
                     continue
@@ -444,6 +454,8 @@ def _not_well_formed(path: Path, err: BaseException) -> str:
 
 
 def _damaged(path: Path, err: BaseException) -> str:
+    if isinstance(err, gzip.BadGzipFile):  # no gzip at all: plain text named .gz
+        return not_gzip(path, err)
     return (f"{path}: could not be read to the end ({err}); a truncated download or a damaged .gz? "
             "Replace the file and run again with --overwrite (the parts written so far, if any, belong "
             "to the damaged file).")
