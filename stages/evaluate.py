@@ -108,6 +108,15 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
     _print_uncertainty(result.uncertainty, MODELS, result.metrics["n_test"])
 
 
+# why a resample leaves a metric undefined
+UNDEFINED_WHY = {
+    "classification": "they lack a class the metric needs: both for an AUC or MCC, class 1 measured or predicted "
+                      "for F1, every class of the test part for a multi-class average",
+    "regression": "their measured values or their predictions are one value, as when a model predicts few distinct "
+                  "values, or they draw too few distinct molecules",
+}
+
+
 def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, classes: list[str]) -> None:
     keys = ("roc_auc", "mcc") if task == "classification" else ("rmse", "r2")
     for name in models:
@@ -120,9 +129,7 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
         if thin:
             print(f"evaluate: note: the {name}'s intervals of {', '.join(f'{k} ({n})' for k, n in thin.items())} "
                   f"rest on that many of the {metrics['bootstrap']['n_resamples']} resamples: the others leave it "
-                  "undefined (they lack a class the metric needs: both for an AUC or MCC, class 1 measured or "
-                  "predicted for F1, every class of the test part for a multi-class average; or they draw too few "
-                  "distinct molecules); n/a when fewer than half define it")
+                  f"undefined ({UNDEFINED_WHY[task]}); n/a when fewer than half define it")
         r2 = metrics[name].get("r2") if task == "regression" else None
         if r2 is not None and r2 < 0:
             print(f"evaluate: warning: the {name}'s test R² is {r2}: it predicts the test molecules worse than "
