@@ -412,3 +412,17 @@ def test_a_yaml_primary_metrics_file_gets_its_notes_too(repo):
     (repo / "metrics/custom.yaml").write_text("model: {rmse: 1.5, r2: 0.8}\n")
     text = build_report(repo, repo / "report.md", ReportConfig(primary_metrics="metrics/custom.yaml"))
     assert "| model | 1.5 | 0.8 |" in text and "Lower is better for rmse. Higher is better for r2." in text
+
+
+def test_a_null_metric_is_explained_under_the_table(tmp_path):
+    """The dash of a null (undefined) metric had no legend: an AUC of one class, a member summary
+    that a member leaves undefined."""
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {}}))
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/evaluate.json").write_text(json.dumps(
+        {"task": "classification", "model": {"accuracy": 1.0, "roc_auc": None}}))
+    text = build_report(tmp_path, tmp_path / "report.md", ReportConfig())
+    assert "| model | 1 | — |" in text
+    assert "—: undefined (`null` in the file: the test part, a resample or a member leaves the metric" in text
+    (tmp_path / "metrics/evaluate.json").write_text(json.dumps({"task": "regression", "model": {"rmse": 1.0}}))
+    assert "—: undefined" not in build_report(tmp_path, tmp_path / "report.md", ReportConfig())

@@ -171,6 +171,9 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
             if has_intervals(found):
                 lines += ["Brackets: the confidence interval given in "
                           f"`{config.primary_metrics}`.", ""]
+            if any(m.value is None for m in found):
+                lines += ["—: undefined (`null` in the file: the test part, a resample or a member leaves the metric "
+                          "without a value, e.g. an AUC of one class; docs/metrics.md).", ""]
             lines += _reading_notes(content, {m.path[-1] for m in found})
     elif (declared := _declared_metrics(dvc_yaml)) and config.primary_metrics not in declared:
         raise UserInputError(f"report.primary_metrics is {config.primary_metrics!r}, which no stage of dvc.yaml "
