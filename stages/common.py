@@ -78,21 +78,32 @@ def save_model_context(model_dir: Path, validated: Any, train_rows: Any, metrics
     )
 
 
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)
+
+
 def matplotlib_config_dir() -> None:
-    """Where matplotlib cannot write its config folder (a read-only or missing HOME, as in
-    containers), point MPLCONFIGDIR, for this process and the ones it starts, at one folder of
-    this user's in the temporary directory. matplotlib would make a new one per process, and
+    """Where matplotlib cannot write its config or cache folder (a read-only or missing HOME, as
+    in containers), point MPLCONFIGDIR, for this process and the ones it starts, at one folder
+    of this user's in the temporary directory. matplotlib would make a new one per process, and
     remove it at an exit that ``os._exit`` skips: one left behind per stage run, and its font
     cache built again each time."""
-    if os.environ.get("MPLCONFIGDIR") or not hasattr(os, "getuid"):
+    own = os.environ.get("MPLCONFIGDIR")
+    if (own and _writable(Path(own))) or not hasattr(os, "getuid"):
         return
-    try:
-        default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
-        default.mkdir(parents=True, exist_ok=True)
-        if os.access(default, os.W_OK):
-            return
-    except (OSError, RuntimeError):  # RuntimeError: no home directory at all
-        pass
+    try:  # where matplotlib looks: XDG folders on Linux, ~/.matplotlib elsewhere
+        home = Path.home()
+        folders = ([Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "matplotlib",
+                    Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib"]
+                   if sys.platform.startswith(("linux", "freebsd")) else [home / ".matplotlib"])
+    except RuntimeError:  # no home directory at all
+        folders = []
+    if folders and all(_writable(folder) for folder in folders):
+        return
     import tempfile
 
     folder = Path(tempfile.gettempdir()) / f"molprop-matplotlib-{os.getuid()}"

@@ -132,6 +132,15 @@ def test_a_stage_without_a_writable_matplotlib_folder_shares_one_of_its_own(tmp_
     matplotlib_config_dir()
     assert os.environ["MPLCONFIGDIR"] == str(tmp_path / "tmp" / f"molprop-matplotlib-{os.getuid()}")
     assert Path(os.environ["MPLCONFIGDIR"]).is_dir()
+    # a writable config folder but no writable cache folder (matplotlib needs both): left one per run
+    monkeypatch.delenv("MPLCONFIGDIR")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    matplotlib_config_dir()
+    assert os.environ["MPLCONFIGDIR"] == str(tmp_path / "tmp" / f"molprop-matplotlib-{os.getuid()}")
+    # an MPLCONFIGDIR that cannot be written is no folder either
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "file_home" / "mpl"))
+    matplotlib_config_dir()
+    assert os.environ["MPLCONFIGDIR"] == str(tmp_path / "tmp" / f"molprop-matplotlib-{os.getuid()}")
 
 
 
@@ -152,3 +161,50 @@ def test_the_matplotlib_folder_is_chosen_before_a_stage_imports_matplotlib(tmp_p
                                "HOME": str(tmp_path / "file_home"), "TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(tmp_path / f"molprop-matplotlib-{os.getuid()}")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no forkserver")
+def test_a_stage_killed_before_its_pool_has_workers_leaves_no_multiprocessing_folder(tmp_path):
+    """Bug fixed: train starts its worker server first and makes the members' workers seconds
+    later; a stage killed in between left the server's pymp-* folder, no worker there to remove it."""
+    stage = _python("""
+        import time
+        from multiprocessing import forkserver
+        from multiprocessing.process import current_process
+        from molprop.nn.workers import worker_context
+
+        if __name__ == "__main__":
+            worker_context().set_forkserver_preload(["molprop.server_exit"])  # no torch: quick
+            forkserver.ensure_running()
+            print(current_process()._config["tempdir"], flush=True)
+            time.sleep(600)
+    """, TMPDIR=str(tmp_path))
+    try:
+        folder = Path(stage.stdout.readline().strip())
+        assert folder.parent == tmp_path and folder.is_dir()
+    finally:
+        stage.kill()
+        stage.wait()
+    deadline = time.monotonic() + 60
+    while folder.exists() and time.monotonic() < deadline:  # the server ends with its stage
+        time.sleep(0.1)
+    assert not folder.exists()
+
+
+def test_a_pool_whose_server_fails_to_start_raises_in_the_caller_not_in_its_start_thread():
+    """Bug fixed: Ctrl-C as predict's pool started printed 'Exception in thread worker-start' with
+    a traceback (EOFError, ConnectionRefusedError) beside the stage's own one-line message."""
+    import threading
+
+    from molprop.features.parallel import WorkerPool
+
+    class Refusing:
+        def submit(self, *args):
+            raise ConnectionRefusedError("the server is gone")
+
+    pool = WorkerPool.__new__(WorkerPool)
+    pool.executor, pool.n_jobs, pool.ready = Refusing(), 1, threading.Event()
+    pool._start(None)  # in its thread, this raised
+    assert pool.ready.is_set()
+    with pytest.raises(ConnectionRefusedError):
+        pool.submit(len, "x")

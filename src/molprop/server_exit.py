@@ -12,18 +12,40 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
+import socket
 import sys
+from types import FrameType
 
 
-def _imported_by_forkserver() -> bool:
+def _forkserver_main() -> FrameType | None:
+    """The frame of ``multiprocessing.forkserver.main`` importing this module, if one is."""
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_globals.get("__name__") == "multiprocessing.forkserver" and frame.f_code.co_name == "main":
-            return True
+            return frame
         frame = frame.f_back
-    return False
+    return None
 
 
-ARMED = _imported_by_forkserver()  # whether this process ends with os._exit(0)
+def _socket_folder(main: FrameType) -> str | None:
+    """multiprocessing's pymp-* folder that holds the server's listening socket."""
+    try:
+        with socket.socket(fileno=os.dup(main.f_locals["listener_fd"])) as listener:
+            folder = os.path.dirname(listener.getsockname())
+    except (KeyError, OSError, TypeError, ValueError):
+        return None
+    return folder if os.path.basename(folder).startswith("pymp-") else None
+
+
+_MAIN = _forkserver_main()
+ARMED = _MAIN is not None  # whether this process ends with os._exit(0)
 if ARMED:
-    atexit.register(os._exit, 0)  # registered last, so run first: the other handlers are skipped
+    atexit.register(os._exit, 0)  # registered before the last, so run second: the other handlers are skipped
+    # The server ends once its stage has ended, however it ended; a stage killed before its pool's
+    # workers were made (train reads its data and opens its MLflow run first) left the folder of
+    # the server's socket behind, with no worker to remove it.
+    _FOLDER = _socket_folder(_MAIN)
+    if _FOLDER:
+        atexit.register(shutil.rmtree, _FOLDER, True)
+    del _MAIN
