@@ -95,14 +95,14 @@ def matplotlib_config_dir() -> None:
     own = os.environ.get("MPLCONFIGDIR")
     if (own and _writable(Path(own))) or not hasattr(os, "getuid"):
         return
-    try:  # where matplotlib looks: XDG folders on Linux, ~/.matplotlib elsewhere
+    try:  # where matplotlib looks without MPLCONFIGDIR: XDG folders on Linux, ~/.matplotlib elsewhere
         home = Path.home()
         folders = ([Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "matplotlib",
                     Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib"]
                    if sys.platform.startswith(("linux", "freebsd")) else [home / ".matplotlib"])
     except RuntimeError:  # no home directory at all
         folders = []
-    if folders and all(_writable(folder) for folder in folders):
+    if not own and folders and all(_writable(folder) for folder in folders):
         return
     import tempfile
 

@@ -137,7 +137,9 @@ def test_a_stage_without_a_writable_matplotlib_folder_shares_one_of_its_own(tmp_
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     matplotlib_config_dir()
     assert os.environ["MPLCONFIGDIR"] == str(tmp_path / "tmp" / f"molprop-matplotlib-{os.getuid()}")
-    # an MPLCONFIGDIR that cannot be written is no folder either
+    # an MPLCONFIGDIR that cannot be written is no folder either, with a writable HOME too
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "file_home" / "mpl"))
     matplotlib_config_dir()
     assert os.environ["MPLCONFIGDIR"] == str(tmp_path / "tmp" / f"molprop-matplotlib-{os.getuid()}")
@@ -208,3 +210,32 @@ def test_a_pool_whose_server_fails_to_start_raises_in_the_caller_not_in_its_star
     assert pool.ready.is_set()
     with pytest.raises(ConnectionRefusedError):
         pool.submit(len, "x")
+
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no forkserver")
+def test_a_server_that_ends_while_its_stage_lives_leaves_the_folder_for_the_next_one(tmp_path):
+    """Bug fixed (in the fix above): a server ended by a client that failed mid-request removed
+    the folder while its stage went on, and the stage's next pool failed (FileNotFoundError)
+    where multiprocessing starts a new server in the same folder."""
+    code = """
+        import os, socket, time
+        from multiprocessing import forkserver
+        from molprop.features.parallel import WorkerPool
+
+        if __name__ == "__main__":
+            with WorkerPool(1, abs) as pool:
+                first = pool.submit(abs, -1).result()
+            address = forkserver._forkserver._forkserver_address
+            with socket.socket(socket.AF_UNIX) as client:  # connects and says nothing: the server ends
+                client.connect(address)
+            time.sleep(1)
+            with WorkerPool(1, abs) as pool:
+                print(first, pool.submit(abs, -2).result())
+    """
+    script = tmp_path / "two_pools.py"
+    script.write_text(textwrap.dedent(code))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": SRC, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "2"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import select
 import shutil
 import socket
 import sys
@@ -38,6 +39,18 @@ def _socket_folder(main: FrameType) -> str | None:
     return folder if os.path.basename(folder).startswith("pymp-") else None
 
 
+def _remove_if_orphaned(folder: str, alive_r: int) -> None:
+    """Remove ``folder`` once the stage and its workers have all ended (the server's alive pipe
+    at its end), not when the server ends for another reason while its stage goes on (a client
+    that failed mid-request: multiprocessing then starts a new server in the same folder)."""
+    try:
+        ready = select.select([alive_r], [], [], 0)[0]
+        if ready and os.read(alive_r, 1) == b"":
+            shutil.rmtree(folder, ignore_errors=True)
+    except OSError:
+        pass
+
+
 _MAIN = _forkserver_main()
 ARMED = _MAIN is not None  # whether this process ends with os._exit(0)
 if ARMED:
@@ -45,7 +58,7 @@ if ARMED:
     # The server ends once its stage has ended, however it ended; a stage killed before its pool's
     # workers were made (train reads its data and opens its MLflow run first) left the folder of
     # the server's socket behind, with no worker to remove it.
-    _FOLDER = _socket_folder(_MAIN)
-    if _FOLDER:
-        atexit.register(shutil.rmtree, _FOLDER, True)
+    _FOLDER, _ALIVE = _socket_folder(_MAIN), _MAIN.f_locals.get("alive_r")
+    if _FOLDER and isinstance(_ALIVE, int):
+        atexit.register(_remove_if_orphaned, _FOLDER, _ALIVE)
     del _MAIN
