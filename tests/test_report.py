@@ -423,6 +423,14 @@ def test_a_null_metric_is_explained_under_the_table(tmp_path):
         {"task": "classification", "model": {"accuracy": 1.0, "roc_auc": None}}))
     text = build_report(tmp_path, tmp_path / "report.md", ReportConfig())
     assert "| model | 1 | — |" in text
-    assert "—: undefined (`null` in the file: the test part, a resample or a member leaves the metric" in text
+    legend = "—: no value (`null` in the file): undefined for this test part, a resample or a member"
+    assert text.count(legend) == 1
     (tmp_path / "metrics/evaluate.json").write_text(json.dumps({"task": "regression", "model": {"rmse": 1.0}}))
-    assert "—: undefined" not in build_report(tmp_path, tmp_path / "report.md", ReportConfig())
+    assert legend not in build_report(tmp_path, tmp_path / "report.md", ReportConfig())
+    # a null in another metrics file (uncertainty.json of a one-member baseline): legend under those tables
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"evaluate": {"cmd": "true", "metrics": [
+        "metrics/uncertainty.json"]}}}))
+    (tmp_path / "metrics/uncertainty.json").write_text(json.dumps({"baseline": {"coverage": None,
+                                                                                 "reason": "one_member"}}))
+    text = build_report(tmp_path, tmp_path / "report.md", ReportConfig())
+    assert legend in text.split("All metrics files")[1]

@@ -123,6 +123,11 @@ def _declared_metrics(dvc_yaml: dict) -> list[str]:
             for stage in (dvc_yaml.get("stages") or {}).values() for m in stage.get("metrics", [])]
 
 
+NULL_LEGEND = ("—: no value (`null` in the file): undefined for this test part, a resample or a member (an AUC of "
+               "one class), or not computed (no uncertainty from a single member: see its `reason`); "
+               "docs/metrics.md.")
+
+
 def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str:
     """Write the report markdown to ``out`` (figures in ``<out dir>/report_figures``) and
     return it. Paths in the report are relative to the markdown file."""
@@ -172,8 +177,7 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
                 lines += ["Brackets: the confidence interval given in "
                           f"`{config.primary_metrics}`.", ""]
             if any(m.value is None for m in found):
-                lines += ["—: undefined (`null` in the file: the test part, a resample or a member leaves the metric "
-                          "without a value, e.g. an AUC of one class; docs/metrics.md).", ""]
+                lines += [NULL_LEGEND, ""]
             lines += _reading_notes(content, {m.path[-1] for m in found})
     elif (declared := _declared_metrics(dvc_yaml)) and config.primary_metrics not in declared:
         raise UserInputError(f"report.primary_metrics is {config.primary_metrics!r}, which no stage of dvc.yaml "
@@ -215,12 +219,16 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         lines += [f"`{config.interpret_dir}/index.html` is missing: run `dvc pull` (or `dvc repro interpret`).", ""]
 
     lines += ["<details><summary>All metrics files</summary>", ""]
+    nulls = False
     for name in metrics_files(dvc_yaml):
         if (root / name).is_file():
             try:
-                lines += [f"#### `{name}`", "", metrics_tables(load_metrics(root / name)), ""]
+                found = load_metrics(root / name)
+                lines += [f"#### `{name}`", "", metrics_tables(found), ""]
+                nulls = nulls or any(m.value is None for m in found)
             except UnreadableMetrics as error:
                 lines += [f"Not shown: {error}.", ""]
+    lines += [NULL_LEGEND, ""] if nulls else []
     lines += ["</details>", ""]
     text = "\n".join(lines)
     out.write_text(text)
