@@ -553,6 +553,13 @@ def test_predict_reads_nul_bytes_and_binary_starts_as_validate_does(tmp_path):
     deep.write_text("id,smiles\n" + "".join(f"M{i},CCO\n" for i in range(12000)) + "M99\x00,CCC\n")
     with pytest.raises(InputError, match="deep.csv: line 12002 holds a NUL character"):
         list(iter_chunks(deep, 5000, "smiles", "id"))
+    # a NUL in the second line of a quoted field, or right after a closing quote: the NUL's own line
+    # (the row's first line; 'an unmatched quote')
+    for name, row in (("multi.csv", '"bad\nsecond\x00line",CCC\n'), ("quote.csv", '"badid"\x00,CCC\n')):
+        (tmp_path / name).write_text("id,smiles\n" + "".join(f"M{i},CCO\n" for i in range(12000)) + row)
+        line = 12003 if name == "multi.csv" else 12002
+        with pytest.raises(InputError, match=f"{name}: line {line} holds a NUL character"):
+            list(iter_chunks(tmp_path / name, 5000, "smiles", "id"))
     smi = tmp_path / "deep.smi"
     smi.write_text("".join(f"CCO m{i}\n" for i in range(12000)) + "CC\x00C x\n")
     with pytest.raises(InputError, match="deep.smi: line 12001 holds a NUL character"):

@@ -16,7 +16,7 @@ import io
 import re
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -339,6 +339,15 @@ def _decimal_comma_hint(separator: str) -> str:
             "the file with ';' between fields)") if separator == "," else ""
 
 
+def _without_nul(path: Path, handle: TextIO, skipped: int) -> Iterator[str]:
+    """The lines of ``handle``; InputFileError naming the first that holds a NUL character
+    (which the csv module reads as any other, inside a field or out)."""
+    for number, line in enumerate(handle, 1):
+        if "\x00" in line:
+            raise InputFileError(nul_message(path, number + skipped))
+        yield line
+
+
 def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) -> list[int]:
     """One pass over a table's records (``handle`` after any lines before the header;
     ``skipped``: how many, for the line numbers) with the csv module in strict mode. Refuses an
@@ -347,13 +356,11 @@ def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) 
     quote (which then stands before other text) or the end of the file. Refuses a row with more
     fields than the header, empty trailing fields aside. A quoted field over several lines is
     fine. Returns the lines where rows with fewer fields than the header start."""
-    reader = csv.reader(handle, delimiter=separator, strict=True)
+    reader = csv.reader(_without_nul(path, handle, skipped), delimiter=separator, strict=True)
     header, start, short = None, 1, []
     limit = csv.field_size_limit(sys.maxsize)  # pandas reads fields of any length
     try:
         for fields in reader:
-            if any("\x00" in field for field in fields):  # (the csv module reads NUL as any character)
-                raise InputFileError(nul_message(path, start + skipped))
             if header is None:
                 header = fields if fields else None
             elif fields and len(fields) < len(_without_trailing_empty(header)) and any(f.strip() for f in fields):
