@@ -139,8 +139,10 @@ class WorkerPool:
     def _start(self, answers: list[Future] | None) -> None:
         try:
             wait(answers if answers is not None else [self.executor.submit(_answer) for _ in range(self.n_jobs)])
-        except Exception:  # noqa: BLE001 - the pool's own submit or map raises it (a Ctrl-C as the server
-            pass  # started: EOFError, ConnectionRefusedError), not a traceback of this thread's
+        except Exception:  # noqa: BLE001
+            # a server that failed as it started (a Ctrl-C then: EOFError, ConnectionRefusedError):
+            # the pool's own submit or map raises it, rather than a traceback of this thread
+            return
         finally:
             self.ready.set()
 
