@@ -26,7 +26,7 @@ SERVER_EXIT = "molprop.server_exit"
 
 
 # A Unix socket's path holds at most 107 bytes on Linux, 103 on macOS; a forkserver's is
-# <temporary directory>/pymp-XXXXXXXX/listener-XXXXXXXX
+# <temporary directory>/pymp-<8 characters>/listener-<8 characters>
 _SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
 _SOCKET_NAME = len("/pymp-12345678/listener-12345678")
 
