@@ -54,7 +54,7 @@ def _remove_if_orphaned(folder: str, alive_r: int) -> None:
 _MAIN = _forkserver_main()
 ARMED = _MAIN is not None  # whether this process ends with os._exit(0)
 if ARMED:
-    atexit.register(os._exit, 0)  # registered before the last, so run second: the other handlers are skipped
+    atexit.register(os._exit, 0)  # run before every handler registered earlier, which are skipped
     # The server ends once its stage has ended, however it ended; a stage killed before its pool's
     # workers were made (train reads its data and opens its MLflow run first) left the folder of
     # the server's socket behind, with no worker to remove it.

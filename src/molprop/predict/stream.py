@@ -124,7 +124,7 @@ def column_names(path: str | Path) -> list[str] | None:
             return pq.read_schema(file).names
         except (pa.ArrowInvalid, OSError) as err:
             raise InputError(f"{file}: not a readable Parquet file ({err}).") from err
-    _refuse_nul_bytes(file)
+    _refuse_non_text(file)
     try:
         sep, skip = _separator(file, fmt)
         return pd.read_csv(file, sep=sep, skiprows=skip, nrows=0, encoding="utf-8-sig").columns.tolist()
@@ -138,7 +138,7 @@ def column_names(path: str | Path) -> list[str] | None:
         raise InputError(_damaged(file, err)) from err
 
 
-def _refuse_nul_bytes(path: Path) -> None:
+def _refuse_non_text(path: Path) -> None:
     """InputError for a text input whose start is no UTF-8 but, by its first bytes, another
     format (UTF-16 with its byte-order mark, gzip, Parquet, an Excel workbook), or holds NUL
     bytes (UTF-16 without the mark, read as UTF-8); other unreadable starts are left to the
@@ -335,7 +335,7 @@ def _at_header(path: Path, skip: int) -> Iterator[TextIO]:
 def smi_header(path: Path) -> tuple[bool, list[str]]:
     """Whether a ``.smi`` file's fields are tab-separated (its first line of content holds a
     tab), and that line's fields."""
-    _refuse_nul_bytes(path)
+    _refuse_non_text(path)
     try:
         with open_text(path) as handle:
             for line in handle:
