@@ -356,6 +356,54 @@ def test_a_clone_without_pulled_outputs_is_told_to_pull_not_to_rerun(tmp_path):
     assert workspace_status(clone) == WorkspaceStatus([], ["fit"])
 
 
+def test_outputs_of_another_commit_are_told_to_check_out_not_to_rerun(tmp_path):
+    """Bug fixed: after `git checkout` or `git pull` without `dvc checkout` / `dvc pull`, the
+    report said the pipeline was not up to date and to run `dvc repro` (retraining), and called
+    outputs that were there (another commit's) "not in this workspace"."""
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, "-c", "init.defaultBranch=main", "init", "-q")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+
+    def dvc(where, *args):
+        subprocess.run([sys.executable, "-m", "dvc", *args], cwd=where, check=True, env=env, capture_output=True)
+
+    dvc(project, "init", "-q")
+    (project / "data.csv").write_text("smiles\nCCO\n")
+    dvc(project, "add", "-q", "data.csv")
+    (project / "params.yaml").write_text("train:\n  lr: 0.1\n")
+    copy = "python -c \"open('{}', 'w').write(open('{}').read() + open('{}').read())\""
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {
+        "fit": {"cmd": copy.format("out.txt", "params.yaml", "data.csv"), "params": ["train"],
+                "deps": ["data.csv"], "outs": ["out.txt"]},
+        "score": {"cmd": copy.format("score.txt", "out.txt", "out.txt"), "deps": ["out.txt"],
+                  "outs": ["score.txt"]}}}))
+    dvc(project, "repro", "-q")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-qm", "lr 0.1")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(project), str(clone))
+    (project / "params.yaml").write_text("train:\n  lr: 0.2\n")
+    dvc(project, "repro", "-q")
+    _git(project, "commit", "-qam", "lr 0.2")
+    _git(project, "checkout", "-q", "HEAD~1")  # both commits' outputs in the cache: modified
+    assert workspace_status(project) == WorkspaceStatus([], [], ["fit", "score"])
+    text = build_report(project, project / "reports/report.md", ReportConfig())
+    assert "The outputs of fit, score in this workspace are not the ones dvc.lock records" in text
+    assert "Run `dvc checkout`" in text and "not up to date" not in text and "not in this workspace" not in text
+    dvc(project, "checkout", "-q")
+    assert workspace_status(project) == WorkspaceStatus([], [])
+    (project / "data.csv").write_text("smiles\nCCN\n")  # the user's own data edited: a change, not stale
+    assert workspace_status(project) == WorkspaceStatus(["data.csv.dvc", "fit"], [])
+    (clone / "data.csv").write_text("smiles\nCCO\n")  # the data as committed, into the clone's cache
+    dvc(clone, "add", "-q", "data.csv")
+    dvc(clone, "repro", "-q")  # the first commit's outputs, made in the clone's own cache
+    _git(project, "checkout", "-q", "main")
+    _git(clone, "pull", "-q")  # the second commit, whose outputs the clone's cache lacks: not in cache
+    status = workspace_status(clone)
+    assert status is not None and status.changed == [] and status.stale == ["fit", "score"], status
+
+
 def test_the_metrics_diff_keeps_the_digits_of_small_values(repo):
     """Bug fixed: DVC's markdown table rounds to 5 decimals: a Wilcoxon p of 8.47e-05 showed as
     8e-05, a learning rate change of 5.16e-05 -> 2.58e-05 as 5e-05 -> 3e-05."""

@@ -162,6 +162,12 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         lines += [f"The outputs of {', '.join(status.absent)} are not in this workspace (`dvc status`: not in "
                   "cache or deleted): run `dvc pull` to fetch them from the DVC remote (`git checkout` for a "
                   "metrics file kept in git), or `dvc repro` to make them, for the plots and figures.", ""]
+    if status is not None and status.stale:  # e.g. `git pull` without `dvc pull`: another commit's outputs
+        lines += [f"The outputs of {', '.join(status.stale)} in this workspace are not the ones dvc.lock records "
+                  "(`dvc status`: modified or not in cache; for example after `git checkout` or `git pull` "
+                  "without `dvc checkout`): the metrics files kept in git are this commit's, but the plots and "
+                  "figures below may be another commit's. Run `dvc checkout` to restore this commit's outputs "
+                  "from the local cache, or `dvc pull` where they are not in it; `dvc repro` makes them anew.", ""]
 
     primary = root / config.primary_metrics
     lines += ["## Test-set metrics", ""]

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from molprop.report.markdown import cell
@@ -107,37 +107,46 @@ def dvc_diff(kind: str, base: str, cwd: str | Path = ".", dvc: Sequence[str] | N
 @dataclass(frozen=True)
 class WorkspaceStatus:
     """What ``dvc status`` finds: stages out of date with the workspace's params, code or data
-    (``changed``), and stages whose outputs are not in the workspace, nothing else having
-    changed (``absent``: a fresh clone before ``dvc pull``)."""
+    (``changed``: ``dvc repro``); stages whose outputs are not in the workspace, nothing else
+    having changed (``absent``: a fresh clone before ``dvc pull``); and stages whose outputs
+    are there but are not the ones dvc.lock records, nothing else having changed (``stale``:
+    a ``git checkout`` or ``git pull`` without ``dvc checkout`` or ``dvc pull``)."""
 
     changed: list[str]
     absent: list[str]
+    stale: list[str] = field(default_factory=list)
 
 
-_ABSENT = ("deleted", "not in cache")
+def _output_states(name: str, entries: list, root: Path) -> dict[str, str]:
+    """The stage's outputs that differ from dvc.lock, each as ``absent`` or ``stale``; a
+    tracked file (``.dvc``) that was edited is a change of data, not stale."""
+    states: dict[str, str] = {}
+    for entry in entries:
+        for path, state in ((entry.get("changed outs") or {}) if isinstance(entry, dict) else {}).items():
+            if state == "deleted" or (state == "not in cache" and not (root / path).exists()):
+                states[path] = "absent"
+            elif state in ("not in cache", "modified") and not name.endswith(".dvc"):
+                states[path] = "stale"
+    return states
 
 
-def _absent_outputs(entries: list) -> set[str]:
-    return {path for entry in entries if isinstance(entry, dict)
-            for path, state in (entry.get("changed outs") or {}).items() if state in _ABSENT}
-
-
-def _only_absent(entries: list, absent: set[str]) -> bool:
-    """Whether a stage's status entries are outputs not in the workspace and dependencies that
-    are such outputs of a stage (nothing changed in params, code, data or command)."""
+def _only_outputs(entries: list, outputs: dict[str, str]) -> bool:
+    """Whether a stage's status entries are its outputs out of step with dvc.lock and
+    dependencies that are such outputs of a stage (nothing changed in params, code, data or
+    command)."""
     for entry in entries:
         if not isinstance(entry, dict) or set(entry) - {"changed outs", "changed deps"}:
             return False
-        outs, deps = entry.get("changed outs") or {}, entry.get("changed deps") or {}
-        if any(state not in _ABSENT for state in outs.values()):
+        if any(path not in outputs for path in entry.get("changed outs") or {}):
             return False
-        if any(state != "deleted" or path not in absent for path, state in deps.items()):
+        if any(state not in ("deleted", "modified") or path not in outputs
+               for path, state in (entry.get("changed deps") or {}).items()):
             return False
     return True
 
 
 def workspace_status(cwd: str | Path = ".", dvc: Sequence[str] | None = None) -> WorkspaceStatus | None:
-    """``dvc status`` of the workspace's stages (both lists empty when all are up to date),
+    """``dvc status`` of the workspace's stages (all lists empty when all are up to date),
     None when DVC could not tell."""
     command = [*(dvc or [sys.executable, "-m", "dvc"]), "status", "--json"]
     try:
@@ -148,8 +157,10 @@ def workspace_status(cwd: str | Path = ".", dvc: Sequence[str] | None = None) ->
     if not isinstance(status, dict):
         return None
     entries = {name.rpartition(":")[2]: e if isinstance(e, list) else [e] for name, e in status.items()}
-    absent = set().union(*(_absent_outputs(e) for e in entries.values()))
-    # a stage whose only news is an upstream output missing is neither: it is as it was
-    unchanged = {name for name, e in entries.items() if _only_absent(e, absent)}
+    states = {name: _output_states(name, e, Path(cwd)) for name, e in entries.items()}
+    outputs = {path: state for stage in states.values() for path, state in stage.items()}
+    # a stage whose only news is an upstream output missing or stale is none of them: it is as it was
+    unchanged = {name for name, e in entries.items() if _only_outputs(e, outputs)}
+    stale = {name for name in unchanged if "stale" in states[name].values()}
     return WorkspaceStatus(sorted(set(entries) - unchanged),
-                           sorted(name for name in unchanged if _absent_outputs(entries[name])))
+                           sorted(name for name in unchanged - stale if states[name]), sorted(stale))
