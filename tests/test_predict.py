@@ -396,8 +396,8 @@ def test_context_errors(tmp_path):
     with pytest.raises(ValueError, match="could not be parsed"):
         save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "C1CC"], "h")
     save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "CCN"], "h")
-    (tmp_path / "train_fingerprints.npy").unlink()  # a model directory copied in part
-    with pytest.raises(FileNotFoundError, match="train_fingerprints.npy is missing .* Copy the model directory whole"):
+    (tmp_path / "train_fingerprints.npy").unlink()  # a model directory copied or pulled in part
+    with pytest.raises(FileNotFoundError, match="train_fingerprints.npy is missing .* Copy the model directory whole, `dvc pull` it"):
         load_predict_context(tmp_path)
 
 

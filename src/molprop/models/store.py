@@ -51,7 +51,9 @@ def save_card(directory: Path, card: ModelCard) -> None:
 
 
 # What to do about a saved model whose files are missing or damaged.
-REPAIR = "Copy the model directory whole, `dvc checkout` it, or retrain it (dvc repro)."
+REPAIR = (
+    "Copy the model directory whole, `dvc pull` it (`dvc checkout` when the local DVC cache has it), "
+    "or retrain it (dvc repro).")
 
 
 def read_model_json(path: Path) -> Any:
