@@ -298,6 +298,13 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
     assert (closed.returncode, closed.stderr) == (0, "")  # started with stdout closed: nothing to write to
     data = json.loads(_cli("info", "--model", models.baseline, "--json").stdout)
     assert data["featurize"]["morgan"]["radius"] == 3 and data["n_train"] > 0 and len(data["data_hash"]) == 32
+    # two models trained on the same data share the data hash; the files' md5 tells them apart
+    copy = tmp_path / "copy"
+    shutil.copytree(models.baseline, copy)
+    assert json.loads(_cli("info", "--model", copy, "--json").stdout)["files_md5"] == data["files_md5"]
+    _edit_json(copy / "model.json", lambda card: card["extra"].update(note="retrained"))
+    assert json.loads(_cli("info", "--model", copy, "--json").stdout)["files_md5"] != data["files_md5"]
+    assert f"model files md5:  {data['files_md5']} " in _cli("info", "--model", models.baseline).stdout
     bad = _cli("predict", "--model", models.root, "--input", smi, "--output", tmp_path / "x.csv")
     assert bad.returncode == 1 and "not a saved molprop model" in bad.stderr
     bad = _cli("info", "--model", models.root)

@@ -88,6 +88,7 @@ def model_summary(model_dir: str | Path) -> dict:
     from molprop.models.predictor import check_members
     from molprop.models.store import load_card
     from molprop.predict.context import load_predict_context
+    from molprop.predict.parts import model_md5
 
     context = load_predict_context(model_dir)  # first: it says when model_dir is not a saved model
     card = load_card(Path(model_dir))
@@ -96,7 +97,7 @@ def model_summary(model_dir: str | Path) -> dict:
             "members": card.members, "feature_groups": card.feature_groups,
             "classes": card.classes, "uncertainty_scale": card.extra.get("uncertainty_scale"),
             "uncertainty_floor": card.extra.get("uncertainty_floor"),
-            "data_hash": context.data_hash, "n_train": context.n_train,
+            "data_hash": context.data_hash, "n_train": context.n_train, "files_md5": model_md5(model_dir),
             "domain_fingerprint": {"radius": context.domain.radius, "n_bits": context.domain.n_bits},
             "validate": context.validate, "featurize": context.featurize, "metrics": context.metrics,
             "extra": card.extra}  # fmt: skip
@@ -123,6 +124,7 @@ def _info(args: argparse.Namespace) -> int:
         shown = f"sqrt((spread x {scale:.4g})^2 + {floor:.4g}^2)" if floor else f"spread x {scale:.4g}"
     print(f"uncertainty:      {shown}")
     print(f"trained on:       {info['n_train']} molecules, data hash {info['data_hash']}")
+    print(f"model files md5:  {info['files_md5']} (the files predict loads: equal md5, the same model)")
     print(f"domain:           Morgan r={info['domain_fingerprint']['radius']}, "
           f"{info['domain_fingerprint']['n_bits']} bits, max Tanimoto to the training set")
     # the card's own entries: what was trained (kind, settings, chosen hyperparameters) and its
