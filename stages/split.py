@@ -61,7 +61,7 @@ def main() -> None:
     sims = result.report["test_similarity_to_train"]
     constant = (constant_target_training_parts(table[TARGET].to_numpy(), result.split, result.fold)
                 if task == "regression" else [])
-    for warning in fraction_warnings(result.report) + constant:
+    for warning in config.seed_warnings() + fraction_warnings(result.report) + constant:
         print(f"split: warning: {warning}")
     for warning in class_balance_warnings(result.report, result.report.get("class_labels")):
         if warning.startswith("the fold") and config.group_folds_by_scaffold:
@@ -72,7 +72,7 @@ def main() -> None:
             hint = ""
         print(f"split: warning: {warning}{hint}")
     print(
-        f"split ({config.method}, seed {config.seed}, folds {config.n_folds}): "
+        f"split ({config.method}, {f'seed {config.seed}' if config.uses_seed else 'no seed'}, folds {config.n_folds}): "
         + ", ".join(f"{name} {part['n']}" for name, part in parts.items())
         + f"; shared scaffolds train/test {result.report['shared_scaffolds']['train_test']}; "
         f"test max similarity to train: median {sims['median']}, mean {sims['mean']}"

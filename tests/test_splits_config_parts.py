@@ -56,6 +56,20 @@ def test_from_params_reads_nested_keys():
         "kmeans", 7, 0.5)
 
 
+def test_a_seed_that_changes_nothing_is_warned_about():
+    """Bug fixed: `split.seed` was echoed ("split (scaffold, seed 1, ...)") though method
+    scaffold ignores it, so a sweep over split seeds silently repeated one split."""
+    assert not SplitConfig(method="scaffold", seed=1).uses_seed
+    assert "split.seed 1 changes nothing" in SplitConfig(method="scaffold", seed=1).seed_warnings()[0]
+    assert SplitConfig(method="scaffold").seed_warnings() == []  # the default: nothing to say
+    grouped = SplitConfig(method="scaffold", seed=2, n_folds=3).seed_warnings()
+    assert "its folds are grouped by scaffold" in grouped[0]
+    assert SplitConfig(method="scaffold", seed=2, n_folds=3, group_folds_by_scaffold=False).uses_seed
+    for method in ("random", "scaffold_balanced", "stratified", "cluster"):
+        assert SplitConfig(method=method, seed=5).uses_seed and SplitConfig(method=method, seed=5).seed_warnings() == []
+
+
+
 @pytest.mark.parametrize("n", [3, 4, 7, 10, 20, 33, 642, 1001])
 def test_part_sizes_sum_and_nonempty(n):
     sizes = part_sizes(n, (0.8, 0.1, 0.1))

@@ -75,6 +75,14 @@ def test_stage_writes_its_outputs_deterministically(tmp_path):
                                                      "plots/split_similarity.csv")]
 
 
+def test_stage_says_when_the_seed_changes_nothing(tmp_path):
+    write_inputs(tmp_path, {"seed": 1})
+    done = run_stage(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "split: warning: split.seed 1 changes nothing" in done.stdout
+    assert "split (scaffold, no seed, folds 0)" in done.stdout
+
+
 def test_stage_kfold(tmp_path):
     write_inputs(tmp_path, {"method": "random", "n_folds": 3})
     done = run_stage(tmp_path)

@@ -94,6 +94,22 @@ class SplitConfig:
         """Whether k-fold cross-validation is asked for."""
         return self.n_folds > 1
 
+    @property
+    def uses_seed(self) -> bool:
+        """Whether ``seed`` changes the split: not for method scaffold (deterministic), unless
+        k-fold folds are not grouped by scaffold (seeded KFold)."""
+        return self.method != "scaffold" or (self.kfold and not self.group_folds_by_scaffold)
+
+    def seed_warnings(self) -> list[str]:
+        """A warning when ``seed`` is set but changes nothing (a sweep over split seeds would
+        repeat one split)."""
+        if self.uses_seed or self.seed == 0:
+            return []
+        folds = " and its folds are grouped by scaffold" if self.kfold else ""
+        return [f"split.seed {self.seed} changes nothing: method scaffold is deterministic (largest "
+                f"scaffold groups first){folds}, so every seed gives the same split; for seeded "
+                "scaffold splits use split.method: scaffold_balanced"]
+
 
 _TOP_KEYS = {
     "method", "fractions", "seed", "n_folds", "group_folds_by_scaffold", "cluster", "stratify_bins"

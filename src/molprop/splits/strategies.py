@@ -18,7 +18,7 @@ def random_split(n: int, fractions: Fractions, seed: int) -> np.ndarray:
 
 
 def scaffold_split(scaffolds: Sequence[str], fractions: Fractions) -> np.ndarray:
-    """Deterministic scaffold split (Chemprop ``scaffold_split(balanced=False)``).
+    """Deterministic scaffold split (Chemprop v1 ``scaffold_split(balanced=False)``).
 
     Molecules are grouped by scaffold; groups are sorted largest first (ties: the scaffold
     seen first in the input comes first) and placed by :func:`fill_groups`. No seed.
@@ -37,7 +37,7 @@ def _is_big(size: int, n: int, fractions: Fractions) -> bool:
 def scaffold_balanced_split(
     scaffolds: Sequence[str], fractions: Fractions, seed: int
 ) -> np.ndarray:
-    """Seeded scaffold split (Chemprop ``scaffold_split(balanced=True)``).
+    """Seeded scaffold split (Chemprop v1 ``scaffold_split(balanced=True)``).
 
     Groups larger than half the val size or half the test size ("big") come first, then the
     others; each list is shuffled by ``random.Random(seed)`` (big first, then small) and the
