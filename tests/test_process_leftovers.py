@@ -239,3 +239,47 @@ def test_a_server_that_ends_while_its_stage_lives_leaves_the_folder_for_the_next
                           env={**os.environ, "PYTHONPATH": SRC, "TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "2"]
+
+
+@pytest.mark.skipif(not Path("/proc/net/unix").exists(), reason="which sockets are held is read from Linux's /proc")
+def test_socket_folders_of_stages_killed_outright_are_removed_by_a_later_one(tmp_path):
+    """Bug fixed: SIGKILL of a stage's whole process group (server and workers too) left its
+    pymp-* folder in the temporary directory for good; the next pool start removes such
+    folders, and none that a process still listens in or that holds anything else."""
+    import socket
+
+    from molprop.lifetime import remove_dead_socket_folders
+
+    def folder(name: str) -> Path:
+        path = tmp_path / f"pymp-{name}"
+        path.mkdir()
+        return path
+
+    def bound(path: Path) -> socket.socket:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.listen()
+        return server
+
+    dead = folder("dead")
+    bound(dead / "listener-1").close()  # the socket file stays, no process holds it
+    live = folder("live")
+    server = bound(live / "listener-2")
+    other = folder("other")
+    bound(other / "listener-3").close()
+    (other / "pym-123-arena").write_bytes(b"")  # not only sockets: another program's use
+    empty = folder("empty")  # made a moment before its socket is bound
+    link = tmp_path / "pymp-link"
+    link.symlink_to(dead)
+    old = time.time() - 120
+    for path in (dead, live, other, empty):
+        os.utime(path, (old, old))
+    young = folder("young")
+    bound(young / "listener-4").close()
+    try:
+        assert remove_dead_socket_folders([tmp_path, tmp_path]) == [dead]
+        assert live.exists() and other.exists() and empty.exists() and young.exists() and link.is_symlink()
+    finally:
+        server.close()
+    assert remove_dead_socket_folders([tmp_path]) == [live]
+    assert remove_dead_socket_folders([tmp_path], min_age_s=0) == [young]

@@ -145,3 +145,45 @@ def test_a_worker_keeps_ignoring_sigint_when_its_owner_does():
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=start,
                               timeout=60)
         assert done.stdout.strip() == expected, done.stderr
+
+
+SLOW_PRELOAD_OWNER = """
+import os, sys, time
+from molprop.features.parallel import WorkerPool
+
+if __name__ == "__main__":
+    try:
+        with WorkerPool(1, time.sleep, preload=["slow_import"]) as pool:
+            print("up", flush=True)
+            pool.ready.wait()
+            time.sleep(600)
+    except KeyboardInterrupt:
+        print("owner interrupted", flush=True)
+        os._exit(130)
+"""
+
+
+def test_ctrl_c_while_the_server_imports_prints_no_traceback(tmp_path):
+    """Bug fixed: Ctrl-C in a stage's first seconds, while its forkserver imported torch,
+    printed the server's KeyboardInterrupt traceback (~45 lines) beside "interrupted"."""
+    (tmp_path / "slow_import.py").write_text("import pathlib, time\npathlib.Path('importing').touch()\ntime.sleep(30)\n")
+    (tmp_path / "owner.py").write_text(textwrap.dedent(SLOW_PRELOAD_OWNER))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    owner = subprocess.Popen([sys.executable, "owner.py"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=tmp_path, env=env, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    try:
+        assert owner.stdout.readline().strip() == "up"
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "importing").exists():  # the server is inside its preload imports
+            assert owner.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        server = psutil.Process(owner.pid).children(recursive=True)
+        os.killpg(owner.pid, signal.SIGINT)  # a terminal's Ctrl-C
+        out, err = owner.communicate(timeout=60)
+    finally:
+        if owner.poll() is None:
+            os.killpg(owner.pid, signal.SIGKILL)
+    assert "owner interrupted" in out
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert psutil.wait_procs(server, timeout=30)[1] == []  # the server ended too, at once

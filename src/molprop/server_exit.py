@@ -15,18 +15,9 @@ import os
 import select
 import shutil
 import socket
-import sys
 from types import FrameType
 
-
-def _forkserver_main() -> FrameType | None:
-    """The frame of ``multiprocessing.forkserver.main`` importing this module, if one is."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_globals.get("__name__") == "multiprocessing.forkserver" and frame.f_code.co_name == "main":
-            return frame
-        frame = frame.f_back
-    return None
+from molprop.server_start import forkserver_main, restore_sigint
 
 
 def _socket_folder(main: FrameType) -> str | None:
@@ -51,9 +42,10 @@ def _remove_if_orphaned(folder: str, alive_r: int) -> None:
         pass
 
 
-_MAIN = _forkserver_main()
+_MAIN = forkserver_main()
 ARMED = _MAIN is not None  # whether this process ends with os._exit(0)
 if ARMED:
+    restore_sigint()  # ignored while the server imported its preload modules (molprop.server_start)
     atexit.register(os._exit, 0)  # run before every handler registered earlier, which are skipped
     # The server ends once its stage has ended, however it ended; a stage killed before its pool's
     # workers were made (train reads its data and opens its MLflow run first) left the folder of

@@ -17,12 +17,13 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from molprop.errors import UserInputError
-from molprop.lifetime import exit_with
+from molprop.lifetime import exit_with, remove_dead_socket_folders
 
 T = TypeVar("T")
 R = TypeVar("R")
-# Preloaded last by every forkserver molprop starts: the server then exits without teardown.
-SERVER_EXIT = "molprop.server_exit"
+# Preloaded first and last by every forkserver molprop starts: Ctrl-C ends the server silently
+# while it imports, and it exits without teardown.
+SERVER_START, SERVER_EXIT = "molprop.server_start", "molprop.server_exit"
 
 
 # A Unix socket's path holds at most 107 bytes on Linux, 103 on macOS; a forkserver's is
@@ -43,6 +44,8 @@ def short_socket_dir() -> None:
 
     config = current_process()._config
     base = tempfile.gettempdir()
+    if not config.get("tempdir"):  # once per process: those of stages killed outright (SIGKILL) go
+        remove_dead_socket_folders([base, "/tmp"])
     if config.get("tempdir") or len(os.fsencode(base)) + _SOCKET_NAME <= _SOCKET_PATH_MAX:
         get_temp_dir()
         return
@@ -126,7 +129,7 @@ class WorkerPool:
         modules = [module] if module and module != "__main__" else []
         if start_method == "forkserver":  # workers fork from a server that imported these
             short_socket_dir()
-            context.set_forkserver_preload([*modules, *preload, SERVER_EXIT])
+            context.set_forkserver_preload([SERVER_START, *modules, *preload, SERVER_EXIT])
         self.n_jobs = n_jobs
         self.executor = ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=end_with_owner,
                                             initargs=(os.getpid(),))

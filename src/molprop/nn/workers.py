@@ -13,11 +13,11 @@ import multiprocessing
 import sys
 from multiprocessing import context as mp_context
 
-from molprop.features.parallel import SERVER_EXIT, short_socket_dir
+from molprop.features.parallel import SERVER_EXIT, SERVER_START, short_socket_dir
 
 # the training code members.py imports when a member trains (training does not import
 # torch._dynamo, ~1 s: molprop.nn.optimizer)
-PRELOAD = ["torch", "molprop.nn.members", "molprop.nn.store", "molprop.nn.device", SERVER_EXIT]
+PRELOAD = [SERVER_START, "torch", "molprop.nn.members", "molprop.nn.store", "molprop.nn.device", SERVER_EXIT]
 
 
 def worker_context() -> mp_context.BaseContext:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from molprop import schema
 from molprop.data.io import InputFileError
-from molprop.features.parallel import SERVER_EXIT, available_cores, end_with_owner, short_socket_dir
+from molprop.features.parallel import SERVER_EXIT, SERVER_START, available_cores, end_with_owner, short_socket_dir
 from molprop.validation.config import ValidationConfig
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import MolOutcome, standardize_many
@@ -54,7 +54,7 @@ def standardize_column(values: list[object], config: ValidationConfig) -> list[M
     chunks = [values[i : i + size] for i in range(0, len(values), size)]
     short_socket_dir()
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([standardize_many.__module__, SERVER_EXIT])
+    context.set_forkserver_preload([SERVER_START, standardize_many.__module__, SERVER_EXIT])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=end_with_owner,
                              initargs=(os.getpid(),)) as pool:
         parts = pool.map(standardize_many, chunks, repeat(config.standardize), repeat(config.rules))
