@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -116,6 +117,15 @@ def matplotlib_config_dir() -> None:
     os.environ["MPLCONFIGDIR"] = str(folder)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the stage is, so that it ends as on Ctrl-C (the worker pools and
+    the MLflow run shut down by their ``with`` blocks, the run marked KILLED)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def run_stage(main: Callable[[], int | None]) -> None:
     """Run a stage's ``main`` and end the process with its exit code (None: 0).
 
@@ -125,8 +135,10 @@ def run_stage(main: Callable[[], int | None]) -> None:
     output is a closed file by then, and the worker pools, the MLflow run and dvclive were
     shut down by their ``with`` blocks. A :class:`~molprop.errors.UserInputError` (a setting
     or the data to fix) ends the stage with its one-line message and exit code 1, Ctrl-C with
-    a one-line message and exit code 130; any other exception propagates as usual (traceback,
-    exit code 1).
+    a one-line message and exit code 130, SIGTERM (``kill``, ``timeout``, a CI cancellation or
+    a batch scheduler signalling the process group) the same way, its workers stopped and its
+    temporary folders removed, with exit code 143; any other exception propagates as usual
+    (traceback, exit code 1).
 
     Run by ``dvc`` (which sets DVC_STAGE), the stage also ends when dvc has ended: a ``kill``
     of ``dvc repro`` (SIGTERM, as CI cancellation and process supervisors send) reaches dvc
@@ -140,8 +152,12 @@ def run_stage(main: Callable[[], int | None]) -> None:
         from molprop.lifetime import exit_with_runner
 
         exit_with_runner()
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         code = main() or 0
+    except Terminated:
+        print(f"{Path(sys.argv[0]).stem}: terminated", file=sys.stderr)
+        code = 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"{Path(sys.argv[0]).stem}: interrupted", file=sys.stderr)
         code = 130

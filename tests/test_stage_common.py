@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -86,6 +87,53 @@ def test_a_stage_with_worker_processes_leaves_no_multiprocessing_directory(tmp_p
     assert done.returncode == 0, done.stderr
     tempdir = Path(done.stdout.strip())
     assert tempdir.name.startswith("pymp-") and not tempdir.exists()
+
+
+TERMINATED_SCRIPT = """
+import sys
+import time
+
+sys.path.insert(0, {stages!r})
+from common import run_stage
+
+def main():
+    from multiprocessing.process import current_process
+    from molprop.features.parallel import WorkerPool
+
+    with WorkerPool(2, time.sleep) as pool:
+        pool.ready.wait()
+        tasks = [pool.submit(time.sleep, 600) for _ in range(3)]
+        print(current_process()._config["tempdir"], flush=True)
+        time.sleep(600)
+
+if __name__ == "__main__":
+    run_stage(main)
+"""
+
+
+def test_sigterm_to_the_process_group_ends_a_stage_as_ctrl_c_does(tmp_path):
+    """Bug fixed: `kill` / `timeout` / a CI cancellation signalling the stage's process group
+    ended it with no message, "leaked semaphore" warnings, and its multiprocessing folder (the
+    forkserver's socket) left in the temporary directory."""
+    import psutil
+
+    script = tmp_path / "stage.py"
+    script.write_text(TERMINATED_SCRIPT.format(stages=str(STAGES)))
+    stage = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        tempdir = Path(stage.stdout.readline().strip())
+        descendants = psutil.Process(stage.pid).children(recursive=True)
+        assert len(descendants) >= 3  # the server and two workers
+        os.killpg(stage.pid, signal.SIGTERM)
+        out, err = stage.communicate(timeout=60)
+    finally:
+        if stage.poll() is None:
+            os.killpg(stage.pid, signal.SIGKILL)
+    assert stage.returncode == 143 and err.endswith("stage: terminated\n"), err
+    assert "Traceback" not in err and "leaked" not in err
+    assert tempdir.name.startswith("pymp-") and not tempdir.exists()
+    assert psutil.wait_procs(descendants, timeout=30)[1] == []
 
 
 def test_a_stage_imports_the_library_of_its_own_checkout(tmp_path):
