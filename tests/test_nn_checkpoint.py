@@ -53,8 +53,11 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     checkpoint = Checkpoint(tmp_path / "member.pt", run_key("test", 1))
     with pytest.raises(Killed):
         _train(checkpoint, kill_after=4)
+    told = []  # the member says so as it resumes (not once it has trained), counting epochs run
+    checkpoint.on_restore = lambda epochs_run, finished: told.append((epochs_run, finished))
     # A fresh process would build the network with another initialization: the checkpoint wins.
     resumed, seen = _train(checkpoint, init_seed=123)
+    assert told == [(5, False)]
     assert seen == list(range(CONFIG.max_epochs))  # epochs 0-4 replayed, 5-11 trained
     assert resumed.best_epoch == reference.best_epoch
     assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in reference.history]

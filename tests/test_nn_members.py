@@ -131,7 +131,8 @@ def test_a_finished_checkpoint_is_reused_by_the_same_code_only(tmp_path, monkeyp
     run()
     capsys.readouterr()
     assert run() == [0, 1, 2, 3]  # the recorded epochs, replayed
-    assert "member_0: resumed from its checkpoint after epoch 4" in capsys.readouterr().out
+    # a member that had finished is not "resumed" (nor after "epoch 4", 0-based as 3)
+    assert "member_0: trained by an earlier run (4 epochs); its weights come" in capsys.readouterr().out
     monkeypatch.setattr(checkpoint_module, "code_digest", lambda: "edited code")
     assert run() == [0, 1, 2, 3]
     assert "resumed" not in capsys.readouterr().out
@@ -143,9 +144,9 @@ def test_the_run_passes_its_checkpoint_interval_to_every_member(tmp_path, monkey
     intervals = []
 
     class Recording(checkpoint_module.Checkpoint):
-        def __init__(self, path, key, min_interval_s=0.0):
+        def __init__(self, path, key, min_interval_s=0.0, on_restore=None):
             intervals.append(min_interval_s)
-            super().__init__(path, key, min_interval_s)
+            super().__init__(path, key, min_interval_s, on_restore)
 
     monkeypatch.setattr(checkpoint_module, "Checkpoint", Recording)  # members.py imports it when training
     members = ensemble_members([_partition()], 2, seed=0)
@@ -310,7 +311,7 @@ def test_what_the_train_stage_imports_to_coordinate_the_members_does_not_import_
     assert done.stdout.strip() == "False"
 
 
-def test_scratch_of_a_killed_stage_is_removed_by_the_next(tmp_path):
+def test_scratch_of_a_killed_stage_is_removed_by_the_next(tmp_path, monkeypatch):
     """Bug fixed: a train stage killed by SIGKILL or SIGTERM left its pickled copy of the
     training data in /tmp for good; the next stage removes the folders whose owner is gone
     (their lock is free), and nothing else."""
@@ -334,6 +335,19 @@ def test_scratch_of_a_killed_stage_is_removed_by_the_next(tmp_path):
         assert live.exists() and users.exists() and mixed.exists() and link.is_symlink()
     assert remove_orphaned_scratch(tmp_path) == [live]  # the run has ended
     assert mixed.exists() and users.exists()
+    # a serial run removes them too (it was left to a later parallel run: n_jobs 1, a GPU or
+    # one core never did)
+    import tempfile
+    from types import SimpleNamespace
+
+    import molprop.nn.members as members_module
+
+    orphan = folder("gone-again", RUN_FILE, LOCK_FILE)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(members_module, "_train_serially", lambda run, members: iter(()))
+    with members_module.train_members(SimpleNamespace(device="cpu"), ["member_0"], 1) as trained:
+        assert list(trained) == []
+    assert not orphan.exists()
 
 
 def _data_with_outlying_test_rows():

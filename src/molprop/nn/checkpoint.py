@@ -19,7 +19,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,13 +84,17 @@ def code_digest() -> str:
 
 class Checkpoint:
     """One run's checkpoint file at ``path``, valid only for runs with the same ``key``;
-    ``min_interval_s``: seconds between writes (0: after every epoch)."""
+    ``min_interval_s``: seconds between writes (0: after every epoch); ``on_restore`` is told,
+    when a run continues from the file, how many epochs had run and whether training had
+    finished."""
 
-    def __init__(self, path: str | Path, key: str, min_interval_s: float = 0.0) -> None:
+    def __init__(self, path: str | Path, key: str, min_interval_s: float = 0.0,
+                 on_restore: Callable[[int, bool], None] | None = None) -> None:  # fmt: skip
         self.path = Path(path)
         self.key = key
         self.min_interval_s = min_interval_s
-        self.resumed_epoch: int | None = None  # set when a run continued from this file
+        self.on_restore = on_restore
+        self.resumed_epoch: int | None = None  # epochs run before, set when a run continued from this file
         self._written: float | None = None  # time.monotonic() of this run's last write
 
     def load(self) -> dict | None:
@@ -122,6 +126,8 @@ class Checkpoint:
         best.history = json.loads(payload["history"])
         state.finished = payload["finished"]
         self.resumed_epoch = int(payload["epoch"])
+        if self.on_restore is not None:
+            self.on_restore(self.resumed_epoch, bool(state.finished))
         return self.resumed_epoch
 
     def save(self, state: TrainingState, next_epoch: int) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,16 +159,23 @@ def train_member(member: Member, data: MemberData, kind: str, network_params: di
     if checkpoint_dir is not None:
         key = run_key(code_digest(), device.type, kind, asdict(config), asdict(options), scaling, x_train, x_val,
                       y_train, y_val, graphs_digest(train_graphs), graphs_digest(val_graphs))
-        checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, checkpoint_interval_s)
+        checkpoint = Checkpoint(checkpoint_dir / f"{member.name}.pt", key, checkpoint_interval_s,
+                                partial(_say_restored, member.name))
     try:
         result = fit(network, data.task, (network_inputs(kind, x_train, train_graphs), y_train),
                      (network_inputs(kind, x_val, val_graphs), y_val), options, device, on_epoch, checkpoint)
     except UserInputError as error:  # e.g. diverged: which member (and fold) it was
         raise UserInputError(f"{member.name}: {error}") from None
-    if checkpoint is not None and checkpoint.resumed_epoch:
-        print(f"{member.name}: resumed from its checkpoint after epoch {checkpoint.resumed_epoch}", flush=True)
     save_member(out / member.name, kind, config, result.state_dict, prep, target_scale)
     return result
+
+
+def _say_restored(name: str, epochs_run: int, finished: bool) -> None:
+    if finished:
+        print(f"{name}: trained by an earlier run ({epochs_run} epochs); its weights come from its checkpoint",
+              flush=True)
+    else:
+        print(f"{name}: resuming from its checkpoint after {epochs_run} epoch(s)", flush=True)
 
 
 def predict_rows(out: Path, member: Member, data: MemberData, index: np.ndarray,
@@ -257,12 +265,12 @@ def train_members(run: MemberRun, members: Sequence[Member],
     manager giving an iterator of the members and their results (epoch history, best epoch,
     validation predictions) in order; the workers start on entering it."""
     n_jobs = worker_count(len(members), n_jobs, available_cores())
+    remove_orphaned_scratch()  # a serial run (one core, a GPU, n_jobs 1) too: it would never go
     if n_jobs <= 1 or run.device != "cpu":
         yield _train_serially(run, members)
         return
     # The run (data and all) reaches the workers through a file: sent through the pipe, each
     # worker's start would wait until the one before had imported torch and read it.
-    remove_orphaned_scratch()
     with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch, _held_lock(Path(scratch)):
         run_file = Path(scratch) / RUN_FILE
         run_file.write_bytes(pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL))
