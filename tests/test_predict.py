@@ -390,6 +390,9 @@ def test_context_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"models/model does not exist\. The models are DVC outputs: in a "
                                                 r"fresh clone, fetch them with `dvc pull`"):
         load_predict_context(tmp_path / "models" / "model")
+    (tmp_path / "member_0").mkdir()  # what a train stage killed before its end leaves
+    with pytest.raises(FileNotFoundError, match="is incomplete: it holds member folders but no model.json"):
+        load_predict_context(tmp_path)
     (tmp_path / "model.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="Retrain it"):
         load_predict_context(tmp_path)

@@ -142,6 +142,10 @@ def load_predict_context(model_dir: str | Path) -> PredictContext:
                                 "fetch them with `dvc pull` (from the project's DVC remote), or train them with "
                                 "`dvc repro`; else give --model the directory of a saved model.")
     if not (model_dir / "model.json").is_file():
+        if any(model_dir.glob("member_*")):  # a train or baseline stage that did not finish writes
+            raise FileNotFoundError(f"{model_dir} is incomplete: it holds member folders but no model.json, "
+                                    "which is written last (a training stage killed before it ended?). "
+                                    f"{REPAIR}")
         raise FileNotFoundError(f"{model_dir} is not a saved molprop model (no model.json); "
                                 "give a model directory such as models/model or models/baseline.")
     if not path.is_file():
