@@ -213,3 +213,14 @@ def test_binary_roc_auc_ranks_the_probabilities_not_the_predicted_labels():
 def test_member_summary_gives_the_standard_deviation_not_the_variance():
     from molprop.evaluation.metrics import summarize_members
     assert summarize_members([{"rmse": 1.0}, {"rmse": 5.0}]) == {"rmse_mean": 3.0, "rmse_std": 2.0}
+
+
+def test_the_ensemble_is_the_mean_of_three_members_not_their_median():
+    """Tests with two members cannot tell the mean from the median."""
+    from molprop.models.calibration import ensemble_validation
+
+    members = np.array([[0.0, 0.0], [0.0, 0.0], [3.0, 6.0]])
+    assert Predictions(members, ["m0", "m1", "m2"]).mean.tolist() == pytest.approx([1.0, 2.0])
+    scored = ensemble_validation({"main": np.array([0, 1])}, {"main": [np.zeros(2), np.zeros(2), np.full(2, 3.0)]},
+                                 np.ones(2), "regression")  # fmt: skip
+    assert scored["val_rmse"] == pytest.approx(0.0)

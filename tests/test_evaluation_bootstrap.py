@@ -275,3 +275,14 @@ def test_bootstrap_config_rejects_bad_values():
         BootstrapConfig(n_resamples=1)
     with pytest.raises(ValueError, match="confidence"):
         BootstrapConfig(confidence=95)
+
+
+def test_weighted_r2_survives_a_large_target_offset():
+    """Centred before squaring: y around 1e6 lost R2 to cancellation."""
+    from molprop.evaluation.metrics import regression_metrics
+
+    rng = np.random.default_rng(0)
+    y = 1e6 + rng.normal(0, 1, 50)
+    pred = y + rng.normal(0, 0.3, 50)
+    assert weighted.regression(y, pred, np.ones((1, 50)))["r2"][0] == pytest.approx(
+        regression_metrics(y, pred)["r2"], rel=1e-6)

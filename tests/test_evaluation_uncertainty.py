@@ -118,3 +118,20 @@ def test_an_error_on_the_interval_edge_counts_as_covered():
     z = norm.ppf(0.5 + 0.5 / 2.0)
     covered = observed_coverage(np.array([z, 10.0]), np.array([1.0, 1.0]), np.array([0.5]), np.ones((1, 2)))
     assert covered[0, 0] == 0.5
+
+
+def test_coverage_is_judged_at_the_configured_level_and_the_spearman_on_known_ranks():
+    from molprop.evaluation.uncertainty import regression_statistics
+
+    error, sigma = np.array([0.1, 0.5, 1.0, 2.0]), np.ones(4)  # z(0.75) = 0.674, z(0.95) = 1.645
+    assert regression_statistics(error, sigma, 0.5, np.ones((1, 4)))["coverage"][0] == pytest.approx(0.5)
+    assert regression_statistics(error, sigma, 0.9, np.ones((1, 4)))["coverage"][0] == pytest.approx(0.75)
+    ranked = regression_statistics(np.array([0.1, 0.2, 0.3, 0.4]), np.array([1.0, 2.0, 3.0, 4.0]), 0.9,
+                                   np.ones((1, 4)))  # fmt: skip
+    assert ranked["spread_error_spearman"][0] == pytest.approx(1.0)
+
+
+def test_mean_uncertainty_is_the_mean_sigma():
+    report = regression_report(np.array([0.5, 1.0, 2.0]), np.array([1.0, 1.0, 4.0]), 5, 1.0, 0.9,
+                               BootstrapConfig(n_resamples=10))
+    assert report["mean_uncertainty"] == pytest.approx(2.0)

@@ -80,3 +80,11 @@ def test_a_descriptor_is_dropped_only_above_the_nonfinite_fraction():
     assert report(0.2, desc) == ["b"]
     # limit 0: only descriptors with a non-finite value are dropped, never clean ones
     assert report(0.0, [[1, np.nan], [2, 3]]) == ["b"]
+
+
+def test_the_fast_set_leaves_out_exactly_the_slow_descriptors_it_documents():
+    from molprop.features.descriptors import descriptor_names
+
+    dropped = set(descriptor_names("full")) - set(descriptor_names("fast"))
+    assert dropped == {"qed", "SPS", "BertzCT", "Ipc", "AvgIpc", "BCUT2D_MWHI", "BCUT2D_MWLOW", "BCUT2D_CHGHI",
+                       "BCUT2D_CHGLO", "BCUT2D_LOGPHI", "BCUT2D_LOGPLOW", "BCUT2D_MRHI", "BCUT2D_MRLOW"}

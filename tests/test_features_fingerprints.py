@@ -100,3 +100,10 @@ def test_a_count_of_exactly_256_is_reported_as_clipped():
     counts, n_clipped = morgan_fingerprints([chain], MorganConfig(radius=0, counts=True))
     assert sorted(counts[0][counts[0] > 0].tolist()) == [2, 255]
     assert n_clipped == 1
+
+
+def test_a_count_of_exactly_255_is_not_reported_as_clipped():
+    at_limit = Chem.MolFromSmiles("C" * 257)  # radius 0: 255 CH2 environments and 2 CH3
+    counts, n_clipped = morgan_fingerprints([at_limit], MorganConfig(radius=0))
+    assert counts.max() == 255 and n_clipped == 0
+    assert morgan_fingerprints([Chem.MolFromSmiles("C" * 258)], MorganConfig(radius=0))[1] == 1

@@ -99,3 +99,24 @@ def test_missing_values_get_the_training_median_not_the_mean():
     prep = Preprocessor.fit(frame.iloc[:3], ["desc_a"], scale="none")
     assert prep.medians == [2.0]
     assert prep.transform(frame.iloc[3:])[0, 0] == 2.0
+
+
+def test_quantile_scaling_is_fitted_on_median_imputed_training_values_and_skips_fingerprints():
+    """The default feature scaling: quantiles of the training values with missing ones filled
+    by the median (as they are when transformed), none for fingerprint columns."""
+    train = pd.DataFrame({"desc_a": [np.nan, 10.0, 20.0, 30.0], "fp_0": [0, 1, 0, 1]})
+    prep = Preprocessor.fit(train, ["desc_a", "fp_0"], scale="quantile")
+    assert prep.quantiles[0][0] == 10.0 and prep.quantiles[0][-1] == 30.0 and prep.quantiles[1] == []
+    out = prep.transform(pd.DataFrame({"desc_a": [10.0, 30.0, np.nan, 100.0], "fp_0": [1, 0, 1, 0]}))
+    assert out[:, 0].tolist() == pytest.approx([0.0, 1.0, 0.5, 1.0])  # NaN -> the median 20 -> 0.5
+    assert out[:, 1].tolist() == [1, 0, 1, 0]
+
+
+def test_the_empirical_cdf_maps_quantiles_to_their_levels_and_ties_to_the_middle():
+    from molprop.models.matrix import empirical_cdf
+
+    quantiles = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert empirical_cdf(quantiles, quantiles).tolist() == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+    tied = np.array([0.0, 0.0, 0.0, 1.0, 2.0])  # levels 0, .25, .5, .75, 1: 0 spans 0-0.5
+    assert empirical_cdf(np.array([0.0, 1.0, 2.0, -5.0, 9.0]), tied).tolist() == pytest.approx(
+        [0.25, 0.75, 1.0, 0.0, 1.0])

@@ -223,3 +223,25 @@ def test_a_grid_search_stops_at_its_trial_budget():
     config = SearchConfig("grid", n_trials=2, space={"a": [1, 2, 3], "b": [0.5, 0.1]})
     result = run_search(lambda p: calls.append(p) or float(p["a"]), config, "regression", 0)
     assert len(result.trials) == 2 and len(calls) == 2
+
+
+def test_the_search_keeps_each_scaffold_group_in_one_cross_validation_fold(monkeypatch):
+    """cv_groups scaffold (the default): a scaffold split across the search's folds leaks, and
+    the search then favours settings that memorize scaffolds."""
+    seen = []
+    real = baseline_module.cv_splits
+
+    def spy(n, folds, groups, seed):
+        out = list(real(n, folds, groups, seed))
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(baseline_module, "cv_splits", spy)
+    frame, y = toy_table("regression", n=90)
+    groups = [f"g{i % 7}" for i in range(90)]
+    config = BaselineConfig("ridge", {}, ["descriptors"],
+                            SearchConfig("optuna", n_trials=2, cv_folds=3, space={"alpha": [0.1, 1.0]}), n_jobs=1)
+    train = np.arange(60)
+    fit_member(frame, y, groups, train, "regression", 0, config)
+    train_groups = np.array(groups)[train]
+    assert seen and all(not set(train_groups[fit]) & set(train_groups[held]) for fit, held in seen[0])

@@ -113,3 +113,22 @@ def test_fill_groups_repairs_empty_part_and_errors_when_impossible():
         "train": 8, "val": 2, "test": 2}
     with pytest.raises(ValueError, match="non-empty train part: the 20 molecules form only 1"):
         fill_groups([np.arange(0, 20)], 20, (0.8, 0.1, 0.1))
+
+
+# The tests below each failed on a one-line mistake that the others let through (a hand
+# mutation round, 2026-12-07).
+def test_the_chemprop_rule_takes_a_group_that_exactly_fills_train():
+    """0.8 * 10 = 8: groups of 4 and 4 fill train exactly (Chemprop: ``len(train) + len(group)
+    <= train_size``); with ``<`` the second went to val."""
+    groups = [np.arange(0, 4), np.arange(4, 8), np.array([8]), np.array([9])]
+    assert fill_groups(groups, 10, (0.8, 0.1, 0.1)).tolist() == ["train"] * 8 + ["val", "test"]
+
+
+def test_part_size_remainders_tie_to_the_earlier_part():
+    assert part_sizes(10, (0.45, 0.45, 0.1)).tolist() == [5, 4, 1]
+
+
+def test_the_room_rule_ties_to_the_earlier_part():
+    groups = [np.arange(0, 10), np.arange(10, 15), np.arange(15, 20)]
+    labels = fill_groups(groups, 20, (0.5, 0.25, 0.25), rule="room")
+    assert labels.tolist() == ["train"] * 10 + ["val"] * 5 + ["test"] * 5

@@ -280,3 +280,26 @@ def test_stratified_regression_with_one_target_value_left_is_one_stratum():
                          group_folds_by_scaffold=False)
     result = make_split(smiles, y, "regression", config)
     assert sorted(set(result.fold[result.fold >= 0].tolist())) == [0, 1, 2]
+
+
+def test_balanced_big_groups_are_those_above_half_the_val_or_test_size():
+    """n = 100, val = test = 10: a group of 7 (> 5) is big and placed before every singleton,
+    so it is always in train; with the threshold at the full size it was shuffled in with them."""
+    scaffolds = ["big"] * 7 + [f"s{i}" for i in range(93)]
+    for seed in range(20):
+        assert set(strategies.scaffold_balanced_split(scaffolds, (0.8, 0.1, 0.1), seed)[:7]) == {"train"}, seed
+
+
+def test_a_stratified_split_shuffles_the_molecules_within_a_stratum():
+    tests = {tuple(np.flatnonzero(strategies.stratified_split(np.zeros(30), (0.8, 0.1, 0.1), seed) == "test"))
+             for seed in range(5)}
+    assert len(tests) > 1
+
+
+def test_plain_folds_are_shuffled_by_the_seed():
+    """Not blocks in input order (a file sorted by target would give target-sorted folds)."""
+    from molprop.splits.kfold import assign_folds
+
+    first, second = assign_folds(20, 5, seed=0), assign_folds(20, 5, seed=1)
+    assert not np.array_equal(first, second)
+    assert not np.array_equal(first, np.repeat(np.arange(5), 4))

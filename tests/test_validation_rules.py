@@ -922,3 +922,13 @@ def test_no_far_targets_when_more_than_max_share_are_far():
     assert len(far_targets(values + [500.0])) == 1  # one typo among 101: reported
     # 5 far values of 105 (> 2%): a long tail, not a few mistakes -> nothing reported
     assert len(far_targets(values + [500.0, 600.0, 700.0, 800.0, 900.0])) == 0
+
+
+def test_replicates_exactly_at_the_tolerance_merge_despite_float_noise():
+    """5.3 - 5.1 is 0.2000000000000002: within a tolerance of 0.2 as written."""
+    from molprop.validation.config import DuplicatePolicy
+    from molprop.validation.duplicates import resolve_duplicates
+
+    frame = pd.DataFrame({"key": ["k", "k"], "row": [1, 2], "value": [5.1, 5.3], "smiles": ["C", "C"]})
+    outcome = resolve_duplicates(frame, DuplicatePolicy(tolerance=0.2), "regression")
+    assert len(outcome.conflicts) == 0 and outcome.merged["value"].tolist() == pytest.approx([5.2])
