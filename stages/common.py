@@ -117,15 +117,6 @@ def matplotlib_config_dir() -> None:
     os.environ["MPLCONFIGDIR"] = str(folder)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the stage is, so that it ends as on Ctrl-C (the worker pools and
-    the MLflow run shut down by their ``with`` blocks, the run marked KILLED)."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def run_stage(main: Callable[[], int | None]) -> None:
     """Run a stage's ``main`` and end the process with its exit code (None: 0).
 
@@ -146,13 +137,13 @@ def run_stage(main: Callable[[], int | None]) -> None:
     ``dvc repro`` ran the same stage.
     """
     from molprop.errors import UserInputError
-    from molprop.lifetime import remove_multiprocessing_tempdir
+    from molprop.lifetime import Terminated, raise_on_sigterm, remove_multiprocessing_tempdir
 
     if os.environ.get("DVC_STAGE"):
         from molprop.lifetime import exit_with_runner
 
         exit_with_runner()
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    raise_on_sigterm()  # ends the stage as Ctrl-C does: the MLflow run marked KILLED, workers stopped
     try:
         code = main() or 0
     except Terminated:

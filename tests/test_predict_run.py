@@ -183,6 +183,28 @@ def test_an_interrupted_run_resumes_where_it_stopped(models, library, tmp_path, 
 
 
 
+def test_sigterm_ends_predict_with_a_message_to_resume(monkeypatch, capsys):
+    """A batch scheduler's time limit or `kill` (SIGTERM) ended predict with no word; it now
+    ends as Ctrl-C does (the parts written so far are kept for the same command to resume)."""
+    import signal
+    import time
+
+    from molprop import cli
+
+    def killed(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # the handler raises before this ends
+
+    monkeypatch.setattr(cli, "_predict", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        code = cli.main(["predict", "--model", "m", "--input", "i.csv", "--output", "o.csv"])
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert code == 143
+    assert capsys.readouterr().err == "molprop predict: terminated; run the same command again to resume.\n"
+
+
 def test_a_network_run_resumes_only_on_the_device_it_was_asked_for(models, library, tmp_path):
     """A GPU's float32 sums differ from the CPU's in the last digits, as another batch size's do;
     a forest's predictions do not depend on --device."""

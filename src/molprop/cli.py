@@ -144,6 +144,10 @@ def _info(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``molprop`` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "predict":
+        from molprop.lifetime import raise_on_sigterm
+
+        raise_on_sigterm()  # a scheduler's time limit or `kill`: the parts written so far resume
     try:
         code = _predict(args) if args.command == "predict" else _info(args)
         if sys.stdout is not None:  # None: started with stdout closed (>&-)
@@ -159,9 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, ImportError) as err:  # OSError: a missing file, a path through a file...
         print(f"molprop {args.command}: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"molprop {args.command}: interrupted; run the same command again to resume.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        from molprop.lifetime import Terminated
+
+        how, code = ("terminated", 143) if isinstance(stop, Terminated) else ("interrupted", 130)
+        print(f"molprop {args.command}: {how}; run the same command again to resume.", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

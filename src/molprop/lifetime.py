@@ -28,6 +28,23 @@ def remove_multiprocessing_tempdir() -> None:
         shutil.rmtree(tempdir, ignore_errors=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a CI cancellation, a batch scheduler's time limit),
+    raised where the process is so that it ends as on Ctrl-C: its ``with`` blocks shut down
+    worker pools and tracking runs, and whatever handles Ctrl-C handles it."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def raise_on_sigterm() -> None:
+    """Make SIGTERM raise :class:`Terminated` in the main thread from now on."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def _bound_socket_paths() -> set[str] | None:
     """The paths (resolved) of the multiprocessing sockets that some process holds open
     (Linux's /proc/net/unix), None where that cannot be known."""
