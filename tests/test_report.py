@@ -387,14 +387,21 @@ def test_outputs_of_another_commit_are_told_to_check_out_not_to_rerun(tmp_path):
     dvc(project, "repro", "-q")
     _git(project, "commit", "-qam", "lr 0.2")
     _git(project, "checkout", "-q", "HEAD~1")  # both commits' outputs in the cache: modified
-    assert workspace_status(project) == WorkspaceStatus([], [], ["fit", "score"])
+    assert workspace_status(project) == WorkspaceStatus([], [], ["fit", "score"], ["out.txt", "score.txt"])
     text = build_report(project, project / "reports/report.md", ReportConfig())
-    assert "The outputs of fit, score in this workspace are not the ones dvc.lock records" in text
-    assert "Run `dvc checkout`" in text and "not up to date" not in text and "not in this workspace" not in text
+    assert "The outputs of fit, score in this workspace differ from what dvc.lock records (`out.txt`" in text
+    assert "`dvc checkout` restores this commit's outputs" in text and "`dvc checkout --force <stage>`" in text
+    assert "not up to date" not in text and "not in this workspace" not in text
+    (project / "params.yaml").write_text("train:\n  lr: 0.3\n")  # and a params edit: checkout first, then repro
+    text = build_report(project, project / "reports/report.md", ReportConfig())
+    assert "(`dvc status`: fit changed)" in text and "Run `dvc checkout` (or `dvc pull`) first" in text
+    _git(project, "checkout", "-q", "--", "params.yaml")
     dvc(project, "checkout", "-q")
     assert workspace_status(project) == WorkspaceStatus([], [])
     (project / "data.csv").write_text("smiles\nCCN\n")  # the user's own data edited: a change, not stale
     assert workspace_status(project) == WorkspaceStatus(["data.csv.dvc", "fit"], [])
+    text = build_report(project, project / "reports/report.md", ReportConfig())
+    assert "`data.csv.dvc`: a file tracked with `dvc add` differs from its record" in text
     (clone / "data.csv").write_text("smiles\nCCO\n")  # the data as committed, into the clone's cache
     dvc(clone, "add", "-q", "data.csv")
     dvc(clone, "repro", "-q")  # the first commit's outputs, made in the clone's own cache

@@ -155,19 +155,29 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     if status is None:
         lines += ["`dvc status` could not tell whether the pipeline is up to date with this workspace.", ""]
     if status is not None and status.changed:  # the outputs below predate the params or code beside them
+        tracked = [name for name in status.changed if name.endswith(".dvc")]
+        first = (" Run `dvc checkout` (or `dvc pull`) first for the outputs of another commit named below, so that "
+                 "`dvc repro` reruns only what changed." if status.stale else "")
+        data = (f" {', '.join(f'`{name}`' for name in tracked)}: a file tracked with `dvc add` differs from its "
+                "record; if a `git checkout` or `git pull` brought the record, `dvc checkout` restores the file "
+                "instead (`dvc repro` would record the file as it is)." if tracked else "")
         lines += [f"**Warning: the pipeline is not up to date** (`dvc status`: {', '.join(status.changed)} "
                   "changed). The metrics, plots and figures below are those of the last `dvc repro`, not of "
-                  "this workspace's params and code: run `dvc repro` first.", ""]
+                  f"this workspace's params and code: run `dvc repro` first.{first}{data}", ""]
     if status is not None and status.absent:  # e.g. a fresh clone: metrics in git, data and figures on a remote
         lines += [f"The outputs of {', '.join(status.absent)} are not in this workspace (`dvc status`: not in "
                   "cache or deleted): run `dvc pull` to fetch them from the DVC remote (`git checkout` for a "
                   "metrics file kept in git), or `dvc repro` to make them, for the plots and figures.", ""]
-    if status is not None and status.stale:  # e.g. `git pull` without `dvc pull`: another commit's outputs
-        lines += [f"The outputs of {', '.join(status.stale)} in this workspace are not the ones dvc.lock records "
-                  "(`dvc status`: modified or not in cache; for example after `git checkout` or `git pull` "
-                  "without `dvc checkout`): the metrics files kept in git are this commit's, but the plots and "
-                  "figures below may be another commit's. Run `dvc checkout` to restore this commit's outputs "
-                  "from the local cache, or `dvc pull` where they are not in it; `dvc repro` makes them anew.", ""]
+    if status is not None and status.stale:  # after `git pull` without `dvc pull`, an edit, an interrupted run
+        shown = ", ".join(f"`{path}`" for path in status.stale_outputs[:5])
+        more = f" and {len(status.stale_outputs) - 5} more" if len(status.stale_outputs) > 5 else ""
+        lines += [f"The outputs of {', '.join(status.stale)} in this workspace differ from what dvc.lock records "
+                  f"({shown}{more}; `dvc status`: modified or not in cache), so the figures and tables below "
+                  "drawn from them may not be this commit's. After a `git checkout` or `git pull`, `dvc checkout` "
+                  "restores this commit's outputs from the local cache, and `dvc pull` fetches those it lacks. An "
+                  "output edited by hand or left by an interrupted run is replaced only with `--force` (`dvc "
+                  "checkout --force <stage>`; `git checkout -- <file>` for a metrics or plot file kept in git); "
+                  "`dvc repro <stage>` makes it anew.", ""]
 
     primary = root / config.primary_metrics
     lines += ["## Test-set metrics", ""]

@@ -109,12 +109,14 @@ class WorkspaceStatus:
     """What ``dvc status`` finds: stages out of date with the workspace's params, code or data
     (``changed``: ``dvc repro``); stages whose outputs are not in the workspace, nothing else
     having changed (``absent``: a fresh clone before ``dvc pull``); and stages whose outputs
-    are there but are not the ones dvc.lock records, nothing else having changed (``stale``:
-    a ``git checkout`` or ``git pull`` without ``dvc checkout`` or ``dvc pull``)."""
+    are there but differ from what dvc.lock records, nothing else having changed (``stale``:
+    another commit's after a ``git checkout`` or ``git pull`` without ``dvc checkout``, or
+    edited by hand, or left by an interrupted run), with those outputs (``stale_outputs``)."""
 
     changed: list[str]
     absent: list[str]
     stale: list[str] = field(default_factory=list)
+    stale_outputs: list[str] = field(default_factory=list)
 
 
 def _output_states(name: str, entries: list, root: Path) -> dict[str, str]:
@@ -163,4 +165,5 @@ def workspace_status(cwd: str | Path = ".", dvc: Sequence[str] | None = None) ->
     unchanged = {name for name, e in entries.items() if _only_outputs(e, outputs)}
     stale = {name for name in unchanged if "stale" in states[name].values()}
     return WorkspaceStatus(sorted(set(entries) - unchanged),
-                           sorted(name for name in unchanged - stale if states[name]), sorted(stale))
+                           sorted(name for name in unchanged - stale if states[name]), sorted(stale),
+                           sorted(path for name in stale for path, state in states[name].items() if state == "stale"))
