@@ -400,7 +400,7 @@ def test_context_errors(tmp_path):
         save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "C1CC"], "h")
     save_predict_context(tmp_path, {}, FEATURIZE, ["CCO", "CCN"], "h")
     (tmp_path / "train_fingerprints.npy").unlink()  # a model directory copied or pulled in part
-    with pytest.raises(FileNotFoundError, match="train_fingerprints.npy is missing .* Copy the model directory whole, `dvc pull` it"):
+    with pytest.raises(FileNotFoundError, match="train_fingerprints.npy is missing .* Copy the model directory whole, `dvc pull --force` it"):
         load_predict_context(tmp_path)
 
 

@@ -52,8 +52,8 @@ def save_card(directory: Path, card: ModelCard) -> None:
 
 # What to do about a saved model whose files are missing or damaged.
 REPAIR = (
-    "Copy the model directory whole, `dvc pull` it (`dvc checkout` when the local DVC cache has it), "
-    "or retrain it (dvc repro).")
+    "Copy the model directory whole, `dvc pull --force` it (`dvc checkout --force` when the local DVC cache has it; "
+    "without --force DVC keeps a file that was changed), or retrain it (dvc repro).")
 
 
 def read_model_json(path: Path) -> Any:
