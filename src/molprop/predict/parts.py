@@ -60,7 +60,7 @@ def _md5_files(files: list[Path], root: Path | None = None) -> str:
     digest = hashlib.md5()
     for file in files:
         if root is not None:
-            digest.update(str(file.relative_to(root)).encode() + b"\0")
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")  # one digest on every OS
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
