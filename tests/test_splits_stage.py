@@ -81,6 +81,8 @@ def test_stage_says_when_the_seed_changes_nothing(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "split: warning: split.seed 1 changes nothing" in done.stdout
     assert "split (scaffold, no seed, folds 0)" in done.stdout
+    # nor recorded: a seed sweep would show a changed setting for one and the same split
+    assert json.loads((tmp_path / "metrics/split.json").read_text())["config"]["seed"] is None
 
 
 def test_stage_kfold(tmp_path):

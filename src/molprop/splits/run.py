@@ -83,7 +83,9 @@ def make_split(
         folds[rest] = assign_folds(len(rest), config.n_folds, config.seed, groups, strata)
     _check_scaffold_disjoint(config, labels, folds, scaffolds)
     report, test_sims = split_report(labels, folds, y, task, scaffolds, fps)
-    report = {"task": task, "config": asdict(config), **report}
+    # a seed the method ignores is not recorded: `dvc exp show` would list a changed split setting
+    settings = asdict(config) | {"seed": config.seed if config.uses_seed else None}
+    report = {"task": task, "config": settings, **report}
     return SplitResult(labels, folds, report, similarity_histogram(test_sims))
 
 
