@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 # Shells that may run a command as a child instead of exec'ing it (dash does for `sh -c cmd`)
@@ -43,46 +42,6 @@ def raise_on_sigterm() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _raise_terminated)
-
-
-def _bound_socket_paths() -> set[str] | None:
-    """The paths (resolved) of the multiprocessing sockets that some process holds open
-    (Linux's /proc/net/unix), None where that cannot be known."""
-    try:
-        lines = Path("/proc/net/unix").read_text(errors="replace").splitlines()[1:]
-    except OSError:
-        return None
-    paths = (fields[7] for fields in (line.split(maxsplit=7) for line in lines) if len(fields) == 8)
-    return {os.path.realpath(path) for path in paths if "pymp-" in path}  # one folder, two names: one path
-
-
-def remove_dead_socket_folders(roots: Sequence[str | Path], min_age_s: float = 60.0) -> list[Path]:
-    """Delete the ``pymp-*`` folders in ``roots`` that processes killed outright (SIGKILL of
-    a stage's whole process group) left behind: this user's, untouched for ``min_age_s``,
-    holding nothing but forkserver sockets (``listener-*``) that no process holds open any
-    more (Linux; elsewhere nothing is deleted). Returns those deleted."""
-    import stat
-
-    bound = _bound_socket_paths()
-    if bound is None:
-        return []
-    removed = []
-    for root in dict.fromkeys(Path(r) for r in roots):
-        for folder in root.glob("pymp-*"):
-            try:
-                info = folder.lstat()
-                if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
-                        or time.time() - info.st_mtime < min_age_s):
-                    continue
-                entries = list(folder.iterdir())
-                if not entries or any(not e.name.startswith("listener-") or not stat.S_ISSOCK(e.lstat().st_mode)
-                                      or os.path.realpath(e) in bound for e in entries):
-                    continue
-                shutil.rmtree(folder)
-            except OSError:  # not ours to read, or gone meanwhile
-                continue
-            removed.append(folder)
-    return removed
 
 
 def _end() -> None:

@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from molprop.errors import UserInputError
-from molprop.lifetime import exit_with, remove_dead_socket_folders
+from molprop.lifetime import exit_with
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,8 +44,6 @@ def short_socket_dir() -> None:
 
     config = current_process()._config
     base = tempfile.gettempdir()
-    if not config.get("tempdir"):  # once per process: those of stages killed outright (SIGKILL) go
-        remove_dead_socket_folders([base, "/tmp"])
     if config.get("tempdir") or len(os.fsencode(base)) + _SOCKET_NAME <= _SOCKET_PATH_MAX:
         get_temp_dir()
         return
