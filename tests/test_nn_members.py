@@ -350,6 +350,16 @@ def test_scratch_of_a_killed_stage_is_removed_by_the_next(tmp_path, monkeypatch)
     assert not orphan.exists()
 
 
+def test_a_worker_starting_after_its_stage_stopped_ends_without_a_traceback(tmp_path):
+    """Bug fixed: a stage stopped (Ctrl-C, SIGTERM) while its workers started removed its
+    scratch folder, and each worker still starting printed "Exception in initializer" and a
+    FileNotFoundError traceback beside the stage's one-line message."""
+    code = ("import os\nfrom molprop.nn.members import _init_worker\n"
+            f"_init_worker({str(tmp_path / 'gone' / 'run.pickle')!r}, os.getpid())\nprint('went on')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", "")
+
+
 def _data_with_outlying_test_rows():
     from rdkit import Chem
     from molprop.features.graph import featurize_graph

@@ -231,7 +231,11 @@ RUN_FILE, LOCK_FILE = "run.pickle", "owner.lock"
 def _init_worker(run_file: str, owner_pid: int) -> None:
     global _RUN
     end_with_owner(owner_pid)  # an interrupted or killed stage's worker ends rather than train on
-    _RUN = pickle.loads(Path(run_file).read_bytes())
+    try:
+        data = Path(run_file).read_bytes()
+    except FileNotFoundError:  # the stage stopped (Ctrl-C, SIGTERM) as this worker started, and removed it
+        os._exit(1)  # quietly: the stage says why it stopped
+    _RUN = pickle.loads(data)
 
 
 def _train_in_worker(member: Member) -> TrainResult:
