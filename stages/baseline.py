@@ -10,12 +10,13 @@ the model to MLflow. The test part is not touched here.
 
 from __future__ import annotations
 
+# first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
+from common import read_params, run_stage, save_model_context
+
 import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
 from molprop.errors import UserInputError

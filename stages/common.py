@@ -11,6 +11,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+
+def _stop_during_imports(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM while a stage script imports its libraries, before :func:`run_stage`
+    handles them: one line, not a traceback through pandas' or torch's imports."""
+    how = "interrupted" if signum == signal.SIGINT else "terminated"
+    print(f"{Path(sys.argv[0]).stem}: {how}", file=sys.stderr, flush=True)
+    os._exit(128 + signum)
+
+
+def _a_stage_starting() -> bool:
+    """Whether this process runs a stage script, not a test importing this module nor a worker
+    process importing the stage script as its ``__mp_main__`` (multiprocessing's spawn)."""
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None and getattr(process.current_process(), "_inheriting", False):
+        return False
+    return bool(sys.argv) and Path(sys.argv[0]).resolve().parent == Path(__file__).resolve().parent
+
+
+# Each stage script imports this module first. A SIGINT that was ignored (a stage started in
+# the background) stays ignored.
+if _a_stage_starting():
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _stop_during_imports)
+    signal.signal(signal.SIGTERM, _stop_during_imports)
+
 PARAMS_FILE = Path("params.yaml")
 # A stage runs the library of the checkout it belongs to. A queued `dvc exp run` runs in a copy
 # of the repository (.dvc/tmp/exps/...), from which an editable install would import the
@@ -137,13 +162,15 @@ def run_stage(main: Callable[[], int | None]) -> None:
     ``dvc repro`` ran the same stage.
     """
     from molprop.errors import UserInputError
-    from molprop.lifetime import Terminated, raise_on_sigterm, remove_multiprocessing_tempdir
+    from molprop.lifetime import Terminated, raise_on_sigterm, release_semaphores, remove_multiprocessing_tempdir
 
-    if os.environ.get("DVC_STAGE"):
+    raise_on_sigterm()  # ends the stage as Ctrl-C does: the MLflow run marked KILLED, workers stopped
+    if signal.getsignal(signal.SIGINT) is _stop_during_imports:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if os.environ.get("DVC_STAGE"):  # a killed dvc: the stage gets a SIGTERM, as from `kill`
         from molprop.lifetime import exit_with_runner
 
         exit_with_runner()
-    raise_on_sigterm()  # ends the stage as Ctrl-C does: the MLflow run marked KILLED, workers stopped
     try:
         code = main() or 0
     except Terminated:
@@ -157,6 +184,7 @@ def run_stage(main: Callable[[], int | None]) -> None:
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
+    release_semaphores()
     remove_multiprocessing_tempdir()
     os._exit(code)
 

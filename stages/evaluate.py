@@ -11,10 +11,11 @@ plots/error_vs_similarity.csv.
 
 from __future__ import annotations
 
+# first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
+from common import read_params, run_stage
+
 import sys
 from pathlib import Path
-
-from common import read_params, run_stage
 
 from molprop.evaluation.verdict import comparison_sentence, defined, shown
 from molprop.features.parallel import WorkerPool

@@ -6,10 +6,11 @@ data/features.parquet, data/graphs.parquet and metrics/featurize.json.
 
 from __future__ import annotations
 
+# first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
+from common import read_params, run_stage
+
 import json
 from pathlib import Path
-
-from common import read_params, run_stage
 
 from molprop.features.config import config_from_params
 from molprop.schema import MOL_ID, SMILES

@@ -10,11 +10,13 @@ maps_<model>.png (the maps of one model on one picture).
 
 from __future__ import annotations
 
+# first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
+from common import read_params, run_stage
+
 import shutil
 from pathlib import Path
 
 import pandas as pd
-from common import read_params, run_stage
 
 from molprop.data.tables import class_names, read_aligned
 from molprop.evaluation.predictions import MODELS

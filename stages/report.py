@@ -7,9 +7,10 @@ the CML workflow (.github/workflows/cml.yaml) posts the result on pull requests.
 
 from __future__ import annotations
 
-import argparse
-
+# first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
 from common import read_params, run_stage
+
+import argparse
 
 from molprop.errors import UserInputError
 from molprop.report.build import ReportConfig, build_report

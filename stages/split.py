@@ -3,6 +3,9 @@ plots/split_similarity.csv (strategies: src/molprop/splits/strategies.py)."""
 
 from __future__ import annotations
 
+# first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
+from common import read_params, run_stage
+
 import json
 from pathlib import Path
 
@@ -10,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from common import read_params, run_stage
 
 from molprop.errors import UserInputError
 from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, TARGET

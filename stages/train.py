@@ -11,12 +11,14 @@ pickle).
 
 from __future__ import annotations
 
+# first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
+from common import read_params, run_stage, save_model_context
+
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from common import read_params, run_stage, save_model_context
 
 from molprop import tracking
 from molprop.errors import UserInputError

@@ -12,11 +12,12 @@ data/rejected.csv (the rows already rejected often say why).
 
 from __future__ import annotations
 
+# first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
+from common import read_params, run_stage
+
 import shutil
 import sys
 from pathlib import Path
-
-from common import read_params, run_stage
 
 from molprop.data.builtin import builtin_target_ranges
 from molprop.data.io import as_text, read_source, require_columns, short_rows_warning

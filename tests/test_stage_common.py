@@ -136,6 +136,85 @@ def test_sigterm_to_the_process_group_ends_a_stage_as_ctrl_c_does(tmp_path):
     assert psutil.wait_procs(descendants, timeout=30)[1] == []
 
 
+def test_ctrl_c_or_sigterm_while_a_stage_imports_gets_one_line(tmp_path):
+    """Bug fixed: a signal in a stage's first second, while the script imported pandas or
+    torch (before run_stage), printed a traceback through their imports."""
+    (tmp_path / "stages").mkdir()
+    shutil.copy(STAGES / "common.py", tmp_path / "stages" / "common.py")
+    (tmp_path / "stages" / "slow.py").write_text(
+        "import common\nimport pathlib, time\npathlib.Path('importing').touch()\ntime.sleep(60)  # slow imports\n")
+    for sig, word in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
+        (tmp_path / "importing").unlink(missing_ok=True)
+        stage = subprocess.Popen([sys.executable, "stages/slow.py"], cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "importing").exists():
+            assert stage.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        stage.send_signal(sig)
+        assert (stage.wait(timeout=60), stage.stderr.read()) == (128 + sig, f"slow: {word}\n")
+
+
+RUNNER_KILLED = """
+import sys
+import time
+
+sys.path.insert(0, {stages!r})
+from common import run_stage
+
+def main():
+    try:
+        print("up", flush=True)
+        time.sleep(600)
+    finally:
+        open("cleaned up", "w").close()
+
+if __name__ == "__main__":
+    run_stage(main)
+"""
+
+
+def test_a_stage_whose_dvc_is_killed_stops_as_on_sigterm(tmp_path):
+    """Bug fixed: `kill <dvc>` or `timeout N dvc repro` ended dvc at once, and the stage's watch
+    of its runner ended the stage with os._exit: no message, no clean-up (a train stage left its
+    scratch copy of the data and "leaked semaphore" warnings)."""
+    (tmp_path / "stage.py").write_text(RUNNER_KILLED.format(stages=str(STAGES)))
+    runner = subprocess.Popen([sys.executable, "-c", "import subprocess, sys; "
+                               "subprocess.run([sys.executable, 'stage.py'])"], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "DVC_STAGE": "stage"})  # fmt: skip
+    assert runner.stdout.readline().strip() == "up"
+    runner.kill()  # the stage, its child, lives on: it holds the pipes until it ends
+    err = runner.stderr.read()  # EOF once the stage has ended
+    assert err == "stage: terminated\n" and (tmp_path / "cleaned up").exists()
+
+
+SEMAPHORE_HELD = """
+import multiprocessing
+import sys
+
+sys.path.insert(0, {stages!r})
+from common import run_stage
+
+HELD = []
+
+def main():
+    HELD.append(multiprocessing.get_context("forkserver").Lock())  # as a worker pool's queues hold them
+    raise KeyboardInterrupt
+
+if __name__ == "__main__":
+    run_stage(main)
+"""
+
+
+def test_a_stage_interrupted_with_a_pool_up_leaks_no_semaphore(tmp_path):
+    """Bug fixed: interpret interrupted while its helper pool was up ended (os._exit) without
+    unlinking the pool's semaphores, and the resource tracker warned of 5 leaked ones."""
+    (tmp_path / "stage.py").write_text(SEMAPHORE_HELD.format(stages=str(STAGES)))
+    done = subprocess.run([sys.executable, "stage.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (130, "stage: interrupted\n")
+
+
 def test_a_stage_imports_the_library_of_its_own_checkout(tmp_path):
     """A copy of the repository (a queued experiment's) runs its own src/, not the installed one."""
     (tmp_path / "stages").mkdir()

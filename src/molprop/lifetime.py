@@ -15,6 +15,16 @@ from pathlib import Path
 SHELLS = frozenset({"sh", "dash", "bash", "zsh", "ksh", "mksh", "fish"})
 
 
+def release_semaphores() -> None:
+    """Unlink the named semaphores of this process's multiprocessing queues and locks, as a
+    normal exit does (multiprocessing's finalizers of priority 0 and up) and ``os._exit`` does
+    not: a stage interrupted while a worker pool was up left them to the resource tracker,
+    which warned "There appear to be 5 leaked semaphore objects"."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util._run_finalizers(0)
+
+
 def remove_multiprocessing_tempdir() -> None:
     """Remove the folder multiprocessing made for its forkserver's socket (pymp-* in the
     temporary directory), which its own clean-up at exit removes, but not after ``os._exit``."""
@@ -34,30 +44,45 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
+    import signal
+
+    # once: the SIGTERMs that follow (to the whole process group, and from the watch of a runner
+    # that has ended) must not break into the clean-up
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated
 
 
 def raise_on_sigterm() -> None:
-    """Make SIGTERM raise :class:`Terminated` in the main thread from now on."""
+    """Make the next SIGTERM raise :class:`Terminated` in the main thread."""
     import signal
 
     signal.signal(signal.SIGTERM, _raise_terminated)
 
 
-def _end() -> None:
+def _end_now() -> None:
     remove_multiprocessing_tempdir()
     os._exit(1)
 
 
-def exit_with(owner_pid: int, poll_s: float = 1.0) -> None:
+def exit_with(owner_pid: int, poll_s: float = 1.0, grace_s: float | None = None) -> None:
     """End this process (``os._exit``, code 1, its multiprocessing folder removed) once the
     process ``owner_pid`` has ended, however it ended: a pool's worker with the stage that
     started it (workers whose stage was killed would go on with the tasks queued to them,
     writing their files beside the next run's, and then wait forever for tasks that never
-    come), a stage with the ``dvc`` that runs it. Watches in a daemon thread, through a pidfd
-    where the platform has one (Linux), else polls."""
+    come), a stage with the ``dvc`` that runs it. With ``grace_s``, first a SIGTERM to this
+    process (a stage then stops as on Ctrl-C: :func:`raise_on_sigterm`), and ``os._exit`` only
+    if it still runs ``grace_s`` later. Watches in a daemon thread, through a pidfd where the
+    platform has one (Linux), else polls."""
 
     parent = owner_pid == os.getppid()
+
+    def _end() -> None:
+        if grace_s is not None:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(grace_s)
+        _end_now()
 
     def wait_for_exit() -> None:
         try:
@@ -100,13 +125,13 @@ def _process(pid: int) -> tuple[str, int] | None:
         return None
 
 
-def exit_with_runner() -> None:
+def exit_with_runner(grace_s: float = 10.0) -> None:
     """:func:`exit_with` the process that started this one, and with that one's parent too
     when it is a shell: ``dvc`` runs a stage as ``$SHELL -c cmd``, and a shell that does not
     exec the command (dash, /bin/sh where SHELL is unset) would outlive a killed dvc with the
-    stage under it."""
+    stage under it. The stage gets a SIGTERM first, ``grace_s`` to stop as on Ctrl-C."""
     parent = os.getppid()
-    exit_with(parent)
+    exit_with(parent, grace_s=grace_s)
     found = _process(parent)
     if found is not None and found[0] in SHELLS and found[1] > 1:
-        exit_with(found[1])
+        exit_with(found[1], grace_s=grace_s)
