@@ -156,10 +156,10 @@ def run_stage(main: Callable[[], int | None]) -> None:
     temporary folders removed, with exit code 143; any other exception propagates as usual
     (traceback, exit code 1).
 
-    Run by ``dvc`` (which sets DVC_STAGE), the stage also ends when dvc has ended: a ``kill``
-    of ``dvc repro`` (SIGTERM, as CI cancellation and process supervisors send) reaches dvc
-    alone, and the orphaned stage went on writing checkpoints and outputs while the next
-    ``dvc repro`` ran the same stage.
+    Run by ``dvc`` (which sets DVC_STAGE), the stage also ends when dvc has ended, as on
+    SIGTERM (and at once if it has not stopped 10 s later): a ``kill`` of ``dvc repro`` or a
+    ``timeout`` reaches dvc alone, and the orphaned stage went on writing checkpoints and
+    outputs while the next ``dvc repro`` ran the same stage.
     """
     from molprop.errors import UserInputError
     from molprop.lifetime import Terminated, raise_on_sigterm, release_semaphores, remove_multiprocessing_tempdir

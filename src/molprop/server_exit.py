@@ -45,7 +45,7 @@ def _remove_if_orphaned(folder: str, alive_r: int) -> None:
 _MAIN = forkserver_main()
 ARMED = _MAIN is not None  # whether this process ends with os._exit(0)
 if ARMED:
-    restore_sigint()  # ignored while the server imported its preload modules (molprop.server_start)
+    restore_sigint()  # Ctrl-C ended it quietly while it imported its preload modules (molprop.server_start)
     atexit.register(os._exit, 0)  # run before every handler registered earlier, which are skipped
     # The server ends once its stage has ended, however it ended; a stage killed before its pool's
     # workers were made (train reads its data and opens its MLflow run first) left the folder of
