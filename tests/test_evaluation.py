@@ -224,3 +224,19 @@ def test_the_ensemble_is_the_mean_of_three_members_not_their_median():
     scored = ensemble_validation({"main": np.array([0, 1])}, {"main": [np.zeros(2), np.zeros(2), np.full(2, 3.0)]},
                                  np.ones(2), "regression")  # fmt: skip
     assert scored["val_rmse"] == pytest.approx(0.0)
+
+
+def test_ties_count_for_neither_model():
+    """Catches the slip (performance.py: n_<a>_better counts diff <= 0): molecules both models predict
+    equally well were credited to the model."""
+    from molprop.evaluation.bootstrap import BootstrapConfig
+    from molprop.evaluation.performance import performance_report
+
+    y = np.arange(10.0)
+    pred = y + np.array([0.5, -0.5] * 5)
+    other = y + np.array([0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 1.0, -1.0])
+    report = performance_report("regression", y, {"model": pred, "baseline": other},
+                                {"model": np.abs(pred - y), "baseline": np.abs(other - y)},
+                                BootstrapConfig(n_resamples=50))
+    comparison = report["model_vs_baseline"]
+    assert (comparison["n_model_better"], comparison["n_baseline_better"]) == (2, 0)

@@ -1,6 +1,7 @@
 """Subgroup errors with flags, and the applicability domain."""
 
 import numpy as np
+import pytest
 from rdkit import Chem
 
 from molprop.evaluation.bootstrap import BootstrapConfig
@@ -149,3 +150,19 @@ def test_a_group_worse_on_average_from_one_molecule_is_not_flagged():
     b = rows[1]
     assert b["model_ratio"] > 1.5 and b["model_ci_low"] <= np.mean(errors)
     assert not b["model_flagged"]
+
+
+def test_the_worst_ratio_ignores_groups_below_the_minimum_size():
+    """Catches the slip (subgroups.py summarize: every group eligible): docs say the worst ratio is
+    among groups of at least min_group_size molecules; a 2-molecule group set it."""
+    from molprop.evaluation.bootstrap import BootstrapConfig
+    from molprop.evaluation.subgroups import FlagRule, Grouping, group_table, summarize
+
+    labels = np.array(["big"] * 20 + ["tiny"] * 2, dtype=object)
+    errors = np.concatenate([np.full(20, 1.0), np.full(2, 10.0)])
+    rule = FlagRule(5, 1.5)
+    rows = group_table(Grouping("g", labels, ["big", "tiny"]), {"model": errors}, rule,
+                       BootstrapConfig(n_resamples=50), seed=0)
+    summary = summarize(rows, ["model"], rule)
+    assert summary["model_worst_ratio"] == pytest.approx(rows[0]["model_ratio"])
+    assert summary["model_worst_ratio"] < 1.0

@@ -418,3 +418,37 @@ def test_a_gzipped_sd_file_under_a_plain_name_is_named_for_what_it_is(tmp_path):
     with pytest.raises(InputFileError, match=r"not an SD file but gzip-compressed: name it with \.gz at the end "
                                              r"\(library\.sdf\.gz\)"):
         read_source(path)
+
+
+def test_csv_separator_tie_goes_to_the_semicolon():
+    """Catches the slip (io.py csv_separator: ',' tried first, so it wins ties): an Excel CSV with ';'
+    and decimal commas splits into 2 fields either way; the docstring says ';' wins."""
+    from molprop.data.io import csv_separator
+
+    assert csv_separator("smiles;logS (mol/L, 25 C)", ["CCO;-0,77", "c1ccccc1;-1,64"]) == ";"
+
+
+def test_csv_separator_needs_every_sample_line_to_fit():
+    """Catches the slip (io.py csv_separator: the sample-line check dropped): ',' splits this header
+    into more fields, but not the data lines."""
+    from molprop.data.io import csv_separator
+
+    assert csv_separator("smiles;logS (mol/L, 25 C, pH 7)", ["CCO;-0.77", "c1ccccc1;-1.64"]) == ";"
+
+
+def test_csv_separator_prefers_the_one_giving_the_most_fields():
+    """Catches the slip (io.py csv_separator: min instead of max over the fitting separators)."""
+    from molprop.data.io import csv_separator
+
+    assert csv_separator("smiles;logS (mol/L, 25 C);source", ["CCO;-0,77;lit", "CCN;1,5;lit"]) == ";"
+
+
+def test_missing_value_words_in_a_csv_stay_text_for_molprop_to_judge(tmp_path):
+    """Catches the slip (io.py _read_text_table: keep_default_na=True): pandas' NA words ('NA',
+    'None', 'null') became empty cells, so rejected.csv showed '' instead of the cell."""
+    from molprop.data.io import read_source
+
+    path = tmp_path / "in.csv"
+    path.write_text("smiles,y\nCCO,NA\nCCN,None\nCCC,1.0\n")
+    table = read_source(path)
+    assert table["y"].tolist() == ["NA", "None", "1.0"]

@@ -343,3 +343,46 @@ def test_a_radius_2_environment_reaches_two_bonds():
 
     assert environment_atoms(Chem.MolFromSmiles("CCCCCCC"), 3, 2) == [1, 2, 3, 4, 5]
     assert environment_atoms(Chem.MolFromSmiles("CCCCCCC"), 3, 1) == [2, 3, 4]
+
+
+def test_a_bond_contribution_is_split_half_and_half_between_its_atoms():
+    """Catches the slip (attribution.py: whole directed-edge contribution to its source atom): the
+    module doc says a bond's contribution is split between its two atoms. A model linear in
+    the features of directed bond 0 only: that bond's two atoms get half each, others none."""
+    from molprop.interpretation.attribution import _graph_member
+
+    graph = featurize_graph(Chem.MolFromSmiles("CCO"))
+    n_edges = 2 * graph.n_bonds
+
+    def model(tensors):
+        edges = tensors.edge_features.view(-1, n_edges, tensors.edge_features.shape[1])
+        atoms = tensors.atom_features.view(edges.shape[0], graph.n_atoms, -1)
+        return (edges[:, 0, :].sum(1) + 0.0 * atoms.sum((1, 2)))[:, None]
+
+    result = _graph_member(model, graph, None, np.zeros(0), 8, lambda raw: raw[:, 0])
+    from molprop.features.graph import batch_graphs
+    source, target = batch_graphs([graph]).edge_index[:, 0]
+    total = result.output - result.baseline_output
+    assert total > 0
+    assert result.atoms[source] == pytest.approx(total / 2, rel=1e-5)
+    assert result.atoms[target] == pytest.approx(total / 2, rel=1e-5)
+    others = [i for i in range(graph.n_atoms) if i not in (source, target)]
+    assert np.allclose(result.atoms[others], 0.0)
+
+
+def test_integrated_gradients_use_the_midpoint_rule():
+    """Catches the slip (attribution.py _graph_member: alphas k/steps, the left Riemann sum, instead of
+    (k + 0.5)/steps). For an output quadratic in the features the midpoint rule is exact, so
+    atoms sum to output - baseline even with 4 steps; the left sum misses by 1/steps."""
+    from molprop.interpretation.attribution import _graph_member
+
+    graph = featurize_graph(Chem.MolFromSmiles("CCO"))
+    n_edges = 2 * graph.n_bonds
+
+    def model(tensors):
+        edges = tensors.edge_features.view(-1, n_edges, tensors.edge_features.shape[1])
+        atoms = tensors.atom_features.view(edges.shape[0], graph.n_atoms, -1)
+        return ((edges ** 2).sum((1, 2)) + (atoms ** 2).sum((1, 2)))[:, None]
+
+    result = _graph_member(model, graph, None, np.zeros(0), 4, lambda raw: raw[:, 0])
+    assert result.atoms.sum() == pytest.approx(result.output - result.baseline_output, rel=1e-5)

@@ -571,3 +571,47 @@ def test_predict_reads_nul_bytes_and_binary_starts_as_validate_does(tmp_path):
     plain.write_text("CCO ethanol\n")
     with pytest.raises(InputError, match=r"plain.smi.gz: not a readable gzip file .*; gzip it again"):
         resolve_id_column(plain, None, "smiles")
+
+
+def _prepared_batch(similarity):
+    import pandas as pd
+
+    from molprop.features.chunk import ChunkResult
+    from molprop.features.config import FeaturizeConfig, MorganConfig
+    from molprop.predict.chunk import OK, Prepared
+
+    config = FeaturizeConfig(morgan=MorganConfig(), descriptors=None, graph=False)
+    n = len(similarity)
+    frame = pd.DataFrame({"row": np.arange(n), "id": [f"m{i}" for i in range(n)], "smiles_input": ["CCO"] * n,
+                          "smiles": ["CCO"] * n, "status": [OK] * n, "reason": [None] * n, "message": [None] * n})
+    n_bits = MorganConfig().n_bits
+    features = ChunkResult(np.zeros((n, n_bits), np.uint8), 0, None, None)
+    return Prepared(frame, features, np.asarray(similarity, float)), config
+
+
+class _FakeModel:
+    def __init__(self, task, classes, members):
+        from types import SimpleNamespace
+
+        self.card = SimpleNamespace(task=task, classes=classes)
+        self.members = np.asarray(members, float)
+
+    def predict(self, features, graphs=None):
+        from types import SimpleNamespace
+
+        mean = self.members.mean(axis=0)
+        return SimpleNamespace(mean=mean, members=self.members,
+                               uncertainty=None if mean.ndim > 1 else self.members.std(axis=0))
+
+
+def test_a_classifier_s_uncertainty_is_the_spread_of_the_predicted_class():
+    """Catches the slip (predict/chunk.py: argmin instead of argmax picks the class whose spread is
+    reported; invisible with two classes, wrong with three)."""
+    from molprop.predict.chunk import predict_prepared
+
+    batch, config = _prepared_batch([0.9])
+    members = [[[0.6, 0.3, 0.1]], [[0.8, 0.1, 0.1]]]  # (members, molecules, classes)
+    table = predict_prepared([batch], _FakeModel("classification", ["a", "b", "c"], members), config, 0.3)
+    out = table.to_pandas()
+    assert out["prediction"].tolist() == ["a"]
+    assert out["uncertainty"].tolist() == pytest.approx([0.1])

@@ -932,3 +932,67 @@ def test_replicates_exactly_at_the_tolerance_merge_despite_float_noise():
     frame = pd.DataFrame({"key": ["k", "k"], "row": [1, 2], "value": [5.1, 5.3], "smiles": ["C", "C"]})
     outcome = resolve_duplicates(frame, DuplicatePolicy(tolerance=0.2), "regression")
     assert len(outcome.conflicts) == 0 and outcome.merged["value"].tolist() == pytest.approx([5.2])
+
+
+def test_a_target_with_zeros_is_not_called_unlogged_and_does_not_crash():
+    """Catches the slip (targets.py unlogged_target: y.min() <= 0 -> < 0): a target with a zero and no
+    negative value (counts, % inhibition) made log10(high / 0) raise ZeroDivisionError."""
+    from molprop.validation.targets import unlogged_target
+
+    assert unlogged_target([0.0] + [1.0] * 50 + [10.0, 100.0, 1e4, 1e5]) is None
+
+
+def test_a_rare_class_is_judged_against_the_second_largest_class():
+    """Catches the slip (targets.py rare_class_warning: share of the largest class): 5 molecules of a
+    third class beside 100 and 20 are 1/4 of the second-largest class, not rare."""
+    from molprop.validation.targets import rare_class_warning
+
+    labels = ["a"] * 100 + ["b"] * 20 + ["c"] * 5
+    assert rare_class_warning(labels, list(range(len(labels)))) is None
+    assert "'c'" in rare_class_warning(["a"] * 100 + ["b"] * 20 + ["c"] * 2, list(range(122)))
+
+
+def test_rejected_rows_are_listed_in_input_order_conflicts_included():
+    """Catches the slip (curate.py: rejected frame not sorted): conflicting-duplicate rejections are
+    appended after the per-row ones, so rejected.csv came out of row order."""
+    import pandas as pd
+
+    from molprop.validation.config import TargetRules, ValidationConfig
+    from molprop.validation.curate import curate
+
+    data = pd.DataFrame({"smiles": ["CCO", "OCC", "not_a_smiles", "CCN", "c1ccccc1"],
+                         "y": ["1.0", "9.0", "2.0", "3.0", "4.0"]}, dtype=object)
+    result = curate(data, "smiles", "y", ValidationConfig(target=TargetRules(), n_jobs=1))
+    assert result.rejected["row"].tolist() == sorted(result.rejected["row"].tolist())
+    assert set(result.rejected["reason"]) == {"conflicting_duplicates", "unparsable_smiles"}
+
+
+def test_class_labels_with_a_decimal_comma_are_one_class_with_their_whole_number():
+    """Catches the slip (curate.py: read_label called without config.target.decimal): with
+    data.decimal ',' the labels '1,0' and '1' became two classes."""
+    import pandas as pd
+
+    from molprop.validation.config import TargetRules, ValidationConfig
+    from molprop.validation.curate import curate
+
+    data = pd.DataFrame({"smiles": ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CCBr"],
+                         "y": ["1,0", "0,0", "1", "0", "1,0", "0"]}, dtype=object)
+    config = ValidationConfig(target=TargetRules(task="classification", decimal=","), n_jobs=1)
+    result = curate(data, "smiles", "y", config)
+    assert result.classes == ["0", "1"]
+    assert result.metrics["class_counts"] == {"0": 3, "1": 3}
+
+
+def test_a_numeric_positive_class_names_its_label():
+    """Catches the slip (curate.py: positive_class taken as str(value), not read as a label):
+    params.yaml 'positive_class: 1.0' (YAML float) must name class '1'."""
+    import pandas as pd
+
+    from molprop.validation.config import TargetRules, ValidationConfig
+    from molprop.validation.curate import curate
+
+    data = pd.DataFrame({"smiles": ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CCBr"],
+                         "y": ["1", "0", "1", "0", "1", "0"]}, dtype=object)
+    config = ValidationConfig(target=TargetRules(task="classification", positive_class=1.0), n_jobs=1)
+    result = curate(data, "smiles", "y", config)
+    assert result.classes == ["0", "1"] and result.metrics["positive_class"] == "1"
