@@ -389,13 +389,19 @@ def test_outputs_of_another_commit_are_told_to_check_out_not_to_rerun(tmp_path):
     _git(project, "checkout", "-q", "HEAD~1")  # both commits' outputs in the cache: modified
     assert workspace_status(project) == WorkspaceStatus([], [], ["fit", "score"], ["out.txt", "score.txt"])
     text = build_report(project, project / "reports/report.md", ReportConfig())
-    assert "The outputs of fit, score in this workspace differ from what dvc.lock records (`out.txt`" in text
+    assert "The outputs of fit, score in this workspace are out of step with dvc.lock" in text
+    assert "These differ from what dvc.lock records (`out.txt`, `score.txt`)" in text
     assert "`dvc checkout` restores this commit's outputs" in text and "`dvc checkout --force <stage>`" in text
     assert "not up to date" not in text and "not in this workspace" not in text
     (project / "params.yaml").write_text("train:\n  lr: 0.3\n")  # and a params edit: checkout first, then repro
     text = build_report(project, project / "reports/report.md", ReportConfig())
     assert "(`dvc status`: fit changed)" in text and "Run `dvc checkout` (or `dvc pull`) first" in text
-    _git(project, "checkout", "-q", "--", "params.yaml")
+    assert "dvc.lock has uncommitted changes" not in text
+    with open(project / "dvc.lock", "a") as lock:  # as a `dvc repro` stopped midway leaves it
+        lock.write("# edited\n")
+    text = build_report(project, project / "reports/report.md", ReportConfig())
+    assert "dvc.lock has uncommitted changes (a `dvc repro` stopped midway" in text
+    _git(project, "checkout", "-q", "--", "params.yaml", "dvc.lock")
     dvc(project, "checkout", "-q")
     assert workspace_status(project) == WorkspaceStatus([], [])
     (project / "data.csv").write_text("smiles\nCCN\n")  # the user's own data edited: a change, not stale
@@ -409,6 +415,10 @@ def test_outputs_of_another_commit_are_told_to_check_out_not_to_rerun(tmp_path):
     _git(clone, "pull", "-q")  # the second commit, whose outputs the clone's cache lacks: not in cache
     status = workspace_status(clone)
     assert status is not None and status.changed == [] and status.stale == ["fit", "score"], status
+    assert status.uncached == ["out.txt", "score.txt"] and status.modified == []
+    text = build_report(clone, clone / "reports/report.md", ReportConfig())
+    assert "dvc.lock's versions of these are not in the local cache (`out.txt`, `score.txt`): `dvc pull`" in text
+    assert "These differ from what dvc.lock records" not in text  # "not in cache" says nothing of the files
 
 
 def test_the_metrics_diff_keeps_the_digits_of_small_values(repo):

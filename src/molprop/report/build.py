@@ -128,6 +128,11 @@ NULL_LEGEND = ("—: no value (`null` in the file): undefined for this test part
                "docs/metrics.md.")
 
 
+def _paths(paths: list[str], shown: int = 5) -> str:
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(f"`{path}`" for path in paths[:shown]) + more
+
+
 def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str:
     """Write the report markdown to ``out`` (figures in ``<out dir>/report_figures``) and
     return it. Paths in the report are relative to the markdown file."""
@@ -161,23 +166,30 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
         data = (f" {', '.join(f'`{name}`' for name in tracked)}: a file tracked with `dvc add` differs from its "
                 "record; if a `git checkout` or `git pull` brought the record, `dvc checkout` restores the file "
                 "instead (`dvc repro` would record the file as it is)." if tracked else "")
+        lock = (" dvc.lock has uncommitted changes (a `dvc repro` stopped midway records the stages it finished): "
+                "to return to the last commit's outputs instead, `git checkout -- dvc.lock` and `dvc checkout "
+                "--force`." if "dvc.lock" in changed else "")
         lines += [f"**Warning: the pipeline is not up to date** (`dvc status`: {', '.join(status.changed)} "
                   "changed). The metrics, plots and figures below are those of the last `dvc repro`, not of "
-                  f"this workspace's params and code: run `dvc repro` first.{first}{data}", ""]
+                  f"this workspace's params and code: run `dvc repro` first.{first}{data}{lock}", ""]
     if status is not None and status.absent:  # e.g. a fresh clone: metrics in git, data and figures on a remote
         lines += [f"The outputs of {', '.join(status.absent)} are not in this workspace (`dvc status`: not in "
                   "cache or deleted): run `dvc pull` to fetch them from the DVC remote (`git checkout` for a "
                   "metrics file kept in git), or `dvc repro` to make them, for the plots and figures.", ""]
     if status is not None and status.stale:  # after `git pull` without `dvc pull`, an edit, an interrupted run
-        shown = ", ".join(f"`{path}`" for path in status.stale_outputs[:5])
-        more = f" and {len(status.stale_outputs) - 5} more" if len(status.stale_outputs) > 5 else ""
-        lines += [f"The outputs of {', '.join(status.stale)} in this workspace differ from what dvc.lock records "
-                  f"({shown}{more}; `dvc status`: modified or not in cache), so the figures and tables below "
-                  "drawn from them may not be this commit's. After a `git checkout` or `git pull`, `dvc checkout` "
-                  "restores this commit's outputs from the local cache, and `dvc pull` fetches those it lacks. An "
-                  "output edited by hand or left by an interrupted run is replaced only with `--force` (`dvc "
-                  "checkout --force <stage>`; `git checkout -- <file>` for a metrics or plot file kept in git); "
-                  "`dvc repro <stage>` makes it anew.", ""]
+        lines += [f"The outputs of {', '.join(status.stale)} in this workspace are out of step with dvc.lock, so "
+                  "the figures and tables below drawn from them may not be this commit's.", ""]
+        if status.modified:
+            lines += [f"These differ from what dvc.lock records ({_paths(status.modified)}). After a `git checkout` "
+                      "or `git pull`, `dvc checkout` restores this commit's outputs from the local cache, and `dvc "
+                      "pull` fetches those it lacks. An output edited by hand or left by an interrupted run is "
+                      "replaced only with `--force` (`dvc checkout --force <stage>`; `git checkout -- <file>` for a "
+                      "metrics or plot file kept in git); `dvc repro <stage>` makes it anew.", ""]
+        if status.uncached:
+            lines += [f"dvc.lock's versions of these are not in the local cache ({_paths(status.uncached)}): `dvc "
+                      "pull` fetches them (after a `git pull`, the files here are another commit's). Where they are "
+                      "this commit's already (a cache that was emptied), `dvc commit` caches them again, and nothing "
+                      "needs to run.", ""]
 
     primary = root / config.primary_metrics
     lines += ["## Test-set metrics", ""]

@@ -111,24 +111,28 @@ class WorkspaceStatus:
     having changed (``absent``: a fresh clone before ``dvc pull``); and stages whose outputs
     are there but differ from what dvc.lock records, nothing else having changed (``stale``:
     another commit's after a ``git checkout`` or ``git pull`` without ``dvc checkout``, or
-    edited by hand, or left by an interrupted run), with those outputs (``stale_outputs``)."""
+    edited by hand, or left by an interrupted run), with those outputs: ``modified`` ones and
+    ``uncached`` ones (dvc.lock's version not in the local cache: another commit's files, or
+    this commit's in an emptied cache)."""
 
     changed: list[str]
     absent: list[str]
     stale: list[str] = field(default_factory=list)
-    stale_outputs: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    uncached: list[str] = field(default_factory=list)
 
 
 def _output_states(name: str, entries: list, root: Path) -> dict[str, str]:
-    """The stage's outputs that differ from dvc.lock, each as ``absent`` or ``stale``; a
-    tracked file (``.dvc``) that was edited is a change of data, not stale."""
+    """The stage's outputs out of step with dvc.lock, each as ``absent``, ``modified`` or
+    ``uncached`` (there, but dvc.lock's version not in the cache); a tracked file (``.dvc``)
+    that was edited is a change of data, not out of step."""
     states: dict[str, str] = {}
     for entry in entries:
         for path, state in ((entry.get("changed outs") or {}) if isinstance(entry, dict) else {}).items():
             if state == "deleted" or (state == "not in cache" and not (root / path).exists()):
                 states[path] = "absent"
             elif state in ("not in cache", "modified") and not name.endswith(".dvc"):
-                states[path] = "stale"
+                states[path] = "uncached" if state == "not in cache" else "modified"
     return states
 
 
@@ -163,7 +167,10 @@ def workspace_status(cwd: str | Path = ".", dvc: Sequence[str] | None = None) ->
     outputs = {path: state for stage in states.values() for path, state in stage.items()}
     # a stage whose only news is an upstream output missing or stale is none of them: it is as it was
     unchanged = {name for name, e in entries.items() if _only_outputs(e, outputs)}
-    stale = {name for name in unchanged if "stale" in states[name].values()}
-    return WorkspaceStatus(sorted(set(entries) - unchanged),
-                           sorted(name for name in unchanged - stale if states[name]), sorted(stale),
-                           sorted(path for name in stale for path, state in states[name].items() if state == "stale"))
+    stale = {name for name in unchanged if set(states[name].values()) - {"absent"}}
+
+    def paths(kind: str) -> list[str]:
+        return sorted(path for name in stale for path, state in states[name].items() if state == kind)
+
+    return WorkspaceStatus(sorted(set(entries) - unchanged), sorted(name for name in unchanged - stale if states[name]),
+                           sorted(stale), paths("modified"), paths("uncached"))
