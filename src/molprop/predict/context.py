@@ -144,9 +144,10 @@ def load_predict_context(model_dir: str | Path) -> PredictContext:
     if not (model_dir / "model.json").is_file():
         if any(model_dir.glob("member_*")):  # a train or baseline stage that did not finish writes
             raise FileNotFoundError(f"{model_dir} is incomplete: it holds member folders but no model.json, "
-                                    "which is written last (a training stage killed before it ended?). Run "
-                                    "`dvc repro` (training resumes from its checkpoints), or `dvc checkout "
-                                    f"{model_dir}` for the model dvc.lock records, or copy the directory whole.")
+                                    "which is written last (a training stage killed before it ended?). "
+                                    "`dvc repro` trains it again (the train stage resumes from checkpoints/train "
+                                    f"when the killed run left some), `dvc checkout --force {model_dir}` restores "
+                                    "the model dvc.lock records, or copy the directory whole.")
         raise FileNotFoundError(f"{model_dir} is not a saved molprop model (no model.json); "
                                 "give a model directory such as models/model or models/baseline.")
     if not path.is_file():
