@@ -162,7 +162,14 @@ def run_stage(main: Callable[[], int | None]) -> None:
     outputs while the next ``dvc repro`` ran the same stage.
     """
     from molprop.errors import UserInputError
-    from molprop.lifetime import Terminated, raise_on_sigterm, release_semaphores, remove_multiprocessing_tempdir
+    from molprop.lifetime import (TERMINATED, Terminated, raise_on_sigterm, release_semaphores,
+                                  remove_multiprocessing_tempdir)
+
+    def say(message: str) -> None:  # to a reader that may have gone (`dvc repro | tee log`, Ctrl-C)
+        try:
+            print(f"{Path(sys.argv[0]).stem}: {message}", file=sys.stderr)
+        except (OSError, ValueError):
+            pass
 
     raise_on_sigterm()  # ends the stage as Ctrl-C does: the MLflow run marked KILLED, workers stopped
     if signal.getsignal(signal.SIGINT) is _stop_during_imports:
@@ -173,17 +180,23 @@ def run_stage(main: Callable[[], int | None]) -> None:
         exit_with_runner()
     try:
         code = main() or 0
+        if TERMINATED.is_set():  # its exception was lost (raised in a weakref callback): stopped all the same
+            raise Terminated
     except Terminated:
-        print(f"{Path(sys.argv[0]).stem}: terminated", file=sys.stderr)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # more (to the whole group) must not break the clean-up
+        say("terminated")
         code = 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print(f"{Path(sys.argv[0]).stem}: interrupted", file=sys.stderr)
+        say("interrupted")
         code = 130
     except UserInputError as error:  # a setting or the data to fix: its message says what
-        print(f"{Path(sys.argv[0]).stem}: {error}", file=sys.stderr)
+        say(str(error))
         code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
     release_semaphores()
     remove_multiprocessing_tempdir()
     os._exit(code)

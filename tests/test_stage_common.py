@@ -215,6 +215,50 @@ def test_a_stage_interrupted_with_a_pool_up_leaks_no_semaphore(tmp_path):
     assert (done.returncode, done.stderr) == (130, "stage: interrupted\n")
 
 
+SIGTERM_LOST = """
+import os
+import signal
+import sys
+import weakref
+
+sys.path.insert(0, {stages!r})
+from common import run_stage
+
+class Held:
+    pass
+
+def main():
+    held = Held()
+    weakref.finalize(held, os.kill, os.getpid(), signal.SIGTERM)  # the signal's handler runs in the callback
+    del held
+    print("went on", flush=True)
+
+if __name__ == "__main__":
+    run_stage(main)
+"""
+
+
+def test_a_sigterm_whose_exception_python_swallowed_still_ends_the_stage_as_terminated(tmp_path):
+    """Bug fixed: a SIGTERM handled inside a weakref callback raised there, Python printed
+    "Exception ignored" and went on, and the stage, ignoring SIGTERM from then on, ended with 0."""
+    (tmp_path / "stage.py").write_text(SIGTERM_LOST.format(stages=str(STAGES)))
+    done = subprocess.run([sys.executable, "stage.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 143 and done.stderr.endswith("stage: terminated\n"), done.stderr
+
+
+def test_ctrl_c_with_the_output_piped_to_a_reader_that_died_keeps_exit_code_130(tmp_path):
+    """Bug fixed: `dvc repro 2>&1 | tee log` and Ctrl-C: tee died first, printing "interrupted"
+    raised BrokenPipeError, and the stage ended with 1, skipping its clean-up."""
+    script = (f"import sys; sys.path.insert(0, {str(STAGES)!r}); from common import run_stage\n"
+              "def main():\n    raise KeyboardInterrupt\nrun_stage(main)\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, stdout=write_end, stderr=write_end,
+                          timeout=120)  # fmt: skip
+    os.close(write_end)
+    assert done.returncode == 130
+
+
 def test_a_stage_imports_the_library_of_its_own_checkout(tmp_path):
     """A copy of the repository (a queued experiment's) runs its own src/, not the installed one."""
     (tmp_path / "stages").mkdir()

@@ -43,17 +43,19 @@ class Terminated(KeyboardInterrupt):
     worker pools and tracking runs, and whatever handles Ctrl-C handles it."""
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    import signal
+# set by the first SIGTERM: the exception can be lost where Python ignores exceptions (a weakref
+# callback, __del__), and the process then still knows it was told to stop
+TERMINATED = threading.Event()
 
-    # once: the SIGTERMs that follow (to the whole process group, and from the watch of a runner
-    # that has ended) must not break into the clean-up
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    TERMINATED.set()
     raise Terminated
 
 
 def raise_on_sigterm() -> None:
-    """Make the next SIGTERM raise :class:`Terminated` in the main thread."""
+    """Make SIGTERM raise :class:`Terminated` in the main thread (and set :data:`TERMINATED`);
+    whoever catches it ignores further ones while it cleans up."""
     import signal
 
     signal.signal(signal.SIGTERM, _raise_terminated)
@@ -80,7 +82,8 @@ def exit_with(owner_pid: int, poll_s: float = 1.0, grace_s: float | None = None)
         if grace_s is not None:
             import signal
 
-            os.kill(os.getpid(), signal.SIGTERM)
+            if not TERMINATED.is_set():  # a SIGTERM already on its way (to the whole group) is enough
+                os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(grace_s)
         _end_now()
 
