@@ -239,3 +239,22 @@ def test_a_server_that_ends_while_its_stage_lives_leaves_the_folder_for_the_next
                           env={**os.environ, "PYTHONPATH": SRC, "TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "2"]
+
+
+def test_a_worker_forked_after_its_pool_was_removed_ends_without_a_traceback(capsys):
+    """Bug fixed: a stage stopped as its forkserver forked a worker; the worker, unpickling the
+    pool's semaphores the stage had just removed, printed a 13-line FileNotFoundError traceback
+    beside "train: terminated". The servers' excepthook keeps that one quiet, and only that."""
+    from multiprocessing import synchronize
+
+    from molprop.server_exit import _quiet_when_orphaned
+
+    lock = object.__new__(synchronize.Lock)
+    with pytest.raises(FileNotFoundError) as removed:
+        synchronize.SemLock.__setstate__(lock, (0, 1, 1, "/mp-molprop-test-removed"))
+    _quiet_when_orphaned(removed.type, removed.value, removed.tb)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(FileNotFoundError) as other:
+        open("/nonexistent/molprop-test")
+    _quiet_when_orphaned(other.type, other.value, other.tb)
+    assert "FileNotFoundError" in capsys.readouterr().err

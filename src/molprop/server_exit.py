@@ -15,7 +15,8 @@ import os
 import select
 import shutil
 import socket
-from types import FrameType
+import sys
+from types import FrameType, TracebackType
 
 from molprop.server_start import forkserver_main, restore_sigint
 
@@ -42,10 +43,25 @@ def _remove_if_orphaned(folder: str, alive_r: int) -> None:
         pass
 
 
+def _quiet_when_orphaned(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    """The excepthook of the workers the server forks: a worker still starting when its stage
+    stopped finds the semaphores of the stage's pool already removed (FileNotFoundError as it
+    unpickles them) and ends without a traceback; the stage says why it stopped."""
+    step = trace
+    while step is not None:
+        code = step.tb_frame.f_code
+        if issubclass(kind, FileNotFoundError) and code.co_name == "__setstate__" and \
+                code.co_filename.endswith(os.path.join("multiprocessing", "synchronize.py")):
+            return
+        step = step.tb_next
+    sys.__excepthook__(kind, error, trace)
+
+
 _MAIN = forkserver_main()
 ARMED = _MAIN is not None  # whether this process ends with os._exit(0)
 if ARMED:
     restore_sigint()  # Ctrl-C ended it quietly while it imported its preload modules (molprop.server_start)
+    sys.excepthook = _quiet_when_orphaned  # what a forked worker that fails as it starts reports through
     atexit.register(os._exit, 0)  # run before every handler registered earlier, which are skipped
     # The server ends once its stage has ended, however it ended; a stage killed before its pool's
     # workers were made (train reads its data and opens its MLflow run first) left the folder of
