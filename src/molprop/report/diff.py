@@ -109,7 +109,7 @@ class WorkspaceStatus:
     """What ``dvc status`` finds: stages out of date with the workspace's params, code or data
     (``changed``: ``dvc repro``); stages whose outputs are not in the workspace, nothing else
     having changed (``absent``: a fresh clone before ``dvc pull``); and stages whose outputs
-    are there but differ from what dvc.lock records, nothing else having changed (``stale``:
+    are there but out of step with dvc.lock, nothing else having changed (``stale``:
     another commit's after a ``git checkout`` or ``git pull`` without ``dvc checkout``, or
     edited by hand, or left by an interrupted run), with those outputs: ``modified`` ones and
     ``uncached`` ones (dvc.lock's version not in the local cache: another commit's files, or
