@@ -129,6 +129,7 @@ NULL_LEGEND = ("—: no value (`null` in the file): undefined for this test part
 
 
 def _paths(paths: list[str], shown: int = 5) -> str:
+    """The first ``shown`` paths in backquotes, and how many more there are."""
     more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
     return ", ".join(f"`{path}`" for path in paths[:shown]) + more
 
@@ -153,8 +154,7 @@ def build_report(root: str | Path, out: str | Path, config: ReportConfig) -> str
     compared = (f"compared with `{base[0]}` (`{base[1][:8]}`)" if base
                 else f"no base revision found (`{config.base[0]}`)")
     changed = changed_files(root) if head else []
-    dirty = f" with uncommitted changes to {', '.join(f'`{f}`' for f in changed[:5])}" + (
-        f" and {len(changed) - 5} more file(s)" if len(changed) > 5 else "") if changed else ""
+    dirty = f" with uncommitted changes to {_paths(changed)}" if changed else ""
     lines += [f"Workspace at `{head[:8] if head else 'no commit'}`{dirty}, {compared}.", ""]
     status = workspace_status(root)
     if status is None:
