@@ -191,6 +191,14 @@ def test_smi_with_a_header_is_read_by_column_names_as_validate_reads_it(tmp_path
     assert resolve_id_column(tmp_path / "b.smi", None) == (None, "row")
     assert resolve_id_column(tmp_path / "c.smi", None) == (None, "smi")
     assert next(iter_chunks(tmp_path / "d.smi", 10, "structure", "cid"))["id"].tolist() == ["A1", "A2"]
+    # under a header, a line with more or fewer fields stops the run as validate stops: a name
+    # with a space took its first word as the SMILES ("vitamin C" became methane) or the id
+    (tmp_path / "f.smi").write_text("name smiles\naspirin CC(=O)Oc1ccccc1C(=O)O\nvitamin C OCC1OC(=O)C(O)=C1O\n")
+    with pytest.raises(InputError, match=r"f.smi: line 3 has 3 whitespace-separated fields, the header 2 "
+                                         r"\(name smiles\);.* a name with a space splits in two"):
+        list(iter_chunks(tmp_path / "f.smi", 10))
+    (tmp_path / "g.smi").write_text("smiles\tname\t\nCCO\teth\t\nCCN\t\t\n")  # SmilesWriter's trailing tabs
+    assert next(iter_chunks(tmp_path / "g.smi", 10, "smiles", "name"))["id"].tolist() == ["eth", "1"]  # no id: the row number
     # a headerless file whose first line has a tab: a line without one is split on whitespace
     (tmp_path / "e.smi").write_text("CCO\tethanol\nCCN ethylamine\n")
     chunk = next(iter_chunks(tmp_path / "e.smi", 10))

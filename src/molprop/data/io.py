@@ -141,7 +141,7 @@ def csv_separator(header: str, sample: Sequence[str] = ()) -> str:
     for separator in [*others, ","] if sample else []:
         rows = [row for row in csv.reader([header, *sample], delimiter=separator) if row]
         fields = len(rows[0])
-        if fields > 1 and all(len(row) >= 2 and len(_without_trailing_empty(row)) <= fields for row in rows[1:]):
+        if fields > 1 and all(len(row) >= 2 and len(without_trailing_empty(row)) <= fields for row in rows[1:]):
             fitting[separator] = fields
     return max(fitting, key=fitting.get) if fitting else ","  # max: the first of the best
 
@@ -159,7 +159,8 @@ def table_layout(text: str) -> tuple[str, int]:
     return (csv_separator(lines[0], lines[1:21]) if lines else ","), 0
 
 
-def _without_trailing_empty(row: list[str]) -> list[str]:
+def without_trailing_empty(row: list[str]) -> list[str]:
+    """``row`` without its trailing empty (or blank) fields."""
     while row and not row[-1].strip():
         row = row[:-1]
     return row
@@ -190,38 +191,46 @@ def is_smi_comment(line: str) -> bool:
     return line.lstrip().startswith("#")
 
 
+def smi_row(line: str, header: list[str], tab: bool, path: Path | str, number: int) -> list[str]:
+    """The fields of line ``number`` of a ``.smi`` file with the column names ``header`` (a
+    trailing empty field beyond them dropped; none for a blank line). Raises
+    ``InputFileError`` naming the line when it holds more or fewer fields than the header:
+    whitespace cannot tell a name with a space or a missing value, and the values after it
+    would shift into the wrong columns."""
+    fields = smi_fields(line, tab)
+    while len(fields) > len(header) and not fields[-1]:  # a trailing tab, as in the header
+        fields.pop()
+    if fields and len(fields) != len(header):
+        why = ("give each line the header's fields, an empty one for a missing value" if tab else
+               "in a .smi file a name with a space splits in two and a missing value shifts the ones after "
+               "it. Fix that line")
+        raise InputFileError(
+            f"{path}: line {number} has {len(fields)} {'tab' if tab else 'whitespace'}-separated fields, the "
+            f"header {len(header)} ({' '.join(header)}); {why}, or save the table as .csv or .tsv (where "
+            "fields may be empty or hold spaces).")
+    return fields
+
+
 def _read_smi_table(path: Path, text: str) -> pd.DataFrame:
     """A ``.smi`` table: the first line names the columns; fields are separated by tabs when
     that line holds one, else by whitespace; ``#`` lines before it are comments (after it, a
     ``#`` line is a row like any other: never dropped unseen). A row with more or fewer fields
-    than the header is refused: whitespace cannot tell a name with a space or a missing value,
-    and the values after it would shift into the wrong columns."""
+    than the header is refused (:func:`smi_row`)."""
     header: list[str] | None = None
     tab, rows = False, []
     for number, line in enumerate(re.split(r"\r\n|\n|\r", text), 1):
         if header is None:
             if line.strip() and not is_smi_comment(line):
                 tab = "\t" in line
-                header = _without_trailing_empty(smi_fields(line, tab))  # SmilesWriter ends it with a tab
+                header = without_trailing_empty(smi_fields(line, tab))  # SmilesWriter ends it with a tab
                 repeated = sorted({name for name in header if header.count(name) > 1})
                 if repeated:
                     raise InputFileError(f"{path}: the header names the column(s) {repeated} more than once; "
                                          "rename or delete the copies.")
             continue
-        fields = smi_fields(line, tab)
-        while len(fields) > len(header) and not fields[-1]:  # a trailing tab, as in the header
-            fields.pop()
-        if not fields:
-            continue
-        if len(fields) != len(header):
-            why = ("give each line the header's fields, an empty one for a missing value" if tab else
-                   "in a .smi file a name with a space splits in two and a missing value shifts the ones after "
-                   "it. Fix that line")
-            raise InputFileError(
-                f"{path}: line {number} has {len(fields)} {'tab' if tab else 'whitespace'}-separated fields, the "
-                f"header {len(header)} ({' '.join(header)}); {why}, or save the table as .csv or .tsv (where "
-                "fields may be empty or hold spaces).")
-        rows.append([field or None for field in fields])
+        fields = smi_row(line, header, tab, path, number)
+        if fields:
+            rows.append([field or None for field in fields])
     return pd.DataFrame(rows, columns=header, dtype=object)
 
 
@@ -267,7 +276,7 @@ def short_lines(text: str, separator: str, skipped: int = 0) -> list[int]:
     header (blank lines aside; ``skipped``: lines above the header)."""
     lines = LINE_BREAK.split(text.lstrip("\ufeff"))  # as pandas breaks lines (not at \f, U+2028...)
     header = next((i for i, line in enumerate(lines) if line.strip()), 0)  # pandas skips blank lines
-    n_named = len(_without_trailing_empty(lines[header].split(separator)))  # "smiles,y," names 2 fields
+    n_named = len(without_trailing_empty(lines[header].split(separator)))  # "smiles,y," names 2 fields
     return [number + skipped for number, line in enumerate(lines[header + 1:], start=header + 2)
             if line.strip() and line.count(separator) + 1 < n_named]
 
@@ -363,9 +372,9 @@ def check_records(path: Path, handle: TextIO, separator: str, skipped: int = 0) 
         for fields in reader:
             if header is None:
                 header = fields if fields else None
-            elif fields and len(fields) < len(_without_trailing_empty(header)) and any(f.strip() for f in fields):
+            elif fields and len(fields) < len(without_trailing_empty(header)) and any(f.strip() for f in fields):
                 short.append(start + skipped)
-            elif len(_without_trailing_empty(fields)) > len(header):
+            elif len(without_trailing_empty(fields)) > len(header):
                 raise InputFileError(f"{path}: line {start + skipped} has {len(fields)} fields, the header "
                                      f"{len(header)}; add the missing column name(s) to the header, or quote the "
                                      f"field that holds the separator{_decimal_comma_hint(separator)}.")

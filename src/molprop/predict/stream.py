@@ -33,7 +33,8 @@ import pyarrow.parquet as pq
 
 from molprop.data.io import (InputFileError, binary_format, check_header, check_records, file_suffix,
                              first_invalid_utf8, is_smi_comment, not_gzip, nul_message, one_column_hint, open_text,
-                             read_as_one_column, refuse_nul_bytes, similar_columns, smi_fields, table_layout)
+                             read_as_one_column, refuse_nul_bytes, similar_columns, smi_fields, smi_row, table_layout,
+                             without_trailing_empty)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -365,6 +366,7 @@ def smi_positions(first: list[str], smiles_column: str, id_column: str | None) -
 def _smi(path: Path, chunk_size: int, smiles_column: str, id_column: str | None) -> Iterator[pd.DataFrame]:
     tab, first = smi_header(path)
     header, smiles_at, id_at = smi_positions(first, smiles_column, id_column)
+    names = without_trailing_empty(first)  # SmilesWriter ends its header with a tab
     start, ids, smiles, started = 0, [], [], False
     with open_text(path) as handle:
         for number, line in enumerate(handle, 1):
@@ -376,7 +378,12 @@ def _smi(path: Path, chunk_size: int, smiles_column: str, id_column: str | None)
                 started = True
                 if header:
                     continue
-            fields = smi_fields(line, tab)  # a CXSMILES extension stays with its SMILES (refused there)
+            # a CXSMILES extension stays with its SMILES (refused there); under a header a line
+            # holds its fields, as validate reads it (a name with a space would shift the id)
+            try:
+                fields = smi_row(line, names, tab, path, number) if header else smi_fields(line, tab)
+            except InputFileError as err:
+                raise InputError(str(err)) from err
             if not fields:
                 continue
             smiles.append(fields[smiles_at] if smiles_at < len(fields) else None)
