@@ -245,12 +245,25 @@ def _robust_sd(x: np.ndarray, centre: float) -> float:
     return 1.4826 * float(np.median(differing)) if len(differing) else 0.0
 
 
+MAX_PLACEHOLDERS = 3  # distinct far values repeated in several rows: -999, 9999, ...
+
+
+def placeholder_values(values: Sequence[float]) -> list[float]:
+    """The values that recur among ``values`` (far targets), when there are at most
+    ``MAX_PLACEHOLDERS`` of them: a missing-value code such as -999 or 9999, not a tail."""
+    counts = Counter(float(v) for v in values)
+    repeated = sorted(v for v, n in counts.items() if n > 1)
+    return repeated if len(repeated) <= MAX_PLACEHOLDERS else []
+
+
 def far_targets(values: Sequence[float], min_robust_z: float = 10.0, max_share: float = 0.02) -> np.ndarray:
     """Positions of the few regression targets (at most ``max_share`` of them, and at least
     one) more than ``min_robust_z`` robust standard deviations (:func:`_robust_sd`) from the
     median, farthest first; empty when there are none, or more (a long tail, not a few
-    mistakes). Positive targets must be that far on a log scale too (log10; log1p with zeros),
-    so that the tail of raw IC50s or counts (:func:`unlogged_target`) is not taken for typos."""
+    mistakes), except that far values repeated as a placeholder (:func:`placeholder_values`)
+    are named however many rows hold them. Positive targets must be that far on a log scale
+    too (log10; log1p with zeros), so that the tail of raw IC50s or counts
+    (:func:`unlogged_target`) is not taken for typos."""
     y = np.asarray(values, dtype=np.float64)
     none = np.zeros(0, dtype=np.int64)
     if len(y) < 10:
@@ -264,8 +277,9 @@ def far_targets(values: Sequence[float], min_robust_z: float = 10.0, max_share: 
             return none
         far &= np.abs(x - median) > min_robust_z * spread
     found = np.flatnonzero(far)
-    if len(found) == 0 or len(found) > max(1, max_share * len(y)):
-        return none
+    coded = np.isin(y[found], placeholder_values(y[found]))
+    if np.count_nonzero(~coded) > max(1, max_share * len(y)):
+        found = found[coded]  # a long tail, in which only a placeholder is named
     return found[np.argsort(-np.abs(y[found] - np.median(y)), kind="stable")]
 
 
@@ -281,6 +295,10 @@ def outlying_targets(values: Sequence[float], rows: Sequence[int], min_robust_z:
     median = float(np.median(y))
     shown = ", ".join(f"row {rows[i]}: {y[i]:g}" for i in far[:5])
     shown += f" and {len(far) - 5} more" if len(far) > 5 else ""
+    codes = [f"{v:g} in {np.count_nonzero(y[far] == v)} rows" for v in placeholder_values(y[far])]
+    if codes:
+        shown += (f" ({', '.join(codes)}: a code for a missing value? Leave such cells empty, and the rows are "
+                  "rejected as missing_target)")
     return (f"{len(far)} target value(s) lie more than {min_robust_z:g} robust standard deviations from the "
             f"median ({median:g}; robust sd {_robust_sd(y, median):.3g}): {shown}. A few such values (a typo, other "
             "units, or a molecule unlike all the others) pull the models' squared error away from every other "
