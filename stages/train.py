@@ -132,7 +132,7 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
                 live.summary[prefix + key] = undefined_as_null(value)
             tracking.log_metrics({prefix + k: v for k, v in summary.items()})
             print(f"train {member.name}: {summary}")
-            unlearnt = not_learnt_warning(member.name, result)
+            unlearnt = not_learnt_warning(member.name, result, options.max_epochs)
             if unlearnt:
                 print(f"train: warning: {unlearnt}")
     remove_other_checkpoints(CHECKPOINTS, [m.name for m in members])

@@ -292,6 +292,12 @@ def test_a_network_worse_than_a_constant_is_warned_about_and_a_one_epoch_wide_on
     assert result.kept_train_loss > result.constant_loss == pytest.approx(np.log(2), abs=0.01)
     assert not_learnt_warning("member_1", result).startswith(
         "member_1 fits its training molecules no better than a constant prediction of their mean or class shares")
+    assert not_learnt_warning("member_1", result, 6).endswith("give it more epochs (train.max_epochs), another "
+                                                              "train.lr, or less train.weight_decay")
+    # early stopping ended it: more epochs (the advice before) would change nothing
+    stopped = not_learnt_warning("member_1", result, 40)
+    assert f"early stopping ended it after 6 of 40 epochs and kept its weights of epoch {result.best_epoch}" in stopped
+    assert "train.max_epochs" not in stopped and "split.method: stratified" in stopped
     scaled = (y - y.mean()) / y.std()
     wide = TrainConfig(lr=1e-3, max_epochs=1, patience=1, batch_size=16, warmup_epochs=0, start_from_epoch=0)
     result = fit(MLP(MLPConfig(5, 1, 2048, 3, 0.0)), "regression", (x[:90], scaled[:90]), (x[90:], scaled[90:]),

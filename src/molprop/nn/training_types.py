@@ -48,15 +48,23 @@ class TrainResult:
     constant_loss: float | None = None
 
 
-def not_learnt_warning(name: str, result: TrainResult) -> str | None:
+def not_learnt_warning(name: str, result: TrainResult, max_epochs: int | None = None) -> str | None:
     """A warning when a member's kept weights fit its training molecules no better than a
-    constant prediction of their mean (or class shares): it has learnt nothing yet."""
+    constant prediction of their mean (or class shares): it has learnt nothing yet. When early
+    stopping ended it before ``max_epochs``, the advice is about the validation part, where
+    more epochs would change nothing."""
     kept, constant = result.kept_train_loss, result.constant_loss
     if kept is None or constant is None or not kept >= constant > 0:
         return None
-    return (f"{name} fits its training molecules no better than a constant prediction of their mean or "
-            f"class shares (training loss {kept:.4g} against {constant:.4g}): it has not learnt; give it more "
-            "epochs (train.max_epochs), another train.lr, or less train.weight_decay")
+    found = (f"{name} fits its training molecules no better than a constant prediction of their mean or "
+             f"class shares (training loss {kept:.4g} against {constant:.4g}): it has not learnt; ")
+    if max_epochs is not None and len(result.history) < max_epochs:
+        return found + (f"early stopping ended it after {len(result.history)} of {max_epochs} epochs and kept its "
+                        f"weights of epoch {result.best_epoch}, where its validation loss was lowest, so more "
+                        "epochs would not help: check the split's warnings (a validation part without one of "
+                        "the classes, or too few molecules: split.method: stratified, a larger "
+                        "split.fractions.val), or raise train.patience")
+    return found + "give it more epochs (train.max_epochs), another train.lr, or less train.weight_decay"
 
 
 def lr_factor(epoch: int, warmup: int, total: int) -> float:
