@@ -527,6 +527,23 @@ def test_class_labels_read_as_regression_targets_suggest_classification() -> Non
         curate(table(["CCO", "CCN"], ["active", "inactive"]), "smiles", "y", config())
 
 
+def test_a_target_with_its_unit_is_explained_and_not_taken_for_a_class_label() -> None:
+    """'1,1 uM' was 'not a number', and with every row so, the advice was to set data.task:
+    classification, which would make every measurement a class of its own."""
+    outcome = read_number("5.2 uM", TargetRules())
+    assert outcome.reason == "non_numeric_target" and "(a unit, 'uM'? give plain numbers" in outcome.message
+    assert "(a unit, 'µM'?" in read_number("3 µM", TargetRules()).message
+    assert "a unit" not in read_number("abc", TargetRules()).message
+    assert "a unit" not in read_number("1\u20132", TargetRules()).message  # a range with an en dash
+    with pytest.raises(InputFileError, match="No valid rows.*'1,1 uM' is not a number \\(a unit") as err:
+        curate(table(["CCO", "CCN"], ["1,1 uM", "5,2 uM"]), "smiles", "y",
+               ValidationConfig(target=TargetRules(decimal=","), n_jobs=1))
+    assert "data.task: classification" not in str(err.value)
+    # a bound alone, without a number, is no censored value
+    assert read_number("<", TargetRules()).reason == "non_numeric_target"
+    assert read_number("< 10", TargetRules()).reason == "censored_target"
+
+
 def test_a_two_valued_regression_target_is_flagged_as_class_like() -> None:
     assert "only 2 distinct values (0, 1) over 4 molecules" in class_like_target([0.0, 1.0, 1.0, 0.0])
     assert class_like_target([0.0, 1.0]) is None  # two molecules: nothing to tell

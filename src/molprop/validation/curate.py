@@ -20,7 +20,7 @@ from molprop.validation.config import ValidationConfig
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import MolOutcome, standardize_many
 from molprop.validation.targets import (TargetOutcome, case_variants, order_classes, read_label, read_number,
-                                       sorted_classes, target_text)
+                                       sorted_classes, target_text, unit_of)
 
 REJECTED_COLUMNS = ["row", "smiles_input", "target_input", "reason", "message"]
 CHANGES_COLUMNS = ["row", "smiles_input", "smiles", "steps"]
@@ -206,11 +206,11 @@ def _no_valid_rows(n_in: int, rejected: list[tuple], range_from: str = "validate
     """The error raised when every input row was rejected, with the most common reasons
     (``range_from``: where the target's range is set)."""
     counts = _top_reasons(rejected)
-    hint = ""
+    hint, row_target = "", ""
     if counts:  # what the most common reason says about its first row, e.g. to set data.decimal
-        row, _, _, reason, message = min(r for r in rejected if r[3] == counts[0][0])
+        row, _, row_target, reason, message = min(r for r in rejected if r[3] == counts[0][0])
         hint = f" The first {reason} row ({row}, 0-based data rows): {message}"
-    if counts and counts[0][0] == "non_numeric_target":
+    if counts and counts[0][0] == "non_numeric_target" and not unit_of(row_target):
         hint += " If the target column holds class labels, set data.task: classification."
     check = (f"{range_from}: its range for the target column is not in the column's units (or "
              "data.target_column names another column)" if counts and counts[0][0] == "target_out_of_range"

@@ -22,6 +22,8 @@ CENSOR_PREFIXES = ("<", ">", "≤", "≥", "=<", "=>")
 SPREADSHEET_ERROR = re.compile(r"#(N/?A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|ERROR!|SPILL!|CALC!|"
                                r"GETTING_DATA|FIELD!|BLOCKED!|CONNECT!|BUSY!|UNKNOWN!)|Err:\d{3}",
                                re.IGNORECASE)
+# A number followed by a word: a measurement with its unit ("5.2 uM", "1,1 µM", "12 %").
+WITH_UNIT = re.compile(r"[-+\u2212]?\d[\d.,]*(?:[eE][-+]?\d+)?\s*((?:[^\W\d_]|[%°])\S*)")
 # Dashes that stand for a minus in copied tables but are not one (hyphen, figure dash, en and
 # em dash); read as a minus they could turn a range '1–2' into a number.
 DASHES = ("\u2010", "\u2012", "\u2013", "\u2014")
@@ -100,13 +102,19 @@ def _missing(text: str, what: str) -> TargetOutcome | None:
     return None
 
 
+def unit_of(text: str) -> str | None:
+    """The unit of a target written as a number and a unit ("5.2 uM": "uM"), else None."""
+    found = WITH_UNIT.fullmatch(text.strip())
+    return found.group(1) if found else None
+
+
 def read_number(value: object, rules: TargetRules) -> TargetOutcome:
     """A regression target as a finite float inside the plausible range, or why not."""
     text = target_text(value).strip()
     missing = _missing(text, "target value")
     if missing is not None:
         return missing
-    if text.startswith(CENSOR_PREFIXES):
+    if text.startswith(CENSOR_PREFIXES) and any(c.isdigit() for c in text):
         return TargetOutcome(reason="censored_target", message=f"'{text}' is a censored value "
                              "(only a bound is known); the model needs exact measurements.")
     try:
@@ -122,6 +130,9 @@ def read_number(value: object, rules: TargetRules) -> TargetOutcome:
             hint = " (data.decimal is ',': a point is not read as a decimal mark)"
         elif any(dash in text for dash in DASHES):
             hint = " (a dash where a minus sign '-' belongs?)"
+        if unit_of(text):
+            hint += (f" (a unit, '{unit_of(text)}'? give plain numbers, all in one unit, and potencies or "
+                     "concentrations as logarithms, e.g. pIC50)")
         return TargetOutcome(reason="non_numeric_target",
                              message=f"The target '{text[:40]}' is not a number{hint}.")
     if not math.isfinite(number):
