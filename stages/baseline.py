@@ -11,7 +11,7 @@ the model to MLflow. The test part is not touched here.
 from __future__ import annotations
 
 # first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
-from common import read_params, run_stage, save_model_context
+from common import read_params, run_stage, save_model_context, upstream_params
 
 import shutil
 import time
@@ -48,18 +48,33 @@ def config_from(cfg: dict) -> BaselineConfig:
                           n_jobs=cfg["n_jobs"], class_weight=cfg.get("class_weight", "balanced"))
 
 
+def check_feature_groups(config: BaselineConfig, path: str = "data/features.parquet") -> None:
+    """UserInputError when a feature group the model reads has no columns in ``path``."""
+    import pyarrow.parquet as pq
+
+    from molprop.models.baseline import feature_groups
+    from molprop.models.estimators import input_columns
+    from molprop.models.matrix import select_feature_columns
+
+    input_columns(config.model, select_feature_columns(pq.read_schema(path).names, feature_groups(config),
+                                                       "baseline.features"))
+
+
 def main() -> None:
     params = read_params("data", "baseline")
     task, cfg = params["data"]["task"], params["baseline"]
     check_model_section(cfg)
-    # The run opens first: its helper process imports MLflow while this one imports
+    # settings that cannot be fitted stop here, not in a run left FAILED in MLflow
+    config = config_from(cfg)
+    check_feature_groups(config)
+    # The run opens next: its helper process imports MLflow while this one imports
     # scikit-learn and fits (hence the imports below, inside main).
-    with tracking.mlflow_run("molprop", "baseline", params):
-        fit_and_save(task, cfg)
+    with tracking.mlflow_run("molprop", "baseline", params | upstream_params()):
+        fit_and_save(task, cfg, config)
 
 
-def fit_and_save(task: str, cfg: dict) -> None:
-    """Fit, save and log the baseline member(s) of every partition."""
+def fit_and_save(task: str, cfg: dict, config: BaselineConfig) -> None:
+    """Fit, save and log the baseline member(s) of every partition (``config``: from ``cfg``)."""
     import numpy as np
 
     from molprop.data.tables import class_names, read_aligned
@@ -73,7 +88,6 @@ def fit_and_save(task: str, cfg: dict) -> None:
     from molprop.seeding import seed_everything
     from molprop.serialization import write_json
 
-    config = config_from(cfg)
     seed_everything(config.seed)
     validated, features, split = read_aligned(
         "data/validated.parquet", "data/features.parquet", "data/split.parquet"
@@ -127,8 +141,10 @@ def fit_and_save(task: str, cfg: dict) -> None:
         print(f"{summary} ({time.perf_counter() - started:.1f} s)")
     extra = {"model": config.model, "hyperparameters": chosen, "cv_score": cv_scores,
              "cv_metric": objective_metric(task)[0] if cv_scores else None,
+             # the search settings only where one ran: others would re-run evaluate for nothing
              "search": {k: v for k, v in cfg["search"].items() if k != "space"}
-             | {"space": dict(config.search.space), "trials_run": trials_run}}
+             | {"space": dict(config.search.space), "trials_run": trials_run}
+             if config.search.method != "none" else {"method": "none"}}
     used_groups = ["morgan"] if config.model == "knn_tanimoto" else list(config.features)
     card = ModelCard("sklearn", task, used_groups, [p.name for p in parts], classes, extra)
     save_card(OUT, card)

@@ -78,10 +78,39 @@ def read_params(*sections: str) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=2)
 def _parsed(text: str) -> dict[str, Any]:
-    """params.yaml's text parsed, once per text (a stage that saves a model reads it twice)."""
-    from ruamel.yaml import YAML
+    """params.yaml's text parsed, once per text (a stage that saves a model reads it twice);
+    UserInputError naming the line of a YAML mistake (a duplicate key, a wrong indent)."""
+    from ruamel.yaml import YAML, YAMLError
 
-    return YAML(typ="safe").load(text) or {}
+    from molprop.errors import UserInputError
+
+    try:
+        return YAML(typ="safe").load(text) or {}
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise UserInputError(f"params.yaml{where}: not valid YAML ({problem}); fix that line "
+                             "(git diff params.yaml shows what changed)") from None
+
+
+# The validate and featurize params a model is saved with (dvc.yaml lists them for the model
+# stages): `molprop predict` treats new molecules as the training molecules were treated.
+MODEL_CONTEXT = {"validate": ("standardize", "identity_key", "rules"), "featurize": ("morgan", "descriptors", "graph")}
+
+
+def _model_context() -> dict[str, dict[str, Any]]:
+    params = read_params(*MODEL_CONTEXT)
+    return {section: {k: params[section][k] for k in keys} for section, keys in MODEL_CONTEXT.items()}
+
+
+def upstream_params() -> dict[str, Any]:
+    """The settings that shaped a model stage's inputs, for its MLflow run: the
+    :data:`MODEL_CONTEXT` params and the split's settings as data/split.parquet records them
+    (runs that differ only upstream are then told apart)."""
+    from molprop.data.tables import split_settings
+
+    return _model_context() | {"split": split_settings("data/split.parquet") or {}}
 
 
 def save_model_context(model_dir: Path, validated: Any, train_rows: Any, metrics: dict | None) -> None:
@@ -92,12 +121,12 @@ def save_model_context(model_dir: Path, validated: Any, train_rows: Any, metrics
     from molprop.predict.context import file_md5, save_predict_context
     from molprop.schema import SMILES
 
-    params = read_params("validate", "featurize")
+    context = _model_context()
     rows = np.unique(np.asarray(train_rows, dtype=np.int64))
     save_predict_context(
         model_dir,
-        {k: params["validate"][k] for k in ("standardize", "identity_key", "rules")},
-        {k: params["featurize"][k] for k in ("morgan", "descriptors", "graph")},
+        context["validate"],
+        context["featurize"],
         validated[SMILES].iloc[rows].tolist(),
         data_hash=file_md5("data/validated.parquet"),
         metrics=metrics,

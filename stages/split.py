@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from molprop.errors import UserInputError
-from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, TARGET
+from molprop.schema import FOLD, LABEL, MOL_ID, SMILES, SPLIT, SPLIT_SETTINGS_KEY, TARGET
 from molprop.splits.config import SplitConfig
 from molprop.splits.report import (class_balance_warnings, constant_target_training_parts, fraction_warnings,
                                    one_class_training_parts)
@@ -54,7 +54,8 @@ def main() -> None:
             MOL_ID: pa.array(table[MOL_ID].astype(str).tolist(), pa.string()),
             SPLIT: pa.array(result.split.tolist(), pa.string()),
             FOLD: pa.array(result.fold.astype(np.int32), pa.int32()),
-        }
+        },
+        metadata={SPLIT_SETTINGS_KEY: json.dumps(result.report["config"], sort_keys=True)},  # for MLflow
     )
     pq.write_table(assignment, SPLIT_TABLE, compression="zstd")
     REPORT.write_text(json.dumps(result.report, indent=2) + "\n")

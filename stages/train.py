@@ -12,7 +12,7 @@ pickle).
 from __future__ import annotations
 
 # first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
-from common import read_params, run_stage, save_model_context
+from common import read_params, run_stage, save_model_context, upstream_params
 
 import shutil
 from pathlib import Path
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 OUT = Path("models/model")
 CHECKPOINTS = Path("checkpoints/train")
 GRAPHS = Path("data/graphs.parquet")
+FEATURES = Path("data/features.parquet")
 RUN_SETTINGS = ("n_jobs", "device", "checkpoint_interval_s")  # how train runs, not what it trains
 CURVES = {"train_loss": "train/loss", "val_loss": "val/loss", "lr": "lr"}  # history key: dvclive name
 
@@ -58,12 +59,17 @@ def main() -> None:
     # The MLflow run and dvclive open first: the helper process that logs the run imports
     # MLflow (~2 s of CPU) while this process reads the data and the worker server imports
     # torch, rather than beside the first members (FreeSolv: the stage ~0.5-1 s faster).
-    with tracking.mlflow_run("molprop", "train", params), tracking.open_dvclive("dvclive") as live:
+    with tracking.mlflow_run("molprop", "train", params | upstream_params()), \
+            tracking.open_dvclive("dvclive") as live:
         train_ensemble(task, cfg, device, live)
 
 
-def check_settings(cfg: dict, graphs: Path) -> None:
+def check_settings(cfg: dict, graphs: Path, features: Path = FEATURES) -> None:
     """UserInputError for train settings that cannot train, or not on the featurized data."""
+    import pyarrow.parquet as pq
+
+    from molprop.nn.training_types import network_feature_columns
+
     if cfg["feature_scaling"] == "none" and "descriptors" in cfg["features"]:
         raise UserInputError("train.feature_scaling none leaves the RDKit descriptors as they are (Ipc reaches 1e9, "
                              "BertzCT 1e3): a network does not train on such inputs. Use quantile or standard, or "
@@ -74,6 +80,8 @@ def check_settings(cfg: dict, graphs: Path) -> None:
     if cfg["model"] == "dmpnn" and graphs.is_file() and not has_graphs(graphs):
         raise UserInputError(f"{graphs} holds no graphs: set featurize.graph: true and re-run featurize "
                              "(or train.model: mlp)")
+    if features.is_file():
+        network_feature_columns(cfg["model"], cfg["features"], pq.read_schema(features).names)
 
 
 def training_device(name: str) -> str:
@@ -94,7 +102,8 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     back, then the ensemble's; save its card and prediction context under models/model."""
     from molprop.nn.members import (MemberRun, ensemble_members, read_training_tables, remove_other_checkpoints,
                                     train_members)
-    from molprop.nn.training_types import TrainConfig, hardly_trained_warning, mean_history, not_learnt_warning
+    from molprop.nn.training_types import (ONLY_FOR, TrainConfig, hardly_trained_warning, mean_history,
+                                           not_learnt_warning)
 
     seed_everything(cfg["seed"])
     kind = cfg["model"]
@@ -164,9 +173,12 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
     for name in [k for k, v in live.summary.items() if isinstance(v, dict)]:
         del live.summary[name]
     live.make_summary()
-    tracking.log_metrics({f"ensemble.{k}": v for k, v in extra.items() if v is not None})
+    tracking.log_metrics({f"ensemble/{k}": v for k, v in extra.items() if v is not None})  # as dvclive names them
     what = {"model": cfg["model"], "best_epoch": {m.name: best_epoch[m.name] for m in members},
-            "settings": {k: v for k, v in cfg.items() if k not in RUN_SETTINGS}}  # what was trained
+            # what was trained: not how, nor what another kind of network would read (either
+            # would make evaluate and interpret re-run for the same weights)
+            "settings": {k: v for k, v in cfg.items()
+                         if k not in RUN_SETTINGS and ONLY_FOR.get(k, cfg["model"]) == cfg["model"]}}
     save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra | what))
     save_model_context(OUT, validated, np.concatenate([m.partition.train for m in members]), extra)
     tracking.log_model_dir(OUT)

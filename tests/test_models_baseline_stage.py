@@ -144,3 +144,45 @@ def test_a_leaf_size_that_leaves_no_split_is_warned_about(tmp_path, mlflow_uri):
     assert f"warning: hist_gradient_boosting.min_samples_leaf {N} leaves the trees no split" in out
     features = pd.read_parquet(tmp_path / "data/features.parquet")
     assert np.ptp(predict_saved(tmp_path / "models/baseline", features).mean) == 0  # as it says
+
+
+def test_the_run_records_the_upstream_settings_and_a_search_only_where_one_ran(tmp_path):
+    """Runs that differ in the split or the featurizer alone had identical params in MLflow; the
+    search settings of a model fitted without a search made evaluate re-run when they changed."""
+    import pyarrow.parquet as pq
+    from mlflow.tracking import MlflowClient
+
+    write_inputs(tmp_path, {"model": "ridge", "search.method": "none"})
+    split = pq.read_table(tmp_path / "data/split.parquet")
+    settings = {"method": "scaffold", "train": 0.7, "seed": None}  # as the split stage records them
+    pq.write_table(split.replace_schema_metadata({b"molprop.split": json.dumps(settings)}),
+                   tmp_path / "data/split.parquet")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    run_stage(tmp_path, uri)
+    client = MlflowClient(tracking_uri=uri)
+    [run] = client.search_runs([client.get_experiment_by_name("molprop").experiment_id])
+    params = run.data.params
+    assert params["split.method"] == "scaffold" and params["split.train"] == "0.7" and params["split.seed"] == "None"
+    assert params["featurize.morgan.radius"] == "2" and params["validate.identity_key"] == "smiles"
+    assert params["baseline.model"] == "ridge" and params["data.task"] == "regression"
+    card = json.loads((tmp_path / "models/baseline/model.json").read_text())
+    assert card["extra"]["search"] == {"method": "none"}
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"model": "ridge", "search.method": "grid"}, "grid needs a list of values"),
+    ({"model": "ridge", "features": ["morgan", "descriptors"]},
+     "feature group(s) ['descriptors'] are listed in baseline.features but data/features.parquet has no columns"),
+    ({"model": "knn_tanimoto", "features": ["descriptors"]}, "baseline.model knn_tanimoto compares Morgan"),
+])
+def test_settings_that_cannot_be_fitted_stop_before_an_mlflow_run_is_opened(tmp_path, settings, message):
+    """They had left a FAILED run with all its params in MLflow, like a real attempt."""
+    write_inputs(tmp_path, settings)
+    if settings["model"] == "ridge":  # as featurize writes it with featurize.descriptors.enabled: false
+        features = pd.read_parquet(tmp_path / "data/features.parquet")
+        features.drop(columns=["desc_MolLogP", "desc_TPSA"]).to_parquet(tmp_path / "data/features.parquet")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}  # never created
+    done = subprocess.run([sys.executable, str(STAGE)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "mlflow.db").exists()

@@ -108,6 +108,14 @@ def test_warning_when_every_member_kept_weights_from_the_warm_up():
     assert hardly_trained_warning([1, 2, 3, 0], warmup_epochs=2, n_val=3) is None  # one member trained on
     assert hardly_trained_warning([0, 0], warmup_epochs=2, n_val=0) is None  # no validation part
     assert hardly_trained_warning([], warmup_epochs=2, n_val=5) is None
+    # a warm-up or a watch that starts past the end: named, not only max_epochs
+    late = hardly_trained_warning([4], warmup_epochs=10, n_val=5, start_from_epoch=10, max_epochs=5)
+    assert late.startswith("train.max_epochs is 5, so training ended before its warm-up was over "
+                           "(train.warmup_epochs 10: the learning rate never reached train.lr) and before the "
+                           "validation loss was watched (train.start_from_epoch 10): lower them")
+    assert "before the validation loss was watched (train.start_from_epoch 5): lower it below" in \
+        hardly_trained_warning([4], warmup_epochs=5, n_val=5, start_from_epoch=5, max_epochs=5)  # warm-up ends at 5
+    assert "raise train.max_epochs (default 40)" in hardly_trained_warning([2], 2, 5, 2, max_epochs=3)
     impatient = hardly_trained_warning([1, 2], warmup_epochs=2, n_val=50, patience=1)
     assert "train.patience is 1" in impatient and "split.fractions.val" not in impatient
     assert hardly_trained_warning([0], warmup_epochs=0, n_val=5) is not None

@@ -289,9 +289,19 @@ def test_settings_that_cannot_train_are_refused_before_a_run_is_opened(monkeypat
     graphs = tmp_path / "graphs.parquet"  # as featurize writes it with featurize.graph: false
     pq.write_table(pa.table({"mol_id": pa.array([], pa.string())}).replace_schema_metadata(
         {METADATA_KEY: json.dumps({"enabled": False})}), graphs)
+    none = tmp_path / "none.parquet"
     with pytest.raises(UserInputError, match=r"holds no graphs: set featurize.graph: true .*\(or train.model: mlp\)"):
-        check_settings(plain, graphs)
-    check_settings(plain | {"model": "mlp"}, graphs)  # an MLP needs no graphs
+        check_settings(plain, graphs, none)
+    check_settings(plain | {"model": "mlp", "features": ["morgan"]}, graphs, none)  # an MLP needs no graphs
+    # feature groups against the featurized columns (a FAILED MLflow run was left before)
+    features = tmp_path / "features.parquet"
+    pq.write_table(pa.table({"mol_id": pa.array([], pa.string()), "fp_0": pa.array([], pa.float32())}), features)
+    check_settings(plain | {"model": "mlp", "features": ["morgan"]}, graphs, features)
+    with pytest.raises(UserInputError, match=r"train.model: mlp reads nothing but the feature groups"):
+        check_settings(plain | {"model": "mlp"}, graphs, features)
+    with pytest.raises(UserInputError, match=r"\['descriptors'\] are listed in train.features but "
+                                             r"data/features.parquet has no columns of them"):
+        check_settings(plain | {"features": ["morgan", "descriptors"]}, tmp_path / "none.parquet", features)
 
 
 def test_what_the_train_stage_imports_to_coordinate_the_members_does_not_import_torch():

@@ -88,6 +88,23 @@ def test_every_stage_ran_and_wrote_its_outputs(project):
         assert (project / path).is_file(), path
 
 
+def test_the_model_runs_in_mlflow_record_the_split_they_were_trained_on(project):
+    """data/split.parquet carries the split's settings (as metrics/split.json has them), and the
+    baseline's and train's MLflow runs log them: runs on other splits are told apart."""
+    from mlflow.tracking import MlflowClient
+
+    from molprop.data.tables import split_settings
+
+    settings = split_settings(project / "data/split.parquet")
+    assert settings == json.loads((project / "metrics/split.json").read_text())["config"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{project}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("molprop").experiment_id])
+    assert {"baseline", "train"} <= {r.info.run_name for r in runs}
+    for run in runs:
+        assert run.data.params["split.method"] == settings["method"] == "scaffold"
+        assert run.data.params["featurize.descriptors.set"] == "fast"
+
+
 def test_both_models_take_the_training_part_as_predict_s_domain_reference(project):
     """molprop predict's applicability domain is similarity to the molecules a model was fitted
     on: the train part, not val (which only chose epochs and hyperparameters) or test."""
@@ -129,6 +146,7 @@ def test_ensemble_members_and_calibrated_spread(project):
     params = yaml.safe_load((project / "params.yaml").read_text())["train"]
     assert card["extra"]["model"] == "dmpnn" and card["extra"]["settings"]["max_epochs"] == params["max_epochs"]
     assert "n_jobs" not in card["extra"]["settings"] and set(card["extra"]["best_epoch"]) == set(card["members"])
+    assert card["extra"]["settings"]["depth"] == params["depth"]  # the D-MPNN's own (an MLP's card lacks it)
     # dvclive: each member's curves under the names docs/metrics.md gives
     curves = project / "dvclive/plots/metrics"
     assert all((curves / member / f"{name}.tsv").is_file() for member in card["members"]

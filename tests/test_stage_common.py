@@ -328,6 +328,21 @@ def test_params_outside_the_schema_stop_the_stage_before_any_work(tmp_path):
     assert lines[4] == '  train.lr is "fast"; expected a number'
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("train:\n  lr: 0.001\n  lr: 0.01\n", 'params.yaml line 3: not valid YAML (found duplicate key "lr"'),
+    ("train:\n  lr: 0.001\n lr: 0.01\n", "params.yaml line 3: not valid YAML (expected <block end>"),
+])
+def test_params_that_are_no_yaml_stop_the_stage_in_one_line_naming_the_line(tmp_path, text, expected):
+    """A duplicated key or a wrong indent printed ruamel's traceback from `make report` and from
+    a stage run by hand (dvc repro explains it itself)."""
+    (tmp_path / "params.yaml").write_text(text)
+    script = (f"import sys; sys.path.insert(0, {str(STAGES)!r}); from common import read_params, run_stage\n"
+              "run_stage(lambda: read_params('train'))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"-c: {expected}") and len(done.stderr.strip().splitlines()) == 1
+
+
 def test_a_setting_to_fix_ends_the_stage_in_one_line(tmp_path):
     script = (f"import sys; sys.path.insert(0, {str(STAGES)!r}); from common import run_stage\n"
               "from molprop.errors import UserInputError\n"

@@ -15,5 +15,6 @@ N_REPLICATES = "n_replicates"  # input rows merged into this molecule
 SPLIT = "split"  # "train" | "val" | "test"
 FOLD = "fold"  # cross-validation fold, -1 when no k-fold is used
 SPLIT_NAMES = ("train", "val", "test")
+SPLIT_SETTINGS_KEY = b"molprop.split"  # the split's settings (JSON) in data/split.parquet's metadata
 
 TASKS = ("regression", "classification")

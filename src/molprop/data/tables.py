@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from molprop.errors import UserInputError
-from molprop.schema import MOL_ID
+from molprop.schema import MOL_ID, SPLIT_SETTINGS_KEY
 
 
 def read_aligned(*paths: str | Path, columns: dict[str, list[str]] | None = None) -> list[pd.DataFrame]:
@@ -36,3 +38,12 @@ def class_names(validated: pd.DataFrame, task: str) -> list[str]:
     if pairs[TARGET].tolist() != list(range(len(pairs))):
         raise UserInputError("data/validated.parquet: class indices are not 0..K-1 with one label each")
     return pairs[LABEL].astype(str).tolist()
+
+
+def split_settings(path: str | Path) -> dict[str, Any] | None:
+    """The settings the split stage wrote into ``path`` (data/split.parquet), or None for a
+    file without them."""
+    import pyarrow.parquet as pq
+
+    found = (pq.read_schema(path).metadata or {}).get(SPLIT_SETTINGS_KEY)
+    return json.loads(found) if found else None

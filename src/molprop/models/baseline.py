@@ -45,14 +45,19 @@ class FittedMember:
     search: SearchResult | None
 
 
+def feature_groups(config: BaselineConfig) -> list[str]:
+    """The feature groups the model reads: k-NN on Tanimoto similarity compares the Morgan
+    fingerprints alone (its other groups may be switched off in featurize)."""
+    groups = list(config.features)
+    return ["morgan"] if config.model == "knn_tanimoto" and "morgan" in groups else groups
+
+
 def fit_on_rows(frame: pd.DataFrame, y: np.ndarray, task: str, config: BaselineConfig,
                 hyperparameters: Mapping[str, Any]) -> tuple[Any, Preprocessor]:
     """Preprocessing (train-only imputation, scaling where the model needs it) and estimator,
     both fitted on these rows only."""
-    groups = list(config.features)
-    if config.model == "knn_tanimoto" and "morgan" in groups:
-        groups = ["morgan"]  # what it compares; its other groups may be switched off in featurize
-    columns = input_columns(config.model, select_feature_columns(list(frame.columns), groups, "baseline.features"))
+    columns = input_columns(config.model, select_feature_columns(list(frame.columns), feature_groups(config),
+                                                                 "baseline.features"))
     prep = Preprocessor.fit(frame, columns, scale=scales_features(config.model))
     if task != "classification":
         prep = prep.with_target(y)

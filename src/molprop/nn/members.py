@@ -99,22 +99,19 @@ def read_training_tables(data_dir: Path, task: str, kind: str, feature_groups: S
     network that reads them), with the feature columns of ``feature_groups``."""
     from molprop.data.tables import class_names, read_aligned
     from molprop.features.graph_store import load_aligned_graphs
-    from molprop.models.matrix import select_feature_columns
-    from molprop.nn.training_types import NEEDS_GRAPHS, output_count
+    from molprop.nn.training_types import NEEDS_GRAPHS, network_feature_columns, output_count
     from molprop.schema import MOL_ID, TARGET
 
     validated, features, split = read_aligned(
         data_dir / "validated.parquet", data_dir / "features.parquet", data_dir / "split.parquet"
     )
-    if not NEEDS_GRAPHS.get(kind, True) and not feature_groups:
-        raise UserInputError(f"train.model: {kind} reads nothing but the feature groups, and train.features is "
-                             "[]: name at least one (morgan, descriptors), or use model: dmpnn (graphs)")
+    columns = network_feature_columns(kind, feature_groups, list(features.columns))
     graphs = None
     if NEEDS_GRAPHS.get(kind):
         graphs = load_aligned_graphs(data_dir / "graphs.parquet", validated[MOL_ID].tolist())
     classes = class_names(validated, task)
-    data = MemberData(features, select_feature_columns(list(features.columns), feature_groups, "train.features"),
-                      graphs, validated[TARGET].to_numpy(), task, output_count(task, len(classes)))
+    data = MemberData(features, columns, graphs, validated[TARGET].to_numpy(), task,
+                      output_count(task, len(classes)))
     return TrainingTables(validated, split, classes, data)
 
 

@@ -6,12 +6,15 @@ worker processes."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 ARCHITECTURES = ("mlp", "dmpnn")
 NEEDS_GRAPHS = {"mlp": False, "dmpnn": True}  # whether the kind reads the molecular graphs
+# train settings that one kind of network alone reads (network_config): the others ignore them
+ONLY_FOR = {"depth": "dmpnn", "readout": "dmpnn", "batch_norm": "dmpnn", "ffn_hidden_size": "dmpnn"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,19 @@ class TrainResult:
     # of the training targets' mean or class shares (their variance or entropy)
     kept_train_loss: float | None = None
     constant_loss: float | None = None
+
+
+def network_feature_columns(kind: str, feature_groups: Sequence[str], columns: list[str]) -> list[str]:
+    """The columns of ``columns`` (data/features.parquet's) a network of ``kind`` reads besides
+    the graphs; UserInputError when a listed group has none, or when a network that reads no
+    graphs is given no group."""
+    from molprop.errors import UserInputError
+    from molprop.models.matrix import select_feature_columns
+
+    if not NEEDS_GRAPHS.get(kind, True) and not feature_groups:
+        raise UserInputError(f"train.model: {kind} reads nothing but the feature groups, and train.features is "
+                             "[]: name at least one (morgan, descriptors), or use model: dmpnn (graphs)")
+    return select_feature_columns(columns, list(feature_groups), "train.features")
 
 
 def not_learnt_warning(name: str, result: TrainResult, max_epochs: int | None = None) -> str | None:
@@ -92,6 +108,15 @@ def hardly_trained_warning(best_epochs: list[int], warmup_epochs: int, n_val: in
     first = max(warmup_epochs, start_from_epoch) + 1
     if not best_epochs:
         return None
+    # the warm-up's last epoch runs at train.lr; start_from_epoch counts from 0
+    settings = ((warmup_epochs > (max_epochs or warmup_epochs), f"its warm-up was over (train.warmup_epochs "
+                 f"{warmup_epochs}: the learning rate never reached train.lr)"),
+                (start_from_epoch >= (max_epochs or start_from_epoch + 1), "the validation loss was watched "
+                 f"(train.start_from_epoch {start_from_epoch})"))
+    late = [part for too_late, part in settings if too_late]
+    if late:  # what the user set too high, not (only) max_epochs
+        return (f"train.max_epochs is {max_epochs}, so training ended before {' and before '.join(late)}: lower "
+                f"{'them' if len(late) > 1 else 'it'} below train.max_epochs, or raise train.max_epochs.")
     if max_epochs is not None and max_epochs <= first:  # with or without a validation part
         return (f"train.max_epochs is {max_epochs}, so training ended within the first {first} epoch(s) "
                 f"(warm-up and the first epoch watched, and one more): the kept weights have hardly "
