@@ -27,8 +27,8 @@ from molprop.serialization import write_json
 from molprop.validation.config import config_from_params, target_range_note
 from molprop.validation.curate import curate
 from molprop.validation.duplicates import loose_tolerance, tight_tolerance
-from molprop.validation.targets import (class_like_target, decimal_mark_mistake, far_targets, negated_positive,
-                                       outlying_targets, rare_class_warning, unlogged_target)
+from molprop.validation.targets import (class_like_target, decimal_mark_mistake, far_targets, marker_labels_warning,
+                                       negated_positive, outlying_targets, rare_class_warning, unlogged_target)
 
 RAW = Path("data/raw.parquet")
 VALIDATED = Path("data/validated.parquet")
@@ -95,7 +95,8 @@ def main() -> int:
                             metrics["rejected_by_reason"].get("conflicting_duplicates", 0))])
     else:
         target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes),
-                           rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist())]
+                           rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist()),
+                           marker_labels_warning(result.rejected["target_input"].tolist(), metrics["n_in"])]
     target_warnings.append(target_range_note(params["validate"], data["task"], target_col, dataset_ranges))
     for warning in [*outcome.warnings, *filter(None, [short_rows_warning(table), *target_warnings])]:
         print(f"validate: warning: {warning}")

@@ -25,8 +25,8 @@ from molprop.validation.curate import curate
 from molprop.validation.duplicates import loose_tolerance, resolve_duplicates, tight_tolerance
 from molprop.validation.standardize import standardize_many, standardize_smiles
 from molprop.validation.targets import (case_variants, class_like_target, decimal_mark_mistake, far_targets,
-                                       negated_positive, order_classes, outlying_targets, rare_class_warning,
-                                       read_label, read_number, sorted_classes, unlogged_target)
+                                       marker_labels_warning, negated_positive, order_classes, outlying_targets,
+                                       rare_class_warning, read_label, read_number, sorted_classes, unlogged_target)
 
 ACETIC_ACID_INCHIKEY = "QTBSBXVTEAMEQO-UHFFFAOYSA-N"
 
@@ -514,6 +514,19 @@ def test_a_placeholder_label_is_missing_and_a_rare_third_class_is_warned_about()
     assert "'nd' (rows 116, 117, 118, 119) has fewer than 6 molecules" in rare_class_warning(labels, list(range(120)))
     assert rare_class_warning([f"c{k % 30}" for k in range(300)], list(range(300))) is None  # 30 even classes
     assert rare_class_warning(["no"] * 11 + ["yes"], list(range(12))) is None  # two classes: the split warns
+
+def test_a_class_read_as_missing_values_is_warned_about() -> None:
+    """Labels none / high / low: the 143 'none' rows were rejected as missing without a word
+    beyond the count, and the task went on as high against low."""
+    labels = ["none"] * 14 + ["high"] * 12 + ["low"] * 4
+    result = curate(table([f"C{'C' * n}O" for n in range(30)], labels), "smiles", "y", config("classification"))
+    assert result.classes == ["high", "low"] and len(result.rejected) == 14
+    warning = marker_labels_warning(result.rejected["target_input"].tolist(), 30)
+    assert warning.startswith("14 of 30 rows were rejected as missing_target for the label(s) 'none' (14 rows)")
+    assert "rename it in the file" in warning
+    assert marker_labels_warning(["", "", "", "", "", ""], 30) is None  # empty cells: missing indeed
+    assert marker_labels_warning(["NA", "?"], 30) is None and marker_labels_warning(["NA"] * 3, 100) is None
+
 
 def test_too_many_classes_is_an_input_error() -> None:
     data = table([("C" * n) for n in range(1, 8)], [str(n / 10) for n in range(1, 8)])

@@ -345,6 +345,21 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str, sample: int = 5
     return f"{counted} but are with '{other}' (e.g. '{unread[0]}'): set data.decimal: '{other}' in params.yaml"
 
 
+def marker_labels_warning(target_inputs: Sequence[object], n_in: int, min_share: float = 0.05) -> str | None:
+    """A warning when many rows (at least 3 and ``min_share`` of the ``n_in`` rows) of a
+    classification target were rejected as missing for a written marker ('none', 'NA', ...):
+    such a word is often a class ('none' among 'low' / 'high'), lost as a whole. None otherwise."""
+    spellings = Counter(text for text in (target_text(v).strip() for v in target_inputs)
+                        if text and text.lower() in MISSING_MARKERS)
+    n = sum(spellings.values())
+    if n < max(3, min_share * n_in):
+        return None
+    shown = ", ".join(f"'{label}' ({count} rows)" for label, count in spellings.most_common(5))
+    return (f"{n} of {n_in} rows were rejected as missing_target for the label(s) {shown}, which are read as "
+            f"missing values ({', '.join(repr(m) for m in sorted(MISSING_MARKERS) if m)}, in any letter case): if "
+            "one names a class, rename it in the file (e.g. 'none' -> 'no_effect'), or the class is lost")
+
+
 MIN_CLASS_SIZE = 3  # fewer molecules cannot be in training, validation and test at once
 RARE_SHARE = 0.1  # of the second-largest class: a further class this small is more often a placeholder
 
