@@ -14,7 +14,7 @@ from rdkit.Chem import rdFingerprintGenerator
 from molprop.predict.context import load_predict_context, save_predict_context
 from molprop.predict.domain import TrainingSet, bit_fingerprints
 from molprop.predict.parts import PartStore, output_kind, repeated_ids
-from molprop.predict.stream import InputError, count_rows, iter_chunks, resolve_id_column
+from molprop.predict.stream import InputError, check_columns, count_rows, iter_chunks, resolve_id_column
 
 SMILES = ["CCO", "CCCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CCN(CC)CC", "ClC(Cl)Cl", "C", "O=C=O"]
 FEATURIZE = {"morgan": {"enabled": True, "radius": 2, "n_bits": 2048, "counts": True},
@@ -205,6 +205,24 @@ def test_smi_with_a_header_is_read_by_column_names_as_validate_reads_it(tmp_path
     assert chunk["smiles_input"].tolist() == ["CCO", "CCN"] and chunk["id"].tolist() == ["ethanol", "ethylamine"]
 
 
+def test_a_list_of_smiles_without_a_header_is_explained(tmp_path):
+    """A .txt or .csv of SMILES alone had "no SMILES column 'smiles'. Columns: ['CCO']"."""
+    for name in ("plain.txt", "plain.csv"):
+        (tmp_path / name).write_text("CCO\nc1ccccc1\nCCN\n")
+        with pytest.raises(InputError, match=r"no SMILES column 'smiles'. The first line holds the molecule 'CCO', "
+                                             r"not column names: .* or name it .smi"):
+            check_columns(tmp_path / name, "smiles", None)
+    (tmp_path / "pair.csv").write_text("c1ccccc1O,phenol\nCCO,ethanol\n")
+    with pytest.raises(InputError, match=r"The first line holds the molecule 'c1ccccc1O'"):
+        check_columns(tmp_path / "pair.csv", "smiles", None)
+    (tmp_path / "cn.csv").write_text("structure,CN\nCCO,4\n")  # a column CN beside others: no molecule
+    with pytest.raises(InputError, match=r"no SMILES column 'smiles'. Columns"):
+        check_columns(tmp_path / "cn.csv", "smiles", None)
+    (tmp_path / "named.csv").write_text("SMILES,y\nCCO,1\n")  # a word, not a molecule
+    with pytest.raises(InputError, match=r"Did you mean 'SMILES'\?"):
+        check_columns(tmp_path / "named.csv", "smiles", None)
+
+
 def test_input_errors_name_the_problem(tmp_path):
     _write_inputs(tmp_path, 10)
     with pytest.raises(InputError, match="Did you mean 'smiles'"):
@@ -361,6 +379,29 @@ def test_a_run_that_wrote_no_part_leaves_nothing_and_blocks_nothing(tmp_path):
     again.write(0, _table([0]), {"rows": 1})
     again.discard_if_empty()  # a part is kept
     assert again.done() == {0}
+    # the folders it made go, the ones that were there stay (an empty one was deleted)
+    (tmp_path / "empty").mkdir()
+    PartStore(tmp_path / "empty", identity).discard_if_empty()
+    PartStore(tmp_path / "new" / "deeper" / "x.csv", identity).discard_if_empty()
+    assert (tmp_path / "empty").is_dir() and not any((tmp_path / "empty").iterdir())
+    assert not (tmp_path / "new").exists()
+
+
+def test_overwrite_replaces_the_runs_files_and_keeps_the_users_own(tmp_path):
+    """--overwrite on a directory output deleted the whole folder, a notebook put there too."""
+    identity = {"input": {"md5": "a"}, "model": {"md5": "b"}, "settings": {"chunk_size": 2}}
+    out = tmp_path / "results"
+    store = PartStore(out, identity)
+    store.write(0, _table([0, 1]), {"rows": 2})
+    (out / "analysis.ipynb").write_text("notes")
+    (out / "figs").mkdir()
+    again = PartStore(out, identity | {"settings": {"chunk_size": 3}}, overwrite=True)
+    assert again.done() == set() and again.manifest["settings"] == {"chunk_size": 3}
+    assert sorted(p.name for p in out.iterdir()) == ["_manifest.json", "analysis.ipynb", "figs"]
+    again.write(0, _table([0, 1, 2]), {"rows": 3})
+    assert PartStore(out, identity | {"settings": {"chunk_size": 3}}).done() == {0}  # resumed beside them
+    again.discard_if_empty()  # a part is there: nothing removed
+    assert (out / "analysis.ipynb").is_file()
 
 
 def test_context_round_trip_is_byte_reproducible(tmp_path):

@@ -102,3 +102,27 @@ def test_an_actor_s_user_error_is_one_line(models, cluster, tmp_path):
     remote = RuntimeError("ray::MapWorker()\nTraceback...\nmolprop.errors.UserInputError: no such column\nmore")
     assert ray_executor._user_error(remote) == "no such column"
     assert ray_executor._user_error(RuntimeError("the actor died")) is None
+
+
+def test_a_negative_actor_count_is_refused(models, tmp_path):
+    library = library_csv(models, tmp_path / "library.csv")
+    with pytest.raises(ValueError, match=r"--ray-actors -3: give 1 or more actors"):
+        predict_file(models.baseline, library, tmp_path / "out.csv", PredictOptions(id_column="name"),
+                     executor="ray", progress=False, ray_options={"n_actors": -3})
+    assert not any(tmp_path.glob("out*"))
+
+
+def test_starting_ray_keeps_the_caller_s_sigterm_handler():
+    """Ray's own handler made SIGTERM end `molprop predict --executor ray` with exit code 15 and a
+    native stack dump instead of 143 and the hint to resume."""
+    import signal
+
+    ray.shutdown()  # the module's cluster, started by the tests above
+    handler = lambda signum, frame: None  # noqa: E731
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        _, started = ray_executor._connect(None)
+        assert started and signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        ray.shutdown()
+        signal.signal(signal.SIGTERM, previous)

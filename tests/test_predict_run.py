@@ -358,6 +358,21 @@ def test_a_header_only_input_gives_an_empty_output_and_a_failed_run_leaves_nothi
     assert summary["rows"] == 2
 
 
+def test_the_current_folder_as_output_and_a_wrong_device_named_before_anything_is_made(models, library, tmp_path):
+    """`--output .` stopped on "PosixPath('.') has an empty name"; `--device gpu` was found by
+    the workers, after the output folder and its missing parents were made."""
+    work = tmp_path / "here"
+    work.mkdir()
+    done = subprocess.run([sys.executable, "-m", "molprop.cli", "predict", "--model", str(models.baseline), "--input",
+                           str(library), "--output", ".", "--no-progress", "--n-jobs", "1"],
+                          capture_output=True, text=True, cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.suffix for p in work.iterdir()) == [".json", ".parquet"]  # the manifest and one part
+    with pytest.raises(ValueError, match=r"^device 'gpu': not a device name: use auto, cpu"):
+        predict_file(models.network, library, tmp_path / "new" / "deeper" / "x.csv", device="gpu", progress=False)
+    assert not (tmp_path / "new").exists()
+
+
 def test_an_output_on_the_input_is_refused_and_the_input_kept_even_with_overwrite(models, tmp_path):
     library = tmp_path / "lib.csv"
     library.write_text("smiles\nCCO\n")

@@ -166,17 +166,19 @@ class PartStore:
     def __init__(self, output: str | Path, identity: dict, overwrite: bool = False) -> None:
         self.output, self.kind = Path(output), output_kind(output)
         self.folder = self.output if self.kind == "directory" else self.output.with_name(self.output.name + ".parts")
+        ours = self._read() is not None  # a predict output's folder (its manifest says what it holds)
         if overwrite:
-            if self.folder.is_dir() and any(self.folder.iterdir()) and self._read() is None:
+            if self.folder.is_dir() and any(self.folder.iterdir()) and not ours:
                 raise FileExistsError(f"{self.folder} is not a molprop predict output{self._orphans()}; not "
                                       "deleting it. Choose another output.")
-            shutil.rmtree(self.folder, ignore_errors=True)
+            if ours:  # its parts and manifest; what else the user keeps in the folder stays
+                self._remove_unlisted({})
+                (self.folder / MANIFEST).unlink()
             if self.kind != "directory":
                 self.output.unlink(missing_ok=True)
         elif self.kind != "directory" and self.output.exists():
             raise FileExistsError(f"{self.output} exists; pass --overwrite (overwrite=True in Python) to replace it.")
         manifest = self._read()
-        ours = manifest is not None  # a predict output's folder (its manifest says what it holds)
         lost = [k for k, v in (manifest or {}).get("parts", {}).items() if not (self.folder / v["file"]).is_file()]
         if lost:  # part files deleted since (even of a finished run): predicted again
             manifest["parts"] = {k: v for k, v in manifest["parts"].items() if k not in lost}
@@ -200,10 +202,17 @@ class PartStore:
                                  "another output.")
         if ours:
             self._remove_unlisted((manifest or {}).get("parts", {}))
-        if manifest is None and self.folder.exists() and any(p.name != MANIFEST for p in self.folder.iterdir()):
+        if not ours and self.folder.exists() and any(p.name != MANIFEST for p in self.folder.iterdir()):
             raise FileExistsError(f"{self.folder} exists and is not a molprop predict output{self._orphans()}; "
                                   "remove it or choose another output.")
         self.manifest = manifest or {"version": 1, **identity, "parts": {}, "complete": False}
+        # the folders this run makes (the part folder, and parents that are missing): a run that
+        # fails before its first part removes them again, and nothing it did not make
+        self._made: list[Path] = []  # deepest first
+        missing = self.folder
+        while not missing.exists():
+            self._made.append(missing)
+            missing = missing.parent
         self.folder.mkdir(parents=True, exist_ok=True)
         self._write_manifest()
 
@@ -226,11 +235,17 @@ class PartStore:
                 "without it they cannot be resumed or trusted; delete the folder to start afresh)")
 
     def discard_if_empty(self) -> None:
-        """Remove the part folder when the run wrote no part (it failed before its first
-        chunk: a wrong column, option or device), so that nothing is left behind."""
-        if not self.manifest["parts"] and not self.complete and self.folder.is_dir() \
-                and all(p.name == MANIFEST for p in self.folder.iterdir()):
-            shutil.rmtree(self.folder, ignore_errors=True)
+        """When the run wrote no part (it failed before its first chunk: a wrong column,
+        option or device), remove its manifest and the folders it made, so that nothing it
+        made is left behind (and nothing else is removed)."""
+        if self.manifest["parts"] or self.complete:
+            return
+        (self.folder / MANIFEST).unlink(missing_ok=True)
+        for folder in self._made:  # deepest first; a folder holding anything else stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def _read(self) -> dict | None:
         path = self.folder / MANIFEST

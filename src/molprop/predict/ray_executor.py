@@ -101,8 +101,15 @@ def _connect(address: str | None) -> tuple[Any, bool]:
                           "(or pip install 'ray[data]')") from err
     if ray.is_initialized():
         return ray, False
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
     ray.init(address=address, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
+    if main and previous is not None:  # Ray's handler exits with code 15 and a stack dump: the
+        signal.signal(signal.SIGTERM, previous)  # caller's (molprop's: exit 143, resume hint) stays
     return ray, True
 
 
@@ -114,6 +121,8 @@ def run_ray(info, chunks: Iterator[tuple[int, pd.DataFrame]], options, device: s
     ``n_actors`` model-holding actors (default: the cluster's CPUs; one CPU each and, for a
     network on ``cuda`` or ``auto``, a share of the cluster's GPUs: :func:`gpus_per_actor`);
     the driver keeps ``window_chunks`` chunks (default 4 per actor) in one Ray Data execution."""
+    if n_actors is not None and n_actors < 1:
+        raise UserInputError(f"--ray-actors {n_actors}: give 1 or more actors (default: the cluster's CPUs)")
     _check_loads(Path(info.model_dir))
     ray, started = _connect(address)
     try:

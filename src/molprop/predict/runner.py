@@ -147,7 +147,15 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     row or smi) and ``repeated_ids`` (rows whose id repeats an earlier row's; all are kept)."""
     if executor not in EXECUTORS:
         raise UserInputError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    if Path(output).name in ("", ".."):  # "." or "..": the folder by its name (its lock file is named after it)
+        output = Path(output).resolve()
     info = model_info(model_dir)
+    if info.kind == "torch":  # before any output is made (the workers say it with torch imported)
+        from molprop.nn.workers import device_name_problem
+
+        problem = device_name_problem(device)
+        if problem:
+            raise UserInputError(f"device {device!r}: {problem}")
     id_column, id_source = resolve_id_column(input_path, options.id_column, options.smiles_column)
     options = replace(options, id_column=id_column)
     # every option: a network's float32 sums depend on the batch's shape in their last digits,

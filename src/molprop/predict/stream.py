@@ -101,6 +101,20 @@ def _shards(directory: Path) -> list[Path]:
     return sorted(found)
 
 
+def _is_molecule(text: str) -> bool:
+    """Whether a column name reads as a SMILES of two or more characters (a header-less list
+    of molecules), not as a word such as 'smiles' or 'name'."""
+    from rdkit import Chem, RDLogger
+
+    if len(text) < 2 or text.isalpha() and text.islower():
+        return False
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        return Chem.MolFromSmiles(text) is not None
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+
+
 def _require(columns: list[str], name: str | None, what: str, path: Path) -> None:
     if name is None or name in columns:
         return
@@ -108,6 +122,12 @@ def _require(columns: list[str], name: str | None, what: str, path: Path) -> Non
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     if read_as_one_column(columns) and input_format(path) != "parquet":
         hint = " The header was read as one column:" + one_column_hint(path)
+    # a name of letters alone ('CN', 'CO') may be a real column's beside others
+    molecule = next((c for c in map(str, columns) if (len(columns) == 1 or not c.isalpha()) and _is_molecule(c)),
+                    None)
+    if molecule is not None and input_format(path) in ("csv", "tsv"):
+        hint = (f" The first line holds the molecule '{molecule}', not column names: give the file a header "
+                f"line that names the column ('{name}'), or name it .smi (one SMILES per line, no header needed).")
     more = f" and {len(columns) - 50} more" if len(columns) > 50 else ""
     raise InputError(f"{path}: no {what} column '{name}'.{hint} Columns: {columns[:50]}{more}.")
 
