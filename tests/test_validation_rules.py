@@ -51,6 +51,13 @@ def config(task: str = "regression", **kwargs) -> ValidationConfig:
     ("CC[N+](=O)[O-]", "CC[N+](=O)[O-]", ""),  # nitro: zwitterion, not neutralized
     ("OC(=O)c1ccccc1", "O=C(O)c1ccccc1", ""),  # canonicalization only: no step named
     ("c1ccccc1.c1ccccc1", "c1ccccc1", "fragment_parent"),  # same component twice
+    # dative bonds between non-metals: the molecule as its other spellings give it (they had
+    # stayed as written, DMSO apart from itself: another prediction, similarity 0.29 to itself)
+    ("CS(C)->O", "C[S+](C)[O-]", "cleanup"),
+    ("CN(C)(C)->O", "C[N+](C)(C)[O-]", "cleanup"),
+    ("CP(C)(C)->O", "CP(C)(C)=O", "cleanup"),
+    ("c1ccn(->O)cc1", "[O-][n+]1ccccc1", "cleanup"),
+    ("CCN->O.Cl", "CC[NH2+][O-]", "cleanup;fragment_parent"),
 ])
 def test_standardize_parent_and_steps(smiles: str, parent: str, steps: str) -> None:
     outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())

@@ -206,13 +206,40 @@ def _check_metals(mol: Chem.Mol, rules: MoleculeRules) -> None:
                                "stripped as counter-ions")
 
 
+def has_dative_bond(text: str) -> bool:
+    """Whether a SMILES writes a dative bond (``CS(C)->O``, ``O<-n1ccccc1``)."""
+    return "->" in text or "<-" in text
+
+
+def charge_separated_datives(mol: Chem.Mol) -> Chem.Mol:
+    """``mol`` with each dative bond between non-metals written as a single bond from the
+    donor (+1) to the acceptor (-1), the form the normalizer knows: ``CS(C)->O`` is then DMSO as
+    ``CS(C)=O`` gives it, ``CN(C)(C)->O`` trimethylamine N-oxide. Bonds to metals are left to
+    the metal rules."""
+    datives = [b for b in mol.GetBonds() if b.GetBondType() == Chem.BondType.DATIVE
+               and b.GetBeginAtom().GetSymbol() in NON_METALS and b.GetEndAtom().GetSymbol() in NON_METALS]
+    if not datives:
+        return mol
+    editable = Chem.RWMol(mol)
+    for bond in datives:
+        donor, acceptor = editable.GetAtomWithIdx(bond.GetBeginAtomIdx()), editable.GetAtomWithIdx(bond.GetEndAtomIdx())
+        donor.SetFormalCharge(donor.GetFormalCharge() + 1)
+        acceptor.SetFormalCharge(acceptor.GetFormalCharge() - 1)
+        editable.GetBondWithIdx(bond.GetIdx()).SetBondType(Chem.BondType.SINGLE)
+    separated = editable.GetMol()
+    Chem.SanitizeMol(separated)
+    return separated
+
+
 def cleanup(mol: Chem.Mol) -> Chem.Mol:
-    """rdMolStandardize.Cleanup with reused tool objects: remove Hs, disconnect metals,
-    normalize functional groups (RDKit's rules, then molprop's for the resonance forms they
-    leave apart), reionize. Steps that cannot change ``mol`` are skipped."""
+    """rdMolStandardize.Cleanup with reused tool objects: remove Hs, write dative bonds between
+    non-metals as charges (:func:`charge_separated_datives`), disconnect metals, normalize
+    functional groups (RDKit's rules, then molprop's for the resonance forms they leave apart),
+    reionize. Steps that cannot change ``mol`` are skipped."""
     tools = _tools()
     if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():  # explicit H atoms
         mol = remove_hydrogen_atoms(mol)
+    mol = charge_separated_datives(mol)
     if _metal_symbols(mol):
         mol = tools.metals.Disconnect(mol)
     mol = tools.normalizer.normalize(mol)
@@ -567,7 +594,7 @@ def is_plain(mol: Chem.Mol, text: str, config: StandardizeConfig) -> bool:
     N, O, S (not three-connected), F, Cl, Br and I, and neither tautomer canonicalization nor
     stereo removal asked for. Such a molecule has no metal either."""
     return ("." not in text and not config.canonical_tautomer and not config.remove_stereo
-            and mol.GetNumAtoms() == mol.GetNumHeavyAtoms()
+            and not has_dative_bond(text) and mol.GetNumAtoms() == mol.GetNumHeavyAtoms()
             and not mol.HasSubstructMatch(_NOT_PLAIN))
 
 
@@ -577,7 +604,7 @@ def plain_salt_parent(mol: Chem.Mol, text: str, config: StandardizeConfig) -> Ch
     for any other input. The full steps would give the same: cleanup and neutralization leave
     a plain component as it is, and fragment stripping keeps it as the only organic one."""
     if ("." not in text or not config.fragment_parent or config.canonical_tautomer
-            or config.remove_stereo or mol.GetNumAtoms() != mol.GetNumHeavyAtoms()):
+            or config.remove_stereo or has_dative_bond(text) or mol.GetNumAtoms() != mol.GetNumHeavyAtoms()):
         return None
     carbons = {match[0] for match in mol.GetSubstructMatches(_CARBON)}
     organic = [frag for frag in Chem.GetMolFrags(mol) if carbons.intersection(frag)]
