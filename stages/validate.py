@@ -86,17 +86,19 @@ def main() -> int:
         # a typo (6500 among pIC50s) spans decades too: the rest decides whether the target is unlogged
         far = set(far_targets(values).tolist())
         rest = [v for i, v in enumerate(values) if i not in far]
-        shape = class_like_target(values) or unlogged_target(rest)
-        # the tolerance warnings measure it in standard deviations: on a long-tailed target that
-        # calls for logarithms (or a class-like one) their advice would mislead
+        shape = class_like_target(rest) or unlogged_target(rest)
+        # the tolerance warnings measure it in standard deviations (of the values that are no
+        # typo or code): on a long-tailed target that calls for logarithms (or a class-like one)
+        # their advice would mislead
         target_warnings = [shape, outlying_targets(values, result.validated[ROW].tolist())] + ([] if shape else [
-            loose_tolerance(config.duplicates.tolerance, values, metrics["n_duplicate_groups_merged"]),
-            tight_tolerance(config.duplicates.tolerance, values,
+            loose_tolerance(config.duplicates.tolerance, rest, metrics["n_duplicate_groups_merged"]),
+            tight_tolerance(config.duplicates.tolerance, rest,
                             metrics["rejected_by_reason"].get("conflicting_duplicates", 0))])
     else:
+        missing = result.rejected[result.rejected["reason"] == "missing_target"]
         target_warnings = [None if config.target.positive_class is not None else negated_positive(result.classes),
                            rare_class_warning(result.validated[LABEL].tolist(), result.validated[ROW].tolist()),
-                           marker_labels_warning(result.rejected["target_input"].tolist(), metrics["n_in"])]
+                           marker_labels_warning(missing["target_input"].tolist(), metrics["n_in"])]
     target_warnings.append(target_range_note(params["validate"], data["task"], target_col, dataset_ranges))
     for warning in [*outcome.warnings, *filter(None, [short_rows_warning(table), *target_warnings])]:
         print(f"validate: warning: {warning}")

@@ -240,6 +240,11 @@ def test_smi_rows_must_have_the_header_s_fields(tmp_path):
         with pytest.raises(InputFileError, match=rf"{name}: line 4 has {fields} whitespace-separated fields, the "
                                                  r"header 3 \(smiles name y\);.* save the table as \.csv or \.tsv"):
             read_source(_write(tmp_path / name, "smiles name y\nCCO e 1\n\n" + row + "\n"))
+    # no header at all: the first molecule was called "the header"
+    with pytest.raises(InputFileError, match=r"line 3 has 4 whitespace-separated fields, the header 3 \(CCO ethanol "
+                                             r"-5.0\); the first line \(CCO ethanol -5.0\) reads as a molecule, not "
+                                             r"column names: start the file with a header line"):
+        read_source(_write(tmp_path / "bare.smi", "CCO ethanol -5.0\nCCN ethylamine -4.5\nCCCC n butane -2\n"))
 
 
 def test_sd_records_with_racemic_or_relative_stereo_groups_say_so(tmp_path):

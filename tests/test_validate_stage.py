@@ -129,6 +129,34 @@ def test_a_typo_among_logged_targets_is_named_not_taken_for_an_unlogged_target(t
     assert "row 8: 6500" in result.stdout and "orders of magnitude" not in result.stdout
 
 
+def test_a_missing_value_code_is_named_and_left_out_of_the_tolerance_advice(tmp_path):
+    """Re-probe: -999 in 3 rows made the target's standard deviation ~150, and a conflicting pair
+    (-8, -9) under tolerance 0.5 brought the advice to raise it towards 15 kcal/mol."""
+    import numpy as np
+
+    values = np.round(np.random.default_rng(0).normal(-4.0, 3.0, 40), 2)
+    values[[3, 17, 30]] = -999
+    smiles = [("C" * (k % 20 + 1)) + ("O" if k < 20 else "N") for k in range(40)]
+    csv = "smiles,dG\n" + "".join(f"{s},{v:g}\n" for s, v in zip(smiles, values)) + "OCCCCCCCCCO,-8\nOCCCCCCCCCO,-9\n"
+    result = run_stage(tmp_path, csv, target_column="dG")
+    assert result.returncode == 0, result.stderr
+    assert "(-999 in 3 row(s): a code for a missing value?" in result.stdout
+    assert "conflicting_duplicates" in result.stdout and "standard deviation (" not in result.stdout
+
+
+def test_the_marker_label_warning_counts_the_rows_rejected_for_their_label_alone(tmp_path):
+    """Re-probe: 20 rows with an unparsable SMILES and the label 'unknown' were counted as
+    "rejected as missing_target for the label 'unknown'"."""
+    good = [("C" * (k % 15 + 1)) + "ON"[k // 15] for k in range(30)]
+    rows = [f"{s},{'yes' if k % 2 else 'no'}" for k, s in enumerate(good)] + [f"C1CC({k},unknown" for k in range(6)]
+    result = run_stage(tmp_path, "smiles,logS\n" + "\n".join(rows) + "\n", task="classification")
+    assert result.returncode == 0, result.stderr
+    assert "'unparsable_smiles': 6" in result.stdout and "rejected as missing_target" not in result.stdout
+    rows = rows[:30] + [f"{'C' * (k + 2)}S,unknown" for k in range(6)]
+    result = run_stage(tmp_path, "smiles,logS\n" + "\n".join(rows) + "\n", task="classification")
+    assert "6 of 36 rows were rejected as missing_target for the label(s) 'unknown' (6 rows)" in result.stdout
+
+
 def test_a_long_tailed_target_gets_the_logarithm_advice_not_the_tolerance_one(tmp_path):
     """Bug fixed: two replicates 12.05 and 12.68 of a raw partition coefficient (0.02 to 35,000)
     rejected under tolerance 0.5 brought the advice to set the tolerance to a tenth of the

@@ -53,11 +53,16 @@ def config(task: str = "regression", **kwargs) -> ValidationConfig:
     ("c1ccccc1.c1ccccc1", "c1ccccc1", "fragment_parent"),  # same component twice
     # dative bonds between non-metals: the molecule as its other spellings give it (they had
     # stayed as written, DMSO apart from itself: another prediction, similarity 0.29 to itself)
-    ("CS(C)->O", "C[S+](C)[O-]", "cleanup"),
-    ("CN(C)(C)->O", "C[N+](C)(C)[O-]", "cleanup"),
-    ("CP(C)(C)->O", "CP(C)(C)=O", "cleanup"),
-    ("c1ccn(->O)cc1", "[O-][n+]1ccccc1", "cleanup"),
-    ("CCN->O.Cl", "CC[NH2+][O-]", "cleanup;fragment_parent"),
+    ("CS(C)->O", "C[S+](C)[O-]", "dative_bonds"),
+    ("CN(C)(C)->O", "C[N+](C)(C)[O-]", "dative_bonds"),
+    ("CP(C)(C)->O", "CP(C)(C)=O", "dative_bonds;cleanup"),
+    ("c1ccn(->O)cc1", "[O-][n+]1ccccc1", "dative_bonds"),
+    ("CCN->O.Cl", "CC[NH2+][O-]", "dative_bonds;fragment_parent"),
+    # read as charges before sanitizing: the stereocentre on the bond stays (esomeprazole had
+    # become omeprazole), and N->BF3 is no valence error
+    ("C[S@](->O)CC", "CC[S@+](C)[O-]", "dative_bonds"),
+    ("C[S@@](=O)CC", "CC[S@@+](C)[O-]", "cleanup"),
+    ("FB(F)(F)<-N(C)(C)C", "C[N+](C)(C)[B-](F)(F)F", "dative_bonds"),
 ])
 def test_standardize_parent_and_steps(smiles: str, parent: str, steps: str) -> None:
     outcome = standardize_smiles(smiles, StandardizeConfig(), MoleculeRules())
@@ -533,6 +538,11 @@ def test_a_class_read_as_missing_values_is_warned_about() -> None:
     assert "rename it in the file" in warning
     assert marker_labels_warning(["", "", "", "", "", ""], 30) is None  # empty cells: missing indeed
     assert marker_labels_warning(["NA", "?"], 30) is None and marker_labels_warning(["NA"] * 3, 100) is None
+    # the class so lost was one of two: validate stops, and says why
+    with pytest.raises(InputFileError, match=r"has one class \('active'\).*Note: 14 of 24 rows were rejected as "
+                                             r"missing_target for the label\(s\) 'none' \(14 rows\)"):
+        curate(table([f"C{'C' * n}O" for n in range(24)], ["none"] * 14 + ["active"] * 10), "smiles", "y",
+               config("classification"))
 
 
 def test_too_many_classes_is_an_input_error() -> None:
@@ -559,6 +569,16 @@ def test_a_target_with_its_unit_is_explained_and_not_taken_for_a_class_label() -
         curate(table(["CCO", "CCN"], ["1,1 uM", "5,2 uM"]), "smiles", "y",
                ValidationConfig(target=TargetRules(decimal=","), n_jobs=1))
     assert "data.task: classification" not in str(err.value)
+    # no unit: a footnote, a power of ten, a class, a question
+    for text in ("2x10^-5", "5a", "5e", "5 mM?", "1A", "5 (n=3)", "~5"):
+        assert "a unit" not in read_number(text, TargetRules()).message, text
+    assert "(a unit, 'M'?" in read_number("1e-5 M", TargetRules()).message
+    # judged on every such target, not on the first: '~5.0 uM' first, then plain units
+    with pytest.raises(InputFileError, match="2 of the 3 targets that are not numbers carry a unit \\('uM'\\)") as err:
+        curate(table(["CCO", "CCN", "CCC"], ["~5.0 uM", "11 uM", "12 uM"]), "smiles", "y", config())
+    assert "data.task: classification" not in str(err.value)
+    with pytest.raises(InputFileError, match="If the target column holds class labels, set data.task: classification"):
+        curate(table(["CCO", "CCN", "CCC"], ["1A", "1B", "1A"]), "smiles", "y", config())
     # a bound alone, without a number, is no censored value
     assert read_number("<", TargetRules()).reason == "non_numeric_target"
     assert read_number("< 10", TargetRules()).reason == "censored_target"
@@ -643,12 +663,12 @@ def test_a_missing_value_code_is_named_however_many_rows_hold_it() -> None:
     warning = outlying_targets(values, list(range(300)))
     assert warning.startswith("7 target value(s) lie more than 10 robust standard deviations")
     assert "row 5: -999, row 40: -999, row 41: -999, row 90: -999, row 150: -999 and 2 more" in warning
-    assert "(-999 in 7 rows: a code for a missing value? Leave such cells empty" in warning
+    assert "(-999 in 7 row(s): a code for a missing value? Leave such cells empty" in warning
     pic50 = rng.normal(6.5, 1.0, 300)
     pic50[rng.choice(300, 13, replace=False)] = 9999.0
     far = far_targets(pic50)
     assert sorted(pic50[far]) == [9999.0] * 13
-    assert unlogged_target(np.delete(pic50, far)) is None and unlogged_target(pic50) is not None
+    assert unlogged_target(np.delete(pic50, far)) is None
     # a long tail (5 far values of 105, each once) with a code in it: the code alone is named
     tail = list(-3.0 + 0.5 * rng.standard_normal(100)) + [500.0, 600.0, 700.0, 800.0, 900.0]
     assert len(far_targets(tail)) == 0
@@ -658,6 +678,39 @@ def test_a_missing_value_code_is_named_however_many_rows_hold_it() -> None:
     assert len(far_targets(tail + [500.0, 600.0, 700.0, 800.0])) == 0
     single = outlying_targets(list(rng.normal(-4.0, 3.5, 100)) + [500.0], list(range(101)))
     assert "row 100: 500" in single and "a code for a missing value" not in single
+
+
+@pytest.mark.parametrize("case", ["majority", "percent_with_zeros", "percent", "ic50_nM"])
+def test_a_missing_value_code_is_named_against_the_values_that_are_no_code(case) -> None:
+    """Re-probe: -999 in 180 of 300 rows was the median, so no warning; 9999 among percentages
+    lay near them on the log1p scale (no warning, or an 'unlogged target' one); -999 among raw
+    IC50s in nM lay within 10 robust sd in nM and hid the unlogged-target warning as well."""
+    rng = np.random.default_rng(3)
+    values, code, rows = {
+        "majority": (rng.normal(-4.0, 3.5, 300), -999.0, np.arange(180)),
+        "percent_with_zeros": (np.clip(rng.normal(50, 30, 300), 0, 100), 9999.0, np.arange(1, 8)),
+        "percent": (rng.uniform(1, 100, 300), 9999.0, np.arange(1, 8)),
+        "ic50_nM": (np.exp(rng.normal(np.log(300.0), 2.0, 300)), -999.0, np.arange(10, 17)),
+    }[case]
+    values[rows] = code
+    far = far_targets(values)
+    assert sorted(far) == list(rows)
+    assert f"({code:g} in {len(rows)} row(s): a code for a missing value?" in outlying_targets(values, range(300))
+    rest = np.delete(values, far)
+    assert (unlogged_target(rest) is not None) == (case == "ic50_nM")
+    assert unlogged_target(rest) is None or "spans" in unlogged_target(rest)
+    # 99 among percentages is a measurement, not a code
+    assert len(far_targets(np.concatenate([rng.uniform(1, 100, 300), [99.0, 99.0]]))) == 0
+
+
+def test_an_unlogged_target_is_found_with_a_cap_piled_at_its_top() -> None:
+    """Raw IC50s with 100000 nM for every fifth (inactive) molecule: the pile at the maximum
+    lowered the skewness below the threshold, and no warning came."""
+    rng = np.random.default_rng(4)
+    ic50 = np.exp(rng.normal(np.log(300.0), 2.0, 300))
+    ic50[::5] = 100000.0
+    assert "spans" in unlogged_target(ic50)
+    assert unlogged_target(rng.normal(6.5, 1.0, 300).clip(4, 9)) is None  # pIC50s capped at 9
 
 
 def test_positive_class_is_class_one() -> None:

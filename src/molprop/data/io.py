@@ -191,6 +191,20 @@ def is_smi_comment(line: str) -> bool:
     return line.lstrip().startswith("#")
 
 
+def reads_as_molecule(text: str) -> bool:
+    """Whether a column name reads as a SMILES of two or more characters (the first molecule
+    of a file without a header), not as a word such as 'smiles' or 'name'."""
+    from rdkit import Chem, RDLogger
+
+    if len(text) < 2 or text.isalpha() and text.islower():
+        return False
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        return Chem.MolFromSmiles(text) is not None
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+
+
 def smi_row(line: str, header: list[str], tab: bool, path: Path | str, number: int) -> list[str]:
     """The fields of line ``number`` of a ``.smi`` file with the column names ``header`` (a
     trailing empty field beyond them dropped; none for a blank line). Raises
@@ -204,6 +218,9 @@ def smi_row(line: str, header: list[str], tab: bool, path: Path | str, number: i
         why = ("give each line the header's fields, an empty one for a missing value" if tab else
                "in a .smi file a name with a space splits in two and a missing value shifts the ones after "
                "it. Fix that line")
+        if reads_as_molecule(header[0]):
+            why = (f"the first line ({' '.join(header)}) reads as a molecule, not column names: start the file "
+                   "with a header line that names them (e.g. 'smiles name'); else " + why)
         raise InputFileError(
             f"{path}: line {number} has {len(fields)} {'tab' if tab else 'whitespace'}-separated fields, the "
             f"header {len(header)} ({' '.join(header)}); {why}, or save the table as .csv or .tsv (where "

@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 
 from molprop.data.io import (InputFileError, binary_format, check_header, check_records, file_suffix,
                              first_invalid_utf8, is_smi_comment, not_gzip, nul_message, one_column_hint, open_text,
-                             read_as_one_column, refuse_nul_bytes, similar_columns, smi_fields, smi_row, table_layout,
-                             without_trailing_empty)
+                             read_as_one_column, reads_as_molecule, refuse_nul_bytes, similar_columns, smi_fields,
+                             smi_row, table_layout, without_trailing_empty)
 from molprop.errors import UserInputError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".parquet": "parquet",
@@ -101,20 +101,6 @@ def _shards(directory: Path) -> list[Path]:
     return sorted(found)
 
 
-def _is_molecule(text: str) -> bool:
-    """Whether a column name reads as a SMILES of two or more characters (a header-less list
-    of molecules), not as a word such as 'smiles' or 'name'."""
-    from rdkit import Chem, RDLogger
-
-    if len(text) < 2 or text.isalpha() and text.islower():
-        return False
-    RDLogger.DisableLog("rdApp.*")
-    try:
-        return Chem.MolFromSmiles(text) is not None
-    finally:
-        RDLogger.EnableLog("rdApp.*")
-
-
 def _require(columns: list[str], name: str | None, what: str, path: Path) -> None:
     if name is None or name in columns:
         return
@@ -123,8 +109,8 @@ def _require(columns: list[str], name: str | None, what: str, path: Path) -> Non
     if read_as_one_column(columns) and input_format(path) != "parquet":
         hint = " The header was read as one column:" + one_column_hint(path)
     # a name of letters alone ('CN', 'CO') may be a real column's beside others
-    molecule = next((c for c in map(str, columns) if (len(columns) == 1 or not c.isalpha()) and _is_molecule(c)),
-                    None)
+    molecule = next((c for c in map(str, columns)
+                     if (len(columns) == 1 or not c.isalpha()) and reads_as_molecule(c)), None)
     if molecule is not None and input_format(path) in ("csv", "tsv"):
         hint = (f" The first line holds the molecule '{molecule}', not column names: give the file a header "
                 f"line that names the column ('{name}'), or name it .smi (one SMILES per line, no header needed).")

@@ -19,8 +19,8 @@ from molprop.features.parallel import SERVER_EXIT, SERVER_START, available_cores
 from molprop.validation.config import ValidationConfig
 from molprop.validation.duplicates import resolve_duplicates
 from molprop.validation.standardize import MolOutcome, standardize_many
-from molprop.validation.targets import (TargetOutcome, case_variants, order_classes, read_label, read_number,
-                                       sorted_classes, target_text, unit_of)
+from molprop.validation.targets import (TargetOutcome, case_variants, marker_labels_warning, order_classes,
+                                       read_label, read_number, sorted_classes, target_text, unit_of)
 
 REJECTED_COLUMNS = ["row", "smiles_input", "target_input", "reason", "message"]
 CHANGES_COLUMNS = ["row", "smiles_input", "smiles", "steps"]
@@ -193,8 +193,11 @@ def _check_target_varies(values: pd.Series, target_column: str, task: str, rejec
     dropped = ""
     if rejected:
         dropped = f" ({len(rejected)} rows were rejected; most common reasons: {_top_reasons(rejected)})"
+    # a class written as a missing-value marker ('none' beside 'active') was lost with its rows
+    markers = marker_labels_warning([r[2] for r in rejected if r[3] == "missing_target"],
+                                    len(values) + len(rejected)) if task == "classification" else None
     raise InputFileError(f"Target '{target_column}' has {what}{dropped}. Check data.target_column "
-                         "and data.task.")
+                         "and data.task." + (f" Note: {markers}." if markers else ""))
 
 
 def _top_reasons(rejected: list[tuple]) -> list[tuple[str, int]]:
@@ -206,12 +209,19 @@ def _no_valid_rows(n_in: int, rejected: list[tuple], range_from: str = "validate
     """The error raised when every input row was rejected, with the most common reasons
     (``range_from``: where the target's range is set)."""
     counts = _top_reasons(rejected)
-    hint, row_target = "", ""
+    hint = ""
     if counts:  # what the most common reason says about its first row, e.g. to set data.decimal
-        row, _, row_target, reason, message = min(r for r in rejected if r[3] == counts[0][0])
+        row, _, _, reason, message = min(r for r in rejected if r[3] == counts[0][0])
         hint = f" The first {reason} row ({row}, 0-based data rows): {message}"
-    if counts and counts[0][0] == "non_numeric_target" and not unit_of(row_target):
-        hint += " If the target column holds class labels, set data.task: classification."
+    if counts and counts[0][0] == "non_numeric_target":
+        texts = [r[2] for r in rejected if r[3] == "non_numeric_target"]
+        units = Counter(unit for unit in map(unit_of, texts) if unit)
+        if 2 * sum(units.values()) >= len(texts):  # measurements with their units, not labels
+            hint += (f" {sum(units.values())} of the {len(texts)} targets that are not numbers carry a unit "
+                     f"({', '.join(repr(u) for u, _ in units.most_common(3))}): give plain numbers, all in one "
+                     "unit.")
+        else:
+            hint += " If the target column holds class labels, set data.task: classification."
     check = (f"{range_from}: its range for the target column is not in the column's units (or "
              "data.target_column names another column)" if counts and counts[0][0] == "target_out_of_range"
              else "data.smiles_column / data.target_column")

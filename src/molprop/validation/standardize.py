@@ -211,14 +211,15 @@ def has_dative_bond(text: str) -> bool:
     return "->" in text or "<-" in text
 
 
-def charge_separated_datives(mol: Chem.Mol) -> Chem.Mol:
+def charge_separated_datives(mol: Chem.Mol, sanitize: bool = False) -> Chem.Mol:
     """``mol`` with each dative bond between non-metals written as a single bond from the
     donor (+1) to the acceptor (-1), the form the normalizer knows: ``CS(C)->O`` is then DMSO as
     ``CS(C)=O`` gives it, ``CN(C)(C)->O`` trimethylamine N-oxide. Bonds to metals are left to
-    the metal rules."""
+    the metal rules. ``sanitize``: sanitize the result even without such bonds (``mol`` is
+    not yet)."""
     datives = [b for b in mol.GetBonds() if b.GetBondType() == Chem.BondType.DATIVE
                and b.GetBeginAtom().GetSymbol() in NON_METALS and b.GetEndAtom().GetSymbol() in NON_METALS]
-    if not datives:
+    if not datives and not sanitize:
         return mol
     editable = Chem.RWMol(mol)
     for bond in datives:
@@ -233,9 +234,10 @@ def charge_separated_datives(mol: Chem.Mol) -> Chem.Mol:
 
 def cleanup(mol: Chem.Mol) -> Chem.Mol:
     """rdMolStandardize.Cleanup with reused tool objects: remove Hs, write dative bonds between
-    non-metals as charges (:func:`charge_separated_datives`), disconnect metals, normalize
-    functional groups (RDKit's rules, then molprop's for the resonance forms they leave apart),
-    reionize. Steps that cannot change ``mol`` are skipped."""
+    non-metals as charges (:func:`charge_separated_datives`; a parsed SMILES has them so
+    already), disconnect metals, normalize functional groups (RDKit's rules, then molprop's for
+    the resonance forms they leave apart), reionize. Steps that cannot change ``mol`` are
+    skipped."""
     tools = _tools()
     if mol.GetNumAtoms() != mol.GetNumHeavyAtoms():  # explicit H atoms
         mol = remove_hydrogen_atoms(mol)
@@ -430,12 +432,27 @@ def _refuse_open_aromatic_bonds(mol: Chem.Mol) -> None:
                             "carboxylate as C(=O)[O-]).")
 
 
+def _with_datives_as_charges(text: str) -> Chem.Mol | None:
+    """The molecule of a SMILES with dative bonds, those between non-metals made charges
+    before it is sanitized (sanitizing first dropped the stereo of an atom on such a bond:
+    esomeprazole became omeprazole, and N->BF3 was a valence error); None when it cannot be
+    read so (the usual parse then says why)."""
+    mol = Chem.MolFromSmiles(text, sanitize=False)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    try:
+        return charge_separated_datives(mol, sanitize=True)
+    except (ValueError, RuntimeError):  # RDKit's sanitization errors
+        return None
+
+
 def _parse(text: str) -> Chem.Mol:
     if "~" in text:  # a ring closure's '~' is read as a single / aromatic bond: the text decides
         raise _Rejected("query_bond", "An 'any' bond ('~', a SMARTS query bond that RDKit's SMILES "
                         "reader accepts): the bond order, and so the molecule, is undefined. Give "
                         "the bond order (-, =, #, or aromatic atoms).")
-    mol = Chem.MolFromSmiles(text)
+    mol = _with_datives_as_charges(text) if has_dative_bond(text) else None
+    mol = mol if mol is not None else Chem.MolFromSmiles(text)
     if mol is not None and mol.GetNumAtoms() > 0:
         if ("*" in text or "#0" in text) and any(atom.GetAtomicNum() == 0 for atom in mol.GetAtoms()):
             raise _Rejected("dummy_atom", "Dummy / wildcard atom(s) ('*' or '[#0]'): this is a "
@@ -637,6 +654,8 @@ def standardize_smiles(value: object, config: StandardizeConfig, rules: Molecule
             parent, steps, input_smiles, smiles = _run_steps(mol, text, config, rules)
         if labelled:
             steps, input_smiles = ["isotope_parent", *steps], original
+        if has_dative_bond(text) and not has_dative_bond(Chem.MolToSmiles(mol)):  # read as charges
+            steps, input_smiles = ["dative_bonds", *steps], text
         _check_parent(parent, rules, "[" in text, metals=not plain)
         changed = bool(steps) and smiles != input_smiles
         # A changed molecule must read back (RDKit's Uncharger alone turned a cyclopentadienide

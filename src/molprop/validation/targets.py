@@ -23,7 +23,10 @@ SPREADSHEET_ERROR = re.compile(r"#(N/?A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|ERR
                                r"GETTING_DATA|FIELD!|BLOCKED!|CONNECT!|BUSY!|UNKNOWN!)|Err:\d{3}",
                                re.IGNORECASE)
 # A number followed by a word: a measurement with its unit ("5.2 uM", "1,1 µM", "12 %").
-WITH_UNIT = re.compile(r"[-+\u2212]?\d[\d.,]*(?:[eE][-+]?\d+)?\s*((?:[^\W\d_]|[%°])\S*)")
+# The unit: two or more characters from a letter on (not '2x10^-5'; not a footnote '5a' or a
+# class '1A'), one of a few one-letter units, or % / °.
+WITH_UNIT = re.compile(r"[-+\u2212]?\d[\d.,]*(?:[eE][-+]?\d+)?\s*"
+                       r"((?![xX\u00d7]\d)[^\W\d_][^\s?]+|[MgLhsK]|[%\u00b0][^\s?]*)")
 # Dashes that stand for a minus in copied tables but are not one (hyphen, figure dash, en and
 # em dash); read as a minus they could turn a range '1–2' into a number.
 DASHES = ("\u2010", "\u2012", "\u2013", "\u2014")
@@ -229,13 +232,16 @@ def class_like_target(values: list[float], max_distinct: int = 2) -> str | None:
 def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness: float = 2.0) -> str | None:
     """A warning when a regression target looks like an untransformed concentration or rate:
     every value positive, spanning at least ``min_decades`` orders of magnitude, with a long
-    right tail (sample skewness at least ``min_skewness``), else None. Fitted by squared error,
-    such a target is dominated by its largest values; its logarithm usually is not."""
+    right tail (sample skewness at least ``min_skewness``, without a maximum that repeats),
+    else None. Fitted by squared error, such a target is dominated by its largest values; its
+    logarithm usually is not."""
     y = np.asarray(values, dtype=np.float64)
     if len(y) < 3 or y.min() <= 0:
         return None
     low, high = float(y.min()), float(y.max())
     decades = math.log10(high / low)
+    if np.count_nonzero(y == high) > 1:  # a cap (100000 nM for every inactive) piles up at the
+        y = y[y < high]  # top and hides the tail's skew: judged without it
     spread = float(y.std())
     skewness = float(np.mean(((y - y.mean()) / spread) ** 3)) if spread else 0.0
     if decades < min_decades or skewness < min_skewness:
@@ -257,6 +263,8 @@ def _robust_sd(x: np.ndarray, centre: float) -> float:
 
 
 MAX_PLACEHOLDERS = 3  # distinct far values repeated in several rows: -999, 9999, ...
+# Values written as a code for a missing measurement: +-99, +-999, ... +-9999999
+CODE_MAGNITUDES = [float(10**k - 1) for k in range(2, 8)]
 
 
 def placeholder_values(values: Sequence[float]) -> list[float]:
@@ -267,31 +275,61 @@ def placeholder_values(values: Sequence[float]) -> list[float]:
     return repeated if len(repeated) <= MAX_PLACEHOLDERS else []
 
 
+class _Far(NamedTuple):
+    far: np.ndarray  # which values are far
+    codes: np.ndarray  # which are written like a missing-value code (CODE_MAGNITUDES)
+    median: float  # of the values that are no code
+    spread: float  # their robust standard deviation
+
+
+def _beyond(x: np.ndarray, basis: np.ndarray, min_robust_z: float) -> np.ndarray | None:
+    """Which of ``x`` lie more than ``min_robust_z`` robust standard deviations of ``basis``
+    from its median (NaN, off the scale: yes); None when ``basis`` has no spread."""
+    median = float(np.median(basis))
+    spread = _robust_sd(basis, median)
+    if not spread > 0:
+        return None
+    with np.errstate(invalid="ignore"):
+        return ~(np.abs(x - median) <= min_robust_z * spread)
+
+
+def _far(y: np.ndarray, min_robust_z: float) -> _Far | None:
+    """Far values of ``y`` judged against those that are no code (-999 in most rows had made
+    the code the median and every measurement far). Positive (or non-negative) values must be
+    far on a log scale too (log10; log1p with zeros), so that the tail of raw IC50s or counts
+    (:func:`unlogged_target`) is not taken for typos; a code need only be far on one scale (9999
+    among percentages lies near them in log1p, -999 among IC50s in nM near them in nM)."""
+    codes = np.isin(np.abs(y), CODE_MAGNITUDES)
+    basis = y[~codes] if np.count_nonzero(~codes) >= 10 else y
+    linear = _beyond(y, basis, min_robust_z)
+    if linear is None:
+        return None
+    far = linear
+    logged = np.log10 if basis.min() > 0 else np.log1p if basis.min() == 0 else None
+    if logged is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            on_log = _beyond(logged(y), logged(basis), min_robust_z)
+        if on_log is not None:
+            far = (linear & on_log) | (codes & (linear | on_log))
+    median = float(np.median(basis))
+    return _Far(far, codes, median, _robust_sd(basis, median))
+
+
 def far_targets(values: Sequence[float], min_robust_z: float = 10.0, max_share: float = 0.02) -> np.ndarray:
     """Positions of the few regression targets (at most ``max_share`` of them, and at least
     one) more than ``min_robust_z`` robust standard deviations (:func:`_robust_sd`) from the
-    median, farthest first; empty when there are none, or more (a long tail, not a few
-    mistakes), except that far values repeated as a placeholder (:func:`placeholder_values`)
-    are named however many rows hold them. Positive targets must be that far on a log scale
-    too (log10; log1p with zeros), so that the tail of raw IC50s or counts
-    (:func:`unlogged_target`) is not taken for typos."""
+    median (:func:`_far`), farthest first; empty when there are none, or more (a long tail, not
+    a few mistakes), except that far values written or repeated as a missing-value code
+    (``CODE_MAGNITUDES``, :func:`placeholder_values`) are named however many rows hold them."""
     y = np.asarray(values, dtype=np.float64)
-    none = np.zeros(0, dtype=np.int64)
-    if len(y) < 10:
-        return none
-    scales = [y] + ([np.log10(y)] if y.min() > 0 else [np.log1p(y)] if y.min() == 0 else [])
-    far = np.ones(len(y), dtype=bool)
-    for x in scales:
-        median = float(np.median(x))
-        spread = _robust_sd(x, median)
-        if not spread > 0:
-            return none
-        far &= np.abs(x - median) > min_robust_z * spread
-    found = np.flatnonzero(far)
-    coded = np.isin(y[found], placeholder_values(y[found]))
+    found = _far(y, min_robust_z) if len(y) >= 10 else None
+    if found is None:
+        return np.zeros(0, dtype=np.int64)
+    where = np.flatnonzero(found.far)
+    coded = found.codes[where] | np.isin(y[where], placeholder_values(y[where]))
     if np.count_nonzero(~coded) > max(1, max_share * len(y)):
-        found = found[coded]  # a long tail, in which only a placeholder is named
-    return found[np.argsort(-np.abs(y[found] - np.median(y)), kind="stable")]
+        where = where[coded]  # a long tail, in which only codes are named
+    return where[np.argsort(-np.abs(y[where] - found.median), kind="stable")]
 
 
 def outlying_targets(values: Sequence[float], rows: Sequence[int], min_robust_z: float = 10.0,
@@ -303,15 +341,16 @@ def outlying_targets(values: Sequence[float], rows: Sequence[int], min_robust_z:
     if len(far) == 0:
         return None
     y = np.asarray(values, dtype=np.float64)
-    median = float(np.median(y))
+    found = _far(y, min_robust_z)
     shown = ", ".join(f"row {rows[i]}: {y[i]:g}" for i in far[:5])
     shown += f" and {len(far) - 5} more" if len(far) > 5 else ""
-    codes = [f"{v:g} in {np.count_nonzero(y[far] == v)} rows" for v in placeholder_values(y[far])]
-    if codes:
-        shown += (f" ({', '.join(codes)}: a code for a missing value? Leave such cells empty, and the rows are "
-                  "rejected as missing_target)")
+    coded = sorted(set(placeholder_values(y[far])) | set(y[far][found.codes[far]].tolist()))
+    if coded:
+        counts = ", ".join(f"{v:g} in {np.count_nonzero(y == v)} row(s)" for v in coded)
+        shown += (f" ({counts}: a code for a missing value? Leave such cells empty, and the rows are rejected "
+                  "as missing_target)")
     return (f"{len(far)} target value(s) lie more than {min_robust_z:g} robust standard deviations from the "
-            f"median ({median:g}; robust sd {_robust_sd(y, median):.3g}): {shown}. A few such values (a typo, other "
+            f"median ({found.median:g}; robust sd {found.spread:.3g}): {shown}. A few such values (a typo, other "
             "units, or a molecule unlike all the others) pull the models' squared error away from every other "
             "molecule: check them, and correct a mistake or reject such rows with "
             "validate.target_range: {<target column>: [min, max]}")
