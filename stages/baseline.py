@@ -11,7 +11,7 @@ the model to MLflow. The test part is not touched here.
 from __future__ import annotations
 
 # first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
-from common import read_params, run_stage, save_model_context, upstream_params
+from common import read_params, require_input, run_stage, save_model_context, upstream_params
 
 import shutil
 import time
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from molprop.models.baseline import BaselineConfig
 
 OUT = Path("models/baseline")
+INPUTS = ("data/validated.parquet", "data/features.parquet", "data/split.parquet")
 TREES = ("random_forest", "hist_gradient_boosting")
 
 
@@ -66,6 +67,8 @@ def main() -> None:
     check_model_section(cfg)
     # settings that cannot be fitted stop here, not in a run left FAILED in MLflow
     config = config_from(cfg)
+    for path in INPUTS:
+        require_input(path)
     check_feature_groups(config)
     # The run opens next: its helper process imports MLflow while this one imports
     # scikit-learn and fits (hence the imports below, inside main).

@@ -87,9 +87,15 @@ def _parsed(text: str) -> dict[str, Any]:
     try:
         return YAML(typ="safe").load(text) or {}
     except YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+        # a token left open (a quote, a bracket): the line where it began, not the end of the
+        # file where reading failed; else where it failed (a duplicate key, a wrong indent)
+        context = getattr(error, "context", None) or ""
+        opened = (context.startswith(("while scanning", "while parsing a flow"))
+                  and getattr(error, "context_mark", None) is not None)
+        mark = error.context_mark if opened else getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        problem = f"{context}: {problem}" if opened else problem
         raise UserInputError(f"params.yaml{where}: not valid YAML ({problem}); fix that line "
                              "(git diff params.yaml shows what changed)") from None
 
@@ -100,17 +106,43 @@ MODEL_CONTEXT = {"validate": ("standardize", "identity_key", "rules"), "featuriz
 
 
 def _model_context() -> dict[str, dict[str, Any]]:
+    """The :data:`MODEL_CONTEXT` settings as data/validated.parquet and data/features.parquet
+    record them: what the training data was made with, also after params.yaml changed without
+    a re-run of validate or featurize (`dvc repro -s train`); params.yaml's for a file
+    written before they were recorded."""
+    from molprop.data.tables import recorded_settings
+    from molprop.schema import FEATURIZE_SETTINGS_KEY, VALIDATE_SETTINGS_KEY
+
     params = read_params(*MODEL_CONTEXT)
-    return {section: {k: params[section][k] for k in keys} for section, keys in MODEL_CONTEXT.items()}
+    recorded = {"validate": recorded_settings(require_input("data/validated.parquet"), VALIDATE_SETTINGS_KEY),
+                "featurize": recorded_settings(require_input("data/features.parquet"), FEATURIZE_SETTINGS_KEY)}
+    return {section: recorded[section] or {k: params[section][k] for k in keys}
+            for section, keys in MODEL_CONTEXT.items()}
+
+
+def _is_pipeline_file(name: object) -> bool:
+    """Whether ``name`` (a missing file's) is a pipeline output a stage reads: under data/ or
+    models/ of the repository, as the stages name them."""
+    return isinstance(name, str) and Path(name).parts[:1] in (("data",), ("models",))
+
+
+def require_input(path: str) -> str:
+    """``path``, or UserInputError when it is missing (a stage run by hand before the ones
+    that make it)."""
+    from molprop.errors import UserInputError
+
+    if not Path(path).is_file():
+        raise UserInputError(f"{path} is missing: make it with `dvc repro` (or fetch it with `dvc pull`)")
+    return path
 
 
 def upstream_params() -> dict[str, Any]:
     """The settings that shaped a model stage's inputs, for its MLflow run: the
-    :data:`MODEL_CONTEXT` params and the split's settings as data/split.parquet records them
-    (runs that differ only upstream are then told apart)."""
+    :data:`MODEL_CONTEXT` settings (:func:`_model_context`) and the split's as
+    data/split.parquet records them (runs that differ only upstream are then told apart)."""
     from molprop.data.tables import split_settings
 
-    return _model_context() | {"split": split_settings("data/split.parquet") or {}}
+    return _model_context() | {"split": split_settings(require_input("data/split.parquet")) or {}}
 
 
 def save_model_context(model_dir: Path, validated: Any, train_rows: Any, metrics: dict | None) -> None:
@@ -220,6 +252,13 @@ def run_stage(main: Callable[[], int | None]) -> None:
         code = 130
     except UserInputError as error:  # a setting or the data to fix: its message says what
         say(str(error))
+        code = 1
+    except FileNotFoundError as error:
+        # pyarrow names the file in its message alone
+        missing = error.filename or (error.args[0] if len(error.args) == 1 else None)
+        if not _is_pipeline_file(missing):  # not an input of a stage run by hand: a bug
+            raise
+        say(f"{missing} is missing: make it with `dvc repro` (or fetch it with `dvc pull`)")
         code = 1
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -12,7 +12,7 @@ pickle).
 from __future__ import annotations
 
 # first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
-from common import read_params, run_stage, save_model_context, upstream_params
+from common import read_params, require_input, run_stage, save_model_context, upstream_params
 
 import shutil
 from pathlib import Path
@@ -39,6 +39,7 @@ OUT = Path("models/model")
 CHECKPOINTS = Path("checkpoints/train")
 GRAPHS = Path("data/graphs.parquet")
 FEATURES = Path("data/features.parquet")
+INPUTS = ("data/validated.parquet", str(FEATURES), "data/split.parquet")
 RUN_SETTINGS = ("n_jobs", "device", "checkpoint_interval_s")  # how train runs, not what it trains
 CURVES = {"train_loss": "train/loss", "val_loss": "val/loss", "lr": "lr"}  # history key: dvclive name
 
@@ -55,6 +56,8 @@ def main() -> None:
         device = training_device(cfg["device"])
     except ValueError as error:  # a device torch here cannot reach, e.g. cuda:3 on a 1-GPU machine
         raise SystemExit(f"train: train.{error}") from None
+    for path in INPUTS:
+        require_input(path)
     check_settings(cfg, GRAPHS)  # before a run is opened (and left FAILED in MLflow)
     # The MLflow run and dvclive open first: the helper process that logs the run imports
     # MLflow (~2 s of CPU) while this process reads the data and the worker server imports
@@ -178,7 +181,8 @@ def train_ensemble(task: str, cfg: dict, device: str, live: Live) -> None:
             # what was trained: not how, nor what another kind of network would read (either
             # would make evaluate and interpret re-run for the same weights)
             "settings": {k: v for k, v in cfg.items()
-                         if k not in RUN_SETTINGS and ONLY_FOR.get(k, cfg["model"]) == cfg["model"]}}
+                         if k not in RUN_SETTINGS and ONLY_FOR.get(k, cfg["model"]) == cfg["model"]
+                         and (k != "feature_scaling" or "descriptors" in cfg["features"])}}  # scales those alone
     save_card(OUT, ModelCard("torch", task, cfg["features"], [m.name for m in members], classes, extra | what))
     save_model_context(OUT, validated, np.concatenate([m.partition.train for m in members]), extra)
     tracking.log_model_dir(OUT)

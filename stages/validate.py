@@ -15,14 +15,18 @@ from __future__ import annotations
 # first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
 from common import read_params, run_stage
 
+import json
 import shutil
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from molprop.data.builtin import builtin_target_ranges
 from molprop.data.io import as_text, read_source, require_columns, short_rows_warning
 from molprop.errors import UserInputError
-from molprop.schema import LABEL, ROW, TARGET
+from molprop.schema import LABEL, ROW, TARGET, VALIDATE_SETTINGS_KEY
 from molprop.serialization import write_json
 from molprop.validation.config import config_from_params, target_range_note
 from molprop.validation.curate import curate
@@ -77,7 +81,11 @@ def main() -> int:
     RAW.parent.mkdir(parents=True, exist_ok=True)
     # Every column as text: the raw input exactly as read, whatever types the file had.
     as_text(table).to_parquet(RAW, index=False)
-    result.validated.to_parquet(VALIDATED, index=False)
+    # with the settings that made it, which a model is saved with (`molprop predict`)
+    recorded = {k: params["validate"][k] for k in ("standardize", "identity_key", "rules")}
+    validated = pa.Table.from_pandas(result.validated, preserve_index=False)
+    pq.write_table(validated.replace_schema_metadata(
+        {**(validated.schema.metadata or {}), VALIDATE_SETTINGS_KEY: json.dumps(recorded, sort_keys=True)}), VALIDATED)
     result.rejected.to_csv(REJECTED, index=False)
     metrics = result.metrics | {"gx_blocking_failures": 0, "gx_warnings": len(outcome.warnings)}
     write_json(METRICS, metrics)

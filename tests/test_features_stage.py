@@ -361,3 +361,13 @@ def test_an_interrupted_featurize_leaves_no_temporary_files(tmp_path, slice_smil
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, ids, smiles, "out", n_jobs=n_jobs, chunk_size=20, row_group_size=10, serial_below_seconds=0.0)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+
+
+def test_the_recorded_settings_read_back_as_the_same_config():
+    """data/features.parquet records the featurize settings (settings_of); a model saved with
+    them featurizes new molecules the same way (config_from_params)."""
+    from molprop.features.config import FeaturizeConfig, config_from_params, settings_of
+
+    for config in (FeaturizeConfig(), FeaturizeConfig(morgan=None, graph=False), FeaturizeConfig(descriptors=None)):
+        again = config_from_params(settings_of(config))
+        assert (again.morgan, again.descriptors, again.graph) == (config.morgan, config.descriptors, config.graph)

@@ -157,13 +157,22 @@ def test_the_run_records_the_upstream_settings_and_a_search_only_where_one_ran(t
     settings = {"method": "scaffold", "train": 0.7, "seed": None}  # as the split stage records them
     pq.write_table(split.replace_schema_metadata({b"molprop.split": json.dumps(settings)}),
                    tmp_path / "data/split.parquet")
+    # what featurize recorded, not params.yaml (radius 2 there): edited since, and only baseline
+    # re-run (`dvc repro -s baseline`), the model and its run had claimed the edited radius
+    made = {"morgan": {"enabled": True, "radius": 3, "n_bits": 256, "counts": True},
+            "descriptors": {"enabled": True, "set": "fast", "max_nonfinite_fraction": 0.2}, "graph": False}
+    features = pq.read_table(tmp_path / "data/features.parquet")
+    pq.write_table(features.replace_schema_metadata({b"molprop.featurize": json.dumps(made)}),
+                   tmp_path / "data/features.parquet")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     run_stage(tmp_path, uri)
     client = MlflowClient(tracking_uri=uri)
     [run] = client.search_runs([client.get_experiment_by_name("molprop").experiment_id])
     params = run.data.params
     assert params["split.method"] == "scaffold" and params["split.train"] == "0.7" and params["split.seed"] == "None"
-    assert params["featurize.morgan.radius"] == "2" and params["validate.identity_key"] == "smiles"
+    assert params["featurize.morgan.radius"] == "3" and params["validate.identity_key"] == "smiles"
+    context = json.loads((tmp_path / "models/baseline/predict_context.json").read_text())
+    assert context["featurize"] == made  # what `molprop predict` featurizes new molecules with
     assert params["baseline.model"] == "ridge" and params["data.task"] == "regression"
     card = json.loads((tmp_path / "models/baseline/model.json").read_text())
     assert card["extra"]["search"] == {"method": "none"}

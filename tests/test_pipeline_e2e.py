@@ -97,6 +97,18 @@ def test_the_model_runs_in_mlflow_record_the_split_they_were_trained_on(project)
 
     settings = split_settings(project / "data/split.parquet")
     assert settings == json.loads((project / "metrics/split.json").read_text())["config"]
+    # validate and featurize record theirs too, which the models are saved with
+    from molprop.data.tables import recorded_settings
+    from molprop.schema import FEATURIZE_SETTINGS_KEY, VALIDATE_SETTINGS_KEY
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    made = {"validate": recorded_settings(project / "data/validated.parquet", VALIDATE_SETTINGS_KEY),
+            "featurize": recorded_settings(project / "data/features.parquet", FEATURIZE_SETTINGS_KEY)}
+    assert made["validate"] == {k: params["validate"][k] for k in ("standardize", "identity_key", "rules")}
+    assert made["featurize"] == {k: params["featurize"][k] for k in ("morgan", "descriptors", "graph")}
+    for model in ("baseline", "model"):
+        context = json.loads((project / "models" / model / "predict_context.json").read_text())
+        assert {k: context[k] for k in made} == made
     client = MlflowClient(tracking_uri=f"sqlite:///{project}/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("molprop").experiment_id])
     assert {"baseline", "train"} <= {r.info.run_name for r in runs}

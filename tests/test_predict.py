@@ -218,6 +218,13 @@ def test_a_list_of_smiles_without_a_header_is_explained(tmp_path):
     (tmp_path / "cn.csv").write_text("structure,CN\nCCO,4\n")  # a column CN beside others: no molecule
     with pytest.raises(InputError, match=r"no SMILES column 'smiles'. Columns"):
         check_columns(tmp_path / "cn.csv", "smiles", None)
+    (tmp_path / "bare.csv").write_text("CCO,-0.77\nCCN,1.2\n")  # letters alone, but beside a number
+    with pytest.raises(InputError, match=r"The first line holds the molecule 'CCO'"):
+        check_columns(tmp_path / "bare.csv", "smiles", None)
+    (tmp_path / "atoms.csv").write_text("ID,Smiles,N atoms,logS\n1,CCO,3,0.5\n")  # 'N atoms' reads as N
+    with pytest.raises(InputError, match=r"Did you mean 'Smiles'\? Columns") as err:
+        check_columns(tmp_path / "atoms.csv", "smiles", None)
+    assert "molecule" not in str(err.value)
     (tmp_path / "named.csv").write_text("SMILES,y\nCCO,1\n")  # a word, not a molecule
     with pytest.raises(InputError, match=r"Did you mean 'SMILES'\?"):
         check_columns(tmp_path / "named.csv", "smiles", None)
@@ -385,6 +392,17 @@ def test_a_run_that_wrote_no_part_leaves_nothing_and_blocks_nothing(tmp_path):
     PartStore(tmp_path / "new" / "deeper" / "x.csv", identity).discard_if_empty()
     assert (tmp_path / "empty").is_dir() and not any((tmp_path / "empty").iterdir())
     assert not (tmp_path / "new").exists()
+
+
+def test_the_output_lock_removes_the_folders_it_made_when_the_run_left_them_empty(tmp_path):
+    from molprop.predict.parts import output_lock
+
+    with output_lock(tmp_path / "n5" / "a" / "b" / "out.csv"):
+        assert (tmp_path / "n5" / "a" / "b" / "out.csv.lock").is_file()
+    assert not (tmp_path / "n5").exists()
+    with output_lock(tmp_path / "kept" / "out.csv"):
+        (tmp_path / "kept" / "out.csv").write_text("rows")
+    assert (tmp_path / "kept" / "out.csv").is_file()
 
 
 def test_overwrite_replaces_the_runs_files_and_keeps_the_users_own(tmp_path):

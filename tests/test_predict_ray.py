@@ -104,12 +104,18 @@ def test_an_actor_s_user_error_is_one_line(models, cluster, tmp_path):
     assert ray_executor._user_error(RuntimeError("the actor died")) is None
 
 
-def test_a_negative_actor_count_is_refused(models, tmp_path):
+def test_a_negative_actor_count_is_refused_before_anything_is_touched(models, tmp_path):
+    """With --overwrite, the refusal came after the earlier output had been deleted, and new
+    folders made for the output were left behind."""
     library = library_csv(models, tmp_path / "library.csv")
-    with pytest.raises(ValueError, match=r"--ray-actors -3: give 1 or more actors"):
-        predict_file(models.baseline, library, tmp_path / "out.csv", PredictOptions(id_column="name"),
-                     executor="ray", progress=False, ray_options={"n_actors": -3})
-    assert not any(tmp_path.glob("out*"))
+    out = tmp_path / "out.csv"
+    predict_file(models.baseline, library, out, PredictOptions(id_column="name"), n_jobs=1, progress=False)
+    before = out.read_bytes()
+    for target in (out, tmp_path / "new" / "deeper" / "out.csv"):
+        with pytest.raises(ValueError, match=r"--ray-actors -3: give 1 or more actors"):
+            predict_file(models.baseline, library, target, PredictOptions(id_column="name"), executor="ray",
+                         progress=False, overwrite=True, ray_options={"n_actors": -3})
+    assert out.read_bytes() == before and not (tmp_path / "new").exists()
 
 
 def test_starting_ray_keeps_the_caller_s_sigterm_handler():

@@ -331,6 +331,11 @@ def test_params_outside_the_schema_stop_the_stage_before_any_work(tmp_path):
 @pytest.mark.parametrize(("text", "expected"), [
     ("train:\n  lr: 0.001\n  lr: 0.01\n", 'params.yaml line 3: not valid YAML (found duplicate key "lr"'),
     ("train:\n  lr: 0.001\n lr: 0.01\n", "params.yaml line 3: not valid YAML (expected <block end>"),
+    # a quote or bracket left open: the line where it began, not the end of the file
+    ('train:\n  model: "dmpnn\n  lr: 0.001\n  seed: 0\n', "params.yaml line 2: not valid YAML (while scanning a "
+                                                        "quoted scalar"),
+    ("split:\n  method: [scaffold\n  seed: 0\ntrain:\n  lr: 1\n", "params.yaml line 2: not valid YAML (while "
+                                                                  "parsing a flow sequence"),
 ])
 def test_params_that_are_no_yaml_stop_the_stage_in_one_line_naming_the_line(tmp_path, text, expected):
     """A duplicated key or a wrong indent printed ruamel's traceback from `make report` and from
@@ -341,6 +346,19 @@ def test_params_that_are_no_yaml_stop_the_stage_in_one_line_naming_the_line(tmp_
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"-c: {expected}") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_input_of_a_stage_run_by_hand_is_one_line_and_other_missing_files_a_bug(tmp_path):
+    """A stage run before the ones that make its inputs printed pyarrow's traceback."""
+    script = (f"import sys; sys.path.insert(0, {str(STAGES)!r}); from common import run_stage\n"
+              "import pandas as pd\nrun_stage(lambda: pd.read_parquet(sys.argv[1]))\n")
+    done = subprocess.run([sys.executable, "-c", script, "data/features.parquet"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert (done.returncode, done.stderr) == (1, "-c: data/features.parquet is missing: make it with `dvc repro` "
+                                                 "(or fetch it with `dvc pull`)\n")
+    done = subprocess.run([sys.executable, "-c", script, "elsewhere.parquet"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 1 and "Traceback" in done.stderr
 
 
 def test_a_setting_to_fix_ends_the_stage_in_one_line(tmp_path):

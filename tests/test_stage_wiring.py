@@ -194,6 +194,7 @@ def test_saved_predict_context_holds_the_validate_and_featurize_settings(tmp_pat
     (tmp_path / "data").mkdir()
     validated = pd.DataFrame({"mol_id": ["a", "b", "c"], "smiles": ["CCO", "c1ccccc1", "CCN"], "y": [1.0, 2.0, 3.0]})
     validated.to_parquet(tmp_path / "data/validated.parquet", index=False)
+    validated[["mol_id"]].to_parquet(tmp_path / "data/features.parquet", index=False)  # no settings recorded
     monkeypatch.chdir(tmp_path)
     save_model_context(tmp_path / "model", validated, [0, 2], None)
     (tmp_path / "model" / "model.json").write_text("{}")  # load_predict_context wants a saved model

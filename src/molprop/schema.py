@@ -15,6 +15,10 @@ N_REPLICATES = "n_replicates"  # input rows merged into this molecule
 SPLIT = "split"  # "train" | "val" | "test"
 FOLD = "fold"  # cross-validation fold, -1 when no k-fold is used
 SPLIT_NAMES = ("train", "val", "test")
-SPLIT_SETTINGS_KEY = b"molprop.split"  # the split's settings (JSON) in data/split.parquet's metadata
+# The settings a stage made its table with, as JSON in the Parquet file's metadata: a model
+# stage records what its inputs were made with, whatever params.yaml says now (`dvc repro -s`)
+SPLIT_SETTINGS_KEY = b"molprop.split"  # data/split.parquet: the split's settings
+VALIDATE_SETTINGS_KEY = b"molprop.validate"  # data/validated.parquet: standardize, identity_key, rules
+FEATURIZE_SETTINGS_KEY = b"molprop.featurize"  # data/features.parquet: morgan, descriptors, graph
 
 TASKS = ("regression", "classification")

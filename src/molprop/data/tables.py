@@ -40,10 +40,15 @@ def class_names(validated: pd.DataFrame, task: str) -> list[str]:
     return pairs[LABEL].astype(str).tolist()
 
 
-def split_settings(path: str | Path) -> dict[str, Any] | None:
-    """The settings the split stage wrote into ``path`` (data/split.parquet), or None for a
-    file without them."""
+def recorded_settings(path: str | Path, key: bytes) -> dict[str, Any] | None:
+    """The settings a stage recorded under ``key`` in the metadata of the Parquet file
+    ``path`` (``molprop.schema``'s ``*_SETTINGS_KEY``), or None for a file without them."""
     import pyarrow.parquet as pq
 
-    found = (pq.read_schema(path).metadata or {}).get(SPLIT_SETTINGS_KEY)
+    found = (pq.read_schema(path).metadata or {}).get(key)
     return json.loads(found) if found else None
+
+
+def split_settings(path: str | Path) -> dict[str, Any] | None:
+    """The settings the split stage wrote into ``path`` (data/split.parquet), or None."""
+    return recorded_settings(path, SPLIT_SETTINGS_KEY)

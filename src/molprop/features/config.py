@@ -92,3 +92,16 @@ def config_from_params(section: Mapping[str, Any]) -> FeaturizeConfig:
         graph=bool(section["graph"]),
         **run,
     )  # fmt: skip
+
+
+def settings_of(config: FeaturizeConfig) -> dict[str, Any]:
+    """What ``config`` computes as the ``featurize`` params that make it (morgan, descriptors,
+    graph; :func:`config_from_params` reads them back): the settings a model is saved with."""
+    morgan, desc = config.morgan, config.descriptors
+    return {
+        "morgan": {"enabled": False} if morgan is None else
+        {"enabled": True, "radius": morgan.radius, "n_bits": morgan.n_bits, "counts": morgan.counts},
+        "descriptors": {"enabled": False} if desc is None else
+        {"enabled": True, "set": desc.set, "max_nonfinite_fraction": desc.max_nonfinite_fraction},
+        "graph": config.graph,
+    }  # fmt: skip

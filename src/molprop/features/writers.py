@@ -11,12 +11,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molprop.features.config import FeaturizeConfig
+from molprop.features.config import FeaturizeConfig, settings_of
 from molprop.features.descriptors import DESC_PREFIX
 from molprop.features.fingerprints import FP_PREFIX, fingerprint_columns
 from molprop.features.graph import GraphChunk, concat_chunks
 from molprop.features.graph_store import graph_schema, graph_table
-from molprop.schema import MOL_ID
+from molprop.schema import FEATURIZE_SETTINGS_KEY, MOL_ID
 
 FEATURES_METADATA_KEY = b"molprop.features"
 COMPRESSION = "zstd"
@@ -71,7 +71,8 @@ class FeatureWriter:
             "descriptor_set": None if self.config.descriptors is None else self.config.descriptors.set,
             "descriptors_dropped": dropped,
         }  # fmt: skip
-        return {FEATURES_METADATA_KEY: json.dumps(meta, sort_keys=True)}
+        return {FEATURES_METADATA_KEY: json.dumps(meta, sort_keys=True),
+                FEATURIZE_SETTINGS_KEY: json.dumps(settings_of(self.config), sort_keys=True)}
 
     def add(self, mol_ids: list[str], fps: np.ndarray | None, desc: np.ndarray | None) -> None:
         self.ids += mol_ids

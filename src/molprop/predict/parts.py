@@ -136,7 +136,8 @@ def output_lock(output: str | Path) -> Iterator[None]:
         yield
         return
     lock = output.with_name(output.name + ".lock")
-    if not lock.parent.exists():  # (a file there: open() below says "Not a directory")
+    made = missing_folders(lock.parent)  # removed again if the run leaves them empty
+    if made:  # (a file there: open() below says "Not a directory")
         lock.parent.mkdir(parents=True)
     while True:
         handle = open(lock, "a")
@@ -158,6 +159,25 @@ def output_lock(output: str | Path) -> Iterator[None]:
     finally:
         lock.unlink(missing_ok=True)  # before the lock is released: a run waiting on this file starts over
         handle.close()
+        remove_empty(made)
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty: those a run made and left so."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # holds something, or is gone
+            break
 
 
 class PartStore:
@@ -208,11 +228,7 @@ class PartStore:
         self.manifest = manifest or {"version": 1, **identity, "parts": {}, "complete": False}
         # the folders this run makes (the part folder, and parents that are missing): a run that
         # fails before its first part removes them again, and nothing it did not make
-        self._made: list[Path] = []  # deepest first
-        missing = self.folder
-        while not missing.exists():
-            self._made.append(missing)
-            missing = missing.parent
+        self._made = missing_folders(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._write_manifest()
 
@@ -241,11 +257,7 @@ class PartStore:
         if self.manifest["parts"] or self.complete:
             return
         (self.folder / MANIFEST).unlink(missing_ok=True)
-        for folder in self._made:  # deepest first; a folder holding anything else stays
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        remove_empty(self._made)
 
     def _read(self) -> dict | None:
         path = self.folder / MANIFEST

@@ -121,8 +121,6 @@ def run_ray(info, chunks: Iterator[tuple[int, pd.DataFrame]], options, device: s
     ``n_actors`` model-holding actors (default: the cluster's CPUs; one CPU each and, for a
     network on ``cuda`` or ``auto``, a share of the cluster's GPUs: :func:`gpus_per_actor`);
     the driver keeps ``window_chunks`` chunks (default 4 per actor) in one Ray Data execution."""
-    if n_actors is not None and n_actors < 1:
-        raise UserInputError(f"--ray-actors {n_actors}: give 1 or more actors (default: the cluster's CPUs)")
     _check_loads(Path(info.model_dir))
     ray, started = _connect(address)
     try:

@@ -147,6 +147,9 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     row or smi) and ``repeated_ids`` (rows whose id repeats an earlier row's; all are kept)."""
     if executor not in EXECUTORS:
         raise UserInputError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    actors = (ray_options or {}).get("n_actors")
+    if executor == "ray" and actors is not None and actors < 1:  # before --overwrite removes anything
+        raise UserInputError(f"--ray-actors {actors}: give 1 or more actors (default: the cluster's CPUs)")
     if Path(output).name in ("", ".."):  # "." or "..": the folder by its name (its lock file is named after it)
         output = Path(output).resolve()
     info = model_info(model_dir)

@@ -101,6 +101,23 @@ def _shards(directory: Path) -> list[Path]:
     return sorted(found)
 
 
+def _first_line_molecule(columns: list[str]) -> str | None:
+    """The column name that is a molecule, when the names look like a first row of data (a
+    file without a header): a SMILES beside a number, or one that is no word of letters alone
+    ('CN', 'CO' may name real columns); never a name with a space ('N atoms')."""
+    numbers = any(_is_number(c) for c in columns)
+    return next((c for c in columns if not any(ch.isspace() for ch in c)
+                 and (len(columns) == 1 or numbers or not c.isalpha()) and reads_as_molecule(c)), None)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _require(columns: list[str], name: str | None, what: str, path: Path) -> None:
     if name is None or name in columns:
         return
@@ -108,12 +125,11 @@ def _require(columns: list[str], name: str | None, what: str, path: Path) -> Non
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     if read_as_one_column(columns) and input_format(path) != "parquet":
         hint = " The header was read as one column:" + one_column_hint(path)
-    # a name of letters alone ('CN', 'CO') may be a real column's beside others
-    molecule = next((c for c in map(str, columns)
-                     if (len(columns) == 1 or not c.isalpha()) and reads_as_molecule(c)), None)
-    if molecule is not None and input_format(path) in ("csv", "tsv"):
-        hint = (f" The first line holds the molecule '{molecule}', not column names: give the file a header "
-                f"line that names the column ('{name}'), or name it .smi (one SMILES per line, no header needed).")
+    text_table = FORMATS.get(file_suffix(path)[0]) in ("csv", "tsv")  # (path may name a part of the input)
+    molecule = _first_line_molecule([str(c) for c in columns]) if text_table else None
+    if molecule is not None:
+        hint += (f" The first line holds the molecule '{molecule}', not column names: give the file a header "
+                 f"line that names the column ('{name}'), or name it .smi (one SMILES per line, no header needed).")
     more = f" and {len(columns) - 50} more" if len(columns) > 50 else ""
     raise InputError(f"{path}: no {what} column '{name}'.{hint} Columns: {columns[:50]}{more}.")
 
