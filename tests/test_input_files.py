@@ -247,6 +247,51 @@ def test_smi_rows_must_have_the_header_s_fields(tmp_path):
         read_source(_write(tmp_path / "bare.smi", "CCO ethanol -5.0\nCCN ethylamine -4.5\nCCCC n butane -2\n"))
 
 
+SULFOXIDE_V3000 = """{name}
+     hand-written   2D
+
+  0  0  0  0  0  0  0  0  0  0999 V3000
+M  V30 BEGIN CTAB
+M  V30 COUNTS 9 9 0 0 0
+M  V30 BEGIN ATOM
+M  V30 1 C -1.3 0.75 0 0
+M  V30 2 S 0.0 0.0 0 0
+M  V30 3 O 0.0 -1.5 0 0
+M  V30 4 C 1.3 0.75 0 0
+M  V30 5 C 2.6 0.0 0 0
+M  V30 6 C 3.9 0.75 0 0
+M  V30 7 C 3.9 2.25 0 0
+M  V30 8 C 2.6 3.0 0 0
+M  V30 9 C 1.3 2.25 0 0
+M  V30 END ATOM
+M  V30 BEGIN BOND
+M  V30 1 1 2 1 CFG={cfg}
+M  V30 2 9 2 3
+M  V30 3 1 2 4
+M  V30 4 2 4 5
+M  V30 5 1 5 6
+M  V30 6 2 6 7
+M  V30 7 1 7 8
+M  V30 8 2 8 9
+M  V30 9 1 9 4
+M  V30 END BOND
+M  V30 END CTAB
+M  END
+$$$$
+"""
+
+
+def test_a_dative_bond_in_a_mol_block_keeps_the_stereocentre_on_it(tmp_path):
+    """Third round: the SD reader sanitized the record with its S->O bond (V3000 type 9), which
+    dropped the stereo of the S: both enantiomers of methyl phenyl sulfoxide became one."""
+    from molprop.data.sdf import record_smiles, sd_molecules
+
+    (tmp_path / "in.sdf").write_text(SULFOXIDE_V3000.format(name="wedge", cfg=1)
+                                     + SULFOXIDE_V3000.format(name="hash", cfg=3))
+    assert [record_smiles(m) for m in sd_molecules(tmp_path / "in.sdf")] == ["C[S@+]([O-])c1ccccc1",
+                                                                             "C[S@@+]([O-])c1ccccc1"]
+
+
 def test_sd_records_with_racemic_or_relative_stereo_groups_say_so(tmp_path):
     from rdkit import Chem
 

@@ -46,6 +46,22 @@ def _first(supplier: Chem.SDMolSupplier, block: str, sanitize: bool) -> Chem.Mol
         return None
 
 
+def _datives_as_charges(supplier: Chem.SDMolSupplier, block: str) -> Chem.Mol | None:
+    """A record with dative bonds, those between non-metals made charges before it is
+    sanitized and its stereo read from the wedges (sanitized first, the stereocentre on such a
+    bond was lost: both enantiomers of a sulfoxide became one molecule); None where that fails."""
+    from molprop.validation.standardize import charge_separated_datives
+
+    raw = _first(supplier, block, sanitize=False)
+    try:
+        mol = Chem.RemoveHs(charge_separated_datives(raw, sanitize=True))
+        Chem.AssignChiralTypesFromBondDirs(mol)
+        Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
+    except (ValueError, RuntimeError):  # RDKit's sanitization errors: the record as RDKit read it
+        return None
+    return mol
+
+
 def sd_molecules(path: str | Path) -> Iterator[Chem.Mol]:
     """The molecule of every record, in file order, with its SD properties and title
     (``_Name``); unsanitized where sanitizing fails. Raises ``SDRecordError`` naming the
@@ -57,6 +73,8 @@ def sd_molecules(path: str | Path) -> Iterator[Chem.Mol]:
             mol = _first(supplier, block, sanitize=True)
         if mol is None:  # not blocked: where this fails too, RDKit's line says why before the error below
             mol = _first(supplier, block, sanitize=False)
+        elif any(bond.GetBondType() == Chem.BondType.DATIVE for bond in mol.GetBonds()):
+            mol = _datives_as_charges(supplier, block) or mol
         if mol is None and "\x00" in block:
             raise SDRecordError(f"{path}: record {index + 1} (from line {line}) holds NUL bytes: not a text "
                                 "SD file (a binary file, or text saved as UTF-16?). Save it as UTF-8.")

@@ -211,24 +211,31 @@ def has_dative_bond(text: str) -> bool:
     return "->" in text or "<-" in text
 
 
-def charge_separated_datives(mol: Chem.Mol, sanitize: bool = False) -> Chem.Mol:
-    """``mol`` with each dative bond between non-metals written as a single bond from the
-    donor (+1) to the acceptor (-1), the form the normalizer knows: ``CS(C)->O`` is then DMSO as
-    ``CS(C)=O`` gives it, ``CN(C)(C)->O`` trimethylamine N-oxide. Bonds to metals are left to
-    the metal rules. ``sanitize``: sanitize the result even without such bonds (``mol`` is
-    not yet)."""
+def _separated(mol: Chem.Mol) -> tuple[Chem.Mol, list[int]]:
+    """``mol`` (unsanitized) with each dative bond between non-metals written as a single bond
+    from the donor (+1) to the acceptor (-1), and the indices of the atoms so charged."""
     datives = [b for b in mol.GetBonds() if b.GetBondType() == Chem.BondType.DATIVE
                and b.GetBeginAtom().GetSymbol() in NON_METALS and b.GetEndAtom().GetSymbol() in NON_METALS]
-    if not datives and not sanitize:
-        return mol
+    if not datives:
+        return mol, []
     editable = Chem.RWMol(mol)
     for bond in datives:
         donor, acceptor = editable.GetAtomWithIdx(bond.GetBeginAtomIdx()), editable.GetAtomWithIdx(bond.GetEndAtomIdx())
         donor.SetFormalCharge(donor.GetFormalCharge() + 1)
         acceptor.SetFormalCharge(acceptor.GetFormalCharge() - 1)
         editable.GetBondWithIdx(bond.GetIdx()).SetBondType(Chem.BondType.SINGLE)
-    separated = editable.GetMol()
-    Chem.SanitizeMol(separated)
+    return editable.GetMol(), sorted({i for b in datives for i in (b.GetBeginAtomIdx(), b.GetEndAtomIdx())})
+
+
+def charge_separated_datives(mol: Chem.Mol, sanitize: bool = False) -> Chem.Mol:
+    """``mol`` with each dative bond between non-metals written as a single bond from the
+    donor (+1) to the acceptor (-1), the form the normalizer knows: ``CS(C)->O`` is then DMSO as
+    ``CS(C)=O`` gives it, ``CN(C)(C)->O`` trimethylamine N-oxide. Bonds to metals are left to
+    the metal rules. ``sanitize``: sanitize the result even without such bonds (``mol`` is
+    not yet)."""
+    separated, charged = _separated(mol)
+    if charged or sanitize:
+        Chem.SanitizeMol(separated)
     return separated
 
 
@@ -436,14 +443,23 @@ def _with_datives_as_charges(text: str) -> Chem.Mol | None:
     """The molecule of a SMILES with dative bonds, those between non-metals made charges
     before it is sanitized (sanitizing first dropped the stereo of an atom on such a bond:
     esomeprazole became omeprazole, and N->BF3 was a valence error); None when it cannot be
-    read so (the usual parse then says why)."""
+    read at all (the usual parse then says why). A dative bond drawn beside the charges it
+    stands for is rejected, naming the atom."""
     mol = Chem.MolFromSmiles(text, sanitize=False)
     if mol is None or mol.GetNumAtoms() == 0:
         return None
-    try:
-        return charge_separated_datives(mol, sanitize=True)
-    except (ValueError, RuntimeError):  # RDKit's sanitization errors
-        return None
+    separated, charged = _separated(mol)
+    twice = [separated.GetAtomWithIdx(i) for i in charged if abs(separated.GetAtomWithIdx(i).GetFormalCharge()) > 1]
+    problems = [] if twice else list(Chem.DetectChemistryProblems(separated))
+    if twice or problems:
+        where = (f"atom {twice[0].GetIdx()} ({twice[0].GetSymbol()}, counted from 0) would carry a charge of "
+                 f"{twice[0].GetFormalCharge():+d}" if twice else f"RDKit: {problems[0].Message()}")
+        reason = "valence_error" if twice else _PROBLEM_REASONS.get(problems[0].GetType(), "sanitization_error")
+        raise _Rejected(reason, f"The dative bond(s) ('->'), read as charges: {where}. A dative bond "
+                        "stands for the charges it leaves (CS(C)->O is C[S+](C)[O-]): write one or the other, "
+                        "not both.")
+    Chem.SanitizeMol(separated)
+    return separated
 
 
 def _parse(text: str) -> Chem.Mol:

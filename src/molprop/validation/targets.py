@@ -23,10 +23,14 @@ SPREADSHEET_ERROR = re.compile(r"#(N/?A|NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|ERR
                                r"GETTING_DATA|FIELD!|BLOCKED!|CONNECT!|BUSY!|UNKNOWN!)|Err:\d{3}",
                                re.IGNORECASE)
 # A number followed by a word: a measurement with its unit ("5.2 uM", "1,1 µM", "12 %").
-# The unit: two or more characters from a letter on (not '2x10^-5'; not a footnote '5a' or a
-# class '1A'), one of a few one-letter units, or % / °.
+# The unit: two or more characters from a letter on (not '2x10^-5' or an exponent 'E-3'; not a
+# footnote '5a' or a class '1A'), one of a few one-letter units, or % / °.
 WITH_UNIT = re.compile(r"[-+\u2212]?\d[\d.,]*(?:[eE][-+]?\d+)?\s*"
-                       r"((?![xX\u00d7]\d)[^\W\d_][^\s?]+|[MgLhsK]|[%\u00b0][^\s?]*)")
+                       r"((?![xX\u00d7]\d|[eE][-+]?\d)[^\W\d_][^\s?]+|[MgLhsK]|[%\u00b0][^\s?]*)")
+# Lower-case words that are units; any other such word ('1 active', '0 inactive') is a label
+LOWER_CASE_UNITS = frozenset({"min", "ms", "ppm", "ppb", "mg", "ug", "ng", "pg", "kg", "mol", "mmol", "umol",
+                              "nmol", "ml", "ul", "nm", "um", "mm", "pm", "kcal", "kj", "da", "kda", "days", "hours"})
+
 # Dashes that stand for a minus in copied tables but are not one (hyphen, figure dash, en and
 # em dash); read as a minus they could turn a range '1–2' into a number.
 DASHES = ("\u2010", "\u2012", "\u2013", "\u2014")
@@ -106,9 +110,13 @@ def _missing(text: str, what: str) -> TargetOutcome | None:
 
 
 def unit_of(text: str) -> str | None:
-    """The unit of a target written as a number and a unit ("5.2 uM": "uM"), else None."""
+    """The unit of a target written as a number and a unit ("5.2 uM": "uM"), else None (a
+    word of lower-case letters alone must be a known unit: '1 active' is a label)."""
     found = WITH_UNIT.fullmatch(text.strip())
-    return found.group(1) if found else None
+    unit = found.group(1) if found else None
+    if unit and unit.isalpha() and unit.islower() and len(unit) > 1 and unit not in LOWER_CASE_UNITS:
+        return None
+    return unit
 
 
 def read_number(value: object, rules: TargetRules) -> TargetOutcome:
@@ -293,26 +301,54 @@ def _beyond(x: np.ndarray, basis: np.ndarray, min_robust_z: float) -> np.ndarray
         return ~(np.abs(x - median) <= min_robust_z * spread)
 
 
+def _scales(basis: np.ndarray) -> list:
+    """The scales values are judged on: linear, and for a positive (non-negative) ``basis`` log10
+    (log1p) too, so that the tail of raw IC50s or counts is not taken for typos."""
+    logged = np.log10 if basis.min() > 0 else np.log1p if basis.min() == 0 else None
+    return [lambda x: x] + ([logged] if logged is not None else [])
+
+
+def _far_on(scale, y: np.ndarray, basis: np.ndarray, min_robust_z: float) -> np.ndarray | None:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _beyond(scale(y), scale(basis), min_robust_z)
+
+
+def _repeated_codes(basis: np.ndarray, min_robust_z: float) -> list[float]:
+    """Values held by 3 or more rows that lie beyond all the others and far from them on every
+    scale, judged without their own rows (-88 in 100 of 220 rows had moved the median to it)."""
+    counts = Counter(basis.tolist())
+    found = []
+    for value, n in counts.most_common(MAX_PLACEHOLDERS):
+        rest = basis[basis != value]
+        if n < 3 or len(rest) < 10 or rest.min() <= value <= rest.max():
+            continue
+        point = np.array([value])
+        verdicts = [_far_on(scale, point, rest, min_robust_z) for scale in _scales(rest)]
+        if all(v is not None and bool(v[0]) for v in verdicts):
+            found.append(value)
+    return found
+
+
 def _far(y: np.ndarray, min_robust_z: float) -> _Far | None:
     """Far values of ``y`` judged against those that are no code (-999 in most rows had made
-    the code the median and every measurement far). Positive (or non-negative) values must be
-    far on a log scale too (log10; log1p with zeros), so that the tail of raw IC50s or counts
-    (:func:`unlogged_target`) is not taken for typos; a code need only be far on one scale (9999
-    among percentages lies near them in log1p, -999 among IC50s in nM near them in nM)."""
+    the code the median and every measurement far): a code is a value written +-99, 999, ...
+    (``CODE_MAGNITUDES``) or one repeated beyond all the others (:func:`_repeated_codes`).
+    Values must be far on every scale (:func:`_scales`); a code beyond every other value need
+    only be far on one (9999 among percentages lies near them in log1p, -999 among IC50s in nM
+    near them in nM), and a code among the other values (a real 99 %) is none."""
     codes = np.isin(np.abs(y), CODE_MAGNITUDES)
+    if np.count_nonzero(~codes) >= 10:
+        codes |= np.isin(y, _repeated_codes(y[~codes], min_robust_z))
     basis = y[~codes] if np.count_nonzero(~codes) >= 10 else y
-    linear = _beyond(y, basis, min_robust_z)
-    if linear is None:
+    verdicts = [_far_on(scale, y, basis, min_robust_z) for scale in _scales(basis)]
+    if verdicts[0] is None:
         return None
-    far = linear
-    logged = np.log10 if basis.min() > 0 else np.log1p if basis.min() == 0 else None
-    if logged is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            on_log = _beyond(logged(y), logged(basis), min_robust_z)
-        if on_log is not None:
-            far = (linear & on_log) | (codes & (linear | on_log))
+    verdicts = [v for v in verdicts if v is not None]
+    everywhere, anywhere = np.logical_and.reduce(verdicts), np.logical_or.reduce(verdicts)
+    beyond = (y < basis.min()) | (y > basis.max())
+    far = everywhere | (codes & beyond & anywhere)
     median = float(np.median(basis))
-    return _Far(far, codes, median, _robust_sd(basis, median))
+    return _Far(far, codes & beyond, median, _robust_sd(basis, median))
 
 
 def far_targets(values: Sequence[float], min_robust_z: float = 10.0, max_share: float = 0.02) -> np.ndarray:
@@ -326,7 +362,8 @@ def far_targets(values: Sequence[float], min_robust_z: float = 10.0, max_share: 
     if found is None:
         return np.zeros(0, dtype=np.int64)
     where = np.flatnonzero(found.far)
-    coded = found.codes[where] | np.isin(y[where], placeholder_values(y[where]))
+    coded = found.codes[where]
+    coded |= np.isin(y[where], placeholder_values(y[where][~coded]))
     if np.count_nonzero(~coded) > max(1, max_share * len(y)):
         where = where[coded]  # a long tail, in which only codes are named
     return where[np.argsort(-np.abs(y[where] - found.median), kind="stable")]
@@ -344,7 +381,7 @@ def outlying_targets(values: Sequence[float], rows: Sequence[int], min_robust_z:
     found = _far(y, min_robust_z)
     shown = ", ".join(f"row {rows[i]}: {y[i]:g}" for i in far[:5])
     shown += f" and {len(far) - 5} more" if len(far) > 5 else ""
-    coded = sorted(set(placeholder_values(y[far])) | set(y[far][found.codes[far]].tolist()))
+    coded = sorted(set(placeholder_values(y[far][~found.codes[far]])) | set(y[far][found.codes[far]].tolist()))
     if coded:
         counts = ", ".join(f"{v:g} in {np.count_nonzero(y == v)} row(s)" for v in coded)
         shown += (f" ({counts}: a code for a missing value? Leave such cells empty, and the rows are rejected "
@@ -384,12 +421,17 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str, sample: int = 5
     return f"{counted} but are with '{other}' (e.g. '{unread[0]}'): set data.decimal: '{other}' in params.yaml"
 
 
+# Markers no class is named after (R and pandas write them for a missing value)
+NOT_A_CLASS = frozenset({"na", "n/a", "nan", "null"})
+
+
 def marker_labels_warning(target_inputs: Sequence[object], n_in: int, min_share: float = 0.05) -> str | None:
     """A warning when many rows (at least 3 and ``min_share`` of the ``n_in`` rows) of a
-    classification target were rejected as missing for a written marker ('none', 'NA', ...):
-    such a word is often a class ('none' among 'low' / 'high'), lost as a whole. None otherwise."""
+    classification target were rejected as missing for a written marker that could name a class
+    ('none', 'unknown', ...; not ``NOT_A_CLASS``): such a word is often a class ('none' among
+    'low' / 'high'), lost as a whole. None otherwise."""
     spellings = Counter(text for text in (target_text(v).strip() for v in target_inputs)
-                        if text and text.lower() in MISSING_MARKERS)
+                        if text and text.lower() in MISSING_MARKERS - NOT_A_CLASS)
     n = sum(spellings.values())
     if n < max(3, min_share * n_in):
         return None
