@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -93,7 +94,11 @@ def _parsed(text: str) -> dict[str, Any]:
         opened = (context.startswith(("while scanning", "while parsing a flow"))
                   and getattr(error, "context_mark", None) is not None)
         mark = error.context_mark if opened else getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
+        line = mark.line + 1 if mark is not None else None
+        quote = _open_quote_line(text, line) if line and not opened else None
+        where = (f" line {quote} (a quote opened there runs on to line {line})" if quote
+                 else f" line {line} (or the line above it)" if line and "expected <block end>" in str(error)
+                 else f" line {line}" if line else "")
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         problem = f"{context}: {problem}" if opened else problem
         raise UserInputError(f"params.yaml{where}: not valid YAML ({problem}); fix that line "
@@ -103,6 +108,21 @@ def _parsed(text: str) -> dict[str, Any]:
 # The validate and featurize params a model is saved with (dvc.yaml lists them for the model
 # stages): `molprop predict` treats new molecules as the training molecules were treated.
 MODEL_CONTEXT = {"validate": ("standardize", "identity_key", "rules"), "featurize": ("morgan", "descriptors", "graph")}
+
+
+def _open_quote_line(text: str, until: int) -> int | None:
+    """The first line, up to ``until``, whose quotes do not close on it (outside a comment):
+    where a quoted value left open began, which YAML reads on over the lines after it."""
+    for number, line in enumerate(text.splitlines()[:until], 1):
+        quote = None
+        for char in line:
+            if quote is None and char == "#":
+                break
+            if char in "\"'" and quote in (None, char):
+                quote = None if quote == char else char
+        if quote is not None:
+            return number
+    return None
 
 
 def _model_context() -> dict[str, dict[str, Any]]:
@@ -116,8 +136,30 @@ def _model_context() -> dict[str, dict[str, Any]]:
     params = read_params(*MODEL_CONTEXT)
     recorded = {"validate": recorded_settings(require_input("data/validated.parquet"), VALIDATE_SETTINGS_KEY),
                 "featurize": recorded_settings(require_input("data/features.parquet"), FEATURIZE_SETTINGS_KEY)}
-    return {section: recorded[section] or {k: params[section][k] for k in keys}
-            for section, keys in MODEL_CONTEXT.items()}
+    context = {section: recorded[section] or {k: params[section][k] for k in keys}
+               for section, keys in MODEL_CONTEXT.items()}
+    if recorded["featurize"] is None:
+        _check_older_features(context["featurize"], "data/features.parquet")
+    return context
+
+
+def _check_older_features(featurize: dict[str, Any], path: str) -> None:
+    """UserInputError when ``path``, written before molprop recorded the featurize settings,
+    was made with other fingerprints or descriptors than ``featurize`` (params.yaml's) says: a
+    model saved with them would featurize new molecules otherwise than its training data."""
+    from molprop.data.tables import recorded_settings
+    from molprop.errors import UserInputError
+
+    made = recorded_settings(path, b"molprop.features") or {}  # what it recorded then
+    morgan, descriptors = featurize["morgan"], featurize["descriptors"]
+    wanted = {"fingerprint": {"type": "morgan", "radius": morgan["radius"], "n_bits": morgan["n_bits"],
+                              "counts": morgan["counts"]} if morgan.get("enabled") else None,
+              "descriptor_set": descriptors["set"] if descriptors.get("enabled") else None}
+    differ = [k for k in wanted if k in made and made[k] != wanted[k]]
+    if differ:
+        raise UserInputError(f"{path} was made with other featurize settings than params.yaml's ("
+                             + "; ".join(f"{k}: {made[k]} there, {wanted[k]} in params.yaml" for k in differ)
+                             + "): run `dvc repro` (featurize first), or restore those params")
 
 
 def _is_pipeline_file(name: object) -> bool:
@@ -254,8 +296,9 @@ def run_stage(main: Callable[[], int | None]) -> None:
         say(str(error))
         code = 1
     except FileNotFoundError as error:
-        # pyarrow names the file in its message alone
-        missing = error.filename or (error.args[0] if len(error.args) == 1 else None)
+        # pyarrow names the file in its message alone ("Failed to open local file 'data/x.parquet'")
+        named = re.search(r"local file '([^']+)'", str(error))
+        missing = error.filename or (named.group(1) if named else error.args[0] if len(error.args) == 1 else None)
         if not _is_pipeline_file(missing):  # not an input of a stage run by hand: a bug
             raise
         say(f"{missing} is missing: make it with `dvc repro` (or fetch it with `dvc pull`)")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molprop.data.tables import class_names, read_aligned
+from molprop.data.tables import class_names, read_aligned, recorded_settings
 from molprop.evaluation.predictions import MODELS
 from molprop.features.graph_store import has_graphs, load_aligned_graphs
 from molprop.features.parallel import WorkerPool
@@ -32,11 +32,12 @@ from molprop.interpretation.plots import plot_importance
 from molprop.interpretation.run import (InterpretConfig, Molecules, baseline_importance, choose_for_maps,
                                         draw_maps, molecule_table)
 from molprop.molecules import parse_validated
-from molprop.schema import MOL_ID, SMILES
+from molprop.schema import FEATURIZE_SETTINGS_KEY, MOL_ID, SMILES
 from molprop.serialization import SIGNIFICANT
 
 OUT = Path("reports/interpret")
 GRAPHS = Path("data/graphs.parquet")
+FEATURES = Path("data/features.parquet")
 # What the helper process's server imports before the helper forks from it: torch and the
 # modules of the network's maps, the picture grids and the importance chart (matplotlib is
 # imported by the grid).
@@ -47,7 +48,8 @@ HELPER_PRELOAD = ["torch", "molprop.interpretation.attribution", "molprop.interp
 def main() -> None:
     params = read_params("data", "featurize", "interpret")
     task = params["data"]["task"]
-    morgan = params["featurize"]["morgan"]
+    # the fingerprints' settings as featurize recorded them (params.yaml's may have changed since)
+    morgan = (recorded_settings(FEATURES, FEATURIZE_SETTINGS_KEY) or params["featurize"])["morgan"]
     config = InterpretConfig(radius=morgan["radius"], n_bits=morgan["n_bits"], **params["interpret"])
     # The network's maps (torch, integrated gradients) are drawn in a helper process on another
     # core while this one explains the baseline; the helper's server imports torch meanwhile.

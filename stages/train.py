@@ -56,7 +56,7 @@ def main() -> None:
         device = training_device(cfg["device"])
     except ValueError as error:  # a device torch here cannot reach, e.g. cuda:3 on a 1-GPU machine
         raise SystemExit(f"train: train.{error}") from None
-    for path in INPUTS:
+    for path in INPUTS + ((str(GRAPHS),) if cfg["model"] == "dmpnn" else ()):
         require_input(path)
     check_settings(cfg, GRAPHS)  # before a run is opened (and left FAILED in MLflow)
     # The MLflow run and dvclive open first: the helper process that logs the run imports

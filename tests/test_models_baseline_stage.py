@@ -195,3 +195,23 @@ def test_settings_that_cannot_be_fitted_stop_before_an_mlflow_run_is_opened(tmp_
                           text=True, check=False)
     assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_features_made_before_settings_were_recorded_must_agree_with_params(tmp_path):
+    """Third round: with data of an older commit (no recorded settings) the model was saved with
+    params.yaml's featurize settings, radius 3, though the fingerprints had radius 2: predict
+    then featurized new molecules otherwise, without a word."""
+    import pyarrow.parquet as pq
+
+    write_inputs(tmp_path, {"model": "ridge", "search.method": "none"})
+    features = pq.read_table(tmp_path / "data/features.parquet")
+    older = {"fingerprint": {"type": "morgan", "radius": 3, "n_bits": 256, "counts": True}, "descriptor_set": "full",
+             "descriptors_dropped": []}  # as featurize wrote it then (params.yaml: radius 2, 2048 bits)
+    pq.write_table(features.replace_schema_metadata({b"molprop.features": json.dumps(older)}),
+                   tmp_path / "data/features.parquet")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    done = subprocess.run([sys.executable, str(STAGE)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert ("data/features.parquet was made with other featurize settings than params.yaml's (fingerprint: "
+            "{'type': 'morgan', 'radius': 3, 'n_bits': 256, 'counts': True} there") in done.stderr
+    assert not (tmp_path / "mlflow.db").exists()

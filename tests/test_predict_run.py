@@ -373,6 +373,21 @@ def test_the_current_folder_as_output_and_a_wrong_device_named_before_anything_i
     assert not (tmp_path / "new").exists()
 
 
+def test_overwrite_keeps_the_earlier_output_file_when_the_new_run_fails(models, library, tmp_path):
+    """Third round: --overwrite deleted the earlier output first, and a run that then failed (a
+    bad line in the input, a damaged model) lost it."""
+    out = tmp_path / "sub" / ".." / "out.csv"  # through a folder that does not exist: 'sub/..' is tmp_path
+    predict_file(models.baseline, library, out, n_jobs=1, progress=False)
+    before = (tmp_path / "out.csv").read_bytes()
+    bad = tmp_path / "bad.smi"
+    bad.write_text("smiles name\nCCO ethanol\nCCN eth amine x\n")
+    with pytest.raises(ValueError, match="line 3 has 4 whitespace-separated fields"):
+        predict_file(models.baseline, bad, tmp_path / "out.csv", n_jobs=1, progress=False, overwrite=True)
+    assert (tmp_path / "out.csv").read_bytes() == before and not (tmp_path / "sub").exists()
+    predict_file(models.baseline, library, tmp_path / "out.csv", n_jobs=1, progress=False, overwrite=True)
+    assert (tmp_path / "out.csv").read_bytes() == before  # replaced by the new run's output, the same here
+
+
 def test_an_output_on_the_input_is_refused_and_the_input_kept_even_with_overwrite(models, tmp_path):
     library = tmp_path / "lib.csv"
     library.write_text("smiles\nCCO\n")

@@ -330,7 +330,11 @@ def test_params_outside_the_schema_stop_the_stage_before_any_work(tmp_path):
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("train:\n  lr: 0.001\n  lr: 0.01\n", 'params.yaml line 3: not valid YAML (found duplicate key "lr"'),
-    ("train:\n  lr: 0.001\n lr: 0.01\n", "params.yaml line 3: not valid YAML (expected <block end>"),
+    ("train:\n  lr: 0.001\n lr: 0.01\n", "params.yaml line 3 (or the line above it): not valid YAML (expected "
+                                         "<block end>"),
+    # a quote left open runs on to the next quote, often in a comment lines below
+    ('data:\n  task: "regression\n  x: 1  # a "note"\n  y: 2\ntrain:\n  lr: 1\n', "params.yaml line 2 (a quote "
+                                                                                "opened there runs on to line"),
     # a quote or bracket left open: the line where it began, not the end of the file
     ('train:\n  model: "dmpnn\n  lr: 0.001\n  seed: 0\n', "params.yaml line 2: not valid YAML (while scanning a "
                                                         "quoted scalar"),
@@ -359,6 +363,13 @@ def test_a_missing_input_of_a_stage_run_by_hand_is_one_line_and_other_missing_fi
     done = subprocess.run([sys.executable, "-c", script, "elsewhere.parquet"], cwd=tmp_path, capture_output=True,
                           text=True)
     assert done.returncode == 1 and "Traceback" in done.stderr
+    # pyarrow's schema reader names the file in its message alone
+    schema = script.replace("import pandas as pd\nrun_stage(lambda: pd.read_parquet(sys.argv[1]))",
+                            "import pyarrow.parquet as pq\nrun_stage(lambda: pq.read_schema(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", schema, "data/graphs.parquet"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert (done.returncode, done.stderr) == (1, "-c: data/graphs.parquet is missing: make it with `dvc repro` "
+                                                 "(or fetch it with `dvc pull`)\n")
 
 
 def test_a_setting_to_fix_ends_the_stage_in_one_line(tmp_path):

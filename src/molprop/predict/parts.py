@@ -194,8 +194,7 @@ class PartStore:
             if ours:  # its parts and manifest; what else the user keeps in the folder stays
                 self._remove_unlisted({})
                 (self.folder / MANIFEST).unlink()
-            if self.kind != "directory":
-                self.output.unlink(missing_ok=True)
+            # an output file stays until the new one replaces it (finish): a run that fails keeps it
         elif self.kind != "directory" and self.output.exists():
             raise FileExistsError(f"{self.output} exists; pass --overwrite (overwrite=True in Python) to replace it.")
         manifest = self._read()

@@ -11,6 +11,7 @@ With ``executor="ray"`` the same chunks are prepared and predicted by a Ray Data
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -150,8 +151,9 @@ def predict_file(model_dir: str | Path, input_path: str | Path, output: str | Pa
     actors = (ray_options or {}).get("n_actors")
     if executor == "ray" and actors is not None and actors < 1:  # before --overwrite removes anything
         raise UserInputError(f"--ray-actors {actors}: give 1 or more actors (default: the cluster's CPUs)")
-    if Path(output).name in ("", ".."):  # "." or "..": the folder by its name (its lock file is named after it)
-        output = Path(output).resolve()
+    output = Path(os.path.normpath(output))  # 'new/../out.csv' is out.csv (mkdir of 'new/..' failed)
+    if output.name in ("", ".."):  # "." or "..": the folder by its name (its lock file is named after it)
+        output = output.resolve()
     info = model_info(model_dir)
     if info.kind == "torch":  # before any output is made (the workers say it with torch imported)
         from molprop.nn.workers import device_name_problem
