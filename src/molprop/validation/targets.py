@@ -285,7 +285,7 @@ def placeholder_values(values: Sequence[float]) -> list[float]:
 
 class _Far(NamedTuple):
     far: np.ndarray  # which values are far
-    codes: np.ndarray  # which are written like a missing-value code (CODE_MAGNITUDES)
+    codes: np.ndarray  # which are codes (CODE_MAGNITUDES, or repeated) beyond every other value
     median: float  # of the values that are no code
     spread: float  # their robust standard deviation
 
