@@ -270,17 +270,17 @@ def _robust_sd(x: np.ndarray, centre: float) -> float:
     return 1.4826 * float(np.median(differing)) if len(differing) else 0.0
 
 
-MAX_PLACEHOLDERS = 3  # distinct far values repeated in several rows: -999, 9999, ...
+MAX_REPEATED_CODES = 3  # distinct far values repeated in several rows: -999, 9999, ...
 # Values written as a code for a missing measurement: +-99, +-999, ... +-9999999
 CODE_MAGNITUDES = [float(10**k - 1) for k in range(2, 8)]
 
 
-def placeholder_values(values: Sequence[float]) -> list[float]:
+def repeated_far_values(values: Sequence[float]) -> list[float]:
     """The values that recur among ``values`` (far targets), when there are at most
-    ``MAX_PLACEHOLDERS`` of them: a missing-value code such as -999 or 9999, not a tail."""
+    ``MAX_REPEATED_CODES`` of them: a missing-value code such as -999 or 9999, not a tail."""
     counts = Counter(float(v) for v in values)
     repeated = sorted(v for v, n in counts.items() if n > 1)
-    return repeated if len(repeated) <= MAX_PLACEHOLDERS else []
+    return repeated if len(repeated) <= MAX_REPEATED_CODES else []
 
 
 class _Far(NamedTuple):
@@ -318,7 +318,7 @@ def _repeated_codes(basis: np.ndarray, min_robust_z: float) -> list[float]:
     scale, judged without their own rows (-88 in 100 of 220 rows had moved the median to it)."""
     counts = Counter(basis.tolist())
     found = []
-    for value, n in counts.most_common(MAX_PLACEHOLDERS):
+    for value, n in counts.most_common(MAX_REPEATED_CODES):
         rest = basis[basis != value]
         if n < 3 or len(rest) < 10 or rest.min() <= value <= rest.max():
             continue
@@ -356,14 +356,14 @@ def far_targets(values: Sequence[float], min_robust_z: float = 10.0, max_share: 
     one) more than ``min_robust_z`` robust standard deviations (:func:`_robust_sd`) from the
     median (:func:`_far`), farthest first; empty when there are none, or more (a long tail, not
     a few mistakes), except that far values written or repeated as a missing-value code
-    (``CODE_MAGNITUDES``, :func:`placeholder_values`) are named however many rows hold them."""
+    (``CODE_MAGNITUDES``, :func:`repeated_far_values`) are named however many rows hold them."""
     y = np.asarray(values, dtype=np.float64)
     found = _far(y, min_robust_z) if len(y) >= 10 else None
     if found is None:
         return np.zeros(0, dtype=np.int64)
     where = np.flatnonzero(found.far)
     coded = found.codes[where]
-    coded |= np.isin(y[where], placeholder_values(y[where][~coded]))
+    coded |= np.isin(y[where], repeated_far_values(y[where][~coded]))
     if np.count_nonzero(~coded) > max(1, max_share * len(y)):
         where = where[coded]  # a long tail, in which only codes are named
     return where[np.argsort(-np.abs(y[where] - found.median), kind="stable")]
@@ -381,7 +381,7 @@ def outlying_targets(values: Sequence[float], rows: Sequence[int], min_robust_z:
     found = _far(y, min_robust_z)
     shown = ", ".join(f"row {rows[i]}: {y[i]:g}" for i in far[:5])
     shown += f" and {len(far) - 5} more" if len(far) > 5 else ""
-    coded = sorted(set(placeholder_values(y[far][~found.codes[far]])) | set(y[far][found.codes[far]].tolist()))
+    coded = sorted(set(repeated_far_values(y[far][~found.codes[far]])) | set(y[far][found.codes[far]].tolist()))
     if coded:
         counts = ", ".join(f"{v:g} in {np.count_nonzero(y == v)} row(s)" for v in coded)
         shown += (f" ({counts}: a code for a missing value? Leave such cells empty, and the rows are rejected "
