@@ -61,6 +61,21 @@ def check_feature_groups(config: BaselineConfig, path: str = "data/features.parq
                                                        "baseline.features"))
 
 
+def check_search_folds(config: BaselineConfig, path: str = "data/split.parquet") -> None:
+    """UserInputError when a training part is too small for the search's random CV folds
+    (scaffold groups make fewer folds where there are fewer groups)."""
+    if config.search.method == "none" or config.search.cv_groups != "random":
+        return
+    import pandas as pd
+
+    from molprop.models.partitions import partitions
+    from molprop.models.search import check_random_folds
+    from molprop.schema import FOLD, SPLIT
+
+    check_random_folds(min(len(p.train) for p in partitions(pd.read_parquet(path, columns=[SPLIT, FOLD]))),
+                       config.search.cv_folds)
+
+
 def main() -> None:
     params = read_params("data", "baseline")
     task, cfg = params["data"]["task"], params["baseline"]
@@ -70,6 +85,7 @@ def main() -> None:
     for path in INPUTS:
         require_input(path)
     check_feature_groups(config)
+    check_search_folds(config)
     # The run opens next: its helper process imports MLflow while this one imports
     # scikit-learn and fits (hence the imports below, inside main).
     with tracking.mlflow_run("molprop", "baseline", params | upstream_params()):

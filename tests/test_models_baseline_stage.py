@@ -183,11 +183,13 @@ def test_the_run_records_the_upstream_settings_and_a_search_only_where_one_ran(t
     ({"model": "ridge", "features": ["morgan", "descriptors"]},
      "feature group(s) ['descriptors'] are listed in baseline.features but data/features.parquet has no columns"),
     ({"model": "knn_tanimoto", "features": ["descriptors"]}, "baseline.model knn_tanimoto compares Morgan"),
+    ({"model": "ridge", "search.method": "optuna", "search.cv_groups": "random", "search.cv_folds": 1000},
+     "cannot make 1000 CV folds from 84 training molecules; lower baseline.search.cv_folds"),
 ])
 def test_settings_that_cannot_be_fitted_stop_before_an_mlflow_run_is_opened(tmp_path, settings, message):
     """They had left a FAILED run with all its params in MLflow, like a real attempt."""
     write_inputs(tmp_path, settings)
-    if settings["model"] == "ridge":  # as featurize writes it with featurize.descriptors.enabled: false
+    if settings.get("features") == ["morgan", "descriptors"]:  # as featurize writes it with descriptors off
         features = pd.read_parquet(tmp_path / "data/features.parquet")
         features.drop(columns=["desc_MolLogP", "desc_TPSA"]).to_parquet(tmp_path / "data/features.parquet")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}  # never created

@@ -88,6 +88,13 @@ def cv_groups_of(smiles: Sequence[str], kind: str) -> list[str] | None:
     return scaffold_groups(murcko_scaffolds(to_mols(list(smiles))))
 
 
+def check_random_folds(n: int, n_folds: int) -> None:
+    """UserInputError when ``n`` training molecules cannot make ``n_folds`` random CV folds."""
+    if n < n_folds:
+        raise UserInputError(f"cannot make {n_folds} CV folds from {n} training molecules; "
+                             "lower baseline.search.cv_folds")
+
+
 def cv_splits(n: int, n_folds: int, groups: Sequence[str] | None, seed: int
               ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(fit rows, held-out rows) per fold: GroupKFold over the groups (no group in two folds;
@@ -95,9 +102,7 @@ def cv_splits(n: int, n_folds: int, groups: Sequence[str] | None, seed: int
     from sklearn.model_selection import GroupKFold, KFold
 
     if groups is None:
-        if n < n_folds:
-            raise UserInputError(f"cannot make {n_folds} CV folds from {n} training molecules; "
-                             "lower baseline.search.cv_folds")
+        check_random_folds(n, n_folds)
         return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(n)))
     n_groups = len(set(groups))
     if n_groups < 2:
