@@ -174,8 +174,12 @@ def require_input(path: str) -> str:
     from molprop.errors import UserInputError
 
     if not Path(path).is_file():
-        raise UserInputError(f"{path} is missing: make it with `dvc repro` (or fetch it with `dvc pull`)")
+        raise UserInputError(_missing(path))
     return path
+
+
+def _missing(path: str) -> str:
+    return f"{path} is missing: make it with `dvc repro` (or fetch it with `dvc pull`)"
 
 
 def upstream_params() -> dict[str, Any]:
@@ -301,7 +305,7 @@ def run_stage(main: Callable[[], int | None]) -> None:
         missing = error.filename or (named.group(1) if named else error.args[0] if len(error.args) == 1 else None)
         if not _is_pipeline_file(missing):  # not an input of a stage run by hand: a bug
             raise
-        say(f"{missing} is missing: make it with `dvc repro` (or fetch it with `dvc pull`)")
+        say(_missing(missing))
         code = 1
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -13,7 +13,7 @@ data/rejected.csv (the rows already rejected often say why).
 from __future__ import annotations
 
 # first: Ctrl-C or SIGTERM during the imports below then gets one line, not a traceback
-from common import read_params, run_stage
+from common import MODEL_CONTEXT, read_params, run_stage
 
 import json
 import shutil
@@ -82,7 +82,7 @@ def main() -> int:
     # Every column as text: the raw input exactly as read, whatever types the file had.
     as_text(table).to_parquet(RAW, index=False)
     # with the settings that made it, which a model is saved with (`molprop predict`)
-    recorded = {k: params["validate"][k] for k in ("standardize", "identity_key", "rules")}
+    recorded = {k: params["validate"][k] for k in MODEL_CONTEXT["validate"]}
     validated = pa.Table.from_pandas(result.validated, preserve_index=False)
     pq.write_table(validated.replace_schema_metadata(
         {**(validated.schema.metadata or {}), VALIDATE_SETTINGS_KEY: json.dumps(recorded, sort_keys=True)}), VALIDATED)
