@@ -110,7 +110,8 @@ def main() -> int:
     target_warnings.append(target_range_note(params["validate"], data["task"], target_col, dataset_ranges))
     for warning in [*outcome.warnings, *filter(None, [short_rows_warning(table), *target_warnings])]:
         print(f"validate: warning: {warning}")
-    print(f"validate: {_counts(metrics)}, {metrics['n_standardized_changed']} changed by standardization")
+    positive = f"; class 1 (positive): '{metrics['positive_class']}'" if "positive_class" in metrics else ""
+    print(f"validate: {_counts(metrics)}, {metrics['n_standardized_changed']} changed by standardization{positive}")
     return 0
 
 

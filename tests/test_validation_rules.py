@@ -528,11 +528,13 @@ def test_a_placeholder_label_is_missing_and_a_rare_third_class_is_warned_about()
     result = curate(table(smiles, labels), "smiles", "y", config("classification"))
     assert result.classes == ["maybe", "no", "yes"]
     warning = rare_class_warning(result.validated[schema.LABEL].tolist(), result.validated[schema.ROW].tolist())
-    assert warning.startswith("3 classes, and 'maybe' (row 10) has fewer than 3 molecules")
+    assert warning.startswith("3 classes, and 'maybe' (1 molecule: row 10) has fewer than 3 molecules "
+                              "(the larger of 3 and a tenth of the 5 of the second-largest class, 'no')")
     assert rare_class_warning(["a", "b"] * 3 + ["c"] * 3, list(range(9))) is None
     # 'nd' on 4 of 120 molecules: more than 3, but under a tenth of the 58 of 'no'
     labels = ["yes", "no"] * 58 + ["nd"] * 4
-    assert "'nd' (rows 116, 117, 118, 119) has fewer than 6 molecules" in rare_class_warning(labels, list(range(120)))
+    assert ("'nd' (4 molecules: rows 116, 117, 118, 119) has fewer than 6 molecules (the larger of 3 and a "
+            "tenth of the 58 of the second-largest class") in rare_class_warning(labels, list(range(120)))
     assert rare_class_warning([f"c{k % 30}" for k in range(300)], list(range(300))) is None  # 30 even classes
     assert rare_class_warning(["no"] * 11 + ["yes"], list(range(12))) is None  # two classes: the split warns
 
@@ -757,6 +759,22 @@ def test_positive_class_is_class_one() -> None:
         assert f"set data.positive_class: {labels[0]}" in negated_positive(sorted_classes(labels))
     assert negated_positive(["P+", "Q-"]) is None and negated_positive(["neg", "pos"]) is None
     assert negated_positive(["non-toxic", "toxic"]) is None and negated_positive(["0", "1"]) is None
+
+
+def test_a_positive_class_that_names_an_absence_on_its_own_is_warned_about() -> None:
+    """agonist / inactive and active / decoy made 'inactive' and 'decoy' class 1 without a word:
+    only a label that negated the other ('inactive' of 'active') was caught."""
+    for labels in (["agonist", "inactive"], ["active", "decoy"], ["agonist", "non_binder"], ["Binder", "No binding"]):
+        assert f"set data.positive_class: {labels[0]}" in negated_positive(sorted_classes(labels))
+    for labels in (["inactive", "weak"], ["no", "yes"], ["False", "True"], ["negative", "positive"],
+                   ["decoy", "inactive"], ["0", "1"]):
+        assert negated_positive(sorted_classes(labels)) is None
+
+
+def test_labels_sort_regardless_of_letter_case() -> None:
+    # by character code 'Yes' came before 'no', so 'no' was class 1
+    assert sorted_classes(["no", "Yes", "no"]) == ["no", "Yes"]
+    assert sorted_classes(["b", "A", "c"]) == ["A", "b", "c"]
 
 
 def test_labels_differing_only_in_case_are_an_input_error() -> None:

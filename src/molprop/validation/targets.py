@@ -180,8 +180,8 @@ def sorted_classes(labels: list[str]) -> list[str]:
     unique = set(labels)
     try:
         return sorted(unique, key=lambda label: (float(label), label))
-    except ValueError:
-        return sorted(unique)
+    except ValueError:  # regardless of letter case: 'no' before 'Yes', as a reader sorts them
+        return sorted(unique, key=lambda label: (label.casefold(), label))
 
 
 def order_classes(classes: list[str], positive: str | None) -> list[str]:
@@ -198,6 +198,18 @@ def order_classes(classes: list[str], positive: str | None) -> list[str]:
     return [label for label in classes if label != positive] + [positive]
 
 
+# Labels that name the absence of the property (class 1 of agonist / inactive is 'inactive')
+NEGATIVE_LABELS = frozenset({"inactive", "inactives", "decoy", "decoys", "negative", "negatives", "neg", "no",
+                             "false", "non", "not", "absent", "nonactive", "nonbinder", "nonbinders"})
+
+
+def reads_as_negative(label: str) -> bool:
+    """Whether ``label`` (case-folded) names an absence on its own: 'inactive', 'decoy', 'no',
+    'false', or 'non-' / 'not ' / 'no ' followed by a word ('non-binder', 'not toxic')."""
+    return label.strip() in NEGATIVE_LABELS or label.startswith(
+        ("non-", "non_", "non ", "not-", "not_", "not ", "no-", "no_", "no "))
+
+
 def negated_positive(classes: list[str]) -> str | None:
     """A warning when the positive class (class 1) of two labels reads as the negation of the
     other ('inactive' against 'active': F1 and PR-AUC would measure the inactive molecules;
@@ -208,7 +220,8 @@ def negated_positive(classes: list[str]) -> str | None:
     prefixes = ("in", "un", "non", "non-", "non_", "non ", "not", "not-", "not_", "not ", "no ", "no-", "no_")
     signs = len(negative) == len(positive) and [
         pair for pair in zip(negative, positive) if pair[0] != pair[1]] == [("+", "-")]
-    if not signs and not any(positive == prefix + negative for prefix in prefixes):
+    paired = signs or any(positive == prefix + negative for prefix in prefixes)
+    if not paired and not (reads_as_negative(positive) and not reads_as_negative(negative)):
         return None
     return (f"class 1, the positive class of F1, PR-AUC and calibration, is '{classes[1]}' (the second "
             f"label in sorted order); if '{classes[0]}' is the class to find, set data.positive_class: "
@@ -462,10 +475,12 @@ def rare_class_warning(labels: Sequence[str], rows: Sequence[int]) -> str | None
     def where(label: str) -> str:
         found = [str(r) for r, lab in sorted(zip(rows, labels)) if lab == label]
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-        return f"'{label}' (row{'s' if len(found) > 1 else ''} {', '.join(found[:5])}{more})"
+        return f"'{label}' ({len(found)} molecule{'s' if len(found) > 1 else ''}: " \
+               f"row{'s' if len(found) > 1 else ''} {', '.join(found[:5])}{more})"
 
     found = "; ".join(where(label) for label in rare[:5])
+    second = f"{MIN_CLASS_SIZE} and a tenth of the {top[1][1]} of the second-largest class, '{top[1][0]}'"
     return (f"{len(counts)} classes, and {found} {'has' if len(rare) == 1 else 'have'} fewer than "
-            f"{below} molecules (3, or a tenth of the second-largest class): "
+            f"{below} molecules (the larger of {second}): "
             "a typo or a placeholder for a missing value? Correct the label, or leave the cell empty (the "
             "row is then rejected as missing_target); a real rare class is hard to learn and test.")
