@@ -134,7 +134,9 @@ def test_classifiers_explain_the_predicted_class(tmp_path, freesolv, kind, n_cla
     chosen = proba.argmax(axis=1)
     assert np.array_equal(found.explained_class, chosen)
     if kind in ("ridge", "hist_gradient_boosting"):
-        assert found.output_name == "log-odds of the predicted class"
+        # with 3 classes not log(p / (1 - p)): the page named it plain log-odds
+        against = " against the others (log p minus the mean log p of the other classes)" if n_classes > 2 else ""
+        assert found.output_name == "log-odds of the predicted class" + against
         expected = _log_odds(proba, chosen)
     else:
         assert found.output_name == "probability of the predicted class"
@@ -198,7 +200,8 @@ def test_a_fold_member_that_never_saw_a_class_is_left_out_of_that_class_s_log_od
     expected = np.nanmean(per_member, axis=0)  # class 2: folds 1 and 2; the others: all three
     assert np.allclose(found.output, expected, atol=1e-5)
     assert np.allclose(found.base + found.values.sum(axis=1), found.output, atol=1e-8)
-    assert found.output_name == "log-odds of the predicted class (mean over members)"
+    assert found.output_name == ("log-odds of the predicted class against the others (log p minus the mean "
+                                 "log p of the other classes) (mean over members)")
 
 
 def test_permutation_importance_ranks_a_used_feature_above_unused_and_constant_ones(tmp_path, freesolv):

@@ -216,6 +216,24 @@ def test_the_network_s_note_says_whether_it_reads_the_graph(tmp_path, kind):
     assert "training medians" in note
 
 
+@pytest.mark.parametrize("groups", [["descriptors"], ["morgan"], ["morgan", "descriptors"]])
+def test_the_maps_note_names_only_the_inputs_the_model_reads(tmp_path, groups):
+    # a network on descriptors alone was said to colour fingerprint positions, and a
+    # fingerprint-only model descriptors that are sums over atoms
+    import json
+
+    from molprop.interpretation.explain import method_note
+    from molprop.models.store import ModelCard, save_card
+
+    save_card(tmp_path, ModelCard("torch", "regression", groups, ["member_0"]))
+    (tmp_path / "member_0").mkdir()
+    (tmp_path / "member_0" / "network.json").write_text(json.dumps({"kind": "dmpnn", "config": {}}))
+    note = method_note(tmp_path, 32)
+    assert ("fingerprint position" in note) == ("morgan" in groups)
+    assert ("sums over atoms" in note and "remaining descriptors" in note) == ("descriptors" in groups)
+    assert "reads the molecular graph" in note
+
+
 def test_no_maps_asked_for_leaves_no_blank_pictures(tmp_path):
     """n_maps_worst and n_maps_typical 0 drew two pictures holding only a title, under empty
     headings; the page now says why there are none."""

@@ -86,8 +86,11 @@ class SklearnModel:
             return "prediction"
         if not self.log_odds:
             return "probability of the predicted class"
-        # the members' log-odds are averaged, not those of the averaged probabilities
-        return "log-odds of the predicted class" + (" (mean over members)" if len(self.members) > 1 else "")
+        # the members' log-odds are averaged, not those of the averaged probabilities; with three
+        # or more classes they are taken against the mean of the others (no log-odds of p / (1 - p))
+        against = " against the others (log p minus the mean log p of the other classes)" \
+            if len(self.card.classes) > 2 else ""
+        return f"log-odds of the predicted class{against}" + (" (mean over members)" if len(self.members) > 1 else "")
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Ensemble output: mean member prediction (n,), or mean class probabilities (n, K)."""

@@ -162,10 +162,24 @@ def method_note(model: str | Path | SklearnModel, ig_steps: int,
                     "bond features zero) with the per-molecule features at their training medians")
     elif not sklearn:  # an MLP reads the feature groups alone
         baseline = "the network's output for the per-molecule features at their training medians"
-    graph = ("each atom's own contribution when the network reads the molecular graph (a bond's "
-             "contribution split between its two atoms); ") if reads_graph else ""
-    mapped = ", ".join(sorted(ATOM_TERMS))
-    return (f"{how}. Atom colours add up: {graph}each fingerprint position the molecule sets, split "
-            f"evenly over the atoms of the environments that set it; the descriptors that are sums "
-            f"over atoms ({mapped}), in proportion to each atom's term. Other: the remaining "
-            f"descriptors and the fingerprint positions the molecule lacks. Baseline: {baseline}.")
+    card = model.card if isinstance(model, SklearnModel) else load_card(Path(model))
+    return f"{how}. {_colour_note(reads_graph, set(card.feature_groups))} Baseline: {baseline}."
+
+
+def _colour_note(reads_graph: bool, groups: set[str]) -> str:
+    """What the atom colours and "Other" hold for a model reading the graph (or not) and the
+    feature ``groups`` it was trained on."""
+    mapped, other = [], []
+    if reads_graph:
+        mapped.append("each atom's own contribution when the network reads the molecular graph (a bond's "
+                      "contribution split between its two atoms)")
+    if "morgan" in groups:
+        mapped.append("each fingerprint position the molecule sets, split evenly over the atoms of the "
+                      "environments that set it")
+        other.append("the fingerprint positions the molecule lacks")
+    if "descriptors" in groups:
+        mapped.append(f"the descriptors that are sums over atoms ({', '.join(sorted(ATOM_TERMS))}), in "
+                      "proportion to each atom's term")
+        other.insert(0, "the remaining descriptors")
+    note = f"Atom colours add up: {'; '.join(mapped)}." if mapped else "No contribution maps onto atoms."
+    return note + (f" Other: {' and '.join(other)}." if other else "")
