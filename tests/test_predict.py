@@ -663,6 +663,7 @@ class _FakeModel:
 
         self.card = SimpleNamespace(task=task, classes=classes)
         self.members = np.asarray(members, float)
+        self.feature_columns = []
 
     def predict(self, features, graphs=None):
         from types import SimpleNamespace

@@ -304,6 +304,7 @@ def test_cli_predict_info_and_errors(models, library, tmp_path):
     assert info.returncode == 0, info.stderr
     assert "2 member(s)" in info.stdout and "spread x 1.5" in info.stdout and "val_rmse: 1.23" in info.stdout
     assert "\nmodel card:\n  model: random_forest\nmetrics:\n" in info.stdout  # not filed under metrics
+    assert "\n                  elements Br, C, Cl, F, I, N, O, P, S; net charges 0\n" in info.stdout
     labelled = tmp_path / "labelled"  # a label holding a comma was printed as two ('apolar, polar, small')
     shutil.copytree(models.classifier, labelled)
     _edit_json(labelled / "model.json", lambda card: card.update(classes=["apolar", "polar, small"]))
@@ -741,6 +742,8 @@ def test_a_model_card_naming_paths_outside_or_wrong_values_is_refused(models, li
 
 
 @pytest.mark.parametrize("change", [{"domain": None}, {"n_train": "many"}, {"validate": []},
+                                    {"domain": {"radius": 3, "n_bits": 1024, "elements": "CNO"}},
+                                    {"domain": {"radius": 3, "n_bits": 1024, "net_charges": [0, "+1"]}},
                                     {"validate": {"standardize": "yes", "rules": {}}}])
 def test_a_damaged_predict_context_is_named(models, library, tmp_path, change):
     model_dir = tmp_path / "model"
@@ -750,3 +753,30 @@ def test_a_damaged_predict_context_is_named(models, library, tmp_path, change):
     with pytest.raises(ValueError, match=r"predict_context.json.*damaged.*dvc checkout"):
         predict_file(model_dir, library, tmp_path / "out.csv", PredictOptions(id_column="name"), n_jobs=1,
                      progress=False)
+
+
+def test_an_element_or_net_charge_no_training_molecule_has_is_outside_the_domain(models, tmp_path):
+    """Selenoanisole and a quaternary ammonium were 'in domain' beside FreeSolv's neutral C, N, O,
+    S, P and halogen molecules (their carbon frameworks alike), and the descriptors RDKit cannot
+    compute for selenium were read as training medians without a word."""
+    source = tmp_path / "new.csv"
+    source.write_text("name,smiles\nse,C[Se]c1ccccc1\nquat,C[N+](C)(C)Cc1ccccc1\ntoluene,Cc1ccccc1\n")
+    predict_file(models.baseline, source, tmp_path / "out.csv", PredictOptions(id_column="name"), n_jobs=1,
+                 progress=False)
+    out = pd.read_csv(tmp_path / "out.csv").set_index("id")
+    assert out["in_domain"].tolist() == [False, False, True] and (out["status"] == "ok").all()
+    assert "outside the applicability domain: element Se in no training molecule" in out.loc["se", "message"]
+    assert "descriptor(s) without a finite value for it, read as the training median" in out.loc["se", "message"]
+    assert "net charge +1, the training molecules' 0" in out.loc["quat", "message"]
+    assert pd.isna(out.loc["toluene", "message"]) and out.loc["toluene", "ad_similarity"] >= 0.3
+    # a model saved before the limits were recorded: the similarity alone, as then
+    legacy = tmp_path / "legacy"
+    shutil.copytree(models.baseline, legacy)
+    context = json.loads((legacy / "predict_context.json").read_text())
+    for key in ("elements", "net_charges"):
+        del context["domain"][key]
+    (legacy / "predict_context.json").write_text(json.dumps(context))
+    predict_file(legacy, source, tmp_path / "legacy.csv", PredictOptions(id_column="name"), n_jobs=1, progress=False)
+    old = pd.read_csv(tmp_path / "legacy.csv").set_index("id")
+    assert (old["in_domain"] == (old["ad_similarity"] >= 0.3)).all()
+    assert "outside" not in str(old.loc["se", "message"]) and old["prediction"].tolist() == out["prediction"].tolist()

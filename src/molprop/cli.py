@@ -99,6 +99,7 @@ def model_summary(model_dir: str | Path) -> dict:
             "uncertainty_floor": card.extra.get("uncertainty_floor"),
             "data_hash": context.data_hash, "n_train": context.n_train, "files_md5": model_md5(model_dir),
             "domain_fingerprint": {"radius": context.domain.radius, "n_bits": context.domain.n_bits},
+            "domain_elements": context.limits.elements, "domain_net_charges": context.limits.net_charges,
             "validate": context.validate, "featurize": context.featurize, "metrics": context.metrics,
             "extra": card.extra}  # fmt: skip
 
@@ -127,6 +128,9 @@ def _info(args: argparse.Namespace) -> int:
     print(f"model files md5:  {info['files_md5']} (the files predict loads: equal md5, the same model)")
     print(f"domain:           Morgan r={info['domain_fingerprint']['radius']}, "
           f"{info['domain_fingerprint']['n_bits']} bits, max Tanimoto to the training set")
+    if info["domain_elements"] is not None:
+        charges = ", ".join(f"{c:+d}" if c else "0" for c in info["domain_net_charges"])
+        print(f"                  elements {', '.join(info['domain_elements'])}; net charges {charges}")
     # the card's own entries: what was trained (kind, settings, chosen hyperparameters) and its
     # validation scores; the metrics of the saved training context follow
     info["model card"] = {k: v for k, v in info["extra"].items() if k not in ("uncertainty_scale", "uncertainty_floor")}

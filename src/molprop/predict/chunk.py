@@ -19,14 +19,16 @@ import pyarrow as pa
 
 from molprop.features.config import FeaturizeConfig
 from molprop.features.descriptors import descriptor_columns
+from molprop.models.matrix import FEATURE_GROUPS
 from molprop.features.fingerprints import fingerprint_columns
 from molprop.features.graph import concat_chunks
 from molprop.features.chunk import ChunkResult, featurize_chunk
-from molprop.predict.context import DomainFingerprint
+from molprop.predict.context import DomainFingerprint, DomainLimits
 from molprop.predict.domain import TrainingSet, bit_fingerprints
 from molprop.validation.config import MoleculeRules, StandardizeConfig
 
 OK, INVALID = "ok", "invalid"
+DESC_PREFIX = FEATURE_GROUPS["descriptors"]
 
 
 @dataclass(frozen=True)
@@ -39,17 +41,20 @@ class PrepareSpec:
     rules: MoleculeRules
     featurize: FeaturizeConfig
     domain: DomainFingerprint
+    limits: DomainLimits = DomainLimits()
 
 
 @dataclass
 class Prepared:
     """A batch after the per-molecule work: one row per input molecule in ``frame`` (row,
     id, smiles_input, smiles, status, reason, message); features and similarity of the
-    ``status == "ok"`` rows, in order."""
+    ``status == "ok"`` rows, in order, and whether each lies outside the training molecules'
+    elements and net charges (``outside``; the reason is in ``frame``'s message)."""
 
     frame: pd.DataFrame
     features: ChunkResult | None
     similarity: np.ndarray
+    outside: np.ndarray | None = None
 
 
 _TRAINING: dict[tuple[str, str], TrainingSet] = {}  # per process: the training fingerprints, loaded once
@@ -120,7 +125,7 @@ def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
         frame.loc[failed, "smiles"] = None
         ok = ok.difference(failed)
     frame["status"] = np.where(frame["reason"].isna(), OK, INVALID)
-    similarity = np.zeros(0, np.float64)
+    similarity, outside = np.zeros(0, np.float64), np.zeros(0, bool)
     if len(ok):
         morgan = spec.featurize.morgan
         if morgan is not None and (morgan.radius, morgan.n_bits) == (spec.domain.radius, spec.domain.n_bits):
@@ -129,7 +134,17 @@ def prepare(task: tuple[PrepareSpec, pd.DataFrame]) -> Prepared:
             mols = [Chem.MolFromSmiles(s) for s in frame.loc[ok, "smiles"]]
             query = bit_fingerprints(mols, spec.domain.radius, spec.domain.n_bits)
         similarity = training_set(spec).max_similarity(query)
-    return Prepared(frame, features, similarity)
+        # elements and formal charges need no sanitization (a third of a full parse's time)
+        notes = [spec.limits.outside(Chem.MolFromSmiles(s, sanitize=False)) for s in frame.loc[ok, "smiles"]] \
+            if spec.limits != DomainLimits() else [None] * len(ok)
+        outside = np.array([note is not None for note in notes])
+        frame.loc[ok, "message"] = [_joined(message, f"outside the applicability domain: {note}" if note else None)
+                                    for message, note in zip(frame.loc[ok, "message"], notes)]
+    return Prepared(frame, features, similarity, outside)
+
+
+def _joined(*messages: str | None) -> str | None:
+    return "; ".join(m for m in messages if isinstance(m, str) and m) or None
 
 
 def output_schema(task: str, classes: Sequence[str]) -> pa.Schema:
@@ -157,6 +172,23 @@ def _feature_frame(parts: Sequence[ChunkResult], config: FeaturizeConfig) -> pd.
     return pd.concat(blocks, axis=1) if blocks else pd.DataFrame(index=range(n))
 
 
+def imputed_notes(features: pd.DataFrame, columns: Sequence[str]) -> list[str | None]:
+    """Per row of ``features``: which of the model's descriptor ``columns`` are not finite
+    there (RDKit could not compute them for the molecule; the model reads its training
+    median instead), or None."""
+    used = [c for c in columns if c in features.columns and c.startswith(DESC_PREFIX)]
+    if not used:
+        return [None] * len(features)
+    bad = ~np.isfinite(features[used].to_numpy(dtype=np.float64))
+    names = np.asarray([c.removeprefix(DESC_PREFIX) for c in used], dtype=object)
+
+    def note(row: np.ndarray) -> str:
+        shown = ", ".join(names[row][:5]) + (f" and {row.sum() - 5} more" if row.sum() > 5 else "")
+        return f"{row.sum()} descriptor(s) without a finite value for it, read as the training median: {shown}"
+
+    return [note(row) if row.any() else None for row in bad]
+
+
 def predict_prepared(batches: Sequence[Prepared], model, config: FeaturizeConfig,
                      threshold: float) -> pa.Table:
     """Output rows (``output_schema``) of prepared batches, predicted with a ``HeldModel``."""
@@ -170,8 +202,14 @@ def predict_prepared(batches: Sequence[Prepared], model, config: FeaturizeConfig
     similarity = np.full(len(frame), np.nan)
     if n_ok:
         graphs = concat_chunks([p.graphs for p in parts]).graphs() if config.graph else None
-        pred = model.predict(_feature_frame(parts, config), graphs)
+        features = _feature_frame(parts, config)
+        pred = model.predict(features, graphs)
+        rows = frame.index[ok]
+        frame.loc[rows, "message"] = [_joined(message, note) for message, note in
+                                      zip(frame.loc[rows, "message"], imputed_notes(features, model.feature_columns))]
         similarity[ok] = np.concatenate([b.similarity for b in batches])
+        outside = np.concatenate([b.outside if b.outside is not None else np.zeros(len(b.similarity), bool)
+                                  for b in batches])
         prediction[ok] = pred.mean
         if n_classes:  # the spread over all members (k-fold: every fold's) of the predicted class's probability
             best = pred.mean.argmax(axis=1)
@@ -185,7 +223,10 @@ def predict_prepared(batches: Sequence[Prepared], model, config: FeaturizeConfig
         columns |= {f"p_{label}": prediction[:, k] for k, label in enumerate(classes)}
     else:
         columns["prediction"] = prediction
-    in_domain = pd.array(np.where(ok, similarity >= threshold, False), dtype="boolean")
+    within = similarity >= threshold
+    if n_ok:
+        within[ok] &= ~outside
+    in_domain = pd.array(np.where(ok, within, False), dtype="boolean")
     in_domain[~ok] = pd.NA
     columns |= {"uncertainty": uncertainty, "ad_similarity": similarity, "in_domain": in_domain,
                 "status": frame["status"], "reason": frame["reason"], "message": frame["message"]}

@@ -36,6 +36,39 @@ class DomainFingerprint:
 
 
 @dataclass(frozen=True)
+class DomainLimits:
+    """What the training molecules span beyond their fingerprints: the elements and the net
+    charges that occur among them (None: not recorded, a model saved before 2026-12-08)."""
+
+    elements: tuple[str, ...] | None = None
+    net_charges: tuple[int, ...] | None = None
+
+    def outside(self, mol: Any) -> str | None:
+        """Why the RDKit molecule ``mol`` lies outside these limits (an element or a net charge
+        no training molecule has), or None."""
+        from rdkit import Chem
+
+        notes = []
+        if self.elements is not None:
+            new = sorted({atom.GetSymbol() for atom in mol.GetAtoms()} - set(self.elements))
+            if new:
+                notes.append(f"element{'s' if len(new) > 1 else ''} {', '.join(new)} in no training molecule")
+        charge = Chem.GetFormalCharge(mol)
+        if self.net_charges is not None and charge not in self.net_charges:
+            seen = ", ".join(f"{c:+d}" if c else "0" for c in self.net_charges)
+            notes.append(f"net charge {charge:+d}, the training molecules' {seen}")
+        return "; ".join(notes) or None
+
+
+def domain_limits(mols: Sequence[Any]) -> DomainLimits:
+    """The elements and net charges of the RDKit molecules ``mols`` (the training molecules)."""
+    from rdkit import Chem
+
+    return DomainLimits(tuple(sorted({atom.GetSymbol() for mol in mols for atom in mol.GetAtoms()})),
+                        tuple(sorted({Chem.GetFormalCharge(mol) for mol in mols})))
+
+
+@dataclass(frozen=True)
 class PredictContext:
     """The contents of ``predict_context.json`` plus the training fingerprints (packed)."""
 
@@ -46,6 +79,7 @@ class PredictContext:
     n_train: int
     domain: DomainFingerprint
     train_fingerprints: np.ndarray  # (n_train, n_bits / 8) uint8, np.packbits rows
+    limits: DomainLimits = DomainLimits()
 
     def standardization(self):
         """(StandardizeConfig, MoleculeRules) exactly as the validate stage used them."""
@@ -109,12 +143,14 @@ def save_predict_context(model_dir: str | Path, validate_cfg: dict[str, Any],
         raise ValueError("save_predict_context: no training SMILES given")
     mols = parse_validated(smiles, range(len(smiles)), "training molecule", "train_smiles", for_fingerprints=True)
     packed = bit_fingerprints(mols, domain.radius, domain.n_bits)
+    limits = domain_limits(mols)
     model_dir.mkdir(parents=True, exist_ok=True)
     np.save(model_dir / TRAIN_FPS_FILE, packed, allow_pickle=False)
     write_json(model_dir / CONTEXT_FILE, {
         "version": CONTEXT_VERSION, "validate": validate_cfg, "featurize": featurize_cfg,
         "data_hash": data_hash, "metrics": undefined_as_null(metrics), "n_train": len(smiles),
-        "domain": {"fingerprint": "morgan_bits", "radius": domain.radius, "n_bits": domain.n_bits},
+        "domain": {"fingerprint": "morgan_bits", "radius": domain.radius, "n_bits": domain.n_bits,
+                   "elements": list(limits.elements), "net_charges": list(limits.net_charges)},
     })  # fmt: skip
 
 
@@ -128,6 +164,11 @@ def _context_problem(data: Any) -> str | None:
     if not wrong and not (all(isinstance(domain.get(k), int) and not isinstance(domain.get(k), bool)
                               for k in ("radius", "n_bits")) and domain["radius"] >= 0 and domain["n_bits"] >= 1):
         wrong = ["domain.radius / domain.n_bits (whole numbers, >= 0 / >= 1)"]
+    for key, kind in (("elements", str), ("net_charges", int)):  # optional: recorded since 2026-12-08
+        values = domain.get(key, [])
+        if not wrong and not (isinstance(values, list) and all(isinstance(v, kind) and not isinstance(v, bool)
+                                                               for v in values)):
+            wrong = [f"domain.{key} (a list of {'element symbols' if kind is str else 'whole numbers'})"]
     return f"{', '.join(wrong)} missing or of the wrong type" if wrong else None
 
 
@@ -175,5 +216,7 @@ def load_predict_context(model_dir: str | Path) -> PredictContext:
     if fps.dtype != np.uint8 or fps.ndim != 2 or fps.shape != (data["n_train"], -(-domain.n_bits // 8)):
         raise UserInputError(f"{model_dir / TRAIN_FPS_FILE}: shape {fps.shape} / {fps.dtype} does not "
                          f"match {data['n_train']} molecules x {domain.n_bits} bits; retrain the model.")
+    limits = DomainLimits(*(tuple(data["domain"][key]) if key in data["domain"] else None
+                            for key in ("elements", "net_charges")))
     return PredictContext(data["validate"], data["featurize"], data["data_hash"], data.get("metrics"),
-                          int(data["n_train"]), domain, fps)
+                          int(data["n_train"]), domain, fps, limits)

@@ -29,6 +29,12 @@ class HeldModel:
         self.device = member_device(self.card, device)
         self.members = [load_member(self.directory, self.card, name) for name in self.card.members]
 
+    @property
+    def feature_columns(self) -> list[str]:
+        """The feature columns the members read, in the order first met."""
+        preps = [member[1] if isinstance(member, tuple) else member.prep for member in self.members]
+        return list(dict.fromkeys(column for prep in preps for column in prep.columns))
+
     def predict(self, features: pd.DataFrame, graphs: Sequence[MolGraph] | None = None) -> Predictions:
         """Member predictions of ``features`` (and ``graphs`` for graph networks), as
         ``predict_saved`` returns them."""

@@ -86,7 +86,8 @@ def model_info(model_dir: str | Path) -> ModelInfo:
         raise UserInputError(f"{model_dir}/predict_context.json: its training-time settings cannot be read "
                              f"({type(error).__name__}: {str(error)[:120]}): the model directory is damaged. "
                              f"{REPAIR}") from None
-    spec = PrepareSpec(str(model_dir), model_md5(model_dir), standardize, rules, featurize, context.domain)
+    spec = PrepareSpec(str(model_dir), model_md5(model_dir), standardize, rules, featurize, context.domain,
+                       context.limits)
     return ModelInfo(str(model_dir), card.task, list(card.classes), spec, card.kind)
 
 
