@@ -49,8 +49,9 @@ def main() -> None:
     params = read_params("data", "featurize", "interpret")
     task = params["data"]["task"]
     # the fingerprints' settings as featurize recorded them (params.yaml's may have changed since)
+    # (without fingerprints, `morgan.enabled: false`, featurize records no radius or bit count)
     morgan = (recorded_settings(FEATURES, FEATURIZE_SETTINGS_KEY) or params["featurize"])["morgan"]
-    config = InterpretConfig(radius=morgan["radius"], n_bits=morgan["n_bits"], **params["interpret"])
+    config = InterpretConfig(radius=morgan.get("radius"), n_bits=morgan.get("n_bits"), **params["interpret"])
     # The network's maps (torch, integrated gradients) are drawn in a helper process on another
     # core while this one explains the baseline; the helper's server imports torch meanwhile.
     with WorkerPool(1, draw_maps, HELPER_PRELOAD) as helper:

@@ -4,6 +4,7 @@ outputs, an offline page, byte-identical reruns, regression and classification."
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import runpy
 import shutil
@@ -22,7 +23,7 @@ from rdkit.Chem import Descriptors
 
 from molprop.data.builtin import load_builtin
 from molprop.evaluation.predictions import prediction_table
-from molprop.features.config import MorganConfig
+from molprop.features.config import DescriptorConfig, FeaturizeConfig, MorganConfig, settings_of
 from molprop.features.fingerprints import morgan_fingerprints
 from molprop.features.graph import graph_chunk
 from molprop.features.graph_store import graph_table
@@ -33,6 +34,7 @@ from molprop.models.matrix import Preprocessor
 from molprop.models.predictor import predict_saved
 from molprop.models.store import ModelCard, save_card, save_sklearn_member
 from molprop.nn.store import build_network, network_config, save_member
+from molprop.schema import FEATURIZE_SETTINGS_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 N_BITS = 512
@@ -45,9 +47,10 @@ def _forest(x, y, task, n_estimators, seed=0):
 
 
 
-def _project(root: Path, task: str, baseline: str = "random_forest") -> None:
+def _project(root: Path, task: str, baseline: str = "random_forest", morgan: bool = True) -> None:
     """validated/features/graphs/split/predictions tables and both saved models, as the
-    pipeline's stages would leave them (small models, few molecules; ``baseline``: its kind)."""
+    pipeline's stages would leave them (small models, few molecules; ``baseline``: its kind;
+    ``morgan``: False for features without fingerprints, recorded as featurize records them)."""
     shutil.copytree(REPO / "stages", root / "stages")
     freesolv = load_builtin(REPO / "data/builtin/freesolv.yaml").head(48)
     mols = [Chem.MolFromSmiles(s) for s in freesolv["smiles"]]
@@ -64,26 +67,34 @@ def _project(root: Path, task: str, baseline: str = "random_forest") -> None:
     for name in ("TPSA", "MolLogP", "MolWt"):
         features[f"desc_{name}"] = np.array([getattr(Descriptors, name)(m) for m in mols], dtype=np.float32)
     features.insert(0, "mol_id", smiles)
+    if not morgan:
+        features = features.drop(columns=[c for c in features.columns if c.startswith("fp_")])
     split = pd.DataFrame({"mol_id": smiles, "split": ["train"] * 34 + ["val"] * 4 + ["test"] * 10, "fold": -1})
     (root / "data").mkdir()
     validated.to_parquet(root / "data/validated.parquet")
     features.to_parquet(root / "data/features.parquet")
+    if not morgan:  # featurize's record: no radius or bit count for fingerprints it did not make
+        table = pq.read_table(root / "data/features.parquet")
+        settings = settings_of(FeaturizeConfig(morgan=None, descriptors=DescriptorConfig(), graph=True))
+        pq.write_table(table.replace_schema_metadata({**table.schema.metadata, FEATURIZE_SETTINGS_KEY:
+                                                      json.dumps(settings)}), root / "data/features.parquet")
     split.to_parquet(root / "data/split.parquet")
     pq.write_table(graph_table(smiles, graph_chunk(mols)), root / "data/graphs.parquet")
 
     train = np.flatnonzero(split["split"] == "train")
     target = validated["y"].to_numpy()
     x_columns = [c for c in features.columns if c != "mol_id"]
+    groups = ["morgan", "descriptors"] if morgan else ["descriptors"]
     if baseline == "random_forest":
         prep = Preprocessor.fit(features.iloc[train], x_columns, scale=False)
         estimator = _forest(prep.transform(features.iloc[train]), target[train], task, 20)
     else:
         hyper = {"ridge": {"alpha": 1.0}, "knn_tanimoto": {"n_neighbors": 3},
                  "hist_gradient_boosting": {"max_iter": 20, "min_samples_leaf": 5}}[baseline]
-        config = BaselineConfig(baseline, hyper, ["morgan", "descriptors"], n_jobs=1)
+        config = BaselineConfig(baseline, hyper, groups, n_jobs=1)
         estimator, prep = fit_on_rows(features.iloc[train], target[train], task, config, hyper)
     save_sklearn_member(root / "models/baseline/member_0", estimator, prep)
-    save_card(root / "models/baseline", ModelCard("sklearn", task, ["morgan", "descriptors"], ["member_0"], classes))
+    save_card(root / "models/baseline", ModelCard("sklearn", task, groups, ["member_0"], classes))
     torch.manual_seed(0)
     desc = [c for c in x_columns if c.startswith("desc_")]
     net_prep = Preprocessor.fit(features.iloc[train], desc, scale="quantile")
@@ -138,6 +149,18 @@ def test_interpret_stage_writes_a_complete_offline_report(tmp_path, task):
     else:  # classes by their labels, as the page shows them (not class indices)
         labels = set(pd.read_parquet(tmp_path / "data/validated.parquet")["label"])
         assert set(worst["measured"]) | set(worst["predicted"]) | set(worst["neighbour_measured"]) <= labels
+
+
+def test_interpret_runs_on_features_without_fingerprints(tmp_path):
+    # featurize.morgan.enabled: false records no radius or bit count: interpret stopped with
+    # KeyError 'radius' after every other stage had run
+    _project(tmp_path, "regression", "ridge", morgan=False)
+    files = _run_stage(tmp_path)
+    assert {"index.html", "feature_importance.csv", "maps_baseline.png", "maps_model.png"} <= set(files)
+    html = (tmp_path / "reports/interpret/index.html").read_text()
+    assert "<h3>Most important fingerprint positions</h3>" not in html and "fingerprint position" not in html
+    importance = pd.read_csv(tmp_path / "reports/interpret/feature_importance.csv")
+    assert importance["feature"].str.startswith("desc_").all()
 
 
 @pytest.mark.parametrize("baseline,task,method", [("ridge", "regression", "linear SHAP"),

@@ -27,10 +27,11 @@ from molprop.schema import MOL_ID, ROW, SMILES, SPLIT, TARGET
 
 @dataclass(frozen=True)
 class InterpretConfig:
-    """The interpret params section, plus the fingerprint settings the features were made with."""
+    """The interpret params section, plus the fingerprint settings the features were made with
+    (None without fingerprints)."""
 
-    radius: int
-    n_bits: int
+    radius: int | None
+    n_bits: int | None
     max_explained: int = 1000
     max_treeshap_seconds: float = 60.0
     n_top_features: int = 20
@@ -161,7 +162,8 @@ def baseline_importance(model: SklearnModel, data: Molecules, test_ids: Sequence
     fingerprint = importance["feature"].str.startswith("fp_")
     top_bits = sorted(set(importance["feature"][fingerprint].head(config.n_top_bits))
                       | set(importance["feature"][fingerprint & (importance.index < config.n_top_features)]))
-    bits = bit_substructures(data.mols, [int(f[3:]) for f in top_bits], config.radius, config.n_bits)
+    bits = bit_substructures(data.mols, [int(f[3:]) for f in top_bits], config.radius, config.n_bits) \
+        if top_bits else {}
     labels = []
     for feature in importance["feature"]:
         examples = bits.get(int(feature[3:]), []) if feature.startswith("fp_") else []
