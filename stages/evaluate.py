@@ -15,6 +15,7 @@ from __future__ import annotations
 from common import read_params, run_stage
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from molprop.evaluation.verdict import comparison_sentence, defined, shown
@@ -105,7 +106,11 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
         write_json(f"metrics/{name}.json", report)
     SUBGROUPS.parent.mkdir(parents=True, exist_ok=True)
     result.subgroup_table.to_csv(SUBGROUPS, index=False, float_format=SIGNIFICANT)
-    _print_summary(task, result.metrics, MODELS, table, classes)
+    scarce = []
+    if task == "classification":  # as the split report counts a class scarce in a training part
+        share, trained = (frame[TARGET].value_counts(normalize=True) for frame in (validated, seen))
+        scarce = [classes[k] for k in share.index if trained.get(k, 0.0) < 0.5 * share[k]]
+    _print_summary(task, result.metrics, MODELS, table, classes, scarce)
     _print_uncertainty(result.uncertainty, MODELS, result.metrics["n_test"])
 
 
@@ -118,7 +123,10 @@ UNDEFINED_WHY = {
 }
 
 
-def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, classes: list[str]) -> None:
+def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, classes: list[str],
+                   scarce: Sequence[str] = ()) -> None:
+    """The test metrics and their warnings; ``scarce``: classes the training part holds at under
+    half their share of the data."""
     keys = ("roc_auc", "mcc") if task == "classification" else ("rmse", "r2")
     for name in models:
         figures = ", ".join(
@@ -138,9 +146,12 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
                   "warnings, or a test part unlike the training one)")
         predicted = set(table[name]) if task == "classification" else set()
         if len(predicted) == 1 and table[TARGET].nunique() > 1:
+            why = (f"the training part holds {', '.join(repr(c) for c in scarce)} at under half "
+                   f"{'its' if len(scarce) == 1 else 'their'} share of the data (metrics/split.json)" if scarce else
+                   "the training part holds every class at half its share or more, so the model learnt too little "
+                   "(the network: see train's warnings; more train.max_epochs or another train.lr)")
             print(f"evaluate: warning: the {name} predicts class '{classes[predicted.pop()]}' for every test "
-                  "molecule, so its F1 and MCC say nothing (ROC-AUC and PR-AUC rank its probabilities); "
-                  "metrics/split.json shows how few molecules of the other class(es) the training part holds")
+                  f"molecule, so its F1 and MCC say nothing (ROC-AUC and PR-AUC rank its probabilities); {why}")
     print(f"evaluate model vs baseline: {comparison_sentence(metrics.get('model_vs_baseline', {}))}")
     if metrics["n_test"] < FEW_TEST_MOLECULES:
         print(f"evaluate: warning: {metrics['n_test']} test molecule(s): the metrics and their bootstrap "

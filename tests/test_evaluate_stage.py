@@ -27,9 +27,9 @@ def _digests(root: Path) -> dict[str, str]:
     return {name: hashlib.md5((root / name).read_bytes()).hexdigest() for name in OUTPUTS}
 
 
-def _evaluate_project(root: Path, n_resamples: int) -> None:
+def _evaluate_project(root: Path, n_resamples: int, task: str = "regression") -> None:
     """The interpret stage test's small project, with the evaluate params (fewer resamples)."""
-    _project(root, "regression")
+    _project(root, task)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["evaluate"] = yaml.safe_load((REPO / "params.yaml").read_text())["evaluate"]
     params["evaluate"]["bootstrap"]["n_resamples"] = n_resamples
@@ -160,10 +160,16 @@ def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch,
         "n_test": 40, "model_vs_baseline": {"n_model_better": 25, "n_baseline_better": 15,
                                             "mean_error_difference": 0.02, "wilcoxon_p_value": 0.3}}
     table = pd.DataFrame({"y": [0, 1, 0, 1], "baseline": [1, 1, 1, 1], "model": [0, 1, 0, 0]})
-    _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"])
+    _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"], ["active"])
     out = capsys.readouterr().out
     assert "warning: the baseline predicts class 'inactive' for every test molecule" in out
+    assert "the training part holds 'active' at under half its share of the data (metrics/split.json)" in out
     assert "the model predicts" not in out
+    # every class well represented in training: the split is not the cause (it had been blamed)
+    _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"])
+    out = capsys.readouterr().out
+    assert "the training part holds every class at half its share or more, so the model learnt too little" in out
+    assert "split.json" not in out
     assert ("the model errs less on 25, the baseline on 15 test molecules; mean error difference (model - "
             "baseline) 0.02 (paired bootstrap p = 0.3), Wilcoxon p = 0.3: the baseline errs less on average, but "
             "not significantly (p >= 0.05): on this test part neither is clearly better") in out
@@ -229,3 +235,25 @@ def _p(metrics: dict) -> str:
     from molprop.evaluation.verdict import shown
 
     return shown(metrics["model_vs_baseline"]["wilcoxon_p_value"])
+
+
+def test_a_one_class_model_s_warning_names_the_classes_scarce_in_training(tmp_path):
+    # the untrained network of the small project predicts one class for every test molecule;
+    # the warning blamed the split even where training held every class at its share
+    _evaluate_project(tmp_path, 20, "classification")
+    validated = pd.read_parquet(tmp_path / "data/validated.parquet")
+    split = pd.read_parquet(tmp_path / "data/split.parquet")
+    labels = validated["label"].to_numpy()
+    share = pd.Series(labels).value_counts(normalize=True)
+    trained = pd.Series(labels[(split["split"] == "train").to_numpy()]).value_counts(normalize=True)
+    scarce = [c for c in sorted(share.index, key=["low", "mid", "high"].index) if trained.get(c, 0) < 0.5 * share[c]]
+    out = _run_evaluate(tmp_path).stdout
+    assert "evaluate: warning: the model predicts class" in out
+    if scarce:
+        assert f"the training part holds {', '.join(repr(c) for c in scarce)} at under half" in out
+    else:
+        assert "the training part holds every class at half its share or more" in out
+
+    split.loc[(split["split"] == "train").to_numpy() & (labels == "low"), "split"] = "val"  # no 'low' in training
+    split.to_parquet(tmp_path / "data/split.parquet")
+    assert "the training part holds 'low' at under half its share" in _run_evaluate(tmp_path).stdout
