@@ -3,6 +3,7 @@ correctly or refused with a message that names the place; no row vanishes unrepo
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -114,6 +115,21 @@ def test_missing_values_of_nullable_parquet_columns_are_missing(tmp_path):
         result = curate(table, "smiles", column, ValidationConfig(target=TargetRules(task="classification"), n_jobs=1))
         assert result.classes == classes and result.metrics["n_classes"] == 2
         assert result.rejected.set_index("row").loc[3, "reason"] == "missing_target"
+
+
+def test_single_precision_parquet_targets_are_read_as_the_decimals_they_show(tmp_path):
+    # a float32 1.23 was validated as 1.2300000190734863, and that noise went into the models,
+    # the metrics and the replicate tolerance (a spread of exactly 0.5 on either side of it)
+    frame = pd.DataFrame({"smiles": ["CCO", "CCCO", "CCN", "CCCN"],
+                          "y": np.array([1.23, 3.01, np.nan, -0.1], dtype=np.float32),
+                          "half": np.array([1.23, 2.0, 0.5, 3.0], dtype=np.float16),
+                          "nullable": pd.array([0.1, None, 2.5, 1.0], dtype="Float32")})
+    frame.to_parquet(tmp_path / "in.parquet")
+    table = read_source(tmp_path / "in.parquet")
+    assert table["y"].tolist()[:2] + table["y"].tolist()[3:] == [1.23, 3.01, -0.1] and np.isnan(table["y"][2])
+    assert table["half"].tolist() == [1.23, 2.0, 0.5, 3.0] and table["nullable"].tolist()[::2] == [0.1, 2.5]
+    result = curate(table, "smiles", "y", ValidationConfig(n_jobs=1))
+    assert sorted(result.validated["y"]) == [-0.1, 1.23, 3.01]
 
 
 def test_a_number_with_an_underscore_is_not_a_number():

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 from molprop.errors import UserInputError
@@ -431,7 +432,7 @@ def read_source(source: str | Path) -> pd.DataFrame:
             table = pd.read_parquet(path)
         except Exception as err:  # pyarrow raises several types for corrupt files
             raise InputFileError(f"{path}: not a readable Parquet file: {err}") from err
-        table = _utf8_text(_index_as_columns(table))
+        table = _floats_as_shown(_utf8_text(_index_as_columns(table)))
     elif suffix in (".sdf", ".sd"):
         from molprop.data.builtin import read_sdf
 
@@ -452,6 +453,18 @@ def read_source(source: str | Path) -> pd.DataFrame:
     attrs = table.attrs
     table = table.reset_index(drop=True)
     table.attrs = attrs
+    return table
+
+
+def _floats_as_shown(table: pd.DataFrame) -> pd.DataFrame:
+    """Single- and half-precision float columns as the decimals they show: a float32 1.23 read
+    as 1.23, not as the 1.2300000190734863 of its exact widening (targets, replicate tolerances
+    and the metrics would carry that noise)."""
+    for position, dtype in enumerate(table.dtypes):
+        if getattr(dtype, "kind", "") == "f" and dtype.itemsize < 8:
+            own = getattr(dtype, "numpy_dtype", dtype)  # pandas' nullable Float32 holds float32
+            shown = table.iloc[:, position].to_numpy(dtype=own, na_value=np.nan).astype(str)
+            table.isetitem(position, shown.astype(np.float64))
     return table
 
 
