@@ -78,7 +78,8 @@ def main() -> None:
         f"split ({config.method}, {f'seed {config.seed}' if config.uses_seed else 'no seed'}, folds {config.n_folds}): "
         + ", ".join(f"{name} {part['n']}" for name, part in parts.items())
         + f"; shared scaffolds train/test {result.report['shared_scaffolds']['train_test']}; "
-        f"test max similarity to train: median {sims['median']}, mean {sims['mean']}"
+        + (f"test max similarity to train: median {sims['median']}, mean {sims['mean']}" if sims["median"] is not None
+           else "no test molecules")
     )
 
 

@@ -468,6 +468,10 @@ def test_a_wrong_decimal_mark_for_most_targets_is_named_before_any_work() -> Non
     assert long.startswith("100 of 100 target values checked are not numbers with data.decimal ','")
     ambiguous = decimal_mark_mistake(["50,594", "55,225", "249", "1,200"], ".")  # IC50s in nM, or decimals?
     assert "if ',' separates thousands there, remove it in the file" in ambiguous and "set data.decimal: ','" in ambiguous
+    # a censored '<0,5' is a number with neither mark: it was counted among those read with ','
+    commas = [f"{k},5" for k in range(12)] + ["<0,5"]
+    assert decimal_mark_mistake(commas, ".").startswith(
+        "12 of 13 target values are numbers only with ',', not with data.decimal '.' (e.g. '0,5')")
 
 
 def test_a_missing_value_marker_is_named() -> None:

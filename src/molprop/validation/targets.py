@@ -426,12 +426,19 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str, sample: int = 5
     if 2 * len(unread) <= len(texts) or 10 * sum(reads(t, other) for t in unread) < 9 * len(unread):
         return None
     checked = " checked" if step > 1 else ""
+    both = sum(reads(t, other) for t in unread)  # '<0,5' (censored) is a number with neither mark
     counted = f"{len(unread)} of {len(texts)} target values{checked} are not numbers with data.decimal '{decimal}'"
+    if both < len(unread):
+        counted = (f"{both} of {len(texts)} target values{checked} are numbers only with '{other}', not with "
+                   f"data.decimal '{decimal}'")
     thousands = [t for t in unread if grouped_in_thousands(t, decimal)]
     if 2 * len(thousands) >= len(unread):  # 50,594: a decimal comma, or a comma between thousands?
         return (f"{counted} (e.g. '{thousands[0]}'): if '{other}' separates thousands there, remove it in the "
                 f"file (1{other}234 -> 1234); if it is the decimal mark, set data.decimal: '{other}'")
-    return f"{counted} but are with '{other}' (e.g. '{unread[0]}'): set data.decimal: '{other}' in params.yaml"
+    example = next(t for t in unread if reads(t, other))
+    if both < len(unread):
+        return f"{counted} (e.g. '{example}'): set data.decimal: '{other}' in params.yaml"
+    return f"{counted} but are with '{other}' (e.g. '{example}'): set data.decimal: '{other}' in params.yaml"
 
 
 # Markers no class is named after (R and pandas write them for a missing value)
