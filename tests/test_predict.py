@@ -112,6 +112,16 @@ def test_parquet_text_stored_as_bytes_is_read_as_text(tmp_path):
     assert whole["id"].tolist() == ["e", "x"]
 
 
+def test_integer_ids_of_a_parquet_column_with_a_gap_stay_integers(tmp_path):
+    # pandas writes [1, 2, NaN, 4] as floats: the ids came out 1.0, 2.0, 2 (the row), 4.0
+    pd.DataFrame({"smiles": ["CCO", "CCN", "CCC", "CCCl"], "id": [1, 2, np.nan, 4],
+                  "code": [1.5, 2.0, 3.25, 1e3]}).to_parquet(tmp_path / "ids.parquet")
+    whole = pd.concat(iter_chunks(tmp_path / "ids.parquet", 3, "smiles", "id"), ignore_index=True)
+    assert whole["id"].tolist() == ["1", "2", "2", "4"]
+    whole = pd.concat(iter_chunks(tmp_path / "ids.parquet", 3, "smiles", "code"), ignore_index=True)
+    assert whole["id"].tolist() == ["1.5", "2", "3.25", "1000"]
+
+
 def test_semicolon_csv_is_read_like_a_comma_csv(tmp_path):
     frame = _write_inputs(tmp_path, 9)
     frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)

@@ -359,6 +359,20 @@ def test_a_header_only_input_gives_an_empty_output_and_a_failed_run_leaves_nothi
     assert summary["rows"] == 2
 
 
+def test_an_input_without_molecules_is_warned_about(models, tmp_path):
+    # an empty .smi (a cut download) ended "0 molecules -> ..." with no word, where an empty CSV stops
+    for name, text in (("empty.smi", ""), ("comments.smi", "# a library\n\n"), ("header.csv", "smiles\n")):
+        (tmp_path / name).write_text(text)
+        done = _cli("predict", "--model", models.baseline, "--input", tmp_path / name, "--output",
+                    tmp_path / f"{name}.csv", "--n-jobs", "1", "--no-progress")
+        assert done.returncode == 0, done.stderr
+        assert f"warning: {tmp_path / name} holds no molecule (empty, a header only" in done.stdout
+    (tmp_path / "one.smi").write_text("CCO\n")
+    done = _cli("predict", "--model", models.baseline, "--input", tmp_path / "one.smi", "--output",
+                tmp_path / "one.csv", "--n-jobs", "1", "--no-progress")
+    assert "1 molecules ->" in done.stdout and "holds no molecule" not in done.stdout
+
+
 def test_the_current_folder_as_output_and_a_wrong_device_named_before_anything_is_made(models, library, tmp_path):
     """`--output .` stopped on "PosixPath('.') has an empty name"; `--device gpu` was found by
     the workers, after the output folder and its missing parents were made."""

@@ -73,6 +73,9 @@ def _predict(args: argparse.Namespace) -> int:
                            progress=not args.no_progress, ray_options=ray_options)
     print(f"molprop predict: {summary['rows']} molecules -> {summary['output']} "
           f"({summary['invalid']} invalid, {summary['out_of_domain']} outside the applicability domain)")
+    if summary["rows"] == 0:  # a cut download or the wrong file: an empty output says nothing itself
+        print(f"molprop predict: warning: {args.input} holds no molecule (empty, a header only, or only "
+              "comments and blank lines): the output has no rows")
     if summary["repeated_ids"]:
         examples = ", ".join(map(repr, summary["repeated_id_examples"]))
         numbers = any(e.isdigit() for e in summary["repeated_id_examples"])  # maybe a row number

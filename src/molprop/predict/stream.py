@@ -255,7 +255,10 @@ def _text(value: object) -> object:
 def _frame(start: int, ids: list | None, smiles: list) -> pd.DataFrame:
     rows = range(start, start + len(smiles))
     smiles, ids = [_text(s) for s in smiles], ids and [_text(i) for i in ids]
-    id_text = [str(r) if i is None or i == "" or i != i else str(i)  # i != i: NaN
+    # i != i: NaN; a whole float is an integer id of a Parquet column that has a missing value
+    # (pandas stores such a column as floats): 7, not 7.0
+    id_text = [str(r) if i is None or i == "" or i != i else
+               str(int(i)) if isinstance(i, float) and i.is_integer() else str(i)
                for r, i in zip(rows, ids or [None] * len(smiles))]
     text = [None if s is None or (isinstance(s, float) and s != s) else str(s) for s in smiles]
     return pd.DataFrame({"row": pd.array(rows, dtype="int64"), "id": id_text, "smiles_input": text})
