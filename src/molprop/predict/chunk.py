@@ -19,10 +19,10 @@ import pyarrow as pa
 
 from molprop.features.config import FeaturizeConfig
 from molprop.features.descriptors import descriptor_columns
-from molprop.models.matrix import FEATURE_GROUPS
 from molprop.features.fingerprints import fingerprint_columns
 from molprop.features.graph import concat_chunks
 from molprop.features.chunk import ChunkResult, featurize_chunk
+from molprop.models.matrix import FEATURE_GROUPS
 from molprop.predict.context import DomainFingerprint, DomainLimits
 from molprop.predict.domain import TrainingSet, bit_fingerprints
 from molprop.validation.config import MoleculeRules, StandardizeConfig
