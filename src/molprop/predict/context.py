@@ -49,8 +49,9 @@ class DomainLimits:
         from rdkit import Chem
 
         notes = []
-        if self.elements is not None:
-            new = sorted({atom.GetSymbol() for atom in mol.GetAtoms()} - set(self.elements))
+        if self.elements is not None:  # hydrogen is in every molecule, explicit (an H that fixes an
+            # imine's geometry stays an atom) or not
+            new = sorted({atom.GetSymbol() for atom in mol.GetAtoms()} - set(self.elements) - {"H"})
             if new:
                 notes.append(f"element{'s' if len(new) > 1 else ''} {', '.join(new)} in no training molecule")
         charge = Chem.GetFormalCharge(mol)
