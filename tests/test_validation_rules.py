@@ -469,7 +469,8 @@ def test_a_wrong_decimal_mark_for_most_targets_is_named_before_any_work() -> Non
     ambiguous = decimal_mark_mistake(["50,594", "55,225", "249", "1,200"], ".")  # IC50s in nM, or decimals?
     assert "if ',' separates thousands there, remove it in the file" in ambiguous and "set data.decimal: ','" in ambiguous
     # a censored '<0,5' is a number with neither mark: it was counted among those read with ','
-    commas = [f"{k},5" for k in range(12)] + ["<0,5"]
+    # censored values ('<0,5', rejected as such) are left out: a seventh of them had hidden the warning
+    commas = [f"{k},5" for k in range(12)] + ["<0,5", ">10,2", "<1,1"] + ["1,5 mM"]
     assert decimal_mark_mistake(commas, ".").startswith(
         "12 of 13 target values are numbers only with ',', not with data.decimal '.' (e.g. '0,5')")
 
@@ -541,6 +542,9 @@ def test_a_placeholder_label_is_missing_and_a_rare_third_class_is_warned_about()
             "tenth of the 58 of the second-largest class") in rare_class_warning(labels, list(range(120)))
     assert rare_class_warning([f"c{k % 30}" for k in range(300)], list(range(300))) is None  # 30 even classes
     assert rare_class_warning(["no"] * 11 + ["yes"], list(range(12))) is None  # two classes: the split warns
+    # one as small as the second-largest: both named (only the one that came second had been)
+    tied = rare_class_warning(["yes"] * 40 + ["no"] * 2 + ["n/o"] * 2, list(range(44)))
+    assert "'n/o' (2 molecules: rows 42, 43); 'no' (2 molecules: rows 40, 41) have fewer than 3" in tied
 
 def test_a_class_read_as_missing_values_is_warned_about() -> None:
     """Labels none / high / low: the 143 'none' rows were rejected as missing without a word
@@ -638,6 +642,32 @@ def test_an_unlogged_concentration_target_is_flagged() -> None:
     assert unlogged_target([-3.2, 0.5, 4.1, -7.9, 1.0]) is None  # log units with negative values
     assert unlogged_target([1.33, 1.41, 1.52, 1.78]) is None  # positive, one decade
     assert unlogged_target([0.001, 1.0]) is None  # too few values to tell
+
+
+def test_a_few_zeros_leave_an_unlogged_concentration_flagged() -> None:
+    # IC50s in nM rounded to one decimal, four of them to 0.0: no warning at all
+    rng = np.random.default_rng(0)
+    ic50 = np.round(10 ** rng.normal(2.0, 1.5, 300), 1)
+    assert 0 < np.count_nonzero(ic50 == 0) <= 15
+    warning = unlogged_target(list(ic50))
+    assert warning.startswith(f"the target's positive values (all but {np.count_nonzero(ic50 == 0)} at 0 or "
+                              "below, which have no logarithm")
+    assert "give its logarithm instead" in warning
+    assert unlogged_target(list(np.concatenate([ic50[ic50 > 0][:270], np.zeros(30)]))) is None  # a tenth: no
+
+
+def test_a_typo_beyond_a_fraction_s_bound_is_named() -> None:
+    """Fractions unbound with two values typed as percentages (45, 12.5) were told to take the
+    logarithm, and the two rows were never named: on the log scale they lie near the rest."""
+    rng = np.random.default_rng(0)
+    fraction = np.round(1 / (1 + np.exp(-rng.normal(0, 2, 300))), 4)
+    fraction[[10, 20]] = [45.0, 12.5]
+    assert list(far_targets(fraction)) == [10, 20]
+    assert unlogged_target(list(np.delete(fraction, [10, 20]))) is None
+    percent = np.round(rng.uniform(0, 100, 300), 1)
+    percent[[3, 4]] = [4500.0, 101.0]  # a typo, and an assay's ordinary overshoot
+    assert list(far_targets(percent)) == [3]
+    assert len(far_targets(np.round(10 ** rng.normal(2.0, 1.5, 300), 1) + 0.1)) == 0  # IC50s: no bound
 
 
 def test_a_few_far_outlying_targets_are_named() -> None:
@@ -771,8 +801,10 @@ def test_a_positive_class_that_names_an_absence_on_its_own_is_warned_about() -> 
     for labels in (["agonist", "inactive"], ["active", "decoy"], ["agonist", "non_binder"], ["Binder", "No binding"]):
         assert f"set data.positive_class: {labels[0]}" in negated_positive(sorted_classes(labels))
     for labels in (["inactive", "weak"], ["no", "yes"], ["False", "True"], ["negative", "positive"],
-                   ["decoy", "inactive"], ["0", "1"]):
-        assert negated_positive(sorted_classes(labels)) is None
+                   ["decoy", "inactive"], ["0", "1"], ["ion", "union"], ["form", "inform"], ["no", "normal"]):
+        assert negated_positive(sorted_classes(labels)) is None  # the last three: in- / un- / no- words
+    for labels in (["ja", "nein"], ["да", "нет"], ["活性", "非活性"], ["hit", "nohit"], ["stable", "unstable"]):
+        assert negated_positive(sorted_classes(labels)) is not None
 
 
 def test_labels_sort_regardless_of_letter_case() -> None:
@@ -1103,7 +1135,8 @@ def test_a_target_with_zeros_is_not_called_unlogged_and_does_not_crash():
     negative value (counts, % inhibition) made log10(high / 0) raise ZeroDivisionError."""
     from molprop.validation.targets import unlogged_target
 
-    assert unlogged_target([0.0] + [1.0] * 50 + [10.0, 100.0, 1e4, 1e5]) is None
+    # judged on the positive values since 2026-12-08 (IC50s rounded to 0.0 had hidden the warning)
+    assert "(all but 1 at 0 or below" in unlogged_target([0.0] + [1.0] * 50 + [10.0, 100.0, 1e4, 1e5])
 
 
 def test_a_rare_class_is_judged_against_the_second_largest_class():

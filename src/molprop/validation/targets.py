@@ -200,14 +200,15 @@ def order_classes(classes: list[str], positive: str | None) -> list[str]:
 
 # Labels that name the absence of the property (class 1 of agonist / inactive is 'inactive')
 NEGATIVE_LABELS = frozenset({"inactive", "inactives", "decoy", "decoys", "negative", "negatives", "neg", "no",
-                             "false", "non", "not", "absent", "nonactive", "nonbinder", "nonbinders"})
+                             "false", "non", "not", "absent", "nonactive", "nonbinder", "nonbinders", "nein",
+                             "nee", "nej", "nicht", "нет", "否", "无", "無"})
 
 
 def reads_as_negative(label: str) -> bool:
     """Whether ``label`` (case-folded) names an absence on its own: 'inactive', 'decoy', 'no',
     'false', or 'non-' / 'not ' / 'no ' followed by a word ('non-binder', 'not toxic')."""
     return label.strip() in NEGATIVE_LABELS or label.startswith(
-        ("non-", "non_", "non ", "not-", "not_", "not ", "no-", "no_", "no "))
+        ("non-", "non_", "non ", "not-", "not_", "not ", "no-", "no_", "no ", "非", "不", "无"))
 
 
 def negated_positive(classes: list[str]) -> str | None:
@@ -217,10 +218,12 @@ def negated_positive(classes: list[str]) -> str | None:
     if len(classes) != 2:
         return None
     negative, positive = (label.casefold().replace("\u2212", "-") for label in classes)  # U+2212 minus
-    prefixes = ("in", "un", "non", "non-", "non_", "non ", "not", "not-", "not_", "not ", "no ", "no-", "no_")
+    prefixes = ("non", "non-", "non_", "non ", "not", "not-", "not_", "not ", "no", "no ", "no-", "no_", "非", "不")
     signs = len(negative) == len(positive) and [
         pair for pair in zip(negative, positive) if pair[0] != pair[1]] == [("+", "-")]
-    paired = signs or any(positive == prefix + negative for prefix in prefixes)
+    # in- / un- only before a word of 5 letters or more: inactive, unstable; not inform, union
+    paired = signs or any(positive == prefix + negative for prefix in prefixes) or (
+        len(negative) >= 5 and positive in ("in" + negative, "un" + negative))
     if not paired and not (reads_as_negative(positive) and not reads_as_negative(negative)):
         return None
     return (f"class 1, the positive class of F1, PR-AUC and calibration, is '{classes[1]}' (the second "
@@ -250,14 +253,22 @@ def class_like_target(values: list[float], max_distinct: int = 2) -> str | None:
             "if these are classes, set data.task: classification (regression would fit them as numbers)")
 
 
+MAX_NONPOSITIVE_SHARE = 0.05  # of a positive target's values 0 or below (rounded IC50s), judged without them
+
+
 def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness: float = 2.0) -> str | None:
     """A warning when a regression target looks like an untransformed concentration or rate:
-    every value positive, spanning at least ``min_decades`` orders of magnitude, with a long
+    every value positive (but for up to ``MAX_NONPOSITIVE_SHARE`` of them at 0 or below, named
+    apart), the rest spanning at least ``min_decades`` orders of magnitude, with a long
     right tail (sample skewness at least ``min_skewness``, without a maximum that repeats),
     else None. Fitted by squared error, such a target is dominated by its largest values; its
     logarithm usually is not."""
     y = np.asarray(values, dtype=np.float64)
-    if len(y) < 3 or y.min() <= 0:
+    zeros = int(np.count_nonzero(y <= 0))  # IC50s rounded to 0.0: a few, beside a positive target
+    if len(y) < 3 or zeros > MAX_NONPOSITIVE_SHARE * len(y):
+        return None
+    y = y[y > 0]
+    if len(y) < 3:
         return None
     low, high = float(y.min()), float(y.max())
     decades = math.log10(high / low)
@@ -267,10 +278,13 @@ def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness:
     skewness = float(np.mean(((y - y.mean()) / spread) ** 3)) if spread else 0.0
     if decades < min_decades or skewness < min_skewness:
         return None
-    return (f"the target is positive and spans {decades:.1f} orders of magnitude ({low:g} to {high:g}) with a "
-            f"long right tail (skewness {skewness:.1f}): the models' squared error is then dominated by the "
-            "largest values. If it is a concentration, a potency or a rate (IC50, Ki, mol/L, clearance), "
-            "give its logarithm instead (e.g. pIC50 = 9 - log10(IC50 in nM))")
+    which = "the target is positive and spans" if not zeros else (
+        f"the target's positive values (all but {zeros} at 0 or below, which have no logarithm: rounded, or "
+        "below a limit of detection? give them as measured, or leave them out) span")
+    return (f"{which} {decades:.1f} orders of magnitude ({low:g} to {high:g}) with a long right tail (skewness "
+            f"{skewness:.1f}): the models' squared error is then dominated by the largest values. If it is a "
+            "concentration, a potency or a rate (IC50, Ki, mol/L, clearance), give its logarithm instead (e.g. "
+            "pIC50 = 9 - log10(IC50 in nM))")
 
 
 def _robust_sd(x: np.ndarray, centre: float) -> float:
@@ -342,6 +356,20 @@ def _repeated_codes(basis: np.ndarray, min_robust_z: float) -> list[float]:
     return found
 
 
+BOUNDS = (1.0, 100.0)  # of a fraction and of a percentage
+BOUND_SHARE = 0.98  # of the values within [0, bound] for a target to read as bounded
+
+
+def _bound_kept(y: np.ndarray) -> float | None:
+    """1 or 100 when ``BOUND_SHARE`` of ``y`` (and 10 values or more) lie within 0 to it, and
+    some beyond a tenth of it: a fraction or a percentage. None otherwise."""
+    for bound in BOUNDS:
+        inside = y[(y >= 0) & (y <= bound)]
+        if len(inside) >= max(10, BOUND_SHARE * len(y)) and inside.max() > bound / 10:
+            return bound
+    return None
+
+
 def _far(y: np.ndarray, min_robust_z: float) -> _Far | None:
     """Far values of ``y`` judged against those that are no code (-999 in most rows had made
     the code the median and every measurement far): a code is a value written +-99, 999, ...
@@ -356,10 +384,14 @@ def _far(y: np.ndarray, min_robust_z: float) -> _Far | None:
     verdicts = [_far_on(scale, y, basis, min_robust_z) for scale in _scales(basis)]
     if verdicts[0] is None:
         return None
+    linear = verdicts[0]
     verdicts = [v for v in verdicts if v is not None]
     everywhere, anywhere = np.logical_and.reduce(verdicts), np.logical_or.reduce(verdicts)
     beyond = (y < basis.min()) | (y > basis.max())
-    far = everywhere | (codes & beyond & anywhere)
+    # a fraction or a percentage: a value beyond its bound that is far on the linear scale is
+    # a typo (45 among fractions, a percentage), however near the rest it lies in logarithms
+    bound = _bound_kept(y)
+    far = everywhere | (codes & beyond & anywhere) | ((y > bound) & linear if bound is not None else False)
     median = float(np.median(basis))
     return _Far(far, codes & beyond, median, _robust_sd(basis, median))
 
@@ -414,7 +446,8 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str, sample: int = 5
     other = OTHER_MARK[decimal]
     step = max(1, -(-len(values) // sample))
     texts = [target_text(v).strip() for v in list(values)[::step] if not is_typed_number(v)]
-    texts = [t for t in texts if t and t.lower() not in MISSING_MARKERS]
+    # censored values ('<0,5') are rejected as such whatever the mark: judged without them
+    texts = [t for t in texts if t and t.lower() not in MISSING_MARKERS and not t.startswith(CENSOR_PREFIXES)]
 
     def reads(text: str, mark: str) -> bool:
         try:
@@ -426,7 +459,7 @@ def decimal_mark_mistake(values: Sequence[object], decimal: str, sample: int = 5
     if 2 * len(unread) <= len(texts) or 10 * sum(reads(t, other) for t in unread) < 9 * len(unread):
         return None
     checked = " checked" if step > 1 else ""
-    both = sum(reads(t, other) for t in unread)  # '<0,5' (censored) is a number with neither mark
+    both = sum(reads(t, other) for t in unread)  # '1,5 mM' is a number with neither mark
     counted = f"{len(unread)} of {len(texts)} target values{checked} are not numbers with data.decimal '{decimal}'"
     if both < len(unread):
         counted = (f"{both} of {len(texts)} target values{checked} are numbers only with '{other}', not with "
@@ -475,7 +508,11 @@ def rare_class_warning(labels: Sequence[str], rows: Sequence[int]) -> str | None
         return None
     top = counts.most_common(2)
     below = max(MIN_CLASS_SIZE, math.ceil(RARE_SHARE * top[1][1]))
-    rare = sorted(label for label, n in counts.items() if label not in dict(top) and n < below)
+    # the two largest are no suspects, unless another class is as large as the second ('no' and
+    # 'n/o' in 2 rows each beside 40 'yes': both, not whichever came first)
+    tied = sum(n == top[1][1] for n in counts.values()) > 1
+    exempt = {top[0][0]} if tied else set(dict(top))
+    rare = sorted(label for label, n in counts.items() if label not in exempt and n < below)
     if not rare:
         return None
 
@@ -486,7 +523,8 @@ def rare_class_warning(labels: Sequence[str], rows: Sequence[int]) -> str | None
                f"row{'s' if len(found) > 1 else ''} {', '.join(found[:5])}{more})"
 
     found = "; ".join(where(label) for label in rare[:5])
-    second = f"{MIN_CLASS_SIZE} and a tenth of the {top[1][1]} of the second-largest class, '{top[1][0]}'"
+    second = f"{MIN_CLASS_SIZE} and a tenth of the {top[1][1]} of the second-largest class" + (
+        "es" if tied else f", '{top[1][0]}'")
     return (f"{len(counts)} classes, and {found} {'has' if len(rare) == 1 else 'have'} fewer than "
             f"{below} molecules (the larger of {second}): "
             "a typo or a placeholder for a missing value? Correct the label, or leave the cell empty (the "
