@@ -106,11 +106,12 @@ def evaluate_models(task: str, section: dict, helper: WorkerPool | None) -> None
         write_json(f"metrics/{name}.json", report)
     SUBGROUPS.parent.mkdir(parents=True, exist_ok=True)
     result.subgroup_table.to_csv(SUBGROUPS, index=False, float_format=SIGNIFICANT)
-    scarce = []
+    scarce, rare = [], {}
     if task == "classification":  # as the split report counts a class scarce in a training part
         share, trained = (frame[TARGET].value_counts(normalize=True) for frame in (validated, seen))
         scarce = [classes[k] for k in share.index if trained.get(k, 0.0) < 0.5 * share[k]]
-    _print_summary(task, result.metrics, MODELS, table, classes, scarce)
+        rare = {classes[k]: float(share[k]) for k in sorted(share.index) if share[k] < 0.5 / len(classes)}
+    _print_summary(task, result.metrics, MODELS, table, classes, scarce, rare)
     _print_uncertainty(result.uncertainty, MODELS, result.metrics["n_test"])
 
 
@@ -123,10 +124,28 @@ UNDEFINED_WHY = {
 }
 
 
+def _one_class_why(name: str, scarce: Sequence[str], rare: dict[str, float]) -> str:
+    """Why a model may predict one class for every test molecule: a class scarce in the training
+    part (the split), one rare in the data (class weights), or neither (too little learnt)."""
+    if scarce:
+        return (f"the training part holds {', '.join(repr(c) for c in scarce)} at under half "
+                f"{'its' if len(scarce) == 1 else 'their'} share of the data (metrics/split.json)")
+    if rare:
+        shown = ", ".join(f"'{c}' is {share:.1%}" for c, share in rare.items())
+        return f"{shown} of the data: " + (
+            "baseline.class_weight: balanced (the default) weighs a rare class up, none does not"
+            if name == "baseline" else "the network is trained without class weights, so its probability for a "
+            "rare class seldom passes one half; ROC-AUC and PR-AUC, which rank the probabilities, say more")
+    return "every class is common in the data and the training part, so the model learnt too little: " + (
+        "see the baseline's cross-validation scores and its search (baseline.search)" if name == "baseline"
+        else "see train's warnings; more train.max_epochs or another train.lr")
+
+
 def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, classes: list[str],
-                   scarce: Sequence[str] = ()) -> None:
+                   scarce: Sequence[str] = (), rare: dict[str, float] | None = None) -> None:
     """The test metrics and their warnings; ``scarce``: classes the training part holds at under
-    half their share of the data."""
+    half their share of the data; ``rare``: classes under half an even share of the data (1/K),
+    with their shares."""
     keys = ("roc_auc", "mcc") if task == "classification" else ("rmse", "r2")
     for name in models:
         figures = ", ".join(
@@ -146,10 +165,7 @@ def _print_summary(task: str, metrics: dict, models: tuple[str, ...], table, cla
                   "warnings, or a test part unlike the training one)")
         predicted = set(table[name]) if task == "classification" else set()
         if len(predicted) == 1 and table[TARGET].nunique() > 1:
-            why = (f"the training part holds {', '.join(repr(c) for c in scarce)} at under half "
-                   f"{'its' if len(scarce) == 1 else 'their'} share of the data (metrics/split.json)" if scarce else
-                   "the training part holds every class at half its share or more, so the model learnt too little "
-                   "(the network: see train's warnings; more train.max_epochs or another train.lr)")
+            why = _one_class_why(name, scarce, rare or {})
             print(f"evaluate: warning: the {name} predicts class '{classes[predicted.pop()]}' for every test "
                   f"molecule, so its F1 and MCC say nothing (ROC-AUC and PR-AUC rank its probabilities); {why}")
     print(f"evaluate model vs baseline: {comparison_sentence(metrics.get('model_vs_baseline', {}))}")

@@ -168,8 +168,19 @@ def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch,
     # every class well represented in training: the split is not the cause (it had been blamed)
     _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"])
     out = capsys.readouterr().out
-    assert "the training part holds every class at half its share or more, so the model learnt too little" in out
-    assert "split.json" not in out
+    assert "every class is common in the data and the training part, so the model learnt too little: see the " \
+           "baseline's cross-validation scores" in out and "split.json" not in out
+    # a class rare in the data: class weights, not epochs (which the baseline has none of)
+    _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"], [],
+                   {"active": 0.045})
+    out = capsys.readouterr().out
+    assert "'active' is 4.5% of the data: baseline.class_weight: balanced (the default) weighs" in out
+    table["model"] = [0, 0, 0, 0]
+    _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"], [],
+                   {"inactive": 0.045})
+    out = capsys.readouterr().out
+    assert "'inactive' is 4.5% of the data: the network is trained without class weights" in out
+    assert "train.max_epochs" not in out
     assert ("the model errs less on 25, the baseline on 15 test molecules; mean error difference (model - "
             "baseline) 0.02 (paired bootstrap p = 0.3), Wilcoxon p = 0.3: the baseline errs less on average, but "
             "not significantly (p >= 0.05): on this test part neither is clearly better") in out
@@ -252,7 +263,7 @@ def test_a_one_class_model_s_warning_names_the_classes_scarce_in_training(tmp_pa
     if scarce:
         assert f"the training part holds {', '.join(repr(c) for c in scarce)} at under half" in out
     else:
-        assert "the training part holds every class at half its share or more" in out
+        assert "every class is common in the data and the training part" in out
 
     split.loc[(split["split"] == "train").to_numpy() & (labels == "low"), "split"] = "val"  # no 'low' in training
     split.to_parquet(tmp_path / "data/split.parquet")
