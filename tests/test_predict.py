@@ -120,6 +120,11 @@ def test_integer_ids_of_a_parquet_column_with_a_gap_stay_integers(tmp_path):
     assert whole["id"].tolist() == ["1", "2", "2", "4"]
     whole = pd.concat(iter_chunks(tmp_path / "ids.parquet", 3, "smiles", "code"), ignore_index=True)
     assert whole["id"].tolist() == ["1.5", "2", "3.25", "1000"]
+    # single precision: 0.1 came out 0.10000000149011612
+    pd.DataFrame({"smiles": ["CCO", "CCN", "CCC"], "id": np.array([0.1, np.nan, 7.0], np.float32)}).to_parquet(
+        tmp_path / "f32.parquet")
+    whole = pd.concat(iter_chunks(tmp_path / "f32.parquet", 3, "smiles", "id"), ignore_index=True)
+    assert whole["id"].tolist() == ["0.1", "1", "7"]
 
 
 def test_semicolon_csv_is_read_like_a_comma_csv(tmp_path):

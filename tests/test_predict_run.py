@@ -758,6 +758,7 @@ def test_a_model_card_naming_paths_outside_or_wrong_values_is_refused(models, li
 @pytest.mark.parametrize("change", [{"domain": None}, {"n_train": "many"}, {"validate": []},
                                     {"domain": {"radius": 3, "n_bits": 1024, "elements": "CNO"}},
                                     {"domain": {"radius": 3, "n_bits": 1024, "net_charges": [0, "+1"]}},
+                                    {"domain": {"radius": 3, "n_bits": 1024, "elements": [], "net_charges": []}},
                                     {"validate": {"standardize": "yes", "rules": {}}}])
 def test_a_damaged_predict_context_is_named(models, library, tmp_path, change):
     model_dir = tmp_path / "model"
@@ -794,5 +795,7 @@ def test_an_element_or_net_charge_no_training_molecule_has_is_outside_the_domain
     (legacy / "predict_context.json").write_text(json.dumps(context))
     predict_file(legacy, source, tmp_path / "legacy.csv", PredictOptions(id_column="name"), n_jobs=1, progress=False)
     old = pd.read_csv(tmp_path / "legacy.csv").set_index("id")
+    assert "elements and net charges not recorded (a model saved before 2026-12-08): the similarity alone" in \
+        _cli("info", "--model", legacy).stdout
     assert (old["in_domain"] == (old["ad_similarity"] >= 0.3)).all()
     assert "outside" not in str(old.loc["se", "message"]) and old["prediction"].tolist() == out["prediction"].tolist()

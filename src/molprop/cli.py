@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=10_000, help="molecules per part file / resume unit (default: 10000)")
     p.add_argument("--batch-size", type=int, default=500, help="molecules per worker task (default: 500)")
     p.add_argument("--ad-threshold", type=float, default=0.3,
-                   help="in domain when the Tanimoto similarity to the nearest training molecule is >= this (default: 0.3)")
+                   help="in domain when the Tanimoto similarity to the nearest training molecule is >= this (default: 0.3) "
+                        "and the molecule has no element or net charge that no training molecule has")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local worker processes, or a Ray cluster (in the repository: pip install -e '.[ray]')")
     p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes; -1 = all cores")
@@ -134,6 +135,9 @@ def _info(args: argparse.Namespace) -> int:
     if info["domain_elements"] is not None:
         charges = ", ".join(f"{c:+d}" if c else "0" for c in info["domain_net_charges"])
         print(f"                  elements {', '.join(info['domain_elements'])}; net charges {charges}")
+    else:  # saved before they were recorded (docs/predict.md)
+        print("                  elements and net charges not recorded (a model saved before 2026-12-08): "
+              "the similarity alone")
     # the card's own entries: what was trained (kind, settings, chosen hyperparameters) and its
     # validation scores; the metrics of the saved training context follow
     info["model card"] = {k: v for k, v in info["extra"].items() if k not in ("uncertainty_scale", "uncertainty_floor")}

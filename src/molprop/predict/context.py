@@ -166,10 +166,10 @@ def _context_problem(data: Any) -> str | None:
                               for k in ("radius", "n_bits")) and domain["radius"] >= 0 and domain["n_bits"] >= 1):
         wrong = ["domain.radius / domain.n_bits (whole numbers, >= 0 / >= 1)"]
     for key, kind in (("elements", str), ("net_charges", int)):  # optional: recorded since 2026-12-08
-        values = domain.get(key, [])
-        if not wrong and not (isinstance(values, list) and all(isinstance(v, kind) and not isinstance(v, bool)
-                                                               for v in values)):
-            wrong = [f"domain.{key} (a list of {'element symbols' if kind is str else 'whole numbers'})"]
+        values = domain.get(key, [kind()])
+        if not wrong and not (isinstance(values, list) and values and
+                              all(isinstance(v, kind) and not isinstance(v, bool) for v in values)):
+            wrong = [f"domain.{key} (a non-empty list of {'element symbols' if kind is str else 'whole numbers'})"]
     return f"{', '.join(wrong)} missing or of the wrong type" if wrong else None
 
 

@@ -264,6 +264,16 @@ def _frame(start: int, ids: list | None, smiles: list) -> pd.DataFrame:
     return pd.DataFrame({"row": pd.array(rows, dtype="int64"), "id": id_text, "smiles_input": text})
 
 
+def _id_values(column: pa.Array) -> list:
+    """A Parquet id column's values; float32 / float16 ones as the decimals they show (0.1, not
+    the 0.10000000149011612 of their widening to Python floats)."""
+    if pa.types.is_floating(column.type) and column.type.bit_width < 64:
+        shown = column.to_numpy(zero_copy_only=False).astype(str)
+        return [None if valid is False else float(text) for text, valid in
+                zip(shown, column.is_valid().to_pylist())]
+    return column.to_pylist()
+
+
 def _parquet(path: Path, chunk_size: int, smiles_column: str, id_column: str | None) -> Iterator[pd.DataFrame]:
     columns = [smiles_column] + ([id_column] if id_column else [])
     start, ids, smiles = 0, [], []
@@ -272,7 +282,7 @@ def _parquet(path: Path, chunk_size: int, smiles_column: str, id_column: str | N
         for batch in handle.iter_batches(batch_size=chunk_size, columns=columns):
             smiles += batch.column(smiles_column).to_pylist()
             if id_column:
-                ids += batch.column(id_column).to_pylist()
+                ids += _id_values(batch.column(id_column))
             while len(smiles) >= chunk_size:
                 yield _frame(start, ids[:chunk_size] if id_column else None, smiles[:chunk_size])
                 start, smiles, ids = start + chunk_size, smiles[chunk_size:], ids[chunk_size:]
