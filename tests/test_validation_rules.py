@@ -650,10 +650,13 @@ def test_a_few_zeros_leave_an_unlogged_concentration_flagged() -> None:
     ic50 = np.round(10 ** rng.normal(2.0, 1.5, 300), 1)
     assert 0 < np.count_nonzero(ic50 == 0) <= 15
     warning = unlogged_target(list(ic50))
-    assert warning.startswith(f"the target's positive values (all but {np.count_nonzero(ic50 == 0)} at 0 or "
-                              "below, which have no logarithm")
+    assert warning.startswith(f"the target's positive values (all but {np.count_nonzero(ic50 == 0)} at 0, "
+                              "which have no logarithm")
     assert "give its logarithm instead" in warning
     assert unlogged_target(list(np.concatenate([ic50[ic50 > 0][:270], np.zeros(30)]))) is None  # a tenth: no
+    # % inhibition with a few values below 0 is a signed quantity: no log advice
+    inhibition = np.concatenate([np.abs(rng.normal(0, 4, 470)), rng.uniform(30, 100, 15), -np.linspace(0.1, 3, 15)])
+    assert unlogged_target(list(inhibition)) is None
 
 
 def test_a_typo_beyond_a_fraction_s_bound_is_named() -> None:
@@ -667,6 +670,11 @@ def test_a_typo_beyond_a_fraction_s_bound_is_named() -> None:
     percent = np.round(rng.uniform(0, 100, 300), 1)
     percent[[3, 4]] = [4500.0, 101.0]  # a typo, and an assay's ordinary overshoot
     assert list(far_targets(percent)) == [3]
+    # inhibition near 0 with actives up to 104 %: no typo (104 had been named)
+    screen = [float(i % 10) for i in range(200)] + [55.0, 70.0, 85.0, 98.0, 100.0, 100.0, 104.0]
+    assert len(far_targets(screen)) == 0
+    # exact 1 beside exact 0 among fractions: their own values, no missing-value code
+    assert len(far_targets([round(0.005 * (1 + i % 10), 3) for i in range(200)] + [0.0] * 10 + [1.0] * 3)) == 0
     assert len(far_targets(np.round(10 ** rng.normal(2.0, 1.5, 300), 1) + 0.1)) == 0  # IC50s: no bound
 
 
@@ -1136,7 +1144,7 @@ def test_a_target_with_zeros_is_not_called_unlogged_and_does_not_crash():
     from molprop.validation.targets import unlogged_target
 
     # judged on the positive values since 2026-12-08 (IC50s rounded to 0.0 had hidden the warning)
-    assert "(all but 1 at 0 or below" in unlogged_target([0.0] + [1.0] * 50 + [10.0, 100.0, 1e4, 1e5])
+    assert "(all but 1 at 0," in unlogged_target([0.0] + [1.0] * 50 + [10.0, 100.0, 1e4, 1e5])
 
 
 def test_a_rare_class_is_judged_against_the_second_largest_class():

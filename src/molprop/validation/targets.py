@@ -201,7 +201,7 @@ def order_classes(classes: list[str], positive: str | None) -> list[str]:
 # Labels that name the absence of the property (class 1 of agonist / inactive is 'inactive')
 NEGATIVE_LABELS = frozenset({"inactive", "inactives", "decoy", "decoys", "negative", "negatives", "neg", "no",
                              "false", "non", "not", "absent", "nonactive", "nonbinder", "nonbinders", "nein",
-                             "nee", "nej", "nicht", "нет", "否", "无", "無"})
+                             "nee", "nej", "nicht", "ne", "nem", "hayır", "нет", "όχι", "아니요", "否", "无", "無"})
 
 
 def reads_as_negative(label: str) -> bool:
@@ -218,12 +218,14 @@ def negated_positive(classes: list[str]) -> str | None:
     if len(classes) != 2:
         return None
     negative, positive = (label.casefold().replace("\u2212", "-") for label in classes)  # U+2212 minus
-    prefixes = ("non", "non-", "non_", "non ", "not", "not-", "not_", "not ", "no", "no ", "no-", "no_", "非", "不")
+    prefixes = ("non", "non-", "non_", "non ", "not", "not-", "not_", "not ", "no ", "no-", "no_", "非", "不")
     signs = len(negative) == len(positive) and [
         pair for pair in zip(negative, positive) if pair[0] != pair[1]] == [("+", "-")]
-    # in- / un- only before a word of 5 letters or more: inactive, unstable; not inform, union
+    # in- / un- only before a word of 5 letters or more (inactive, unstable; not inform, union),
+    # a bare no- before one of 3 or more (nohit; not node, none)
     paired = signs or any(positive == prefix + negative for prefix in prefixes) or (
-        len(negative) >= 5 and positive in ("in" + negative, "un" + negative))
+        len(negative) >= 5 and positive in ("in" + negative, "un" + negative)) or (
+        len(negative) >= 3 and positive == "no" + negative)
     if not paired and not (reads_as_negative(positive) and not reads_as_negative(negative)):
         return None
     return (f"class 1, the positive class of F1, PR-AUC and calibration, is '{classes[1]}' (the second "
@@ -253,19 +255,18 @@ def class_like_target(values: list[float], max_distinct: int = 2) -> str | None:
             "if these are classes, set data.task: classification (regression would fit them as numbers)")
 
 
-MAX_NONPOSITIVE_SHARE = 0.05  # of a positive target's values 0 or below (rounded IC50s), judged without them
+MAX_ZERO_SHARE = 0.05  # of a positive target's values at 0 (rounded IC50s), judged without them
 
 
 def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness: float = 2.0) -> str | None:
     """A warning when a regression target looks like an untransformed concentration or rate:
-    every value positive (but for up to ``MAX_NONPOSITIVE_SHARE`` of them at 0 or below, named
-    apart), the rest spanning at least ``min_decades`` orders of magnitude, with a long
+    every value positive (but for up to ``MAX_ZERO_SHARE`` of them at exactly 0, named apart), the rest spanning at least ``min_decades`` orders of magnitude, with a long
     right tail (sample skewness at least ``min_skewness``, without a maximum that repeats),
     else None. Fitted by squared error, such a target is dominated by its largest values; its
     logarithm usually is not."""
     y = np.asarray(values, dtype=np.float64)
-    zeros = int(np.count_nonzero(y <= 0))  # IC50s rounded to 0.0: a few, beside a positive target
-    if len(y) < 3 or zeros > MAX_NONPOSITIVE_SHARE * len(y):
+    zeros = int(np.count_nonzero(y == 0))  # IC50s rounded to 0.0: a few, beside a positive target
+    if len(y) < 3 or zeros > MAX_ZERO_SHARE * len(y) or y.min() < 0:  # below 0: a signed quantity
         return None
     y = y[y > 0]
     if len(y) < 3:
@@ -279,7 +280,7 @@ def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness:
     if decades < min_decades or skewness < min_skewness:
         return None
     which = "the target is positive and spans" if not zeros else (
-        f"the target's positive values (all but {zeros} at 0 or below, which have no logarithm: rounded, or "
+        f"the target's positive values (all but {zeros} at 0, which have no logarithm: rounded, or "
         "below a limit of detection? give them as measured, or leave them out) span")
     return (f"{which} {decades:.1f} orders of magnitude ({low:g} to {high:g}) with a long right tail (skewness "
             f"{skewness:.1f}): the models' squared error is then dominated by the largest values. If it is a "
@@ -377,9 +378,12 @@ def _far(y: np.ndarray, min_robust_z: float) -> _Far | None:
     Values must be far on every scale (:func:`_scales`); a code beyond every other value need
     only be far on one (9999 among percentages lies near them in log1p, -999 among IC50s in nM
     near them in nM), and a code among the other values (a real 99 %) is none."""
+    bound = _bound_kept(y)
     codes = np.isin(np.abs(y), CODE_MAGNITUDES)
     if np.count_nonzero(~codes) >= 10:
         codes |= np.isin(y, _repeated_codes(y[~codes], min_robust_z))
+    if bound is not None:  # 0 and the bound itself are a fraction's or a percentage's own values
+        codes &= ~np.isin(y, [0.0, bound])
     basis = y[~codes] if np.count_nonzero(~codes) >= 10 else y
     verdicts = [_far_on(scale, y, basis, min_robust_z) for scale in _scales(basis)]
     if verdicts[0] is None:
@@ -388,10 +392,12 @@ def _far(y: np.ndarray, min_robust_z: float) -> _Far | None:
     verdicts = [v for v in verdicts if v is not None]
     everywhere, anywhere = np.logical_and.reduce(verdicts), np.logical_or.reduce(verdicts)
     beyond = (y < basis.min()) | (y > basis.max())
-    # a fraction or a percentage: a value beyond its bound that is far on the linear scale is
-    # a typo (45 among fractions, a percentage), however near the rest it lies in logarithms
-    bound = _bound_kept(y)
-    far = everywhere | (codes & beyond & anywhere) | ((y > bound) & linear if bound is not None else False)
+    # a fraction or a percentage: a value over twice its bound that is far on the linear scale
+    # is a typo (45 among fractions, a percentage), however near the rest it lies in logarithms
+    # (110 % inhibition is an assay's ordinary overshoot)
+    far = everywhere | (codes & beyond & anywhere) | ((y > 2 * bound) & linear if bound is not None else False)
+    if bound is not None:
+        far &= ~np.isin(y, [0.0, bound])
     median = float(np.median(basis))
     return _Far(far, codes & beyond, median, _robust_sd(basis, median))
 
