@@ -133,9 +133,10 @@ def _one_class_why(name: str, scarce: Sequence[str], rare: dict[str, float]) -> 
     if rare:
         shown = ", ".join(f"'{c}' is {share:.1%}" for c, share in rare.items())
         return f"{shown} of the data: " + (
-            "baseline.class_weight: balanced (the default) weighs a rare class up, none does not"
-            if name == "baseline" else "the network is trained without class weights, so its probability for a "
-            "rare class seldom passes one half; ROC-AUC and PR-AUC, which rank the probabilities, say more")
+            "with baseline.class_weight: none, balanced (the default) weighs a rare class up; with balanced, see "
+            "the baseline's cross-validation scores and its search (baseline.search)"
+            if name == "baseline" else "the network is trained without class weights, so a rare class is seldom "
+            "its most probable one; ROC-AUC and PR-AUC, which rank the probabilities, say more")
     return "every class is common in the data and the training part, so the model learnt too little: " + (
         "see the baseline's cross-validation scores and its search (baseline.search)" if name == "baseline"
         else "see train's warnings; more train.max_epochs or another train.lr")

@@ -174,7 +174,7 @@ def test_a_model_that_predicts_one_class_everywhere_is_warned_about(monkeypatch,
     _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"], [],
                    {"active": 0.045})
     out = capsys.readouterr().out
-    assert "'active' is 4.5% of the data: baseline.class_weight: balanced (the default) weighs" in out
+    assert "'active' is 4.5% of the data: with baseline.class_weight: none, balanced (the default) weighs" in out
     table["model"] = [0, 0, 0, 0]
     _print_summary("classification", metrics, ("baseline", "model"), table, ["active", "inactive"], [],
                    {"inactive": 0.045})

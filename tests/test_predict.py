@@ -125,6 +125,11 @@ def test_integer_ids_of_a_parquet_column_with_a_gap_stay_integers(tmp_path):
         tmp_path / "f32.parquet")
     whole = pd.concat(iter_chunks(tmp_path / "f32.parquet", 3, "smiles", "id"), ignore_index=True)
     assert whole["id"].tolist() == ["0.1", "1", "7"]
+    # whole values as stored (and shown by pandas), not rounded to float32's shortest decimals
+    pd.DataFrame({"smiles": ["CCO", "CCN", "CCC"], "id": np.array([123456789, 65504, 3.4e38], np.float32)}).to_parquet(
+        tmp_path / "whole.parquet")
+    whole = pd.concat(iter_chunks(tmp_path / "whole.parquet", 3, "smiles", "id"), ignore_index=True)
+    assert whole["id"].tolist()[:2] == ["123456792", "65504"] and float(whole["id"][2]) == float(np.float32(3.4e38))
 
 
 def test_semicolon_csv_is_read_like_a_comma_csv(tmp_path):

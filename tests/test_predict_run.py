@@ -759,6 +759,7 @@ def test_a_model_card_naming_paths_outside_or_wrong_values_is_refused(models, li
                                     {"domain": {"radius": 3, "n_bits": 1024, "elements": "CNO"}},
                                     {"domain": {"radius": 3, "n_bits": 1024, "net_charges": [0, "+1"]}},
                                     {"domain": {"radius": 3, "n_bits": 1024, "elements": [], "net_charges": []}},
+                                    {"domain": {"radius": 3, "n_bits": 1024, "elements": ["C"]}},
                                     {"validate": {"standardize": "yes", "rules": {}}}])
 def test_a_damaged_predict_context_is_named(models, library, tmp_path, change):
     model_dir = tmp_path / "model"

@@ -170,6 +170,8 @@ def _context_problem(data: Any) -> str | None:
         if not wrong and not (isinstance(values, list) and values and
                               all(isinstance(v, kind) and not isinstance(v, bool) for v in values)):
             wrong = [f"domain.{key} (a non-empty list of {'element symbols' if kind is str else 'whole numbers'})"]
+    if not wrong and ("elements" in domain) != ("net_charges" in domain):
+        wrong = ["domain.elements / domain.net_charges (both or neither)"]
     return f"{', '.join(wrong)} missing or of the wrong type" if wrong else None
 
 

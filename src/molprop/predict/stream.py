@@ -258,20 +258,21 @@ def _frame(start: int, ids: list | None, smiles: list) -> pd.DataFrame:
     # i != i: NaN; a whole float is an integer id of a Parquet column that has a missing value
     # (pandas stores such a column as floats): 7, not 7.0
     id_text = [str(r) if i is None or i == "" or i != i else
-               str(int(i)) if isinstance(i, float) and i.is_integer() else str(i)
+               str(int(i)) if isinstance(i, float) and i.is_integer() and abs(i) < 2**53 else str(i)
                for r, i in zip(rows, ids or [None] * len(smiles))]
     text = [None if s is None or (isinstance(s, float) and s != s) else str(s) for s in smiles]
     return pd.DataFrame({"row": pd.array(rows, dtype="int64"), "id": id_text, "smiles_input": text})
 
 
 def _id_values(column: pa.Array) -> list:
-    """A Parquet id column's values; float32 / float16 ones as the decimals they show (0.1, not
-    the 0.10000000149011612 of their widening to Python floats)."""
+    """A Parquet id column's values; float32 / float16 fractions as the decimals they show (0.1,
+    not the 0.10000000149011612 of their widening to Python floats); whole ones as stored
+    (123456792: what pandas and pyarrow show)."""
+    values = column.to_pylist()
     if pa.types.is_floating(column.type) and column.type.bit_width < 64:
         shown = column.to_numpy(zero_copy_only=False).astype(str)
-        return [None if valid is False else float(text) for text, valid in
-                zip(shown, column.is_valid().to_pylist())]
-    return column.to_pylist()
+        return [v if v is None or float(v).is_integer() else float(text) for v, text in zip(values, shown)]
+    return values
 
 
 def _parquet(path: Path, chunk_size: int, smiles_column: str, id_column: str | None) -> Iterator[pd.DataFrame]:
