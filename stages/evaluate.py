@@ -124,6 +124,9 @@ UNDEFINED_WHY = {
 }
 
 
+BASELINE_SEARCH = "see the baseline's cross-validation scores and its search (baseline.search)"
+
+
 def _one_class_why(name: str, scarce: Sequence[str], rare: dict[str, float]) -> str:
     """Why a model may predict one class for every test molecule: a class scarce in the training
     part (the split), one rare in the data (class weights), or neither (too little learnt)."""
@@ -133,12 +136,12 @@ def _one_class_why(name: str, scarce: Sequence[str], rare: dict[str, float]) -> 
     if rare:
         shown = ", ".join(f"'{c}' is {share:.1%}" for c, share in rare.items())
         return f"{shown} of the data: " + (
-            "with baseline.class_weight: none, balanced (the default) weighs a rare class up; with balanced, see "
-            "the baseline's cross-validation scores and its search (baseline.search)"
+            f"with baseline.class_weight: none, balanced (the default) weighs a rare class up; with balanced, "
+            f"{BASELINE_SEARCH}"
             if name == "baseline" else "the network is trained without class weights, so a rare class is seldom "
             "its most probable one; ROC-AUC and PR-AUC, which rank the probabilities, say more")
     return "every class is common in the data and the training part, so the model learnt too little: " + (
-        "see the baseline's cross-validation scores and its search (baseline.search)" if name == "baseline"
+        BASELINE_SEARCH if name == "baseline"
         else "see train's warnings; more train.max_epochs or another train.lr")
 
 

@@ -260,7 +260,8 @@ MAX_ZERO_SHARE = 0.05  # of a positive target's values at 0 (rounded IC50s), jud
 
 def unlogged_target(values: list[float], min_decades: float = 3.0, min_skewness: float = 2.0) -> str | None:
     """A warning when a regression target looks like an untransformed concentration or rate:
-    every value positive (but for up to ``MAX_ZERO_SHARE`` of them at exactly 0, named apart), the rest spanning at least ``min_decades`` orders of magnitude, with a long
+    every value positive (but for up to ``MAX_ZERO_SHARE`` of them at exactly 0, named apart),
+    the rest spanning at least ``min_decades`` orders of magnitude, with a long
     right tail (sample skewness at least ``min_skewness``, without a maximum that repeats),
     else None. Fitted by squared error, such a target is dominated by its largest values; its
     logarithm usually is not."""
